@@ -1,0 +1,29 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test bench venv clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "Duplex needs Python 3.11 or newer (found: $$($(PYTHON) --version 2>&1))."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(PY) main.py
+
+test: venv
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+bench: venv
+	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

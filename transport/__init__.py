@@ -1,0 +1,1 @@
+"""Duplex transport layer: events, clients, the lab server. Qt-free by design."""

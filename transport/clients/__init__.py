@@ -1,0 +1,1 @@
+"""Clients, one per transport, all honouring :class:`transport.clients.base.Client`."""

@@ -1,0 +1,161 @@
+"""Duplex's own errors: one human sentence each, the original chained.
+
+Library exceptions (websockets, aiohttp, ssl, OSError) are translated once, at
+the client boundary, by :func:`explain`. The UI and ``probe`` show
+``str(error)``; nobody downstream needs to know which library failed.
+
+    DuplexError
+    ├── InvalidURL            fatal: fix the URL
+    ├── ConnectFailed         refused, unreachable, name not found, reset
+    ├── ConnectTimeout        no answer to the opening handshake in time
+    ├── TLSFailure            fatal: certificate or protocol problem
+    ├── HandshakeRejected     the server answered HTTP, not a protocol switch
+    ├── ProtocolViolation     the peer spoke something else
+    ├── MessageTooBig         fatal: a message over the configured limit
+    └── NotConnected          an action that needs an open connection
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import ssl
+
+
+class DuplexError(Exception):
+    fatal = False  # True: reconnecting cannot help, the client gives up
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
+class InvalidURL(DuplexError):
+    fatal = True
+
+
+class ConnectFailed(DuplexError):
+    pass
+
+
+class ConnectTimeout(DuplexError):
+    pass
+
+
+class TLSFailure(DuplexError):
+    fatal = True
+
+
+class HandshakeRejected(DuplexError):
+    def __init__(self, sentence: str, status: int) -> None:
+        super().__init__(sentence)
+        self.status = status
+        # 4xx will not change by retrying; 5xx and 429 may
+        self.fatal = 400 <= status < 500 and status not in (408, 425, 429)
+
+
+class ProtocolViolation(DuplexError):
+    pass
+
+
+class MessageTooBig(DuplexError):
+    fatal = True
+
+
+class NotConnected(DuplexError):
+    pass
+
+
+CLOSE_CODES = {
+    1000: "normal closure",
+    1001: "going away",
+    1002: "protocol error",
+    1003: "unsupported data",
+    1005: "no status code",
+    1006: "connection dropped without a close frame",
+    1007: "invalid payload data",
+    1008: "policy violation",
+    1009: "message too big",
+    1010: "mandatory extension missing",
+    1011: "internal server error",
+    1012: "service restart",
+    1013: "try again later",
+    1014: "bad gateway",
+    1015: "TLS handshake failure",
+}
+
+
+def describe_close(code: int | None, reason: str = "") -> str:
+    """``1011 (internal server error): reason`` — for timelines and logs."""
+    if code is None:
+        return "closed without a close code"
+    name = CLOSE_CODES.get(code) or ("application-defined" if 3000 <= code <= 4999 else "unknown code")
+    text = f"{code} ({name})"
+    return f"{text}: {reason}" if reason else text
+
+
+def human_size(n: int) -> str:
+    for unit, div in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= div and n % div == 0:
+            return f"{n // div} {unit}"
+    return f"{n} bytes"
+
+
+def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> DuplexError:
+    """Translate any connection-time exception into a DuplexError for ``where`` (host:port or URL)."""
+    if isinstance(exc, DuplexError):
+        return exc
+    # websockets is imported lazily: the mapping must work for HTTP clients too
+    try:
+        from websockets import exceptions as wsx
+    except ImportError:  # pragma: no cover
+        wsx = None
+    if wsx is not None:
+        if isinstance(exc, wsx.InvalidURI):
+            return _chain(InvalidURL(f"Invalid URL: {exc.msg} ({exc.uri!r})."), exc)
+        if isinstance(exc, wsx.InvalidStatus):
+            status = exc.response.status_code
+            reason = exc.response.reason_phrase
+            return _chain(HandshakeRejected(
+                f"{where} answered HTTP {status} {reason} instead of switching to WebSocket.", status), exc)
+        if isinstance(exc, wsx.InvalidMessage):
+            cause = exc.__cause__
+            if isinstance(cause, EOFError) or cause is None:
+                return _chain(ProtocolViolation(
+                    f"{where} closed the connection during the WebSocket handshake."), exc)
+            return _chain(ProtocolViolation(
+                f"{where} did not answer with a valid HTTP response: it is not a WebSocket server ({cause})."), exc)
+        if isinstance(exc, wsx.InvalidHandshake):
+            return _chain(HandshakeRejected(f"{where} rejected the WebSocket handshake: {exc}.", 400), exc)
+        if isinstance(exc, wsx.InvalidProxy):
+            return _chain(InvalidURL(f"Invalid proxy setting: {exc}."), exc)
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        limit = f" within {timeout:g} s" if timeout else ""
+        return _chain(ConnectTimeout(f"{where} did not answer{limit} (connect timeout)."), exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _chain(TLSFailure(f"TLS failure with {where}: the certificate is not trusted ({exc.verify_message})."), exc)
+    if isinstance(exc, ssl.SSLError):
+        detail = exc.reason or str(exc)
+        return _chain(TLSFailure(f"TLS failure with {where}: {detail} — is it really a TLS (wss/https) endpoint?"), exc)
+    if isinstance(exc, socket.gaierror):
+        return _chain(ConnectFailed(f"Cannot resolve the host name in {where} ({exc.strerror})."), exc)
+    if isinstance(exc, ConnectionRefusedError):
+        return _chain(ConnectFailed(f"Connection refused by {where}: nothing is listening there."), exc)
+    if isinstance(exc, ConnectionResetError):
+        return _chain(ConnectFailed(f"{where} reset the connection."), exc)
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return _chain(ConnectFailed(f"{where} is unreachable from this machine ({exc.strerror})."), exc)
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return _chain(ConnectFailed(f"{where} is not a usable address ({exc.strerror})."), exc)
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        return _chain(ConnectFailed(f"Cannot connect to {where}: {detail}."), exc)
+    if isinstance(exc, ValueError):
+        return _chain(InvalidURL(f"Invalid URL or option: {exc}."), exc)
+    return _chain(DuplexError(f"Unexpected failure with {where}: {type(exc).__name__}: {exc}"), exc)
+
+
+def _chain(err: DuplexError, cause: BaseException) -> DuplexError:
+    err.__cause__ = cause
+    return err

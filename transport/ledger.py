@@ -1,0 +1,144 @@
+"""The loss ledger: proof of what a client received across drops.
+
+Pure: fed with sequence numbers and connection events, no I/O. A *drop
+episode* starts when a connection that delivered messages is lost and ends
+with the first live message after the reconnect. For each episode the ledger
+reports the last seq before the drop, the first seq after it, how many
+messages the server replayed, how many are lost (a hole that was never
+filled, including holes the server declared with a gap notice), duplicated
+and reordered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Episode:
+    index: int
+    last_before: int | None
+    first_after: int | None = None
+    replayed: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    gap_declared: int = 0
+    recovered: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Ledger:
+    received: int = 0
+    duplicated: int = 0
+    reordered: int = 0
+    replayed: int = 0
+    high: int | None = None  # highest seq seen
+    _missing: set[int] = field(default_factory=set)
+    _declared: set[int] = field(default_factory=set)  # holes the server admitted
+    episodes: list[Episode] = field(default_factory=list)
+    _replaying: bool = False
+
+    # -- connection lifecycle ------------------------------------------------
+    def connection_lost(self) -> None:
+        """The connection dropped: open an episode unless one is still open."""
+        if self.episodes and not self.episodes[-1].recovered:
+            return
+        self.episodes.append(Episode(index=len(self.episodes) + 1, last_before=self.high))
+        self._replaying = False
+
+    def replay_started(self) -> None:
+        self._replaying = True
+
+    def replay_finished(self) -> None:
+        """The server said the replay is over and the stream is live."""
+        self._replaying = False
+        ep = self._open_episode()
+        if ep is not None:
+            ep.recovered = True
+
+    def gap(self, after: int, first_available: int) -> None:
+        """The server declared seqs ``after+1 .. first_available-1`` unrecoverable."""
+        holes = range(after + 1, first_available)
+        self._declared.update(holes)
+        ep = self._current_episode()
+        if ep is not None:
+            ep.gap_declared += len(holes)
+
+    # -- messages ------------------------------------------------------------
+    def record(self, seq: int) -> str:
+        """Count one delivered message; returns ``new``, ``duplicate`` or ``reordered``."""
+        self.received += 1
+        ep = self._current_episode()
+        if ep is not None and ep.first_after is None and not ep.recovered:
+            ep.first_after = seq
+        verdict = "new"
+        if self.high is None:
+            self.high = seq
+        elif seq > self.high:
+            if seq > self.high + 1:
+                holes = range(self.high + 1, seq)
+                self._missing.update(holes)
+                if ep is not None:
+                    ep.lost += len(holes)
+            self.high = seq
+        elif seq in self._missing:
+            self._missing.discard(seq)
+            self.reordered += 1
+            verdict = "reordered"
+            if ep is not None:
+                ep.reordered += 1
+                ep.lost = max(0, ep.lost - 1)
+        else:
+            self.duplicated += 1
+            verdict = "duplicate"
+            if ep is not None:
+                ep.duplicated += 1
+        if self._replaying and verdict != "duplicate":
+            self.replayed += 1
+            if ep is not None:
+                ep.replayed += 1
+        if ep is not None and not self._replaying and not ep.recovered and verdict == "new":
+            # no replay marker from the server (a remote endpoint): the first
+            # new message after the reconnect ends the episode
+            ep.recovered = True
+        return verdict
+
+    # -- queries ---------------------------------------------------------------
+    @property
+    def lost(self) -> int:
+        return len(self._missing)
+
+    @property
+    def gap_declared(self) -> int:
+        return len(self._declared & self._missing) if self._declared else 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "replayed": self.replayed,
+            "lost": self.lost,
+            "gap_declared": self.gap_declared,
+            "duplicated": self.duplicated,
+            "reordered": self.reordered,
+            "episodes": len(self.episodes),
+            "high": self.high,
+        }
+
+    def verdict(self) -> str:
+        """The one sentence the UI shows."""
+        s = f"{self.lost} lost, {self.duplicated} duplicated"
+        if self.gap_declared:
+            s += f" ({self.gap_declared} in server-declared gaps)"
+        return s
+
+    def _current_episode(self) -> Episode | None:
+        return self.episodes[-1] if self.episodes else None
+
+    def _open_episode(self) -> Episode | None:
+        ep = self._current_episode()
+        return ep if ep is not None and not ep.recovered else None

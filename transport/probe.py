@@ -1,0 +1,122 @@
+"""``python main.py probe URL --transport ws``: the client stack, headless.
+
+Prints one JSON line per event on stdout. Exits 0 after ``--count`` incoming
+messages, 1 with a one-line reason on stderr when the connection fails for
+good or ``--timeout`` passes, 2 on bad arguments. It never imports Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from .backoff import Policy
+from .clients.websocket import WebSocketClient, WebSocketOptions, validate_url
+from .errors import InvalidURL
+from .events import Event
+
+TRANSPORTS = ("ws",)
+
+
+class _Args(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        print(f"probe: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+        raise argparse.ArgumentTypeError(f"header must look like 'Name: value', got {text!r}")
+    return name.strip(), value.strip()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = _Args(prog="duplex probe", description="Watch a real-time endpoint headless; one JSON line per event.")
+    p.add_argument("url")
+    p.add_argument("--transport", choices=TRANSPORTS, default="ws")
+    p.add_argument("--count", type=int, default=None, help="exit 0 after this many incoming messages")
+    p.add_argument("--timeout", type=float, default=None, help="exit 1 if not done after this many seconds")
+    p.add_argument("--header", action="append", type=parse_header, default=[], metavar="'K: V'")
+    p.add_argument("--subprotocol", action="append", default=[])
+    p.add_argument("--policy", choices=("fixed", "exponential"), default="exponential")
+    p.add_argument("--interval", type=float, default=0.5, help="reconnect delay (initial, for exponential)")
+    p.add_argument("--max-delay", type=float, default=5.0)
+    p.add_argument("--retries", type=int, default=None, help="give up after this many failed attempts in a row")
+    p.add_argument("--no-resume", action="store_true", help="do not reconnect with ?after=<last seq>")
+    p.add_argument("--open-timeout", type=float, default=10.0)
+    p.add_argument("--max-size", type=int, default=16 << 20)
+    args = p.parse_args(argv)
+    if args.count is not None and args.count < 1:
+        p.error("--count must be >= 1")
+    if args.timeout is not None and args.timeout <= 0:
+        p.error("--timeout must be > 0")
+    if args.interval < 0 or args.max_delay < args.interval:
+        p.error("need 0 <= --interval <= --max-delay")
+    try:
+        validate_url(args.url)
+    except InvalidURL as exc:
+        p.error(str(exc))
+    return args
+
+
+async def probe(args: argparse.Namespace, out=sys.stdout) -> tuple[int, str]:
+    done = asyncio.Event()
+    received = 0
+
+    def sink(event: Event) -> None:
+        nonlocal received
+        out.write(event.to_json() + "\n")
+        if event.direction == "in":
+            received += 1
+            if args.count is not None and received >= args.count:
+                done.set()
+
+    interval = max(args.interval, 0.001) if args.policy == "exponential" else args.interval
+    options = WebSocketOptions(
+        url=args.url, headers=args.header, subprotocols=args.subprotocol,
+        policy=Policy(args.policy, interval, args.max_delay), resume=not args.no_resume,
+        open_timeout=args.open_timeout, max_size=args.max_size, max_failures=args.retries)
+    client = WebSocketClient(options, sink)
+    run = asyncio.create_task(client.run())
+    finished = asyncio.create_task(done.wait())
+    try:
+        await asyncio.wait({run, finished}, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        out.flush()
+    if done.is_set():
+        await client.close()
+        await asyncio.wait({run}, timeout=5)
+        return 0, ""
+    finished.cancel()
+    if run.done():
+        err = run.result()
+        return 1, err.sentence if err is not None else "the connection closed"
+    await client.close()
+    run.cancel()
+    await asyncio.gather(run, return_exceptions=True)
+    got = f"{received} of {args.count}" if args.count else str(received)
+    reason = f"timeout: {args.timeout:g} s passed with {got} messages received"
+    if client.last_error is not None:
+        reason += f"; last error: {client.last_error.sentence}"
+    return 1, reason
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # events go to stdout as JSON; stderr carries only the final one-line reason
+    logging.getLogger("duplex").addHandler(logging.NullHandler())
+    logging.getLogger("duplex").propagate = False
+    try:
+        code, reason = asyncio.run(probe(args))
+    except KeyboardInterrupt:
+        return 130
+    if reason:
+        print(f"probe: {reason}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

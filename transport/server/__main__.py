@@ -1,0 +1,119 @@
+"""``python -m transport.server``: serve the lab in the foreground.
+
+The first line on stdout is one JSON object:
+``{"event": "listening", "url": ..., "port": ..., "admin_token": ...}``.
+SIGTERM or SIGINT ends it with exit code 0. With ``--watch-parent`` it also
+exits when its parent dies (stdin reaches EOF, or the parent pid changes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from .config import ServerConfig
+from .runner import LabRunner
+
+log = logging.getLogger("duplex.server")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m transport.server", description="Duplex lab server")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1 only)")
+    p.add_argument("--port", type=int, default=0, help="port (0: the OS picks one)")
+    p.add_argument("--rate", type=float, default=5.0, help="feed messages per second (0: no ticker)")
+    p.add_argument("--history", type=int, default=10_000, help="messages kept for resume")
+    p.add_argument("--max-size", type=int, default=1 << 20, help="largest message/body accepted, bytes")
+    p.add_argument("--allow-origin", action="append", default=[], help="extra Origin allowed on /ws")
+    p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                   help="event loop (auto: uvloop where installed)")
+    p.add_argument("--watch-parent", action="store_true", help="exit when the parent process dies")
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        p.error("--port must be 0..65535")
+    if args.rate < 0 or args.history < 1 or args.max_size < 1024:
+        p.error("--rate >= 0, --history >= 1 and --max-size >= 1024 are required")
+    return args
+
+
+def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Stop when stdin closes (the parent held its end) or we are re-parented."""
+    parent = os.getppid()
+
+    def read_stdin() -> None:
+        try:  # raw reads: no buffered-reader lock to trip over at shutdown
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=read_stdin, name="parent-watch", daemon=True).start()
+
+    async def poll_ppid() -> None:
+        while not stop.is_set():
+            if os.getppid() != parent:
+                log.info("parent %d is gone: exiting", parent)
+                stop.set()
+            await asyncio.sleep(0.5)  # a periodic check, not a wait for a condition
+
+    loop.create_task(poll_ppid())
+
+
+async def serve(args: argparse.Namespace) -> int:
+    config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
+                          max_msg_size=args.max_size, allowed_origins=tuple(args.allow_origin))
+    runner = LabRunner(config)
+    try:
+        await runner.start()
+    except OSError as exc:
+        print(json.dumps({"event": "error", "error": f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"}),
+              flush=True)
+        return 1
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    if args.watch_parent:
+        _watch_parent(loop, stop)
+    print(json.dumps({"event": "listening", "url": runner.url, "port": runner.port,
+                      "admin_token": config.admin_token, "loop": type(loop).__module__.split(".")[0]}),
+          flush=True)
+    log.info("lab server on %s (rate %.1f/s)", runner.url, config.rate)
+    await stop.wait()
+    await runner.stop()
+    return 0
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if args.loop == "uvloop":
+                print("uvloop is not installed", file=sys.stderr)
+                return 2
+        else:
+            return uvloop.run(serve(args))
+    return asyncio.run(serve(args))
+
+
+def main() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

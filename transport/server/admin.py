@@ -1,0 +1,96 @@
+"""``POST /_admin/faults``: the lab's control endpoint (token-protected).
+
+Body: ``{"action": ...}`` with one of
+- ``restart`` ``{"down_s": S}``: stop listening for S seconds, back on the same port;
+- ``close_websockets`` ``{"code": C, "reason": R}``: close every WebSocket;
+- ``evict_history``: forget history, so resume points become unknown (gap);
+- ``burst`` ``{"count": N, "topic": T}``: publish N messages at once (benchmarks).
+Requests need ``Authorization: Bearer <admin_token>``; any request carrying a
+foreign ``Origin`` is refused, so a web page cannot reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+
+from aiohttp import web
+
+from .keys import CONFIG, FEED, GO_DOWN, TASKS, WEBSOCKETS
+from .origin import origin_allowed
+
+log = logging.getLogger("duplex.server.admin")
+
+MAX_DOWN_S = 3600.0
+MAX_BURST = 1_000_000
+
+
+def _authorised(request: web.Request) -> bool:
+    token = request.app[CONFIG].admin_token
+    auth = request.headers.get("Authorization", "")
+    scheme, _, given = auth.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _error(status: int, text: str) -> web.Response:
+    return web.json_response({"error": text}, status=status)
+
+
+async def faults_handler(request: web.Request) -> web.Response:
+    if not origin_allowed(request):
+        return _error(403, "cross-origin requests are not allowed")
+    if not _authorised(request):
+        return _error(401, "missing or wrong admin token")
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "body must be JSON")
+    if not isinstance(body, dict):
+        return _error(400, "body must be a JSON object")
+    action = body.get("action")
+    app = request.app
+    if action == "restart":
+        down_s = body.get("down_s", 2)
+        if not isinstance(down_s, (int, float)) or not 0 <= down_s <= MAX_DOWN_S:
+            return _error(400, f"down_s must be a number from 0 to {MAX_DOWN_S:g}")
+        go_down = app.get(GO_DOWN)
+        if go_down is None:
+            return _error(501, "restart needs the lab runner (python -m transport.server)")
+        # answer first, then go down: the caller must see the acknowledgement
+        resp = web.json_response({"ok": True, "action": "restart", "down_s": down_s},
+                                 headers={"Connection": "close"})
+        await resp.prepare(request)
+        await resp.write_eof()
+        log.info("restart requested: down for %.1f s", down_s)
+        request.app[TASKS].add(asyncio.create_task(go_down(float(down_s))))
+        return resp
+    if action == "close_websockets":
+        code = body.get("code", 1001)
+        reason = str(body.get("reason", ""))[:120]
+        if not isinstance(code, int) or not (code in (1000, 1001, 1008, 1011, 1012, 1013) or 3000 <= code <= 4999):
+            return _error(400, "code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000–4999")
+        n = await close_websockets(app, code, reason)
+        return web.json_response({"ok": True, "action": action, "closed": n})
+    if action == "evict_history":
+        n = app[FEED].evict()
+        return web.json_response({"ok": True, "action": action, "evicted": n})
+    if action == "burst":
+        count = body.get("count", 1000)
+        if not isinstance(count, int) or not 0 < count <= MAX_BURST:
+            return _error(400, f"count must be an integer from 1 to {MAX_BURST}")
+        topic = str(body.get("topic", "burst"))
+        feed = app[FEED]
+        first = feed.last_seq + 1
+        for i in range(count):
+            feed.publish(topic, i)
+        return web.json_response({"ok": True, "action": action, "first": first, "last": feed.last_seq})
+    return _error(400, f"unknown action {json.dumps(action)}")
+
+
+async def close_websockets(app: web.Application, code: int, reason: str) -> int:
+    sockets = list(app[WEBSOCKETS])
+    await asyncio.gather(*(ws.close(code=code, message=reason.encode()) for ws in sockets),
+                         return_exceptions=True)
+    return len(sockets)

@@ -1,0 +1,59 @@
+"""``create_app(config)``: the single source of the lab server.
+
+Used by ``python -m transport.server``, by the GUI's child process and by the
+tests (through aiohttp's test server on port 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from .admin import close_websockets, faults_handler
+from .config import ServerConfig
+from .feed import Feed, run_ticker
+from .keys import CONFIG, FEED, TASKS, WEBSOCKETS
+from .ws import ws_handler
+
+
+async def index(request: web.Request) -> web.Response:
+    feed = request.app[FEED]
+    return web.json_response({
+        "name": "duplex-lab",
+        "last_seq": feed.last_seq,
+        "history": len(feed),
+        "first_available": feed.first_available(),
+        "subscribers": feed.subscribers,
+        "endpoints": {"websocket": "/ws?after=N", "admin": "/_admin/faults"},
+    })
+
+
+async def _ticker_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(run_ticker(app[FEED], app[CONFIG].rate))
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    for task in app[TASKS]:
+        task.cancel()
+    await close_websockets(app, 1001, "server shutting down")
+
+
+def create_app(config: ServerConfig | None = None) -> web.Application:
+    cfg = config or ServerConfig()
+    app = web.Application(client_max_size=cfg.max_msg_size)
+    app[CONFIG] = cfg
+    app[FEED] = Feed(cfg.history)
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app[TASKS] = set()
+    app.router.add_get("/", index)
+    app.router.add_get("/ws", ws_handler)
+    app.router.add_post("/_admin/faults", faults_handler)
+    app.cleanup_ctx.append(_ticker_ctx)
+    app.on_shutdown.append(_on_shutdown)
+    return app

@@ -1,0 +1,20 @@
+"""Settings of the lab server, shared by the CLI, the app and the tests."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    rate: float = 5.0  # feed messages per second from the ticker; 0 = off
+    history: int = 10_000  # ring buffer size for resume
+    max_msg_size: int = 1 << 20  # largest WebSocket message / request body accepted
+    ws_heartbeat: float = 15.0  # server pings; dead peers are dropped
+    subscriber_backlog: int = 50_000  # per-connection queue before "too slow" (1013)
+    allowed_origins: tuple[str, ...] = ()  # extra Origins allowed on /ws
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    shutdown_timeout: float = 1.0

@@ -1,0 +1,152 @@
+"""The feed: one seq-numbered message source for every transport.
+
+Messages are JSON envelopes ``{"seq", "ts", "topic", "body"}``; ``seq`` grows
+by one per message, server-wide. A ring buffer keeps recent history so any
+client can resume "after seq N"; when N has fallen out of history the caller
+is told explicitly (a gap), never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    seq: int
+    ts: int
+    topic: str
+    body: Any
+    text: str  # the envelope, serialised once for every subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    after: int  # what the client asked to resume after
+    first_available: int  # the oldest seq still in history (or the next one)
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.first_available - self.after - 1)
+
+
+class Subscription:
+    """A per-connection inbox. ``overflowed`` is set when the reader fell behind."""
+
+    __slots__ = ("_items", "_ready", "limit", "overflowed")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[Message] = deque()
+        self._ready = asyncio.Event()
+        self.limit = limit
+        self.overflowed = False
+
+    def put(self, msg: Message) -> None:
+        if len(self._items) >= self.limit:
+            self.overflowed = True
+            self._items.clear()
+        else:
+            self._items.append(msg)
+        self._ready.set()
+
+    async def get_batch(self) -> list[Message]:
+        await self._ready.wait()
+        self._ready.clear()
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+
+class Feed:
+    def __init__(self, history: int = 10_000, clock: Callable[[], int] = time.monotonic_ns) -> None:
+        if history < 1:
+            raise ValueError("history must hold at least one message")
+        self._history: deque[Message] = deque(maxlen=history)
+        self._clock = clock
+        self._subs: set[Subscription] = set()
+        self.last_seq = 0
+        self.published = 0
+
+    # -- publishing ----------------------------------------------------------
+    def publish(self, topic: str, body: Any) -> Message:
+        self.last_seq += 1
+        ts = self._clock()
+        text = json.dumps({"seq": self.last_seq, "ts": ts, "topic": topic, "body": body}, separators=(",", ":"))
+        msg = Message(self.last_seq, ts, topic, body, text)
+        self._history.append(msg)
+        self.published += 1
+        for sub in self._subs:
+            sub.put(msg)
+        return msg
+
+    # -- reading ---------------------------------------------------------------
+    def since(self, after: int) -> tuple[list[Message], Gap | None]:
+        """Messages with seq > after still in history, and a gap if some are gone."""
+        after = max(0, after)
+        if after >= self.last_seq:
+            return [], None
+        first = self._history[0].seq if self._history else self.last_seq + 1
+        gap = Gap(after, first) if first > after + 1 else None
+        start = max(0, after + 1 - first)
+        items = [self._history[i] for i in range(start, len(self._history))]
+        return items, gap
+
+    def first_available(self) -> int:
+        return self._history[0].seq if self._history else self.last_seq + 1
+
+    def evict(self) -> int:
+        """Forget all history (a fault): resume points become unknown."""
+        n = len(self._history)
+        self._history.clear()
+        return n
+
+    def __len__(self) -> int:
+        return len(self._history)
+
+    # -- subscriptions -------------------------------------------------------------
+    def subscribe(self, limit: int = 50_000) -> Subscription:
+        sub = Subscription(limit)
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
+
+
+TOPICS = ("price", "likes")
+
+
+def demo_body(topic: str, n: int) -> dict[str, Any]:
+    """The classic demo: a price that wanders and a like-counter that grows."""
+    if topic == "price":
+        return {"symbol": "DPX", "price": round(100 + 5 * ((n * 7919) % 200 - 100) / 100, 2)}
+    return {"post": 1, "likes": n}
+
+
+async def run_ticker(feed: Feed, rate: float) -> None:
+    """Publish ``rate`` messages per second on schedule (no drift) until cancelled."""
+    if rate <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    period = 1.0 / rate
+    next_at = loop.time()
+    n = 0
+    while True:
+        n += 1
+        topic = TOPICS[n % len(TOPICS)]
+        feed.publish(topic, demo_body(topic, n))
+        next_at += period
+        delay = next_at - loop.time()
+        if delay < -1.0:  # fell far behind (suspended machine): do not burst
+            next_at = loop.time()
+            delay = 0
+        await asyncio.sleep(max(0.0, delay))

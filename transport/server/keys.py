@@ -1,0 +1,21 @@
+"""Typed application keys: the lab server's shared state, no module globals."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from .config import ServerConfig
+from .feed import Feed
+
+CONFIG = web.AppKey("config", ServerConfig)
+FEED = web.AppKey("feed", Feed)
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+# Background tasks started by requests (e.g. a restart); a set keeps them
+# referenced so they are not garbage-collected mid-flight.
+TASKS = web.AppKey("tasks", set)
+# Set by the runner that owns the listening socket: take the server down for
+# N seconds and bring it back on the same port.
+GO_DOWN = web.AppKey("go_down", Callable[[float], Awaitable[None]])

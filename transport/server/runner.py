@@ -1,0 +1,86 @@
+"""Run the lab server: bind, announce, go down and come back, stop cleanly.
+
+``LabRunner`` owns the listening socket. ``go_down(S)`` closes every
+WebSocket with 1012 (service restart), stops listening, drops open HTTP
+connections, and after S seconds listens again on the same port. The feed and
+its history live on, so clients can resume where they stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from .admin import close_websockets
+from .app import create_app
+from .config import ServerConfig
+from .keys import GO_DOWN
+
+log = logging.getLogger("duplex.server")
+
+REBIND_ATTEMPTS = 40
+REBIND_DELAY_S = 0.25
+
+
+class LabRunner:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.app = create_app(config)
+        self.app[GO_DOWN] = self.go_down
+        self._runner = web.AppRunner(self.app, shutdown_timeout=config.shutdown_timeout,
+                                     handle_signals=False, access_log=None)
+        self._site: web.TCPSite | None = None
+        self._down_lock = asyncio.Lock()
+        self.port = config.port
+        self.down = False
+
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> int:
+        await self._runner.setup()
+        await self._listen(self.config.port)
+        return self.port
+
+    async def _listen(self, port: int) -> None:
+        site = web.TCPSite(self._runner, self.config.host, port, reuse_address=True)
+        await site.start()
+        server = site._server  # the asyncio.Server: read back the bound port
+        if port == 0 and server is not None and server.sockets:
+            port = server.sockets[0].getsockname()[1]
+        self._site = site
+        self.port = port
+
+    async def go_down(self, down_s: float) -> None:
+        async with self._down_lock:
+            self.down = True
+            log.info("going down for %.1f s", down_s)
+            await close_websockets(self.app, 1012, "service restart")
+            if self._site is not None:
+                await self._site.stop()
+                self._site = None
+            server = self._runner.server
+            if server is not None:
+                for conn in server.connections:
+                    conn.force_close()
+            await asyncio.sleep(down_s)  # the outage itself, not a wait for a condition
+            for attempt in range(1, REBIND_ATTEMPTS + 1):
+                try:
+                    await self._listen(self.port)
+                    break
+                except OSError as exc:
+                    log.warning("port %d not free yet (%s), attempt %d", self.port, exc, attempt)
+                    await asyncio.sleep(REBIND_DELAY_S)
+            else:
+                log.error("could not listen on port %d again", self.port)
+                return
+            self.down = False
+            log.info("listening again on %s", self.url)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()

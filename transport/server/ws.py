@@ -1,0 +1,105 @@
+"""``GET /ws?after=N``: replay what is still in history, then go live.
+
+Control frames of the lab (not feed messages, so without ``seq``):
+``{"control": "gap", "after": N, "first_available": M, "missing": K}`` when
+the resume point has fallen out of history, and ``{"control": "live",
+"seq": S}`` once the replay is over (S is the last replayed or current seq).
+Text a client sends is published to the feed (a JSON object's ``topic`` and
+``body`` are kept); binary is published as hex under topic ``binary``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from .feed import Feed, Subscription
+from .keys import CONFIG, FEED, WEBSOCKETS
+from .origin import origin_allowed
+
+log = logging.getLogger("duplex.server.ws")
+
+
+def parse_after(request: web.Request) -> int | None:
+    raw = request.query.get("after")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"'after' must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise web.HTTPBadRequest(text="'after' must be >= 0")
+    return value
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    cfg = request.app[CONFIG]
+    if not origin_allowed(request, cfg.allowed_origins):
+        log.warning("rejected /ws from origin %s", request.headers.get("Origin"))
+        raise web.HTTPForbidden(text="Origin not allowed")
+    after = parse_after(request)
+    ws = web.WebSocketResponse(
+        heartbeat=cfg.ws_heartbeat,
+        max_msg_size=cfg.max_msg_size,
+        compress=False,
+        autoping=True,
+    )
+    await ws.prepare(request)
+    feed = request.app[FEED]
+    request.app[WEBSOCKETS].add(ws)
+    sub = feed.subscribe(cfg.subscriber_backlog)
+    pump = asyncio.create_task(_pump(ws, feed, sub, after))
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                _publish_text(feed, msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                feed.publish("binary", msg.data.hex())
+    finally:
+        pump.cancel()
+        feed.unsubscribe(sub)
+        await asyncio.gather(pump, return_exceptions=True)
+    return ws
+
+
+def _publish_text(feed: Feed, text: str) -> None:
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        feed.publish("chat", text)
+        return
+    if isinstance(obj, dict) and "body" in obj:
+        feed.publish(str(obj.get("topic") or "chat"), obj["body"])
+    else:
+        feed.publish("chat", obj)
+
+
+async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None) -> None:
+    try:
+        last = feed.last_seq
+        if after is not None:
+            backlog, gap = feed.since(after)
+            if gap is not None:
+                await ws.send_str(json.dumps({"control": "gap", "after": gap.after,
+                                              "first_available": gap.first_available,
+                                              "missing": gap.missing}))
+            for m in backlog:
+                await ws.send_str(m.text)
+            if backlog:
+                last = backlog[-1].seq
+        await ws.send_str(json.dumps({"control": "live", "seq": last}))
+        while not ws.closed:
+            batch = await sub.get_batch()
+            if sub.overflowed:
+                await ws.close(code=1013, message=b"client too slow: reconnect and resume")
+                return
+            for m in batch:
+                if m.seq > last:
+                    await ws.send_str(m.text)
+                    last = m.seq
+    except (ConnectionError, RuntimeError) as exc:  # peer went away mid-send
+        log.debug("websocket pump ended: %s", exc)

@@ -1,0 +1,1 @@
+"""Duplex's Qt layer: thin widgets over transport events."""

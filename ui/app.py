@@ -1,0 +1,69 @@
+"""Build the QApplication, the qasync loop and the window; run until quit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+import qasync
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from .logs import setup_logging, stop_logging
+from .main_window import MainWindow
+
+SMOKE_TIMEOUT_S = 20.0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="duplex", description="Duplex: a lab and monitor for real-time transports")
+    p.add_argument("--smoke", action="store_true",
+                   help="start, wait for the first live WebSocket message, print the time, exit")
+    p.add_argument("--rate", type=float, default=5.0, help="lab feed messages per second")
+    p.add_argument("--cap", type=int, default=1_000_000, help="timeline rows kept per tab")
+    args = p.parse_args(argv)
+    if args.rate < 0 or args.cap < 1:
+        p.error("--rate >= 0 and --cap >= 1 are required")
+    return args
+
+
+def run(argv: list[str], started: float | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic() if started is None else started
+    setup_logging()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Duplex")
+    app.setOrganizationName("Duplex")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(rate=args.rate, cap=args.cap)
+    outcome = {"code": 0}
+    quit_event = asyncio.Event()
+    app.aboutToQuit.connect(quit_event.set)
+    window.lab.failed.connect(lambda s: _smoke_fail(s, outcome, app) if args.smoke else None)
+    if args.smoke:
+        def on_first(_event) -> None:
+            print(json.dumps({"first_message_s": round(time.monotonic() - started, 3)}), flush=True)
+            app.quit()
+        window.ws_tab.firstMessage.connect(on_first)
+        QTimer.singleShot(int(SMOKE_TIMEOUT_S * 1000), lambda: _smoke_fail(
+            f"no live WebSocket message within {SMOKE_TIMEOUT_S:g} s", outcome, app))
+    window.show()
+    try:
+        with loop:
+            loop.run_until_complete(quit_event.wait())
+            loop.run_until_complete(window.shutdown())
+    finally:
+        window.lab.stop()
+        stop_logging()
+    return outcome["code"]
+
+
+def _smoke_fail(reason: str, outcome: dict, app: QApplication) -> None:
+    if outcome["code"] == 0:
+        print(f"smoke: {reason}", file=sys.stderr, flush=True)
+        outcome["code"] = 1
+    app.quit()

@@ -1,0 +1,37 @@
+"""The one bridge from transport events to Qt signals.
+
+Clients call :meth:`EventBridge.push` (a plain callable, so ``transport/``
+stays Qt-free). Events are coalesced and emitted as one list per interval:
+one signal and one model insert per flush, never one per message.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from transport.events import Event
+
+
+class EventBridge(QObject):
+    events = Signal(list)  # list[Event], in arrival order
+
+    def __init__(self, interval_ms: int = 33, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pending: list[Event] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.flush)
+        self.pushed = 0
+
+    def push(self, event: Event) -> None:
+        self._pending.append(event)
+        self.pushed += 1
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        self.events.emit(batch)

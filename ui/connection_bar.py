@@ -1,0 +1,133 @@
+"""The connection bar: URL, headers, reconnect policy, connect, state, faults."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QSpinBox, QWidget)
+
+from transport.backoff import Policy
+from transport.errors import DuplexError
+
+STATE_LOOK = {
+    "idle": ("#9e9e9e", "idle"),
+    "connecting": ("#f9a825", "connecting…"),
+    "open": ("#2e7d32", "open"),
+    "waiting": ("#ef6c00", "reconnecting…"),
+    "closed": ("#9e9e9e", "closed"),
+    "failed": ("#c62828", "failed"),
+}
+MAX_RECENT = 12
+
+
+def parse_headers(text: str) -> list[tuple[str, str]]:
+    """``Name: value; Other: value`` → pairs; raise DuplexError on a malformed entry."""
+    headers = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition(":")
+        name = name.strip()
+        if not sep or not name or any(c in name for c in " \t"):
+            raise DuplexError(f"Header {part.strip()!r} is not of the form 'Name: value'.")
+        headers.append((name, value.strip()))
+    return headers
+
+
+class ConnectionBar(QWidget):
+    connectRequested = Signal()
+    disconnectRequested = Signal()
+    dropRequested = Signal()
+    restartRequested = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.url = QComboBox(editable=True)
+        self.url.setMinimumContentsLength(40)
+        self.url.lineEdit().setPlaceholderText("ws://host:port/path or wss://…")
+        self.headers = QLineEdit(placeholderText="Extra headers: Name: value; Other: value")
+        self.subprotocols = QLineEdit(placeholderText="Subprotocols: chat, v2")
+        self.policy = QComboBox()
+        self.policy.addItem("Exponential + jitter", "exponential")
+        self.policy.addItem("Fixed interval", "fixed")
+        self.interval = QDoubleSpinBox(suffix=" s", decimals=1, minimum=0.1, maximum=60.0, value=0.5)
+        self.interval.setToolTip("Fixed delay, or the first delay of the exponential policy (max 5 s)")
+        self.resume = QCheckBox("Resume (?after=)")
+        self.resume.setChecked(True)
+        self.resume.setToolTip("Reconnect with ?after=<last seq> so the server replays what was missed")
+        self.connect_button = QPushButton("Connect")
+        self.light = QLabel()
+        self.light.setObjectName("state_light")
+        self.drop_button = QPushButton("Drop connection")
+        self.drop_button.setToolTip("Abort the TCP connection now, without a close frame")
+        self.restart_button = QPushButton("Restart server")
+        self.restart_button.setToolTip("The lab server stops listening for the chosen seconds, then comes back")
+        self.down_s = QSpinBox(suffix=" s down", minimum=0, maximum=300, value=3)
+
+        row1 = QHBoxLayout()
+        row1.addWidget(QLabel("URL"))
+        row1.addWidget(self.url, 1)
+        row1.addWidget(self.connect_button)
+        row1.addWidget(self.light)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.headers, 2)
+        row2.addWidget(self.subprotocols, 1)
+        row3 = QHBoxLayout()
+        row3.addWidget(QLabel("Reconnect"))
+        row3.addWidget(self.policy)
+        row3.addWidget(self.interval)
+        row3.addWidget(self.resume)
+        row3.addStretch(1)
+        row3.addWidget(self.drop_button)
+        row3.addWidget(self.restart_button)
+        row3.addWidget(self.down_s)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addLayout(row1, 0, 0)
+        grid.addLayout(row2, 1, 0)
+        grid.addLayout(row3, 2, 0)
+        self._connected = False
+        self.connect_button.clicked.connect(self._on_connect_button_clicked)
+        self.drop_button.clicked.connect(self.dropRequested)
+        self.restart_button.clicked.connect(lambda: self.restartRequested.emit(float(self.down_s.value())))
+        self.set_state("idle")
+        self.restart_button.setEnabled(False)
+
+    # -- reading the form ------------------------------------------------------
+    def url_text(self) -> str:
+        return self.url.currentText().strip()
+
+    def header_pairs(self) -> list[tuple[str, str]]:
+        return parse_headers(self.headers.text())
+
+    def subprotocol_list(self) -> list[str]:
+        return [p.strip() for p in self.subprotocols.text().split(",") if p.strip()]
+
+    def reconnect_policy(self) -> Policy:
+        return Policy(self.policy.currentData(), float(self.interval.value()), 5.0)
+
+    # -- showing state ---------------------------------------------------------
+    def set_state(self, state: str) -> None:
+        colour, text = STATE_LOOK.get(state, ("#9e9e9e", state))
+        self.light.setText(f"<span style='color:{colour}; font-size:16px'>●</span> {text}")
+        self._connected = state in ("connecting", "open", "waiting")
+        self.connect_button.setText("Disconnect" if self._connected else "Connect")
+        self.drop_button.setEnabled(state == "open")
+
+    def remember_url(self, url: str) -> None:
+        idx = self.url.findText(url)
+        if idx >= 0:
+            self.url.removeItem(idx)
+        self.url.insertItem(0, url)
+        self.url.setCurrentIndex(0)
+        while self.url.count() > MAX_RECENT:
+            self.url.removeItem(self.url.count() - 1)
+
+    def recent_urls(self) -> list[str]:
+        return [self.url.itemText(i) for i in range(self.url.count())]
+
+    def _on_connect_button_clicked(self) -> None:
+        if self._connected:
+            self.disconnectRequested.emit()
+        else:
+            self.connectRequested.emit()

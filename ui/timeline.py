@@ -1,0 +1,102 @@
+"""The timeline widget: filter, pause view, counters, table and detail pane."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+                               QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+
+from transport.events import Event
+
+from .detail import DetailPane
+from .timeline_model import TimelineModel
+
+ROW_HEIGHT = 20
+
+
+class TimelineWidget(QWidget):
+    def __init__(self, cap: int = 1_000_000, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = TimelineModel(cap, self)
+        self.filter_edit = QLineEdit(placeholderText="Filter: text in kind, seq, topic or payload")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.pause_button = QPushButton("Pause view")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Freeze the table; capture continues and the waiting rows are counted")
+        self.clear_button = QPushButton("Clear")
+        self.counts = QLabel()
+        self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setWordWrap(False)
+        self.table.setAlternatingRowColors(True)
+        vh = self.table.verticalHeader()
+        vh.setVisible(False)  # the default header makes every insert O(rows)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(ROW_HEIGHT)
+        hh = self.table.horizontalHeader()
+        hh.setStretchLastSection(True)
+        for col, width in enumerate((96, 64, 64, 60, 60, 60, 84)):
+            self.table.setColumnWidth(col, width)
+        self.detail = DetailPane()
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.filter_edit, 1)
+        bar.addWidget(self.pause_button)
+        bar.addWidget(self.clear_button)
+        bar.addWidget(self.counts)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.detail)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(split, 1)
+        self._connect_signals()
+        self._update_counts()
+
+    def _connect_signals(self) -> None:
+        self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
+        self.pause_button.toggled.connect(self._on_pause_button_toggled)
+        self.clear_button.clicked.connect(self.model.clear)
+        self.model.countsChanged.connect(self._update_counts)
+        self.model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
+        self.model.rowsInserted.connect(self._on_model_rows_inserted)
+        self.model.modelReset.connect(lambda: self.detail.show_event(None))
+        self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
+
+    def append_events(self, events: list[Event]) -> None:
+        self.model.append_events(events)
+
+    def _on_filter_edit_text_changed(self, text: str) -> None:
+        self.model.set_filter(text)
+
+    def _on_pause_button_toggled(self, paused: bool) -> None:
+        self.model.set_paused(paused)
+        self.pause_button.setText("Resume view" if paused else "Pause view")
+
+    def _on_model_rows_about_to_be_inserted(self, *_args) -> None:
+        bar = self.table.verticalScrollBar()
+        self._follow = bar.value() >= bar.maximum() - 2
+
+    def _on_model_rows_inserted(self, *_args) -> None:
+        if getattr(self, "_follow", True):
+            self.table.scrollToBottom()
+
+    def _on_table_selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = selected.indexes()
+        self.detail.show_event(self.model.event_at(rows[0].row()) if rows else None)
+
+    def _update_counts(self) -> None:
+        m = self.model
+        text = f"captured {m.captured:,} · shown {m.rowCount():,}"
+        if m.filter_text:
+            text += f" of {m.stored:,}"
+        if m.paused:
+            text += f" · <b>{m.waiting:,} waiting</b>"
+        self.counts.setText(text)
