@@ -18,6 +18,7 @@ the client boundary, by :func:`explain`. The UI and ``probe`` show
 from __future__ import annotations
 
 import asyncio
+import copy
 import errno
 import socket
 import ssl
@@ -29,6 +30,14 @@ class DuplexError(Exception):
     def __init__(self, sentence: str) -> None:
         super().__init__(sentence)
         self.sentence = sentence
+
+    def restated(self, sentence: str) -> "DuplexError":
+        """The same error (same class, same cause) with another sentence."""
+        err = copy.copy(self)
+        err.sentence = sentence
+        err.args = (sentence,)
+        err.__cause__ = self.__cause__
+        return err
 
 
 class InvalidURL(DuplexError):

@@ -115,7 +115,7 @@ class WebSocketClient:
                     return self._fail(err)
                 failures += 1
                 if self.options.max_failures is not None and failures >= self.options.max_failures:
-                    return self._fail(DuplexError(
+                    return self._fail(err.restated(
                         f"Giving up after {failures} failed attempts: {err.sentence}"))
             else:
                 opened = time.monotonic()

@@ -1,0 +1,86 @@
+"""Shared test helpers: condition waits with a timeout, the real lab process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+# One unit of test timing, scaled by DUPLEX_TEST_TIMEOUT_SCALE on slow machines.
+SCALE = float(os.environ.get("DUPLEX_TEST_TIMEOUT_SCALE", "1"))
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Await until ``predicate()`` holds; fail after ``timeout`` seconds (bounded polling)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout * SCALE
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def read_line(stream, timeout: float) -> bytes:
+    """One line from a pipe, or fail after ``timeout`` seconds (never hangs)."""
+    deadline = time.monotonic() + timeout * SCALE
+    buf = b""
+    fd = stream.fileno()
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no line within {timeout} s (got {buf!r})")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 1)
+            if not chunk:
+                raise AssertionError(f"stream closed before a full line (got {buf!r})")
+            buf += chunk
+    return buf
+
+
+@dataclass
+class LabProcess:
+    proc: subprocess.Popen
+    url: str
+    port: int
+    token: str
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        for stream in (self.proc.stdout, self.proc.stdin):
+            if stream is not None:
+                stream.close()
+        return self.proc.returncode
+
+
+def start_lab(*args: str, rate: float = 50, extra: list[str] | None = None) -> LabProcess:
+    cmd = [sys.executable, "-m", "transport.server", "--port", "0", "--rate", str(rate),
+           "--log-level", "WARNING", *args, *(extra or [])]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        info = json.loads(read_line(proc.stdout, 15))
+    except BaseException:
+        proc.kill()
+        proc.wait(5)
+        raise
+    assert info["event"] == "listening"
+    return LabProcess(proc, info["url"], info["port"], info["admin_token"])

@@ -1,0 +1,54 @@
+import asyncio
+import json
+
+import pytest
+
+from transport.server.feed import Feed, demo_body
+
+
+def test_seq_grows_by_one_and_envelope_is_json():
+    feed = Feed(history=10, clock=iter(range(100, 200)).__next__)
+    m1 = feed.publish("price", {"p": 1})
+    m2 = feed.publish("likes", {"n": 2})
+    assert (m1.seq, m2.seq) == (1, 2)
+    assert json.loads(m2.text) == {"seq": 2, "ts": 101, "topic": "likes", "body": {"n": 2}}
+
+
+def test_since_replays_from_history_and_reports_gaps():
+    feed = Feed(history=5)
+    for i in range(12):
+        feed.publish("t", i)
+    items, gap = feed.since(9)
+    assert [m.seq for m in items] == [10, 11, 12] and gap is None
+    items, gap = feed.since(2)
+    assert [m.seq for m in items] == [8, 9, 10, 11, 12]
+    assert gap is not None and (gap.after, gap.first_available, gap.missing) == (2, 8, 5)
+    assert feed.since(12) == ([], None)
+
+
+def test_evict_makes_every_resume_point_a_gap():
+    feed = Feed(history=100)
+    for i in range(5):
+        feed.publish("t", i)
+    assert feed.evict() == 5
+    items, gap = feed.since(3)
+    assert items == [] and gap is not None and gap.missing == 2
+
+
+async def test_subscribers_get_batches_and_overflow_is_flagged():
+    feed = Feed()
+    sub = feed.subscribe(limit=3)
+    for i in range(2):
+        feed.publish("t", i)
+    assert [m.seq for m in await asyncio.wait_for(sub.get_batch(), 1)] == [1, 2]
+    for i in range(5):
+        feed.publish("t", i)
+    assert sub.overflowed
+    feed.unsubscribe(sub)
+    assert feed.subscribers == 0
+
+
+def test_demo_bodies_have_two_topics():
+    assert "price" in demo_body("price", 3) and "likes" in demo_body("likes", 3)
+    with pytest.raises(ValueError):
+        Feed(history=0)

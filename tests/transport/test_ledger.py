@@ -1,0 +1,74 @@
+from transport.ledger import Ledger
+
+
+def feed(ledger, seqs):
+    return [ledger.record(s) for s in seqs]
+
+
+def test_contiguous_stream_is_clean():
+    led = Ledger()
+    feed(led, range(1, 101))
+    assert led.summary()["received"] == 100
+    assert (led.lost, led.duplicated, led.reordered) == (0, 0, 0)
+    assert led.verdict() == "0 lost, 0 duplicated"
+
+
+def test_drop_and_replay_counts_replayed_and_nothing_lost():
+    led = Ledger()
+    feed(led, range(1, 11))
+    led.connection_lost()
+    led.replay_started()
+    feed(led, range(11, 16))  # replayed from history
+    led.replay_finished()
+    feed(led, range(16, 20))
+    ep = led.episodes[0]
+    assert (ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.recovered) == (10, 11, 5, 0, True)
+    assert led.lost == 0 and led.replayed == 5
+
+
+def test_duplicates_are_counted_not_hidden():
+    led = Ledger()
+    feed(led, range(1, 6))
+    led.connection_lost()
+    led.replay_started()
+    verdicts = feed(led, [4, 5, 6])  # a server that resumed one too early
+    assert verdicts == ["duplicate", "duplicate", "new"]
+    assert led.duplicated == 2 and led.episodes[0].duplicated == 2
+
+
+def test_hole_is_lost_until_filled_then_reordered():
+    led = Ledger()
+    feed(led, [1, 2, 5])
+    assert led.lost == 2
+    assert led.record(3) == "reordered"
+    assert led.lost == 1 and led.reordered == 1
+
+
+def test_declared_gap_shows_as_lost_in_the_episode():
+    led = Ledger()
+    feed(led, range(1, 4))
+    led.connection_lost()
+    led.replay_started()
+    led.gap(3, 10)  # server: history starts at 10
+    feed(led, range(10, 12))
+    led.replay_finished()
+    ep = led.episodes[0]
+    assert ep.gap_declared == 6 and ep.lost == 6
+    assert led.lost == 6 and led.gap_declared == 6
+    assert "6 lost" in led.verdict() and "server-declared" in led.verdict()
+
+
+def test_a_second_drop_before_recovery_stays_one_episode():
+    led = Ledger()
+    feed(led, [1, 2])
+    led.connection_lost()
+    led.connection_lost()
+    assert len(led.episodes) == 1
+
+
+def test_remote_stream_without_markers_recovers_on_first_new_message():
+    led = Ledger()
+    feed(led, [1, 2])
+    led.connection_lost()
+    feed(led, [3])
+    assert led.episodes[0].recovered and led.episodes[0].first_after == 3

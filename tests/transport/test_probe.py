@@ -1,0 +1,56 @@
+"""``python main.py probe``: JSON lines, exit codes, no Qt."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+PROBE_NO_QT = ("import sys, main\n"
+               "code = main.main(sys.argv[1:])\n"
+               "assert not [m for m in sys.modules if m.startswith(('PySide6', 'qasync'))], 'Qt imported'\n"
+               "sys.exit(code)\n")
+
+
+def probe(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", PROBE_NO_QT, "probe", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_prints_event_lines_and_exits_0_after_count(lab):
+    res = probe(lab.ws_url, "--transport", "ws", "--count", "5", "--timeout", "20",
+                "--header", "X-Probe: yes")
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in res.stdout.splitlines()]
+    assert {"t", "transport", "conn", "direction", "kind", "seq", "size", "wire", "latency_ms",
+            "data", "meta"} <= set(events[0])
+    ins = [e for e in events if e["direction"] == "in"]
+    assert len(ins) == 5
+    seqs = [e["seq"] for e in ins]
+    assert seqs == list(range(seqs[0], seqs[0] + 5))
+    assert events[0]["kind"] == "open" and events[0]["meta"]["request_headers"]["X-Probe"] == "yes"
+
+
+def test_exits_1_with_one_line_when_the_connection_fails_for_good():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    res = probe(f"ws://127.0.0.1:{port}/ws", "--retries", "2", "--interval", "0.05", "--timeout", "20")
+    assert res.returncode == 1
+    assert res.stderr.strip().count("\n") == 0
+    assert "Connection refused" in res.stderr
+
+
+def test_exits_1_when_the_timeout_passes(lab):
+    res = probe(lab.ws_url, "--count", "100000", "--timeout", "1")
+    assert res.returncode == 1 and "timeout: 1 s passed" in res.stderr
+
+
+def test_exits_2_on_bad_arguments():
+    assert probe("http://not-ws", "--count", "1").returncode == 2
+    assert probe("ws://127.0.0.1:1/", "--header", "no colon").returncode == 2
+    assert probe("ws://127.0.0.1:1/", "--transport", "carrier-pigeon").returncode == 2

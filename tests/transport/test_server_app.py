@@ -1,0 +1,121 @@
+"""The lab server application, through aiohttp's test server on 127.0.0.1:0."""
+
+import json
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from transport.server import ServerConfig, create_app
+from transport.server.keys import CONFIG, FEED
+
+
+@pytest.fixture
+async def client():
+    app = create_app(ServerConfig(rate=0, history=20, max_msg_size=4096))
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        yield c
+
+
+def auth(c):
+    return {"Authorization": f"Bearer {c.server.app[CONFIG].admin_token}"}
+
+
+async def recv_json(ws):
+    msg = await ws.receive(timeout=5)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    return json.loads(msg.data)
+
+
+async def test_ws_replays_history_after_n_then_goes_live(client):
+    feed = client.server.app[FEED]
+    for i in range(5):
+        feed.publish("price", {"i": i})
+    ws = await client.ws_connect("/ws?after=2")
+    got = [await recv_json(ws) for _ in range(4)]
+    assert [m.get("seq") for m in got[:3]] == [3, 4, 5]
+    assert got[3] == {"control": "live", "seq": 5}
+    feed.publish("likes", {"n": 1})
+    live = await recv_json(ws)
+    assert live["seq"] == 6 and set(live) == {"seq", "ts", "topic", "body"}
+    await ws.close()
+
+
+async def test_resume_point_out_of_history_gets_an_explicit_gap(client):
+    feed = client.server.app[FEED]
+    for i in range(30):  # history holds 20: seqs 11..30
+        feed.publish("t", i)
+    ws = await client.ws_connect("/ws?after=5")
+    gap = await recv_json(ws)
+    assert gap == {"control": "gap", "after": 5, "first_available": 11, "missing": 5}
+    first = await recv_json(ws)
+    assert first["seq"] == 11
+    await ws.close()
+
+
+async def test_text_and_binary_from_a_client_are_broadcast(client):
+    ws1 = await client.ws_connect("/ws")
+    ws2 = await client.ws_connect("/ws")
+    assert (await recv_json(ws1))["control"] == "live"
+    assert (await recv_json(ws2))["control"] == "live"
+    await ws1.send_str(json.dumps({"topic": "chat", "body": "hi"}))
+    m = await recv_json(ws2)
+    assert (m["topic"], m["body"]) == ("chat", "hi")
+    await ws1.send_bytes(b"\x01\x02")
+    m = await recv_json(ws2)
+    assert (m["topic"], m["body"]) == ("binary", "0102")
+    await ws1.close()
+    await ws2.close()
+
+
+async def test_foreign_origin_is_refused_own_origin_allowed(client):
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await client.ws_connect("/ws", origin="https://evil.example")
+    assert info.value.status == 403
+    own = f"http://{client.server.host}:{client.server.port}"
+    ws = await client.ws_connect("/ws", origin=own)
+    await ws.close()
+
+
+async def test_bad_after_is_a_400(client):
+    resp = await client.get("/ws?after=abc")
+    assert resp.status == 400
+
+
+async def test_oversized_client_message_is_closed_with_1009(client):
+    ws = await client.ws_connect("/ws")
+    await recv_json(ws)
+    await ws.send_str("x" * 10_000)
+    msg = await ws.receive(timeout=5)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009
+
+
+async def test_admin_needs_the_token_and_refuses_cross_origin(client):
+    resp = await client.post("/_admin/faults", json={"action": "evict_history"})
+    assert resp.status == 401
+    resp = await client.post("/_admin/faults", json={"action": "evict_history"},
+                             headers={**auth(client), "Origin": "https://evil.example"})
+    assert resp.status == 403
+    resp = await client.post("/_admin/faults", json={"action": "nope"}, headers=auth(client))
+    assert resp.status == 400 and "unknown action" in (await resp.json())["error"]
+
+
+async def test_admin_close_websockets_with_a_chosen_code(client):
+    ws = await client.ws_connect("/ws")
+    await recv_json(ws)
+    resp = await client.post("/_admin/faults", json={"action": "close_websockets", "code": 1011,
+                                                     "reason": "boom"}, headers=auth(client))
+    assert (await resp.json())["closed"] == 1
+    msg = await ws.receive(timeout=5)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1011 and msg.extra == "boom"
+
+
+async def test_admin_restart_without_the_lab_runner_says_so(client):
+    resp = await client.post("/_admin/faults", json={"action": "restart", "down_s": 1}, headers=auth(client))
+    assert resp.status == 501
+
+
+async def test_admin_burst_publishes_in_order(client):
+    resp = await client.post("/_admin/faults", json={"action": "burst", "count": 7}, headers=auth(client))
+    body = await resp.json()
+    assert (body["first"], body["last"]) == (1, 7)
