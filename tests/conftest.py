@@ -25,11 +25,40 @@ def _needs_qt(item: pytest.Item) -> bool:
     return path.startswith(QT_DIRS)
 
 
-def _qasync_loop() -> asyncio.AbstractEventLoop:
-    import qasync
-    from PySide6.QtWidgets import QApplication
+_loops: list[asyncio.AbstractEventLoop] = []
 
-    return qasync.QEventLoop(QApplication.instance() or QApplication([]))
+
+def _qasync_loop() -> asyncio.AbstractEventLoop:
+    from ui.event_loop import DuplexEventLoop
+
+    loop = DuplexEventLoop()
+    _loops.append(loop)
+    return loop
+
+
+async def _tick() -> None:
+    return None
+
+
+def _patch_pytestqt_event_processing() -> None:
+    """pytest-qt calls processEvents() between tests. Outside a running qasync
+    loop that dispatches asyncio callbacks with no running loop (websockets then
+    fails in connection_made). Process those events through the loop instead."""
+    import pytestqt.plugin as plugin
+
+    original = plugin._process_events
+
+    def process_events() -> None:
+        loop = _loops[-1] if _loops else None
+        if loop is not None and not loop.is_closed() and not loop.is_running():
+            loop.run_until_complete(_tick())
+        else:
+            original()
+
+    plugin._process_events = process_events
+
+
+_patch_pytestqt_event_processing()
 
 
 def pytest_asyncio_loop_factories(config, item):

@@ -8,10 +8,10 @@ import json
 import sys
 import time
 
-import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from .event_loop import DuplexEventLoop
 from .logs import setup_logging, stop_logging
 from .main_window import MainWindow
 
@@ -37,7 +37,7 @@ def run(argv: list[str], started: float | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Duplex")
     app.setOrganizationName("Duplex")
-    loop = qasync.QEventLoop(app)
+    loop = DuplexEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow(rate=args.rate, cap=args.cap)
     outcome = {"code": 0}

@@ -213,3 +213,10 @@ def test_unreachable_and_unknown_hosts_get_sentences():
     assert "Cannot resolve the host name" in err.sentence
     err = explain(asyncio.TimeoutError(), "h:1", timeout=3)
     assert isinstance(err, ConnectTimeout) and "within 3 s" in err.sentence
+
+
+async def test_close_during_the_handshake_does_not_leave_a_connection_open(lab_server):
+    run = Run(url=ws_url(lab_server), policy=FAST)
+    await run.client.close()  # before the handshake has finished
+    assert await run.result() is None
+    assert run.client.state == "closed" and "open" not in run.kinds()

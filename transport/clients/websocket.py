@@ -118,6 +118,9 @@ class WebSocketClient:
                     return self._fail(err.restated(
                         f"Giving up after {failures} failed attempts: {err.sentence}"))
             else:
+                if self._closing:  # close() was called while the handshake ran
+                    await ws.close(1000, "closed by user")
+                    break
                 opened = time.monotonic()
                 received_before = self.ledger.received
                 err = await self._session(ws, target)
