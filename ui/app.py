@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 
@@ -51,6 +52,8 @@ def run(argv: list[str], started: float | None = None) -> int:
         window.ws_tab.firstMessage.connect(on_first)
         QTimer.singleShot(int(SMOKE_TIMEOUT_S * 1000), lambda: _smoke_fail(
             f"no live WebSocket message within {SMOKE_TIMEOUT_S:g} s", outcome, app))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C or a session logout: quit cleanly
+        signal.signal(sig, lambda *_: app.quit())
     window.show()
     try:
         with loop:

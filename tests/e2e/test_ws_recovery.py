@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from tests.helpers import start_lab, wait_until
 from transport.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
@@ -56,6 +58,13 @@ async def test_resume_point_out_of_history_is_a_declared_gap():
     try:
         await wait_until(lambda: led.received >= 10, 10, "first messages")
         await post_fault(lab.url, lab.token, {"action": "close_websockets", "code": 1012, "reason": "x"})
+        await wait_until(lambda: not client.connected, 5, "the close")
+        # let the feed run on while we are away, then forget it: those messages are gone
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                async with http.get(lab.url + "/") as resp:
+                    if (await resp.json())["last_seq"] > led.high + 5:
+                        break
         await post_fault(lab.url, lab.token, {"action": "evict_history"})
         try:
             await wait_until(lambda: led.episodes and led.episodes[-1].recovered and led.lost > 0, 10, "the gap")
