@@ -1,0 +1,182 @@
+"""``make bench``: Duplex's WebSocket client against a bare websockets client.
+
+Both clients run in the same process, on the same event loop, against the same
+lab server process, interleaved in blocks so machine noise hits both alike.
+Figures are reported as ratios against the bare client measured in this run.
+Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from websockets.asyncio.client import connect  # noqa: E402
+
+from tests.helpers import start_lab  # noqa: E402
+from transport.backoff import Policy  # noqa: E402
+from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
+from transport.lab_admin import post_fault  # noqa: E402
+
+RTT_BLOCKS, RTT_PER_BLOCK = 10, 200
+BURST = 20_000
+BURST_ROUNDS = 3
+STEP_TIMEOUT = 30.0
+RESULTS = ROOT / "tests" / "bench" / "results" / "ws.json"
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+class Bare:
+    """The baseline: websockets' own client, doing the minimum (recv, no parsing)."""
+
+    name = "bare websockets"
+
+    async def open(self, url: str) -> None:
+        self.ws = await connect(url, compression=None, max_size=16 << 20, proxy=None)
+        await self.ws.recv()  # the live marker
+
+    async def rtt(self) -> float:
+        t0 = time.perf_counter()
+        await self.ws.send("x")
+        await self.ws.recv()
+        return time.perf_counter() - t0
+
+    async def burst(self, lab) -> float:
+        await post_fault(lab.url, lab.token, {"action": "burst", "count": BURST})
+        t0 = time.perf_counter()
+        for _ in range(BURST):
+            await self.ws.recv()
+        return BURST / (time.perf_counter() - t0)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class Duplex:
+    """Duplex's client: parses every envelope, stamps an Event, keeps the ledger."""
+
+    name = "duplex"
+
+    async def open(self, url: str) -> None:
+        self.got = 0
+        self.want = 0
+        self.done = asyncio.Event()
+
+        def sink(event) -> None:
+            if event.direction == "in":
+                self.got += 1
+                if self.got >= self.want:
+                    self.done.set()
+
+        self.client = WebSocketClient(WebSocketOptions(url, policy=Policy("fixed", 0.1), resume=False), sink)
+        self.task = asyncio.ensure_future(self.client.run())
+        t0 = time.monotonic()
+        while not self.client.connected:
+            if time.monotonic() - t0 > STEP_TIMEOUT:
+                raise TimeoutError("duplex client did not connect")
+            await asyncio.sleep(0.005)
+
+    async def _expect(self, n: int) -> None:
+        self.want = self.got + n
+        self.done.clear()
+        await asyncio.wait_for(self.done.wait(), STEP_TIMEOUT)
+
+    async def rtt(self) -> float:
+        self.want = self.got + 1
+        self.done.clear()
+        t0 = time.perf_counter()
+        await self.client.send_text("x")
+        await asyncio.wait_for(self.done.wait(), STEP_TIMEOUT)
+        return time.perf_counter() - t0
+
+    async def burst(self, lab) -> float:
+        self.want = self.got + BURST
+        self.done.clear()
+        await post_fault(lab.url, lab.token, {"action": "burst", "count": BURST})
+        t0 = time.perf_counter()
+        await asyncio.wait_for(self.done.wait(), STEP_TIMEOUT)
+        return BURST / (time.perf_counter() - t0)
+
+    async def close(self) -> None:
+        await self.client.close()
+        await asyncio.wait_for(self.task, STEP_TIMEOUT)
+
+
+async def measure(lab) -> dict[str, dict[str, float]]:
+    """Alternate the two clients block by block; only one is connected at a time,
+    so neither receives the other's echoes."""
+    clients = [Bare(), Duplex()]
+    rtts: dict[str, list[float]] = {c.name: [] for c in clients}
+    rates: dict[str, list[float]] = {c.name: [] for c in clients}
+    for block in range(RTT_BLOCKS):
+        for c in (clients if block % 2 == 0 else clients[::-1]):
+            await asyncio.wait_for(c.open(lab.ws_url), STEP_TIMEOUT)
+            try:
+                for _ in range(20):  # warm-up
+                    await asyncio.wait_for(c.rtt(), STEP_TIMEOUT)
+                for _ in range(RTT_PER_BLOCK):
+                    rtts[c.name].append(await asyncio.wait_for(c.rtt(), STEP_TIMEOUT))
+                if block < BURST_ROUNDS:
+                    rates[c.name].append(await c.burst(lab))
+            finally:
+                await c.close()
+    out = {}
+    for c in clients:
+        ms = [r * 1000 for r in rtts[c.name]]
+        out[c.name] = {"p50": statistics.median(ms), "p99": pct(ms, 99), "rate": statistics.median(rates[c.name])}
+    return out
+
+
+def row(name, value, unit, baseline, target, higher_is_better):
+    ratio = value / baseline if baseline else float("nan")
+    met = ratio >= target if higher_is_better else ratio <= target
+    return {"name": name, "value": round(value, 4), "unit": unit, "baseline": round(baseline, 4),
+            "ratio": round(ratio, 3), "target": target, "met": met}
+
+
+async def main() -> int:
+    rows = []
+    per_loop = {}
+    for loop_name in ("uvloop", "asyncio"):
+        lab = start_lab("--loop", loop_name, rate=0)
+        try:
+            per_loop[loop_name] = await measure(lab)
+        finally:
+            lab.stop()
+    for loop_name, res in per_loop.items():
+        bare, dup = res["bare websockets"], res["duplex"]
+        tag = f"lab on {loop_name}"
+        rows.append(row(f"ws RTT p50, duplex vs bare ({tag})", dup["p50"], "ms", bare["p50"], 1.15, False))
+        rows.append(row(f"ws RTT p99, duplex vs bare ({tag})", dup["p99"], "ms", bare["p99"], 1.15, False))
+        rows.append(row(f"ws throughput, duplex vs bare ({tag})", dup["rate"], "msg/s", bare["rate"], 0.9, True))
+    uv, aio = per_loop["uvloop"]["bare websockets"], per_loop["asyncio"]["bare websockets"]
+    rows.append(row("lab server RTT p50, uvloop vs asyncio (bare client)", uv["p50"], "ms", aio["p50"], 1.0, False))
+    rows.append(row("lab server throughput, uvloop vs asyncio (bare client)", uv["rate"], "msg/s", aio["rate"], 1.0, True))
+    print(f"\nDuplex benchmarks — Python {platform.python_version()}, {platform.machine()}, "
+          f"client loop: asyncio; {RTT_BLOCKS * RTT_PER_BLOCK} round trips, {BURST_ROUNDS}×{BURST} burst\n")
+    print("| benchmark | value | baseline | ratio | target | met |")
+    print("| --- | ---: | ---: | ---: | ---: | :-: |")
+    for r in rows:
+        cmp = "≤" if "RTT" in r["name"] else "≥"
+        print(f"| {r['name']} | {r['value']:,.3f} {r['unit']} | {r['baseline']:,.3f} {r['unit']} | "
+              f"{r['ratio']:.3f} | {cmp} {r['target']} | {'yes' if r['met'] else 'no'} |")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"python": platform.python_version(), "rows": rows}, indent=2))
+    print(f"\nJSON: {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
