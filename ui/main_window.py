@@ -89,10 +89,9 @@ class MainWindow(QMainWindow):
 
     # -- settings and lifetime -------------------------------------------------
     def _restore_settings(self) -> None:
+        self.setMinimumSize(900, 600)
         geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if geometry is None or not self.restoreGeometry(geometry) or self.width() < 1000:
             self.resize(1200, 760)
         recent = self.settings.value("websocket/recent_urls") or []
         if isinstance(recent, str):

@@ -20,6 +20,7 @@ class TimelineWidget(QWidget):
         self.model = TimelineModel(cap, self)
         self.filter_edit = QLineEdit(placeholderText="Filter: text in kind, seq, topic or payload")
         self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMinimumWidth(220)
         self.pause_button = QPushButton("Pause view")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Freeze the table; capture continues and the waiting rows are counted")

@@ -39,6 +39,7 @@ class WebSocketTab(QWidget):
         self._lab_url = ""
         self._lab_token = ""
         self._got_first = False
+        self._had_error = False
         self._tasks = TaskGroup(self._report)
         self.bar = ConnectionBar()
         self.send_box = SendBox()
@@ -49,7 +50,7 @@ class WebSocketTab(QWidget):
         split.addWidget(self.ledger)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
-        split.setSizes([900, 300])
+        split.setSizes([860, 320])
         layout = QVBoxLayout(self)
         layout.addWidget(self.bar)
         layout.addWidget(self.send_box)
@@ -85,6 +86,10 @@ class WebSocketTab(QWidget):
         for e in events:
             if e.direction == "state" and e.kind == "error":
                 self.statusMessage.emit(f"WebSocket: {e.data}")
+                self._had_error = True
+            elif e.direction == "state" and e.kind == "open" and self._had_error:
+                self._had_error = False
+                self.statusMessage.emit(f"WebSocket: connected again to {e.data}")
             elif not self._got_first and e.direction == "in" and e.kind == "message":
                 self._got_first = True
                 self.firstMessage.emit(e)
