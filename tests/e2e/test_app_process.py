@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,33 +43,36 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
-async def test_killing_the_gui_leaves_no_lab_server_behind(tmp_path):
+@contextlib.asynccontextmanager
+async def gui_with_lab(tmp_path):
+    """The real app as a user starts it; yields the process and its lab child's pid."""
     gui = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, env={**ENV, "XDG_CONFIG_HOME": str(tmp_path)})
     try:
         await wait_until(lambda: children(gui.pid), 20, "the lab child process")
         lab_pid = children(gui.pid)[0]
         assert "transport.server" in Path(f"/proc/{lab_pid}/cmdline").read_text()
+        yield gui, lab_pid
+    finally:
+        if gui.poll() is None:
+            gui.kill()
+            gui.wait(5)
+
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+
+
+@linux_only
+async def test_killing_the_gui_leaves_no_lab_server_behind(tmp_path):
+    async with gui_with_lab(tmp_path) as (gui, lab_pid):
         gui.send_signal(signal.SIGKILL)
         gui.wait(5)
         await wait_until(lambda: not alive(lab_pid), 10, "the orphaned lab server to exit")
-    finally:
-        if gui.poll() is None:
-            gui.kill()
-            gui.wait(5)
 
 
+@linux_only
 async def test_sigterm_quits_the_app_cleanly_and_stops_the_lab(tmp_path):
-    gui = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env={**ENV, "XDG_CONFIG_HOME": str(tmp_path)})
-    try:
-        await wait_until(lambda: children(gui.pid), 20, "the lab child process")
-        lab_pid = children(gui.pid)[0]
+    async with gui_with_lab(tmp_path) as (gui, lab_pid):
         gui.send_signal(signal.SIGTERM)  # a session logout, or Ctrl+C in a terminal
         assert gui.wait(10) == 0
         await wait_until(lambda: not alive(lab_pid), 10, "the lab server to exit")
-    finally:
-        if gui.poll() is None:
-            gui.kill()
-            gui.wait(5)

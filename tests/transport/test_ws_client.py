@@ -220,3 +220,24 @@ async def test_close_during_the_handshake_does_not_leave_a_connection_open(lab_s
     await run.client.close()  # before the handshake has finished
     assert await run.result() is None
     assert run.client.state == "closed" and "open" not in run.kinds()
+
+
+async def test_extra_headers_and_subprotocols_reach_a_remote_server():
+    seen = {}
+
+    async def handler(ws):
+        seen["auth"] = ws.request.headers.get("Authorization")
+        await ws.send("hello")
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, subprotocols=["v2.duplex"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        run = Run(url=f"ws://127.0.0.1:{port}/", policy=FAST, headers=[("Authorization", "Bearer t0k")],
+                  subprotocols=["v2.duplex"])
+        await wait_until(lambda: run.client.ledger.received == 0 and any(
+            e.direction == "in" for e in run.events), 5, "a message")
+        await run.stop()
+    assert seen["auth"] == "Bearer t0k"
+    assert run.rows("open")[0].meta["subprotocol"] == "v2.duplex"
+    msg = [e for e in run.events if e.direction == "in"][0]
+    assert msg.data == "hello" and msg.seq is None  # not a feed envelope: shown, not ledgered
