@@ -17,6 +17,9 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 # One unit of test timing, scaled by DUPLEX_TEST_TIMEOUT_SCALE on slow machines.
 SCALE = float(os.environ.get("DUPLEX_TEST_TIMEOUT_SCALE", "1"))
+# How often wait_until re-checks its condition (the DESIGN.md §8 helper: a
+# condition wait with a timeout, never a fixed sleep standing in for one).
+POLL_S = 0.01
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
@@ -26,7 +29,7 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what:
     while not predicate():
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(POLL_S)
 
 
 def read_line(stream, timeout: float) -> bytes:
