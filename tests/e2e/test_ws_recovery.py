@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 
@@ -15,13 +16,25 @@ DROPS = 3
 RESTARTS = 2
 
 
-async def test_drops_and_restarts_give_0_lost_0_duplicated():
+@contextlib.asynccontextmanager
+async def lab_and_client(reconnect_s: float):
+    """A real lab process at 100 msg/s and a running client; closed and stopped after."""
     lab = start_lab(rate=100)
     events = []
-    client = WebSocketClient(WebSocketOptions(lab.ws_url, policy=Policy("fixed", 0.1)), events.append)
+    client = WebSocketClient(WebSocketOptions(lab.ws_url, policy=Policy("fixed", reconnect_s)), events.append)
     run = asyncio.ensure_future(client.run())
-    led = client.ledger
     try:
+        yield lab, client, events
+        await client.close()
+        assert await asyncio.wait_for(run, 10) is None
+    finally:
+        run.cancel()
+        lab.stop()
+
+
+async def test_drops_and_restarts_give_0_lost_0_duplicated():
+    async with lab_and_client(0.1) as (lab, client, events):
+        led = client.ledger
         for i in range(DROPS):
             target = led.received + 20
             await wait_until(lambda: led.received >= target, 10, "messages before drop")
@@ -33,10 +46,6 @@ async def test_drops_and_restarts_give_0_lost_0_duplicated():
             await wait_until(lambda: not client.connected, 10, "the restart to cut us off")
         target = led.received + 20
         await wait_until(lambda: led.received >= target and led.episodes[-1].recovered, 20, "recovery")
-        await client.close()
-        assert await asyncio.wait_for(run, 10) is None
-    finally:
-        lab.stop()
     assert len(led.episodes) == DROPS + RESTARTS
     assert all(ep.recovered and ep.lost == 0 and ep.duplicated == 0 for ep in led.episodes)
     assert led.lost == 0 and led.duplicated == 0 and led.verdict() == "0 lost, 0 duplicated"
@@ -49,13 +58,9 @@ async def test_drops_and_restarts_give_0_lost_0_duplicated():
 
 
 async def test_resume_point_out_of_history_is_a_declared_gap():
-    lab = start_lab(rate=100)
-    events = []
     # a slow reconnect, so the eviction surely lands while the client is away
-    client = WebSocketClient(WebSocketOptions(lab.ws_url, policy=Policy("fixed", 1.5)), events.append)
-    run = asyncio.ensure_future(client.run())
-    led = client.ledger
-    try:
+    async with lab_and_client(1.5) as (lab, client, events):
+        led = client.ledger
         await wait_until(lambda: led.received >= 10, 10, "first messages")
         await post_fault(lab.url, lab.token, {"action": "close_websockets", "code": 1012, "reason": "x"})
         await wait_until(lambda: not client.connected, 5, "the close")
@@ -70,10 +75,6 @@ async def test_resume_point_out_of_history_is_a_declared_gap():
             await wait_until(lambda: led.episodes and led.episodes[-1].recovered and led.lost > 0, 10, "the gap")
         except AssertionError:
             raise AssertionError(f"{led.summary()} {[str(e) for e in events if e.direction != 'in']}")
-        await client.close()
-        await asyncio.wait_for(run, 10)
-    finally:
-        lab.stop()
     gaps = [e for e in events if e.kind == "gap"]
     assert len(gaps) == 1 and "messages lost" in gaps[0].meta["sentence"]
     assert led.gap_declared == led.lost > 0 and led.duplicated == 0

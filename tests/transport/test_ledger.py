@@ -5,6 +5,15 @@ def feed(ledger, seqs):
     return [ledger.record(s) for s in seqs]
 
 
+def dropped_after(seqs) -> Ledger:
+    """A ledger that received ``seqs``, lost its connection and reconnected with resume."""
+    led = Ledger()
+    feed(led, seqs)
+    led.connection_lost()
+    led.replay_started()
+    return led
+
+
 def test_contiguous_stream_is_clean():
     led = Ledger()
     feed(led, range(1, 101))
@@ -14,10 +23,7 @@ def test_contiguous_stream_is_clean():
 
 
 def test_drop_and_replay_counts_replayed_and_nothing_lost():
-    led = Ledger()
-    feed(led, range(1, 11))
-    led.connection_lost()
-    led.replay_started()
+    led = dropped_after(range(1, 11))
     feed(led, range(11, 16))  # replayed from history
     led.replay_finished()
     feed(led, range(16, 20))
@@ -27,10 +33,7 @@ def test_drop_and_replay_counts_replayed_and_nothing_lost():
 
 
 def test_duplicates_are_counted_not_hidden():
-    led = Ledger()
-    feed(led, range(1, 6))
-    led.connection_lost()
-    led.replay_started()
+    led = dropped_after(range(1, 6))
     verdicts = feed(led, [4, 5, 6])  # a server that resumed one too early
     assert verdicts == ["duplicate", "duplicate", "new"]
     assert led.duplicated == 2 and led.episodes[0].duplicated == 2
@@ -45,10 +48,7 @@ def test_hole_is_lost_until_filled_then_reordered():
 
 
 def test_declared_gap_shows_as_lost_in_the_episode():
-    led = Ledger()
-    feed(led, range(1, 4))
-    led.connection_lost()
-    led.replay_started()
+    led = dropped_after(range(1, 4))
     led.gap(3, 10)  # server: history starts at 10
     feed(led, range(10, 12))
     led.replay_finished()
