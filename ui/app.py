@@ -44,8 +44,8 @@ def run(argv: list[str], started: float | None = None) -> int:
     outcome = {"code": 0}
     quit_event = asyncio.Event()
     app.aboutToQuit.connect(quit_event.set)
-    window.lab.failed.connect(lambda s: _smoke_fail(s, outcome, app) if args.smoke else None)
     if args.smoke:
+        window.lab.failed.connect(lambda sentence: _smoke_fail(sentence, outcome, app))
         def on_first(_event) -> None:
             print(json.dumps({"first_message_s": round(time.monotonic() - started, 3)}), flush=True)
             app.quit()

@@ -38,7 +38,6 @@ class LabProcess(QObject):
                                 "--watch-parent", "--log-level", "WARNING"])
         self.proc.setWorkingDirectory(str(PROJECT_ROOT))
         env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONPATH", str(PROJECT_ROOT) + (":" + env.value("PYTHONPATH") if env.contains("PYTHONPATH") else ""))
         env.insert("PYTHONUNBUFFERED", "1")
         self.proc.setProcessEnvironment(env)
         self.proc.readyReadStandardOutput.connect(self._on_proc_ready_read_stdout)

@@ -56,11 +56,6 @@ class MainWindow(QMainWindow):
 
     # -- slots -----------------------------------------------------------------
     def _on_bridge_events(self, events: list[Event]) -> None:
-        if len({e.transport for e in events}) == 1:
-            tab = self._routes.get(events[0].transport)
-            if tab is not None:
-                tab.append_events(events)
-            return
         by_transport: dict[str, list[Event]] = {}
         for e in events:
             by_transport.setdefault(e.transport, []).append(e)

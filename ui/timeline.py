@@ -43,6 +43,7 @@ class TimelineWidget(QWidget):
         for col, width in enumerate((96, 64, 64, 60, 60, 60, 84)):
             self.table.setColumnWidth(col, width)
         self.detail = DetailPane()
+        self._follow = True  # keep the newest row in view while the user is at the bottom
 
         bar = QHBoxLayout()
         bar.addWidget(self.filter_edit, 1)
@@ -86,7 +87,7 @@ class TimelineWidget(QWidget):
         self._follow = bar.value() >= bar.maximum() - 2
 
     def _on_model_rows_inserted(self, *_args) -> None:
-        if getattr(self, "_follow", True):
+        if self._follow:
             self.table.scrollToBottom()
 
     def _on_table_selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:

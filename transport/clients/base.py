@@ -27,9 +27,6 @@ class Client(Protocol):
     def drop(self) -> bool: ...
 
 
-STATES = ("idle", "connecting", "open", "waiting", "closed", "failed")
-
-
 def with_query(url: str, **params: object) -> str:
     """``url`` with ``params`` set in its query string (replacing same names)."""
     parts = urlsplit(url)

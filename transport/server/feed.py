@@ -9,6 +9,7 @@ is told explicitly (a gap), never silently.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections import deque
@@ -93,8 +94,7 @@ class Feed:
         first = self._history[0].seq if self._history else self.last_seq + 1
         gap = Gap(after, first) if first > after + 1 else None
         start = max(0, after + 1 - first)
-        items = [self._history[i] for i in range(start, len(self._history))]
-        return items, gap
+        return list(itertools.islice(self._history, start, None)), gap
 
     def first_available(self) -> int:
         return self._history[0].seq if self._history else self.last_seq + 1

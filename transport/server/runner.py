@@ -50,9 +50,8 @@ class LabRunner:
     async def _listen(self, port: int) -> None:
         site = web.TCPSite(self._runner, self.config.host, port, reuse_address=True)
         await site.start()
-        server = site._server  # the asyncio.Server: read back the bound port
-        if port == 0 and server is not None and server.sockets:
-            port = server.sockets[0].getsockname()[1]
+        if port == 0:  # read back the port the OS chose
+            port = self._runner.addresses[0][1]
         self._site = site
         self.port = port
 
