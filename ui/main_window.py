@@ -12,7 +12,7 @@ from transport.events import Event
 
 from .bridge import EventBridge
 from .lab_process import LabProcess
-from .websocket_tab import WebSocketTab
+from .websocket_tab import WebSocketTab, lab_ws_url
 
 log = logging.getLogger("duplex.ui")
 
@@ -92,13 +92,15 @@ class MainWindow(QMainWindow):
         if isinstance(recent, str):
             recent = [recent]
         for url in reversed([u for u in recent if isinstance(u, str)]):
-            if "127.0.0.1" not in url:  # the lab's port changes every launch
-                self.ws_tab.bar.remember_url(url)
+            self.ws_tab.bar.remember_url(url)
         self.ws_tab.bar.url.setCurrentText("")
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("websocket/recent_urls", self.ws_tab.bar.recent_urls())
+        # the lab's port changes every launch: its URL is not worth remembering,
+        # a user's own local server (also on 127.0.0.1) is
+        lab = lab_ws_url(self.lab.url) if self.lab.url else None
+        self.settings.setValue("websocket/recent_urls", [u for u in self.ws_tab.bar.recent_urls() if u != lab])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()

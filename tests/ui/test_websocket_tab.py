@@ -136,3 +136,13 @@ async def test_bad_header_is_refused_before_connecting(window):
     tab.bar.connect_button.click()
     assert tab.client is None
     assert "is not of the form 'Name: value'" in window.statusBar().currentMessage()
+
+
+async def test_recent_urls_persist_except_the_lab_of_this_launch(window):
+    tab = window.ws_tab
+    tab.bar.remember_url("ws://127.0.0.1:8000/my-own-server")
+    window.save_settings()
+    saved = window.settings.value("websocket/recent_urls")
+    saved = [saved] if isinstance(saved, str) else saved
+    assert "ws://127.0.0.1:8000/my-own-server" in saved
+    assert window.lab.url.replace("http://", "ws://") + "/ws" not in saved
