@@ -30,6 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=5.0, help="feed messages per second (0: no ticker)")
     p.add_argument("--history", type=int, default=10_000, help="messages kept for resume")
     p.add_argument("--max-size", type=int, default=1 << 20, help="largest message/body accepted, bytes")
+    p.add_argument("--sse-retry", type=int, default=1000, metavar="MS",
+                   help="reconnection time /sse asks for, in milliseconds")
+    p.add_argument("--sse-heartbeat", type=float, default=5.0, metavar="S",
+                   help="seconds between ': ping' comments on /sse")
     p.add_argument("--allow-origin", action="append", default=[], help="extra Origin allowed on /ws")
     p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
                    help="event loop (auto: uvloop where installed)")
@@ -38,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error("--port must be 0..65535")
+    if args.sse_retry < 0 or args.sse_heartbeat <= 0:
+        p.error("--sse-retry >= 0 and --sse-heartbeat > 0 are required")
     if args.rate < 0 or args.history < 1 or args.max_size < 1024:
         p.error("--rate >= 0, --history >= 1 and --max-size >= 1024 are required")
     return args
@@ -69,7 +75,8 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
-                          max_msg_size=args.max_size, allowed_origins=tuple(args.allow_origin))
+                          max_msg_size=args.max_size,
+                          sse_retry_ms=args.sse_retry, sse_heartbeat=args.sse_heartbeat, allowed_origins=tuple(args.allow_origin))
     runner = LabRunner(config)
     try:
         await runner.start()

@@ -3,6 +3,7 @@
 Body: ``{"action": ...}`` with one of
 - ``restart`` ``{"down_s": S}``: stop listening for S seconds, back on the same port;
 - ``close_websockets`` ``{"code": C, "reason": R}``: close every WebSocket;
+- ``end_streams``: end every SSE stream (clients reconnect with Last-Event-ID);
 - ``evict_history``: forget history, so resume points become unknown (gap);
 - ``burst`` ``{"count": N, "topic": T}``: publish N messages at once (benchmarks).
 Requests need ``Authorization: Bearer <admin_token>``; any request carrying a
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from .keys import CONFIG, FEED, GO_DOWN, TASKS, WEBSOCKETS
 from .origin import origin_allowed
+from .sse import end_streams
 
 log = logging.getLogger("duplex.server.admin")
 
@@ -73,6 +75,8 @@ async def faults_handler(request: web.Request) -> web.Response:
             return _error(400, "code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000–4999")
         n = await close_websockets(app, code, reason)
         return web.json_response({"ok": True, "action": action, "closed": n})
+    if action == "end_streams":
+        return web.json_response({"ok": True, "action": action, "ended": end_streams(app)})
     if action == "evict_history":
         n = app[FEED].evict()
         return web.json_response({"ok": True, "action": action, "evicted": n})

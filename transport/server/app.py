@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import deque
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -15,7 +16,8 @@ from aiohttp import web
 from .admin import close_websockets, faults_handler
 from .config import ServerConfig
 from .feed import Feed, run_ticker
-from .keys import CONFIG, FEED, TASKS, WEBSOCKETS
+from .keys import CONFIG, FEED, SSE_RESUMES, STREAMS, TASKS, WEBSOCKETS
+from .sse import end_streams, sse_handler
 from .ws import ws_handler
 
 
@@ -27,7 +29,9 @@ async def index(request: web.Request) -> web.Response:
         "history": len(feed),
         "first_available": feed.first_available(),
         "subscribers": feed.subscribers,
-        "endpoints": {"websocket": "/ws?after=N", "admin": "/_admin/faults"},
+        "endpoints": {"websocket": "/ws?after=N", "sse": "/sse (Last-Event-ID or ?after=N)",
+                      "admin": "/_admin/faults"},
+        "sse": {"streams": len(request.app[STREAMS]), "last_event_ids": list(request.app[SSE_RESUMES])},
     })
 
 
@@ -41,6 +45,7 @@ async def _ticker_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _on_shutdown(app: web.Application) -> None:
     for task in app[TASKS]:
         task.cancel()
+    end_streams(app)
     await close_websockets(app, 1001, "server shutting down")
 
 
@@ -50,9 +55,12 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history)
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[STREAMS] = weakref.WeakSet()
+    app[SSE_RESUMES] = deque(maxlen=100)
     app[TASKS] = set()
     app.router.add_get("/", index)
     app.router.add_get("/ws", ws_handler)
+    app.router.add_get("/sse", sse_handler)
     app.router.add_post("/_admin/faults", faults_handler)
     app.cleanup_ctx.append(_ticker_ctx)
     app.on_shutdown.append(_on_shutdown)

@@ -15,6 +15,8 @@ class ServerConfig:
     max_msg_size: int = 1 << 20  # largest WebSocket message / request body accepted
     ws_heartbeat: float = 15.0  # server pings; dead peers are dropped
     subscriber_backlog: int = 50_000  # per-connection queue before "too slow" (1013)
+    sse_retry_ms: int = 1000  # the reconnection time /sse asks clients for
+    sse_heartbeat: float = 5.0  # seconds between ": ping" comments on /sse
     allowed_origins: tuple[str, ...] = ()  # extra Origins allowed on /ws
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     shutdown_timeout: float = 1.0

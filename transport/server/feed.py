@@ -122,13 +122,15 @@ class Feed:
         return len(self._subs)
 
 
-TOPICS = ("price", "likes")
+TOPICS = ("price", "likes", "chat")
 
 
 def demo_body(topic: str, n: int) -> dict[str, Any]:
-    """The classic demo: a price that wanders and a like-counter that grows."""
+    """The classic demo: a price that wanders, a like-counter that grows, a chat line."""
     if topic == "price":
         return {"symbol": "DPX", "price": round(100 + 5 * ((n * 7919) % 200 - 100) / 100, 2)}
+    if topic == "chat":
+        return {"user": "lab", "text": f"hello #{n}"}
     return {"post": 1, "likes": n}
 
 

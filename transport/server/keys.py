@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections import deque
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -13,6 +14,10 @@ from .feed import Feed
 CONFIG = web.AppKey("config", ServerConfig)
 FEED = web.AppKey("feed", Feed)
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+# Open SSE responses, so a fault or shutdown can end them.
+STREAMS = web.AppKey("streams", weakref.WeakSet)
+# The Last-Event-ID header of recent /sse requests (None: none sent), newest last.
+SSE_RESUMES = web.AppKey("sse_resumes", deque)
 # Background tasks started by requests (e.g. a restart); a set keeps them
 # referenced so they are not garbage-collected mid-flight.
 TASKS = web.AppKey("tasks", set)

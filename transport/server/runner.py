@@ -1,7 +1,7 @@
 """Run the lab server: bind, announce, go down and come back, stop cleanly.
 
 ``LabRunner`` owns the listening socket. ``go_down(S)`` closes every
-WebSocket with 1012 (service restart), stops listening, drops open HTTP
+WebSocket with 1012 (service restart), ends every SSE stream, stops listening, drops open HTTP
 connections, and after S seconds listens again on the same port. The feed and
 its history live on, so clients can resume where they stopped.
 """
@@ -17,6 +17,7 @@ from .admin import close_websockets
 from .app import create_app
 from .config import ServerConfig
 from .keys import GO_DOWN
+from .sse import end_streams
 
 log = logging.getLogger("duplex.server")
 
@@ -60,6 +61,7 @@ class LabRunner:
             self.down = True
             log.info("going down for %.1f s", down_s)
             await close_websockets(self.app, 1012, "service restart")
+            end_streams(self.app)
             if self._site is not None:
                 await self._site.stop()
                 self._site = None

@@ -1,0 +1,116 @@
+"""``GET /sse``: the feed as a Server-Sent Events stream (aiohttp-sse).
+
+Each feed message is one event with ``id:`` = seq. Topics ``price`` and
+``likes`` are named events (``event: price``, for ``addEventListener``);
+every other topic (``chat`` and what clients publish) is unnamed, so a
+browser hands it to ``onmessage`` as type ``message``. The stream opens with
+``retry:`` (the reconnection time the server asks for) and sends a
+``: ping`` comment every heartbeat interval.
+
+Resume: a ``Last-Event-ID`` header (what a browser sends on reconnect), or
+``?after=N`` for a first connection, replays history after that seq. When the
+seq is no longer in history the stream says so with ``event: gap`` (data
+``{"after", "first_available", "missing"}``); after the replay an
+``event: live`` (data ``{"seq": S}``) marks where live events start. Neither
+carries an ``id``, so the client's last event ID stays the last feed seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse
+
+from .feed import Message
+from .keys import CONFIG, FEED, SSE_RESUMES, STREAMS
+from .ws import parse_after
+
+log = logging.getLogger("duplex.server.sse")
+
+NAMED_TOPICS = frozenset({"price", "likes"})
+HEADERS = {"Access-Control-Expose-Headers": "Last-Event-ID"}
+
+
+def encode(msg: Message) -> str:
+    if msg.topic in NAMED_TOPICS:
+        return f"id: {msg.seq}\nevent: {msg.topic}\ndata: {msg.text}\n\n"
+    return f"id: {msg.seq}\ndata: {msg.text}\n\n"
+
+
+def control(name: str, body: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+
+def resume_point(request: web.Request) -> tuple[int | None, str]:
+    """The seq to replay after (None: live only) and a comment to send, if any."""
+    header = request.headers.get("Last-Event-ID")
+    request.app[SSE_RESUMES].append(header)
+    if header is None:
+        return parse_after(request), ""
+    value = header.strip()
+    if value.isdigit() and value.isascii() and len(value) < 19:
+        return int(value), ""
+    shown = json.dumps(header[:80])
+    return None, f": Last-Event-ID {shown} is not a seq of this server: sending live events only\n\n"
+
+
+async def sse_handler(request: web.Request) -> web.StreamResponse:
+    cfg = request.app[CONFIG]
+    feed = request.app[FEED]
+    after, note = resume_point(request)
+    sub = feed.subscribe(cfg.subscriber_backlog)  # before the replay: nothing falls between
+    resp = EventSourceResponse(sep="\n", headers=HEADERS, ping_interval=cfg.sse_heartbeat)
+    try:
+        await resp.prepare(request)
+        async with resp:
+            request.app[STREAMS].add(resp)
+            last = feed.last_seq
+            head = [note, f"retry: {cfg.sse_retry_ms}\n\n"]
+            if after is not None:
+                backlog, gap = feed.since(after)
+                if gap is not None:
+                    head.append(control("gap", {"after": gap.after, "first_available": gap.first_available,
+                                                "missing": gap.missing}))
+                head += [encode(m) for m in backlog]
+                if backlog:
+                    last = backlog[-1].seq
+                head.append(control("live", {"seq": last}))
+            await resp.write("".join(head).encode())
+            await _pump(resp, sub, last)
+    except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
+        log.debug("sse stream ended: %s", exc)
+    finally:
+        feed.unsubscribe(sub)
+    return resp
+
+
+async def _pump(resp: EventSourceResponse, sub, last: int) -> None:
+    """Write live messages until the client leaves or the server ends the stream."""
+    ended = asyncio.ensure_future(resp.wait())  # done when pings fail or stop_streaming()
+    try:
+        while True:
+            batch = asyncio.ensure_future(sub.get_batch())
+            await asyncio.wait({batch, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if not batch.done():
+                batch.cancel()
+                return
+            if sub.overflowed:  # too slow: end the stream; the client resumes by Last-Event-ID
+                log.info("sse client too slow: ending its stream")
+                return
+            text = "".join(encode(m) for m in batch.result() if m.seq > last)
+            if text:
+                await resp.write(text.encode())
+                last = max(last, batch.result()[-1].seq)
+    finally:
+        ended.cancel()
+
+
+def end_streams(app: web.Application) -> int:
+    """End every open SSE response (clients reconnect with Last-Event-ID)."""
+    streams = [r for r in app[STREAMS] if r.is_connected()]
+    for resp in streams:
+        resp.stop_streaming()
+    return len(streams)
