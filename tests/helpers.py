@@ -32,6 +32,31 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what:
         await asyncio.sleep(POLL_S)
 
 
+class ClientRun:
+    """A client running in the background, its events collected.
+
+    ``make(sink)`` builds the client around the sink (any transport client).
+    """
+
+    def __init__(self, make: Callable[[Callable], object]) -> None:
+        self.events: list = []
+        self.client = make(self.events.append)
+        self.task = asyncio.ensure_future(self.client.run())
+
+    def kinds(self, direction: str | None = None) -> list[str]:
+        return [e.kind for e in self.events if direction is None or e.direction == direction]
+
+    def rows(self, kind: str) -> list:
+        return [e for e in self.events if e.kind == kind]
+
+    async def result(self, timeout: float = 10.0):
+        return await asyncio.wait_for(self.task, timeout * SCALE)
+
+    async def stop(self):
+        await self.client.close()
+        return await self.result()
+
+
 def read_line(stream, timeout: float) -> bytes:
     """One line from a pipe, or fail after ``timeout`` seconds (never hangs)."""
     deadline = time.monotonic() + timeout * SCALE

@@ -64,3 +64,17 @@ class Policy:
         if self.name == "fixed":
             return f"fixed {self.interval:g} s"
         return f"exponential {self.interval:g}–{self.maximum:g} s ×{self.factor:g} ±{self.jitter:.0%}"
+
+
+def event_source_delay(retry_s: float, failures: int, factor: float = 1.5, cap: float = 30.0) -> float:
+    """An EventSource's wait before reconnecting, in seconds.
+
+    The reconnection time (``retry_s``: the server's last valid ``retry`` or
+    the default) after a stream ends; while attempts keep failing (the server
+    is down) it grows by ``factor`` per failed attempt, up to
+    ``max(cap, retry_s)``, as the standard allows ("user agents might
+    introduce an exponential backoff delay").
+    """
+    if retry_s < 0 or failures < 0 or factor < 1:
+        raise ValueError("need retry_s >= 0, failures >= 0, factor >= 1")
+    return min(max(cap, retry_s), retry_s * factor ** min(failures, 64))

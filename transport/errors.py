@@ -12,6 +12,8 @@ the client boundary, by :func:`explain`. The UI and ``probe`` show
     ├── HandshakeRejected     the server answered HTTP, not a protocol switch
     ├── ProtocolViolation     the peer spoke something else
     ├── MessageTooBig         fatal: a message over the configured limit
+    ├── WrongResponse         fatal: an HTTP status or content type the client cannot use
+    ├── ServerStopped         fatal: the server asked the client to stop (SSE 204)
     └── NotConnected          an action that needs an open connection
 """
 
@@ -74,6 +76,14 @@ class MessageTooBig(DuplexError):
 
 class NotConnected(DuplexError):
     pass
+
+
+class WrongResponse(DuplexError):
+    fatal = True
+
+
+class ServerStopped(DuplexError):
+    fatal = True
 
 
 CLOSE_CODES = {
@@ -139,6 +149,9 @@ def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> 
             return _chain(HandshakeRejected(f"{where} rejected the WebSocket handshake: {exc}.", 400), exc)
         if isinstance(exc, wsx.InvalidProxy):
             return _chain(InvalidURL(f"Invalid proxy setting: {exc}."), exc)
+    mapped = _explain_aiohttp(exc, where)
+    if mapped is not None:
+        return mapped
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         limit = f" within {timeout:g} s" if timeout else ""
         return _chain(ConnectTimeout(f"{where} did not answer{limit} (connect timeout)."), exc)
@@ -163,6 +176,32 @@ def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> 
     if isinstance(exc, ValueError):
         return _chain(InvalidURL(f"Invalid URL or option: {exc}."), exc)
     return _chain(DuplexError(f"Unexpected failure with {where}: {type(exc).__name__}: {exc}"), exc)
+
+
+def _explain_aiohttp(exc: BaseException, where: str) -> DuplexError | None:
+    try:
+        import aiohttp
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert = exc.certificate_error
+        detail = getattr(cert, "verify_message", None) or str(cert)
+        return _chain(TLSFailure(f"TLS failure with {where}: the certificate is not trusted ({detail})."), exc)
+    if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError)):
+        return _chain(TLSFailure(f"TLS failure with {where}: {exc} — is it really an https endpoint?"), exc)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return explain(exc.os_error, where)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return _chain(ConnectFailed(f"{where} closed the connection before answering."), exc)
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return _chain(WrongResponse(f"{where} redirected too many times ({len(exc.history)} redirects)."), exc)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return _chain(InvalidURL(f"Invalid URL {str(exc.url)!r}."), exc)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return _chain(ProtocolViolation(f"{where} sent a malformed HTTP response: {exc.message}."), exc)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return _chain(ProtocolViolation(f"{where} sent a malformed response body: {exc}."), exc)
+    return None
 
 
 def _chain(err: DuplexError, cause: BaseException) -> DuplexError:

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from websockets.asyncio.server import serve
 
-from tests.helpers import wait_until
+from tests.helpers import ClientRun, wait_until
 from transport.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.errors import (ConnectFailed, ConnectTimeout, HandshakeRejected, InvalidURL, MessageTooBig,
@@ -35,26 +35,8 @@ def ws_url(server: TestServer, path: str = "/ws") -> str:
     return f"ws://127.0.0.1:{server.port}{path}"
 
 
-class Run:
-    """A client running in the background, its events collected."""
-
-    def __init__(self, **options):
-        self.events = []
-        self.client = WebSocketClient(WebSocketOptions(**options), self.events.append)
-        self.task = asyncio.ensure_future(self.client.run())
-
-    def kinds(self, direction=None):
-        return [e.kind for e in self.events if direction is None or e.direction == direction]
-
-    def rows(self, kind):
-        return [e for e in self.events if e.kind == kind]
-
-    async def result(self, timeout=10.0):
-        return await asyncio.wait_for(self.task, timeout)
-
-    async def stop(self):
-        await self.client.close()
-        return await self.result()
+def Run(**options) -> ClientRun:
+    return ClientRun(lambda sink: WebSocketClient(WebSocketOptions(**options), sink))
 
 
 async def test_receives_the_feed_with_seq_latency_and_wire_bytes(lab_server):

@@ -1,0 +1,433 @@
+"""The Server-Sent Events client: a browser's ``EventSource``, observable.
+
+Built on aiohttp and the sans-I/O parser in :mod:`transport.sse`. It follows
+the WHATWG processing model: a 200 response with ``Content-Type:
+text/event-stream`` opens the stream; when the stream ends or the connection
+drops it waits the reconnection time (the server's last valid ``retry``,
+kept across reconnects, or the default) and reconnects with
+``Last-Event-ID``; while the server is down the wait grows (backoff). A 204
+stops reconnecting for good; any other status, or another content type,
+fails the connection without retrying. Redirects are followed.
+
+Beyond a browser it sends extra headers, shows comments, ``retry`` changes,
+the request and the response with their headers and timing, and warns
+about responses that make streams misbehave (no ``Cache-Control:
+no-cache``, compression, bursts that suggest a buffering proxy). Streams
+have no total timeout, and lines of any length up to ``max_event_size``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from ..backoff import Policy, event_source_delay
+from ..errors import (DuplexError, InvalidURL, MessageTooBig, ServerStopped, WrongResponse, explain,
+                      human_size)
+from ..events import EventSink, now_ns
+from ..ledger import Ledger
+from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
+from .base import Emitter, Pause, is_loopback
+
+log = logging.getLogger("duplex.sse")
+
+DEFAULT_RETRY_MS = 3000  # what browsers use before a server sets ``retry``
+
+
+@dataclass(slots=True)
+class SSEOptions:
+    url: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    # None: EventSource behaviour (the server's retry, backoff while down);
+    # a Policy overrides it (to compare policies).
+    policy: Policy | None = None
+    default_retry_ms: int = DEFAULT_RETRY_MS
+    backoff_cap: float = 30.0  # longest wait while the server stays down (s)
+    open_timeout: float = 10.0  # connect and response headers
+    idle_timeout: float | None = None  # no bytes for this long: treat as dropped (a browser has none)
+    max_event_size: int = 16 << 20
+    max_failures: int | None = None  # consecutive failed attempts before giving up
+    one_way_latency: bool | None = None  # None: when the host is loopback (same clock)
+    verify_tls: bool = True
+    burst_events: int = 20  # this many events in one read…
+    burst_silence: float = 1.0  # …after this much silence (s) looks like a buffering proxy
+
+
+def validate_url(url: str) -> str:
+    """Check an http:// or https:// URL; raise InvalidURL with a sentence otherwise."""
+    url = url.strip()
+    if not url:
+        raise InvalidURL("Enter an http:// or https:// URL of an event stream.")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("ws", "wss"):
+        raise InvalidURL(f"Invalid URL {url!r}: an event stream URL starts with http:// or https://, "
+                         f"not {scheme}:// (that is a WebSocket URL).")
+    if scheme not in ("http", "https"):
+        raise InvalidURL(f"Invalid URL {url!r}: it must start with http:// or https://.")
+    try:
+        parts.port
+    except ValueError:
+        raise InvalidURL(f"Invalid URL {url!r}: the port is not a number from 0 to 65535.") from None
+    if not parts.hostname:
+        raise InvalidURL(f"Invalid URL {url!r}: there is no host name.")
+    return url
+
+
+def stream_timeout(open_timeout: float) -> aiohttp.ClientTimeout:
+    """Bounded connect, unbounded stream: aiohttp's default 300 s total would cut every stream."""
+    return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=open_timeout, sock_read=None)
+
+
+def mime_essence(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _response_head_size(resp: aiohttp.ClientResponse) -> int:
+    line = len(f"HTTP/{resp.version.major}.{resp.version.minor} {resp.status} {resp.reason or ''}\r\n")
+    return line + sum(len(k) + len(v) + 4 for k, v in resp.raw_headers) + 2
+
+
+def _request_head_size(resp: aiohttp.ClientResponse) -> int:
+    info = resp.request_info
+    target = info.url.raw_path_qs
+    return len(f"{info.method} {target} HTTP/1.1\r\n") + sum(
+        len(k) + len(v) + 4 for k, v in info.headers.items()) + 2
+
+
+class SSEClient:
+    transport = "sse"
+
+    def __init__(self, options: SSEOptions, sink: EventSink) -> None:
+        self.options = options
+        self.ledger = Ledger()
+        self.state = "idle"
+        self.last_error: DuplexError | None = None
+        self.parser = EventStreamParser(max_size=options.max_event_size)
+        self.requests = 0
+        self._emit = Emitter(self.transport, sink)
+        self._resp: aiohttp.ClientResponse | None = None
+        self._closing = False
+        self._pause = Pause()
+        self._resuming = False
+        host = urlsplit(options.url).hostname
+        self._one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
+
+    # -- public API ------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._resp is not None and self.state == "open"
+
+    @property
+    def retry_s(self) -> float:
+        ms = self.parser.retry if self.parser.retry is not None else self.options.default_retry_ms
+        return ms / 1000.0
+
+    async def run(self) -> DuplexError | None:
+        """Connect and keep the stream going until close() or a fatal error."""
+        try:
+            url = validate_url(self.options.url)
+        except InvalidURL as err:
+            return self._fail(err)
+        o = self.options
+        policy_delays = o.policy.delays() if o.policy is not None else None
+        failures = 0
+        async with aiohttp.ClientSession(timeout=stream_timeout(o.open_timeout), cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                         connector=aiohttp.TCPConnector(ssl=None if o.verify_tls else False),
+                                         trust_env=False) as session:
+            while not self._closing:
+                self._emit.conn += 1
+                opened = time.monotonic()
+                try:
+                    delivered = await self._attempt(session, url)
+                except asyncio.CancelledError:
+                    raise
+                except DuplexError as err:
+                    if err.fatal:
+                        return self._fail(err, row=not isinstance(err, ServerStopped))
+                    self._error(err)
+                    delivered = None
+                except Exception as exc:  # every failure becomes one sentence
+                    err = explain(exc, _where(url), timeout=o.open_timeout)
+                    if err.fatal:
+                        return self._fail(err)
+                    self._error(err)
+                    delivered = None
+                if self._closing:
+                    break
+                if delivered is None:  # no stream at all: the server is down or unreachable
+                    failures += 1
+                    if o.max_failures is not None and failures >= o.max_failures:
+                        assert self.last_error is not None
+                        return self._fail(self.last_error.restated(
+                            f"Giving up after {failures} failed attempts: {self.last_error.sentence}"))
+                else:
+                    stable = time.monotonic() - opened >= (o.policy.stable_after if o.policy else 0.0)
+                    if stable:
+                        failures = 0
+                        policy_delays = o.policy.delays() if o.policy is not None else None
+                    else:
+                        failures += 1
+                await self._wait(policy_delays, failures)
+        self._set_state("closed")
+        return None
+
+    async def close(self) -> None:
+        self._closing = True
+        self._pause.wake()
+        resp = self._resp
+        if resp is not None:
+            resp.close()
+
+    def drop(self) -> bool:
+        """Abort the TCP connection now (a network failure mid-stream)."""
+        resp = self._resp
+        conn = resp.connection if resp is not None else None
+        if conn is None or conn.transport is None:
+            return False
+        self._emit("state", "fault", data="connection dropped (TCP abort)", meta={"fault": "drop"})
+        conn.transport.abort()
+        return True
+
+    # -- one connection ------------------------------------------------------------
+    async def _attempt(self, session: aiohttp.ClientSession, url: str) -> int | None:
+        """One request and, if it opens, its stream; returns events delivered (None: never opened)."""
+        o = self.options
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        headers.update(o.headers)
+        last_id = self.parser.last_event_id
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        self._set_state("connecting")
+        self.requests += 1
+        started = now_ns()
+        self._emit("out", "request", t=started, data=f"GET {url}", meta={
+            "headers": headers, "last_event_id": last_id or None, "attempt": self.requests})
+        async with asyncio.timeout(o.open_timeout):
+            resp = await session.get(url, headers=headers, allow_redirects=True, max_redirects=10)
+        try:
+            return await self._stream(resp, url, started, bool(last_id))
+        finally:
+            resp.close()
+            self._resp = None
+
+    async def _stream(self, resp: aiohttp.ClientResponse, url: str, started: int, resumed: bool) -> int:
+        o = self.options
+        got = now_ns()
+        ttfb = (got - started) / 1e6
+        ctype = resp.headers.get("Content-Type")
+        self._emit("in", "response", t=got, wire=_request_head_size(resp) + _response_head_size(resp),
+                   data=f"{resp.status} {resp.reason or ''}".strip(), meta={
+                       "status": resp.status, "headers": dict(resp.headers), "ttfb_ms": round(ttfb, 2),
+                       "url": str(resp.url),
+                       "redirects": [f"{r.status} → {r.headers.get('Location', '')}" for r in resp.history],
+                       "request_headers": dict(resp.request_info.headers)})
+        where = _where(url)
+        if resp.status == 204:
+            self._emit("state", "close", data="the server answered 204 No Content: not reconnecting",
+                       meta={"status": 204, "by": "server"})
+            raise ServerStopped(f"{where} answered 204 No Content: the server asks the client to stop "
+                                "reconnecting, so it stops (as a browser's EventSource does).")
+        if resp.status != 200:
+            body = await _peek(resp)
+            raise WrongResponse(f"{where} answered HTTP {resp.status} {resp.reason or ''}".rstrip()
+                                + f" instead of 200: the connection fails and is not retried{body}.")
+        if mime_essence(ctype) != "text/event-stream":
+            shown = ctype if ctype else "no Content-Type at all"
+            raise WrongResponse(f"{where} answered with {shown!r}, not text/event-stream: it is not an "
+                                "event stream, so the connection fails and is not retried.")
+        self._check_headers(resp)
+        self._resp = resp
+        if resumed:
+            self._resuming = True
+            self.ledger.replay_started()
+        self._set_state("open")
+        self._emit("state", "open", data=str(resp.url), meta={"status": resp.status, "ttfb_ms": round(ttfb, 2)})
+        delivered = 0
+        try:
+            delivered = await self._read(resp, started)
+        except EventTooLarge as exc:
+            raise MessageTooBig(
+                f"An event from {where} grew past the {human_size(exc.limit)} limit: the connection is closed "
+                "and not retried (the same event would come again). Raise the maximum event size to read it."
+            ) from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError, TimeoutError) as exc:
+            self.parser.end()
+            if not self._closing:
+                reason = f"no bytes for {o.idle_timeout:g} s" if isinstance(exc, TimeoutError) else \
+                    (str(exc) or type(exc).__name__)
+                self._emit("state", "close", data=f"connection lost mid-stream: {reason}",
+                           meta={"by": "network", "error": str(exc)})
+                self.ledger.connection_lost()
+            return delivered
+        self.parser.end()
+        if not self._closing:
+            self._emit("state", "close", data="the server ended the stream", meta={"by": "server"})
+            self.ledger.connection_lost()
+        return delivered
+
+    async def _read(self, resp: aiohttp.ClientResponse, started: int) -> int:
+        o = self.options
+        parser, emit = self.parser, self._emit
+        loop = asyncio.get_running_loop()
+        delivered = 0
+        owed = 0  # bytes read that completed no item yet
+        last_read = time.monotonic()
+        burst_warned = False
+        first = True
+        async with asyncio.timeout(None) as idle:
+            while True:
+                if o.idle_timeout:
+                    idle.reschedule(loop.time() + o.idle_timeout)
+                chunk = await resp.content.readany()
+                if not chunk:
+                    return delivered
+                now = time.monotonic()
+                silence, last_read = now - last_read, now
+                items = parser.feed(chunk)
+                owed += len(chunk)
+                if not items:
+                    continue
+                if first:
+                    first = False
+                    since = (now_ns() - started) / 1e6
+                    emit("state", "first_event", data=f"first item {since:.1f} ms after the request",
+                         meta={"from_request_ms": round(since, 2)})
+                share, extra = divmod(owed, len(items))
+                owed = 0
+                received = now_ns()
+                n = 0
+                for i, item in enumerate(items):
+                    wire = share + (extra if i == 0 else 0)
+                    if type(item) is ServerSentEvent:
+                        n += 1
+                        self._on_event(item, received, wire)
+                    elif type(item) is Comment:
+                        emit("in", "comment", t=received, size=len(item.text), wire=wire, data=item.text)
+                    elif type(item) is Retry:
+                        emit("in", "retry", t=received, wire=wire, data=f"retry: {item.ms} ms",
+                             meta={"retry_ms": item.ms})
+                delivered += n
+                if not burst_warned and n >= o.burst_events and silence >= o.burst_silence:
+                    burst_warned = True
+                    self._warn("buffering", f"{n} events arrived in one read after {silence:.1f} s of silence: "
+                               "a proxy or the server may be buffering the stream (flush after each event; "
+                               "nginx: X-Accel-Buffering: no).")
+
+    def _on_event(self, ev: ServerSentEvent, received: int, wire: int) -> None:
+        data = ev.data
+        size = len(data) if data.isascii() else len(data.encode())
+        seq = None
+        latency = None
+        meta = {"type": ev.type, "last_event_id": ev.last_event_id}
+        if data[:1] == "{":
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                obj = None
+            if isinstance(obj, dict):
+                if ev.type in ("gap", "live") and self._on_control(ev.type, obj, data, size, wire, received):
+                    return
+                s = obj.get("seq")
+                if isinstance(s, int) and not isinstance(s, bool):
+                    seq = s
+                    verdict = self.ledger.record(seq)
+                    if verdict != "new":
+                        meta["ledger"] = verdict
+                    ts = obj.get("ts")
+                    if self._one_way and isinstance(ts, int):
+                        lat = (received - ts) / 1e6
+                        if 0 <= lat < 3_600_000:
+                            latency = lat
+        self._emit("in", "message", t=received, seq=seq, size=size, wire=wire, latency_ms=latency,
+                   data=data, meta=meta)
+
+    def _on_control(self, kind: str, obj: dict, data: str, size: int, wire: int, t: int) -> bool:
+        """The lab's ``gap`` and ``live`` events; False if ``obj`` is not one (a remote's own event)."""
+        if kind == "gap" and isinstance(obj.get("after"), int) and isinstance(obj.get("first_available"), int):
+            after, first = obj["after"], obj["first_available"]
+            self.ledger.gap(after, first)
+            self._emit("state", "gap", t=t, size=size, wire=wire, data=data, meta={
+                "type": kind, "after": after, "first_available": first, "missing": obj.get("missing"),
+                "sentence": f"Server history no longer holds seq {after + 1}–{first - 1}: "
+                            f"{obj.get('missing', '?')} messages lost."})
+            return True
+        if kind == "live" and set(obj) == {"seq"}:
+            if self._resuming:
+                self.ledger.replay_finished()
+                self._resuming = False
+            self._emit("state", "live", t=t, size=size, wire=wire, data=data, meta={"type": kind, "seq": obj["seq"]})
+            return True
+        return False
+
+    def _check_headers(self, resp: aiohttp.ClientResponse) -> None:
+        cache = resp.headers.get("Cache-Control", "").lower()
+        if "no-cache" not in cache and "no-store" not in cache:
+            said = f"Cache-Control: {cache}" if cache else "no Cache-Control header"
+            self._warn("cache-control", f"The response has {said}: without 'no-cache' a proxy or the browser "
+                       "may cache or buffer the stream.")
+        encoding = resp.headers.get("Content-Encoding", "").lower()
+        if encoding and encoding != "identity":
+            self._warn("compression", f"The stream is compressed (Content-Encoding: {encoding}): many proxies "
+                       "and clients buffer compressed streams, so events can arrive late and in bursts.")
+
+    async def _wait(self, policy_delays, failures: int) -> None:
+        if policy_delays is not None:
+            delay, basis = next(policy_delays), self.options.policy.describe()  # type: ignore[union-attr]
+        else:
+            delay = event_source_delay(self.retry_s, failures, cap=self.options.backoff_cap)
+            basis = "server retry" if self.parser.retry is not None else "default retry"
+            basis += f" {self.retry_s * 1000:g} ms" + (f", backoff after {failures} failed" if failures else "")
+        self._set_state("waiting")
+        last_id = self.parser.last_event_id
+        self._emit("state", "reconnect", data=f"reconnecting in {delay:.2f} s ({basis})"
+                   + (f", Last-Event-ID: {last_id}" if last_id else ""),
+                   meta={"delay_s": round(delay, 3), "basis": basis, "attempt": failures + 1,
+                         "last_event_id": last_id or None})
+        await self._pause.sleep(delay)
+
+    # -- reporting ----------------------------------------------------------------------
+    def _warn(self, check: str, sentence: str) -> None:
+        log.info("%s", sentence)
+        self._emit("state", "warning", data=sentence, meta={"check": check})
+
+    def _error(self, err: DuplexError) -> None:
+        self.last_error = err
+        log.warning("%s", err.sentence)
+        self._emit("state", "error", data=err.sentence, meta={"error": type(err).__name__, "fatal": err.fatal})
+
+    def _fail(self, err: DuplexError, row: bool = True) -> DuplexError:
+        if row and self.last_error is not err:
+            self._error(err)
+        self.last_error = err
+        self._set_state("closed" if isinstance(err, ServerStopped) else "failed")
+        return err
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+
+
+async def _peek(resp: aiohttp.ClientResponse, limit: int = 200) -> str:
+    """The start of an error body, for the message (bounded read)."""
+    try:
+        async with asyncio.timeout(2):
+            raw = await resp.content.read(limit)
+    except Exception:  # the body is a courtesy: never fail on it
+        return ""
+    text = " ".join(raw.decode("utf-8", "replace").split())
+    return f" (body: {text[:120]}{'…' if len(text) > 120 else ''})" if text else ""
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = "?"
+    return f"{parts.hostname}:{port}"
