@@ -1,7 +1,7 @@
-"""``python main.py probe URL --transport ws``: the client stack, headless.
+"""``python main.py probe URL [--transport ws|sse]``: the client stack, headless.
 
 Prints one JSON line per event on stdout. Exits 0 after ``--count`` incoming
-messages, 1 with a one-line reason on stderr when the connection fails for
+messages (``kind`` ``message``: WebSocket messages, dispatched SSE events), 1 with a one-line reason on stderr when the connection fails for
 good or ``--timeout`` passes, 2 on bad arguments. It never imports Qt.
 """
 
@@ -11,13 +11,15 @@ import argparse
 import asyncio
 import logging
 import sys
+from urllib.parse import urlsplit
 
 from .backoff import Policy
-from .clients.websocket import WebSocketClient, WebSocketOptions, validate_url
+from .clients import sse, websocket
 from .errors import InvalidURL
 from .events import Event
 
-TRANSPORTS = ("ws",)
+TRANSPORTS = ("ws", "sse")
+VALIDATE = {"ws": websocket.validate_url, "sse": sse.validate_url}
 
 
 class _Args(argparse.ArgumentParser):
@@ -36,27 +38,37 @@ def parse_header(text: str) -> tuple[str, str]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = _Args(prog="duplex probe", description="Watch a real-time endpoint headless; one JSON line per event.")
     p.add_argument("url")
-    p.add_argument("--transport", choices=TRANSPORTS, default="ws")
+    p.add_argument("--transport", choices=TRANSPORTS, default=None,
+                   help="default: ws for ws(s):// URLs, sse for http(s):// URLs")
     p.add_argument("--count", type=int, default=None, help="exit 0 after this many incoming messages")
     p.add_argument("--timeout", type=float, default=None, help="exit 1 if not done after this many seconds")
     p.add_argument("--header", action="append", type=parse_header, default=[], metavar="'K: V'")
     p.add_argument("--subprotocol", action="append", default=[])
-    p.add_argument("--policy", choices=("fixed", "exponential"), default="exponential")
+    p.add_argument("--policy", choices=("fixed", "exponential"), default=None,
+                   help="reconnect policy (default: exponential for ws; the server's retry for sse)")
     p.add_argument("--interval", type=float, default=0.5, help="reconnect delay (initial, for exponential)")
     p.add_argument("--max-delay", type=float, default=5.0)
     p.add_argument("--retries", type=int, default=None, help="give up after this many failed attempts in a row")
     p.add_argument("--no-resume", action="store_true", help="do not reconnect with ?after=<last seq>")
     p.add_argument("--open-timeout", type=float, default=10.0)
-    p.add_argument("--max-size", type=int, default=16 << 20)
+    p.add_argument("--max-size", type=int, default=16 << 20, help="largest message or event, bytes")
+    p.add_argument("--retry", type=int, default=sse.DEFAULT_RETRY_MS, metavar="MS",
+                   help="sse: reconnection time until the server sends retry:")
+    p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                   help="sse: treat a stream silent this long as dropped")
     args = p.parse_args(argv)
     if args.count is not None and args.count < 1:
         p.error("--count must be >= 1")
     if args.timeout is not None and args.timeout <= 0:
         p.error("--timeout must be > 0")
+    if args.retry < 0 or (args.idle_timeout is not None and args.idle_timeout <= 0):
+        p.error("--retry must be >= 0 and --idle-timeout > 0")
     if args.interval < 0 or args.max_delay < args.interval:
         p.error("need 0 <= --interval <= --max-delay")
+    if args.transport is None:
+        args.transport = "sse" if urlsplit(args.url).scheme.lower() in ("http", "https") else "ws"
     try:
-        validate_url(args.url)
+        VALIDATE[args.transport](args.url)
     except InvalidURL as exc:
         p.error(str(exc))
     return args
@@ -69,17 +81,12 @@ async def probe(args: argparse.Namespace, out=sys.stdout) -> tuple[int, str]:
     def sink(event: Event) -> None:
         nonlocal received
         out.write(event.to_json() + "\n")
-        if event.direction == "in":
+        if event.direction == "in" and event.kind == "message":
             received += 1
             if args.count is not None and received >= args.count:
                 done.set()
 
-    interval = max(args.interval, 0.001) if args.policy == "exponential" else args.interval
-    options = WebSocketOptions(
-        url=args.url, headers=args.header, subprotocols=args.subprotocol,
-        policy=Policy(args.policy, interval, args.max_delay), resume=not args.no_resume,
-        open_timeout=args.open_timeout, max_size=args.max_size, max_failures=args.retries)
-    client = WebSocketClient(options, sink)
+    client = make_client(args, sink)
     run = asyncio.create_task(client.run())
     finished = asyncio.create_task(done.wait())
     try:
@@ -102,6 +109,24 @@ async def probe(args: argparse.Namespace, out=sys.stdout) -> tuple[int, str]:
     if client.last_error is not None:
         reason += f"; last error: {client.last_error.sentence}"
     return 1, reason
+
+
+def make_client(args: argparse.Namespace, sink) -> websocket.WebSocketClient | sse.SSEClient:
+    policy = None
+    if args.policy is not None or args.transport == "ws":
+        name = args.policy or "exponential"
+        interval = max(args.interval, 0.001) if name == "exponential" else args.interval
+        policy = Policy(name, interval, args.max_delay)
+    if args.transport == "sse":
+        return sse.SSEClient(sse.SSEOptions(
+            url=args.url, headers=args.header, policy=policy, default_retry_ms=args.retry,
+            open_timeout=args.open_timeout, idle_timeout=args.idle_timeout, max_event_size=args.max_size,
+            max_failures=args.retries), sink)
+    assert policy is not None
+    return websocket.WebSocketClient(websocket.WebSocketOptions(
+        url=args.url, headers=args.header, subprotocols=args.subprotocol, policy=policy,
+        resume=not args.no_resume, open_timeout=args.open_timeout, max_size=args.max_size,
+        max_failures=args.retries), sink)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,34 @@ def test_exits_1_when_the_timeout_passes(lab):
 
 
 def test_exits_2_on_bad_arguments():
-    assert probe("http://not-ws", "--count", "1").returncode == 2
+    assert probe("http://not-ws", "--transport", "ws", "--count", "1").returncode == 2
+    assert probe("ws://127.0.0.1:1/", "--transport", "sse").returncode == 2
     assert probe("ws://127.0.0.1:1/", "--header", "no colon").returncode == 2
     assert probe("ws://127.0.0.1:1/", "--transport", "carrier-pigeon").returncode == 2
+
+
+def test_sse_prints_dispatched_events_with_type_and_last_event_id(lab):
+    res = probe(lab.url + "/sse", "--transport", "sse", "--count", "6", "--timeout", "20",
+                "--header", "Authorization: Bearer x")
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in res.stdout.splitlines()]
+    assert all(e["transport"] == "sse" for e in events)
+    msgs = [e for e in events if e["kind"] == "message"]
+    assert len(msgs) == 6
+    assert {m["meta"]["type"] for m in msgs} == {"price", "likes", "message"}  # named and unnamed
+    assert all(m["meta"]["last_event_id"] == str(m["seq"]) for m in msgs)
+    request = next(e for e in events if e["kind"] == "request")
+    assert request["meta"]["headers"]["Authorization"] == "Bearer x"
+    response = next(e for e in events if e["kind"] == "response")
+    assert response["meta"]["status"] == 200 and response["wire"] > 0
+
+
+def test_sse_transport_is_inferred_from_an_http_url_and_failure_is_one_line():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    res = probe(f"http://127.0.0.1:{port}/sse", "--retries", "2", "--retry", "10", "--timeout", "20")
+    assert res.returncode == 1 and res.stderr.strip().count("\n") == 0
+    assert "Connection refused" in res.stderr
+    assert json.loads(res.stdout.splitlines()[0])["transport"] == "sse"
