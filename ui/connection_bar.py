@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QWidget)
 
@@ -40,14 +40,20 @@ class ConnectionBar(QWidget):
     dropRequested = Signal()
     restartRequested = Signal(float)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, placeholder: str = "ws://host:port/path or wss://…",
+                 subprotocols: bool = True, resume: bool = True, server_retry: bool = False) -> None:
         super().__init__(parent)
         self.url = QComboBox(editable=True)
         self.url.setMinimumContentsLength(40)
-        self.url.lineEdit().setPlaceholderText("ws://host:port/path or wss://…")
+        self.url.lineEdit().setPlaceholderText(placeholder)
         self.headers = QLineEdit(placeholderText="Extra headers: Name: value; Other: value")
         self.subprotocols = QLineEdit(placeholderText="Subprotocols: chat, v2")
+        self.subprotocols.setVisible(subprotocols)
         self.policy = QComboBox()
+        if server_retry:
+            self.policy.addItem("Server retry (EventSource)", "server")
+            self.policy.setItemData(0, "The server's retry: field (default 3 s), growing while the server is "
+                                       "down, as a browser's EventSource does", Qt.ItemDataRole.ToolTipRole)
         self.policy.addItem("Exponential + jitter", "exponential")
         self.policy.addItem("Fixed interval", "fixed")
         self.interval = QDoubleSpinBox(suffix=" s", decimals=1, minimum=0.1, maximum=60.0, value=0.5)
@@ -55,6 +61,7 @@ class ConnectionBar(QWidget):
         self.resume = QCheckBox("Resume (?after=)")
         self.resume.setChecked(True)
         self.resume.setToolTip("Reconnect with ?after=<last seq> so the server replays what was missed")
+        self.resume.setVisible(resume)
         self.connect_button = QPushButton("Connect")
         self.light = QLabel()
         self.light.setObjectName("state_light")
@@ -87,6 +94,8 @@ class ConnectionBar(QWidget):
         grid.addLayout(row2, 1, 0)
         grid.addLayout(row3, 2, 0)
         self._connected = False
+        self.policy.currentIndexChanged.connect(self._on_policy_current_index_changed)
+        self._on_policy_current_index_changed()
         self.connect_button.clicked.connect(self._on_connect_button_clicked)
         self.drop_button.clicked.connect(self.dropRequested)
         self.restart_button.clicked.connect(lambda: self.restartRequested.emit(float(self.down_s.value())))
@@ -103,8 +112,12 @@ class ConnectionBar(QWidget):
     def subprotocol_list(self) -> list[str]:
         return [p.strip() for p in self.subprotocols.text().split(",") if p.strip()]
 
-    def reconnect_policy(self) -> Policy:
-        return Policy(self.policy.currentData(), float(self.interval.value()), 5.0)
+    def reconnect_policy(self) -> Policy | None:
+        """The chosen policy; None for the server's retry (EventSource behaviour)."""
+        name = self.policy.currentData()
+        if name == "server":
+            return None
+        return Policy(name, float(self.interval.value()), 5.0)
 
     # -- showing state ---------------------------------------------------------
     def set_state(self, state: str) -> None:
@@ -125,6 +138,9 @@ class ConnectionBar(QWidget):
 
     def recent_urls(self) -> list[str]:
         return [self.url.itemText(i) for i in range(self.url.count())]
+
+    def _on_policy_current_index_changed(self, *_args) -> None:
+        self.interval.setEnabled(self.policy.currentData() != "server")
 
     def _on_connect_button_clicked(self) -> None:
         if self._connected:

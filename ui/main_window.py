@@ -12,7 +12,9 @@ from transport.events import Event
 
 from .bridge import EventBridge
 from .lab_process import LabProcess
-from .websocket_tab import WebSocketTab, lab_ws_url
+from .sse_tab import SSETab
+from .transport_tab import TransportTab
+from .websocket_tab import WebSocketTab
 
 log = logging.getLogger("duplex.ui")
 
@@ -30,8 +32,11 @@ class MainWindow(QMainWindow):
         self.bridge = EventBridge(parent=self)
         self.lab = LabProcess(rate=rate, parent=self)
         self.ws_tab = WebSocketTab(self.bridge.push, cap)
+        self.sse_tab = SSETab(self.bridge.push, cap)
+        self.transport_tabs: list[TransportTab] = [self.ws_tab, self.sse_tab]
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.ws_tab, "WebSocket")
+        for tab in self.transport_tabs:
+            self.tabs.addTab(tab, tab.title)
         self.setCentralWidget(self.tabs)
         self.lab_label = QLabel("Lab server: starting…")
         self.rate_label = QLabel()
@@ -40,7 +45,7 @@ class MainWindow(QMainWindow):
         self._rate_timer = QTimer(self)
         self._rate_timer.setInterval(1000)
         self._last_pushed = 0
-        self._routes = {"websocket": self.ws_tab}
+        self._routes = {tab.transport: tab for tab in self.transport_tabs}
         self._connect_signals()
         self._restore_settings()
         self._rate_timer.start()
@@ -51,7 +56,8 @@ class MainWindow(QMainWindow):
         self.bridge.events.connect(self._on_bridge_events)
         self.lab.listening.connect(self._on_lab_listening)
         self.lab.failed.connect(self._on_lab_failed)
-        self.ws_tab.statusMessage.connect(self._on_tab_status_message)
+        for tab in self.transport_tabs:
+            tab.statusMessage.connect(self._on_tab_status_message)
         self._rate_timer.timeout.connect(self._on_rate_timer_timeout)
 
     # -- slots -----------------------------------------------------------------
@@ -66,7 +72,8 @@ class MainWindow(QMainWindow):
 
     def _on_lab_listening(self, url: str, token: str) -> None:
         self.lab_label.setText(f"Lab server: {url}")
-        self.ws_tab.set_lab(url, token)
+        for tab in self.transport_tabs:
+            tab.set_lab(url, token)
         self.labReady.emit(url)
 
     def _on_lab_failed(self, sentence: str) -> None:
@@ -88,25 +95,29 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry) or self.width() < 1000:
             self.resize(1200, 760)
-        recent = self.settings.value("websocket/recent_urls") or []
-        if isinstance(recent, str):
-            recent = [recent]
-        for url in reversed([u for u in recent if isinstance(u, str)]):
-            self.ws_tab.bar.remember_url(url)
-        self.ws_tab.bar.url.setCurrentText("")
+        for tab in self.transport_tabs:
+            recent = self.settings.value(f"{tab.transport}/recent_urls") or []
+            if isinstance(recent, str):
+                recent = [recent]
+            for url in reversed([u for u in recent if isinstance(u, str)]):
+                tab.bar.remember_url(url)
+            tab.bar.url.setCurrentText("")
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         # the lab's port changes every launch: its URL is not worth remembering,
         # a user's own local server (also on 127.0.0.1) is
-        lab = lab_ws_url(self.lab.url) if self.lab.url else None
-        self.settings.setValue("websocket/recent_urls", [u for u in self.ws_tab.bar.recent_urls() if u != lab])
+        for tab in self.transport_tabs:
+            lab = tab.lab_endpoint(self.lab.url) if self.lab.url else None
+            self.settings.setValue(f"{tab.transport}/recent_urls",
+                                   [u for u in tab.bar.recent_urls() if u != lab])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
         super().closeEvent(event)
 
     async def shutdown(self) -> None:
-        await self.ws_tab.shutdown()
+        for tab in self.transport_tabs:
+            await tab.shutdown()
         self.bridge.flush()
         self.lab.stop()

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, Qt
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from transport.events import Event
 
 from .detail import DetailPane
-from .timeline_model import TimelineModel
+from .timeline_model import ALL_EVENTS, NAMED, UNNAMED, TimelineModel
 
 ROW_HEIGHT = 20
 
 
 class TimelineWidget(QWidget):
-    def __init__(self, cap: int = 1_000_000, parent: QWidget | None = None) -> None:
+    """``event_types``: offer a filter by event type (SSE), filled as types appear."""
+
+    def __init__(self, cap: int = 1_000_000, parent: QWidget | None = None, event_types: bool = False) -> None:
         super().__init__(parent)
         self.model = TimelineModel(cap, self)
+        self.type_filter: QComboBox | None = None
+        self._types: set[str] = set()
+        if event_types:
+            self.type_filter = QComboBox()
+            self.type_filter.setToolTip("Show only events of one type: unnamed events reach onmessage "
+                                        "(type message), named ones need addEventListener(type)")
+            self.type_filter.addItem("All rows", None)
+            self.type_filter.addItem("All events", ALL_EVENTS)
+            self.type_filter.addItem("Named events (addEventListener)", NAMED)
+            self.type_filter.addItem("Unnamed: message (onmessage)", UNNAMED)
+            self._types.add(UNNAMED)
         self.filter_edit = QLineEdit(placeholderText="Filter: text in kind, seq, topic or payload")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMinimumWidth(220)
@@ -47,6 +60,8 @@ class TimelineWidget(QWidget):
 
         bar = QHBoxLayout()
         bar.addWidget(self.filter_edit, 1)
+        if self.type_filter is not None:
+            bar.addWidget(self.type_filter)
         bar.addWidget(self.pause_button)
         bar.addWidget(self.clear_button)
         bar.addWidget(self.counts)
@@ -71,9 +86,31 @@ class TimelineWidget(QWidget):
         self.model.rowsInserted.connect(self._on_model_rows_inserted)
         self.model.modelReset.connect(lambda: self.detail.show_event(None))
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
+        if self.type_filter is not None:
+            self.type_filter.currentIndexChanged.connect(self._on_type_filter_current_index_changed)
 
     def append_events(self, events: list[Event]) -> None:
+        if self.type_filter is not None:
+            self._learn_types(events)
         self.model.append_events(events)
+
+    def _learn_types(self, events: list[Event]) -> None:
+        for e in events:
+            t = e.meta.get("type") if e.kind == "message" else None
+            if t is not None and t not in self._types:
+                self._types.add(t)
+                assert self.type_filter is not None
+                self.type_filter.addItem(f"Named: {t}", t)
+
+    def set_type_filter(self, wanted: str | None) -> None:
+        if self.type_filter is not None:
+            idx = self.type_filter.findData(wanted)
+            if idx >= 0:
+                self.type_filter.setCurrentIndex(idx)
+
+    def _on_type_filter_current_index_changed(self, _index: int) -> None:
+        assert self.type_filter is not None
+        self.model.set_type_filter(self.type_filter.currentData())
 
     def _on_filter_edit_text_changed(self, text: str) -> None:
         self.model.set_filter(text)
@@ -97,7 +134,7 @@ class TimelineWidget(QWidget):
     def _update_counts(self) -> None:
         m = self.model
         text = f"captured {m.captured:,} · shown {m.rowCount():,}"
-        if m.filter_text:
+        if m.filter_text or m.type_filter is not None:
             text += f" of {m.stored:,}"
         if m.paused:
             text += f" · <b>{m.waiting:,} waiting</b>"

@@ -28,12 +28,32 @@ _COLOURS = {
     "gap": QColor("#c62828"),
     "close": QColor("#8d6e00"),
     "retry": QColor("#8d6e00"),
+    "reconnect": QColor("#8d6e00"),
+    "warning": QColor("#e65100"),
+    "comment": QColor("#757575"),
     "open": QColor("#2e7d32"),
     "live": QColor("#2e7d32"),
 }
 _OUT = QColor("#1565c0")
 
 _Index = QModelIndex | QPersistentModelIndex
+
+
+# Type filters beyond one event type (SSE: what reaches onmessage vs addEventListener).
+ALL_EVENTS = "*events"
+NAMED = "*named"
+UNNAMED = "message"
+
+
+def type_matches(e: Event, wanted: str) -> bool:
+    if e.kind != "message" or e.direction != "in":
+        return False
+    t = e.meta.get("type")
+    if wanted == ALL_EVENTS:
+        return True
+    if wanted == NAMED:
+        return t is not None and t != UNNAMED
+    return t == wanted
 
 
 def _searchable(e: Event) -> str:
@@ -53,6 +73,7 @@ class TimelineModel(QAbstractTableModel):
         self._base = 0  # absolute index of _rows[0] (rows trimmed so far)
         self._view: list[int] | None = None  # absolute indices matching the filter
         self._filter = ""
+        self._type: str | None = None
         self._paused = False
         self._waiting: list[Event] = []
         self.captured = 0  # every event ever appended
@@ -87,8 +108,7 @@ class TimelineModel(QAbstractTableModel):
             self.endInsertRows()
             return
         self._rows.extend(events)
-        needle = self._filter
-        matches = [start_abs + i for i, e in enumerate(events) if needle in _searchable(e)]
+        matches = [start_abs + i for i, e in enumerate(events) if self._matches(e)]
         if matches:
             first = len(self._view)
             self.beginInsertRows(QModelIndex(), first, first + len(matches) - 1)
@@ -134,14 +154,30 @@ class TimelineModel(QAbstractTableModel):
     def filter_text(self) -> str:
         return self._filter
 
+    @property
+    def type_filter(self) -> str | None:
+        return self._type
+
     def set_filter(self, text: str) -> None:
         text = text.strip().lower()
-        if text == self._filter:
-            return
+        if text != self._filter:
+            self._refilter(text, self._type)
+
+    def set_type_filter(self, wanted: str | None) -> None:
+        """Only incoming events of this type (or ALL_EVENTS, NAMED); None: every row."""
+        if wanted != self._type:
+            self._refilter(self._filter, wanted)
+
+    def _matches(self, e: Event) -> bool:
+        if self._type is not None and not type_matches(e, self._type):
+            return False
+        return not self._filter or self._filter in _searchable(e)
+
+    def _refilter(self, text: str, wanted: str | None) -> None:
         self.beginResetModel()  # one reset per filter change, never per message
-        self._filter = text
-        if text:
-            self._view = [self._base + i for i, e in enumerate(self._rows) if text in _searchable(e)]
+        self._filter, self._type = text, wanted
+        if text or wanted is not None:
+            self._view = [self._base + i for i, e in enumerate(self._rows) if self._matches(e)]
         else:
             self._view = None
         self.endResetModel()
@@ -212,7 +248,8 @@ class TimelineModel(QAbstractTableModel):
         if col == 1:
             return _ARROWS.get(e.direction, e.direction)
         if col == 2:
-            return e.kind
+            kind = e.meta.get("type")
+            return f"{e.kind} · {kind}" if kind is not None and e.kind == "message" else e.kind
         if col == 3:
             return "" if e.seq is None else str(e.seq)
         if col == 4:

@@ -94,7 +94,7 @@ async def test_refused_connection_retries_then_gives_up():
     err = await run.result()
     assert isinstance(err, ConnectFailed)
     assert f"Connection refused by 127.0.0.1:{port}" in run.rows("error")[0].data
-    assert run.kinds().count("retry") == 2 and "Giving up after 3" in err.sentence
+    assert run.kinds().count("reconnect") == 2 and "Giving up after 3" in err.sentence
 
 
 async def test_server_that_never_answers_the_upgrade_times_out():
@@ -124,7 +124,7 @@ async def test_tls_failure_is_fatal_and_explained():
         err = await run.result()
     assert isinstance(err, TLSFailure)
     assert err.sentence.startswith(f"TLS failure with 127.0.0.1:{port}")
-    assert "retry" not in run.kinds()
+    assert "reconnect" not in run.kinds()
 
 
 async def test_http_404_instead_of_upgrade_is_fatal(lab_server):
@@ -169,9 +169,9 @@ async def test_accept_then_close_does_not_reset_the_backoff():
     async with serve(rude, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         run = Run(url=f"ws://127.0.0.1:{port}/", policy=policy)
-        await wait_until(lambda: len(run.rows("retry")) >= 5, 10, "5 retries")
+        await wait_until(lambda: len(run.rows("reconnect")) >= 5, 10, "5 retries")
         await run.stop()
-    delays = [e.meta["delay_s"] for e in run.rows("retry")][:5]
+    delays = [e.meta["delay_s"] for e in run.rows("reconnect")][:5]
     assert delays == [0.02, 0.04, 0.08, 0.16, 0.16]
 
 

@@ -136,7 +136,7 @@ class WebSocketClient:
                 break
             delay = next(delays)
             self._set_state("waiting")
-            self._emit("state", "retry", data=f"reconnecting in {delay:.2f} s (attempt {failures + 1})",
+            self._emit("state", "reconnect", data=f"reconnecting in {delay:.2f} s (attempt {failures + 1})",
                        meta={"delay_s": round(delay, 3), "attempt": failures + 1,
                              "policy": self.options.policy.describe()})
             await self._pause.sleep(delay)

@@ -1,0 +1,87 @@
+"""The SSE tab with the real lab process, as a user drives it."""
+
+from __future__ import annotations
+
+from tests.helpers import wait_until
+from ui.timeline_model import NAMED, UNNAMED
+
+
+def events_of(tab, kind):
+    return [e for e in tab.timeline.model.events() if e.kind == kind]
+
+
+async def connected(tab, n=1):
+    await wait_until(lambda: tab.client is not None and tab.client.connected
+                     and tab.client.ledger.received >= n, 15, f"SSE open with {n} events")
+
+
+async def test_connects_to_the_lab_stream_and_shows_events_and_checks(window):
+    tab = window.sse_tab
+    assert tab.bar.url_text() == window.lab.url + "/sse"
+    await connected(tab, 6)
+    model = tab.timeline.model
+    first = events_of(tab, "message")[0]
+    row = model.events().index(first)
+    assert model.data(model.index(row, 2)) == f"message · {first.meta['type']}"
+    assert model.data(model.index(row, 3)) == str(first.seq) == first.meta["last_event_id"]
+    assert events_of(tab, "request") and events_of(tab, "response") and events_of(tab, "retry")
+    labels = tab.checks.labels
+    assert labels["status"].text() == "200 OK"
+    assert labels["ttfb"].text().endswith(" ms") and labels["retry"].text() == "1000 ms (server retry)"
+    assert labels["last_id"].text() == events_of(tab, "message")[-1].meta["last_event_id"]
+    assert "✔" in labels["cache-control"].text() and "✔" in labels["compression"].text()
+    assert tab.checks.warnings == set()
+    assert "open" in tab.bar.light.text()
+
+
+async def test_filter_by_event_type_separates_named_and_unnamed(window):
+    tab = window.sse_tab
+    await connected(tab, 9)
+    tl = tab.timeline
+    shown = lambda: [tl.model.event_at(r) for r in range(tl.model.rowCount())]  # noqa: E731
+    tl.set_type_filter(UNNAMED)
+    assert shown() and all(e.meta["type"] == "message" for e in shown())
+    tl.set_type_filter(NAMED)
+    assert shown() and {e.meta["type"] for e in shown()} == {"price", "likes"}
+    tl.set_type_filter("price")
+    assert tl.type_filter.currentText() == "Named: price"
+    assert shown() and all(e.meta["type"] == "price" for e in shown())
+    before = len(shown())
+    await wait_until(lambda: len(shown()) > before, 10, "new price rows while filtered")
+    tl.set_type_filter(None)
+    assert len(shown()) == tl.model.stored
+
+
+async def test_drop_and_restart_lose_nothing_and_resume_by_last_event_id(window):
+    tab = window.sse_tab
+    led = lambda: tab.client.ledger  # noqa: E731
+    await connected(tab, 10)
+    tab.bar.drop_button.click()
+    await wait_until(lambda: led().episodes and led().episodes[-1].recovered, 15, "recovery from drop")
+    tab.bar.down_s.setValue(1)
+    tab.bar.restart_button.click()
+    await wait_until(lambda: len(led().episodes) == 2 and led().episodes[-1].recovered, 20, "recovery from restart")
+    target = led().received + 10
+    await wait_until(lambda: led().received >= target, 15, "live again")
+    assert led().lost == 0 and led().duplicated == 0
+    assert tab.ledger.verdict.text() == "✔ 0 lost, 0 duplicated"
+    resumed = [e for e in events_of(tab, "request") if e.meta["last_event_id"]]
+    assert len(resumed) >= 2 and all(e.meta["headers"]["Last-Event-ID"] == e.meta["last_event_id"] for e in resumed)
+    assert events_of(tab, "reconnect") and events_of(tab, "fault")
+
+
+async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
+    tab = window.sse_tab
+    await connected(tab)
+    tab.bar.connect_button.click()  # disconnect
+    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    tab.bar.url.setCurrentText(window.lab.url + "/")  # JSON, not text/event-stream
+    tab.bar.connect_button.click()
+    await wait_until(lambda: "not text/event-stream" in window.statusBar().currentMessage(), 10, "status message")
+    assert "failed" in tab.bar.light.text()
+    tab.bar.url.setCurrentText("ws://127.0.0.1:1/sse")
+    tab.bar.connect_button.click()
+    await wait_until(lambda: "http:// or https://" in window.statusBar().currentMessage(), 10, "invalid URL")
+    tab.bar.url.setCurrentText(window.lab.url + "/sse")
+    tab.bar.connect_button.click()
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "usable again")

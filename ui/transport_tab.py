@@ -1,0 +1,172 @@
+"""What every transport tab shares: the connection bar, the timeline, the ledger,
+the lab server link, the client's lifetime, drop and restart, status messages.
+
+A tab subclass names its transport and title, builds its bar, says where the
+lab serves it (``lab_endpoint``) and how to make its client (``make_client``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+
+from transport.errors import DuplexError
+from transport.events import Event, EventSink
+from transport.lab_admin import post_fault
+
+from .connection_bar import ConnectionBar
+from .ledger_panel import LedgerPanel
+from .tasks import TaskGroup
+from .timeline import TimelineWidget
+
+log = logging.getLogger("duplex.ui.tab")
+
+
+class TransportTab(QWidget):
+    transport = ""
+    title = ""
+    statusMessage = Signal(str)
+    firstMessage = Signal(object)  # the first incoming feed message (an Event)
+
+    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._sink = sink
+        self.client: Any = None
+        self._lab_url = ""
+        self._lab_token = ""
+        self._got_first = False
+        self._had_error = False
+        self._tasks = TaskGroup(self._report)
+        self.bar = self.make_bar()
+        self.timeline = self.make_timeline(cap)
+        self.ledger = LedgerPanel()
+        self.side = QWidget()
+        side = QVBoxLayout(self.side)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.ledger, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.timeline)
+        split.addWidget(self.side)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([860, 320])
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.addWidget(self.bar)
+        self.layout_.addWidget(split, 1)
+        self.bar.connectRequested.connect(self._on_bar_connect_requested)
+        self.bar.disconnectRequested.connect(self._on_bar_disconnect_requested)
+        self.bar.dropRequested.connect(self._on_bar_drop_requested)
+        self.bar.restartRequested.connect(self._on_bar_restart_requested)
+
+    # -- what a subclass provides ------------------------------------------------
+    def make_bar(self) -> ConnectionBar:
+        return ConnectionBar()
+
+    def make_timeline(self, cap: int) -> TimelineWidget:
+        return TimelineWidget(cap)
+
+    def lab_endpoint(self, lab_url: str) -> str:
+        raise NotImplementedError
+
+    def make_client(self) -> Any:
+        """The client for what the bar says; raise DuplexError on a bad form."""
+        raise NotImplementedError
+
+    def on_events(self, events: list[Event]) -> None:
+        """Hook for tab-specific panels, after the timeline took the batch."""
+
+    # -- lab server ------------------------------------------------------------
+    def set_lab(self, url: str, token: str, autoconnect: bool = True) -> None:
+        previous = self.lab_endpoint(self._lab_url) if self._lab_url else ""
+        self._lab_url, self._lab_token = url, token
+        self.bar.restart_button.setEnabled(True)
+        current = self.bar.url_text()
+        if not current or current == previous:
+            self.bar.remember_url(self.lab_endpoint(url))
+        if autoconnect and self.client is None:
+            self.connect_client()
+
+    def lab_url_here(self) -> str | None:
+        return self.lab_endpoint(self._lab_url) if self._lab_url else None
+
+    # -- events from the bridge ------------------------------------------------
+    def append_events(self, events: list[Event]) -> None:
+        self.timeline.append_events(events)
+        client = self.client
+        if client is not None:
+            self.ledger.show_ledger(client.ledger)
+            self.bar.set_state(client.state)
+        for e in events:
+            if e.direction == "state" and e.kind == "error":
+                self.statusMessage.emit(f"{self.title}: {e.data}")
+                self._had_error = True
+            elif e.direction == "state" and e.kind == "open" and self._had_error:
+                self._had_error = False
+                self.statusMessage.emit(f"{self.title}: connected again to {e.data}")
+            elif not self._got_first and e.direction == "in" and e.kind == "message":
+                self._got_first = True
+                self.firstMessage.emit(e)
+        self.on_events(events)
+
+    # -- actions ---------------------------------------------------------------
+    def connect_client(self) -> None:
+        if self.client is not None:
+            return
+        try:
+            client = self.make_client()
+        except DuplexError as err:
+            self._report(err.sentence)
+            return
+        self.client = client
+        self.bar.set_state("connecting")
+        self.bar.remember_url(client.options.url)
+        self._tasks.spawn(self._run(client))
+
+    async def _run(self, client: Any) -> None:
+        try:
+            err = await client.run()
+        finally:
+            if self.client is client:
+                self.client = None
+            self.bar.set_state(client.state)
+            self.ledger.show_ledger(client.ledger)
+        if err is not None:
+            self._report(f"{self.title} stopped: {err.sentence}")
+
+    def disconnect_client(self) -> None:
+        client = self.client
+        if client is not None:
+            self._tasks.spawn(client.close())
+
+    def _on_bar_connect_requested(self) -> None:
+        self.connect_client()
+
+    def _on_bar_disconnect_requested(self) -> None:
+        self.disconnect_client()
+
+    def _on_bar_drop_requested(self) -> None:
+        if self.client is None or not self.client.drop():
+            self._report(f"Nothing to drop: the {self.title} connection is not open.")
+
+    def _on_bar_restart_requested(self, down_s: float) -> None:
+        if not self._lab_url:
+            self._report("The lab server is not running.")
+            return
+        self._tasks.spawn(self._restart(down_s))
+
+    async def _restart(self, down_s: float) -> None:
+        self.statusMessage.emit(f"Lab server going down for {down_s:g} s…")
+        await post_fault(self._lab_url, self._lab_token, {"action": "restart", "down_s": down_s})
+
+    def _report(self, sentence: str) -> None:
+        log.warning("%s", sentence)
+        self.statusMessage.emit(sentence)
+
+    async def shutdown(self) -> None:
+        client = self.client
+        if client is not None:
+            await client.close()
+        await self._tasks.cancel_all()
