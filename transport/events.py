@@ -16,6 +16,8 @@ Direction = Literal["in", "out", "state"]
 
 TRANSPORTS: tuple[str, ...] = ("short_poll", "long_poll", "stream", "ajax", "websocket", "sse")
 DIRECTIONS: tuple[str, ...] = ("in", "out", "state")
+_TRANSPORT_SET = frozenset(TRANSPORTS)
+_DIRECTION_SET = frozenset(DIRECTIONS)
 
 
 def now_ns() -> int:
@@ -38,9 +40,9 @@ class Event:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.transport not in TRANSPORTS:
+        if self.transport not in _TRANSPORT_SET:
             raise ValueError(f"unknown transport {self.transport!r}")
-        if self.direction not in DIRECTIONS:
+        if self.direction not in _DIRECTION_SET:
             raise ValueError(f"unknown direction {self.direction!r}")
 
     def __str__(self) -> str:

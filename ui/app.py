@@ -52,8 +52,10 @@ def run(argv: list[str], started: float | None = None) -> int:
         window.ws_tab.firstMessage.connect(on_first)
         QTimer.singleShot(int(SMOKE_TIMEOUT_S * 1000), lambda: _smoke_fail(
             f"no live WebSocket message within {SMOKE_TIMEOUT_S:g} s", outcome, app))
-    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C or a session logout: quit cleanly
-        signal.signal(sig, lambda *_: app.quit())
+    # Ctrl+C or a session logout: quit cleanly. Through the asyncio event, not
+    # app.quit(): a signal that lands before the Qt loop runs would be lost.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
     window.show()
     try:
         with loop:

@@ -1,6 +1,7 @@
-"""``make bench``: Duplex's WebSocket client against a bare websockets client.
+"""``make bench``: Duplex's clients against their baselines, measured in the same run.
 
-Both clients run in the same process, on the same event loop, against the same
+WebSocket: Duplex's client against a bare websockets client. SSE: Duplex's
+client against aiohttp-sse-client (tests/bench/sse.py). Both clients run in the same process, on the same event loop, against the same
 lab server process, interleaved in blocks so machine noise hits both alike.
 Figures are reported as ratios against the bare client measured in this run.
 Every loop is bounded in count and time.
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
+from tests.bench import sse  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
@@ -30,7 +32,7 @@ RTT_BLOCKS, RTT_PER_BLOCK = 10, 200
 BURST = 20_000
 BURST_ROUNDS = 3
 STEP_TIMEOUT = 30.0
-RESULTS = ROOT / "tests" / "bench" / "results" / "ws.json"
+RESULTS = ROOT / "tests" / "bench" / "results" / "bench.json"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -161,11 +163,15 @@ async def main() -> int:
         rows.append(row(f"ws RTT p50, duplex vs bare ({tag})", dup["p50"], "ms", bare["p50"], 1.15, False))
         rows.append(row(f"ws RTT p99, duplex vs bare ({tag})", dup["p99"], "ms", bare["p99"], 1.15, False))
         rows.append(row(f"ws throughput, duplex vs bare ({tag})", dup["rate"], "msg/s", bare["rate"], 0.9, True))
+    sse_rates = await sse.measure()
+    rows.append(row("sse throughput, duplex vs aiohttp-sse-client", sse_rates["duplex"], "events/s",
+                    sse_rates["aiohttp-sse-client"], 1.5, True))
     uv, aio = per_loop["uvloop"]["bare websockets"], per_loop["asyncio"]["bare websockets"]
     rows.append(row("lab server RTT p50, uvloop vs asyncio (bare client)", uv["p50"], "ms", aio["p50"], 1.0, False))
     rows.append(row("lab server throughput, uvloop vs asyncio (bare client)", uv["rate"], "msg/s", aio["rate"], 1.0, True))
     print(f"\nDuplex benchmarks — Python {platform.python_version()}, {platform.machine()}, "
-          f"client loop: asyncio; {RTT_BLOCKS * RTT_PER_BLOCK} round trips, {BURST_ROUNDS}×{BURST} burst\n")
+          f"client loop: asyncio; ws: {RTT_BLOCKS * RTT_PER_BLOCK} round trips, {BURST_ROUNDS}×{BURST} burst; "
+          f"sse: {sse.ROUNDS}×{sse.BURST} events\n")
     print("| benchmark | value | baseline | ratio | target | met |")
     print("| --- | ---: | ---: | ---: | ---: | :-: |")
     for r in rows:

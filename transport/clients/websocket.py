@@ -23,7 +23,8 @@ from websockets.uri import parse_uri
 from ..backoff import Policy
 from ..errors import (DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation,
                       describe_close, explain, human_size)
-from ..events import EventSink, now_ns
+from ..envelope import envelope_fields
+from ..events import Event, EventSink, now_ns
 from ..ledger import Ledger
 from .base import Emitter, Pause, is_loopback, with_query
 
@@ -79,6 +80,7 @@ class WebSocketClient:
         self.ledger = Ledger()
         self.state = "idle"
         self.last_error: DuplexError | None = None
+        self._sink = sink
         self._emit = Emitter(self.transport, sink)
         self._ws: ClientConnection | None = None
         self._closing = False
@@ -230,34 +232,27 @@ class WebSocketClient:
         seq = None
         latency = None
         meta: dict = {}
-        if isinstance(message, str) and message.startswith("{"):
-            try:
-                obj = json.loads(message)
-            except ValueError:
-                obj = None
-            if isinstance(obj, dict):
-                if "control" in obj:
-                    self._on_control(obj, message, size, wire)
-                    return
-                s = obj.get("seq")
-                if isinstance(s, int) and not isinstance(s, bool):
-                    seq = s
-                    verdict = self.ledger.record(seq)
-                    if verdict != "new":
-                        meta["ledger"] = verdict
-                    topic = obj.get("topic")
-                    if topic is not None:
-                        meta["topic"] = topic
-                    ts = obj.get("ts")
-                    if self._one_way and isinstance(ts, int):
-                        lat = (received - ts) / 1e6
-                        if 0 <= lat < 3_600_000:
-                            latency = lat
+        if isinstance(message, str):
+            seq, ts, topic, obj = envelope_fields(message)
+            if obj is not None and "control" in obj:
+                self._on_control(obj, message, size, wire)
+                return
+            if seq is not None:
+                verdict = self.ledger.record(seq)
+                if verdict != "new":
+                    meta["ledger"] = verdict
+                if topic is not None:
+                    meta["topic"] = topic
+                if self._one_way and ts is not None:
+                    lat = (received - ts) / 1e6
+                    if 0 <= lat < 3_600_000:
+                        latency = lat
         if latency is None and not self._one_way and ws.latency:
             latency = ws.latency * 1000.0
             meta["latency"] = "rtt"
-        self._emit("in", "message", t=received, seq=seq, size=size, wire=wire,
-                   latency_ms=latency, data=message, meta=meta)
+        # built directly (positional): this is the per-message hot path
+        self._sink(Event("websocket", "in", "message", received, self._emit.conn, seq, size, wire, latency,
+                         message, meta))
 
     def _on_control(self, obj: dict, text: str, size: int, wire: int) -> None:
         kind = obj.get("control")

@@ -1,0 +1,44 @@
+"""Reading the feed envelope ``{"seq", "ts", "topic", "body"}`` on the hot path.
+
+The lab writes envelopes as compact JSON with the keys in that order, so the
+three values a client needs come out with a few string searches, about four
+times cheaper than ``json.loads``. Anything else (other spacing, key order,
+a remote server's own JSON) goes through the full parser.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_HEAD = '{"seq":'
+_TS = ',"ts":'
+_TOPIC = ',"topic":"'
+
+
+def envelope_fields(text: str) -> tuple[int | None, int | None, str | None, dict[str, Any] | None]:
+    """``(seq, ts, topic, obj)``: the envelope's fields; ``obj`` is the parsed JSON
+    object when the full parser ran (a control frame, a foreign shape), else None.
+    Values are None where the text does not carry them."""
+    if text.startswith(_HEAD) and text.endswith("}"):
+        i = text.find(_TS, 7)
+        j = text.find(_TOPIC, i + 6) if i > 0 else -1
+        k = text.find('"', j + 10) if j > 0 else -1
+        if k > 0:
+            topic = text[j + 10:k]
+            try:
+                if "\\" not in topic:
+                    return int(text[7:i]), int(text[i + 6:j]), topic, None
+            except ValueError:
+                pass
+    if text[:1] != "{":
+        return None, None, None, None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None, None, None, None
+    if not isinstance(obj, dict):
+        return None, None, None, None
+    seq, ts, topic = obj.get("seq"), obj.get("ts"), obj.get("topic")
+    return (seq if type(seq) is int else None, ts if type(ts) is int else None,
+            topic if isinstance(topic, str) else None, obj)
