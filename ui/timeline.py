@@ -53,7 +53,7 @@ class TimelineWidget(QWidget):
         vh.setDefaultSectionSize(ROW_HEIGHT)
         hh = self.table.horizontalHeader()
         hh.setStretchLastSection(True)
-        for col, width in enumerate((96, 64, 64, 60, 60, 60, 84)):
+        for col, width in enumerate((96, 64, 130 if event_types else 64, 60, 60, 60, 84)):
             self.table.setColumnWidth(col, width)
         self.detail = DetailPane()
         self._follow = True  # keep the newest row in view while the user is at the bottom
@@ -118,6 +118,11 @@ class TimelineWidget(QWidget):
     def _on_pause_button_toggled(self, paused: bool) -> None:
         self.model.set_paused(paused)
         self.pause_button.setText("Resume view" if paused else "Pause view")
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self._follow:  # rows that arrived while the tab was hidden
+            self.table.scrollToBottom()
 
     def _on_model_rows_about_to_be_inserted(self, *_args) -> None:
         bar = self.table.verticalScrollBar()

@@ -249,7 +249,8 @@ class TimelineModel(QAbstractTableModel):
             return _ARROWS.get(e.direction, e.direction)
         if col == 2:
             kind = e.meta.get("type")
-            return f"{e.kind} · {kind}" if kind is not None and e.kind == "message" else e.kind
+            named = kind is not None and kind != UNNAMED and e.kind == "message"
+            return f"{e.kind} · {kind}" if named else e.kind
         if col == 3:
             return "" if e.seq is None else str(e.seq)
         if col == 4:
