@@ -7,6 +7,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +56,26 @@ class ClientRun:
     async def stop(self):
         await self.client.close()
         return await self.result()
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port with nothing listening on it (bound by us, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def drop_then_restart(tab, down_s: int = 1) -> None:
+    """Drive a transport tab through Drop connection, then Restart server; wait for
+    recovery from each and for live messages after (the buttons a user clicks)."""
+    led = lambda: tab.client.ledger  # noqa: E731
+    tab.bar.drop_button.click()
+    await wait_until(lambda: led().episodes and led().episodes[-1].recovered, 15, "recovery from drop")
+    tab.bar.down_s.setValue(down_s)
+    tab.bar.restart_button.click()
+    await wait_until(lambda: len(led().episodes) == 2 and led().episodes[-1].recovered, 20, "recovery from restart")
+    target = led().received + 10
+    await wait_until(lambda: led().received >= target, 15, "live again")
 
 
 def read_line(stream, timeout: float) -> bytes:

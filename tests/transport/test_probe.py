@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port
 
 PROBE_NO_QT = ("import sys, main\n"
                "code = main.main(sys.argv[1:])\n"
@@ -35,10 +34,7 @@ def test_prints_event_lines_and_exits_0_after_count(lab):
 
 
 def test_exits_1_with_one_line_when_the_connection_fails_for_good():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     res = probe(f"ws://127.0.0.1:{port}/ws", "--retries", "2", "--interval", "0.05", "--timeout", "20")
     assert res.returncode == 1
     assert res.stderr.strip().count("\n") == 0
@@ -74,10 +70,7 @@ def test_sse_prints_dispatched_events_with_type_and_last_event_id(lab):
 
 
 def test_sse_transport_is_inferred_from_an_http_url_and_failure_is_one_line():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     res = probe(f"http://127.0.0.1:{port}/sse", "--retries", "2", "--retry", "10", "--timeout", "20")
     assert res.returncode == 1 and res.stderr.strip().count("\n") == 0
     assert "Connection refused" in res.stderr

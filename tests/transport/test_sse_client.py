@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import socket
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.helpers import ClientRun, wait_until
+from tests.helpers import ClientRun, free_port, wait_until
 from transport.backoff import event_source_delay
 from transport.clients.sse import SSEClient, SSEOptions, stream_timeout, validate_url
 from transport.errors import ConnectFailed, InvalidURL, MessageTooBig, ServerStopped, TLSFailure, WrongResponse
@@ -109,12 +108,18 @@ async def test_stream_end_reconnects_after_server_retry_with_last_event_id(lab_s
     await run.stop()
 
 
-async def test_drop_mid_stream_replays_what_was_missed(lab_server):
-    run = Run(url=url(lab_server))
-    feed = lab_server.app[FEED]
+async def after_first_event(server: TestServer):
+    """A client on the lab stream that has received seq 1; returns it and the feed."""
+    run = Run(url=url(server))
+    feed = server.app[FEED]
     await wait_until(lambda: run.client.connected, 5, "open")
     feed.publish("price", 1)
     await wait_until(lambda: run.client.ledger.received == 1, 5, "event 1")
+    return run, feed
+
+
+async def test_drop_mid_stream_replays_what_was_missed(lab_server):
+    run, feed = await after_first_event(lab_server)
     assert run.client.drop()
     for i in range(2, 6):  # published while the client is away
         feed.publish("price", i)
@@ -126,18 +131,17 @@ async def test_drop_mid_stream_replays_what_was_missed(lab_server):
 
 
 async def test_gap_when_history_no_longer_holds_the_id(lab_server):
-    run = Run(url=url(lab_server))
-    feed = lab_server.app[FEED]
-    await wait_until(lambda: run.client.connected, 5, "open")
-    feed.publish("price", 1)
-    await wait_until(lambda: run.client.ledger.received == 1, 5, "event 1")
+    run, feed = await after_first_event(lab_server)
+    assert run.client.drop()
     feed.publish("price", 2)
-    feed.evict()
+    feed.evict()  # seq 2 is gone for good
     feed.publish("price", 3)
-    run.client.drop()
-    await wait_until(lambda: run.rows("gap"), 5, "a gap row")
-    await wait_until(lambda: run.client.ledger.episodes and run.client.ledger.episodes[0].recovered, 5, "recovery")
-    assert "1 messages lost" in run.rows("gap")[0].meta["sentence"] or run.client.ledger.episodes[0].lost >= 1
+    led = run.client.ledger
+    await wait_until(lambda: led.episodes and led.episodes[0].recovered and led.received == 2, 5, "recovery")
+    gap = run.rows("gap")[0]
+    assert (gap.meta["after"], gap.meta["first_available"], gap.meta["missing"]) == (1, 3, 1)
+    assert "1 messages lost" in gap.meta["sentence"]
+    assert (led.lost, led.gap_declared, led.duplicated) == (1, 1, 0)
     await run.stop()
 
 
@@ -291,9 +295,7 @@ async def test_warns_on_a_burst_that_suggests_buffering(serve):
 
 # -- when the server is not there ------------------------------------------------------------------------
 async def test_refused_backs_off_and_gives_up_after_max_failures():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     run = Run(url=f"http://127.0.0.1:{port}/sse", default_retry_ms=10, max_failures=4)
     err = await run.result()
     assert isinstance(err, ConnectFailed) and "refused" in err.sentence and "Giving up after 4" in err.sentence

@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from websockets.asyncio.server import serve
 
-from tests.helpers import ClientRun, wait_until
+from tests.helpers import ClientRun, free_port, wait_until
 from transport.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.errors import (ConnectFailed, ConnectTimeout, HandshakeRejected, InvalidURL, MessageTooBig,
@@ -86,10 +86,7 @@ async def test_invalid_url_fails_at_once_with_a_sentence(url):
 
 
 async def test_refused_connection_retries_then_gives_up():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now
+    port = free_port()
     run = Run(url=f"ws://127.0.0.1:{port}/ws", policy=FAST, max_failures=3)
     err = await run.result()
     assert isinstance(err, ConnectFailed)

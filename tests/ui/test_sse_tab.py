@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import wait_until
+from tests.helpers import drop_then_restart, wait_until
 from ui.timeline_model import NAMED, UNNAMED
 
 
@@ -57,13 +57,7 @@ async def test_drop_and_restart_lose_nothing_and_resume_by_last_event_id(window)
     tab = window.sse_tab
     led = lambda: tab.client.ledger  # noqa: E731
     await connected(tab, 10)
-    tab.bar.drop_button.click()
-    await wait_until(lambda: led().episodes and led().episodes[-1].recovered, 15, "recovery from drop")
-    tab.bar.down_s.setValue(1)
-    tab.bar.restart_button.click()
-    await wait_until(lambda: len(led().episodes) == 2 and led().episodes[-1].recovered, 20, "recovery from restart")
-    target = led().received + 10
-    await wait_until(lambda: led().received >= target, 15, "live again")
+    await drop_then_restart(tab)
     assert led().lost == 0 and led().duplicated == 0
     assert tab.ledger.verdict.text() == "✔ 0 lost, 0 duplicated"
     resumed = [e for e in events_of(tab, "request") if e.meta["last_event_id"]]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt
 
-from tests.helpers import wait_until
+from tests.helpers import drop_then_restart, wait_until
 
 
 def incoming(tab):
@@ -77,13 +76,7 @@ async def test_drop_and_restart_buttons_recover_with_nothing_lost(window):
     await wait_until(lambda: tab.client is None, 10, "disconnect")
     tab.bar.connect_button.click()
     await wait_until(lambda: tab.client is not None and tab.client.connected and led().received >= 10, 15, "open")
-    tab.bar.drop_button.click()
-    await wait_until(lambda: led().episodes and led().episodes[-1].recovered, 15, "recovery from drop")
-    tab.bar.down_s.setValue(1)
-    tab.bar.restart_button.click()
-    await wait_until(lambda: len(led().episodes) == 2 and led().episodes[-1].recovered, 20, "recovery from restart")
-    target = led().received + 10
-    await wait_until(lambda: led().received >= target, 15, "live again")
+    await drop_then_restart(tab)
     assert led().lost == 0 and led().duplicated == 0
     panel = tab.ledger
     assert panel.verdict.text() == "✔ 0 lost, 0 duplicated"

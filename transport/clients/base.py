@@ -9,7 +9,8 @@ the TCP connection now, to simulate a network failure.
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+import logging
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import DuplexError
@@ -70,3 +71,49 @@ class Pause:
 
     def wake(self) -> None:
         self._wake.set()
+
+
+def where(url: str) -> str:
+    """``host:port`` of a URL (default ports by scheme), for sentences."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    except ValueError:
+        port = "?"
+    return f"{parts.hostname}:{port}"
+
+
+class ClientBase:
+    """State and reporting every client shares: ledger, state, errors, the sink."""
+
+    transport = ""
+
+    def __init__(self, options: Any, sink: EventSink, log: logging.Logger) -> None:
+        self.options = options
+        self.ledger = Ledger()
+        self.state = "idle"
+        self.last_error: DuplexError | None = None
+        self._log = log
+        self._sink = sink
+        self._emit = Emitter(self.transport, sink)
+        self._closing = False
+        self._pause = Pause()
+        self._resuming = False
+        host = urlsplit(options.url).hostname
+        self._one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
+
+    def _error(self, err: DuplexError) -> None:
+        self.last_error = err
+        self._log.warning("%s", err.sentence)
+        self._emit("state", "error", data=err.sentence, meta={"error": type(err).__name__, "fatal": err.fatal})
+
+    def _fail(self, err: DuplexError, row: bool = True, state: str = "failed") -> DuplexError:
+        """End for good: an error row (unless ``row`` is False), the final state."""
+        if row and self.last_error is not err:
+            self._error(err)
+        self.last_error = err
+        self._set_state(state)
+        return err
+
+    def _set_state(self, state: str) -> None:
+        self.state = state

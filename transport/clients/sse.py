@@ -31,9 +31,8 @@ from ..errors import (DuplexError, InvalidURL, MessageTooBig, ServerStopped, Wro
                       human_size)
 from ..envelope import envelope_fields
 from ..events import Event, EventSink, now_ns
-from ..ledger import Ledger
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
-from .base import Emitter, Pause, is_loopback
+from .base import ClientBase, where
 
 log = logging.getLogger("duplex.sse")
 
@@ -101,24 +100,15 @@ def _request_head_size(resp: aiohttp.ClientResponse) -> int:
         len(k) + len(v) + 4 for k, v in info.headers.items()) + 2
 
 
-class SSEClient:
+class SSEClient(ClientBase):
     transport = "sse"
+    options: SSEOptions
 
     def __init__(self, options: SSEOptions, sink: EventSink) -> None:
-        self.options = options
-        self.ledger = Ledger()
-        self.state = "idle"
-        self.last_error: DuplexError | None = None
+        super().__init__(options, sink, log)
         self.parser = EventStreamParser(max_size=options.max_event_size)
         self.requests = 0
-        self._sink = sink
-        self._emit = Emitter(self.transport, sink)
         self._resp: aiohttp.ClientResponse | None = None
-        self._closing = False
-        self._pause = Pause()
-        self._resuming = False
-        host = urlsplit(options.url).hostname
-        self._one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
 
     # -- public API ------------------------------------------------------------
     @property
@@ -151,11 +141,12 @@ class SSEClient:
                     raise
                 except DuplexError as err:
                     if err.fatal:
-                        return self._fail(err, row=not isinstance(err, ServerStopped))
+                        stopped = isinstance(err, ServerStopped)  # a 204: its close row says it all
+                        return self._fail(err, row=not stopped, state="closed" if stopped else "failed")
                     self._error(err)
                     delivered = None
                 except Exception as exc:  # every failure becomes one sentence
-                    err = explain(exc, _where(url), timeout=o.open_timeout)
+                    err = explain(exc, where(url), timeout=o.open_timeout)
                     if err.fatal:
                         return self._fail(err)
                     self._error(err)
@@ -229,19 +220,19 @@ class SSEClient:
                        "url": str(resp.url),
                        "redirects": [f"{r.status} → {r.headers.get('Location', '')}" for r in resp.history],
                        "request_headers": dict(resp.request_info.headers)})
-        where = _where(url)
+        peer = where(url)
         if resp.status == 204:
             self._emit("state", "close", data="the server answered 204 No Content: not reconnecting",
                        meta={"status": 204, "by": "server"})
-            raise ServerStopped(f"{where} answered 204 No Content: the server asks the client to stop "
+            raise ServerStopped(f"{peer} answered 204 No Content: the server asks the client to stop "
                                 "reconnecting, so it stops (as a browser's EventSource does).")
         if resp.status != 200:
             body = await _peek(resp)
-            raise WrongResponse(f"{where} answered HTTP {resp.status} {resp.reason or ''}".rstrip()
+            raise WrongResponse(f"{peer} answered HTTP {resp.status} {resp.reason or ''}".rstrip()
                                 + f" instead of 200: the connection fails and is not retried{body}.")
         if mime_essence(ctype) != "text/event-stream":
             shown = ctype if ctype else "no Content-Type at all"
-            raise WrongResponse(f"{where} answered with {shown!r}, not text/event-stream: it is not an "
+            raise WrongResponse(f"{peer} answered with {shown!r}, not text/event-stream: it is not an "
                                 "event stream, so the connection fails and is not retried.")
         self._check_headers(resp)
         self._resp = resp
@@ -255,7 +246,7 @@ class SSEClient:
             delivered = await self._read(resp, started)
         except EventTooLarge as exc:
             raise MessageTooBig(
-                f"An event from {where} grew past the {human_size(exc.limit)} limit: the connection is closed "
+                f"An event from {peer} grew past the {human_size(exc.limit)} limit: the connection is closed "
                 "and not retried (the same event would come again). Raise the maximum event size to read it."
             ) from exc
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError, TimeoutError) as exc:
@@ -390,21 +381,6 @@ class SSEClient:
         log.info("%s", sentence)
         self._emit("state", "warning", data=sentence, meta={"check": check})
 
-    def _error(self, err: DuplexError) -> None:
-        self.last_error = err
-        log.warning("%s", err.sentence)
-        self._emit("state", "error", data=err.sentence, meta={"error": type(err).__name__, "fatal": err.fatal})
-
-    def _fail(self, err: DuplexError, row: bool = True) -> DuplexError:
-        if row and self.last_error is not err:
-            self._error(err)
-        self.last_error = err
-        self._set_state("closed" if isinstance(err, ServerStopped) else "failed")
-        return err
-
-    def _set_state(self, state: str) -> None:
-        self.state = state
-
 
 async def _peek(resp: aiohttp.ClientResponse, limit: int = 200) -> str:
     """The start of an error body, for the message (bounded read)."""
@@ -415,12 +391,3 @@ async def _peek(resp: aiohttp.ClientResponse, limit: int = 200) -> str:
         return ""
     text = " ".join(raw.decode("utf-8", "replace").split())
     return f" (body: {text[:120]}{'…' if len(text) > 120 else ''})" if text else ""
-
-
-def _where(url: str) -> str:
-    parts = urlsplit(url)
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        port = "?"
-    return f"{parts.hostname}:{port}"

@@ -25,8 +25,7 @@ from ..errors import (DuplexError, InvalidURL, MessageTooBig, NotConnected, Prot
                       describe_close, explain, human_size)
 from ..envelope import envelope_fields
 from ..events import Event, EventSink, now_ns
-from ..ledger import Ledger
-from .base import Emitter, Pause, is_loopback, with_query
+from .base import ClientBase, where, with_query
 
 log = logging.getLogger("duplex.ws")
 
@@ -72,22 +71,13 @@ def frame_overhead(size: int, masked: bool) -> int:
     return head + (4 if masked else 0)
 
 
-class WebSocketClient:
+class WebSocketClient(ClientBase):
     transport = "websocket"
+    options: WebSocketOptions
 
     def __init__(self, options: WebSocketOptions, sink: EventSink) -> None:
-        self.options = options
-        self.ledger = Ledger()
-        self.state = "idle"
-        self.last_error: DuplexError | None = None
-        self._sink = sink
-        self._emit = Emitter(self.transport, sink)
+        super().__init__(options, sink, log)
         self._ws: ClientConnection | None = None
-        self._closing = False
-        self._pause = Pause()
-        self._resuming = False
-        host = urlsplit(options.url).hostname
-        self._one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
 
     # -- public API ------------------------------------------------------------
     @property
@@ -111,7 +101,7 @@ class WebSocketClient:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # every failure becomes one sentence
-                err = explain(exc, _where(target), timeout=self.options.open_timeout)
+                err = explain(exc, where(target), timeout=self.options.open_timeout)
                 self._error(err)
                 if err.fatal:
                     return self._fail(err)
@@ -313,26 +303,3 @@ class WebSocketClient:
         except ConnectionClosed as exc:
             raise NotConnected(f"Not sent: the connection closed ({describe_close(exc.code, exc.reason)}).") from exc
         self._emit("out", "message", size=size, wire=size + frame_overhead(size, masked=True), data=payload)
-
-    def _error(self, err: DuplexError) -> None:
-        self.last_error = err
-        log.warning("%s", err.sentence)
-        self._emit("state", "error", data=err.sentence, meta={"error": type(err).__name__, "fatal": err.fatal})
-
-    def _fail(self, err: DuplexError) -> DuplexError:
-        if self.last_error is not err:
-            self._error(err)
-        self._set_state("failed")
-        return err
-
-    def _set_state(self, state: str) -> None:
-        self.state = state
-
-
-def _where(url: str) -> str:
-    parts = urlsplit(url)
-    try:
-        port = parts.port or (443 if parts.scheme == "wss" else 80)
-    except ValueError:
-        port = "?"
-    return f"{parts.hostname}:{port}"
