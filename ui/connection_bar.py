@@ -76,7 +76,7 @@ class ConnectionBar(QWidget):
         row1.addWidget(self.url, 1)
         row1.addWidget(self.connect_button)
         row1.addWidget(self.light)
-        row2 = QHBoxLayout()
+        row2 = self._options_row = QHBoxLayout()
         row2.addWidget(self.headers, 2)
         row2.addWidget(self.subprotocols, 1)
         row3 = QHBoxLayout()
@@ -101,6 +101,11 @@ class ConnectionBar(QWidget):
         self.restart_button.clicked.connect(lambda: self.restartRequested.emit(float(self.down_s.value())))
         self.set_state("idle")
         self.restart_button.setEnabled(False)
+
+    def add_option(self, label: str, widget: QWidget) -> None:
+        """A transport's own setting, on the row of the headers."""
+        self._options_row.addWidget(QLabel(label))
+        self._options_row.addWidget(widget)
 
     # -- reading the form ------------------------------------------------------
     def url_text(self) -> str:

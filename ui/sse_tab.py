@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSpinBox, QWidget
 
 from transport.clients.sse import SSEClient, SSEOptions
 from transport.events import Event, EventSink
@@ -28,6 +28,10 @@ class SSETab(TransportTab):
         super().__init__(sink, cap, parent)
         self.checks = StreamChecks()
         self.side.layout().insertWidget(0, self.checks)
+        self.max_event = QSpinBox(suffix=" MiB", minimum=1, maximum=1024, value=16)
+        self.max_event.setToolTip("Largest event (data plus an unfinished line) the client reads; "
+                                  "a larger one closes the stream with a clear error")
+        self.bar.add_option("Max event", self.max_event)
 
     def make_bar(self) -> ConnectionBar:
         return ConnectionBar(placeholder="http(s)://host:port/path of an event stream", subprotocols=False,
@@ -44,6 +48,7 @@ class SSETab(TransportTab):
             url=self.bar.url_text(),
             headers=self.bar.header_pairs(),
             policy=self.bar.reconnect_policy(),
+            max_event_size=self.max_event.value() << 20,
         ), self._sink)
         self.checks.show_default_retry(client.options.default_retry_ms)
         return client

@@ -80,3 +80,16 @@ async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
     tab.bar.url.setCurrentText(window.lab.url + "/sse")
     tab.bar.connect_button.click()
     await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "usable again")
+
+
+async def test_max_event_size_and_policy_from_the_bar_reach_the_client(window):
+    tab = window.sse_tab
+    await connected(tab)
+    tab.bar.connect_button.click()
+    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    tab.max_event.setValue(2)
+    tab.bar.policy.setCurrentIndex(tab.bar.policy.findData("fixed"))
+    assert tab.bar.interval.isEnabled()
+    tab.bar.connect_button.click()
+    await connected(tab)
+    assert tab.client.options.max_event_size == 2 << 20 and tab.client.options.policy.name == "fixed"

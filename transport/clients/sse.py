@@ -129,14 +129,15 @@ class SSEClient(ClientBase):
         o = self.options
         policy_delays = o.policy.delays() if o.policy is not None else None
         failures = 0
-        async with aiohttp.ClientSession(timeout=stream_timeout(o.open_timeout), cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                         connector=aiohttp.TCPConnector(ssl=None if o.verify_tls else False),
+        async with aiohttp.ClientSession(timeout=stream_timeout(o.open_timeout),
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                         connector=aiohttp.TCPConnector(ssl=o.verify_tls),
                                          trust_env=False) as session:
             while not self._closing:
                 self._emit.conn += 1
                 opened = time.monotonic()
                 try:
-                    delivered = await self._attempt(session, url)
+                    opened_ok = await self._attempt(session, url)
                 except asyncio.CancelledError:
                     raise
                 except DuplexError as err:
@@ -144,16 +145,16 @@ class SSEClient(ClientBase):
                         stopped = isinstance(err, ServerStopped)  # a 204: its close row says it all
                         return self._fail(err, row=not stopped, state="closed" if stopped else "failed")
                     self._error(err)
-                    delivered = None
+                    opened_ok = False
                 except Exception as exc:  # every failure becomes one sentence
                     err = explain(exc, where(url), timeout=o.open_timeout)
                     if err.fatal:
                         return self._fail(err)
                     self._error(err)
-                    delivered = None
+                    opened_ok = False
                 if self._closing:
                     break
-                if delivered is None:  # no stream at all: the server is down or unreachable
+                if not opened_ok:  # no stream at all: the server is down or unreachable
                     failures += 1
                     if o.max_failures is not None and failures >= o.max_failures:
                         assert self.last_error is not None
@@ -188,8 +189,8 @@ class SSEClient(ClientBase):
         return True
 
     # -- one connection ------------------------------------------------------------
-    async def _attempt(self, session: aiohttp.ClientSession, url: str) -> int | None:
-        """One request and, if it opens, its stream; returns events delivered (None: never opened)."""
+    async def _attempt(self, session: aiohttp.ClientSession, url: str) -> bool:
+        """One request and, if it opens, its stream until it ends; True if it opened."""
         o = self.options
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         headers.update(o.headers)
@@ -209,7 +210,7 @@ class SSEClient(ClientBase):
             resp.close()
             self._resp = None
 
-    async def _stream(self, resp: aiohttp.ClientResponse, url: str, started: int, resumed: bool) -> int:
+    async def _stream(self, resp: aiohttp.ClientResponse, url: str, started: int, resumed: bool) -> bool:
         o = self.options
         got = now_ns()
         ttfb = (got - started) / 1e6
@@ -241,9 +242,8 @@ class SSEClient(ClientBase):
             self.ledger.replay_started()
         self._set_state("open")
         self._emit("state", "open", data=str(resp.url), meta={"status": resp.status, "ttfb_ms": round(ttfb, 2)})
-        delivered = 0
         try:
-            delivered = await self._read(resp, started)
+            await self._read(resp, started)
         except EventTooLarge as exc:
             raise MessageTooBig(
                 f"An event from {peer} grew past the {human_size(exc.limit)} limit: the connection is closed "
@@ -257,18 +257,18 @@ class SSEClient(ClientBase):
                 self._emit("state", "close", data=f"connection lost mid-stream: {reason}",
                            meta={"by": "network", "error": str(exc)})
                 self.ledger.connection_lost()
-            return delivered
+            return True
         self.parser.end()
         if not self._closing:
             self._emit("state", "close", data="the server ended the stream", meta={"by": "server"})
             self.ledger.connection_lost()
-        return delivered
+        return True
 
-    async def _read(self, resp: aiohttp.ClientResponse, started: int) -> int:
+    async def _read(self, resp: aiohttp.ClientResponse, started: int) -> None:
+        """Feed the parser until the stream ends; emit what each read completed."""
         o = self.options
         parser, emit = self.parser, self._emit
         loop = asyncio.get_running_loop()
-        delivered = 0
         owed = 0  # bytes read that completed no item yet
         last_read = time.monotonic()
         burst_warned = False
@@ -279,7 +279,7 @@ class SSEClient(ClientBase):
                     idle.reschedule(loop.time() + o.idle_timeout)
                 chunk = await resp.content.readany()
                 if not chunk:
-                    return delivered
+                    return
                 now = time.monotonic()
                 silence, last_read = now - last_read, now
                 items = parser.feed(chunk)
@@ -305,7 +305,6 @@ class SSEClient(ClientBase):
                     elif type(item) is Retry:
                         emit("in", "retry", t=received, wire=wire, data=f"retry: {item.ms} ms",
                              meta={"retry_ms": item.ms})
-                delivered += n
                 if not burst_warned and n >= o.burst_events and silence >= o.burst_silence:
                     burst_warned = True
                     self._warn("buffering", f"{n} events arrived in one read after {silence:.1f} s of silence: "
