@@ -42,3 +42,49 @@ def envelope_fields(text: str) -> tuple[int | None, int | None, str | None, dict
     seq, ts, topic = obj.get("seq"), obj.get("ts"), obj.get("topic")
     return (seq if type(seq) is int else None, ts if type(ts) is int else None,
             topic if isinstance(topic, str) else None, obj)
+
+
+_WS = " \t\n\r"
+
+
+def split_json_list(text: str) -> list[tuple[str, Any]]:
+    """The items of a JSON array as (exact source text, value) pairs.
+
+    The source text of each item is what the server sent (so sizes are the
+    payload's real bytes, not a re-serialisation). Raises ValueError when the
+    text is not one JSON array.
+    """
+    decoder = _DECODER
+    n = len(text)
+    i = _skip(text, 0)
+    if i >= n or text[i] != "[":
+        raise ValueError("not a JSON array")
+    i = _skip(text, i + 1)
+    items: list[tuple[str, Any]] = []
+    if i < n and text[i] == "]":
+        end = i + 1
+    else:
+        while True:
+            value, end = decoder.raw_decode(text, i)
+            items.append((text[i:end], value))
+            i = _skip(text, end)
+            if i < n and text[i] == ",":
+                i = _skip(text, i + 1)
+                continue
+            if i < n and text[i] == "]":
+                end = i + 1
+                break
+            raise ValueError(f"expected ',' or ']' at character {i}")
+    if _skip(text, end) != n:
+        raise ValueError(f"extra data after the array at character {end}")
+    return items
+
+
+def _skip(text: str, i: int) -> int:
+    n = len(text)
+    while i < n and text[i] in _WS:
+        i += 1
+    return i
+
+
+_DECODER = json.JSONDecoder()

@@ -9,7 +9,8 @@ the client boundary, by :func:`explain`. The UI and ``probe`` show
     ├── ConnectFailed         refused, unreachable, name not found, reset
     ├── ConnectTimeout        no answer to the opening handshake in time
     ├── TLSFailure            fatal: certificate or protocol problem
-    ├── HandshakeRejected     the server answered HTTP, not a protocol switch
+    ├── BadStatus             an HTTP status; fatal for 4xx (but 408/425/429)
+    │   └── HandshakeRejected the server answered HTTP, not a protocol switch
     ├── ProtocolViolation     the peer spoke something else
     ├── MessageTooBig         fatal: a message over the configured limit
     ├── WrongResponse         fatal: an HTTP status or content type the client cannot use
@@ -58,12 +59,18 @@ class TLSFailure(DuplexError):
     fatal = True
 
 
-class HandshakeRejected(DuplexError):
+class BadStatus(DuplexError):
+    """An HTTP status the client cannot use."""
+
     def __init__(self, sentence: str, status: int) -> None:
         super().__init__(sentence)
         self.status = status
         # 4xx will not change by retrying; 5xx and 429 may
         self.fatal = 400 <= status < 500 and status not in (408, 425, 429)
+
+
+class HandshakeRejected(BadStatus):
+    pass
 
 
 class ProtocolViolation(DuplexError):

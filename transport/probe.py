@@ -1,4 +1,4 @@
-"""``python main.py probe URL [--transport ws|sse]``: the client stack, headless.
+"""``python main.py probe URL [--transport ws|sse|short_poll|long_poll|stream]``: the client stack, headless.
 
 Prints one JSON line per event on stdout. Exits 0 after ``--count`` incoming
 messages (``kind`` ``message``: WebSocket messages, dispatched SSE events), 1 with a one-line reason on stderr when the connection fails for
@@ -14,12 +14,13 @@ import sys
 from urllib.parse import urlsplit
 
 from .backoff import Policy
-from .clients import sse, websocket
+from .clients import feed_http, polling, sse, stream, websocket
 from .errors import InvalidURL
 from .events import Event
 
-TRANSPORTS = ("ws", "sse")
-VALIDATE = {"ws": websocket.validate_url, "sse": sse.validate_url}
+TRANSPORTS = ("ws", "sse", "short_poll", "long_poll", "stream")
+VALIDATE = {"ws": websocket.validate_url, "sse": sse.validate_url, "short_poll": feed_http.validate_url,
+            "long_poll": feed_http.validate_url, "stream": feed_http.validate_url}
 
 
 class _Args(argparse.ArgumentParser):
@@ -54,6 +55,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-size", type=int, default=16 << 20, help="largest message or event, bytes")
     p.add_argument("--retry", type=int, default=sse.DEFAULT_RETRY_MS, metavar="MS",
                    help="sse: reconnection time until the server sends retry:")
+    p.add_argument("--poll-interval", type=float, default=1.0, metavar="S",
+                   help="short_poll: seconds between the starts of two polls")
+    p.add_argument("--hold", type=float, default=25.0, metavar="S",
+                   help="long_poll: how long the server may hold a request (?timeout=)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
                    help="sse: treat a stream silent this long as dropped")
     args = p.parse_args(argv)
@@ -61,6 +66,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--count must be >= 1")
     if args.timeout is not None and args.timeout <= 0:
         p.error("--timeout must be > 0")
+    if args.poll_interval <= 0 or args.hold < 0:
+        p.error("--poll-interval must be > 0 and --hold >= 0")
     if args.retry < 0 or (args.idle_timeout is not None and args.idle_timeout <= 0):
         p.error("--retry must be >= 0 and --idle-timeout > 0")
     if args.interval < 0 or args.max_delay < args.interval:
@@ -111,9 +118,9 @@ async def probe(args: argparse.Namespace, out=sys.stdout) -> tuple[int, str]:
     return 1, reason
 
 
-def make_client(args: argparse.Namespace, sink) -> websocket.WebSocketClient | sse.SSEClient:
+def make_client(args: argparse.Namespace, sink):
     policy = None
-    if args.policy is not None or args.transport == "ws":
+    if args.policy is not None or args.transport != "sse":
         name = args.policy or "exponential"
         interval = max(args.interval, 0.001) if name == "exponential" else args.interval
         policy = Policy(name, interval, args.max_delay)
@@ -123,6 +130,13 @@ def make_client(args: argparse.Namespace, sink) -> websocket.WebSocketClient | s
             open_timeout=args.open_timeout, idle_timeout=args.idle_timeout, max_event_size=args.max_size,
             max_failures=args.retries), sink)
     assert policy is not None
+    if args.transport in ("short_poll", "long_poll", "stream"):
+        options = feed_http.FeedOptions(
+            url=args.url, headers=args.header, policy=policy, interval=args.poll_interval, hold=args.hold,
+            open_timeout=args.open_timeout, max_body=args.max_size, max_failures=args.retries)
+        if args.transport == "stream":
+            return stream.StreamClient(options, sink)
+        return polling.PollClient(options, sink, long=args.transport == "long_poll")
     return websocket.WebSocketClient(websocket.WebSocketOptions(
         url=args.url, headers=args.header, subprotocols=args.subprotocol, policy=policy,
         resume=not args.no_resume, open_timeout=args.open_timeout, max_size=args.max_size,

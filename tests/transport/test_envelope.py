@@ -32,3 +32,20 @@ def test_other_shapes_use_the_full_parser(text, expected):
 @pytest.mark.parametrize("text", ["", "plain", "[1,2]", '{"seq":1,"ts":2,"topic":"x"', "{broken"])
 def test_not_an_envelope(text):
     assert envelope_fields(text) == (None, None, None, None)
+
+
+from transport.envelope import split_json_list  # noqa: E402
+
+
+@pytest.mark.parametrize("text", ["[]", " [ ] ", '[{"a": 1}, 2 ,"x"]', '[\n{"seq":1,"ts":2}\n]'])
+def test_split_json_list_keeps_each_items_source_text(text):
+    items = split_json_list(text)
+    assert [v for _, v in items] == json.loads(text)
+    assert all(json.loads(src) == v for src, v in items)
+    assert [src for src, _ in split_json_list('[{"a": 1}, 2 ,"x"]')] == ['{"a": 1}', "2", '"x"']
+
+
+@pytest.mark.parametrize("text", ["", "{}", "[1,", "[1 2]", "[1] x", "<html>", "[1,]"])
+def test_split_json_list_refuses_what_is_not_one_array(text):
+    with pytest.raises(ValueError):
+        split_json_list(text)

@@ -16,7 +16,10 @@ from aiohttp import web
 from .admin import close_websockets, faults_handler
 from .config import ServerConfig
 from .feed import Feed, run_ticker
-from .keys import CONFIG, FEED, SSE_RESUMES, STREAMS, TASKS, WEBSOCKETS
+from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
+                   value_post_handler)
+from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS, TASKS, VALUES, WEBSOCKETS
+from .polling import longpoll_handler, poll_handler, stream_handler
 from .sse import end_streams, sse_handler
 from .ws import ws_handler
 
@@ -30,7 +33,10 @@ async def index(request: web.Request) -> web.Response:
         "first_available": feed.first_available(),
         "subscribers": feed.subscribers,
         "endpoints": {"websocket": "/ws?after=N", "sse": "/sse (Last-Event-ID or ?after=N)",
-                      "admin": "/_admin/faults"},
+                      "short_poll": "/api/poll?after=N", "long_poll": "/api/longpoll?after=N&timeout=S",
+                      "stream": "/api/stream?after=N", "ajax": "POST /api/messages, GET/POST /api/session-value",
+                      "postback": "GET/POST /form", "admin": "/_admin/faults"},
+        "held": len(request.app[HOLDS]),
         "sse": {"streams": len(request.app[STREAMS]), "last_event_ids": list(request.app[SSE_RESUMES])},
     })
 
@@ -51,16 +57,26 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
-    app = web.Application(client_max_size=cfg.max_msg_size)
+    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[same_origin_posts])
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[STREAMS] = weakref.WeakSet()
     app[SSE_RESUMES] = deque(maxlen=100)
+    app[HOLDS] = set()
+    app[VALUES] = ValueStore()
     app[TASKS] = set()
     app.router.add_get("/", index)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/sse", sse_handler)
+    app.router.add_get("/api/poll", poll_handler)
+    app.router.add_get("/api/longpoll", longpoll_handler)
+    app.router.add_get("/api/stream", stream_handler)
+    app.router.add_post("/api/messages", messages_handler)
+    app.router.add_get("/api/session-value", value_get_handler)
+    app.router.add_post("/api/session-value", value_post_handler)
+    app.router.add_get("/form", form_get_handler)
+    app.router.add_post("/form", form_post_handler)
     app.router.add_post("/_admin/faults", faults_handler)
     app.cleanup_ctx.append(_ticker_ctx)
     app.on_shutdown.append(_on_shutdown)

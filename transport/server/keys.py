@@ -16,6 +16,10 @@ FEED = web.AppKey("feed", Feed)
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
 # Open SSE responses, so a fault or shutdown can end them.
 STREAMS = web.AppKey("streams", weakref.WeakSet)
+# Held long polls and open NDJSON streams (polling.Hold), so a fault or shutdown can end them.
+HOLDS = web.AppKey("holds", set)
+# The value that AJAX and the postback form read and write (ajax.ValueStore).
+VALUES = web.AppKey("values", object)
 # The Last-Event-ID header of recent /sse requests (None: none sent), newest last.
 SSE_RESUMES = web.AppKey("sse_resumes", deque)
 # Background tasks started by requests (e.g. a restart); a set keeps them

@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from .feed import Message
-from .keys import CONFIG, FEED, SSE_RESUMES, STREAMS
+from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .ws import parse_after
 
 log = logging.getLogger("duplex.server.sse")
@@ -112,8 +112,12 @@ async def _pump(resp: EventSourceResponse, sub, last: int) -> None:
 
 
 def end_streams(app: web.Application) -> int:
-    """End every open SSE response (clients reconnect with Last-Event-ID)."""
+    """End every open SSE response, NDJSON stream and held long poll
+    (clients reconnect and resume: Last-Event-ID, ``after``)."""
     streams = [r for r in app[STREAMS] if r.is_connected()]
     for resp in streams:
         resp.stop_streaming()
-    return len(streams)
+    holds = list(app[HOLDS])
+    for hold in holds:
+        hold.ended.set()
+    return len(streams) + len(holds)

@@ -1,0 +1,151 @@
+"""HTTP plumbing the HTTP clients share: bytes counted on the socket, bounded reads.
+
+``CountingConnector`` is aiohttp's TCP connector with a protocol that counts
+every byte the transport writes and every byte ``data_received`` gets: the
+bytes on the wire (for TLS: the HTTP bytes inside TLS). A ``WireCounter``
+holds the totals of all connections of a session. Each Duplex HTTP client
+runs one exchange at a time, so the counter's difference between two
+:meth:`WireCounter.mark` calls is exactly what that exchange moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
+
+from ..errors import DuplexError, MessageTooBig, human_size
+
+
+@dataclass(slots=True)
+class WireCounter:
+    sent: int = 0
+    received: int = 0
+
+    _mark_sent: int = 0
+    _mark_received: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.received
+
+    def mark(self) -> tuple[int, int]:
+        """Bytes sent and received since the previous mark."""
+        sent, received = self.sent - self._mark_sent, self.received - self._mark_received
+        self._mark_sent, self._mark_received = self.sent, self.received
+        return sent, received
+
+
+class _CountingTransport:
+    """Delegates to the real transport, counting what is written."""
+
+    __slots__ = ("_transport", "_counter")
+
+    def __init__(self, transport: asyncio.Transport, counter: WireCounter) -> None:
+        self._transport = transport
+        self._counter = counter
+
+    def write(self, data: Any) -> None:
+        self._counter.sent += len(data)
+        self._transport.write(data)
+
+    def writelines(self, chunks: Any) -> None:
+        chunks = list(chunks)
+        self._counter.sent += sum(len(c) for c in chunks)
+        self._transport.writelines(chunks)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class _CountingHandler(ResponseHandler):
+    def __init__(self, loop: asyncio.AbstractEventLoop, counter: WireCounter) -> None:
+        super().__init__(loop)
+        self.counter = counter
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(_CountingTransport(transport, self.counter))  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        self.counter.received += len(data)
+        super().data_received(data)
+
+
+class CountingConnector(aiohttp.TCPConnector):
+    def __init__(self, counter: WireCounter, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.counter = counter
+        self._factory = functools.partial(_CountingHandler, loop=self._loop, counter=counter)
+
+
+def stream_timeout(open_timeout: float) -> aiohttp.ClientTimeout:
+    """Bounded connect, unbounded reads: aiohttp's default 300 s total would cut every stream."""
+    return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=open_timeout, sock_read=None)
+
+
+def new_session(counter: WireCounter, open_timeout: float, verify_tls: bool = True) -> aiohttp.ClientSession:
+    """A session whose every byte is counted in ``counter``; no total timeout, no proxy from env."""
+    return aiohttp.ClientSession(
+        timeout=stream_timeout(open_timeout),
+        cookie_jar=aiohttp.CookieJar(unsafe=True),  # the default jar drops cookies from 127.0.0.1
+        connector=CountingConnector(counter, ssl=verify_tls),
+        trust_env=False,
+    )
+
+
+def request_head_size(resp: aiohttp.ClientResponse) -> int:
+    info = resp.request_info
+    return len(f"{info.method} {info.url.raw_path_qs} HTTP/1.1\r\n") + sum(
+        len(k) + len(v) + 4 for k, v in info.headers.items()) + 2
+
+
+def response_head_size(resp: aiohttp.ClientResponse) -> int:
+    line = len(f"HTTP/{resp.version.major}.{resp.version.minor} {resp.status} {resp.reason or ''}\r\n")
+    return line + sum(len(k) + len(v) + 4 for k, v in resp.raw_headers) + 2
+
+
+def cookie_bytes(resp: aiohttp.ClientResponse) -> int:
+    """Bytes of the Cookie request header and Set-Cookie response headers (name, value, CRLF)."""
+    sent = sum(len("Cookie") + len(v) + 4 for v in resp.request_info.headers.getall("Cookie", []))
+    got = sum(len(k) + len(v) + 4 for k, v in resp.raw_headers if k.lower() == b"set-cookie")
+    return sent + got
+
+
+def mime_essence(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int, timeout: float, peer: str) -> bytes:
+    """The whole body, bounded in size and time, or a DuplexError that says which bound."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                chunk = await resp.content.readany()
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise MessageTooBig(f"{peer} sent a response body over the {human_size(limit)} limit: "
+                                        "not read further.")
+                parts.append(chunk)
+    except TimeoutError:
+        raise DuplexError(f"{peer} did not finish its response body within {timeout:g} s "
+                          f"({human_size(size)} so far): a body that never ends is not a poll response.") from None
+    return b"".join(parts)
+
+
+def snippet(body: bytes, limit: int = 120) -> str:
+    """The start of a body as one line, for messages (an HTML title when there is one)."""
+    text = body[:4096].decode("utf-8", "replace")
+    low = text.lower()
+    start, end = low.find("<title>"), low.find("</title>")
+    if 0 <= start < end:
+        text = text[start + 7:end]
+    text = " ".join(text.split())
+    return text[:limit] + ("…" if len(text) > limit else "")

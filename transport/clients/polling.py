@@ -1,0 +1,96 @@
+"""Short polling and long polling: ``GET …?after=N`` → a JSON list of envelopes.
+
+Short polling asks every ``interval`` seconds (start to start) and is late by
+design: a message waits on average half an interval (its staleness, receive
+time − publish time, is the latency column). Long polling asks with
+``timeout=S``; the server holds the request until there is something to say,
+and the client asks again at once: the hold time and the re-arm gap are
+measured per request. A full answer (``limit`` items) is followed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+
+from ..envelope import split_json_list
+from ..errors import WrongResponse
+from ..events import now_ns
+from .base import where, with_query
+from .feed_http import FeedOptions, HttpFeedClient
+from .http import mime_essence, read_body, snippet
+
+JSON_TYPES = ("application/json", "text/json")
+
+
+class PollClient(HttpFeedClient):
+    """``long=False``: short polling every ``options.interval``; ``long=True``: long polling."""
+
+    def __init__(self, options: FeedOptions, sink, long: bool = False) -> None:
+        self.transport = "long_poll" if long else "short_poll"
+        self.long = long
+        super().__init__(options, sink)
+        self._started = 0.0
+        self._full = False
+        self._last_end: int | None = None
+
+    def _pace(self) -> float:
+        if self.long or self._full:
+            return 0.0
+        return max(0.0, self._started + self.options.interval - time.monotonic())
+
+    async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
+        o = self.options
+        params: dict[str, object] = {"after": self.after}
+        if self.long:
+            params["timeout"] = f"{o.hold:g}"
+        target = with_query(url, **params) if self.after is not None or self.long else url
+        self._started = time.monotonic()
+        started = self._request(target)
+        if self.long and self._last_end is not None:
+            self.stats.rearm_ms.add((started - self._last_end) / 1e6)
+        peer = where(url)
+        async with asyncio.timeout(o.open_timeout + (o.hold if self.long else 0)):
+            resp = await session.get(target, headers=o.headers)
+        try:
+            head_t = now_ns()
+            body = await read_body(resp, o.max_body, o.body_timeout, peer)
+        finally:
+            resp.release()
+        sent, received = self.counter.mark()
+        self._check_status(resp, body, peer)
+        items = self._parse(resp, body, peer)
+        hold = (head_t - started) / 1e6
+        if self.long:
+            self.stats.hold_ms.add(hold)
+        t = now_ns()
+        messages = sum(1 for _, v in items if not (isinstance(v, dict) and "control" in v))
+        self._response_row(resp, t, started, sent + received, sent=sent, received=received,
+                           items=len(items), messages=messages, hold_ms=round(hold, 2))
+        self._set_state("open")
+        self._resume_started()
+        found = 0
+        for text, value in items:
+            found += self._item(text, value, t)
+        if not found:
+            self.stats.empty += 1
+        self._resume_finished()
+        self._full = found >= 1000
+        self._last_end = now_ns()
+
+    def _parse(self, resp: aiohttp.ClientResponse, body: bytes, peer: str) -> list[tuple[str, object]]:
+        if resp.status == 204 or (not body and resp.status < 300):
+            return []  # "nothing new", a common convention
+        ctype = mime_essence(resp.headers.get("Content-Type"))
+        if ctype not in JSON_TYPES and not ctype.endswith("+json"):
+            raise WrongResponse(f"{peer} answered {ctype or 'no content type'}, not JSON: {snippet(body)!r}. "
+                                "A poll endpoint answers a JSON list of messages.")
+        try:
+            return split_json_list(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise WrongResponse(f"{peer} answered JSON that is not UTF-8.") from None
+        except ValueError as exc:
+            raise WrongResponse(f"{peer} answered JSON that is not a list of messages ({exc}): "
+                                f"{snippet(body)!r}.") from None

@@ -1,0 +1,120 @@
+"""HTTP streaming: one long chunked response of newline-delimited JSON envelopes.
+
+Every HTTP chunk is a row (its wire bytes include the chunk framing, counted
+on the socket), then the lines it completed: envelopes, the lab's control
+lines, bare newlines as heartbeats. Lines are split here, not by aiohttp's
+``readline`` (which fails above 512 KiB); a line over ``max_body`` is a clear
+error. When the stream breaks, the client resumes with ``after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+from ..errors import MessageTooBig, WrongResponse, human_size
+from ..events import now_ns
+from .base import where, with_query
+from .feed_http import HttpFeedClient
+from .http import mime_essence, read_body, response_head_size
+
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines",
+                "application/json", "application/json-seq", "text/plain")
+
+
+class StreamClient(HttpFeedClient):
+    transport = "stream"
+
+    async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
+        o = self.options
+        target = with_query(url, after=self.after) if self.after is not None else url
+        started = self._request(target)
+        peer = where(url)
+        async with asyncio.timeout(o.open_timeout):
+            resp = await session.get(target, headers=o.headers)
+        try:
+            await self._read(resp, started, peer)
+        finally:
+            resp.close()
+
+    async def _read(self, resp: aiohttp.ClientResponse, started: int, peer: str) -> None:
+        o = self.options
+        if resp.status >= 300:
+            self._check_status(resp, await read_body(resp, 4096, 2, peer), peer)
+        ctype = mime_essence(resp.headers.get("Content-Type"))
+        if ctype not in NDJSON_TYPES:
+            raise WrongResponse(f"{peer} answered {ctype or 'no content type'}, not newline-delimited JSON "
+                                "(application/x-ndjson): it is not a stream of messages.")
+        sent, received = self.counter.mark()
+        head = min(received, response_head_size(resp))
+        carry = received - head  # body bytes that came with the head: the first chunk's
+        t = now_ns()
+        chunked = resp.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        self._response_row(resp, t, started, sent + head, sent=sent, received=head,
+                           ttfb_ms=round((t - started) / 1e6, 2), chunked=chunked)
+        self._set_state("open")
+        self._emit("state", "open", t=t, data=str(resp.url), meta={"status": resp.status})
+        self._resume_started()
+        pending: list[bytes] = []
+        pending_len = 0
+        chunk_parts: list[bytes] = []
+        chunk_len = 0
+        try:
+            async for data, end_of_chunk in resp.content.iter_chunks():
+                chunk_parts.append(data)
+                chunk_len += len(data)
+                if chunked and not end_of_chunk:
+                    if chunk_len > o.max_body:
+                        raise MessageTooBig(f"{peer} sent an HTTP chunk over the {human_size(o.max_body)} limit: "
+                                            "the stream is closed and not retried.")
+                    continue
+                chunk = b"".join(chunk_parts) if len(chunk_parts) > 1 else chunk_parts[0]
+                chunk_parts.clear()
+                chunk_len = 0
+                _, wire = self.counter.mark()
+                wire, carry = wire + carry, 0
+                t = now_ns()
+                self.stats.chunks += 1
+                if b"\n" not in chunk:
+                    lines = []
+                    pending.append(chunk)
+                    pending_len += len(chunk)
+                else:
+                    lines = chunk.split(b"\n")
+                    if pending:
+                        lines[0] = b"".join(pending) + lines[0]
+                        pending.clear()
+                    tail = lines.pop()
+                    if tail:
+                        pending.append(tail)
+                    pending_len = len(tail)
+                if pending_len > o.max_body:
+                    raise MessageTooBig(f"{peer} sent a line over the {human_size(o.max_body)} limit: "
+                                        "the stream is closed and not retried.")
+                self._emit("in", "chunk", t=t, size=len(chunk), wire=wire,
+                           data=f"HTTP chunk of {len(chunk)} bytes, {len(lines)} line(s)",
+                           meta={"chunk": self.stats.chunks, "lines": len(lines)})
+                for line in lines:
+                    self._line(line, t, peer)
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError) as exc:
+            self._emit("state", "close", data=f"connection lost mid-stream: {exc}", meta={"by": "network"})
+            self.ledger.connection_lost()
+            return
+        self._emit("state", "close", data="the server ended the stream", meta={"by": "server"})
+        self.ledger.connection_lost()
+
+    def _line(self, raw: bytes, t: int, peer: str) -> None:
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        if not text.strip():
+            self.stats.empty += 1
+            self._emit("in", "heartbeat", t=t, size=len(raw), data="(empty line)")
+            return
+        try:
+            value = json.loads(text)
+        except ValueError:
+            self._emit("state", "error", t=t, size=len(raw), data=f"{peer} sent a line that is not JSON: "
+                       f"{text[:80]!r} (skipped)", meta={"error": "WrongResponse", "fatal": False})
+            return
+        self._item(text, value, t)

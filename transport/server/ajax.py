@@ -1,0 +1,170 @@
+"""The half-duplex request/response world: AJAX calls and a full-page postback.
+
+- ``POST /api/messages`` (JSON ``{"topic", "body"}``, or any JSON value)
+  publishes to the feed, so every transport sees it; answers
+  ``{"ok": true, "seq": N}``.
+- ``GET /api/session-value`` answers an HTML fragment with the stored value;
+  ``POST /api/session-value`` (JSON ``{"value": "…"}``) sets it and answers the
+  same fragment. (The sessions issue moves the value into the session.)
+- ``GET /form`` answers a whole HTML page whose hidden field ``state`` carries
+  the page state (value, edit count, recent values), signed like ASP.NET's
+  view state; ``POST /form`` (the form, urlencoded) posts it all back and gets
+  a whole new page. A tampered state gets 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import secrets
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from .keys import FEED, VALUES
+from .origin import origin_allowed
+
+MAX_VALUE = 4096
+HISTORY = 10
+
+
+@dataclass(slots=True)
+class ValueStore:
+    value: str = ""
+    edits: int = 0
+    history: list[str] = field(default_factory=list)
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def set(self, value: str) -> None:
+        self.value = value
+        self.edits += 1
+        self.history = (self.history + [value])[-HISTORY:]
+
+
+def _error(status: int, text: str) -> web.Response:
+    return web.json_response({"error": text}, status=status)
+
+
+@web.middleware
+async def same_origin_posts(request: web.Request, handler):
+    """A page on another origin must not publish or change state (CSRF)."""
+    if request.method == "POST" and not origin_allowed(request):
+        return _error(403, "cross-origin requests are not allowed")
+    return await handler(request)
+
+
+async def messages_handler(request: web.Request) -> web.Response:
+    try:
+        obj = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "body must be JSON")
+    if isinstance(obj, dict) and "body" in obj:
+        msg = request.app[FEED].publish(str(obj.get("topic") or "chat"), obj["body"])
+    else:
+        msg = request.app[FEED].publish("chat", obj)
+    return web.json_response({"ok": True, "seq": msg.seq})
+
+
+def fragment(store: ValueStore) -> web.Response:
+    body = f'<span id="session-value" data-edits="{store.edits}">{html.escape(store.value)}</span>'
+    return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def value_get_handler(request: web.Request) -> web.Response:
+    return fragment(request.app[VALUES])
+
+
+async def value_post_handler(request: web.Request) -> web.Response:
+    try:
+        obj = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, 'body must be JSON: {"value": "…"}')
+    value = obj.get("value") if isinstance(obj, dict) else None
+    if not isinstance(value, str) or len(value) > MAX_VALUE:
+        return _error(400, f'"value" must be a string of at most {MAX_VALUE} characters')
+    store = request.app[VALUES]
+    store.set(value)
+    return fragment(store)
+
+
+# -- the postback page ------------------------------------------------------------
+def _sign(store: ValueStore, payload: bytes) -> str:
+    return hmac.new(store.key, payload, hashlib.sha256).hexdigest()[:32]
+
+
+def encode_state(store: ValueStore) -> str:
+    payload = json.dumps({"value": store.value, "edits": store.edits, "history": store.history},
+                         separators=(",", ":")).encode()
+    return base64.b64encode(payload).decode() + "." + _sign(store, payload)
+
+
+def decode_state(store: ValueStore, state: str) -> dict | None:
+    raw, _, mac = state.partition(".")
+    try:
+        payload = base64.b64decode(raw, validate=True)
+    except ValueError:
+        return None
+    if not hmac.compare_digest(mac, _sign(store, payload)):
+        return None
+    return json.loads(payload)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Duplex lab — postback form</title>
+<style>
+body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 42em; color: #222; }}
+header {{ border-bottom: 2px solid #1565c0; margin-bottom: 1em; }}
+nav a {{ margin-right: 1em; color: #1565c0; }}
+label {{ display: block; margin: .5em 0 .2em; font-weight: 600; }}
+input[type=text] {{ width: 100%; padding: .4em; border: 1px solid #999; border-radius: 3px; }}
+button {{ margin-top: .8em; padding: .4em 1.2em; background: #1565c0; color: #fff; border: 0; }}
+.history li {{ color: #555; }}
+footer {{ margin-top: 2em; font-size: 80%; color: #777; }}
+</style></head>
+<body>
+<header><h1>Settings</h1>
+<nav><a href="/form">Form</a><a href="/api/session-value">Value</a><a href="/">Lab</a></nav></header>
+<main>
+<p>{notice}</p>
+<form method="post" action="/form">
+<input type="hidden" name="state" value="{state}">
+<label for="value">Value</label>
+<input type="text" id="value" name="value" value="{value}" maxlength="{max_value}">
+<button type="submit" name="action" value="save">Save</button>
+</form>
+<h2>Recent values</h2>
+<ul class="history">{history}</ul>
+</main>
+<footer>Duplex lab server · a whole page for every change: this is a postback.</footer>
+</body></html>
+"""
+
+
+def page(store: ValueStore, notice: str) -> web.Response:
+    body = PAGE.format(
+        notice=html.escape(notice), state=html.escape(encode_state(store)), value=html.escape(store.value),
+        max_value=MAX_VALUE, history="".join(f"<li>{html.escape(v)}</li>" for v in reversed(store.history)))
+    return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def form_get_handler(request: web.Request) -> web.Response:
+    store = request.app[VALUES]
+    return page(store, f"{store.edits} edits so far.")
+
+
+async def form_post_handler(request: web.Request) -> web.Response:
+    store = request.app[VALUES]
+    form = await request.post()
+    state = decode_state(store, str(form.get("state", "")))
+    value = form.get("value")
+    if state is None:
+        return web.Response(status=400, text="<!DOCTYPE html><title>Bad page state</title>"
+                            "<p>The page state was tampered with: reload the form.</p>", content_type="text/html")
+    if not isinstance(value, str) or len(value) > MAX_VALUE:
+        return web.Response(status=400, text="<!DOCTYPE html><title>Bad value</title><p>Value too long.</p>",
+                            content_type="text/html")
+    store.set(value)
+    return page(store, f"Saved. {store.edits} edits so far.")

@@ -1,0 +1,163 @@
+"""The polling family: short polling, long polling and HTTP streaming of the feed.
+
+- ``GET /api/poll?after=N[&limit=L]`` answers at once with a JSON list of the
+  envelopes with seq > N still in history (often ``[]``).
+- ``GET /api/longpoll?after=N[&timeout=S][&limit=L]`` answers at once when
+  there is something after N, otherwise holds the request until a message
+  arrives or S seconds pass (then ``[]``).
+- ``GET /api/stream?after=N`` keeps one chunked response open and writes one
+  envelope per line (NDJSON), a bare newline as heartbeat.
+
+Control items share the list (or the line stream) with envelopes and carry
+no ``seq``: ``{"control": "gap", "after", "first_available", "missing"}`` first
+when N has fallen out of history; ``{"control": "live", "seq": S}`` as the
+whole answer to a request without ``after`` (start from S), and on the stream
+after the replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import web
+
+from .feed import Feed, Message, Subscription
+from .keys import CONFIG, FEED, HOLDS
+from .ws import parse_after
+
+log = logging.getLogger("duplex.server.polling")
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+DEFAULT_HOLD_S = 25.0
+MAX_HOLD_S = 120.0
+JSON_TYPE = "application/json"
+NDJSON_TYPE = "application/x-ndjson"
+
+
+class Hold:
+    """A held request or open stream that a fault or shutdown can end early."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self) -> None:
+        self.ended = asyncio.Event()
+
+
+def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name!r} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise web.HTTPBadRequest(text=f"{name!r} must be from {low:g} to {high:g}")
+    return value
+
+
+def control(kind: str, **fields: object) -> str:
+    return json.dumps({"control": kind, **fields}, separators=(",", ":"))
+
+
+def collect(feed: Feed, after: int | None, limit: int) -> tuple[list[str], int]:
+    """The items for a request after N (JSON texts) and how many are feed messages."""
+    if after is None:
+        return [control("live", seq=feed.last_seq)], 0
+    backlog, gap = feed.since(after)
+    items = []
+    if gap is not None:
+        items.append(control("gap", after=gap.after, first_available=gap.first_available, missing=gap.missing))
+    items += [m.text for m in backlog[:limit]]
+    return items, min(len(backlog), limit)
+
+
+def json_list(items: list[str]) -> web.Response:
+    return web.Response(body=("[" + ",".join(items) + "]").encode(), content_type=JSON_TYPE,
+                        headers={"Cache-Control": "no-store"})
+
+
+async def poll_handler(request: web.Request) -> web.Response:
+    feed = request.app[FEED]
+    limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
+    items, _ = collect(feed, parse_after(request), limit)
+    return json_list(items)
+
+
+async def longpoll_handler(request: web.Request) -> web.Response:
+    feed = request.app[FEED]
+    after = parse_after(request)
+    limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
+    hold_s = _number(request, "timeout", DEFAULT_HOLD_S, 0, MAX_HOLD_S)
+    sub = feed.subscribe(request.app[CONFIG].subscriber_backlog)  # before looking: nothing slips by
+    hold = Hold()
+    request.app[HOLDS].add(hold)
+    try:
+        items, found = collect(feed, after, limit)
+        if after is not None and not found and hold_s > 0:
+            await _wait(sub, hold, hold_s)
+            items, _ = collect(feed, after, limit)
+    finally:
+        feed.unsubscribe(sub)
+        request.app[HOLDS].discard(hold)
+    return json_list(items)
+
+
+async def _wait(sub: Subscription, hold: Hold, seconds: float) -> list[Message] | None:
+    """The next published messages, or None when the hold is ended or ``seconds`` pass."""
+    batch = asyncio.ensure_future(sub.get_batch())
+    ended = asyncio.ensure_future(hold.ended.wait())
+    try:
+        await asyncio.wait({batch, ended}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        return batch.result() if batch.done() else None
+    finally:
+        batch.cancel()
+        ended.cancel()
+
+
+async def stream_handler(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    cfg, feed = app[CONFIG], app[FEED]
+    after = parse_after(request)
+    sub = feed.subscribe(cfg.subscriber_backlog)
+    hold = Hold()
+    app[HOLDS].add(hold)
+    resp = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "Cache-Control": "no-store",
+                                       "X-Accel-Buffering": "no"})
+    resp.enable_chunked_encoding()
+    try:
+        await resp.prepare(request)
+        last = feed.last_seq
+        head: list[str] = []
+        if after is not None:
+            backlog, gap = feed.since(after)
+            if gap is not None:
+                head.append(control("gap", after=gap.after, first_available=gap.first_available,
+                                    missing=gap.missing))
+            head += [m.text for m in backlog]
+            if backlog:
+                last = backlog[-1].seq
+        head.append(control("live", seq=last))
+        await resp.write(("\n".join(head) + "\n").encode())
+        while not hold.ended.is_set():
+            batch = await _wait(sub, hold, cfg.sse_heartbeat)
+            if sub.overflowed:
+                log.info("stream client too slow: ending its stream")
+                break
+            if batch is None:
+                if not hold.ended.is_set():
+                    await resp.write(b"\n")  # heartbeat; also finds a client that left
+                continue
+            fresh = [m for m in batch if m.seq > last]
+            if fresh:
+                last = fresh[-1].seq
+                await resp.write(("\n".join(m.text for m in fresh) + "\n").encode())
+    except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
+        log.debug("stream ended: %s", exc)
+    finally:
+        feed.unsubscribe(sub)
+        app[HOLDS].discard(hold)
+    return resp
