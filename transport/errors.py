@@ -21,7 +21,6 @@ the client boundary, by :func:`explain`. The UI and ``probe`` show
 from __future__ import annotations
 
 import asyncio
-import copy
 import errno
 import socket
 import ssl
@@ -36,7 +35,8 @@ class DuplexError(Exception):
 
     def restated(self, sentence: str) -> "DuplexError":
         """The same error (same class, same cause) with another sentence."""
-        err = copy.copy(self)
+        err = type(self).__new__(type(self))  # no __init__: subclasses take other arguments
+        err.__dict__.update(self.__dict__)
         err.sentence = sentence
         err.args = (sentence,)
         err.__cause__ = self.__cause__
