@@ -42,6 +42,7 @@ class WireStats:
     staleness_ms: Mean = field(default_factory=Mean)
     hold_ms: Mean = field(default_factory=Mean)
     rearm_ms: Mean = field(default_factory=Mean)
+    rtt_ms: Mean = field(default_factory=Mean)  # request sent → response read (AJAX)
 
     @property
     def sent(self) -> int:

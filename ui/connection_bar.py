@@ -80,7 +80,8 @@ class ConnectionBar(QWidget):
         row2.addWidget(self.headers, 2)
         row2.addWidget(self.subprotocols, 1)
         row3 = QHBoxLayout()
-        row3.addWidget(QLabel("Reconnect"))
+        self._reconnect_label = QLabel("Reconnect")
+        row3.addWidget(self._reconnect_label)
         row3.addWidget(self.policy)
         row3.addWidget(self.interval)
         row3.addWidget(self.resume)
@@ -101,6 +102,11 @@ class ConnectionBar(QWidget):
         self.restart_button.clicked.connect(lambda: self.restartRequested.emit(float(self.down_s.value())))
         self.set_state("idle")
         self.restart_button.setEnabled(False)
+
+    def hide_reconnect(self) -> None:
+        """For a transport with no connection to keep (AJAX)."""
+        for widget in (self._reconnect_label, self.policy, self.interval):
+            widget.hide()
 
     def add_option(self, label: str, widget: QWidget) -> None:
         """A transport's own setting, on the row of the headers."""

@@ -12,6 +12,8 @@ from transport.events import Event
 
 from .bridge import EventBridge
 from .lab_process import LabProcess
+from .ajax_tab import AjaxTab
+from .feed_tabs import LongPollTab, ShortPollTab, StreamTab
 from .sse_tab import SSETab
 from .transport_tab import TransportTab
 from .websocket_tab import WebSocketTab
@@ -33,7 +35,12 @@ class MainWindow(QMainWindow):
         self.lab = LabProcess(rate=rate, parent=self)
         self.ws_tab = WebSocketTab(self.bridge.push, cap)
         self.sse_tab = SSETab(self.bridge.push, cap)
-        self.transport_tabs: list[TransportTab] = [self.ws_tab, self.sse_tab]
+        self.short_poll_tab = ShortPollTab(self.bridge.push, cap)
+        self.long_poll_tab = LongPollTab(self.bridge.push, cap)
+        self.stream_tab = StreamTab(self.bridge.push, cap)
+        self.ajax_tab = AjaxTab(self.bridge.push, cap)
+        self.transport_tabs: list[TransportTab] = [self.ws_tab, self.sse_tab, self.short_poll_tab,
+                                                   self.long_poll_tab, self.stream_tab, self.ajax_tab]
         self.tabs = QTabWidget()
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)

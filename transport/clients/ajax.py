@@ -116,7 +116,9 @@ class AjaxClient(ClientBase):
             body = json.loads(text)
         except ValueError as exc:
             raise DuplexError(f"Not valid JSON: {exc}.") from exc
-        return await self._exchange("message", "POST", "/api/messages", json_body=body)
+        ex = await self._exchange("message", "POST", "/api/messages", json_body=body)
+        self.stats.messages += 1
+        return ex
 
     async def get_value(self) -> Exchange:
         return await self._exchange("get value", "GET", "/api/session-value")
@@ -181,6 +183,7 @@ class AjaxClient(ClientBase):
             self.stats.heads += heads
             self.stats.cookies += cookie_bytes(resp)
             self.stats.payload += len(body)
+            self.stats.rtt_ms.add(ms)
             self._emit("in", "response", wire=sent + received, size=len(body),
                        data=body.decode("utf-8", "replace"), meta={
                            "op": op, "status": resp.status, "sent": sent, "received": received,
