@@ -75,3 +75,19 @@ def test_sse_transport_is_inferred_from_an_http_url_and_failure_is_one_line():
     assert res.returncode == 1 and res.stderr.strip().count("\n") == 0
     assert "Connection refused" in res.stderr
     assert json.loads(res.stdout.splitlines()[0])["transport"] == "sse"
+
+
+def test_polling_transports_print_request_response_pairs_with_wire_and_status(lab):
+    for transport, path in (("short_poll", "/api/poll"), ("long_poll", "/api/longpoll"), ("stream", "/api/stream")):
+        res = probe(lab.url + path, "--transport", transport, "--count", "4", "--timeout", "20",
+                    "--poll-interval", "0.1")
+        assert res.returncode == 0, (transport, res.stderr)
+        events = [json.loads(line) for line in res.stdout.splitlines()]
+        assert all(e["transport"] == transport for e in events)
+        requests = [e for e in events if e["kind"] == "request"]
+        responses = [e for e in events if e["kind"] == "response"]
+        assert requests and responses and requests[0]["direction"] == "out"
+        assert all(r["meta"]["status"] == 200 and r["wire"] > 0 for r in responses)
+        msgs = [e for e in events if e["kind"] == "message"]
+        seqs = [m["seq"] for m in msgs]
+        assert len(msgs) >= 4 and seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # a poll may carry more

@@ -10,8 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.helpers import ClientRun, free_port, wait_until
+from tests.proxy import CountingProxy
 from transport.backoff import event_source_delay
-from transport.clients.sse import SSEClient, SSEOptions, stream_timeout, validate_url
+from transport.clients.http import stream_timeout
+from transport.clients.sse import SSEClient, SSEOptions, validate_url
 from transport.errors import ConnectFailed, InvalidURL, MessageTooBig, ServerStopped, TLSFailure, WrongResponse
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED, SSE_RESUMES
@@ -86,6 +88,21 @@ async def test_lab_stream_events_types_ids_latency_retry_and_heartbeats(lab_serv
     await wait_until(lambda: any(e.data == "ping" for e in run.rows("comment")), 5, "a heartbeat")
     assert not run.rows("warning")  # the lab's response is well-formed
     assert await run.stop() is None and run.client.state == "closed"
+
+
+async def test_bytes_are_counted_on_the_socket(lab_server):
+    async with CountingProxy("127.0.0.1", lab_server.port) as proxy:
+        run = Run(url=f"http://127.0.0.1:{proxy.port}/sse")
+        await wait_until(lambda: run.client.connected, 5, "open")
+        for i in range(20):
+            lab_server.app[FEED].publish("price", i)
+        await wait_until(lambda: run.client.ledger.received == 20, 5, "20 events")
+        await run.stop()
+        await wait_until(lambda: proxy.total == run.client.counter.total, 5, "the proxy to see every byte")
+    stats = run.client.stats
+    assert (stats.sent, stats.received) == (proxy.upstream, proxy.downstream)
+    assert sum(e.wire or 0 for e in run.events) == stats.wire  # every byte attributed to a row
+    assert stats.messages == 20 and 0 < stats.payload < stats.wire
 
 
 async def test_stream_end_reconnects_after_server_retry_with_last_event_id(lab_server):

@@ -31,8 +31,10 @@ from ..errors import (DuplexError, InvalidURL, MessageTooBig, ServerStopped, Wro
                       human_size)
 from ..envelope import envelope_fields
 from ..events import Event, EventSink, now_ns
+from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
 from .base import ClientBase, where
+from .http import WireCounter, cookie_bytes, mime_essence, new_session, request_head_size, response_head_size
 
 log = logging.getLogger("duplex.sse")
 
@@ -79,27 +81,6 @@ def validate_url(url: str) -> str:
     return url
 
 
-def stream_timeout(open_timeout: float) -> aiohttp.ClientTimeout:
-    """Bounded connect, unbounded stream: aiohttp's default 300 s total would cut every stream."""
-    return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=open_timeout, sock_read=None)
-
-
-def mime_essence(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _response_head_size(resp: aiohttp.ClientResponse) -> int:
-    line = len(f"HTTP/{resp.version.major}.{resp.version.minor} {resp.status} {resp.reason or ''}\r\n")
-    return line + sum(len(k) + len(v) + 4 for k, v in resp.raw_headers) + 2
-
-
-def _request_head_size(resp: aiohttp.ClientResponse) -> int:
-    info = resp.request_info
-    target = info.url.raw_path_qs
-    return len(f"{info.method} {target} HTTP/1.1\r\n") + sum(
-        len(k) + len(v) + 4 for k, v in info.headers.items()) + 2
-
-
 class SSEClient(ClientBase):
     transport = "sse"
     options: SSEOptions
@@ -108,7 +89,10 @@ class SSEClient(ClientBase):
         super().__init__(options, sink, log)
         self.parser = EventStreamParser(max_size=options.max_event_size)
         self.requests = 0
+        self.counter = WireCounter()
+        self.stats = WireStats(self.counter)
         self._resp: aiohttp.ClientResponse | None = None
+        self._carry = 0
 
     # -- public API ------------------------------------------------------------
     @property
@@ -129,10 +113,7 @@ class SSEClient(ClientBase):
         o = self.options
         policy_delays = o.policy.delays() if o.policy is not None else None
         failures = 0
-        async with aiohttp.ClientSession(timeout=stream_timeout(o.open_timeout),
-                                         cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                         connector=aiohttp.TCPConnector(ssl=o.verify_tls),
-                                         trust_env=False) as session:
+        async with new_session(self.counter, o.open_timeout, o.verify_tls) as session:
             while not self._closing:
                 self._emit.conn += 1
                 opened = time.monotonic()
@@ -199,6 +180,8 @@ class SSEClient(ClientBase):
             headers["Last-Event-ID"] = last_id
         self._set_state("connecting")
         self.requests += 1
+        self.stats.requests += 1
+        self.counter.mark()  # what a failed attempt left is not this exchange's
         started = now_ns()
         self._emit("out", "request", t=started, data=f"GET {url}", meta={
             "headers": headers, "last_event_id": last_id or None, "attempt": self.requests})
@@ -215,7 +198,14 @@ class SSEClient(ClientBase):
         got = now_ns()
         ttfb = (got - started) / 1e6
         ctype = resp.headers.get("Content-Type")
-        self._emit("in", "response", t=got, wire=_request_head_size(resp) + _response_head_size(resp),
+        sent, received = self.counter.mark()
+        head = min(received, response_head_size(resp))
+        self._carry = received - head  # body bytes that came with the head: the first read's
+        heads = request_head_size(resp) + response_head_size(resp)
+        self.stats.responses += 1
+        self.stats.heads += heads
+        self.stats.cookies += cookie_bytes(resp)
+        self._emit("in", "response", t=got, wire=sent + head,
                    data=f"{resp.status} {resp.reason or ''}".strip(), meta={
                        "status": resp.status, "headers": dict(resp.headers), "ttfb_ms": round(ttfb, 2),
                        "url": str(resp.url),
@@ -283,7 +273,8 @@ class SSEClient(ClientBase):
                 now = time.monotonic()
                 silence, last_read = now - last_read, now
                 items = parser.feed(chunk)
-                owed += len(chunk)
+                owed += self.counter.mark()[1] + self._carry  # bytes read on the socket, framing included
+                self._carry = 0
                 if not items:
                     continue
                 if first:
@@ -328,6 +319,8 @@ class SSEClient(ClientBase):
                 lat = (received - ts) / 1e6
                 if 0 <= lat < 3_600_000:
                     latency = lat
+        self.stats.messages += 1
+        self.stats.payload += size
         # built directly (positional): this is the per-event hot path
         self._sink(Event("sse", "in", "message", received, self._emit.conn, seq, size, wire, latency, data, meta))
 
