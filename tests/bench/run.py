@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
-from tests.bench import sse  # noqa: E402
+from tests.bench import sse, transports  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
@@ -142,8 +142,9 @@ async def measure(lab) -> dict[str, dict[str, float]]:
 
 
 def row(name, value, unit, baseline, target, higher_is_better):
+    """A result with its same-run baseline; ``target`` None: reported, not judged."""
     ratio = value / baseline if baseline else float("nan")
-    met = ratio >= target if higher_is_better else ratio <= target
+    met = None if target is None else ratio >= target if higher_is_better else ratio <= target
     return {"name": name, "value": round(value, 4), "unit": unit, "baseline": round(baseline, 4),
             "ratio": round(ratio, 3), "target": target, "met": met}
 
@@ -163,6 +164,17 @@ async def main() -> int:
         rows.append(row(f"ws RTT p50, duplex vs bare ({tag})", dup["p50"], "ms", bare["p50"], 1.15, False))
         rows.append(row(f"ws RTT p99, duplex vs bare ({tag})", dup["p99"], "ms", bare["p99"], 1.15, False))
         rows.append(row(f"ws throughput, duplex vs bare ({tag})", dup["rate"], "msg/s", bare["rate"], 0.9, True))
+    per_transport = await transports.measure()
+    ws = per_transport["websocket"]
+    for name in transports.TRANSPORTS:
+        res = per_transport[name]
+        rows.append(row(f"{name}: wire bytes per message (vs websocket)", res["wire"], "B", ws["wire"], None, False))
+        rows.append(row(f"{name}: overhead bytes per message (vs websocket)", res["overhead"], "B",
+                        ws["overhead"], None, False))
+        rows.append(row(f"{name}: messages per second, {transports.BURST} burst (vs websocket)", res["rate"],
+                        "msg/s", ws["rate"], None, True))
+    rt = per_transport["long_poll_rt"]
+    rows.append(row("long-poll round trips, duplex vs bare aiohttp", rt["duplex"], "rt/s", rt["bare"], 0.8, True))
     sse_rates = await sse.measure()
     rows.append(row("sse throughput, duplex vs aiohttp-sse-client", sse_rates["duplex"], "events/s",
                     sse_rates["aiohttp-sse-client"], 1.5, True))
@@ -176,8 +188,10 @@ async def main() -> int:
     print("| --- | ---: | ---: | ---: | ---: | :-: |")
     for r in rows:
         cmp = "≤" if "RTT" in r["name"] else "≥"
+        target = "—" if r["target"] is None else f"{cmp} {r['target']}"
+        met = "—" if r["met"] is None else "yes" if r["met"] else "no"
         print(f"| {r['name']} | {r['value']:,.3f} {r['unit']} | {r['baseline']:,.3f} {r['unit']} | "
-              f"{r['ratio']:.3f} | {cmp} {r['target']} | {'yes' if r['met'] else 'no'} |")
+              f"{r['ratio']:.3f} | {target} | {met} |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"python": platform.python_version(), "rows": rows}, indent=2))
     print(f"\nJSON: {RESULTS.relative_to(ROOT)}")

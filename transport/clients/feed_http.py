@@ -36,6 +36,7 @@ class FeedOptions:
     policy: Policy = field(default_factory=lambda: Policy("exponential", 0.5, 5.0))
     interval: float = 1.0  # short poll: between the starts of two polls
     hold: float = 25.0  # long poll: how long the server may hold a request (?timeout=)
+    limit: int | None = None  # polls: at most this many messages per answer (?limit=)
     open_timeout: float = 10.0  # connect and response headers (plus the hold)
     body_timeout: float = 10.0  # a poll body must end this soon after its headers
     max_body: int = 16 << 20  # a poll response body, or one stream line
@@ -69,7 +70,8 @@ class HttpFeedClient(ClientBase):
         self.after: int | None = start_after(options.url)
         self._session: aiohttp.ClientSession | None = None
         self._inflight: asyncio.Task | None = None
-        self._drop_idle = False
+        self._busy = False  # an exchange is on the wire
+        self._succeeded = False
         self._exchanges = 0
 
     # -- public API ------------------------------------------------------------
@@ -88,13 +90,10 @@ class HttpFeedClient(ClientBase):
         self._set_state("connecting")
         try:
             while not self._closing:
-                if self._drop_idle:  # dropped between exchanges: the pooled connection is gone
-                    self._drop_idle = False
-                    await self._discard_session()
                 if self._session is None:
                     self._emit.conn += 1  # a new session: new connections
                     self._session = new_session(self.counter, o.open_timeout, o.verify_tls)
-                self._inflight = task = asyncio.ensure_future(self._cycle(self._session, url))
+                self._inflight = task = asyncio.ensure_future(self._cycles(self._session, url))
                 try:
                     await asyncio.wait({task})
                 except asyncio.CancelledError:
@@ -103,20 +102,21 @@ class HttpFeedClient(ClientBase):
                     raise
                 finally:
                     self._inflight = None
-                if self._closing:
-                    break
-                if task.cancelled():  # dropped under it
-                    self.ledger.connection_lost()
-                    await self._discard_session()
-                    continue
-                exc = task.exception()
-                if exc is None:
+                if self._succeeded:  # it worked for a while: back off from the start
+                    self._succeeded = False
                     failures = 0
                     delays = o.policy.delays()
-                    wait = self._pace()
+                if self._closing:
+                    break
+                if task.cancelled():  # dropped: the connection closed under it
+                    self.ledger.connection_lost()
+                    await self._discard_session()
+                    wait = self._pace()  # a short poll keeps its rhythm
                     if wait > 0:
                         await self._pause.sleep(wait)
                     continue
+                exc = task.exception()
+                assert exc is not None  # _cycles only ends by an error or by being cancelled
                 err = explain(exc, where(url), timeout=o.open_timeout)
                 if err.fatal:
                     return self._fail(err)
@@ -139,26 +139,36 @@ class HttpFeedClient(ClientBase):
 
     async def close(self) -> None:
         self._closing = True
-        self._pause.wake()
         task = self._inflight
         if task is not None:
             task.cancel()
+        self._pause.wake()
 
     def drop(self) -> bool:
         """Cut the connection now: an in-flight request fails, pooled connections go."""
-        if self.state != "open" or self._session is None:
-            return False
         task = self._inflight
-        busy = task is not None and not task.done()
-        self._emit("state", "fault", data="connection dropped (closed under the request)" if busy
+        if self.state != "open" or task is None:
+            return False
+        self._emit("state", "fault", data="connection dropped (closed under the request)" if self._busy
                    else "connection dropped (the idle keep-alive connection is closed)", meta={"fault": "drop"})
-        if busy:
-            assert task is not None
-            task.cancel()
-        else:
-            self._drop_idle = True
-            self.ledger.connection_lost()
+        task.cancel()
         return True
+
+    async def _cycles(self, session: aiohttp.ClientSession, url: str) -> None:
+        """Cycle after cycle, paced, until one fails (raises) or a drop or close cancels it.
+
+        It also stops by itself on close: on 3.11 ``wait_for`` can swallow a
+        cancel that lands as its wait ends (the pause woken by close)."""
+        while not self._closing:
+            self._busy = True
+            try:
+                await self._cycle(session, url)
+            finally:
+                self._busy = False
+            self._succeeded = True
+            wait = self._pace()
+            if wait > 0:
+                await self._pause.sleep(wait)
 
     # -- for subclasses ----------------------------------------------------------------
     async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:

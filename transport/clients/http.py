@@ -121,6 +121,14 @@ def mime_essence(content_type: str | None) -> str:
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int, timeout: float, peer: str) -> bytes:
     """The whole body, bounded in size and time, or a DuplexError that says which bound."""
+    length = resp.content_length
+    if length is not None and length <= limit:  # the common case: a declared, acceptable size
+        try:
+            async with asyncio.timeout(timeout):
+                return await resp.read()
+        except TimeoutError:
+            raise DuplexError(f"{peer} did not send its {human_size(length)} response body within "
+                              f"{timeout:g} s.") from None
     parts: list[bytes] = []
     size = 0
     try:

@@ -35,6 +35,7 @@ class PollClient(HttpFeedClient):
         self._started = 0.0
         self._full = False
         self._last_end: int | None = None
+        self._prefix: str | None = None
 
     def _pace(self) -> float:
         if self.long or self._full:
@@ -43,10 +44,15 @@ class PollClient(HttpFeedClient):
 
     async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
         o = self.options
-        params: dict[str, object] = {"after": self.after}
-        if self.long:
-            params["timeout"] = f"{o.hold:g}"
-        target = with_query(url, **params) if self.after is not None or self.long else url
+        if self._prefix is None:  # the URL without after=, built once (this is per request)
+            params: dict[str, object] = {"after": None}
+            if self.long:
+                params["timeout"] = f"{o.hold:g}"
+            if o.limit is not None:
+                params["limit"] = o.limit
+            self._prefix = with_query(url, **params)
+            self._prefix += "&" if "?" in self._prefix else "?"
+        target = f"{self._prefix}after={self.after}" if self.after is not None else self._prefix.rstrip("?&")
         self._started = time.monotonic()
         started = self._request(target)
         if self.long and self._last_end is not None:
@@ -77,7 +83,7 @@ class PollClient(HttpFeedClient):
         if not found:
             self.stats.empty += 1
         self._resume_finished()
-        self._full = found >= 1000
+        self._full = found >= (o.limit or 1000)
         self._last_end = now_ns()
 
     def _parse(self, resp: aiohttp.ClientResponse, body: bytes, peer: str) -> list[tuple[str, object]]:

@@ -1,0 +1,152 @@
+"""Every transport on the same lab feed: throughput and bytes on the wire per message,
+and long-poll round trips against a bare aiohttp client doing the same requests.
+
+One lab process; one client at a time. Overhead is measured at the lab's
+ticker rate (RATE messages/s, WINDOW messages), throughput on a burst of
+BURST messages. Bytes come from the clients' rows, whose ``wire`` adds up to
+what the socket carried (HTTP clients count on the socket; WebSocket frames
+are counted per frame). Everything bounded by STEP_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from tests.helpers import start_lab
+from transport.backoff import Policy
+from transport.clients.feed_http import FeedOptions
+from transport.clients.polling import PollClient
+from transport.clients.sse import SSEClient, SSEOptions
+from transport.clients.stream import StreamClient
+from transport.clients.websocket import WebSocketClient, WebSocketOptions
+from transport.lab_admin import post_fault
+
+RATE = 20
+WINDOW = 60  # messages per overhead measurement (3 s at RATE)
+BURST = 5_000
+RT_ROUNDS, RT_PER_ROUND = 4, 500
+STEP_TIMEOUT = 60.0
+TRANSPORTS = ("websocket", "sse", "short_poll", "long_poll", "stream")
+
+
+@dataclass
+class Tally:
+    wire: int = 0
+    payload: int = 0
+    messages: int = 0
+
+    def __call__(self, event) -> None:
+        self.wire += event.wire or 0
+        if event.kind == "message" and event.direction == "in":
+            self.messages += 1
+            self.payload += event.size
+
+
+def make_client(transport: str, base: str, sink):
+    fast = Policy("fixed", 0.1)
+    if transport == "websocket":
+        return WebSocketClient(WebSocketOptions(base.replace("http://", "ws://") + "/ws", policy=fast), sink)
+    if transport == "sse":
+        return SSEClient(SSEOptions(base + "/sse"), sink)
+    paths = {"short_poll": "/api/poll", "long_poll": "/api/longpoll", "stream": "/api/stream"}
+    options = FeedOptions(base + paths[transport], policy=fast, interval=1.0)
+    if transport == "stream":
+        return StreamClient(options, sink)
+    return PollClient(options, sink, long=transport == "long_poll")
+
+
+async def _until(pred, what: str) -> None:
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.002)
+
+
+async def measure_transport(transport: str, lab) -> dict[str, float]:
+    tally = Tally()
+    client = make_client(transport, lab.url, tally)
+    task = asyncio.ensure_future(client.run())
+    try:
+        await _until(lambda: tally.messages >= 3, f"{transport}: first messages")
+        start = Tally(tally.wire, tally.payload, tally.messages)
+        await _until(lambda: tally.messages - start.messages >= WINDOW, f"{transport}: {WINDOW} messages")
+        n = tally.messages - start.messages
+        overhead = (tally.wire - start.wire - (tally.payload - start.payload)) / n
+        wire = (tally.wire - start.wire) / n
+        if transport == "short_poll":  # from now on, poll fast to drain the burst
+            client.options.interval = 0.1
+        before = tally.messages
+        t0 = time.perf_counter()
+        await post_fault(lab.url, lab.token, {"action": "burst", "count": BURST})
+        await _until(lambda: tally.messages - before >= BURST, f"{transport}: burst")
+        rate = (tally.messages - before) / (time.perf_counter() - t0)
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, STEP_TIMEOUT)
+    return {"overhead": overhead, "wire": wire, "rate": rate}
+
+
+async def duplex_round_trips(lab, after: int) -> float:
+    """Long-poll round trips per second through Duplex's client (one message per answer)."""
+    done = asyncio.Event()
+    got = 0
+
+    def sink(event) -> None:
+        nonlocal got
+        if event.kind == "message":
+            got += 1
+            if got >= RT_PER_ROUND:
+                done.set()
+
+    client = PollClient(FeedOptions(f"{lab.url}/api/longpoll?after={after}", hold=5, limit=1), sink, long=True)
+    t0 = time.perf_counter()
+    task = asyncio.ensure_future(client.run())
+    try:
+        await asyncio.wait_for(done.wait(), STEP_TIMEOUT)
+        return client.stats.responses / (time.perf_counter() - t0)
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, STEP_TIMEOUT)
+
+
+async def bare_round_trips(lab, after: int) -> float:
+    """The same requests with a bare aiohttp session: get, read, json.loads."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT)) as session:
+        t0 = time.perf_counter()
+        for i in range(RT_PER_ROUND):
+            async with session.get(f"{lab.url}/api/longpoll", params={"after": after + i, "timeout": 5,
+                                                                      "limit": 1}) as resp:
+                items = json.loads(await resp.read())
+                assert items and items[0]["seq"] == after + i + 1
+        return RT_PER_ROUND / (time.perf_counter() - t0)
+
+
+async def measure() -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    lab = start_lab(rate=RATE)
+    try:
+        for transport in TRANSPORTS:
+            out[transport] = await measure_transport(transport, lab)
+    finally:
+        lab.stop()
+    lab = start_lab(rate=0)
+    try:
+        await post_fault(lab.url, lab.token, {"action": "burst", "count": RT_ROUNDS * RT_PER_ROUND * 2 + 10})
+        rates: dict[str, list[float]] = {"duplex": [], "bare": []}
+        after = 0
+        for rnd in range(RT_ROUNDS):
+            for name in (("duplex", "bare") if rnd % 2 == 0 else ("bare", "duplex")):
+                fn = duplex_round_trips if name == "duplex" else bare_round_trips
+                rates[name].append(await fn(lab, after))
+                after += RT_PER_ROUND
+        out["long_poll_rt"] = {"duplex": statistics.median(rates["duplex"]), "bare": statistics.median(rates["bare"])}
+    finally:
+        lab.stop()
+    return out
