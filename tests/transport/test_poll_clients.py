@@ -44,23 +44,6 @@ async def lab_server():
     await server.close()
 
 
-@pytest.fixture
-async def serve():
-    servers = []
-
-    async def start(*routes: web.RouteDef) -> str:
-        app = web.Application()
-        app.add_routes(routes)
-        server = TestServer(app, host="127.0.0.1", port=0)
-        await server.start_server()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.port}"
-
-    yield start
-    for server in servers:
-        await server.close()
-
-
 def messages(run):
     return [e for e in run.events if e.kind == "message"]
 

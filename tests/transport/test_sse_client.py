@@ -34,24 +34,6 @@ async def lab_server():
     await server.close()
 
 
-@pytest.fixture
-async def serve():
-    """Start a hand-made aiohttp app on 127.0.0.1:0; returns its base URL."""
-    servers = []
-
-    async def start(*routes: web.RouteDef) -> str:
-        app = web.Application()
-        app.add_routes(routes)
-        server = TestServer(app, host="127.0.0.1", port=0)
-        await server.start_server()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.port}"
-
-    yield start
-    for server in servers:
-        await server.close()
-
-
 def url(server: TestServer, path: str = "/sse") -> str:
     return f"http://127.0.0.1:{server.port}{path}"
 

@@ -1,0 +1,25 @@
+"""Fixtures shared by the transport tests."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+@pytest.fixture
+async def serve():
+    """Start a hand-made aiohttp app on 127.0.0.1:0; returns its base URL."""
+    servers = []
+
+    async def start(*routes: web.RouteDef) -> str:
+        app = web.Application()
+        app.add_routes(routes)
+        server = TestServer(app, host="127.0.0.1", port=0)
+        await server.start_server()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.port}"
+
+    yield start
+    for server in servers:
+        await server.close()
