@@ -71,6 +71,7 @@ class HttpFeedClient(ClientBase):
         self._session: aiohttp.ClientSession | None = None
         self._inflight: asyncio.Task | None = None
         self._busy = False  # an exchange is on the wire
+        self._last_end: int | None = None  # when the last answer was read (re-arm gaps start there)
         self._succeeded = False
         self._exchanges = 0
 
@@ -108,6 +109,7 @@ class HttpFeedClient(ClientBase):
                     delays = o.policy.delays()
                 if self._closing:
                     break
+                self._last_end = None  # a retry's wait is not a re-arm gap
                 if task.cancelled():  # dropped: the connection closed under it
                     self.ledger.connection_lost()
                     await self._discard_session()

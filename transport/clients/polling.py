@@ -34,7 +34,6 @@ class PollClient(HttpFeedClient):
         super().__init__(options, sink)
         self._started = 0.0
         self._full = False
-        self._last_end: int | None = None
         self._prefix: str | None = None
 
     def _pace(self) -> float:
