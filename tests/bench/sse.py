@@ -24,7 +24,7 @@ from tests.helpers import ROOT, read_line
 from transport.clients.sse import SSEClient, SSEOptions
 
 BURST = 20_000
-ROUNDS = 8
+ROUNDS = 16
 STEP_TIMEOUT = 60.0
 
 

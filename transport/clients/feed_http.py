@@ -181,15 +181,15 @@ class HttpFeedClient(ClientBase):
         """Seconds to wait after a successful cycle before the next one."""
         return 0.0
 
-    def _request(self, url: str) -> int:
+    def _request(self, url: str, note: str = "", **meta: Any) -> int:
         """The request row; returns its time. Bytes left from a failed exchange are not ours."""
         self.counter.mark()
         self.stats.requests += 1
         self._exchanges += 1
         t = now_ns()
         headers = dict(self.options.headers)
-        self._emit("out", "request", t=t, data=f"GET {url}", meta={"headers": headers, "after": self.after,
-                                                                 "exchange": self._exchanges})
+        self._emit("out", "request", t=t, data=f"GET {url}{note}", meta={
+            "headers": headers, "after": self.after, "exchange": self._exchanges, **meta})
         return t
 
     def _check_status(self, resp: aiohttp.ClientResponse, body: bytes | None, peer: str) -> None:
@@ -199,14 +199,14 @@ class HttpFeedClient(ClientBase):
         raise BadStatus(f"{peer} answered HTTP {resp.status} {resp.reason or ''}".rstrip() + said + ".",
                         resp.status)
 
-    def _response_row(self, resp: aiohttp.ClientResponse, t: int, started: int, wire: int,
+    def _response_row(self, resp: aiohttp.ClientResponse, t: int, started: int, wire: int, note: str = "",
                       **meta: Any) -> None:
         heads = request_head_size(resp) + response_head_size(resp)
         cookies = cookie_bytes(resp)
         self.stats.responses += 1
         self.stats.heads += heads
         self.stats.cookies += cookies
-        self._emit("in", "response", t=t, wire=wire, data=f"{resp.status} {resp.reason or ''}".strip(), meta={
+        self._emit("in", "response", t=t, wire=wire, data=f"{resp.status} {resp.reason or ''}".strip() + note, meta={
             "status": resp.status, "headers": dict(resp.headers), "heads": heads, "cookies": cookies,
             "ms": round((t - started) / 1e6, 2), **meta})
 

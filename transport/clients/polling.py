@@ -53,9 +53,11 @@ class PollClient(HttpFeedClient):
             self._prefix += "&" if "?" in self._prefix else "?"
         target = f"{self._prefix}after={self.after}" if self.after is not None else self._prefix.rstrip("?&")
         self._started = time.monotonic()
-        started = self._request(target)
-        if self.long and self._last_end is not None:
-            self.stats.rearm_ms.add((started - self._last_end) / 1e6)
+        rearm = (now_ns() - self._last_end) / 1e6 if self.long and self._last_end is not None else None
+        started = self._request(target, f"  · re-armed after {rearm:.2f} ms" if rearm is not None else "",
+                                rearm_ms=None if rearm is None else round(rearm, 3))
+        if rearm is not None:
+            self.stats.rearm_ms.add(rearm)
         peer = where(url)
         async with asyncio.timeout(o.open_timeout + (o.hold if self.long else 0)):
             resp = await session.get(target, headers=o.headers)
@@ -72,7 +74,9 @@ class PollClient(HttpFeedClient):
             self.stats.hold_ms.add(hold)
         t = now_ns()
         messages = sum(1 for _, v in items if not (isinstance(v, dict) and "control" in v))
-        self._response_row(resp, t, started, sent + received, sent=sent, received=received,
+        note = f"  · held {hold:,.0f} ms" if self.long else ""
+        note += f"  · {messages} message{'s' if messages != 1 else ''}, {sent + received:,} B"
+        self._response_row(resp, t, started, sent + received, note, sent=sent, received=received,
                            items=len(items), messages=messages, hold_ms=round(hold, 2))
         self._set_state("open")
         self._resume_started()
