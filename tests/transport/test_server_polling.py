@@ -9,6 +9,7 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from tests.helpers import wait_until
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED, HOLDS
 from transport.server.sse import end_streams
@@ -62,9 +63,7 @@ async def test_longpoll_answers_at_once_when_there_is_something(client):
 async def test_longpoll_holds_until_a_message_arrives(client):
     publish(client, 1)
     req = asyncio.ensure_future(client.get("/api/longpoll?after=1&timeout=30"))
-    async with asyncio.timeout(5):
-        while not client.server.app[HOLDS]:  # the request is being held
-            await asyncio.sleep(0.01)
+    await wait_until(lambda: client.server.app[HOLDS], 5, "the request to be held")
     assert not req.done()
     publish(client, 1, "likes")
     got = await (await asyncio.wait_for(req, 5)).json()
@@ -78,9 +77,7 @@ async def test_longpoll_times_out_with_an_empty_list(client):
 
 async def test_end_streams_releases_a_held_long_poll(client):
     req = asyncio.ensure_future(client.get("/api/longpoll?after=0&timeout=60"))
-    async with asyncio.timeout(5):
-        while not client.server.app[HOLDS]:
-            await asyncio.sleep(0.01)
+    await wait_until(lambda: client.server.app[HOLDS], 5, "the request to be held")
     assert end_streams(client.server.app) == 1
     assert await (await asyncio.wait_for(req, 5)).json() == []
 

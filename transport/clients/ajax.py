@@ -23,8 +23,7 @@ from ..errors import BadStatus, DuplexError, InvalidURL, NotConnected, explain
 from ..events import EventSink, now_ns
 from ..wirestats import WireStats
 from .base import ClientBase, where
-from .http import WireCounter, cookie_bytes, new_session, read_body, request_head_size, response_head_size, snippet
-from .sse import validate_url
+from .http import WireCounter, validate_http_url, cookie_bytes, new_session, read_body, request_head_size, response_head_size, snippet
 
 log = logging.getLogger("duplex.ajax")
 
@@ -59,7 +58,7 @@ class Exchange:
 
 
 def base_url(url: str) -> str:
-    parts = urlsplit(validate_url(url))
+    parts = urlsplit(validate_http_url(url, "the server"))
     return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 

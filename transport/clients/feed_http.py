@@ -22,9 +22,8 @@ from ..backoff import Policy
 from ..errors import BadStatus, DuplexError, InvalidURL, explain
 from ..events import Event, EventSink, now_ns
 from ..wirestats import WireStats
-from .base import ClientBase, where, with_query
-from .http import WireCounter, cookie_bytes, new_session, request_head_size, response_head_size, snippet
-from .sse import validate_url as validate_http_url
+from .base import ClientBase, where
+from .http import WireCounter, cookie_bytes, validate_http_url, new_session, request_head_size, response_head_size, snippet
 
 log = logging.getLogger("duplex.http")
 
@@ -46,8 +45,7 @@ class FeedOptions:
 
 
 def validate_url(url: str) -> str:
-    url = validate_http_url(url)
-    return url
+    return validate_http_url(url, "a poll or stream endpoint")
 
 
 def start_after(url: str) -> int | None:

@@ -14,11 +14,12 @@ import asyncio
 import functools
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 
-from ..errors import DuplexError, MessageTooBig, human_size
+from ..errors import DuplexError, InvalidURL, MessageTooBig, human_size
 
 
 @dataclass(slots=True)
@@ -80,6 +81,27 @@ class CountingConnector(aiohttp.TCPConnector):
         super().__init__(**kwargs)
         self.counter = counter
         self._factory = functools.partial(_CountingHandler, loop=self._loop, counter=counter)
+
+
+def validate_http_url(url: str, what: str) -> str:
+    """Check an http:// or https:// URL of ``what``; raise InvalidURL with a sentence otherwise."""
+    url = url.strip()
+    if not url:
+        raise InvalidURL(f"Enter an http:// or https:// URL of {what}.")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("ws", "wss"):
+        raise InvalidURL(f"Invalid URL {url!r}: the URL of {what} starts with http:// or https://, "
+                         f"not {scheme}:// (that is a WebSocket URL).")
+    if scheme not in ("http", "https"):
+        raise InvalidURL(f"Invalid URL {url!r}: it must start with http:// or https://.")
+    try:
+        parts.port
+    except ValueError:
+        raise InvalidURL(f"Invalid URL {url!r}: the port is not a number from 0 to 65535.") from None
+    if not parts.hostname:
+        raise InvalidURL(f"Invalid URL {url!r}: there is no host name.")
+    return url
 
 
 def stream_timeout(open_timeout: float) -> aiohttp.ClientTimeout:

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -34,7 +33,7 @@ from ..events import Event, EventSink, now_ns
 from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
 from .base import ClientBase, where
-from .http import WireCounter, cookie_bytes, mime_essence, new_session, request_head_size, response_head_size
+from .http import WireCounter, validate_http_url, cookie_bytes, mime_essence, new_session, request_head_size, response_head_size
 
 log = logging.getLogger("duplex.sse")
 
@@ -62,23 +61,7 @@ class SSEOptions:
 
 def validate_url(url: str) -> str:
     """Check an http:// or https:// URL; raise InvalidURL with a sentence otherwise."""
-    url = url.strip()
-    if not url:
-        raise InvalidURL("Enter an http:// or https:// URL of an event stream.")
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in ("ws", "wss"):
-        raise InvalidURL(f"Invalid URL {url!r}: an event stream URL starts with http:// or https://, "
-                         f"not {scheme}:// (that is a WebSocket URL).")
-    if scheme not in ("http", "https"):
-        raise InvalidURL(f"Invalid URL {url!r}: it must start with http:// or https://.")
-    try:
-        parts.port
-    except ValueError:
-        raise InvalidURL(f"Invalid URL {url!r}: the port is not a number from 0 to 65535.") from None
-    if not parts.hostname:
-        raise InvalidURL(f"Invalid URL {url!r}: there is no host name.")
-    return url
+    return validate_http_url(url, "an event stream")
 
 
 class SSEClient(ClientBase):
