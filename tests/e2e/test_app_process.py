@@ -49,9 +49,17 @@ async def gui_with_lab(tmp_path):
     gui = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, env={**ENV, "XDG_CONFIG_HOME": str(tmp_path)})
     try:
-        await wait_until(lambda: children(gui.pid), 20, "the lab child process")
-        lab_pid = children(gui.pid)[0]
-        assert "transport.server" in Path(f"/proc/{lab_pid}/cmdline").read_text()
+        def lab_child() -> int | None:  # between fork and exec the child still looks like the GUI
+            for pid in children(gui.pid):
+                try:
+                    if "transport.server" in Path(f"/proc/{pid}/cmdline").read_text():
+                        return pid
+                except OSError:
+                    pass
+            return None
+
+        await wait_until(lambda: lab_child() is not None, 20, "the lab child process")
+        lab_pid = lab_child()
         yield gui, lab_pid
     finally:
         if gui.poll() is None:
