@@ -34,6 +34,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="reconnection time /sse asks for, in milliseconds")
     p.add_argument("--sse-heartbeat", type=float, default=5.0, metavar="S",
                    help="seconds between ': ping' comments on /sse")
+    p.add_argument("--session-idle", type=float, default=60.0, metavar="S",
+                   help="seconds without a renewing request before a session expires")
+    p.add_argument("--session-absolute", type=float, default=900.0, metavar="S",
+                   help="seconds after login when a session expires regardless")
+    p.add_argument("--session-renew", choices=("user", "all"), default="user",
+                   help="which requests renew a session: user actions only, or background traffic too")
     p.add_argument("--allow-origin", action="append", default=[], help="extra Origin allowed on /ws")
     p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
                    help="event loop (auto: uvloop where installed)")
@@ -44,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--port must be 0..65535")
     if args.sse_retry < 0 or args.sse_heartbeat <= 0:
         p.error("--sse-retry >= 0 and --sse-heartbeat > 0 are required")
+    if args.session_idle <= 0 or args.session_absolute <= 0:
+        p.error("--session-idle and --session-absolute must be > 0")
     if args.rate < 0 or args.history < 1 or args.max_size < 1024:
         p.error("--rate >= 0, --history >= 1 and --max-size >= 1024 are required")
     return args
@@ -76,7 +84,9 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 async def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
                           max_msg_size=args.max_size,
-                          sse_retry_ms=args.sse_retry, sse_heartbeat=args.sse_heartbeat, allowed_origins=tuple(args.allow_origin))
+                          sse_retry_ms=args.sse_retry, sse_heartbeat=args.sse_heartbeat,
+                          session_idle=args.session_idle, session_absolute=args.session_absolute,
+                          session_renew_background=args.session_renew == "all", allowed_origins=tuple(args.allow_origin))
     runner = LabRunner(config)
     try:
         await runner.start()

@@ -4,6 +4,7 @@ Body: ``{"action": ...}`` with one of
 - ``restart`` ``{"down_s": S}``: stop listening for S seconds, back on the same port;
 - ``close_websockets`` ``{"code": C, "reason": R}``: close every WebSocket;
 - ``end_streams``: end every SSE stream (clients reconnect with Last-Event-ID);
+- ``expire_sessions``: every session expires now (its connections end);
 - ``evict_history``: forget history, so resume points become unknown (gap);
 - ``burst`` ``{"count": N, "topic": T}``: publish N messages at once (benchmarks).
 Requests need ``Authorization: Bearer <admin_token>``; any request carrying a
@@ -19,8 +20,9 @@ import logging
 
 from aiohttp import web
 
-from .keys import CONFIG, FEED, GO_DOWN, TASKS, WEBSOCKETS
+from .keys import CONFIG, FEED, GO_DOWN, SESSIONS, TASKS, WEBSOCKETS
 from .origin import origin_allowed
+from .session_http import expire_all
 from .sse import end_streams
 
 log = logging.getLogger("duplex.server.admin")
@@ -77,6 +79,8 @@ async def faults_handler(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "action": action, "closed": n})
     if action == "end_streams":
         return web.json_response({"ok": True, "action": action, "ended": end_streams(app)})
+    if action == "expire_sessions":
+        return web.json_response({"ok": True, "action": action, "expired": expire_all(app)})
     if action == "evict_history":
         n = app[FEED].evict()
         return web.json_response({"ok": True, "action": action, "evicted": n})
@@ -91,6 +95,21 @@ async def faults_handler(request: web.Request) -> web.Response:
             feed.publish(topic, i)
         return web.json_response({"ok": True, "action": action, "first": first, "last": feed.last_seq})
     return _error(400, f"unknown action {json.dumps(action)}")
+
+
+async def sessions_handler(request: web.Request) -> web.Response:
+    """``GET /_admin/sessions``: the server's view of every session and recent session events."""
+    if not origin_allowed(request):
+        return _error(403, "cross-origin requests are not allowed")
+    if not _authorised(request):
+        return _error(401, "missing or wrong admin token")
+    store = request.app[SESSIONS]
+    return web.json_response({
+        "idle": store.idle, "absolute": store.absolute, "renew_background": store.renew_background,
+        "sessions": store.all(),
+        "events": [{"kind": e.kind, "sid_prefix": e.sid_prefix, "user": e.user, "wall": e.wall, "reason": e.reason}
+                   for e in list(store.events)[-100:]],
+    })
 
 
 async def close_websockets(app: web.Application, code: int, reason: str) -> int:

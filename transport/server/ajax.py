@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .keys import FEED, VALUES
+from .session_http import SESSION
 from .origin import origin_allowed
 
 MAX_VALUE = 4096
@@ -68,13 +69,31 @@ async def messages_handler(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "seq": msg.seq})
 
 
+def value_store(request: web.Request) -> ValueStore:
+    """The value of the request's session, or the anonymous one (no session id presented)."""
+    session = request.get(SESSION)
+    stores = request.app[VALUES]
+    key = session.sid if session is not None else ""
+    store = stores.get(key)
+    if store is None:
+        store = stores[key] = ValueStore()
+    return store
+
+
+def _set(request: web.Request, store: ValueStore, value: str) -> None:
+    store.set(value)
+    session = request.get(SESSION)
+    if session is not None:
+        session.values["value"] = value
+
+
 def fragment(store: ValueStore) -> web.Response:
     body = f'<span id="session-value" data-edits="{store.edits}">{html.escape(store.value)}</span>'
     return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 async def value_get_handler(request: web.Request) -> web.Response:
-    return fragment(request.app[VALUES])
+    return fragment(value_store(request))
 
 
 async def value_post_handler(request: web.Request) -> web.Response:
@@ -85,8 +104,8 @@ async def value_post_handler(request: web.Request) -> web.Response:
     value = obj.get("value") if isinstance(obj, dict) else None
     if not isinstance(value, str) or len(value) > MAX_VALUE:
         return _error(400, f'"value" must be a string of at most {MAX_VALUE} characters')
-    store = request.app[VALUES]
-    store.set(value)
+    store = value_store(request)
+    _set(request, store, value)
     return fragment(store)
 
 
@@ -151,12 +170,12 @@ def page(store: ValueStore, notice: str) -> web.Response:
 
 
 async def form_get_handler(request: web.Request) -> web.Response:
-    store = request.app[VALUES]
+    store = value_store(request)
     return page(store, f"{store.edits} edits so far.")
 
 
 async def form_post_handler(request: web.Request) -> web.Response:
-    store = request.app[VALUES]
+    store = value_store(request)
     form = await request.post()
     state = decode_state(store, str(form.get("state", "")))
     value = form.get("value")
@@ -166,5 +185,5 @@ async def form_post_handler(request: web.Request) -> web.Response:
     if not isinstance(value, str) or len(value) > MAX_VALUE:
         return web.Response(status=400, text="<!DOCTYPE html><title>Bad value</title><p>Value too long.</p>",
                             content_type="text/html")
-    store.set(value)
+    _set(request, store, value)
     return page(store, f"Saved. {store.edits} edits so far.")

@@ -13,12 +13,15 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from .admin import close_websockets, faults_handler
+from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
 from .feed import Feed, run_ticker
 from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
-from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS, TASKS, VALUES, WEBSOCKETS
+from .keys import BOUND, CONFIG, FEED, HOLDS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, VALUES, WEBSOCKETS
+from .session_http import (login_handler, logout_handler, me_handler, new_bound, session_middleware,
+                           sweeper)
+from .sessions import SessionStore
 from .polling import longpoll_handler, poll_handler, stream_handler
 from .sse import end_streams, sse_handler
 from .ws import ws_handler
@@ -35,17 +38,20 @@ async def index(request: web.Request) -> web.Response:
         "endpoints": {"websocket": "/ws?after=N", "sse": "/sse (Last-Event-ID or ?after=N)",
                       "short_poll": "/api/poll?after=N", "long_poll": "/api/longpoll?after=N&timeout=S",
                       "stream": "/api/stream?after=N", "ajax": "POST /api/messages, GET/POST /api/session-value",
-                      "postback": "GET/POST /form", "admin": "/_admin/faults"},
+                      "postback": "GET/POST /form", "session": "POST /session/login, GET /session/me, POST /session/logout",
+                      "admin": "/_admin/faults, /_admin/sessions"},
         "held": len(request.app[HOLDS]),
+        "sessions": len(request.app[SESSIONS]),
         "sse": {"streams": len(request.app[STREAMS]), "last_event_ids": list(request.app[SSE_RESUMES])},
     })
 
 
-async def _ticker_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(run_ticker(app[FEED], app[CONFIG].rate))
+async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(run_ticker(app[FEED], app[CONFIG].rate)), asyncio.create_task(sweeper(app))]
     yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -57,14 +63,16 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
-    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[same_origin_posts])
+    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[same_origin_posts, session_middleware])
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[STREAMS] = weakref.WeakSet()
     app[SSE_RESUMES] = deque(maxlen=100)
     app[HOLDS] = set()
-    app[VALUES] = ValueStore()
+    app[VALUES] = {"": ValueStore()}  # per session id; "" is the anonymous value
+    app[SESSIONS] = SessionStore(cfg.session_idle, cfg.session_absolute, cfg.session_renew_background)
+    app[BOUND] = new_bound()
     app[TASKS] = set()
     app.router.add_get("/", index)
     app.router.add_get("/ws", ws_handler)
@@ -75,9 +83,13 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app.router.add_post("/api/messages", messages_handler)
     app.router.add_get("/api/session-value", value_get_handler)
     app.router.add_post("/api/session-value", value_post_handler)
+    app.router.add_post("/session/login", login_handler)
+    app.router.add_get("/session/me", me_handler)
+    app.router.add_post("/session/logout", logout_handler)
     app.router.add_get("/form", form_get_handler)
     app.router.add_post("/form", form_post_handler)
     app.router.add_post("/_admin/faults", faults_handler)
-    app.cleanup_ctx.append(_ticker_ctx)
+    app.router.add_get("/_admin/sessions", sessions_handler)
+    app.cleanup_ctx.append(_background_ctx)
     app.on_shutdown.append(_on_shutdown)
     return app

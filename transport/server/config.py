@@ -17,6 +17,9 @@ class ServerConfig:
     subscriber_backlog: int = 50_000  # per-connection queue before "too slow" (1013)
     sse_retry_ms: int = 1000  # the reconnection time /sse asks clients for
     sse_heartbeat: float = 5.0  # seconds between ": ping" comments on /sse
+    session_idle: float = 60.0  # seconds without a renewing request before a session expires
+    session_absolute: float = 900.0  # seconds after login when a session expires regardless
+    session_renew_background: bool = False  # do polls, streams and reconnects renew the idle timer?
     allowed_origins: tuple[str, ...] = ()  # extra Origins allowed on /ws
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     shutdown_timeout: float = 1.0

@@ -19,7 +19,10 @@ STREAMS = web.AppKey("streams", weakref.WeakSet)
 # Held long polls and open NDJSON streams (polling.Hold), so a fault or shutdown can end them.
 HOLDS = web.AppKey("holds", set)
 # The value that AJAX and the postback form read and write (ajax.ValueStore).
-VALUES = web.AppKey("values", object)
+VALUES = web.AppKey("values", dict)
+# The session store (sessions.SessionStore) and, per session id, how to end its open connections.
+SESSIONS = web.AppKey("sessions", object)
+BOUND = web.AppKey("bound", dict)
 # The Last-Event-ID header of recent /sse requests (None: none sent), newest last.
 SSE_RESUMES = web.AppKey("sse_resumes", deque)
 # Background tasks started by requests (e.g. a restart); a set keeps them

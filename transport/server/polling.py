@@ -25,6 +25,7 @@ from aiohttp import web
 
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
+from .session_http import bind
 from .ws import parse_after
 
 log = logging.getLogger("duplex.server.polling")
@@ -95,12 +96,14 @@ async def longpoll_handler(request: web.Request) -> web.Response:
     sub = feed.subscribe(request.app[CONFIG].subscriber_backlog)  # before looking: nothing slips by
     hold = Hold()
     request.app[HOLDS].add(hold)
+    unbind = bind(request, hold.ended.set)
     try:
         items, found = collect(feed, after, limit)
         if after is not None and not found and hold_s > 0:
             await _wait(sub, hold, hold_s)
             items, _ = collect(feed, after, limit)
     finally:
+        unbind()
         feed.unsubscribe(sub)
         request.app[HOLDS].discard(hold)
     return json_list(items)
@@ -125,6 +128,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     sub = feed.subscribe(cfg.subscriber_backlog)
     hold = Hold()
     app[HOLDS].add(hold)
+    unbind = bind(request, hold.ended.set)
     resp = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "Cache-Control": "no-store",
                                        "X-Accel-Buffering": "no"})
     resp.enable_chunked_encoding()
@@ -158,6 +162,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
         log.debug("stream ended: %s", exc)
     finally:
+        unbind()
         feed.unsubscribe(sub)
         app[HOLDS].discard(hold)
     return resp

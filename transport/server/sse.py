@@ -26,6 +26,7 @@ from aiohttp_sse import EventSourceResponse
 
 from .feed import Message
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
+from .session_http import bind
 from .ws import parse_after
 
 log = logging.getLogger("duplex.server.sse")
@@ -67,6 +68,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
         await resp.prepare(request)
         async with resp:
             request.app[STREAMS].add(resp)
+            unbind = bind(request, lambda: _session_ended(resp))
             last = feed.last_seq
             head = [note, f"retry: {cfg.sse_retry_ms}\n\n"]
             if after is not None:
@@ -79,7 +81,10 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
                     last = backlog[-1].seq
                 head.append(control("live", {"seq": last}))
             await resp.write("".join(head).encode())
-            await _pump(resp, sub, last)
+            try:
+                await _pump(resp, sub, last)
+            finally:
+                unbind()
     except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
         log.debug("sse stream ended: %s", exc)
     finally:
@@ -109,6 +114,15 @@ async def _pump(resp: EventSourceResponse, sub, last: int) -> None:
         ended.cancel()
         if batch is not None:
             batch.cancel()
+
+
+async def _session_ended(resp: EventSourceResponse) -> None:
+    """Say why, then end the stream (the client's next request gets 401)."""
+    try:
+        await resp.write(control("session", {"expired": True}).encode())
+    except (ConnectionError, RuntimeError):
+        pass
+    resp.stop_streaming()
 
 
 def end_streams(app: web.Application) -> int:

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from .feed import Feed, Subscription
 from .keys import CONFIG, FEED, WEBSOCKETS
 from .origin import origin_allowed
+from .session_http import bind
 
 log = logging.getLogger("duplex.server.ws")
 
@@ -51,6 +52,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     feed = request.app[FEED]
     request.app[WEBSOCKETS].add(ws)
+    unbind = bind(request, lambda: ws.close(code=1008, message=b"session expired"))
     sub = feed.subscribe(cfg.subscriber_backlog)
     pump = asyncio.create_task(_pump(ws, feed, sub, after))
     try:
@@ -60,6 +62,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
             elif msg.type == WSMsgType.BINARY:
                 feed.publish("binary", msg.data.hex())
     finally:
+        unbind()
         pump.cancel()
         feed.unsubscribe(sub)
         await asyncio.gather(pump, return_exceptions=True)

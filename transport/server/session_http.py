@@ -1,0 +1,148 @@
+"""Sessions over HTTP: the carrier (cookie or ``?sid=``), login, logout, expiry on every transport.
+
+- ``POST /session/login`` (JSON ``{"user": …}`` or a form): a new session,
+  always a new id, and the cookie ``duplex_sid`` (``HttpOnly; SameSite=Lax;
+  Path=/``, plus ``Secure`` over TLS). With ``"carrier": "query"`` the answer
+  also carries ``sid`` for clients that put it in the URL instead.
+- ``GET /session/me``: the session as JSON, or 401 with a JSON error.
+- ``POST /session/logout``: ends it and clears the cookie.
+- Every other request that presents an id (cookie or ``?sid=``) must present
+  a live one: an unknown or expired id gets 401 (a WebSocket handshake too).
+  User actions renew the idle timer; background traffic (polls, streams, SSE
+  and WebSocket connects) renews it only when the server is set to.
+- When a session expires, its open WebSockets are closed with 1008, its SSE
+  and NDJSON streams end and its held long polls answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Callable
+
+from aiohttp import web
+
+from .keys import BOUND, SESSIONS, VALUES
+from .sessions import COOKIE, QUERY, Session
+
+log = logging.getLogger("duplex.server.sessions")
+
+BACKGROUND = frozenset({"/api/poll", "/api/longpoll", "/api/stream", "/sse", "/ws"})
+MAX_USER = 64
+SWEEP_S = 0.25
+# the request's live session, or None (RequestKey where aiohttp has it)
+SESSION = web.RequestKey("session", object) if hasattr(web, "RequestKey") else "session"
+
+
+def _error(status: int, text: str, **extra: object) -> web.Response:
+    return web.json_response({"error": text, **extra}, status=status)
+
+
+def presented_id(request: web.Request) -> str | None:
+    return request.cookies.get(COOKIE) or request.query.get(QUERY) or None
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler):
+    request[SESSION] = None
+    path = request.path
+    sid = presented_id(request)
+    if sid and path != "/session/login" and path != "/" and not path.startswith("/_admin"):
+        store = request.app[SESSIONS]
+        session, why = store.lookup(sid)
+        if session is None:
+            return _error(401, f"session {why}: log in again", reason=why)
+        store.touch(session, background=path in BACKGROUND)
+        request[SESSION] = session
+    return await handler(request)
+
+
+def set_cookie(resp: web.StreamResponse, request: web.Request, sid: str) -> None:
+    resp.set_cookie(COOKIE, sid, httponly=True, samesite="Lax", path="/", secure=request.secure)
+
+
+async def login_handler(request: web.Request) -> web.Response:
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, 'body must be JSON: {"user": "…"}')
+    else:
+        body = dict(await request.post())
+    user = body.get("user") if isinstance(body, dict) else None
+    if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER:
+        return _error(400, f'"user" must be a name of 1 to {MAX_USER} characters')
+    store = request.app[SESSIONS]
+    old = presented_id(request)
+    if old:  # rotation: the presented id is never adopted, and a live one ends here
+        if store.logout(old):
+            end_bound(request.app, old)
+    session = store.login(user.strip())
+    answer = {"ok": True, **store.describe(session)}
+    if body.get("carrier") == "query":
+        answer["sid"] = session.sid
+    resp = web.json_response(answer)
+    set_cookie(resp, request, session.sid)
+    log.info("login: %s (%s…)", session.user, session.sid[:8])
+    return resp
+
+
+async def me_handler(request: web.Request) -> web.Response:
+    session: Session | None = request[SESSION]
+    if session is None:
+        return _error(401, "not logged in", reason="none")
+    return web.json_response(request.app[SESSIONS].describe(session))
+
+
+async def logout_handler(request: web.Request) -> web.Response:
+    session: Session | None = request[SESSION]
+    if session is not None:
+        request.app[SESSIONS].logout(session.sid)
+        end_bound(request.app, session.sid)
+    resp = web.json_response({"ok": True, "ended": session is not None})
+    resp.del_cookie(COOKIE, path="/")
+    return resp
+
+
+# -- connections bound to a session ---------------------------------------------------
+def bind(request: web.Request, end: Callable[[], object]) -> Callable[[], None]:
+    """Register how to end this connection when its session ends; returns the unbind."""
+    session: Session | None = request[SESSION]
+    if session is None:
+        return lambda: None
+    bound = request.app[BOUND][session.sid]
+    bound.add(end)
+    return lambda: bound.discard(end)
+
+
+def end_bound(app: web.Application, sid: str) -> int:
+    """The session is over: end its connections and forget its page value."""
+    app[VALUES].pop(sid, None)
+    ends = app[BOUND].pop(sid, set())
+    for end in list(ends):
+        result = end()
+        if asyncio.iscoroutine(result):
+            asyncio.ensure_future(result)
+    return len(ends)
+
+
+def expire_all(app: web.Application) -> int:
+    gone = app[SESSIONS].expire_all()
+    for session in gone:
+        end_bound(app, session.sid)
+    return len(gone)
+
+
+async def sweeper(app: web.Application) -> None:
+    """End the connections of sessions as they expire (idle or absolute)."""
+    store = app[SESSIONS]
+    while True:
+        for session in store.sweep():
+            n = end_bound(app, session.sid)
+            log.info("session of %s expired; ended %d connection(s)", session.user, n)
+        await asyncio.sleep(SWEEP_S)  # a periodic sweep, not a wait for a condition
+
+
+def new_bound() -> defaultdict:
+    return defaultdict(set)

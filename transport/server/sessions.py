@@ -1,0 +1,145 @@
+"""The session store: ids, idle and absolute expiry, rotation, renewal policy.
+
+Pure (the clock is injected). A session id is ``secrets.token_urlsafe(32)``
+(256 bits). Login always makes a new id: an id the client presents is never
+adopted (no fixation). A session expires ``idle`` seconds after it was last
+renewed, or ``absolute`` seconds after it was created, whichever comes
+first. Whether background traffic (polls, streams, reconnects) renews it is
+the ``renew_background`` setting; user actions always do.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+COOKIE = "duplex_sid"
+QUERY = "sid"
+
+
+@dataclass(slots=True)
+class Session:
+    sid: str
+    user: str
+    created: float  # store clock (monotonic seconds)
+    last_seen: float
+    created_wall: float
+    values: dict[str, Any] = field(default_factory=dict)
+    requests: int = 0
+
+    def describe(self, now: float, idle: float, absolute: float, wall_now: float) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "sid_prefix": self.sid[:8],
+            "created": self.created_wall,
+            "last_seen": wall_now - (now - self.last_seen),
+            "idle_expires_in": round(max(0.0, self.last_seen + idle - now), 3),
+            "absolute_expires_in": round(max(0.0, self.created + absolute - now), 3),
+            "requests": self.requests,
+            "values": dict(self.values),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    kind: str  # created, renewed, expired, ended
+    sid_prefix: str
+    user: str
+    wall: float
+    reason: str = ""
+
+
+class SessionStore:
+    def __init__(self, idle: float = 60.0, absolute: float = 900.0, renew_background: bool = False,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+        if idle <= 0 or absolute <= 0:
+            raise ValueError("idle and absolute timeouts must be > 0")
+        self.idle = idle
+        self.absolute = absolute
+        self.renew_background = renew_background
+        self._clock = clock
+        self._wall = wall
+        self._sessions: dict[str, Session] = {}
+        self.events: deque[SessionEvent] = deque(maxlen=500)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    # -- lifecycle -----------------------------------------------------------------
+    def login(self, user: str) -> Session:
+        """A brand-new session (a new id every time: never the one presented)."""
+        now = self._clock()
+        sid = secrets.token_urlsafe(32)
+        session = Session(sid, user, now, now, self._wall())
+        self._sessions[sid] = session
+        self._event("created", session)
+        return session
+
+    def logout(self, sid: str) -> bool:
+        session = self._sessions.pop(sid, None)
+        if session is None:
+            return False
+        self._event("ended", session, "logged out")
+        return True
+
+    def lookup(self, sid: str) -> tuple[Session | None, str]:
+        """The live session for ``sid``, or None and why: ``unknown`` or ``expired``."""
+        session = self._sessions.get(sid)
+        if session is None:
+            return None, "unknown"
+        reason = self._expiry(session, self._clock())
+        if reason:
+            del self._sessions[sid]
+            self._event("expired", session, reason)
+            return None, "expired"
+        return session, ""
+
+    def touch(self, session: Session, background: bool) -> bool:
+        """Count a request; renew the idle timer unless it is background traffic and the
+        policy says background does not renew. Returns whether it renewed."""
+        session.requests += 1
+        if background and not self.renew_background:
+            return False
+        session.last_seen = self._clock()
+        return True
+
+    def sweep(self) -> list[Session]:
+        """Expire what is due; returns the sessions that just expired."""
+        now = self._clock()
+        gone = []
+        for sid, session in list(self._sessions.items()):
+            reason = self._expiry(session, now)
+            if reason:
+                del self._sessions[sid]
+                self._event("expired", session, reason)
+                gone.append(session)
+        return gone
+
+    def expire_all(self) -> list[Session]:
+        """A fault: every session expires now."""
+        gone = list(self._sessions.values())
+        self._sessions.clear()
+        for session in gone:
+            self._event("expired", session, "expired by a fault")
+        return gone
+
+    # -- views ----------------------------------------------------------------------
+    def describe(self, session: Session) -> dict[str, Any]:
+        return session.describe(self._clock(), self.idle, self.absolute, self._wall())
+
+    def all(self) -> list[dict[str, Any]]:
+        return [self.describe(s) for s in self._sessions.values()]
+
+    # -- internals ----------------------------------------------------------------------
+    def _expiry(self, session: Session, now: float) -> str:
+        if now >= session.created + self.absolute:
+            return f"absolute timeout ({self.absolute:g} s)"
+        if now >= session.last_seen + self.idle:
+            return f"idle timeout ({self.idle:g} s)"
+        return ""
+
+    def _event(self, kind: str, session: Session, reason: str = "") -> None:
+        self.events.append(SessionEvent(kind, session.sid[:8], session.user, self._wall(), reason))
