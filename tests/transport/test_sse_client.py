@@ -14,7 +14,7 @@ from tests.proxy import CountingProxy
 from transport.backoff import event_source_delay
 from transport.clients.http import stream_timeout
 from transport.clients.sse import SSEClient, SSEOptions, validate_url
-from transport.errors import ConnectFailed, InvalidURL, MessageTooBig, ServerStopped, TLSFailure, WrongResponse
+from transport.errors import BadStatus, ConnectFailed, InvalidURL, MessageTooBig, ServerStopped, TLSFailure, WrongResponse
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED, SSE_RESUMES
 from transport.server.sse import end_streams
@@ -187,7 +187,8 @@ async def test_other_status_fails_without_retrying(serve, status):
     base = await serve(web.get("/s", handler))
     run = Run(url=base + "/s")
     err = await run.result()
-    assert isinstance(err, WrongResponse) and f"HTTP {status}" in err.sentence and "nope" in err.sentence
+    assert isinstance(err, BadStatus) and err.fatal and err.status == status
+    assert f"HTTP {status}" in err.sentence and "nope" in err.sentence
     assert len(hits) == 1 and run.client.state == "failed"
     assert run.rows("error")[0].data == err.sentence
 

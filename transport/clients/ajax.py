@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, InvalidURL, NotConnected, explain
 from ..events import EventSink, now_ns
 from ..wirestats import WireStats
@@ -39,6 +40,7 @@ class AjaxOptions:
     max_body: int = 16 << 20
     verify_tls: bool = True
     one_way_latency: bool | None = None
+    browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
 
 
 @dataclass(slots=True)
@@ -153,8 +155,9 @@ class AjaxClient(ClientBase):
             raise NotConnected("Not connected: connect first, then send.")
         async with self._lock:
             if self._session is None:
-                self._session = new_session(self.counter, self.options.open_timeout, self.options.verify_tls)
-            url = self._base + path
+                self._session = new_session(self.counter, self.options.open_timeout, self.options.verify_tls,
+                                            jar=self._jar)
+            url = self._carried(self._base + path)
             peer = where(url)
             self.counter.mark()
             self.stats.requests += 1

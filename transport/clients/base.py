@@ -102,6 +102,16 @@ class ClientBase:
         host = urlsplit(options.url).hostname
         self._one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
 
+    @property
+    def _jar(self) -> Any:
+        browser = getattr(self.options, "browser", None)
+        return browser.jar if browser is not None else None
+
+    def _carried(self, url: str) -> str:
+        """``url`` as the browser sends it (``?sid=`` with the query carrier)."""
+        browser = getattr(self.options, "browser", None)
+        return browser.with_carrier(url) if browser is not None else url
+
     def _error(self, err: DuplexError) -> None:
         self.last_error = err
         self._log.warning("%s", err.sentence)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 
 from ..backoff import Policy
+from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, InvalidURL, explain
 from ..events import Event, EventSink, now_ns
 from ..wirestats import WireStats
@@ -42,6 +43,7 @@ class FeedOptions:
     max_failures: int | None = None
     one_way_latency: bool | None = None
     verify_tls: bool = True
+    browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
 
 
 def validate_url(url: str) -> str:
@@ -91,7 +93,7 @@ class HttpFeedClient(ClientBase):
             while not self._closing:
                 if self._session is None:
                     self._emit.conn += 1  # a new session: new connections
-                    self._session = new_session(self.counter, o.open_timeout, o.verify_tls)
+                    self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar)
                 self._inflight = task = asyncio.ensure_future(self._cycles(self._session, url))
                 try:
                     await asyncio.wait({task})

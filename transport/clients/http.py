@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import aiohttp.abc
 from aiohttp.client_proto import ResponseHandler
 
 from ..errors import DuplexError, InvalidURL, MessageTooBig, human_size
@@ -109,11 +110,14 @@ def stream_timeout(open_timeout: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, connect=None, sock_connect=open_timeout, sock_read=None)
 
 
-def new_session(counter: WireCounter, open_timeout: float, verify_tls: bool = True) -> aiohttp.ClientSession:
-    """A session whose every byte is counted in ``counter``; no total timeout, no proxy from env."""
+def new_session(counter: WireCounter, open_timeout: float, verify_tls: bool = True,
+                jar: aiohttp.abc.AbstractCookieJar | None = None) -> aiohttp.ClientSession:
+    """A session whose every byte is counted in ``counter``; no total timeout, no proxy from env.
+    ``jar``: a virtual browser's cookie jar, shared with its other clients."""
     return aiohttp.ClientSession(
         timeout=stream_timeout(open_timeout),
-        cookie_jar=aiohttp.CookieJar(unsafe=True),  # the default jar drops cookies from 127.0.0.1
+        # the default jar drops cookies from 127.0.0.1
+        cookie_jar=jar if jar is not None else aiohttp.CookieJar(unsafe=True),
         connector=CountingConnector(counter, ssl=verify_tls),
         trust_env=False,
     )

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from ..backoff import Policy, event_source_delay
-from ..errors import (DuplexError, InvalidURL, MessageTooBig, ServerStopped, WrongResponse, explain,
+from ..browser import VirtualBrowser
+from ..errors import (BadStatus, DuplexError, InvalidURL, MessageTooBig, ServerStopped, WrongResponse, explain,
                       human_size)
 from ..envelope import envelope_fields
 from ..events import Event, EventSink, now_ns
@@ -55,6 +56,7 @@ class SSEOptions:
     max_failures: int | None = None  # consecutive failed attempts before giving up
     one_way_latency: bool | None = None  # None: when the host is loopback (same clock)
     verify_tls: bool = True
+    browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     burst_events: int = 20  # this many events in one read…
     burst_silence: float = 1.0  # …after this much silence (s) looks like a buffering proxy
 
@@ -96,7 +98,7 @@ class SSEClient(ClientBase):
         o = self.options
         policy_delays = o.policy.delays() if o.policy is not None else None
         failures = 0
-        async with new_session(self.counter, o.open_timeout, o.verify_tls) as session:
+        async with new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar) as session:
             while not self._closing:
                 self._emit.conn += 1
                 opened = time.monotonic()
@@ -169,7 +171,7 @@ class SSEClient(ClientBase):
         self._emit("out", "request", t=started, data=f"GET {url}", meta={
             "headers": headers, "last_event_id": last_id or None, "attempt": self.requests})
         async with asyncio.timeout(o.open_timeout):
-            resp = await session.get(url, headers=headers, allow_redirects=True, max_redirects=10)
+            resp = await session.get(self._carried(url), headers=headers, allow_redirects=True, max_redirects=10)
         try:
             return await self._stream(resp, url, started, bool(last_id))
         finally:
@@ -202,8 +204,10 @@ class SSEClient(ClientBase):
                                 "reconnecting, so it stops (as a browser's EventSource does).")
         if resp.status != 200:
             body = await _peek(resp)
-            raise WrongResponse(f"{peer} answered HTTP {resp.status} {resp.reason or ''}".rstrip()
-                                + f" instead of 200: the connection fails and is not retried{body}.")
+            err = BadStatus(f"{peer} answered HTTP {resp.status} {resp.reason or ''}".rstrip()
+                            + f" instead of 200: the connection fails and is not retried{body}.", resp.status)
+            err.fatal = True  # any status but 200 and 204 fails an EventSource for good
+            raise err
         if mime_essence(ctype) != "text/event-stream":
             shown = ctype if ctype else "no Content-Type at all"
             raise WrongResponse(f"{peer} answered with {shown!r}, not text/event-stream: it is not an "

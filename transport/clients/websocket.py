@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidURI
 from websockets.uri import parse_uri
 
 from ..backoff import Policy
+from ..browser import VirtualBrowser
 from ..errors import (DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation,
                       describe_close, explain, human_size)
 from ..envelope import envelope_fields
@@ -48,6 +49,7 @@ class WebSocketOptions:
     ping_timeout: float = 10.0
     close_timeout: float = 2.0
     one_way_latency: bool | None = None  # None: when the host is loopback (same clock)
+    browser: VirtualBrowser | None = None  # whose cookies (and ?sid=) the handshake carries
 
 
 def validate_url(url: str) -> str:
@@ -168,9 +170,15 @@ class WebSocketClient(ClientBase):
     # -- internals -------------------------------------------------------------
     async def _connect(self, url: str) -> ClientConnection:
         o = self.options
-        return await connect(
+        headers = list(o.headers)
+        if o.browser is not None:  # websockets has no cookie jar: send the browser's
+            url = o.browser.with_carrier(url)
+            cookie = o.browser.cookie_header(url)
+            if cookie:
+                headers.append(("Cookie", cookie))
+        ws = await connect(
             url,
-            additional_headers=o.headers or None,
+            additional_headers=headers or None,
             subprotocols=o.subprotocols or None,
             compression="deflate" if o.compression else None,
             open_timeout=o.open_timeout,
@@ -180,6 +188,9 @@ class WebSocketClient(ClientBase):
             max_size=o.max_size,
             proxy=None,
         )
+        if o.browser is not None and ws.response is not None:
+            o.browser.take_set_cookies(ws.response.headers.get_all("Set-Cookie"), url)
+        return ws
 
     async def _session(self, ws: ClientConnection, url: str) -> DuplexError | None:
         """One connection from open to close; returns the error that ended it, if any."""
