@@ -82,7 +82,8 @@ class AjaxTab(TransportTab):
         return f"{parts.scheme}://{parts.netloc}"
 
     def make_client(self) -> AjaxClient:
-        return AjaxClient(AjaxOptions(url=self.bar.url_text(), headers=self.bar.header_pairs()), self._sink)
+        return AjaxClient(AjaxOptions(url=self.bar.url_text(), headers=self.bar.header_pairs(),
+                                      browser=self.browser), self._sink)
 
     def on_events(self, events: list[Event]) -> None:
         client = self.client if self.client is not None else self._shown_client
@@ -135,7 +136,8 @@ class AjaxTab(TransportTab):
         try:
             ex = await op
         except DuplexError as err:
-            self._report(f"AJAX: {err.sentence}")
+            if not self._expired(err):
+                self._report(f"AJAX: {err.sentence}")
             return None
         if fragment:
             self.fragment.setText(ex.body.decode("utf-8", "replace")[:200])

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+
+import aiohttp
 
 from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
+from transport.browser import VirtualBrowser
+from transport.clients.session_api import server_sessions
+from transport.errors import DuplexError
 from transport.events import Event
 
 from .bridge import EventBridge
@@ -15,6 +21,7 @@ from .lab_process import LabProcess
 from .ajax_tab import AjaxTab
 from .feed_tabs import LongPollTab, ShortPollTab, StreamTab
 from .sse_tab import SSETab
+from .tasks import TaskGroup
 from .transport_tab import TransportTab
 from .websocket_tab import WebSocketTab
 
@@ -41,9 +48,14 @@ class MainWindow(QMainWindow):
         self.ajax_tab = AjaxTab(self.bridge.push, cap)
         self.transport_tabs: list[TransportTab] = [self.ws_tab, self.sse_tab, self.short_poll_tab,
                                                    self.long_poll_tab, self.stream_tab, self.ajax_tab]
+        self.browsers: list[VirtualBrowser] = [VirtualBrowser("Browser 1")]
         self.tabs = QTabWidget()
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)
+            tab.attach(self.browsers[0].new_tab(), self.browsers)
+        self.sessions_view: dict | None = None
+        self._fetching = False
+        self._session_tasks = TaskGroup(lambda sentence: log.debug("session view: %s", sentence))
         self.setCentralWidget(self.tabs)
         self.lab_label = QLabel("Lab server: starting…")
         self.rate_label = QLabel()
@@ -65,6 +77,10 @@ class MainWindow(QMainWindow):
         self.lab.failed.connect(self._on_lab_failed)
         for tab in self.transport_tabs:
             tab.statusMessage.connect(self._on_tab_status_message)
+            tab.sessionChanged.connect(self._on_tab_session_changed)
+            tab.tabMoved.connect(self._refresh_session_panels)
+            tab.session.browserChosen.connect(lambda index, tab=tab: self._move_tab(tab, index))
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
         self._rate_timer.timeout.connect(self._on_rate_timer_timeout)
 
     # -- slots -----------------------------------------------------------------
@@ -95,6 +111,50 @@ class MainWindow(QMainWindow):
         pushed = self.bridge.pushed
         self.rate_label.setText(f"{pushed - self._last_pushed:,} events/s")
         self._last_pushed = pushed
+        if self.lab.url and self.lab.token and not self._fetching:  # the server's sessions, once a second
+            self._fetching = True
+            self._session_tasks.spawn(self._fetch_sessions(self.lab.url, self.lab.token))
+
+    async def _fetch_sessions(self, url: str, token: str) -> None:
+        try:
+            self.sessions_view = await server_sessions(url, token)
+        except (DuplexError, OSError, asyncio.TimeoutError, aiohttp.ClientError):
+            return  # the lab is down: the panel keeps what it showed
+        finally:
+            self._fetching = False
+        tab = self.tabs.currentWidget()
+        if isinstance(tab, TransportTab):
+            tab.session.refresh(self.sessions_view)
+
+    def _refresh_session_panels(self) -> None:
+        """Show the current tab's virtual browser and tab in its session panel."""
+        tab = self.tabs.currentWidget()
+        if isinstance(tab, TransportTab) and tab.vtab is not None:
+            tab.session.show_tab(tab.vtab, self.browsers, tab.bar.url_text())
+            tab.session.refresh(self.sessions_view)
+
+    # -- virtual browsers ---------------------------------------------------------
+    def _on_tab_session_changed(self, browser: VirtualBrowser) -> None:
+        """A login or logout: every tab of that browser reloads (its connections carry the new state)."""
+        for tab in self.transport_tabs:
+            if tab.browser is browser:
+                tab.reload()
+        self._refresh_session_panels()
+
+    def _move_tab(self, tab: TransportTab, index: int) -> None:
+        """Run ``tab`` in another virtual browser (index -1: a new one)."""
+        if index < 0:
+            self.browsers.append(VirtualBrowser(f"Browser {len(self.browsers) + 1}"))
+            index = len(self.browsers) - 1
+        browser = self.browsers[index]
+        if tab.browser is browser:
+            return
+        if tab.vtab is not None:
+            tab.vtab.close()
+        tab.attach(browser.new_tab(), self.browsers)
+        tab._session_row(f"now in {browser.name}: its own cookies, a new tab")
+        tab.reload()
+        self._refresh_session_panels()
 
     # -- settings and lifetime -------------------------------------------------
     def _restore_settings(self) -> None:
@@ -126,5 +186,6 @@ class MainWindow(QMainWindow):
     async def shutdown(self) -> None:
         for tab in self.transport_tabs:
             await tab.shutdown()
+        await self._session_tasks.cancel_all()
         self.bridge.flush()
         self.lab.stop()

@@ -49,6 +49,7 @@ class SSETab(TransportTab):
             headers=self.bar.header_pairs(),
             policy=self.bar.reconnect_policy(),
             max_event_size=self.max_event.value() << 20,
+            browser=self.browser,
         ), self._sink)
         self.checks.show_default_retry(client.options.default_retry_ms)
         return client

@@ -56,6 +56,14 @@ def type_matches(e: Event, wanted: str) -> bool:
     return t == wanted
 
 
+_LEAK = QBrush(QColor("#ffe0b2"))
+
+
+def _leaks_session(e: Event) -> bool:
+    """A logged URL that now contains the session id (the query carrier)."""
+    return e.kind in ("request", "open") and "sid=" in e.text()
+
+
 def _searchable(e: Event) -> str:
     topic = e.meta.get("topic", "")
     return f"{e.direction} {e.kind} {e.seq if e.seq is not None else ''} {topic} {e.text()[:4096]}".lower()
@@ -233,7 +241,12 @@ class TimelineModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(e, col)
         if role == Qt.ItemDataRole.ToolTipRole and col == 7:
+            if _leaks_session(e):
+                return "This URL carries the session id (?sid=): it ends up in logs, history and Referer.\n" \
+                    + e.text()[:2000]
             return e.text()[:2000]
+        if role == Qt.ItemDataRole.BackgroundRole and _leaks_session(e):
+            return _LEAK
         if role == Qt.ItemDataRole.ForegroundRole:
             colour = _COLOURS.get(e.kind) or (_OUT if e.direction == "out" else None)
             return QBrush(colour) if colour is not None else None

@@ -7,18 +7,24 @@ lab serves it (``lab_endpoint``) and how to make its client (``make_client``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from transport.browser import VirtualBrowser, VirtualTab
+
+from transport.clients.session_api import session_request
 from transport.errors import DuplexError
 from transport.events import Event, EventSink
 from transport.lab_admin import post_fault
 
 from .connection_bar import ConnectionBar
 from .ledger_panel import LedgerPanel
+from .session_panel import SessionPanel
 from .tasks import TaskGroup
 from .timeline import TimelineWidget
 
@@ -30,6 +36,8 @@ class TransportTab(QWidget):
     title = ""
     statusMessage = Signal(str)
     firstMessage = Signal(object)  # the first incoming feed message (an Event)
+    sessionChanged = Signal(object)  # a VirtualBrowser logged in or out: its tabs reload
+    tabMoved = Signal()  # this tab now runs in another virtual tab
 
     def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,9 +55,13 @@ class TransportTab(QWidget):
         side = QVBoxLayout(self.side)
         side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.ledger, 1)
+        self.session = SessionPanel()
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.side, "Transport")
+        self.side_tabs.addTab(self.session, "Session")
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
-        split.addWidget(self.side)
+        split.addWidget(self.side_tabs)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setSizes([860, 320])
@@ -60,6 +72,13 @@ class TransportTab(QWidget):
         self.bar.disconnectRequested.connect(self._on_bar_disconnect_requested)
         self.bar.dropRequested.connect(self._on_bar_drop_requested)
         self.bar.restartRequested.connect(self._on_bar_restart_requested)
+        self.session.loginRequested.connect(self._on_session_login_requested)
+        self.session.logoutRequested.connect(self._on_session_logout_requested)
+        self.session.reloadRequested.connect(self.reload)
+        self.session.closeTabRequested.connect(self._on_session_close_tab_requested)
+        self.session.carrierChanged.connect(self._on_session_carrier_changed)
+        self.vtab: VirtualTab | None = None
+        self._run_task: asyncio.Task | None = None
 
     # -- what a subclass provides ------------------------------------------------
     def make_bar(self) -> ConnectionBar:
@@ -77,6 +96,113 @@ class TransportTab(QWidget):
 
     def on_events(self, events: list[Event]) -> None:
         """Hook for tab-specific panels, after the timeline took the batch."""
+
+    # -- the virtual browser and tab ----------------------------------------------
+    @property
+    def browser(self) -> VirtualBrowser | None:
+        return self.vtab.browser if self.vtab is not None else None
+
+    def attach(self, vtab: VirtualTab, browsers: list[VirtualBrowser]) -> None:
+        """Run inside ``vtab`` (of its browser); the panel offers ``browsers``."""
+        self.vtab = vtab
+        self.session.show_tab(vtab, browsers, self.bar.url_text() or self.lab_url_here() or "")
+
+    def reload(self) -> None:
+        """As a browser reloads: sessionStorage stays, the connections drop and reopen."""
+        if self.vtab is not None:
+            self.vtab.reload()
+        self._session_row(f"tab reloaded ({self.vtab.name if self.vtab else 'tab'}): connections reopen")
+        self._reopen()
+
+    def _reopen(self) -> None:
+        client = self.client
+        if client is None:
+            self.connect_client()
+            return
+
+        async def reopen() -> None:
+            await client.close()
+            if self._run_task is not None:
+                await asyncio.wait({self._run_task}, timeout=10.0)
+            self.connect_client()
+
+        self._tasks.spawn(reopen())
+
+    def _on_session_close_tab_requested(self) -> None:
+        vtab = self.vtab
+        if vtab is None:
+            return
+        browser = vtab.browser
+        vtab.close()
+        self._session_row("tab closed: its sessionStorage is gone; a new tab opens with the browser's cookies")
+        self.vtab = browser.new_tab()
+        self.tabMoved.emit()
+        self._reopen()
+
+    def _on_session_carrier_changed(self, carrier: str) -> None:
+        browser = self.browser
+        if browser is None:
+            return
+        browser.carrier = carrier
+        self._report(f"Session carrier: {carrier}. Log in again so the id travels that way.")
+
+    def _on_session_login_requested(self, user: str) -> None:
+        if self.browser is not None:
+            self._tasks.spawn(self._login(user))
+
+    def _on_session_logout_requested(self) -> None:
+        if self.browser is not None:
+            self._tasks.spawn(self._logout())
+
+    def _session_base(self) -> str:
+        url = self.bar.url_text() or self.lab_url_here() or ""
+        parts = urlsplit(url)
+        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+        return f"{scheme}://{parts.netloc}"
+
+    async def _login(self, user: str) -> None:
+        browser = self.browser
+        assert browser is not None
+        body = {"user": user, **({"carrier": "query"} if browser.carrier == "query" else {})}
+        try:
+            answer = await session_request(browser, self._session_base() + "/session/login", body)
+        except DuplexError as err:
+            self._report(f"Log in failed: {err.sentence}")
+            return
+        browser.sid = answer.get("sid") if browser.carrier == "query" else None
+        self._session_row(f"logged in as {answer.get('user')} in {browser.name}; idle timeout "
+                          f"{answer.get('idle_expires_in', 0):g} s")
+        self.sessionChanged.emit(browser)
+
+    async def _logout(self) -> None:
+        browser = self.browser
+        assert browser is not None
+        try:
+            await session_request(browser, self._session_base() + "/session/logout", None)
+        except DuplexError as err:
+            self._report(f"Log out failed: {err.sentence}")
+        browser.forget_session()
+        self._session_row(f"logged out of {browser.name}")
+        self.sessionChanged.emit(browser)
+
+    def _session_row(self, text: str, **meta: object) -> None:
+        if self.transport:
+            self._sink(Event(self.transport, "state", "session", data=text, meta=dict(meta)))
+
+    def _expired(self, err: DuplexError) -> bool:
+        """A 401 for the session: react as the user chose. True if handled."""
+        browser = self.browser
+        if browser is None or getattr(err, "status", None) != 401 or browser.session_id(self._session_base()) is None:
+            return False
+        if browser.on_expiry == "anonymous":
+            browser.forget_session()
+            self._session_row("session expired or unknown (401): going on as anonymous", status=401)
+            self.sessionChanged.emit(browser)
+            self.connect_client()
+        else:
+            self._session_row("session expired or unknown (401): log in again", status=401)
+            self._report(f"{self.title}: the session expired — log in again (Session panel).")
+        return True
 
     # -- lab server ------------------------------------------------------------
     def set_lab(self, url: str, token: str, autoconnect: bool = True) -> None:
@@ -123,7 +249,7 @@ class TransportTab(QWidget):
         self.client = client
         self.bar.set_state("connecting")
         self.bar.remember_url(client.options.url)
-        self._tasks.spawn(self._run(client))
+        self._run_task = self._tasks.spawn(self._run(client))
 
     async def _run(self, client: Any) -> None:
         try:
@@ -133,7 +259,7 @@ class TransportTab(QWidget):
                 self.client = None
             self.bar.set_state(client.state)
             self.ledger.show_ledger(client.ledger)
-        if err is not None:
+        if err is not None and not self._expired(err):
             self._report(f"{self.title} stopped: {err.sentence}")
 
     def disconnect_client(self) -> None:

@@ -45,6 +45,7 @@ class WebSocketTab(TransportTab):
             subprotocols=self.bar.subprotocol_list(),
             policy=policy,
             resume=self.bar.resume.isChecked(),
+            browser=self.browser,
         ), self._sink)
 
     def _on_send_box_send_requested(self, kind: str, payload: str | bytes) -> None:

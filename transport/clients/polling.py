@@ -54,13 +54,14 @@ class PollClient(HttpFeedClient):
         target = f"{self._prefix}after={self.after}" if self.after is not None else self._prefix.rstrip("?&")
         self._started = time.monotonic()
         rearm = (now_ns() - self._last_end) / 1e6 if self.long and self._last_end is not None else None
+        target = self._carried(target)
         started = self._request(target, f"  · re-armed after {rearm:.2f} ms" if rearm is not None else "",
                                 rearm_ms=None if rearm is None else round(rearm, 3))
         if rearm is not None:
             self.stats.rearm_ms.add(rearm)
         peer = where(url)
         async with asyncio.timeout(o.open_timeout + (o.hold if self.long else 0)):
-            resp = await session.get(self._carried(target), headers=o.headers)
+            resp = await session.get(target, headers=o.headers)
         try:
             head_t = now_ns()
             body = await read_body(resp, o.max_body, o.body_timeout, peer)

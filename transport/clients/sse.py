@@ -168,10 +168,11 @@ class SSEClient(ClientBase):
         self.stats.requests += 1
         self.counter.mark()  # what a failed attempt left is not this exchange's
         started = now_ns()
+        url = self._carried(url)
         self._emit("out", "request", t=started, data=f"GET {url}", meta={
             "headers": headers, "last_event_id": last_id or None, "attempt": self.requests})
         async with asyncio.timeout(o.open_timeout):
-            resp = await session.get(self._carried(url), headers=headers, allow_redirects=True, max_redirects=10)
+            resp = await session.get(url, headers=headers, allow_redirects=True, max_redirects=10)
         try:
             return await self._stream(resp, url, started, bool(last_id))
         finally:

@@ -30,10 +30,11 @@ class StreamClient(HttpFeedClient):
     async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
         o = self.options
         target = with_query(url, after=self.after) if self.after is not None else url
+        target = self._carried(target)
         started = self._request(target)
         peer = where(url)
         async with asyncio.timeout(o.open_timeout):
-            resp = await session.get(self._carried(target), headers=o.headers)
+            resp = await session.get(target, headers=o.headers)
         try:
             await self._read(resp, started, peer)
         finally:

@@ -97,6 +97,7 @@ class WebSocketClient(ClientBase):
         while not self._closing:
             self._emit.conn += 1
             target = with_query(url, after=self.ledger.high) if self.options.resume and self.ledger.high else url
+            target = self._carried(target)
             self._set_state("connecting")
             try:
                 ws = await self._connect(target)
@@ -172,7 +173,6 @@ class WebSocketClient(ClientBase):
         o = self.options
         headers = list(o.headers)
         if o.browser is not None:  # websockets has no cookie jar: send the browser's
-            url = o.browser.with_carrier(url)
             cookie = o.browser.cookie_header(url)
             if cookie:
                 headers.append(("Cookie", cookie))

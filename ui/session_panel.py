@@ -1,0 +1,258 @@
+"""The session panel: the virtual browser and tab a transport tab runs in, its cookie
+jar, the session (with the server's countdown), the tab's sessionStorage, and the
+server's view of every session.
+
+Editable: cookie values (double-click), deleting a cookie, sessionStorage keys
+and values (double-click, Add, Remove); the user name, carrier and the
+reaction to an expired session. Read-only: the server's sessions.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from transport.browser import VirtualBrowser, VirtualTab, origin
+
+COOKIE_COLUMNS = ("Name", "Value", "Domain", "Path", "Expires", "HttpOnly", "Secure", "SameSite")
+STORAGE_COLUMNS = ("Key", "Value")
+SERVER_COLUMNS = ("User", "Id", "Idle in", "Absolute in", "Requests")
+
+
+def _table(columns: tuple[str, ...], editable: bool) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    if not editable:
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    return table
+
+
+def _item(text: str, editable: bool = False) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    if not editable:
+        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    m, s = divmod(int(value), 60)
+    return f"{m}:{s:02d}" if m else f"{value:.0f} s"
+
+
+class SessionPanel(QWidget):
+    loginRequested = Signal(str)
+    logoutRequested = Signal()
+    reloadRequested = Signal()
+    closeTabRequested = Signal()
+    browserChosen = Signal(int)  # index into the window's browsers; -1: a new one
+    carrierChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.browser_choice = QComboBox()
+        self.browser_choice.setToolTip("The virtual browser this tab runs in: one cookie jar, one user")
+        self.new_browser = QPushButton("New browser")
+        self.new_browser.setToolTip("A second browser with its own cookies: log in as another user")
+        self.tab_label = QLabel()
+        self.reload_button = QPushButton("Reload tab")
+        self.reload_button.setToolTip("Keeps sessionStorage; drops and reopens the tab's connections")
+        self.close_button = QPushButton("Close tab")
+        self.close_button.setToolTip("Clears sessionStorage; a new tab opens with the browser's cookies")
+        self.user = QLineEdit("ann", placeholderText="user")
+        self.login_button = QPushButton("Log in")
+        self.logout_button = QPushButton("Log out")
+        self.carrier = QComboBox()
+        self.carrier.addItem("Cookie", "cookie")
+        self.carrier.addItem("Query ?sid= (leaks into URLs)", "query")
+        self.on_expiry = QComboBox()
+        self.on_expiry.addItem("Ask to log in again", "ask")
+        self.on_expiry.addItem("Go on as anonymous", "anonymous")
+        self.who = QLabel("not logged in")
+        self.who.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.countdown = QLabel("—")
+        self.cookies = _table(COOKIE_COLUMNS, editable=True)
+        self.delete_cookie = QPushButton("Delete cookie")
+        self.storage = _table(STORAGE_COLUMNS, editable=True)
+        self.storage_origin = QLabel()
+        self.add_item = QPushButton("Add")
+        self.remove_item = QPushButton("Remove")
+        self.server = _table(SERVER_COLUMNS, editable=False)
+
+        top = QGridLayout()
+        top.addWidget(QLabel("Browser"), 0, 0)
+        top.addWidget(self.browser_choice, 0, 1)
+        top.addWidget(self.new_browser, 0, 2)
+        top.addWidget(self.tab_label, 1, 0, 1, 1)
+        top.addWidget(self.reload_button, 1, 1)
+        top.addWidget(self.close_button, 1, 2)
+        top.addWidget(QLabel("User"), 2, 0)
+        top.addWidget(self.user, 2, 1)
+        login = QHBoxLayout()
+        login.addWidget(self.login_button)
+        login.addWidget(self.logout_button)
+        top.addLayout(login, 2, 2)
+        top.addWidget(QLabel("Carrier"), 3, 0)
+        top.addWidget(self.carrier, 3, 1, 1, 2)
+        top.addWidget(QLabel("On expiry"), 4, 0)
+        top.addWidget(self.on_expiry, 4, 1, 1, 2)
+        top.addWidget(QLabel("Session"), 5, 0)
+        top.addWidget(self.who, 5, 1, 1, 2)
+        top.addWidget(QLabel("Expires in"), 6, 0)
+        top.addWidget(self.countdown, 6, 1, 1, 2)
+        storage_bar = QHBoxLayout()
+        storage_bar.addWidget(self.storage_origin, 1)
+        storage_bar.addWidget(self.add_item)
+        storage_bar.addWidget(self.remove_item)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(QLabel("Cookie jar (shared by the browser's tabs)"))
+        layout.addWidget(self.cookies, 2)
+        layout.addWidget(self.delete_cookie)
+        layout.addWidget(QLabel("sessionStorage (this tab)"))
+        layout.addLayout(storage_bar)
+        layout.addWidget(self.storage, 1)
+        layout.addWidget(QLabel("Server: every session (lab)"))
+        layout.addWidget(self.server, 1)
+
+        self.vtab: VirtualTab | None = None
+        self.url = ""
+        self._filling = False
+        self.login_button.clicked.connect(lambda: self.loginRequested.emit(self.user.text().strip()))
+        self.logout_button.clicked.connect(self.logoutRequested)
+        self.reload_button.clicked.connect(self.reloadRequested)
+        self.close_button.clicked.connect(self.closeTabRequested)
+        self.new_browser.clicked.connect(lambda: self.browserChosen.emit(-1))
+        self.browser_choice.activated.connect(self.browserChosen)
+        self.carrier.activated.connect(lambda _i: self.carrierChanged.emit(self.carrier.currentData()))
+        self.on_expiry.activated.connect(self._on_expiry_activated)
+        self.delete_cookie.clicked.connect(self._on_delete_cookie_clicked)
+        self.cookies.itemChanged.connect(self._on_cookies_item_changed)
+        self.storage.itemChanged.connect(self._on_storage_item_changed)
+        self.add_item.clicked.connect(self._on_add_item_clicked)
+        self.remove_item.clicked.connect(self._on_remove_item_clicked)
+
+    # -- what it shows ------------------------------------------------------------------
+    @property
+    def browser(self) -> VirtualBrowser | None:
+        return self.vtab.browser if self.vtab is not None else None
+
+    def show_tab(self, vtab: VirtualTab, browsers: list[VirtualBrowser], url: str) -> None:
+        self.vtab, self.url = vtab, url
+        self.browser_choice.clear()
+        for b in browsers:
+            self.browser_choice.addItem(b.name)
+        self.browser_choice.setCurrentIndex(browsers.index(vtab.browser))
+        self.tab_label.setText(f"Tab {vtab.number}")
+        self.carrier.setCurrentIndex(self.carrier.findData(vtab.browser.carrier))
+        self.on_expiry.setCurrentIndex(self.on_expiry.findData(vtab.browser.on_expiry))
+        self.refresh()
+
+    def refresh(self, server_view: dict | None = None) -> None:
+        """Redraw from the browser (cookies, storage) and the server's view (countdown, sessions)."""
+        browser, vtab = self.browser, self.vtab
+        if browser is None or vtab is None:
+            return
+        self._filling = True
+        try:
+            self._fill_cookies(browser)
+            self._fill_storage(vtab)
+        finally:
+            self._filling = False
+        sid = browser.session_id(self.url) if self.url else None
+        sessions = (server_view or {}).get("sessions", [])
+        mine = next((s for s in sessions if sid and s["sid_prefix"] == sid[:8]), None)
+        if sid is None:
+            self.who.setText("not logged in (anonymous)")
+            self.countdown.setText("—")
+        elif mine is not None:
+            self.who.setText(f"{mine['user']} · id {sid[:8]}…")
+            self.countdown.setText(f"idle {_seconds(mine['idle_expires_in'])} · absolute "
+                                   f"{_seconds(mine['absolute_expires_in'])}")
+        elif server_view is not None:
+            self.who.setText(f"id {sid[:8]}… is not a live session on the server")
+            self.countdown.setText("<b style='color:#c62828'>expired or unknown</b>")
+        if server_view is not None:
+            self._fill_server(sessions)
+
+    def _fill_cookies(self, browser: VirtualBrowser) -> None:
+        cookies = browser.cookies()
+        self.cookies.setRowCount(len(cookies))
+        for row, c in enumerate(cookies):
+            values = (c.name, c.value, c.domain or "(host only)", c.path, c.expires,
+                      "✔" if c.httponly else "", "✔" if c.secure else "", c.samesite)
+            for col, text in enumerate(values):
+                self.cookies.setItem(row, col, _item(text, editable=col == 1))
+
+    def _fill_storage(self, vtab: VirtualTab) -> None:
+        items = sorted(vtab.session_storage(self.url).items()) if self.url else []
+        self.storage_origin.setText(f"origin {origin(self.url)}" if self.url else "")
+        self.storage.setRowCount(len(items))
+        for row, (key, value) in enumerate(items):
+            self.storage.setItem(row, 0, _item(key, editable=True))
+            self.storage.setItem(row, 1, _item(value, editable=True))
+
+    def _fill_server(self, sessions: list[dict]) -> None:
+        self.server.setRowCount(len(sessions))
+        for row, s in enumerate(sessions):
+            values = (s["user"], s["sid_prefix"] + "…", _seconds(s["idle_expires_in"]),
+                      _seconds(s["absolute_expires_in"]), str(s["requests"]))
+            for col, text in enumerate(values):
+                self.server.setItem(row, col, _item(text))
+
+    # -- edits -------------------------------------------------------------------------------
+    def _on_expiry_activated(self, _index: int) -> None:
+        if self.browser is not None:
+            self.browser.on_expiry = self.on_expiry.currentData()
+
+    def _on_delete_cookie_clicked(self) -> None:
+        row = self.cookies.currentRow()
+        browser = self.browser
+        if browser is None or row < 0:
+            return
+        name = self.cookies.item(row, 0).text()
+        browser.delete_cookie(name)
+        self.refresh()
+
+    def _on_cookies_item_changed(self, item: QTableWidgetItem) -> None:
+        browser = self.browser
+        if self._filling or browser is None or item.column() != 1 or not self.url:
+            return
+        browser.set_cookie(self.cookies.item(item.row(), 0).text(), item.text(), self.url)
+
+    def _storage_dict(self) -> dict[str, str] | None:
+        return self.vtab.session_storage(self.url) if self.vtab is not None and self.url else None
+
+    def _on_storage_item_changed(self, _item: QTableWidgetItem) -> None:
+        store = self._storage_dict()
+        if self._filling or store is None:
+            return
+        store.clear()
+        for row in range(self.storage.rowCount()):
+            key, value = self.storage.item(row, 0), self.storage.item(row, 1)
+            if key is not None and key.text():
+                store[key.text()] = value.text() if value is not None else ""
+
+    def _on_add_item_clicked(self) -> None:
+        store = self._storage_dict()
+        if store is None:
+            return
+        n = 1
+        while f"key{n}" in store:
+            n += 1
+        store[f"key{n}"] = ""
+        self.refresh()
+
+    def _on_remove_item_clicked(self) -> None:
+        store = self._storage_dict()
+        row = self.storage.currentRow()
+        if store is None or row < 0:
+            return
+        store.pop(self.storage.item(row, 0).text(), None)
+        self.refresh()
