@@ -109,7 +109,8 @@ class VirtualBrowser:
 
     @property
     def jar(self) -> aiohttp.CookieJar:
-        """Made on first use: aiohttp's jar wants a running event loop."""
+        """Made on first use by a client: aiohttp's jar wants a running event loop.
+        Until then the browser has no cookies, and the views below say so without making it."""
         if self._jar is None:
             self._jar = aiohttp.CookieJar(unsafe=True)  # the default jar drops cookies from 127.0.0.1
         return self._jar
@@ -121,11 +122,15 @@ class VirtualBrowser:
 
     # -- cookies ----------------------------------------------------------------------
     def cookies(self) -> list[CookieView]:
-        return [_view(m) for m in self.jar]  # iterating the jar drops what has expired
+        if self._jar is None:
+            return []
+        return [_view(m) for m in self._jar]  # iterating the jar drops what has expired
 
     def cookie_header(self, url: str) -> str | None:
         """The ``Cookie`` header a request to ``url`` carries (for clients without a jar)."""
-        found = self.jar.filter_cookies(_http_url(url))
+        if self._jar is None:
+            return None
+        found = self._jar.filter_cookies(_http_url(url))
         return "; ".join(f"{m.key}={m.value}" for m in found.values()) or None
 
     def take_set_cookies(self, values: Iterable[str], url: str) -> None:
@@ -139,15 +144,19 @@ class VirtualBrowser:
         self.jar.update_cookies({name: value}, _http_url(url))
 
     def delete_cookie(self, name: str, domain: str | None = None) -> bool:
-        before = len(self.jar)
-        self.jar.clear(lambda m: m.key == name and (domain is None or m["domain"] == domain))
-        return len(self.jar) < before
+        if self._jar is None:
+            return False
+        before = len(self._jar)
+        self._jar.clear(lambda m: m.key == name and (domain is None or m["domain"] == domain))
+        return len(self._jar) < before
 
     def session_id(self, url: str) -> str | None:
         """The session id this browser presents to ``url`` (either carrier)."""
         if self.carrier == "query":
             return self.sid
-        found = self.jar.filter_cookies(_http_url(url)).get(COOKIE)
+        if self._jar is None:
+            return None
+        found = self._jar.filter_cookies(_http_url(url)).get(COOKIE)
         return found.value if found is not None else None
 
     def forget_session(self) -> None:
@@ -165,5 +174,6 @@ class VirtualBrowser:
         """Close every tab and drop the session cookies; persistent cookies stay until they expire."""
         for tab in list(self.tabs):
             tab.close()
-        self.jar.clear(lambda m: not m["expires"] and not m["max-age"])
+        if self._jar is not None:
+            self._jar.clear(lambda m: not m["expires"] and not m["max-age"])
         self.sid = None

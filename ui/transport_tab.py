@@ -192,13 +192,18 @@ class TransportTab(QWidget):
     def _expired(self, err: DuplexError) -> bool:
         """A 401 for the session: react as the user chose. True if handled."""
         browser = self.browser
-        if browser is None or getattr(err, "status", None) != 401 or browser.session_id(self._session_base()) is None:
+        if browser is None or getattr(err, "status", None) != 401:
             return False
+        had_session = browser.session_id(self._session_base()) is not None
         if browser.on_expiry == "anonymous":
-            browser.forget_session()
             self._session_row("session expired or unknown (401): going on as anonymous", status=401)
-            self.sessionChanged.emit(browser)
-            self.connect_client()
+            if had_session:  # the first tab to hear of it tells the others (they reload)
+                browser.forget_session()
+                self.sessionChanged.emit(browser)
+            if self.client is None:
+                self.connect_client()
+        elif not had_session:
+            return False
         else:
             self._session_row("session expired or unknown (401): log in again", status=401)
             self._report(f"{self.title}: the session expired — log in again (Session panel).")

@@ -1,0 +1,100 @@
+"""Sessions as a user sees them: log in, the shared jar, expiry on open connections, storage, browsers."""
+
+from __future__ import annotations
+
+from tests.helpers import wait_until
+from transport.lab_admin import post_fault
+from transport.server.sessions import COOKIE
+
+
+def rows(tab, kind):
+    return [e for e in tab.timeline.model.events() if e.kind == kind]
+
+
+async def logged_in(window, tab, user="ann"):
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    tab.session.user.setText(user)
+    tab.session.login_button.click()
+    await wait_until(lambda: tab.browser.session_id(window.lab.url) is not None, 10, "the session cookie")
+
+
+async def test_login_shares_the_cookie_with_every_tab_including_the_websocket(window):
+    await logged_in(window, window.sse_tab)
+    browser = window.sse_tab.browser
+    assert all(t.browser is browser for t in window.transport_tabs)
+    [cookie] = browser.cookies()
+    assert cookie.name == COOKIE and cookie.httponly and cookie.samesite == "Lax" and cookie.session
+    ws = window.ws_tab
+    await wait_until(lambda: any(COOKIE in e.meta.get("request_headers", {}).get("Cookie", "")
+                                 for e in rows(ws, "open")), 15, "a WebSocket handshake with the cookie")
+    assert any("logged in as ann" in e.data for e in rows(window.sse_tab, "session"))
+    window.tabs.setCurrentWidget(window.sse_tab)
+    panel = window.sse_tab.session
+    await wait_until(lambda: "ann" in panel.who.text() and "idle" in panel.countdown.text(), 10, "the countdown")
+    assert panel.cookies.rowCount() == 1 and panel.cookies.item(0, 0).text() == COOKIE
+    assert panel.server.rowCount() == 1 and panel.server.item(0, 0).text() == "ann"
+
+
+async def test_expiry_ends_open_connections_and_asks_to_log_in_again(window):
+    await logged_in(window, window.sse_tab)
+    ws, sse = window.ws_tab, window.sse_tab
+    await wait_until(lambda: ws.client is not None and ws.client.connected and sse.client is not None
+                     and sse.client.connected, 15, "the tabs reopened with the session")
+    await post_fault(window.lab.url, window.lab.token, {"action": "expire_sessions"})
+    await wait_until(lambda: any(e.meta.get("code") == 1008 for e in rows(ws, "close")), 10, "1008 on the WebSocket")
+    await wait_until(lambda: any(e.meta.get("type") == "session" for e in rows(sse, "message")), 10,
+                     "the SSE stream saying why it ends")
+    for tab in (ws, sse):
+        await wait_until(lambda tab=tab: any("log in again" in e.data for e in rows(tab, "session")), 15,
+                         f"{tab.title}: asked to log in again")
+        assert tab.client is None and "failed" in tab.bar.light.text()
+    assert "log in again" in window.statusBar().currentMessage()
+
+
+async def test_expiry_can_go_on_as_anonymous(window):
+    await logged_in(window, window.long_poll_tab)
+    tab = window.long_poll_tab
+    tab.session.on_expiry.setCurrentIndex(tab.session.on_expiry.findData("anonymous"))
+    tab.session.on_expiry.activated.emit(tab.session.on_expiry.currentIndex())
+    assert tab.browser.on_expiry == "anonymous"
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "reopened")
+    await post_fault(window.lab.url, window.lab.token, {"action": "expire_sessions"})
+    await wait_until(lambda: any("anonymous" in e.data for e in rows(tab, "session")), 15, "anonymous again")
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "polling again")
+    assert tab.browser.session_id(window.lab.url) is None
+
+
+async def test_query_carrier_marks_every_logged_url_with_the_id(window):
+    tab = window.short_poll_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    tab.session.carrier.setCurrentIndex(tab.session.carrier.findData("query"))
+    tab.session.carrierChanged.emit("query")
+    await logged_in(window, tab)
+    sid = tab.browser.sid
+    await wait_until(lambda: any(sid in e.data for e in rows(tab, "request")), 10, "a request carrying ?sid=")
+    model = tab.timeline.model
+    leaked = next(e for e in rows(tab, "request") if sid in e.data)
+    row = model.events().index(leaked)
+    from PySide6.QtCore import Qt
+    assert model.data(model.index(row, 7), Qt.ItemDataRole.BackgroundRole) is not None
+    assert "session id" in model.data(model.index(row, 7), Qt.ItemDataRole.ToolTipRole)
+
+
+async def test_session_storage_survives_reload_and_not_close_and_a_new_browser_has_no_cookies(window):
+    tab = window.ajax_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "ready")
+    window.tabs.setCurrentWidget(tab)
+    panel = tab.session
+    panel.add_item.click()
+    assert panel.storage.rowCount() == 1
+    panel.storage.item(0, 1).setText("draft text")
+    assert tab.vtab.session_storage(window.lab.url) == {"key1": "draft text"}
+    panel.reload_button.click()
+    assert tab.vtab.session_storage(window.lab.url) == {"key1": "draft text"}
+    first = tab.vtab
+    panel.close_button.click()
+    assert tab.vtab is not first and tab.vtab.session_storage(window.lab.url) == {}
+    await logged_in(window, window.sse_tab)
+    panel.browserChosen.emit(-1)  # New browser
+    assert tab.browser is window.browsers[1] and tab.browser.cookies() == []
+    assert window.sse_tab.browser.cookies()  # the first browser keeps its session
