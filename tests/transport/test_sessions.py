@@ -202,3 +202,19 @@ async def test_background_traffic_does_not_renew_by_default(client):
     assert session.last_seen > seen
 
 
+
+
+async def test_a_request_that_finds_the_session_expired_also_ends_its_connections():
+    clock = Clock()
+    app = create_app(ServerConfig(rate=0, session_idle=30))
+    app[SESSIONS] = SessionStore(idle=30, absolute=900, clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        resp = await login(c)
+        cookie = {"Cookie": f"{COOKIE}={resp.cookies[COOKIE].value}"}
+        ws = await c.ws_connect("/ws", headers=cookie)
+        clock.now += 31  # expired; the request below finds it before any sweep can
+        assert (await c.get("/api/poll", headers=cookie)).status == 401
+        msg = await ws.receive(timeout=5)
+        while msg.type == aiohttp.WSMsgType.TEXT:
+            msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1008

@@ -52,6 +52,8 @@ async def session_middleware(request: web.Request, handler):
         store = request.app[SESSIONS]
         session, why = store.lookup(sid)
         if session is None:
+            if why == "expired":  # found expired before the sweeper got to it: end its connections too
+                end_bound(request.app, sid)
             return _error(401, f"session {why}: log in again", reason=why)
         store.touch(session, background=path in BACKGROUND)
         request[SESSION] = session
