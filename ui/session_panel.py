@@ -57,6 +57,7 @@ class SessionPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.browser_choice = QComboBox()
+        self.browser_choice.setMinimumContentsLength(10)
         self.browser_choice.setToolTip("The virtual browser this tab runs in: one cookie jar, one user")
         self.new_browser = QPushButton("New browser")
         self.new_browser.setToolTip("A second browser with its own cookies: log in as another user")

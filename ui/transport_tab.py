@@ -78,6 +78,7 @@ class TransportTab(QWidget):
         self.session.closeTabRequested.connect(self._on_session_close_tab_requested)
         self.session.carrierChanged.connect(self._on_session_carrier_changed)
         self.vtab: VirtualTab | None = None
+        self._browsers: list[VirtualBrowser] = []
         self._run_task: asyncio.Task | None = None
 
     # -- what a subclass provides ------------------------------------------------
@@ -105,6 +106,7 @@ class TransportTab(QWidget):
     def attach(self, vtab: VirtualTab, browsers: list[VirtualBrowser]) -> None:
         """Run inside ``vtab`` (of its browser); the panel offers ``browsers``."""
         self.vtab = vtab
+        self._browsers = browsers
         self.session.show_tab(vtab, browsers, self.bar.url_text() or self.lab_url_here() or "")
 
     def reload(self) -> None:
@@ -217,6 +219,8 @@ class TransportTab(QWidget):
         current = self.bar.url_text()
         if not current or current == previous:
             self.bar.remember_url(self.lab_endpoint(url))
+        if self.vtab is not None:  # the panel now knows the origin of the tab's URL
+            self.session.show_tab(self.vtab, self._browsers, self.bar.url_text())
         if autoconnect and self.client is None:
             self.connect_client()
 
