@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
             tab.attach(self.browsers[0].new_tab(), self.browsers)
         self.sessions_view: dict | None = None
         self._fetching = False
+        self._events_seen = 0.0
         self._session_tasks = TaskGroup(lambda sentence: log.debug("session view: %s", sentence))
         self.setCentralWidget(self.tabs)
         self.lab_label = QLabel("Lab server: starting…")
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
             tab.sessionChanged.connect(self._on_tab_session_changed)
             tab.tabMoved.connect(self._refresh_session_panels)
             tab.session.browserChosen.connect(lambda index, tab=tab: self._move_tab(tab, index))
+            tab.session.closeBrowserRequested.connect(lambda tab=tab: self._close_browser(tab.browser))
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
         self._rate_timer.timeout.connect(self._on_rate_timer_timeout)
 
@@ -122,9 +124,27 @@ class MainWindow(QMainWindow):
             return  # the lab is down: the panel keeps what it showed
         finally:
             self._fetching = False
+        self._events_seen = 0.0
+        self._session_events(self.sessions_view.get("events", []))
         tab = self.tabs.currentWidget()
         if isinstance(tab, TransportTab):
             tab.session.refresh(self.sessions_view)
+
+    def _session_events(self, events: list[dict]) -> None:
+        """The server's session events (created, expired, ended) as rows in the tabs of the
+        browser whose session they are about."""
+        fresh = [e for e in events if e.get("wall", 0) > self._events_seen]
+        if not fresh:
+            return
+        self._events_seen = max(e.get("wall", 0) for e in fresh)
+        for tab in self.transport_tabs:
+            browser = tab.browser
+            sid = browser.session_id(tab.bar.url_text()) if browser is not None else None
+            for e in fresh:
+                if sid and sid.startswith(e.get("sid_prefix", "-")):
+                    reason = f" ({e['reason']})" if e.get("reason") else ""
+                    tab._session_row(f"server: session of {e.get('user')} {e.get('kind')}{reason}",
+                                     server_event=e.get("kind"))
 
     def _refresh_session_panels(self) -> None:
         """Show the current tab's virtual browser and tab in its session panel."""
@@ -138,6 +158,19 @@ class MainWindow(QMainWindow):
         """A login or logout: every tab of that browser reloads (its connections carry the new state)."""
         for tab in self.transport_tabs:
             if tab.browser is browser:
+                tab.reload()
+        self._refresh_session_panels()
+
+    def _close_browser(self, browser: VirtualBrowser | None) -> None:
+        """Close a virtual browser (tabs and session cookies go) and reopen it, as a user restarting it."""
+        if browser is None:
+            return
+        browser.close()
+        for tab in self.transport_tabs:
+            if tab.browser is browser:
+                tab.attach(browser.new_tab(), self.browsers)
+                tab._session_row(f"{browser.name} closed and reopened: session cookies dropped, "
+                                 "persistent cookies kept")
                 tab.reload()
         self._refresh_session_panels()
 

@@ -4,14 +4,16 @@ server's view of every session.
 
 Editable: cookie values (double-click), deleting a cookie, sessionStorage keys
 and values (double-click, Add, Remove); the user name, carrier and the
-reaction to an expired session. Read-only: the server's sessions.
+reaction to an expired session; the lab's renewal policy and idle timeout.
+Read-only: the server's sessions.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from transport.browser import VirtualBrowser, VirtualTab, origin
 
@@ -53,6 +55,8 @@ class SessionPanel(QWidget):
     closeTabRequested = Signal()
     browserChosen = Signal(int)  # index into the window's browsers; -1: a new one
     carrierChanged = Signal(str)
+    closeBrowserRequested = Signal()
+    serverSettingsRequested = Signal(dict)  # the lab's renewal policy and idle timeout
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +64,9 @@ class SessionPanel(QWidget):
         self.browser_choice.setMinimumContentsLength(10)
         self.browser_choice.setToolTip("The virtual browser this tab runs in: one cookie jar, one user")
         self.new_browser = QPushButton("New browser")
+        self.close_browser = QPushButton("Close browser")
+        self.close_browser.setToolTip("Closes its tabs and drops its session cookies (persistent ones stay); "
+                                      "the transport tabs reopen in it")
         self.new_browser.setToolTip("A second browser with its own cookies: log in as another user")
         self.tab_label = QLabel()
         self.reload_button = QPushButton("Reload tab")
@@ -85,11 +92,18 @@ class SessionPanel(QWidget):
         self.add_item = QPushButton("Add")
         self.remove_item = QPushButton("Remove")
         self.server = _table(SERVER_COLUMNS, editable=False)
+        self.renew = QComboBox()
+        self.renew.addItem("User actions renew the session", "user")
+        self.renew.addItem("All traffic renews it (polls, streams)", "all")
+        self.renew.setToolTip("The lab's renewal policy: does background traffic keep a session alive?")
+        self.idle = QSpinBox(suffix=" s idle", minimum=5, maximum=86_400, value=60)
+        self.idle.setToolTip("The lab's idle timeout (applies to every session at once)")
 
         top = QGridLayout()
         top.addWidget(QLabel("Browser"), 0, 0)
         top.addWidget(self.browser_choice, 0, 1)
         top.addWidget(self.new_browser, 0, 2)
+        top.addWidget(self.close_browser, 0, 3)
         top.addWidget(self.tab_label, 1, 0, 1, 1)
         top.addWidget(self.reload_button, 1, 1)
         top.addWidget(self.close_button, 1, 2)
@@ -120,6 +134,10 @@ class SessionPanel(QWidget):
         layout.addLayout(storage_bar)
         layout.addWidget(self.storage, 1)
         layout.addWidget(QLabel("Server: every session (lab)"))
+        server_bar = QHBoxLayout()
+        server_bar.addWidget(self.renew, 1)
+        server_bar.addWidget(self.idle)
+        layout.addLayout(server_bar)
         layout.addWidget(self.server, 1)
 
         self.vtab: VirtualTab | None = None
@@ -130,6 +148,9 @@ class SessionPanel(QWidget):
         self.reload_button.clicked.connect(self.reloadRequested)
         self.close_button.clicked.connect(self.closeTabRequested)
         self.new_browser.clicked.connect(lambda: self.browserChosen.emit(-1))
+        self.close_browser.clicked.connect(self.closeBrowserRequested)
+        self.renew.activated.connect(lambda _i: self.serverSettingsRequested.emit({"renew": self.renew.currentData()}))
+        self.idle.editingFinished.connect(lambda: self.serverSettingsRequested.emit({"idle": self.idle.value()}))
         self.browser_choice.activated.connect(self.browserChosen)
         self.carrier.activated.connect(lambda _i: self.carrierChanged.emit(self.carrier.currentData()))
         self.on_expiry.activated.connect(self._on_expiry_activated)
@@ -181,6 +202,11 @@ class SessionPanel(QWidget):
             self.countdown.setText("<b style='color:#c62828'>expired or unknown</b>")
         if server_view is not None:
             self._fill_server(sessions)
+            if not self.renew.hasFocus():
+                self.renew.setCurrentIndex(self.renew.findData("all" if server_view.get("renew_background")
+                                                               else "user"))
+            if not self.idle.hasFocus() and server_view.get("idle"):
+                self.idle.setValue(int(server_view["idle"]))
 
     def _fill_cookies(self, browser: VirtualBrowser) -> None:
         cookies = browser.cookies()

@@ -77,6 +77,7 @@ class TransportTab(QWidget):
         self.session.reloadRequested.connect(self.reload)
         self.session.closeTabRequested.connect(self._on_session_close_tab_requested)
         self.session.carrierChanged.connect(self._on_session_carrier_changed)
+        self.session.serverSettingsRequested.connect(self._on_session_server_settings_requested)
         self.vtab: VirtualTab | None = None
         self._browsers: list[VirtualBrowser] = []
         self._run_task: asyncio.Task | None = None
@@ -147,6 +148,18 @@ class TransportTab(QWidget):
             return
         browser.carrier = carrier
         self._report(f"Session carrier: {carrier}. Log in again so the id travels that way.")
+
+    def _on_session_server_settings_requested(self, settings: dict) -> None:
+        if not self._lab_url:
+            self._report("The lab server is not running.")
+            return
+
+        async def apply() -> None:
+            answer = await post_fault(self._lab_url, self._lab_token, {"action": "session_settings", **settings})
+            self._report(f"Lab sessions: {'all traffic' if answer.get('renew') == 'all' else 'only user actions'} "
+                         f"renew; idle timeout {answer.get('idle', 0):g} s.")
+
+        self._tasks.spawn(apply())
 
     def _on_session_login_requested(self, user: str) -> None:
         if self.browser is not None:
@@ -236,7 +249,8 @@ class TransportTab(QWidget):
             self.bar.set_state(client.state)
         for e in events:
             if e.direction == "state" and e.kind == "error":
-                self.statusMessage.emit(f"{self.title}: {e.data}")
+                if e.meta.get("status") != 401:  # a session's 401 is said once, by _expired
+                    self.statusMessage.emit(f"{self.title}: {e.data}")
                 self._had_error = True
             elif e.direction == "state" and e.kind == "open" and self._had_error:
                 self._had_error = False

@@ -38,7 +38,8 @@ def test_idle_expiry_and_renewal_by_user_actions_only():
     assert store.touch(s, background=True) is False  # a poll does not renew
     clock.now += 11
     assert store.lookup(s.sid) == (None, "expired")
-    assert store.lookup(s.sid) == (None, "unknown")
+    assert store.lookup(s.sid) == (None, "expired")  # remembered: not "unknown"
+    assert store.lookup("never-issued") == (None, "unknown")
     assert [e.kind for e in store.events] == ["created", "expired"] and "idle" in store.events[-1].reason
 
 
@@ -109,7 +110,7 @@ async def test_a_presented_id_is_never_adopted(client):
     first = resp.cookies[COOKIE].value
     again = await login(client, "victim")  # logging in again rotates, the old id is dead
     assert again.cookies[COOKIE].value != first
-    assert client.server.app[SESSIONS].lookup(first) == (None, "unknown")
+    assert client.server.app[SESSIONS].lookup(first) == (None, "ended")
 
 
 async def test_bad_login_bodies(client):
@@ -218,3 +219,16 @@ async def test_a_request_that_finds_the_session_expired_also_ends_its_connection
         while msg.type == aiohttp.WSMsgType.TEXT:
             msg = await ws.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1008
+
+
+async def test_session_settings_change_renewal_and_timeouts_at_runtime(client):
+    token = client.server.app[CONFIG].admin_token
+    auth = {"Authorization": f"Bearer {token}"}
+    ack = await (await client.post("/_admin/faults", json={"action": "session_settings", "renew": "all",
+                                                           "idle": 5}, headers=auth)).json()
+    assert (ack["renew"], ack["idle"]) == ("all", 5)
+    store = client.server.app[SESSIONS]
+    assert store.renew_background and store.idle == 5
+    bad = await client.post("/_admin/faults", json={"action": "session_settings", "renew": "sometimes"},
+                            headers=auth)
+    assert bad.status == 400

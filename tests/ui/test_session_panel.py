@@ -98,3 +98,21 @@ async def test_session_storage_survives_reload_and_not_close_and_a_new_browser_h
     panel.browserChosen.emit(-1)  # New browser
     assert tab.browser is window.browsers[1] and tab.browser.cookies() == []
     assert window.sse_tab.browser.cookies()  # the first browser keeps its session
+
+
+async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_session_cookie(window):
+    from transport.clients.session_api import server_sessions
+
+    tab = window.stream_tab
+    await logged_in(window, tab)
+    panel = tab.session
+    panel.renew.setCurrentIndex(panel.renew.findData("all"))
+    panel.renew.activated.emit(panel.renew.currentIndex())
+    await wait_until(lambda: "all traffic renew" in window.statusBar().currentMessage(), 10, "the lab's answer")
+    assert (await server_sessions(window.lab.url, window.lab.token))["renew_background"] is True
+    await wait_until(lambda: any("server: session of ann created" in e.data for e in rows(tab, "session")), 10,
+                     "the server's session event in the timeline")
+    browser = tab.browser
+    panel.close_browser.click()
+    assert browser.cookies() == [] and browser.session_id(window.lab.url) is None
+    await wait_until(lambda: any("closed and reopened" in e.data for e in rows(tab, "session")), 5, "the row")

@@ -5,6 +5,8 @@ Body: ``{"action": ...}`` with one of
 - ``close_websockets`` ``{"code": C, "reason": R}``: close every WebSocket;
 - ``end_streams``: end every SSE stream (clients reconnect with Last-Event-ID);
 - ``expire_sessions``: every session expires now (its connections end);
+- ``session_settings`` ``{"renew": "user"|"all", "idle": S, "absolute": S}``: change the
+  renewal policy and timeouts of the running server (each field optional);
 - ``evict_history``: forget history, so resume points become unknown (gap);
 - ``burst`` ``{"count": N, "topic": T}``: publish N messages at once (benchmarks).
 Requests need ``Authorization: Bearer <admin_token>``; any request carrying a
@@ -79,6 +81,22 @@ async def faults_handler(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "action": action, "closed": n})
     if action == "end_streams":
         return web.json_response({"ok": True, "action": action, "ended": end_streams(app)})
+    if action == "session_settings":
+        store = app[SESSIONS]
+        renew, idle, absolute = body.get("renew"), body.get("idle"), body.get("absolute")
+        if renew is not None and renew not in ("user", "all"):
+            return _error(400, 'renew must be "user" or "all"')
+        for name, value in (("idle", idle), ("absolute", absolute)):
+            if value is not None and (not isinstance(value, (int, float)) or not 0 < value <= 86_400):
+                return _error(400, f"{name} must be a number of seconds from 1 to 86400")
+        if renew is not None:
+            store.renew_background = renew == "all"
+        if idle is not None:
+            store.idle = float(idle)
+        if absolute is not None:
+            store.absolute = float(absolute)
+        return web.json_response({"ok": True, "action": action, "renew": "all" if store.renew_background else "user",
+                                  "idle": store.idle, "absolute": store.absolute})
     if action == "expire_sessions":
         return web.json_response({"ok": True, "action": action, "expired": expire_all(app)})
     if action == "evict_history":

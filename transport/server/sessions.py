@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 COOKIE = "duplex_sid"
+GONE_KEPT = 10_000  # ended ids remembered, to answer "expired" rather than "unknown"
 QUERY = "sid"
 
 
@@ -63,6 +64,7 @@ class SessionStore:
         self._clock = clock
         self._wall = wall
         self._sessions: dict[str, Session] = {}
+        self._gone: OrderedDict[str, str] = OrderedDict()  # recently ended ids → why (bounded)
         self.events: deque[SessionEvent] = deque(maxlen=500)
 
     def __len__(self) -> int:
@@ -89,7 +91,7 @@ class SessionStore:
         """The live session for ``sid``, or None and why: ``unknown`` or ``expired``."""
         session = self._sessions.get(sid)
         if session is None:
-            return None, "unknown"
+            return None, self._gone.get(sid, "unknown")
         reason = self._expiry(session, self._clock())
         if reason:
             del self._sessions[sid]
@@ -141,5 +143,12 @@ class SessionStore:
             return f"idle timeout ({self.idle:g} s)"
         return ""
 
+    def _forget(self, session: Session, why: str) -> None:
+        self._gone[session.sid] = why
+        while len(self._gone) > GONE_KEPT:
+            self._gone.popitem(last=False)
+
     def _event(self, kind: str, session: Session, reason: str = "") -> None:
+        if kind in ("expired", "ended"):
+            self._forget(session, "expired" if kind == "expired" else "ended")
         self.events.append(SessionEvent(kind, session.sid[:8], session.user, self._wall(), reason))
