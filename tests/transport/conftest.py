@@ -6,6 +6,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from transport.server import ServerConfig, create_app
+
+
+@pytest.fixture
+async def lab_server():
+    """The lab app without a ticker on 127.0.0.1:0 (modules with other settings override it)."""
+    server = TestServer(create_app(ServerConfig(rate=0)), host="127.0.0.1", port=0)
+    await server.start_server()
+    yield server
+    await server.close()
+
 
 @pytest.fixture
 async def serve():

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from aiohttp.test_utils import TestServer
 
 from tests.helpers import ClientRun, wait_until
 from transport.backoff import Policy
 from transport.browser import VirtualBrowser, origin
 from transport.clients.http import WireCounter, new_session
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
-from transport.server import ServerConfig, create_app
 from transport.server.keys import SESSIONS
 from transport.server.sessions import COOKIE
 
@@ -58,14 +55,6 @@ async def test_query_carrier_puts_the_id_in_the_url():
     assert browser.with_carrier("http://h:1/api/poll?after=3") == "http://h:1/api/poll?after=3&sid=abc"
     browser.forget_session()
     assert browser.with_carrier("http://h:1/x") == "http://h:1/x"
-
-
-@pytest.fixture
-async def lab_server():
-    server = TestServer(create_app(ServerConfig(rate=0)), host="127.0.0.1", port=0)
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 async def test_one_jar_serves_http_and_websocket_clients(lab_server):

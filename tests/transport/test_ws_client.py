@@ -16,19 +16,10 @@ from transport.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.errors import (ConnectFailed, ConnectTimeout, HandshakeRejected, InvalidURL, MessageTooBig,
                               NotConnected, TLSFailure, explain)
-from transport.server import ServerConfig, create_app
 from transport.server.admin import close_websockets
 from transport.server.keys import FEED
 
 FAST = Policy("fixed", 0.05)
-
-
-@pytest.fixture
-async def lab_server():
-    server = TestServer(create_app(ServerConfig(rate=0)), host="127.0.0.1", port=0)
-    await server.start_server()
-    yield server
-    await server.close()
 
 
 def ws_url(server: TestServer, path: str = "/ws") -> str:
