@@ -124,7 +124,6 @@ class MainWindow(QMainWindow):
             return  # the lab is down: the panel keeps what it showed
         finally:
             self._fetching = False
-        self._events_seen = 0.0
         self._session_events(self.sessions_view.get("events", []))
         tab = self.tabs.currentWidget()
         if isinstance(tab, TransportTab):

@@ -112,6 +112,11 @@ async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_ses
     assert (await server_sessions(window.lab.url, window.lab.token))["renew_background"] is True
     await wait_until(lambda: any("server: session of ann created" in e.data for e in rows(tab, "session")), 10,
                      "the server's session event in the timeline")
+    created = lambda: [e for e in rows(tab, "session") if "created" in e.data]  # noqa: E731
+    fetched = window._events_seen
+    await wait_until(lambda: window._events_seen == fetched and window._fetching, 10, "another fetch")
+    await wait_until(lambda: not window._fetching, 10, "that fetch done")
+    assert len(created()) == 1  # each server event once, however often the view is fetched
     browser = tab.browser
     panel.close_browser.click()
     assert browser.cookies() == [] and browser.session_id(window.lab.url) is None
