@@ -18,11 +18,13 @@ from .config import ServerConfig
 from .feed import Feed, run_ticker
 from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
-from .keys import BOUND, CONFIG, FEED, HOLDS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, VALUES, WEBSOCKETS
+from .keys import BOUND, CONFIG, FEED, HOLDS, PROXIES, SESSIONS, SSE_RESUMES, STREAMS, TASKS, VALUES, WEBSOCKETS
 from .session_http import (login_handler, logout_handler, me_handler, new_bound, session_middleware,
                            sweeper)
 from .sessions import SessionStore
 from .polling import longpoll_handler, poll_handler, stream_handler
+from .proxies_api import add_routes as add_proxy_routes
+from .proxies_api import admin_guard, close_all
 from .sse import end_streams, sse_handler
 from .ws import ws_handler
 
@@ -55,6 +57,7 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _on_shutdown(app: web.Application) -> None:
+    await close_all(app)
     for task in app[TASKS]:
         task.cancel()
     end_streams(app)
@@ -63,7 +66,7 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
-    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[same_origin_posts, session_middleware])
+    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[admin_guard, same_origin_posts, session_middleware])
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history)
     app[WEBSOCKETS] = weakref.WeakSet()
@@ -73,6 +76,8 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[VALUES] = {"": ValueStore()}  # per session id; "" is the anonymous value
     app[SESSIONS] = SessionStore(cfg.session_idle, cfg.session_absolute, cfg.session_renew_background)
     app[BOUND] = new_bound()
+    app[PROXIES] = {}
+    add_proxy_routes(app)
     app[TASKS] = set()
     app.router.add_get("/", index)
     app.router.add_get("/ws", ws_handler)

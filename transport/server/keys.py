@@ -22,6 +22,8 @@ HOLDS = web.AppKey("holds", set)
 VALUES = web.AppKey("values", dict)
 # The session store (sessions.SessionStore) and, per session id, how to end its open connections.
 SESSIONS = web.AppKey("sessions", object)
+# The fault proxies by name (faultproxy.Proxy).
+PROXIES = web.AppKey("proxies", dict)
 BOUND = web.AppKey("bound", dict)
 # The Last-Event-ID header of recent /sse requests (None: none sent), newest last.
 SSE_RESUMES = web.AppKey("sse_resumes", deque)

@@ -1,0 +1,311 @@
+"""A fault proxy with Toxiproxy's vocabulary: a TCP proxy whose toxics hurt traffic on demand.
+
+A :class:`Proxy` listens (127.0.0.1 by default) and forwards each connection
+to its upstream (the lab, or any ``host:port``). Toxics act per direction
+(``upstream`` = client → server, ``downstream`` = server → client) and apply
+to a connection with probability ``toxicity`` (decided once per connection and
+toxic, as Toxiproxy does). They can be added and removed while connections
+are live: every chunk consults the current list.
+
+- ``latency`` ``{latency, jitter}`` (ms): delay each chunk;
+- ``bandwidth`` ``{rate}`` (KB/s): pace the bytes;
+- ``slow_close`` ``{delay}`` (ms): hold the close;
+- ``timeout`` ``{timeout}`` (ms): stop forwarding (data is dropped) and close
+  after ``timeout``; 0 = never close: a half-open connection until removed;
+- ``reset_peer`` ``{timeout}`` (ms): reset both sides (TCP RST) after ``timeout``;
+- ``limit_data`` ``{bytes}``: close once that many bytes went through;
+- ``slicer`` ``{average_size, size_variation, delay}`` (bytes, bytes, µs): cut
+  data into small, delayed pieces.
+
+``enabled = False`` is Toxiproxy's "down": the proxy stops listening (new
+connections are refused) and closes the connections it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("duplex.server.faultproxy")
+
+STREAMS = ("upstream", "downstream")
+TOXIC_TYPES: dict[str, dict[str, float]] = {
+    "latency": {"latency": 0, "jitter": 0},
+    "bandwidth": {"rate": 0},
+    "slow_close": {"delay": 0},
+    "timeout": {"timeout": 0},
+    "reset_peer": {"timeout": 0},
+    "limit_data": {"bytes": 0},
+    "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
+}
+READ = 32 * 1024
+
+
+class ToxicError(ValueError):
+    """A toxic or proxy definition that cannot be used (the API answers 400)."""
+
+
+@dataclass(slots=True)
+class Toxic:
+    name: str
+    type: str
+    stream: str = "downstream"
+    toxicity: float = 1.0
+    attributes: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> "Toxic":
+        kind = body.get("type")
+        if kind not in TOXIC_TYPES:
+            raise ToxicError(f"unknown toxic type {kind!r}; one of {', '.join(TOXIC_TYPES)}")
+        stream = body.get("stream", "downstream")
+        if stream not in STREAMS:
+            raise ToxicError('stream must be "upstream" or "downstream"')
+        toxicity = body.get("toxicity", 1.0)
+        if not isinstance(toxicity, (int, float)) or not 0 <= toxicity <= 1:
+            raise ToxicError("toxicity must be a number from 0 to 1")
+        attributes = dict(TOXIC_TYPES[kind])
+        given = body.get("attributes") or {}
+        if not isinstance(given, dict):
+            raise ToxicError("attributes must be an object")
+        for key, value in given.items():
+            if key not in attributes:
+                raise ToxicError(f"{kind} has no attribute {key!r}")
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ToxicError(f"{key} must be a number >= 0")
+            attributes[key] = value
+        name = body.get("name") or f"{kind}_{stream}"
+        return cls(str(name), kind, stream, float(toxicity), attributes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "stream": self.stream, "toxicity": self.toxicity,
+                "attributes": dict(self.attributes)}
+
+
+def split_hostport(text: str, what: str) -> tuple[str, int]:
+    host, sep, port = str(text).rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ToxicError(f"{what} must look like host:port, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class _Link:
+    """One client connection and its upstream connection."""
+
+    def __init__(self, proxy: "Proxy", client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+                 server: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+        self.proxy = proxy
+        self.client, self.server = client, server
+        self.applies: dict[str, bool] = {}  # toxic name → does it hit this connection
+        self.sent = {"upstream": 0, "downstream": 0}
+        self.closed = asyncio.Event()
+
+    def toxics(self, stream: str) -> list[Toxic]:
+        out = []
+        for toxic in list(self.proxy.toxics.values()):
+            if toxic.stream != stream:
+                continue
+            hit = self.applies.get(toxic.name)
+            if hit is None:
+                hit = self.applies[toxic.name] = random.random() < toxic.toxicity
+            if hit:
+                out.append(toxic)
+        return out
+
+    async def run(self) -> None:
+        up = asyncio.ensure_future(self._pipe(self.client[0], self.server[1], "upstream"))
+        down = asyncio.ensure_future(self._pipe(self.server[0], self.client[1], "downstream"))
+        try:
+            await asyncio.wait({up, down, asyncio.ensure_future(self.closed.wait())},
+                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({up, down}, timeout=0.5)  # let the other side see its EOF
+        finally:
+            for task in (up, down):
+                task.cancel()
+            await asyncio.gather(up, down, return_exceptions=True)
+            self.close()
+
+    def close(self) -> None:
+        for _, writer in (self.client, self.server):
+            with contextlib.suppress(Exception):
+                writer.transport.abort() if self.closed.is_set() else writer.close()
+        self.closed.set()
+
+    def reset(self) -> None:
+        """TCP RST on both sides (SO_LINGER 0, then abort)."""
+        for _, writer in (self.client, self.server):
+            sock = writer.get_extra_info("socket")
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+        self.closed.set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: str) -> None:
+        try:
+            while not self.closed.is_set():
+                data = await reader.read(READ)
+                toxics = self.toxics(stream)
+                if not data:
+                    for t in toxics:
+                        if t.type == "slow_close":
+                            await asyncio.sleep(t.attributes["delay"] / 1000)
+                    with contextlib.suppress(Exception):
+                        writer.write_eof()
+                    return
+                pieces = [data]
+                for t in toxics:
+                    pieces = await self._apply(t, pieces, stream)
+                    if pieces is None:
+                        return
+                for piece in pieces:
+                    if self.closed.is_set():
+                        return
+                    writer.write(piece)
+                    await writer.drain()
+                    self.sent[stream] += len(piece)
+                    self.proxy.bytes[stream] += len(piece)
+                    if piece is not pieces[-1]:
+                        slicer = next((t for t in toxics if t.type == "slicer"), None)
+                        if slicer is not None and slicer.attributes["delay"]:
+                            await asyncio.sleep(slicer.attributes["delay"] / 1e6)
+        except (ConnectionError, OSError):
+            return
+
+    async def _apply(self, t: Toxic, pieces: list[bytes], stream: str) -> list[bytes] | None:
+        a = t.attributes
+        if t.type == "latency":
+            jitter = a["jitter"]
+            await asyncio.sleep(max(0.0, a["latency"] + random.uniform(-jitter, jitter)) / 1000)
+        elif t.type == "bandwidth":
+            if a["rate"] > 0:
+                await asyncio.sleep(sum(map(len, pieces)) / (a["rate"] * 1024))
+        elif t.type == "timeout":
+            await self._timeout(t)
+            return None
+        elif t.type == "reset_peer":
+            await asyncio.sleep(a["timeout"] / 1000)
+            self.reset()
+            return None
+        elif t.type == "limit_data":
+            left = int(a["bytes"]) - self.sent[stream]
+            data = b"".join(pieces)
+            if len(data) >= left:
+                if left > 0:
+                    return self._last(data[:left])
+                self.close()
+                return None
+        elif t.type == "slicer":
+            size = max(1, int(a["average_size"]) or 1)
+            var = int(a["size_variation"])
+            out = []
+            for piece in pieces:
+                i = 0
+                while i < len(piece):
+                    n = max(1, size + (random.randint(-var, var) if var else 0))
+                    out.append(piece[i:i + n])
+                    i += n
+            return out
+        return pieces
+
+    def _last(self, data: bytes) -> list[bytes]:
+        """Forward what the limit allows, then close (limit_data)."""
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self.close)
+        return [data]
+
+    async def _timeout(self, t: Toxic) -> None:
+        """Drop data; close after the timeout, or never (0) until the toxic goes."""
+        ms = t.attributes["timeout"]
+        if ms > 0:
+            await asyncio.sleep(ms / 1000)
+            self.close()
+            return
+        while t.name in self.proxy.toxics and not self.closed.is_set():
+            await asyncio.sleep(0.05)  # polling the toxic list: removal is not an event
+
+
+class Proxy:
+    def __init__(self, name: str, listen: str, upstream: str, enabled: bool = True) -> None:
+        self.name = name
+        self.host, self.port = split_hostport(listen, "listen")
+        self.upstream = upstream
+        self.up_host, self.up_port = split_hostport(upstream, "upstream")
+        self.enabled = False
+        self.want_enabled = enabled
+        self.toxics: dict[str, Toxic] = {}
+        self.links: set[_Link] = set()
+        self.bytes = {"upstream": 0, "downstream": 0}
+        self.connections = 0
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._accepted: set[asyncio.StreamWriter] = set()  # accepted, upstream not connected yet
+
+    @property
+    def listen(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "listen": self.listen, "upstream": self.upstream, "enabled": self.enabled,
+                "toxics": [t.to_json() for t in self.toxics.values()]}
+
+    async def set_enabled(self, enabled: bool) -> None:
+        if enabled and not self.enabled:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
+            self.port = self._server.sockets[0].getsockname()[1]
+            self.enabled = True
+        elif not enabled and self.enabled:
+            self.enabled = False
+            server, self._server = self._server, None
+            if server is not None:
+                server.close()
+            for link in list(self.links):
+                link.close()
+            for writer in list(self._accepted):
+                writer.close()
+            if server is not None:
+                await server.wait_closed()
+
+    async def close(self) -> None:
+        await self.set_enabled(False)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def add_toxic(self, toxic: Toxic) -> None:
+        if toxic.name in self.toxics:
+            raise KeyError(toxic.name)
+        self.toxics[toxic.name] = toxic
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._accepted.add(writer)
+        try:
+            server = await asyncio.wait_for(asyncio.open_connection(self.up_host, self.up_port), 10)
+        except (OSError, asyncio.TimeoutError) as exc:
+            log.info("proxy %s: upstream %s unreachable: %s", self.name, self.upstream, exc)
+            writer.close()
+            return
+        finally:
+            self._accepted.discard(writer)
+        if not self.enabled:  # went down while we connected upstream
+            writer.close()
+            server[1].close()
+            return
+        link = _Link(self, (reader, writer), server)
+        self.links.add(link)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await link.run()
+        finally:
+            self.links.discard(link)
+            if task is not None:
+                self._tasks.discard(task)

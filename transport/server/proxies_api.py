@@ -1,0 +1,171 @@
+"""``/_admin/proxies…``: the fault proxies, in the shape of Toxiproxy's HTTP API.
+
+A script written for Toxiproxy works against the lab with the base URL
+``http://127.0.0.1:PORT/_admin`` and the admin token. Every route needs
+``Authorization: Bearer <admin_token>`` (401 without) and refuses a foreign
+``Origin`` (403); no CORS headers are ever sent, so no web page can use it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from .admin import _authorised, _error
+from .faultproxy import Proxy, Toxic, ToxicError
+from .keys import PROXIES
+from .origin import origin_allowed
+
+VERSION = "duplex-faultproxy 1 (toxiproxy API 2.x shape)"
+
+
+@web.middleware
+async def admin_guard(request: web.Request, handler):
+    if request.path.startswith("/_admin/") and request.path not in ("/_admin/faults", "/_admin/sessions"):
+        if not origin_allowed(request):
+            return _error(403, "cross-origin requests are not allowed")
+        if not _authorised(request):
+            return _error(401, "missing or wrong admin token")
+    return await handler(request)
+
+
+async def _body(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be JSON"}), content_type="application/json")
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
+                                 content_type="application/json")
+    return body
+
+
+def _proxy(request: web.Request) -> Proxy:
+    proxy = request.app[PROXIES].get(request.match_info["proxy"])
+    if proxy is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": "proxy not found"}), content_type="application/json")
+    return proxy
+
+
+async def list_proxies(request: web.Request) -> web.Response:
+    return web.json_response({name: p.to_json() for name, p in request.app[PROXIES].items()})
+
+
+async def create_proxy(request: web.Request) -> web.Response:
+    body = await _body(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        return _error(400, "name is required")
+    if name in request.app[PROXIES]:
+        return _error(409, "proxy already exists")
+    try:
+        proxy = Proxy(name, body.get("listen") or "127.0.0.1:0", body.get("upstream") or "", body.get("enabled", True))
+    except ToxicError as exc:
+        return _error(400, str(exc))
+    try:
+        await proxy.set_enabled(proxy.want_enabled)
+    except OSError as exc:
+        return _error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
+    request.app[PROXIES][name] = proxy
+    return web.json_response(proxy.to_json(), status=201)
+
+
+async def get_proxy(request: web.Request) -> web.Response:
+    return web.json_response(_proxy(request).to_json())
+
+
+async def update_proxy(request: web.Request) -> web.Response:
+    proxy = _proxy(request)
+    body = await _body(request)
+    if "enabled" in body:
+        try:
+            await proxy.set_enabled(bool(body["enabled"]))
+        except OSError as exc:
+            return _error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
+    return web.json_response(proxy.to_json())
+
+
+async def delete_proxy(request: web.Request) -> web.Response:
+    proxy = _proxy(request)
+    await proxy.close()
+    del request.app[PROXIES][proxy.name]
+    return web.Response(status=204)
+
+
+async def list_toxics(request: web.Request) -> web.Response:
+    return web.json_response([t.to_json() for t in _proxy(request).toxics.values()])
+
+
+async def create_toxic(request: web.Request) -> web.Response:
+    proxy = _proxy(request)
+    try:
+        toxic = Toxic.from_json(await _body(request))
+    except ToxicError as exc:
+        return _error(400, str(exc))
+    if toxic.name in proxy.toxics:
+        return _error(409, "toxic already exists")
+    proxy.add_toxic(toxic)
+    return web.json_response(toxic.to_json())
+
+
+def _toxic(request: web.Request) -> tuple[Proxy, Toxic]:
+    proxy = _proxy(request)
+    toxic = proxy.toxics.get(request.match_info["toxic"])
+    if toxic is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": "toxic not found"}), content_type="application/json")
+    return proxy, toxic
+
+
+async def get_toxic(request: web.Request) -> web.Response:
+    return web.json_response(_toxic(request)[1].to_json())
+
+
+async def update_toxic(request: web.Request) -> web.Response:
+    proxy, toxic = _toxic(request)
+    body = await _body(request)
+    merged = {**toxic.to_json(), **body, "attributes": {**toxic.attributes, **(body.get("attributes") or {})}}
+    try:
+        updated = Toxic.from_json(merged)
+    except ToxicError as exc:
+        return _error(400, str(exc))
+    proxy.toxics[toxic.name] = updated
+    return web.json_response(updated.to_json())
+
+
+async def delete_toxic(request: web.Request) -> web.Response:
+    proxy, toxic = _toxic(request)
+    del proxy.toxics[toxic.name]
+    return web.Response(status=204)
+
+
+async def reset(request: web.Request) -> web.Response:
+    for proxy in request.app[PROXIES].values():
+        proxy.toxics.clear()
+        await proxy.set_enabled(True)
+    return web.Response(status=204)
+
+
+async def version(request: web.Request) -> web.Response:
+    return web.Response(text=VERSION)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/_admin/proxies", list_proxies)
+    r.add_post("/_admin/proxies", create_proxy)
+    r.add_get("/_admin/proxies/{proxy}", get_proxy)
+    r.add_post("/_admin/proxies/{proxy}", update_proxy)
+    r.add_delete("/_admin/proxies/{proxy}", delete_proxy)
+    r.add_get("/_admin/proxies/{proxy}/toxics", list_toxics)
+    r.add_post("/_admin/proxies/{proxy}/toxics", create_toxic)
+    r.add_get("/_admin/proxies/{proxy}/toxics/{toxic}", get_toxic)
+    r.add_post("/_admin/proxies/{proxy}/toxics/{toxic}", update_toxic)
+    r.add_delete("/_admin/proxies/{proxy}/toxics/{toxic}", delete_toxic)
+    r.add_post("/_admin/reset", reset)
+    r.add_get("/_admin/version", version)
+
+
+async def close_all(app: web.Application) -> None:
+    for proxy in list(app[PROXIES].values()):
+        await proxy.close()
