@@ -11,6 +11,7 @@ and reordered.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,12 @@ class Episode:
     reordered: int = 0
     gap_declared: int = 0
     recovered: bool = False
+    started: float = field(default_factory=time.monotonic)  # when the connection was lost
+    recover_ms: float | None = None  # lost → first live message after it
+
+    def mark_recovered(self) -> None:
+        self.recovered = True
+        self.recover_ms = round((time.monotonic() - self.started) * 1000, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,7 +66,7 @@ class Ledger:
         self._replaying = False
         ep = self._open_episode()
         if ep is not None:
-            ep.recovered = True
+            ep.mark_recovered()
 
     def gap(self, after: int, first_available: int) -> None:
         """The server declared seqs ``after+1 .. first_available-1`` unrecoverable."""
@@ -105,7 +112,7 @@ class Ledger:
         if ep is not None and not self._replaying and not ep.recovered and verdict == "new":
             # no replay marker from the server (a remote endpoint): the first
             # new message after the reconnect ends the episode
-            ep.recovered = True
+            ep.mark_recovered()
         return verdict
 
     # -- queries ---------------------------------------------------------------

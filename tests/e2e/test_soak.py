@@ -1,0 +1,124 @@
+"""Soak: every resumable transport through a fault proxy, 20 random faults, nothing lost.
+
+The real lab process publishes 50 messages/s. Each client reaches it through
+one of the lab's fault proxies. FAULTS random faults (seeded: the seed is in
+the failure message) are applied one after another: TCP resets, timeouts
+that drop data then close, the proxy down, the server restarting, WebSockets
+closed with assorted codes, streams ended. Then the ledger must say 0 lost,
+0 duplicated. Bounded: FAULTS faults, each followed by at most a second of
+traffic, and every wait has a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+
+import aiohttp
+import pytest
+
+from tests.helpers import start_lab, wait_until
+from transport.backoff import Policy
+from transport.clients.feed_http import FeedOptions
+from transport.clients.polling import PollClient
+from transport.clients.sse import SSEClient, SSEOptions
+from transport.clients.stream import StreamClient
+from transport.clients.websocket import WebSocketClient, WebSocketOptions
+from transport.lab_admin import post_fault
+
+FAULTS = 20
+RATE = 50
+PATHS = {"websocket": "/ws", "sse": "/sse", "long_poll": "/api/longpoll", "stream": "/api/stream",
+         "short_poll": "/api/poll"}
+
+
+def make(transport: str, base: str, sink):
+    fast = Policy("fixed", 0.1)
+    url = base + PATHS[transport]
+    if transport == "websocket":
+        return WebSocketClient(WebSocketOptions(url.replace("http://", "ws://"), policy=fast), sink)
+    if transport == "sse":
+        return SSEClient(SSEOptions(url, default_retry_ms=100), sink)
+    options = FeedOptions(url, policy=fast, interval=0.2, hold=5)
+    if transport == "stream":
+        return StreamClient(options, sink)
+    return PollClient(options, sink, long=transport == "long_poll")
+
+
+class Admin:
+    def __init__(self, lab, http: aiohttp.ClientSession) -> None:
+        self.lab, self.http = lab, http
+        self.auth = {"Authorization": f"Bearer {lab.token}"}
+
+    async def call(self, method: str, path: str, body: dict | None = None) -> None:
+        async with self.http.request(method, self.lab.url + "/_admin" + path, json=body, headers=self.auth) as r:
+            assert r.status < 300, (path, r.status, await r.text())
+
+    async def toxic_for(self, seconds: float, **toxic) -> None:
+        await self.call("POST", "/proxies/soak/toxics", toxic)
+        await asyncio.sleep(seconds)  # the fault's duration, not a wait for a condition
+        await self.call("DELETE", f"/proxies/soak/toxics/{toxic['name']}")
+
+
+@pytest.mark.parametrize("transport", list(PATHS))
+async def test_soak_random_faults_lose_nothing(transport):
+    seed = int(os.environ.get("DUPLEX_SOAK_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    lab = start_lab("--sse-retry", "100", "--sse-heartbeat", "0.5", rate=RATE)
+    events: list = []
+    applied: list[str] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            admin = Admin(lab, http)
+            async with http.post(lab.url + "/_admin/proxies", headers=admin.auth,
+                                 json={"name": "soak", "upstream": f"127.0.0.1:{lab.port}"}) as r:
+                listen = (await r.json())["listen"]
+            client = make(transport, f"http://{listen}", events.append)
+            run = asyncio.ensure_future(client.run())
+            led = client.ledger
+            try:
+                await wait_until(lambda: led.received >= 20, 15, "the first messages")
+                faults = ["reset", "timeout", "down", "restart", "end"]
+                if transport == "websocket":
+                    faults.append("close")
+                for i in range(FAULTS):
+                    fault = rng.choice(faults)
+                    applied.append(fault)
+                    if fault == "reset":
+                        await admin.toxic_for(0.2, name="reset", type="reset_peer", stream="downstream",
+                                              attributes={"timeout": 0})
+                    elif fault == "timeout":
+                        await admin.toxic_for(0.5, name="timeout", type="timeout", stream="downstream",
+                                              attributes={"timeout": 300})
+                    elif fault == "down":
+                        await admin.call("POST", "/proxies/soak", {"enabled": False})
+                        await asyncio.sleep(0.3)  # the outage itself
+                        await admin.call("POST", "/proxies/soak", {"enabled": True})
+                    elif fault == "restart":
+                        await post_fault(lab.url, lab.token, {"action": "restart", "down_s": 0.3})
+                    elif fault == "end":
+                        await post_fault(lab.url, lab.token, {"action": "end_streams"})
+                    else:
+                        code = rng.choice([1001, 1011, 1012, 1013, 4000])
+                        await post_fault(lab.url, lab.token, {"action": "close_websockets", "code": code})
+                    target = led.received + rng.randint(5, 25)
+                    await wait_until(lambda: led.received >= target, 20, f"traffic after fault {i} ({fault})")
+                target = led.received + 50
+                await wait_until(lambda: led.received >= target and (not led.episodes or led.episodes[-1].recovered),
+                                 30, "recovery after the last fault")
+            finally:
+                await client.close()
+                await asyncio.wait_for(run, 10)
+    finally:
+        lab.stop()
+    recover = [ep.recover_ms for ep in led.episodes if ep.recover_ms is not None]
+    report = (f"{transport}: seed {seed}, {len(applied)} faults ({', '.join(sorted(set(applied)))}), "
+              f"{led.received} messages, {len(led.episodes)} episodes, lost {led.lost}, duplicated {led.duplicated}, "
+              f"median recovery {statistics.median(recover) if recover else 0:.0f} ms")
+    print(report)
+    assert led.lost == 0 and led.duplicated == 0, report
+    assert all(ep.recovered for ep in led.episodes), report
+    seqs = [e.seq for e in events if e.kind == "message" and e.seq is not None]
+    assert sorted(set(seqs)) == list(range(seqs[0], seqs[0] + len(set(seqs)))), report
