@@ -82,7 +82,7 @@ class AjaxTab(TransportTab):
         return f"{parts.scheme}://{parts.netloc}"
 
     def make_client(self) -> AjaxClient:
-        return AjaxClient(AjaxOptions(url=self.bar.url_text(), headers=self.bar.header_pairs(),
+        return AjaxClient(AjaxOptions(url=self.target_url(), headers=self.bar.header_pairs(),
                                       browser=self.browser), self._sink)
 
     def on_events(self, events: list[Event]) -> None:

@@ -40,7 +40,7 @@ class FeedTab(TransportTab):
     def options(self) -> FeedOptions:
         policy = self.bar.reconnect_policy()
         assert policy is not None
-        return FeedOptions(url=self.bar.url_text(), headers=self.bar.header_pairs(), policy=policy,
+        return FeedOptions(url=self.target_url(), headers=self.bar.header_pairs(), policy=policy,
                            browser=self.browser)
 
     def on_events(self, events: list[Event]) -> None:

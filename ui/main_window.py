@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             tab.statusMessage.connect(self._on_tab_status_message)
             tab.sessionChanged.connect(self._on_tab_session_changed)
+            tab.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
             tab.tabMoved.connect(self._refresh_session_panels)
             tab.session.browserChosen.connect(lambda index, tab=tab: self._move_tab(tab, index))
             tab.session.closeBrowserRequested.connect(lambda tab=tab: self._close_browser(tab.browser))
@@ -151,6 +152,11 @@ class MainWindow(QMainWindow):
         if isinstance(tab, TransportTab) and tab.vtab is not None:
             tab.session.show_tab(tab.vtab, self.browsers, tab.bar.url_text())
             tab.session.refresh(self.sessions_view)
+
+    def _mark_fault(self, source: TransportTab, text: str, everywhere: bool) -> None:
+        """A marker row at the moment a fault is applied, in every timeline it affects."""
+        for tab in self.transport_tabs if everywhere else [source]:
+            tab.fault_row(text if tab is source else f"{text} (from the {source.title} tab)")
 
     # -- virtual browsers ---------------------------------------------------------
     def _on_tab_session_changed(self, browser: VirtualBrowser) -> None:

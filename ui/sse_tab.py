@@ -45,7 +45,7 @@ class SSETab(TransportTab):
 
     def make_client(self) -> SSEClient:
         client = SSEClient(SSEOptions(
-            url=self.bar.url_text(),
+            url=self.target_url(),
             headers=self.bar.header_pairs(),
             policy=self.bar.reconnect_policy(),
             max_event_size=self.max_event.value() << 20,

@@ -23,6 +23,8 @@ from transport.events import Event, EventSink
 from transport.lab_admin import post_fault
 
 from .connection_bar import ConnectionBar
+from .fault_control import FaultControl
+from .fault_panel import FaultPanel
 from .ledger_panel import LedgerPanel
 from .session_panel import SessionPanel
 from .tasks import TaskGroup
@@ -37,6 +39,7 @@ class TransportTab(QWidget):
     statusMessage = Signal(str)
     firstMessage = Signal(object)  # the first incoming feed message (an Event)
     sessionChanged = Signal(object)  # a VirtualBrowser logged in or out: its tabs reload
+    faultMarker = Signal(str, bool)  # a fault was applied: text, and whether every tab is affected
     tabMoved = Signal()  # this tab now runs in another virtual tab
 
     def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None) -> None:
@@ -59,6 +62,9 @@ class TransportTab(QWidget):
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(self.side, "Transport")
         self.side_tabs.addTab(self.session, "Session")
+        self.faults = FaultPanel()
+        self.side_tabs.addTab(self.faults, "Faults")
+        self.fault_control = FaultControl(self)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
         split.addWidget(self.side_tabs)
@@ -78,6 +84,9 @@ class TransportTab(QWidget):
         self.session.closeTabRequested.connect(self._on_session_close_tab_requested)
         self.session.carrierChanged.connect(self._on_session_carrier_changed)
         self.session.serverSettingsRequested.connect(self._on_session_server_settings_requested)
+        self.faults.routeToggled.connect(self._on_faults_route_toggled)
+        self.faults.applyRequested.connect(self._on_faults_apply_requested)
+        self.faults.stopRequested.connect(self._on_faults_stop_requested)
         self.vtab: VirtualTab | None = None
         self._browsers: list[VirtualBrowser] = []
         self._run_task: asyncio.Task | None = None
@@ -148,6 +157,33 @@ class TransportTab(QWidget):
             return
         browser.carrier = carrier
         self._report(f"Session carrier: {carrier}. Log in again so the id travels that way.")
+
+    # -- faults ----------------------------------------------------------------------
+    def target_url(self) -> str:
+        """The bar's URL as the client uses it (through the fault proxy when routed)."""
+        return self.fault_control.target(self.bar.url_text())
+
+    def fault_row(self, text: str) -> None:
+        if self.transport:
+            self._sink(Event(self.transport, "state", "fault", data=text, meta={"fault": "panel"}))
+
+    def _on_faults_route_toggled(self, on: bool) -> None:
+        async def route() -> None:
+            try:
+                await self.fault_control.route(on)
+            except DuplexError:
+                self.faults.route.blockSignals(True)
+                self.faults.route.setChecked(False)
+                self.faults.route.blockSignals(False)
+                raise
+
+        self._tasks.spawn(route())
+
+    def _on_faults_apply_requested(self, spec: dict) -> None:
+        self.fault_control.start(spec)
+
+    def _on_faults_stop_requested(self) -> None:
+        self._tasks.spawn(self.fault_control.stop())
 
     def _on_session_server_settings_requested(self, settings: dict) -> None:
         if not self._lab_url:
@@ -271,7 +307,7 @@ class TransportTab(QWidget):
             return
         self.client = client
         self.bar.set_state("connecting")
-        self.bar.remember_url(client.options.url)
+        self.bar.remember_url(self.bar.url_text())
         self._run_task = self._tasks.spawn(self._run(client))
 
     async def _run(self, client: Any) -> None:
@@ -315,6 +351,7 @@ class TransportTab(QWidget):
         self.statusMessage.emit(sentence)
 
     async def shutdown(self) -> None:
+        await self.fault_control.stop()
         client = self.client
         if client is not None:
             await client.close()

@@ -40,7 +40,7 @@ class WebSocketTab(TransportTab):
         policy = self.bar.reconnect_policy()
         assert policy is not None  # the WebSocket bar offers no server-retry policy
         return WebSocketClient(WebSocketOptions(
-            url=self.bar.url_text(),
+            url=self.target_url(),
             headers=self.bar.header_pairs(),
             subprotocols=self.bar.subprotocol_list(),
             policy=policy,

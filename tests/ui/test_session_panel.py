@@ -11,6 +11,14 @@ def rows(tab, kind):
     return [e for e in tab.timeline.model.events() if e.kind == kind]
 
 
+def reopened(tab) -> bool:
+    """The tab's connection opened again after its last reload (so it carries the session)."""
+    events = tab.timeline.model.events()
+    reloads = [i for i, e in enumerate(events) if e.kind == "session" and "reloaded" in e.data]
+    opens = [i for i, e in enumerate(events) if e.kind == "open"]
+    return bool(reloads and opens and opens[-1] > reloads[-1] and tab.client is not None)
+
+
 async def logged_in(window, tab, user="ann"):
     await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
     tab.session.user.setText(user)
@@ -38,8 +46,8 @@ async def test_login_shares_the_cookie_with_every_tab_including_the_websocket(wi
 async def test_expiry_ends_open_connections_and_asks_to_log_in_again(window):
     await logged_in(window, window.sse_tab)
     ws, sse = window.ws_tab, window.sse_tab
-    await wait_until(lambda: ws.client is not None and ws.client.connected and sse.client is not None
-                     and sse.client.connected, 15, "the tabs reopened with the session")
+    await wait_until(lambda: reopened(ws) and reopened(sse) and ws.client.connected and sse.client.connected, 15,
+                     "the tabs reopened with the session")
     await post_fault(window.lab.url, window.lab.token, {"action": "expire_sessions"})
     await wait_until(lambda: any(e.meta.get("code") == 1008 for e in rows(ws, "close")), 10, "1008 on the WebSocket")
     await wait_until(lambda: any(e.meta.get("type") == "session" for e in rows(sse, "message")), 10,

@@ -1,0 +1,47 @@
+"""The fault panel: route a tab through the lab's fault proxy, apply faults, see the markers."""
+
+from __future__ import annotations
+
+from tests.helpers import wait_until
+
+
+def rows(tab, kind):
+    return [e for e in tab.timeline.model.events() if e.kind == kind]
+
+
+async def test_network_fault_through_the_proxy_is_marked_and_loses_nothing(window):
+    tab = window.ws_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    tab.faults.route.setChecked(True)
+    await wait_until(lambda: tab.fault_control.listen is not None and tab.client is not None
+                     and tab.client.connected and tab.fault_control.listen in tab.client.options.url, 15,
+                     "reconnected through the proxy")
+    assert "routed" in tab.faults.route_info.text()
+    received = tab.client.ledger.received
+    await wait_until(lambda: tab.client.ledger.received >= received + 5, 10, "traffic through the proxy")
+    panel = tab.faults
+    panel.fault.setCurrentIndex(panel.fault.findData("reset_peer"))
+    panel.duration.setValue(0.3)
+    panel.apply_button.click()
+    await wait_until(lambda: any("reset_peer" in e.data for e in rows(tab, "fault")), 10, "the marker")
+    await wait_until(lambda: any("removed" in e.data for e in rows(tab, "fault")), 10, "the fault undone")
+    led = tab.client.ledger
+    await wait_until(lambda: led.episodes and led.episodes[-1].recovered and led.received >= received + 20, 20,
+                     "recovery")
+    assert led.lost == 0 and led.duplicated == 0
+    assert not any("reset_peer" in e.data for e in rows(window.sse_tab, "fault"))  # only this tab is routed
+
+
+async def test_a_server_fault_is_marked_in_every_timeline_and_network_faults_need_the_route(window):
+    tab = window.sse_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    panel = tab.faults
+    panel.fault.setCurrentIndex(panel.fault.findData("latency"))
+    panel.apply_button.click()
+    await wait_until(lambda: "Route this tab" in window.statusBar().currentMessage(), 10, "the refusal")
+    panel.fault.setCurrentIndex(panel.fault.findData("end_streams"))
+    panel.apply_button.click()
+    for other in window.transport_tabs:
+        await wait_until(lambda other=other: any("end_streams" in e.data for e in rows(other, "fault")), 10,
+                         f"the marker on {other.title}")
+    await wait_until(lambda: len(rows(tab, "open")) >= 2, 15, "the SSE stream reopened")

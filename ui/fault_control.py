@@ -1,0 +1,139 @@
+"""What the fault panel does: route a tab through a lab fault proxy, apply faults, mark them.
+
+Network faults act on the tab's own proxy (``tab-<transport>`` in the lab,
+in front of the server of the tab's URL); server faults act on the lab and
+are marked in every tab. A fault lasts its duration (0: until Stop) and can
+repeat on a schedule; Stop (or closing the tab) undoes what is running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from transport.errors import DuplexError
+from transport.lab_admin import admin_call, post_fault
+
+if TYPE_CHECKING:
+    from .transport_tab import TransportTab
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{host}:{port}"
+
+
+class FaultControl:
+    def __init__(self, tab: "TransportTab") -> None:
+        self.tab = tab
+        self.listen: str | None = None  # the proxy's address while the tab is routed through it
+        self.task: asyncio.Task | None = None
+
+    @property
+    def name(self) -> str:
+        return f"tab-{self.tab.transport}"
+
+    def target(self, url: str) -> str:
+        """``url`` as the client uses it: through the proxy when routed."""
+        if not self.listen or not url:
+            return url
+        return urlunsplit(urlsplit(url)._replace(netloc=self.listen))
+
+    async def _call(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
+        tab = self.tab
+        if not tab._lab_url:
+            raise DuplexError("The lab server is not running: it hosts the fault proxies.")
+        return await admin_call(tab._lab_url, tab._lab_token, method, path, body)
+
+    async def route(self, on: bool) -> None:
+        if on:
+            url = self.tab.bar.url_text()
+            if not url:
+                raise DuplexError("Enter the tab's URL first: the proxy goes in front of its server.")
+            await self._call("DELETE", f"/proxies/{self.name}")  # a stale one, from an earlier route
+            status, answer = await self._call("POST", "/proxies", {"name": self.name, "upstream": host_port(url)})
+            if status != 201 or not isinstance(answer, dict):
+                raise DuplexError(f"The lab could not make a fault proxy: {answer}")
+            self.listen = answer["listen"]
+            self.tab.faults.route_info.setText(f"routed: {self.listen} → {host_port(url)}")
+        else:
+            await self.stop()
+            await self._call("DELETE", f"/proxies/{self.name}")
+            self.listen = None
+            self.tab.faults.route_info.setText("not routed: network faults need the proxy")
+        self.tab._reopen()
+
+    def start(self, spec: dict) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self.task = self.tab._tasks.spawn(self._run(spec))
+
+    async def stop(self) -> None:
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.tab.faults.state.setText("no fault running")
+
+    async def _run(self, spec: dict) -> None:
+        if spec["kind"] == "proxy" and not self.listen:
+            raise DuplexError("Route this tab through a fault proxy first (tick the box above).")
+        every, span = spec["every"], spec["span"]
+        end = time.monotonic() + span
+        n = 0
+        while True:
+            n += 1
+            self.tab.faults.state.setText(f"running {spec['fault']} (#{n})")
+            started = time.monotonic()
+            await self._once(spec)
+            if every <= 0 or time.monotonic() + every - (time.monotonic() - started) > end:
+                break
+            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))  # the schedule itself
+        self.tab.faults.state.setText(f"done: {spec['fault']} applied {n} time(s)")
+
+    async def _once(self, spec: dict) -> None:
+        fault, duration = spec["fault"], spec["duration"]
+        if spec["kind"] == "server":
+            body: dict = {"action": fault}
+            if fault == "restart":
+                body["down_s"] = duration
+            elif fault == "close_websockets":
+                body["code"] = spec["value"]
+            await post_fault(self.tab._lab_url, self.tab._lab_token, body)
+            self.tab.faultMarker.emit(f"server fault: {fault}" + (f" ({duration:g} s down)" if fault == "restart"
+                                      else f" (code {spec['value']})" if fault == "close_websockets" else ""), True)
+            return
+        if fault == "down":
+            await self._call("POST", f"/proxies/{self.name}", {"enabled": False})
+            self.tab.faultMarker.emit(f"proxy down for {duration:g} s" if duration else "proxy down", False)
+            try:
+                await self._hold(duration)
+            finally:
+                await self._call("POST", f"/proxies/{self.name}", {"enabled": True})
+                self.tab.faultMarker.emit("proxy up again", False)
+            return
+        name = f"panel_{fault}_{spec['stream']}"
+        toxic = {"name": name, "type": fault, "stream": spec["stream"], "toxicity": spec["toxicity"],
+                 "attributes": {spec["attribute"]: spec["value"]} if spec["attribute"] else {}}
+        status, answer = await self._call("POST", f"/proxies/{self.name}/toxics", toxic)
+        if status >= 300:
+            raise DuplexError(f"The lab refused the fault: {answer}")
+        self.tab.faultMarker.emit(f"{fault} {spec['stream']} {spec['value']} (toxicity {spec['toxicity']:g})"
+                                  + (f" for {duration:g} s" if duration else ""), False)
+        try:
+            await self._hold(duration)
+        finally:
+            await self._call("DELETE", f"/proxies/{self.name}/toxics/{name}")
+            self.tab.faultMarker.emit(f"{fault} removed", False)
+
+    @staticmethod
+    async def _hold(duration: float) -> None:
+        """The fault's duration (0: until Stop cancels it)."""
+        if duration > 0:
+            await asyncio.sleep(duration)
+        else:
+            await asyncio.Event().wait()

@@ -1,0 +1,102 @@
+"""The fault panel: route a tab through the lab's fault proxy, pick a fault, run it once or on a schedule."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+# (key, label, kind, attribute, unit) — kind: proxy (a toxic, or down) or server (a lab fault)
+FAULTS = (
+    ("reset_peer", "Reset (TCP RST)", "proxy", "timeout", "ms before"),
+    ("timeout", "Timeout (drop, then close; 0 = hang)", "proxy", "timeout", "ms"),
+    ("latency", "Latency", "proxy", "latency", "ms"),
+    ("bandwidth", "Bandwidth", "proxy", "rate", "KB/s"),
+    ("slicer", "Slicer (small delayed pieces)", "proxy", "average_size", "bytes"),
+    ("limit_data", "Limit data (close after N bytes)", "proxy", "bytes", "bytes"),
+    ("slow_close", "Slow close", "proxy", "delay", "ms"),
+    ("down", "Proxy down (refuse connections)", "proxy", "", ""),
+    ("restart", "Server: stop listening, come back", "server", "", ""),
+    ("close_websockets", "Server: close WebSockets with a code", "server", "code", "code"),
+    ("end_streams", "Server: end SSE and HTTP streams", "server", "", ""),
+    ("evict_history", "Server: evict history (resume → gap)", "server", "", ""),
+    ("expire_sessions", "Server: expire every session", "server", "", ""),
+)
+BY_KEY = {f[0]: f for f in FAULTS}
+
+
+class FaultPanel(QWidget):
+    routeToggled = Signal(bool)
+    applyRequested = Signal(dict)
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.route = QCheckBox("Route this tab through a fault proxy")
+        self.route.setToolTip("The lab puts a proxy in front of this tab's server; network faults act on it")
+        self.route_info = QLabel("not routed: network faults need the proxy")
+        self.route_info.setWordWrap(True)
+        self.fault = QComboBox()
+        for key, label, *_ in FAULTS:
+            self.fault.addItem(label, key)
+        self.value = QSpinBox(minimum=0, maximum=10_000_000, value=0)
+        self.stream = QComboBox()
+        self.stream.addItem("downstream (server → client)", "downstream")
+        self.stream.addItem("upstream (client → server)", "upstream")
+        self.toxicity = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=1.0, decimals=2)
+        self.toxicity.setToolTip("The share of connections the fault hits")
+        self.duration = QDoubleSpinBox(suffix=" s", minimum=0.0, maximum=3600.0, value=2.0, decimals=1)
+        self.duration.setToolTip("How long the fault lasts (0: until Stop; a restart's downtime)")
+        self.every = QDoubleSpinBox(suffix=" s", minimum=0.0, maximum=3600.0, value=0.0, decimals=1)
+        self.every.setToolTip("Repeat every … seconds (0: once)")
+        self.span = QDoubleSpinBox(suffix=" s", minimum=1.0, maximum=3600.0, value=60.0, decimals=0)
+        self.span.setToolTip("…for this long in all")
+        self.apply_button = QPushButton("Apply")
+        self.stop_button = QPushButton("Stop")
+        self.state = QLabel("no fault running")
+        self.state.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(self.route)
+        form.addRow(self.route_info)
+        form.addRow("Fault", self.fault)
+        self.value_label = QLabel()
+        form.addRow(self.value_label, self.value)
+        form.addRow("Direction", self.stream)
+        form.addRow("Toxicity", self.toxicity)
+        form.addRow("Duration", self.duration)
+        repeat = QHBoxLayout()
+        repeat.addWidget(self.every)
+        repeat.addWidget(QLabel("for"))
+        repeat.addWidget(self.span)
+        form.addRow("Repeat every", repeat)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.state)
+        layout.addStretch(1)
+        self.route.toggled.connect(self.routeToggled)
+        self.fault.currentIndexChanged.connect(self._on_fault_current_index_changed)
+        self.apply_button.clicked.connect(lambda: self.applyRequested.emit(self.spec()))
+        self.stop_button.clicked.connect(self.stopRequested)
+        self._on_fault_current_index_changed()
+
+    def spec(self) -> dict:
+        key, _label, kind, attribute, _unit = BY_KEY[self.fault.currentData()]
+        return {"fault": key, "kind": kind, "attribute": attribute, "value": self.value.value(),
+                "stream": self.stream.currentData(), "toxicity": self.toxicity.value(),
+                "duration": self.duration.value(), "every": self.every.value(), "span": self.span.value()}
+
+    def _on_fault_current_index_changed(self, *_args) -> None:
+        key, _label, kind, attribute, unit = BY_KEY[self.fault.currentData()]
+        self.value.setEnabled(bool(attribute))
+        self.value_label.setText(unit or "—")
+        defaults = {"latency": 300, "bandwidth": 10, "slicer": 16, "limit_data": 1000, "slow_close": 500,
+                    "timeout": 0, "reset_peer": 0, "close_websockets": 1012}
+        if key in defaults:
+            self.value.setValue(defaults[key])
+        proxy = kind == "proxy"
+        for widget in (self.stream, self.toxicity):
+            widget.setEnabled(proxy and key != "down")
