@@ -136,6 +136,11 @@ class Ledger:
             "high": self.high,
         }
 
+    def to_json(self) -> dict[str, Any]:
+        """The whole ledger, for export: counters, verdict, every episode."""
+        return {**self.summary(), "verdict": self.verdict(), "ok": self.lost == 0 and self.duplicated == 0,
+                "episodes": [ep.to_dict() for ep in self.episodes]}
+
     def verdict(self) -> str:
         """The one sentence the UI shows."""
         s = f"{self.lost} lost, {self.duplicated} duplicated"

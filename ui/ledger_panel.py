@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+import asyncio
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QGroupBox, QHeaderView, QLabel,
+                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transport.ledger import Ledger
 
 COUNTERS = ("received", "replayed", "lost", "duplicated", "reordered", "episodes")
-EPISODE_COLUMNS = ("#", "last before", "first after", "replayed", "lost", "dup", "gap", "state")
+EPISODE_COLUMNS = ("#", "last before", "first after", "replayed", "lost", "dup", "gap", "recover ms", "state")
 
 
 class LedgerPanel(QGroupBox):
+    exported = Signal(str)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Ledger: what arrived, across drops", parent)
         self.values: dict[str, QLabel] = {}
@@ -36,11 +43,38 @@ class LedgerPanel(QGroupBox):
         layout.addLayout(grid)
         layout.addWidget(self.verdict)
         layout.addWidget(self.episodes, 1)
+        self.export_button = QPushButton("Export ledger as JSON…")
+        self.export_button.clicked.connect(self._on_export_button_clicked)
+        layout.addWidget(self.export_button)
+        self.ledger = Ledger()
         self._shown: tuple = ()
+        self._writes: set[asyncio.Future] = set()
         self.show_ledger(Ledger())
+
+    def _on_export_button_clicked(self) -> None:
+        dialog = QFileDialog(self, "Export the ledger", "ledger.json", "JSON (*.json)")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.fileSelected.connect(self.export)
+        dialog.open()  # not exec(): no nested loop under qasync
+
+    def export(self, path: str) -> None:
+        """Write the ledger to ``path`` off the GUI thread; ``exported`` says where (or why not)."""
+        text = json.dumps(self.ledger.to_json(), indent=2)
+
+        async def write() -> None:
+            try:
+                await asyncio.to_thread(Path(path).write_text, text)
+            except OSError as exc:
+                self.exported.emit(f"Could not write the ledger to {path}: {exc.strerror or exc}.")
+            else:
+                self.exported.emit(f"Ledger written to {path}.")
+
+        self._writes.add(asyncio.ensure_future(write()))
+        self._writes = {t for t in self._writes if not t.done()}
 
     def show_ledger(self, ledger: Ledger) -> None:
         s = ledger.summary()
+        self.ledger = ledger
         key = tuple(s.values()) + tuple((e.first_after, e.replayed, e.lost, e.recovered) for e in ledger.episodes)
         if key == self._shown:
             return
@@ -54,6 +88,6 @@ class LedgerPanel(QGroupBox):
         self.episodes.setRowCount(len(eps))
         for row, ep in enumerate(eps):
             cells = (ep.index, ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.duplicated,
-                     ep.gap_declared, "recovered" if ep.recovered else "open")
+                     ep.gap_declared, ep.recover_ms, "recovered" if ep.recovered else "open")
             for col, value in enumerate(cells):
                 self.episodes.setItem(row, col, QTableWidgetItem("" if value is None else str(value)))

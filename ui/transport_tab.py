@@ -84,6 +84,7 @@ class TransportTab(QWidget):
         self.session.closeTabRequested.connect(self._on_session_close_tab_requested)
         self.session.carrierChanged.connect(self._on_session_carrier_changed)
         self.session.serverSettingsRequested.connect(self._on_session_server_settings_requested)
+        self.ledger.exported.connect(self._report)
         self.faults.routeToggled.connect(self._on_faults_route_toggled)
         self.faults.applyRequested.connect(self._on_faults_apply_requested)
         self.faults.stopRequested.connect(self._on_faults_stop_requested)

@@ -45,3 +45,22 @@ async def test_a_server_fault_is_marked_in_every_timeline_and_network_faults_nee
         await wait_until(lambda other=other: any("end_streams" in e.data for e in rows(other, "fault")), 10,
                          f"the marker on {other.title}")
     await wait_until(lambda: len(rows(tab, "open")) >= 2, 15, "the SSE stream reopened")
+
+
+async def test_the_ledger_exports_as_json_with_time_to_recover(window, tmp_path):
+    import json
+
+    tab = window.stream_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected and tab.client.ledger.received >= 3,
+                     15, "open")
+    assert tab.client.drop()
+    await wait_until(lambda: tab.client.ledger.episodes and tab.client.ledger.episodes[-1].recovered, 15, "recovery")
+    await wait_until(lambda: tab.ledger.episodes.rowCount() == 1
+                     and tab.ledger.episodes.item(0, 8).text() == "recovered", 5, "the recovered episode row")
+    assert float(tab.ledger.episodes.item(0, 7).text()) >= 0  # recover ms
+    target = tmp_path / "ledger.json"
+    tab.ledger.export(str(target))
+    await wait_until(lambda: "Ledger written" in window.statusBar().currentMessage(), 10, "the export")
+    data = json.loads(target.read_text())
+    assert data["ok"] is True and data["verdict"] == "0 lost, 0 duplicated"
+    assert data["episodes"][0]["recovered"] and data["episodes"][0]["recover_ms"] >= 0
