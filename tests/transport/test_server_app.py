@@ -119,3 +119,12 @@ async def test_admin_burst_publishes_in_order(client):
     resp = await client.post("/_admin/faults", json={"action": "burst", "count": 7}, headers=auth(client))
     body = await resp.json()
     assert (body["first"], body["last"]) == (1, 7)
+
+
+async def test_close_ws_is_an_alias_of_close_websockets(client):
+    ws = await client.ws_connect("/ws")
+    assert (await recv_json(ws))["control"] == "live"
+    resp = await client.post("/_admin/faults", json={"action": "close_ws", "code": 4000}, headers=auth(client))
+    assert (await resp.json())["closed"] == 1
+    msg = await ws.receive(timeout=5)
+    assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4000

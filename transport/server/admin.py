@@ -72,7 +72,7 @@ async def faults_handler(request: web.Request) -> web.Response:
         log.info("restart requested: down for %.1f s", down_s)
         request.app[TASKS].add(asyncio.create_task(go_down(float(down_s))))
         return resp
-    if action == "close_websockets":
+    if action in ("close_websockets", "close_ws"):  # close_ws: the name the fault-lab issue uses
         code = body.get("code", 1001)
         reason = str(body.get("reason", ""))[:120]
         if not isinstance(code, int) or not (code in (1000, 1001, 1008, 1011, 1012, 1013) or 3000 <= code <= 4999):
