@@ -6,6 +6,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from .reconnect_plot import ReconnectPlot
+
 # (key, label, kind, attribute, unit) — kind: proxy (a toxic, or down) or server (a lab fault)
 FAULTS = (
     ("reset_peer", "Reset (TCP RST)", "proxy", "timeout", "ms before"),
@@ -76,7 +78,8 @@ class FaultPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.state)
-        layout.addStretch(1)
+        self.plot = ReconnectPlot()
+        layout.addWidget(self.plot, 1)
         self.route.toggled.connect(self.routeToggled)
         self.fault.currentIndexChanged.connect(self._on_fault_current_index_changed)
         self.apply_button.clicked.connect(lambda: self.applyRequested.emit(self.spec()))

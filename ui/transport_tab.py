@@ -285,6 +285,10 @@ class TransportTab(QWidget):
             self.ledger.show_ledger(client.ledger)
             self.bar.set_state(client.state)
         for e in events:
+            if e.kind == "reconnect":
+                self.faults.plot.add_attempt(e.t, e.meta.get("delay_s"))
+            elif e.kind == "fault":
+                self.faults.plot.add_fault(e.t)
             if e.direction == "state" and e.kind == "error":
                 if e.meta.get("status") != 401:  # a session's 401 is said once, by _expired
                     self.statusMessage.emit(f"{self.title}: {e.data}")

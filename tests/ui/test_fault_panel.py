@@ -29,6 +29,7 @@ async def test_network_fault_through_the_proxy_is_marked_and_loses_nothing(windo
     await wait_until(lambda: led.episodes and led.episodes[-1].recovered and led.received >= received + 20, 20,
                      "recovery")
     assert led.lost == 0 and led.duplicated == 0
+    assert tab.faults.plot.attempts >= 1  # the reconnect plotted, next to the fault's marker line
     assert not any("reset_peer" in e.data for e in rows(window.sse_tab, "fault"))  # only this tab is routed
 
 
