@@ -56,6 +56,11 @@ class Admin:
         async with self.http.request(method, self.lab.url + "/_admin" + path, json=body, headers=self.auth) as r:
             assert r.status < 300, (path, r.status, await r.text())
 
+    async def down_for(self, seconds: float) -> None:
+        await self.call("POST", "/proxies/soak", {"enabled": False})
+        await asyncio.sleep(seconds)  # the outage itself, not a wait for a condition
+        await self.call("POST", "/proxies/soak", {"enabled": True})
+
     async def toxic_for(self, seconds: float, **toxic) -> None:
         await self.call("POST", "/proxies/soak/toxics", toxic)
         await asyncio.sleep(seconds)  # the fault's duration, not a wait for a condition
@@ -93,9 +98,7 @@ async def test_soak_random_faults_lose_nothing(transport):
                         await admin.toxic_for(0.5, name="timeout", type="timeout", stream="downstream",
                                               attributes={"timeout": 300})
                     elif fault == "down":
-                        await admin.call("POST", "/proxies/soak", {"enabled": False})
-                        await asyncio.sleep(0.3)  # the outage itself
-                        await admin.call("POST", "/proxies/soak", {"enabled": True})
+                        await admin.down_for(0.3)
                     elif fault == "restart":
                         await post_fault(lab.url, lab.token, {"action": "restart", "down_s": 0.3})
                     elif fault == "end":
