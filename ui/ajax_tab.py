@@ -81,9 +81,9 @@ class AjaxTab(TransportTab):
         parts = urlsplit(lab_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def make_client(self) -> AjaxClient:
+    def make_client(self, sink: EventSink | None = None) -> AjaxClient:
         return AjaxClient(AjaxOptions(url=self.target_url(), headers=self.bar.header_pairs(),
-                                      browser=self.browser), self._sink)
+                                      browser=self.browser), sink or self._sink)
 
     def on_events(self, events: list[Event]) -> None:
         client = self.client if self.client is not None else self._shown_client

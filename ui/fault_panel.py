@@ -31,6 +31,7 @@ class FaultPanel(QWidget):
     routeToggled = Signal(bool)
     applyRequested = Signal(dict)
     stopRequested = Signal()
+    stormRequested = Signal(int)  # N clients; 0 = stop the storm
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +79,19 @@ class FaultPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.state)
+        self.storm_n = QSpinBox(minimum=1, maximum=1000, value=200, suffix=" clients")
+        self.storm_n.setToolTip("Virtual clients of this tab's transport (not shown row by row)")
+        self.storm_button = QPushButton("Start storm")
+        self.storm_button.setCheckable(True)
+        self.storm_state = QLabel("")
+        self.storm_state.setWordWrap(True)
+        storm = QHBoxLayout()
+        storm.addWidget(QLabel("Storm"))
+        storm.addWidget(self.storm_n)
+        storm.addWidget(self.storm_button)
+        layout.addLayout(storm)
+        layout.addWidget(self.storm_state)
+        self.storm_button.toggled.connect(self._on_storm_button_toggled)
         self.plot = ReconnectPlot()
         layout.addWidget(self.plot, 1)
         self.route.toggled.connect(self.routeToggled)
@@ -85,6 +99,10 @@ class FaultPanel(QWidget):
         self.apply_button.clicked.connect(lambda: self.applyRequested.emit(self.spec()))
         self.stop_button.clicked.connect(self.stopRequested)
         self._on_fault_current_index_changed()
+
+    def _on_storm_button_toggled(self, on: bool) -> None:
+        self.storm_button.setText("Stop storm" if on else "Start storm")
+        self.stormRequested.emit(self.storm_n.value() if on else 0)
 
     def spec(self) -> dict:
         key, _label, kind, attribute, _unit = BY_KEY[self.fault.currentData()]

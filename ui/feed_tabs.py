@@ -62,10 +62,10 @@ class ShortPollTab(FeedTab):
         self.interval.setToolTip("Time between the starts of two polls; messages wait half of it on average")
         self.bar.add_option("Poll every", self.interval)
 
-    def make_client(self) -> PollClient:
+    def make_client(self, sink: EventSink | None = None) -> PollClient:
         options = self.options()
         options.interval = float(self.interval.value())
-        return PollClient(options, self._sink, long=False)
+        return PollClient(options, sink or self._sink, long=False)
 
 
 class LongPollTab(FeedTab):
@@ -80,10 +80,10 @@ class LongPollTab(FeedTab):
         self.hold.setToolTip("How long the server may hold a request before answering [] (?timeout=)")
         self.bar.add_option("Hold up to", self.hold)
 
-    def make_client(self) -> PollClient:
+    def make_client(self, sink: EventSink | None = None) -> PollClient:
         options = self.options()
         options.hold = float(self.hold.value())
-        return PollClient(options, self._sink, long=True)
+        return PollClient(options, sink or self._sink, long=True)
 
 
 class StreamTab(FeedTab):
@@ -92,5 +92,5 @@ class StreamTab(FeedTab):
     path = "/api/stream"
     timing = "chunks"
 
-    def make_client(self) -> StreamClient:
-        return StreamClient(self.options(), self._sink)
+    def make_client(self, sink: EventSink | None = None) -> StreamClient:
+        return StreamClient(self.options(), sink or self._sink)

@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
     def _on_rate_timer_timeout(self) -> None:
         pushed = self.bridge.pushed
         self.rate_label.setText(f"{pushed - self._last_pushed:,} events/s")
+        for tab in self.transport_tabs:
+            tab.storm_tick()
         self._last_pushed = pushed
         if self.lab.url and self.lab.token and not self._fetching:  # the server's sessions, once a second
             self._fetching = True

@@ -43,14 +43,14 @@ class SSETab(TransportTab):
     def lab_endpoint(self, lab_url: str) -> str:
         return lab_sse_url(lab_url)
 
-    def make_client(self) -> SSEClient:
+    def make_client(self, sink: EventSink | None = None) -> SSEClient:
         client = SSEClient(SSEOptions(
             url=self.target_url(),
             headers=self.bar.header_pairs(),
             policy=self.bar.reconnect_policy(),
             max_event_size=self.max_event.value() << 20,
             browser=self.browser,
-        ), self._sink)
+        ), sink or self._sink)
         self.checks.show_default_retry(client.options.default_retry_ms)
         return client
 

@@ -20,6 +20,7 @@ from transport.browser import VirtualBrowser, VirtualTab
 from transport.clients.session_api import session_request
 from transport.errors import DuplexError
 from transport.events import Event, EventSink
+from transport.storm import Storm
 from transport.lab_admin import post_fault
 
 from .connection_bar import ConnectionBar
@@ -88,6 +89,8 @@ class TransportTab(QWidget):
         self.faults.routeToggled.connect(self._on_faults_route_toggled)
         self.faults.applyRequested.connect(self._on_faults_apply_requested)
         self.faults.stopRequested.connect(self._on_faults_stop_requested)
+        self.faults.stormRequested.connect(self._on_faults_storm_requested)
+        self.storm: Storm | None = None
         self.vtab: VirtualTab | None = None
         self._browsers: list[VirtualBrowser] = []
         self._run_task: asyncio.Task | None = None
@@ -102,8 +105,9 @@ class TransportTab(QWidget):
     def lab_endpoint(self, lab_url: str) -> str:
         raise NotImplementedError
 
-    def make_client(self) -> Any:
-        """The client for what the bar says; raise DuplexError on a bad form."""
+    def make_client(self, sink: EventSink | None = None) -> Any:
+        """The client for what the bar says (events to ``sink``, default the timeline);
+        raise DuplexError on a bad form."""
         raise NotImplementedError
 
     def on_events(self, events: list[Event]) -> None:
@@ -182,6 +186,30 @@ class TransportTab(QWidget):
 
     def _on_faults_apply_requested(self, spec: dict) -> None:
         self.fault_control.start(spec)
+
+    def _on_faults_storm_requested(self, n: int) -> None:
+        old, self.storm = self.storm, None
+        if old is not None:
+            self._tasks.spawn(old.stop())
+            self.fault_row(f"storm stopped ({old.n} clients)")
+        if n:
+            try:
+                storm = Storm(self.make_client, n)
+                storm.start()
+            except (DuplexError, ValueError) as err:
+                self._report(f"No storm: {getattr(err, 'sentence', err)}")
+                return
+            self.storm = storm
+            self.fault_row(f"storm started: {n} clients of {self.title}")
+
+    def storm_tick(self) -> None:
+        """Once a second (the window's timer): the storm's live counts."""
+        storm = self.storm
+        if storm is None:
+            return
+        s = storm.tick()
+        self.faults.storm_state.setText(f"{s.connected}/{storm.n} connected · {s.opens} opens/s · "
+                                        f"{s.reconnects} reconnects/s · {s.messages:,} messages/s")
 
     def _on_faults_stop_requested(self) -> None:
         self._tasks.spawn(self.fault_control.stop())
@@ -357,6 +385,8 @@ class TransportTab(QWidget):
 
     async def shutdown(self) -> None:
         await self.fault_control.stop()
+        if self.storm is not None:
+            await self.storm.stop()
         client = self.client
         if client is not None:
             await client.close()

@@ -36,7 +36,7 @@ class WebSocketTab(TransportTab):
     def lab_endpoint(self, lab_url: str) -> str:
         return lab_ws_url(lab_url)
 
-    def make_client(self) -> WebSocketClient:
+    def make_client(self, sink: EventSink | None = None) -> WebSocketClient:
         policy = self.bar.reconnect_policy()
         assert policy is not None  # the WebSocket bar offers no server-retry policy
         return WebSocketClient(WebSocketOptions(
@@ -46,7 +46,7 @@ class WebSocketTab(TransportTab):
             policy=policy,
             resume=self.bar.resume.isChecked(),
             browser=self.browser,
-        ), self._sink)
+        ), sink or self._sink)
 
     def _on_send_box_send_requested(self, kind: str, payload: str | bytes) -> None:
         client = self.client

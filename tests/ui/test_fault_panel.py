@@ -65,3 +65,16 @@ async def test_the_ledger_exports_as_json_with_time_to_recover(window, tmp_path)
     data = json.loads(target.read_text())
     assert data["ok"] is True and data["verdict"] == "0 lost, 0 duplicated"
     assert data["episodes"][0]["recovered"] and data["episodes"][0]["recover_ms"] >= 0
+
+
+async def test_a_storm_of_clients_from_the_faults_page(window):
+    tab = window.ws_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    tab.faults.storm_n.setValue(25)
+    tab.faults.storm_button.setChecked(True)
+    await wait_until(lambda: tab.storm is not None and tab.storm.connected == 25, 15, "25 storm clients")
+    await wait_until(lambda: "25/25 connected" in tab.faults.storm_state.text(), 5, "the live count")
+    assert any("storm started: 25 clients" in e.data for e in rows(tab, "fault"))
+    tab.faults.storm_button.setChecked(False)
+    assert tab.storm is None
+    await wait_until(lambda: any("storm stopped" in e.data for e in rows(tab, "fault")), 5, "the stop marker")
