@@ -24,7 +24,7 @@ from ..errors import BadStatus, DuplexError, InvalidURL, NotConnected, explain
 from ..events import EventSink, now_ns
 from ..wirestats import WireStats
 from .base import ClientBase, where
-from .http import WireCounter, validate_http_url, cookie_bytes, new_session, read_body, request_head_size, response_head_size, snippet
+from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
 
 log = logging.getLogger("duplex.ajax")
 
@@ -64,7 +64,7 @@ def base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
-class AjaxClient(ClientBase):
+class AjaxClient(ClientBase, SessionOwner):
     transport = "ajax"
     options: AjaxOptions
 
@@ -180,10 +180,7 @@ class AjaxClient(ClientBase):
                 raise err from exc
             ms = (time.perf_counter() - t0) * 1000
             sent, received = self.counter.mark()
-            heads = request_head_size(resp) + response_head_size(resp)
-            self.stats.responses += 1
-            self.stats.heads += heads
-            self.stats.cookies += cookie_bytes(resp)
+            heads, _cookies = count_response(self.stats, resp)
             self.stats.payload += len(body)
             self.stats.rtt_ms.add(ms)
             self._emit("in", "response", wire=sent + received, size=len(body),
@@ -197,8 +194,3 @@ class AjaxClient(ClientBase):
                 self._error(err)
                 raise err
             return ex
-
-    async def _discard_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()

@@ -24,7 +24,7 @@ from ..errors import BadStatus, DuplexError, InvalidURL, explain
 from ..events import Event, EventSink, now_ns
 from ..wirestats import WireStats
 from .base import ClientBase, where
-from .http import WireCounter, cookie_bytes, validate_http_url, new_session, request_head_size, response_head_size, snippet
+from .http import SessionOwner, WireCounter, count_response, new_session, snippet, validate_http_url
 
 log = logging.getLogger("duplex.http")
 
@@ -58,7 +58,7 @@ def start_after(url: str) -> int | None:
     return None
 
 
-class HttpFeedClient(ClientBase):
+class HttpFeedClient(ClientBase, SessionOwner):
     """The run loop, drop, errors and message handling; subclasses do one cycle."""
 
     options: FeedOptions
@@ -201,11 +201,7 @@ class HttpFeedClient(ClientBase):
 
     def _response_row(self, resp: aiohttp.ClientResponse, t: int, started: int, wire: int, note: str = "",
                       **meta: Any) -> None:
-        heads = request_head_size(resp) + response_head_size(resp)
-        cookies = cookie_bytes(resp)
-        self.stats.responses += 1
-        self.stats.heads += heads
-        self.stats.cookies += cookies
+        heads, cookies = count_response(self.stats, resp)
         self._emit("in", "response", t=t, wire=wire, data=f"{resp.status} {resp.reason or ''}".strip() + note, meta={
             "status": resp.status, "headers": dict(resp.headers), "heads": heads, "cookies": cookies,
             "ms": round((t - started) / 1e6, 2), **meta})
@@ -221,7 +217,7 @@ class HttpFeedClient(ClientBase):
             self._resuming = False
             self.ledger.replay_finished()
 
-    def _item(self, text: str, value: Any, t: int, meta: dict | None = None) -> bool:
+    def _item(self, text: str, value: Any, t: int) -> bool:
         """One item of the feed (envelope or control); True if it was a feed message."""
         size = len(text) if text.isascii() else len(text.encode())
         if isinstance(value, dict) and "control" in value:
@@ -229,7 +225,7 @@ class HttpFeedClient(ClientBase):
             return False
         seq = value.get("seq") if isinstance(value, dict) else None
         seq = seq if type(seq) is int else None
-        row_meta = dict(meta or {})
+        row_meta: dict[str, Any] = {}
         latency = None
         if seq is not None:
             verdict = self.ledger.record(seq)
@@ -269,8 +265,3 @@ class HttpFeedClient(ClientBase):
             self._emit("state", "live", t=t, size=size, data=text, meta={"seq": seq})
         else:
             self._emit("in", "control", t=t, size=size, data=text)
-
-    async def _discard_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()

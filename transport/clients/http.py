@@ -134,6 +134,33 @@ def response_head_size(resp: aiohttp.ClientResponse) -> int:
     return line + sum(len(k) + len(v) + 4 for k, v in resp.raw_headers) + 2
 
 
+def count_response(stats: Any, resp: aiohttp.ClientResponse) -> tuple[int, int]:
+    """Count one response in ``stats`` (a WireStats): its heads, of which cookies. Returns both."""
+    heads = request_head_size(resp) + response_head_size(resp)
+    cookies = cookie_bytes(resp)
+    stats.responses += 1
+    stats.heads += heads
+    stats.cookies += cookies
+    return heads, cookies
+
+
+def split_head(resp: aiohttp.ClientResponse, received: int) -> tuple[int, int]:
+    """Of the bytes read up to the response head: the head's, and the body's that came with it."""
+    head = min(received, response_head_size(resp))
+    return head, received - head
+
+
+class SessionOwner:
+    """A client that keeps an aiohttp session between exchanges and throws it away on a drop."""
+
+    _session: aiohttp.ClientSession | None = None
+
+    async def _discard_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
 def cookie_bytes(resp: aiohttp.ClientResponse) -> int:
     """Bytes of the Cookie request header and Set-Cookie response headers (name, value, CRLF)."""
     sent = sum(len("Cookie") + len(v) + 4 for v in resp.request_info.headers.getall("Cookie", []))

@@ -34,7 +34,7 @@ from ..events import Event, EventSink, now_ns
 from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
 from .base import ClientBase, where
-from .http import WireCounter, validate_http_url, cookie_bytes, mime_essence, new_session, request_head_size, response_head_size
+from .http import WireCounter, count_response, mime_essence, new_session, split_head, validate_http_url
 
 log = logging.getLogger("duplex.sse")
 
@@ -106,16 +106,11 @@ class SSEClient(ClientBase):
                     opened_ok = await self._attempt(session, url)
                 except asyncio.CancelledError:
                     raise
-                except DuplexError as err:
+                except Exception as exc:  # every failure becomes one sentence (ours pass through)
+                    err = explain(exc, where(url), timeout=o.open_timeout)
                     if err.fatal:
                         stopped = isinstance(err, ServerStopped)  # a 204: its close row says it all
                         return self._fail(err, row=not stopped, state="closed" if stopped else "failed")
-                    self._error(err)
-                    opened_ok = False
-                except Exception as exc:  # every failure becomes one sentence
-                    err = explain(exc, where(url), timeout=o.open_timeout)
-                    if err.fatal:
-                        return self._fail(err)
                     self._error(err)
                     opened_ok = False
                 if self._closing:
@@ -185,12 +180,8 @@ class SSEClient(ClientBase):
         ttfb = (got - started) / 1e6
         ctype = resp.headers.get("Content-Type")
         sent, received = self.counter.mark()
-        head = min(received, response_head_size(resp))
-        self._carry = received - head  # body bytes that came with the head: the first read's
-        heads = request_head_size(resp) + response_head_size(resp)
-        self.stats.responses += 1
-        self.stats.heads += heads
-        self.stats.cookies += cookie_bytes(resp)
+        head, self._carry = split_head(resp, received)  # the carry is the first read's
+        count_response(self.stats, resp)
         self._emit("in", "response", t=got, wire=sent + head,
                    data=f"{resp.status} {resp.reason or ''}".strip(), meta={
                        "status": resp.status, "headers": dict(resp.headers), "ttfb_ms": round(ttfb, 2),

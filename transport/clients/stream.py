@@ -18,7 +18,7 @@ from ..errors import MessageTooBig, WrongResponse, human_size
 from ..events import now_ns
 from .base import where, with_query
 from .feed_http import HttpFeedClient
-from .http import mime_essence, read_body, response_head_size
+from .http import mime_essence, read_body, split_head
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines",
                 "application/json", "application/json-seq", "text/plain")
@@ -49,8 +49,7 @@ class StreamClient(HttpFeedClient):
             raise WrongResponse(f"{peer} answered {ctype or 'no content type'}, not newline-delimited JSON "
                                 "(application/x-ndjson): it is not a stream of messages.")
         sent, received = self.counter.mark()
-        head = min(received, response_head_size(resp))
-        carry = received - head  # body bytes that came with the head: the first chunk's
+        head, carry = split_head(resp, received)  # the carry is the first chunk's
         t = now_ns()
         chunked = resp.headers.get("Transfer-Encoding", "").lower() == "chunked"
         self._response_row(resp, t, started, sent + head, sent=sent, received=head,
