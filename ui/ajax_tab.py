@@ -95,7 +95,7 @@ class AjaxTab(TransportTab):
     # -- actions -------------------------------------------------------------------------
     def _ready(self) -> AjaxClient | None:
         if self.client is None or not self.client.connected:
-            self._report("Not connected: connect first, then send.")
+            self.report("Not connected: connect first, then send.")
             return None
         return self.client
 
@@ -136,8 +136,8 @@ class AjaxTab(TransportTab):
         try:
             ex = await op
         except DuplexError as err:
-            if not self._expired(err):
-                self._report(f"AJAX: {err.sentence}")
+            if not self.session_control.expired(err):
+                self.report(f"AJAX: {err.sentence}")
             return None
         if fragment:
             self.fragment.setText(ex.body.decode("utf-8", "replace")[:200])

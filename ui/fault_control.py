@@ -45,9 +45,9 @@ class FaultControl:
 
     async def _call(self, method: str, path: str, body: dict | None = None) -> tuple[int, object]:
         tab = self.tab
-        if not tab._lab_url:
+        if not tab.lab_url:
             raise DuplexError("The lab server is not running: it hosts the fault proxies.")
-        return await admin_call(tab._lab_url, tab._lab_token, method, path, body)
+        return await admin_call(tab.lab_url, tab.lab_token, method, path, body)
 
     async def route(self, on: bool) -> None:
         if on:
@@ -65,12 +65,12 @@ class FaultControl:
             await self._call("DELETE", f"/proxies/{self.name}")
             self.listen = None
             self.tab.faults.route_info.setText("not routed: network faults need the proxy")
-        self.tab._reopen()
+        self.tab.reopen()
 
     def start(self, spec: dict) -> None:
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        self.task = self.tab._tasks.spawn(self._run(spec))
+        self.task = self.tab.spawn(self._run(spec))
 
     async def stop(self) -> None:
         task, self.task = self.task, None
@@ -88,11 +88,11 @@ class FaultControl:
         while True:
             n += 1
             self.tab.faults.state.setText(f"running {spec['fault']} (#{n})")
-            started = time.monotonic()
+            next_at = time.monotonic() + every
             await self._once(spec)
-            if every <= 0 or time.monotonic() + every - (time.monotonic() - started) > end:
+            if every <= 0 or next_at > end:
                 break
-            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))  # the schedule itself
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the schedule itself
         self.tab.faults.state.setText(f"done: {spec['fault']} applied {n} time(s)")
 
     async def _once(self, spec: dict) -> None:
@@ -103,7 +103,7 @@ class FaultControl:
                 body["down_s"] = duration
             elif fault == "close_websockets":
                 body["code"] = spec["value"]
-            await post_fault(self.tab._lab_url, self.tab._lab_token, body)
+            await post_fault(self.tab.lab_url, self.tab.lab_token, body)
             self.tab.faultMarker.emit(f"server fault: {fault}" + (f" ({duration:g} s down)" if fault == "restart"
                                       else f" (code {spec['value']})" if fault == "close_websockets" else ""), True)
             return

@@ -145,7 +145,7 @@ class MainWindow(QMainWindow):
             for e in fresh:
                 if sid and sid.startswith(e.get("sid_prefix", "-")):
                     reason = f" ({e['reason']})" if e.get("reason") else ""
-                    tab._session_row(f"server: session of {e.get('user')} {e.get('kind')}{reason}",
+                    tab.state_row("session", f"server: session of {e.get('user')} {e.get('kind')}{reason}",
                                      server_event=e.get("kind"))
 
     def _refresh_session_panels(self) -> None:
@@ -158,7 +158,7 @@ class MainWindow(QMainWindow):
     def _mark_fault(self, source: TransportTab, text: str, everywhere: bool) -> None:
         """A marker row at the moment a fault is applied, in every timeline it affects."""
         for tab in self.transport_tabs if everywhere else [source]:
-            tab.fault_row(text if tab is source else f"{text} (from the {source.title} tab)")
+            tab.state_row("fault", text if tab is source else f"{text} (from the {source.title} tab)")
 
     # -- virtual browsers ---------------------------------------------------------
     def _on_tab_session_changed(self, browser: VirtualBrowser) -> None:
@@ -176,7 +176,7 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             if tab.browser is browser:
                 tab.attach(browser.new_tab(), self.browsers)
-                tab._session_row(f"{browser.name} closed and reopened: session cookies dropped, "
+                tab.state_row("session", f"{browser.name} closed and reopened: session cookies dropped, "
                                  "persistent cookies kept")
                 tab.reload()
         self._refresh_session_panels()
@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
         if tab.vtab is not None:
             tab.vtab.close()
         tab.attach(browser.new_tab(), self.browsers)
-        tab._session_row(f"now in {browser.name}: its own cookies, a new tab")
+        tab.state_row("session", f"now in {browser.name}: its own cookies, a new tab")
         tab.reload()
         self._refresh_session_panels()
 

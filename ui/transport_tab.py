@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from transport.browser import VirtualBrowser, VirtualTab
-
-from transport.clients.session_api import session_request
 from transport.errors import DuplexError
 from transport.events import Event, EventSink
 from transport.storm import Storm
@@ -27,6 +24,7 @@ from .connection_bar import ConnectionBar
 from .fault_control import FaultControl
 from .fault_panel import FaultPanel
 from .ledger_panel import LedgerPanel
+from .session_control import SessionControl
 from .session_panel import SessionPanel
 from .tasks import TaskGroup
 from .timeline import TimelineWidget
@@ -51,7 +49,7 @@ class TransportTab(QWidget):
         self._lab_token = ""
         self._got_first = False
         self._had_error = False
-        self._tasks = TaskGroup(self._report)
+        self._tasks = TaskGroup(self.report)
         self.bar = self.make_bar()
         self.timeline = self.make_timeline(cap)
         self.ledger = LedgerPanel()
@@ -79,13 +77,8 @@ class TransportTab(QWidget):
         self.bar.disconnectRequested.connect(self._on_bar_disconnect_requested)
         self.bar.dropRequested.connect(self._on_bar_drop_requested)
         self.bar.restartRequested.connect(self._on_bar_restart_requested)
-        self.session.loginRequested.connect(self._on_session_login_requested)
-        self.session.logoutRequested.connect(self._on_session_logout_requested)
-        self.session.reloadRequested.connect(self.reload)
-        self.session.closeTabRequested.connect(self._on_session_close_tab_requested)
-        self.session.carrierChanged.connect(self._on_session_carrier_changed)
-        self.session.serverSettingsRequested.connect(self._on_session_server_settings_requested)
-        self.ledger.exported.connect(self._report)
+        self.session_control = SessionControl(self)
+        self.ledger.exported.connect(self.report)
         self.faults.routeToggled.connect(self._on_faults_route_toggled)
         self.faults.applyRequested.connect(self._on_faults_apply_requested)
         self.faults.stopRequested.connect(self._on_faults_stop_requested)
@@ -128,10 +121,11 @@ class TransportTab(QWidget):
         """As a browser reloads: sessionStorage stays, the connections drop and reopen."""
         if self.vtab is not None:
             self.vtab.reload()
-        self._session_row(f"tab reloaded ({self.vtab.name if self.vtab else 'tab'}): connections reopen")
-        self._reopen()
+        self.state_row("session", f"tab reloaded ({self.vtab.name if self.vtab else 'tab'}): connections reopen")
+        self.reopen()
 
-    def _reopen(self) -> None:
+    def reopen(self) -> None:
+        """Close the client (if any) and connect a new one with what the bar and the tab say now."""
         client = self.client
         if client is None:
             self.connect_client()
@@ -145,32 +139,15 @@ class TransportTab(QWidget):
 
         self._tasks.spawn(reopen())
 
-    def _on_session_close_tab_requested(self) -> None:
-        vtab = self.vtab
-        if vtab is None:
-            return
-        browser = vtab.browser
-        vtab.close()
-        self._session_row("tab closed: its sessionStorage is gone; a new tab opens with the browser's cookies")
-        self.vtab = browser.new_tab()
-        self.tabMoved.emit()
-        self._reopen()
-
-    def _on_session_carrier_changed(self, carrier: str) -> None:
-        browser = self.browser
-        if browser is None:
-            return
-        browser.carrier = carrier
-        self._report(f"Session carrier: {carrier}. Log in again so the id travels that way.")
-
     # -- faults ----------------------------------------------------------------------
     def target_url(self) -> str:
         """The bar's URL as the client uses it (through the fault proxy when routed)."""
         return self.fault_control.target(self.bar.url_text())
 
-    def fault_row(self, text: str) -> None:
+    def state_row(self, kind: str, text: str, **meta: object) -> None:
+        """A row of this tab's own (a session or fault marker) in its timeline."""
         if self.transport:
-            self._sink(Event(self.transport, "state", "fault", data=text, meta={"fault": "panel"}))
+            self._sink(Event(self.transport, "state", kind, data=text, meta=dict(meta)))
 
     def _on_faults_route_toggled(self, on: bool) -> None:
         async def route() -> None:
@@ -191,16 +168,16 @@ class TransportTab(QWidget):
         old, self.storm = self.storm, None
         if old is not None:
             self._tasks.spawn(old.stop())
-            self.fault_row(f"storm stopped ({old.n} clients)")
+            self.state_row("fault", f"storm stopped ({old.n} clients)")
         if n:
             try:
                 storm = Storm(self.make_client, n)
                 storm.start()
             except (DuplexError, ValueError) as err:
-                self._report(f"No storm: {getattr(err, 'sentence', err)}")
+                self.report(f"No storm: {getattr(err, 'sentence', err)}")
                 return
             self.storm = storm
-            self.fault_row(f"storm started: {n} clients of {self.title}")
+            self.state_row("fault", f"storm started: {n} clients of {self.title}")
 
     def storm_tick(self) -> None:
         """Once a second (the window's timer): the storm's live counts."""
@@ -213,81 +190,6 @@ class TransportTab(QWidget):
 
     def _on_faults_stop_requested(self) -> None:
         self._tasks.spawn(self.fault_control.stop())
-
-    def _on_session_server_settings_requested(self, settings: dict) -> None:
-        if not self._lab_url:
-            self._report("The lab server is not running.")
-            return
-
-        async def apply() -> None:
-            answer = await post_fault(self._lab_url, self._lab_token, {"action": "session_settings", **settings})
-            self._report(f"Lab sessions: {'all traffic' if answer.get('renew') == 'all' else 'only user actions'} "
-                         f"renew; idle timeout {answer.get('idle', 0):g} s.")
-
-        self._tasks.spawn(apply())
-
-    def _on_session_login_requested(self, user: str) -> None:
-        if self.browser is not None:
-            self._tasks.spawn(self._login(user))
-
-    def _on_session_logout_requested(self) -> None:
-        if self.browser is not None:
-            self._tasks.spawn(self._logout())
-
-    def _session_base(self) -> str:
-        url = self.bar.url_text() or self.lab_url_here() or ""
-        parts = urlsplit(url)
-        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
-        return f"{scheme}://{parts.netloc}"
-
-    async def _login(self, user: str) -> None:
-        browser = self.browser
-        assert browser is not None
-        body = {"user": user, **({"carrier": "query"} if browser.carrier == "query" else {})}
-        try:
-            answer = await session_request(browser, self._session_base() + "/session/login", body)
-        except DuplexError as err:
-            self._report(f"Log in failed: {err.sentence}")
-            return
-        browser.sid = answer.get("sid") if browser.carrier == "query" else None
-        self._session_row(f"logged in as {answer.get('user')} in {browser.name}; idle timeout "
-                          f"{answer.get('idle_expires_in', 0):g} s")
-        self.sessionChanged.emit(browser)
-
-    async def _logout(self) -> None:
-        browser = self.browser
-        assert browser is not None
-        try:
-            await session_request(browser, self._session_base() + "/session/logout", None)
-        except DuplexError as err:
-            self._report(f"Log out failed: {err.sentence}")
-        browser.forget_session()
-        self._session_row(f"logged out of {browser.name}")
-        self.sessionChanged.emit(browser)
-
-    def _session_row(self, text: str, **meta: object) -> None:
-        if self.transport:
-            self._sink(Event(self.transport, "state", "session", data=text, meta=dict(meta)))
-
-    def _expired(self, err: DuplexError) -> bool:
-        """A 401 for the session: react as the user chose. True if handled."""
-        browser = self.browser
-        if browser is None or getattr(err, "status", None) != 401:
-            return False
-        had_session = browser.session_id(self._session_base()) is not None
-        if browser.on_expiry == "anonymous":
-            self._session_row("session expired or unknown (401): going on as anonymous", status=401)
-            if had_session:  # the first tab to hear of it tells the others (they reload)
-                browser.forget_session()
-                self.sessionChanged.emit(browser)
-            if self.client is None:
-                self.connect_client()
-        elif not had_session:
-            return False
-        else:
-            self._session_row("session expired or unknown (401): log in again", status=401)
-            self._report(f"{self.title}: the session expired — log in again (Session panel).")
-        return True
 
     # -- lab server ------------------------------------------------------------
     def set_lab(self, url: str, token: str, autoconnect: bool = True) -> None:
@@ -318,7 +220,7 @@ class TransportTab(QWidget):
             elif e.kind == "fault":
                 self.faults.plot.add_fault(e.t)
             if e.direction == "state" and e.kind == "error":
-                if e.meta.get("status") != 401:  # a session's 401 is said once, by _expired
+                if e.meta.get("status") != 401:  # a session's 401 is said once, by SessionControl.expired
                     self.statusMessage.emit(f"{self.title}: {e.data}")
                 self._had_error = True
             elif e.direction == "state" and e.kind == "open" and self._had_error:
@@ -336,7 +238,7 @@ class TransportTab(QWidget):
         try:
             client = self.make_client()
         except DuplexError as err:
-            self._report(err.sentence)
+            self.report(err.sentence)
             return
         self.client = client
         self.bar.set_state("connecting")
@@ -351,8 +253,8 @@ class TransportTab(QWidget):
                 self.client = None
             self.bar.set_state(client.state)
             self.ledger.show_ledger(client.ledger)
-        if err is not None and not self._expired(err):
-            self._report(f"{self.title} stopped: {err.sentence}")
+        if err is not None and not self.session_control.expired(err):
+            self.report(f"{self.title} stopped: {err.sentence}")
 
     def disconnect_client(self) -> None:
         client = self.client
@@ -367,11 +269,11 @@ class TransportTab(QWidget):
 
     def _on_bar_drop_requested(self) -> None:
         if self.client is None or not self.client.drop():
-            self._report(f"Nothing to drop: the {self.title} connection is not open.")
+            self.report(f"Nothing to drop: the {self.title} connection is not open.")
 
     def _on_bar_restart_requested(self, down_s: float) -> None:
         if not self._lab_url:
-            self._report("The lab server is not running.")
+            self.report("The lab server is not running.")
             return
         self._tasks.spawn(self._restart(down_s))
 
@@ -379,9 +281,21 @@ class TransportTab(QWidget):
         self.statusMessage.emit(f"Lab server going down for {down_s:g} s…")
         await post_fault(self._lab_url, self._lab_token, {"action": "restart", "down_s": down_s})
 
-    def _report(self, sentence: str) -> None:
+    def report(self, sentence: str) -> None:
         log.warning("%s", sentence)
         self.statusMessage.emit(sentence)
+
+    def spawn(self, coro) -> asyncio.Task:
+        """Run ``coro`` as one of the tab's tasks (cancelled on shutdown, failures reported)."""
+        return self._tasks.spawn(coro)
+
+    @property
+    def lab_url(self) -> str:
+        return self._lab_url
+
+    @property
+    def lab_token(self) -> str:
+        return self._lab_token
 
     async def shutdown(self) -> None:
         await self.fault_control.stop()

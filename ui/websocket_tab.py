@@ -28,7 +28,7 @@ class WebSocketTab(TransportTab):
         self.send_box = SendBox()
         self.layout_.insertWidget(1, self.send_box)
         self.send_box.sendRequested.connect(self._on_send_box_send_requested)
-        self.send_box.failed.connect(self._report)
+        self.send_box.failed.connect(self.report)
 
     def make_bar(self) -> ConnectionBar:
         return ConnectionBar()
@@ -51,7 +51,7 @@ class WebSocketTab(TransportTab):
     def _on_send_box_send_requested(self, kind: str, payload: str | bytes) -> None:
         client = self.client
         if client is None or not client.connected:
-            self._report("Not connected: connect first, then send.")
+            self.report("Not connected: connect first, then send.")
             return
         if kind == "binary":
             self._tasks.spawn(client.send_binary(payload))  # type: ignore[arg-type]

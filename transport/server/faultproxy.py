@@ -132,9 +132,14 @@ class _Link:
             self.close()
 
     def close(self) -> None:
+        """Close both sides (gracefully the first time, abort after)."""
+        graceful = not self.closed.is_set()
         for _, writer in (self.client, self.server):
             with contextlib.suppress(Exception):
-                writer.transport.abort() if self.closed.is_set() else writer.close()
+                if graceful:
+                    writer.close()
+                else:
+                    writer.transport.abort()
         self.closed.set()
 
     def reset(self) -> None:
