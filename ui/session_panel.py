@@ -143,6 +143,7 @@ class SessionPanel(QWidget):
         self.vtab: VirtualTab | None = None
         self.url = ""
         self._filling = False
+        self._drawn: dict[str, object] = {}  # what each table shows, to redraw only on a change
         self.login_button.clicked.connect(lambda: self.loginRequested.emit(self.user.text().strip()))
         self.logout_button.clicked.connect(self.logoutRequested)
         self.reload_button.clicked.connect(self.reloadRequested)
@@ -210,6 +211,8 @@ class SessionPanel(QWidget):
 
     def _fill_cookies(self, browser: VirtualBrowser) -> None:
         cookies = browser.cookies()
+        if self._unchanged("cookies", tuple(cookies)):  # keep an edit in progress: no redraw each second
+            return
         self.cookies.setRowCount(len(cookies))
         for row, c in enumerate(cookies):
             values = (c.name, c.value, c.domain or "(host only)", c.path, c.expires,
@@ -219,6 +222,8 @@ class SessionPanel(QWidget):
 
     def _fill_storage(self, vtab: VirtualTab) -> None:
         items = sorted(vtab.session_storage(self.url).items()) if self.url else []
+        if self._unchanged("storage", (self.url, tuple(items))):
+            return
         self.storage_origin.setText(f"origin {origin(self.url)}" if self.url else "")
         self.storage.setRowCount(len(items))
         for row, (key, value) in enumerate(items):
@@ -226,12 +231,21 @@ class SessionPanel(QWidget):
             self.storage.setItem(row, 1, _item(value, editable=True))
 
     def _fill_server(self, sessions: list[dict]) -> None:
+        if self._unchanged("server", tuple((s["sid_prefix"], s["idle_expires_in"], s["absolute_expires_in"],
+                                            s["requests"]) for s in sessions)):
+            return
         self.server.setRowCount(len(sessions))
         for row, s in enumerate(sessions):
             values = (s["user"], s["sid_prefix"] + "…", _seconds(s["idle_expires_in"]),
                       _seconds(s["absolute_expires_in"]), str(s["requests"]))
             for col, text in enumerate(values):
                 self.server.setItem(row, col, _item(text))
+
+    def _unchanged(self, table: str, key: object) -> bool:
+        if self._drawn.get(table) == key:
+            return True
+        self._drawn[table] = key
+        return False
 
     # -- edits -------------------------------------------------------------------------------
     def _on_expiry_activated(self, _index: int) -> None:
