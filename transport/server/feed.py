@@ -35,6 +35,10 @@ class Gap:
     def missing(self) -> int:
         return max(0, self.first_available - self.after - 1)
 
+    def to_dict(self) -> dict[str, int]:
+        """The body of the gap notice every transport sends."""
+        return {"after": self.after, "first_available": self.first_available, "missing": self.missing}
+
 
 class Subscription:
     """A per-connection inbox. ``overflowed`` is set when the reader fell behind."""
@@ -95,6 +99,14 @@ class Feed:
         gap = Gap(after, first) if first > after + 1 else None
         start = max(0, after + 1 - first)
         return list(itertools.islice(self._history, start, None)), gap
+
+    def resume(self, after: int | None) -> tuple[Gap | None, list[Message], int]:
+        """What a client resuming after ``after`` gets: a gap notice (if any), the backlog, and the
+        seq live messages start after. ``after`` None: nothing to replay, live from now."""
+        if after is None:
+            return None, [], self.last_seq
+        backlog, gap = self.since(after)
+        return gap, backlog, backlog[-1].seq if backlog else self.last_seq
 
     def first_available(self) -> int:
         return self._history[0].seq if self._history else self.last_seq + 1

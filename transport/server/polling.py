@@ -18,8 +18,10 @@ after the replay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from typing import Iterator
 
 from aiohttp import web
 
@@ -71,7 +73,7 @@ def collect(feed: Feed, after: int | None, limit: int) -> tuple[list[str], int]:
     backlog, gap = feed.since(after)
     items = []
     if gap is not None:
-        items.append(control("gap", after=gap.after, first_available=gap.first_available, missing=gap.missing))
+        items.append(control("gap", **gap.to_dict()))
     items += [m.text for m in backlog[:limit]]
     return items, min(len(backlog), limit)
 
@@ -93,20 +95,29 @@ async def longpoll_handler(request: web.Request) -> web.Response:
     after = parse_after(request)
     limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
     hold_s = _number(request, "timeout", DEFAULT_HOLD_S, 0, MAX_HOLD_S)
-    sub = feed.subscribe(request.app[CONFIG].subscriber_backlog)  # before looking: nothing slips by
-    hold = Hold()
-    request.app[HOLDS].add(hold)
-    unbind = bind(request, hold.ended.set)
-    try:
+    with holding(request) as (sub, hold):  # subscribed before looking: nothing slips by
         items, found = collect(feed, after, limit)
         if after is not None and not found and hold_s > 0:
             await _wait(sub, hold, hold_s)
             items, _ = collect(feed, after, limit)
+    return json_list(items)
+
+
+@contextlib.contextmanager
+def holding(request: web.Request) -> Iterator[tuple[Subscription, Hold]]:
+    """A feed subscription and a Hold that faults, shutdown and the session's end can release."""
+    app = request.app
+    feed = app[FEED]
+    sub = feed.subscribe(app[CONFIG].subscriber_backlog)
+    hold = Hold()
+    app[HOLDS].add(hold)
+    unbind = bind(request, hold.ended.set)
+    try:
+        yield sub, hold
     finally:
         unbind()
         feed.unsubscribe(sub)
-        request.app[HOLDS].discard(hold)
-    return json_list(items)
+        app[HOLDS].discard(hold)
 
 
 async def _wait(sub: Subscription, hold: Hold, seconds: float) -> list[Message] | None:
@@ -122,47 +133,38 @@ async def _wait(sub: Subscription, hold: Hold, seconds: float) -> list[Message] 
 
 
 async def stream_handler(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    cfg, feed = app[CONFIG], app[FEED]
+    cfg, feed = request.app[CONFIG], request.app[FEED]
     after = parse_after(request)
-    sub = feed.subscribe(cfg.subscriber_backlog)
-    hold = Hold()
-    app[HOLDS].add(hold)
-    unbind = bind(request, hold.ended.set)
     resp = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "Cache-Control": "no-store",
                                        "X-Accel-Buffering": "no"})
     resp.enable_chunked_encoding()
-    try:
-        await resp.prepare(request)
-        last = feed.last_seq
-        head: list[str] = []
-        if after is not None:
-            backlog, gap = feed.since(after)
-            if gap is not None:
-                head.append(control("gap", after=gap.after, first_available=gap.first_available,
-                                    missing=gap.missing))
-            head += [m.text for m in backlog]
-            if backlog:
-                last = backlog[-1].seq
-        head.append(control("live", seq=last))
-        await resp.write(("\n".join(head) + "\n").encode())
-        while not hold.ended.is_set():
-            batch = await _wait(sub, hold, cfg.sse_heartbeat)
-            if sub.overflowed:
-                log.info("stream client too slow: ending its stream")
-                break
-            if batch is None:
-                if not hold.ended.is_set():
-                    await resp.write(b"\n")  # heartbeat; also finds a client that left
-                continue
-            fresh = [m for m in batch if m.seq > last]
-            if fresh:
-                last = fresh[-1].seq
-                await resp.write(("\n".join(m.text for m in fresh) + "\n").encode())
-    except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
-        log.debug("stream ended: %s", exc)
-    finally:
-        unbind()
-        feed.unsubscribe(sub)
-        app[HOLDS].discard(hold)
+    with holding(request) as (sub, hold):
+        try:
+            await resp.prepare(request)
+            await _stream(resp, feed, sub, hold, after, cfg.sse_heartbeat)
+        except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
+            log.debug("stream ended: %s", exc)
     return resp
+
+
+async def _stream(resp: web.StreamResponse, feed: Feed, sub: Subscription, hold: Hold, after: int | None,
+                  heartbeat: float) -> None:
+    """The replay, the live marker, then live lines and heartbeats until the hold ends."""
+    gap, backlog, last = feed.resume(after)
+    head = [control("gap", **gap.to_dict())] if gap is not None else []
+    head += [m.text for m in backlog]
+    head.append(control("live", seq=last))
+    await resp.write(("\n".join(head) + "\n").encode())
+    while not hold.ended.is_set():
+        batch = await _wait(sub, hold, heartbeat)
+        if sub.overflowed:
+            log.info("stream client too slow: ending its stream")
+            return
+        if batch is None:
+            if not hold.ended.is_set():
+                await resp.write(b"\n")  # heartbeat; also finds a client that left
+            continue
+        fresh = [m for m in batch if m.seq > last]
+        if fresh:
+            last = fresh[-1].seq
+            await resp.write(("\n".join(m.text for m in fresh) + "\n").encode())

@@ -69,16 +69,12 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
         async with resp:
             request.app[STREAMS].add(resp)
             unbind = bind(request, lambda: _session_ended(resp))
-            last = feed.last_seq
+            gap, backlog, last = feed.resume(after)
             head = [note, f"retry: {cfg.sse_retry_ms}\n\n"]
+            if gap is not None:
+                head.append(control("gap", gap.to_dict()))
+            head += [encode(m) for m in backlog]
             if after is not None:
-                backlog, gap = feed.since(after)
-                if gap is not None:
-                    head.append(control("gap", {"after": gap.after, "first_available": gap.first_available,
-                                                "missing": gap.missing}))
-                head += [encode(m) for m in backlog]
-                if backlog:
-                    last = backlog[-1].seq
                 head.append(control("live", {"seq": last}))
             await resp.write("".join(head).encode())
             try:

@@ -83,17 +83,11 @@ def _publish_text(feed: Feed, text: str) -> None:
 
 async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None) -> None:
     try:
-        last = feed.last_seq
-        if after is not None:
-            backlog, gap = feed.since(after)
-            if gap is not None:
-                await ws.send_str(json.dumps({"control": "gap", "after": gap.after,
-                                              "first_available": gap.first_available,
-                                              "missing": gap.missing}))
-            for m in backlog:
-                await ws.send_str(m.text)
-            if backlog:
-                last = backlog[-1].seq
+        gap, backlog, last = feed.resume(after)
+        if gap is not None:
+            await ws.send_str(json.dumps({"control": "gap", **gap.to_dict()}))
+        for m in backlog:
+            await ws.send_str(m.text)
         await ws.send_str(json.dumps({"control": "live", "seq": last}))
         while not ws.closed:
             batch = await sub.get_batch()
