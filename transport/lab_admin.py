@@ -1,4 +1,4 @@
-"""Client side of the lab's control endpoint (``POST /_admin/faults``)."""
+"""Client side of the lab's admin API (``/_admin/…``): faults, sessions, proxies."""
 
 from __future__ import annotations
 
@@ -12,22 +12,19 @@ from .errors import DuplexError, explain
 
 async def post_fault(base_url: str, token: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Send one fault action; return the server's JSON answer or raise DuplexError."""
-    url = base_url.rstrip("/") + "/_admin/faults"
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
-                try:
-                    answer = await resp.json(content_type=None)
-                except ValueError:
-                    answer = {"error": (await resp.text())[:200]}
-                if resp.status != 200:
-                    raise DuplexError(f"The lab refused {body.get('action')!r}: "
-                                      f"HTTP {resp.status} {answer.get('error', '')}".strip())
-                return answer
-    except DuplexError:
-        raise
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise explain(exc, url, timeout=timeout) from exc
+    status, answer = await admin_call(base_url, token, "POST", "/faults", body, timeout)
+    if status != 200:
+        said = answer.get("error", "") if isinstance(answer, dict) else str(answer or "")
+        raise DuplexError(f"The lab refused {body.get('action')!r}: HTTP {status} {said}".strip())
+    return answer if isinstance(answer, dict) else {}
+
+
+async def lab_sessions(base_url: str, token: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The lab's view of every session (``GET /_admin/sessions``); it never renews a session."""
+    status, answer = await admin_call(base_url, token, "GET", "/sessions", timeout=timeout)
+    if status != 200 or not isinstance(answer, dict):
+        raise DuplexError(f"The lab's session view answered HTTP {status}.")
+    return answer
 
 
 async def admin_call(base_url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None,

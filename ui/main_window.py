@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-
-import aiohttp
 
 from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from transport.browser import VirtualBrowser
-from transport.clients.session_api import server_sessions
 from transport.errors import DuplexError
 from transport.events import Event
+from transport.lab_admin import lab_sessions
 
-from .bridge import EventBridge
-from .lab_process import LabProcess
 from .ajax_tab import AjaxTab
+from .bridge import EventBridge
 from .feed_tabs import LongPollTab, ShortPollTab, StreamTab
+from .lab_process import LabProcess
 from .sse_tab import SSETab
 from .tasks import TaskGroup
 from .transport_tab import TransportTab
@@ -122,8 +119,8 @@ class MainWindow(QMainWindow):
 
     async def _fetch_sessions(self, url: str, token: str) -> None:
         try:
-            self.sessions_view = await server_sessions(url, token)
-        except (DuplexError, OSError, asyncio.TimeoutError, aiohttp.ClientError):
+            self.sessions_view = await lab_sessions(url, token)
+        except DuplexError:  # admin_call says every failure as one
             return  # the lab is down: the panel keeps what it showed
         finally:
             self._fetching = False

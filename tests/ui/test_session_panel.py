@@ -109,7 +109,7 @@ async def test_session_storage_survives_reload_and_not_close_and_a_new_browser_h
 
 
 async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_session_cookie(window):
-    from transport.clients.session_api import server_sessions
+    from transport.lab_admin import lab_sessions
 
     tab = window.stream_tab
     await logged_in(window, tab)
@@ -117,7 +117,7 @@ async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_ses
     panel.renew.setCurrentIndex(panel.renew.findData("all"))
     panel.renew.activated.emit(panel.renew.currentIndex())
     await wait_until(lambda: "all traffic renew" in window.statusBar().currentMessage(), 10, "the lab's answer")
-    assert (await server_sessions(window.lab.url, window.lab.token))["renew_background"] is True
+    assert (await lab_sessions(window.lab.url, window.lab.token))["renew_background"] is True
     await wait_until(lambda: any("server: session of ann created" in e.data for e in rows(tab, "session")), 10,
                      "the server's session event in the timeline")
     created = lambda: [e for e in rows(tab, "session") if "created" in e.data]  # noqa: E731

@@ -6,8 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import aiohttp
-
 from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, explain
 from .base import where
@@ -36,12 +34,3 @@ async def session_request(browser: VirtualBrowser, url: str, body: dict | None) 
     except ValueError:
         raise DuplexError(f"{peer} did not answer JSON ({snippet(raw)}).") from None
     return answer if isinstance(answer, dict) else {}
-
-
-async def server_sessions(lab_url: str, token: str) -> dict[str, Any]:
-    """The lab's view of every session (``GET /_admin/sessions``); never renews a session."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S), trust_env=False) as http:
-        async with http.get(lab_url + "/_admin/sessions", headers={"Authorization": f"Bearer {token}"}) as resp:
-            if resp.status != 200:
-                raise DuplexError(f"The lab's session view answered HTTP {resp.status}.")
-            return await resp.json()
