@@ -92,7 +92,7 @@ async def test_timeout_zero_holds_a_half_open_connection_until_removed(proxy):
         async with asyncio.timeout(0.3):
             await r.read(10)
     assert not r.at_eof()
-    del proxy.toxics["timeout_downstream"]
+    proxy.remove_toxic("timeout_downstream")
     r2, w2 = await connect(proxy)
     assert await roundtrip(r2, w2, b"back") == b"back"
     w.close()

@@ -58,6 +58,7 @@ class Toxic:
     stream: str = "downstream"
     toxicity: float = 1.0
     attributes: dict[str, float] = field(default_factory=dict)
+    removed: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> "Toxic":
@@ -232,8 +233,13 @@ class _Link:
             await asyncio.sleep(ms / 1000)
             self.close()
             return
-        while t.name in self.proxy.toxics and not self.closed.is_set():
-            await asyncio.sleep(0.05)  # polling the toxic list: removal is not an event
+        removed = asyncio.ensure_future(t.removed.wait())
+        closed = asyncio.ensure_future(self.closed.wait())
+        try:
+            await asyncio.wait({removed, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            removed.cancel()
+            closed.cancel()
 
 
 class Proxy:
@@ -287,6 +293,21 @@ class Proxy:
         if toxic.name in self.toxics:
             raise KeyError(toxic.name)
         self.toxics[toxic.name] = toxic
+
+    def remove_toxic(self, name: str) -> Toxic | None:
+        """Take a toxic off; what it holds (a half-open timeout) lets go at once."""
+        toxic = self.toxics.pop(name, None)
+        if toxic is not None:
+            toxic.removed.set()
+        return toxic
+
+    def replace_toxic(self, toxic: Toxic) -> None:
+        self.remove_toxic(toxic.name)
+        self.toxics[toxic.name] = toxic
+
+    def clear_toxics(self) -> None:
+        for name in list(self.toxics):
+            self.remove_toxic(name)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

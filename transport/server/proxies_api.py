@@ -129,19 +129,19 @@ async def update_toxic(request: web.Request) -> web.Response:
         updated = Toxic.from_json(merged)
     except ToxicError as exc:
         return _error(400, str(exc))
-    proxy.toxics[toxic.name] = updated
+    proxy.replace_toxic(updated)
     return web.json_response(updated.to_json())
 
 
 async def delete_toxic(request: web.Request) -> web.Response:
     proxy, toxic = _toxic(request)
-    del proxy.toxics[toxic.name]
+    proxy.remove_toxic(toxic.name)
     return web.Response(status=204)
 
 
 async def reset(request: web.Request) -> web.Response:
     for proxy in request.app[PROXIES].values():
-        proxy.toxics.clear()
+        proxy.clear_toxics()
         await proxy.set_enabled(True)
     return web.Response(status=204)
 
