@@ -28,14 +28,6 @@ ROUNDS = 16
 STEP_TIMEOUT = 60.0
 
 
-async def _until(pred, what: str) -> None:
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.001)
-
-
 class PeerClient:
     name = "aiohttp-sse-client"
 

@@ -14,7 +14,7 @@ import asyncio
 import json
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -37,15 +37,31 @@ TRANSPORTS = ("websocket", "sse", "short_poll", "long_poll", "stream")
 
 @dataclass
 class Tally:
+    """A sink that adds up wire bytes and payload, and wakes a waiter at a message count."""
+
     wire: int = 0
     payload: int = 0
     messages: int = 0
+    _want: int = 0
+    _reached: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __call__(self, event) -> None:
         self.wire += event.wire or 0
         if event.kind == "message" and event.direction == "in":
             self.messages += 1
             self.payload += event.size
+            if self.messages >= self._want:
+                self._reached.set()
+
+    async def reach(self, messages: int, what: str) -> None:
+        """Until ``messages`` have arrived (exactly when the last one does), bounded by STEP_TIMEOUT."""
+        self._want = messages
+        self._reached.clear()
+        if self.messages < messages:
+            try:
+                await asyncio.wait_for(self._reached.wait(), STEP_TIMEOUT)
+            except asyncio.TimeoutError:
+                raise TimeoutError(what) from None
 
 
 def make_client(transport: str, base: str, sink):
@@ -61,22 +77,14 @@ def make_client(transport: str, base: str, sink):
     return PollClient(options, sink, long=transport == "long_poll")
 
 
-async def _until(pred, what: str) -> None:
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.002)
-
-
 async def measure_transport(transport: str, lab) -> dict[str, float]:
     tally = Tally()
     client = make_client(transport, lab.url, tally)
     task = asyncio.ensure_future(client.run())
     try:
-        await _until(lambda: tally.messages >= 3, f"{transport}: first messages")
+        await tally.reach(3, f"{transport}: first messages")
         start = Tally(tally.wire, tally.payload, tally.messages)
-        await _until(lambda: tally.messages - start.messages >= WINDOW, f"{transport}: {WINDOW} messages")
+        await tally.reach(start.messages + WINDOW, f"{transport}: {WINDOW} messages")
         n = tally.messages - start.messages
         overhead = (tally.wire - start.wire - (tally.payload - start.payload)) / n
         wire = (tally.wire - start.wire) / n
@@ -85,7 +93,7 @@ async def measure_transport(transport: str, lab) -> dict[str, float]:
         before = tally.messages
         t0 = time.perf_counter()
         await post_fault(lab.url, lab.token, {"action": "burst", "count": BURST})
-        await _until(lambda: tally.messages - before >= BURST, f"{transport}: burst")
+        await tally.reach(before + BURST, f"{transport}: burst")
         rate = (tally.messages - before) / (time.perf_counter() - t0)
     finally:
         await client.close()
