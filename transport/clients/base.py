@@ -112,6 +112,14 @@ class ClientBase:
         browser = getattr(self.options, "browser", None)
         return browser.with_carrier(url) if browser is not None else url
 
+    async def _wait_to_reconnect(self, delay: float, attempt: int, why: str, verb: str = "reconnecting",
+                                 **meta: object) -> None:
+        """The waiting state, a ``reconnect`` row that says how long and why, then the (wakeable) wait."""
+        self._set_state("waiting")
+        self._emit("state", "reconnect", data=f"{verb} in {delay:.2f} s ({why})",
+                   meta={"delay_s": round(delay, 3), "attempt": attempt, **meta})
+        await self._pause.sleep(delay)
+
     def _error(self, err: DuplexError) -> None:
         self.last_error = err
         self._log.warning("%s", err.sentence)

@@ -129,11 +129,8 @@ class HttpFeedClient(ClientBase, SessionOwner):
                     return self._fail(err.restated(f"Giving up after {failures} failed attempts: {err.sentence}"))
                 await self._discard_session()
                 delay = next(delays)
-                self._set_state("waiting")
-                self._emit("state", "reconnect", data=f"retrying in {delay:.2f} s (attempt {failures + 1})",
-                           meta={"delay_s": round(delay, 3), "attempt": failures + 1,
-                                 "policy": o.policy.describe()})
-                await self._pause.sleep(delay)
+                await self._wait_to_reconnect(delay, failures + 1, f"attempt {failures + 1}", verb="retrying",
+                                              policy=o.policy.describe())
         finally:
             await self._discard_session()
         self._set_state("closed")

@@ -339,13 +339,9 @@ class SSEClient(ClientBase):
             delay = event_source_delay(self.retry_s, failures, cap=self.options.backoff_cap)
             basis = "server retry" if self.parser.retry is not None else "default retry"
             basis += f" {self.retry_s * 1000:g} ms" + (f", backoff after {failures} failed" if failures else "")
-        self._set_state("waiting")
         last_id = self.parser.last_event_id
-        self._emit("state", "reconnect", data=f"reconnecting in {delay:.2f} s ({basis})"
-                   + (f", Last-Event-ID: {last_id}" if last_id else ""),
-                   meta={"delay_s": round(delay, 3), "basis": basis, "attempt": failures + 1,
-                         "last_event_id": last_id or None})
-        await self._pause.sleep(delay)
+        await self._wait_to_reconnect(delay, failures + 1, basis + (f", Last-Event-ID: {last_id}" if last_id else ""),
+                                      basis=basis, last_event_id=last_id or None)
 
     # -- reporting ----------------------------------------------------------------------
     def _warn(self, check: str, sentence: str) -> None:

@@ -130,11 +130,8 @@ class WebSocketClient(ClientBase):
             if self._closing:
                 break
             delay = next(delays)
-            self._set_state("waiting")
-            self._emit("state", "reconnect", data=f"reconnecting in {delay:.2f} s (attempt {failures + 1})",
-                       meta={"delay_s": round(delay, 3), "attempt": failures + 1,
-                             "policy": self.options.policy.describe()})
-            await self._pause.sleep(delay)
+            await self._wait_to_reconnect(delay, failures + 1, f"attempt {failures + 1}",
+                                          policy=self.options.policy.describe())
         self._set_state("closed")
         return None
 
