@@ -21,9 +21,18 @@ async def post_fault(base_url: str, token: str, body: dict[str, Any], timeout: f
 
 async def lab_sessions(base_url: str, token: str, timeout: float = 5.0) -> dict[str, Any]:
     """The lab's view of every session (``GET /_admin/sessions``); it never renews a session."""
-    status, answer = await admin_call(base_url, token, "GET", "/sessions", timeout=timeout)
+    return await _view(base_url, token, "/sessions", timeout)
+
+
+async def lab_stats(base_url: str, token: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The lab process's own view (``GET /_admin/stats``): open connections, requests, CPU, memory."""
+    return await _view(base_url, token, "/stats", timeout)
+
+
+async def _view(base_url: str, token: str, path: str, timeout: float) -> dict[str, Any]:
+    status, answer = await admin_call(base_url, token, "GET", path, timeout=timeout)
     if status != 200 or not isinstance(answer, dict):
-        raise DuplexError(f"The lab's session view answered HTTP {status}.")
+        raise DuplexError(f"The lab's {path.strip('/')} view answered HTTP {status}.")
     return answer
 
 

@@ -26,6 +26,7 @@ class Episode:
     duplicated: int = 0
     reordered: int = 0
     gap_declared: int = 0
+    seq_reset: bool = False  # the server came back without its history and numbers from 1 again
     recovered: bool = False
     started: float = field(default_factory=time.monotonic)  # when the connection was lost
     recover_ms: float | None = None  # lost → first live message after it
@@ -49,6 +50,9 @@ class Ledger:
     _declared: set[int] = field(default_factory=set)  # holes the server admitted
     episodes: list[Episode] = field(default_factory=list)
     _replaying: bool = False
+    resets: int = 0  # times the server's numbering started again (history lost)
+    _lost_earlier: int = 0  # holes of earlier numberings, closed for good
+    _declared_earlier: int = 0
 
     # -- connection lifecycle ------------------------------------------------
     def connection_lost(self) -> None:
@@ -68,8 +72,21 @@ class Ledger:
         if ep is not None:
             ep.mark_recovered()
 
-    def gap(self, after: int, first_available: int) -> None:
-        """The server declared seqs ``after+1 .. first_available-1`` unrecoverable."""
+    def gap(self, after: int, first_available: int, reset: bool = False) -> None:
+        """The server declared seqs ``after+1 .. first_available-1`` unrecoverable; with ``reset``
+        it never reached ``after``: restarted without history, it numbers from 1 again, so
+        what this ledger knows of the old numbering is closed and a new one begins."""
+        if reset:
+            self._lost_earlier += len(self._missing)
+            self._declared_earlier += len(self._declared & self._missing)
+            self._missing.clear()
+            self._declared.clear()
+            self.high = None
+            self.resets += 1
+            ep = self._current_episode()
+            if ep is not None:
+                ep.seq_reset = True
+            return
         holes = range(after + 1, first_available)
         self._declared.update(holes)
         ep = self._current_episode()
@@ -118,11 +135,11 @@ class Ledger:
     # -- queries ---------------------------------------------------------------
     @property
     def lost(self) -> int:
-        return len(self._missing)
+        return len(self._missing) + self._lost_earlier
 
     @property
     def gap_declared(self) -> int:
-        return len(self._declared & self._missing) if self._declared else 0
+        return (len(self._declared & self._missing) if self._declared else 0) + self._declared_earlier
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -134,6 +151,7 @@ class Ledger:
             "reordered": self.reordered,
             "episodes": len(self.episodes),
             "high": self.high,
+            "seq_resets": self.resets,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -146,6 +164,9 @@ class Ledger:
         s = f"{self.lost} lost, {self.duplicated} duplicated"
         if self.gap_declared:
             s += f" ({self.gap_declared} in server-declared gaps)"
+        if self.resets:
+            s += (f"; the server lost its history {self.resets} time(s) and numbered from 1 again "
+                  "(what it had not delivered then is unknowable)")
         return s
 
     def _current_episode(self) -> Episode | None:
@@ -154,3 +175,11 @@ class Ledger:
     def _open_episode(self) -> Episode | None:
         ep = self._current_episode()
         return ep if ep is not None and not ep.recovered else None
+
+
+def gap_sentence(after: int, first_available: int, missing: object, reset: bool = False) -> str:
+    """What a client says when the server declares a gap."""
+    if reset:
+        return (f"The server never reached seq {after}: it was restarted without its history and numbers "
+                f"from 1 again; what it published after {after} and had not delivered is lost unseen.")
+    return f"Server history no longer holds seq {after + 1}–{first_available - 1}: {missing} messages lost."

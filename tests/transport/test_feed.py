@@ -4,6 +4,7 @@ import json
 import pytest
 
 from transport.server.feed import Feed, demo_body
+from transport.server.journal import Journal
 
 
 def test_seq_grows_by_one_and_envelope_is_json():
@@ -52,3 +53,49 @@ def test_demo_bodies_have_two_topics():
     assert "price" in demo_body("price", 3) and "likes" in demo_body("likes", 3)
     with pytest.raises(ValueError):
         Feed(history=0)
+
+
+def test_history_file_survives_a_new_feed_and_compacts(tmp_path):
+    path = tmp_path / "history.ndjson"
+    feed = Feed(history=5, journal=Journal(path, 5))
+    for i in range(12):
+        feed.publish("t", i)
+    feed.journal.close()
+    assert len(path.read_text().splitlines()) <= 10  # compacted at twice the history
+    again = Feed(history=5, journal=Journal(path, 5))
+    assert again.last_seq == 12 and again.loaded == 5
+    items, gap = again.since(9)
+    assert [m.seq for m in items] == [10, 11, 12] and gap is None
+    assert again.publish("t", "next").seq == 13
+    assert json.loads(items[0].text)["body"] == 9
+
+
+def test_a_torn_last_line_is_skipped_not_fatal(tmp_path):
+    path = tmp_path / "history.ndjson"
+    feed = Feed(history=10, journal=Journal(path, 10))
+    for i in range(3):
+        feed.publish("t", i)
+    feed.journal.close()
+    with path.open("a") as f:
+        f.write('{"seq": 4, "ts": 1, "topi')  # killed in the middle of a write
+    again = Feed(history=10, journal=Journal(path, 10))
+    assert again.last_seq == 3 and again.journal.skipped == 1
+
+
+def test_resuming_past_the_last_seq_is_a_declared_reset():
+    feed = Feed(history=10)  # a server restarted without its history
+    for i in range(3):
+        feed.publish("t", i)
+    items, gap = feed.since(500)
+    assert [m.seq for m in items] == [1, 2, 3]
+    assert gap is not None and gap.reset and gap.to_dict() == {"after": 500, "first_available": 1,
+                                                               "missing": 0, "reset": True}
+
+
+def test_evict_empties_the_history_file(tmp_path):
+    path = tmp_path / "history.ndjson"
+    feed = Feed(history=10, journal=Journal(path, 10))
+    feed.publish("t", 1)
+    feed.evict()
+    feed.journal.close()
+    assert path.read_text() == ""

@@ -72,3 +72,20 @@ def test_remote_stream_without_markers_recovers_on_first_new_message():
     led.connection_lost()
     feed(led, [3])
     assert led.episodes[0].recovered and led.episodes[0].first_after == 3
+
+
+def test_a_server_that_lost_its_history_starts_a_new_numbering():
+    led = Ledger()
+    for seq in (1, 2, 3, 5):
+        led.record(seq)
+    led.connection_lost()
+    led.gap(5, 1, reset=True)
+    led.replay_started()
+    for seq in (1, 2):
+        assert led.record(seq) == "new"
+    led.replay_finished()
+    led.record(3)
+    ep = led.episodes[-1]
+    assert (ep.seq_reset, ep.first_after, ep.replayed, ep.duplicated) == (True, 1, 2, 0)
+    assert led.lost == 1 and led.duplicated == 0 and led.high == 3
+    assert "numbered from 1 again" in led.verdict()

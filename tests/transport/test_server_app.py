@@ -128,3 +128,25 @@ async def test_close_ws_is_an_alias_of_close_websockets(client):
     assert (await resp.json())["closed"] == 1
     msg = await ws.receive(timeout=5)
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4000
+
+
+async def test_stats_show_open_connections_and_requests_and_need_the_token(client):
+    assert (await client.get("/_admin/stats")).status == 401
+    ws = await client.ws_connect("/ws")
+    await recv_json(ws)  # live
+    await client.get("/api/poll")
+    await client.get("/api/poll")
+    stats = await (await client.get("/_admin/stats", headers=auth(client))).json()
+    assert stats["open"]["websocket"] == 1
+    assert stats["requests"]["websocket"] == 1 and stats["requests"]["short_poll"] == 2
+    assert stats["rss_bytes"] > 1_000_000 and stats["cpu_s"] > 0 and stats["feed"]["last_seq"] == 0
+    await ws.close()
+
+
+async def test_a_resume_point_the_server_never_reached_is_a_declared_reset(client):
+    client.server.app[FEED].publish("t", 1)  # as if restarted without history, now at seq 1
+    ws = await client.ws_connect("/ws?after=700")
+    assert await recv_json(ws) == {"control": "gap", "after": 700, "first_available": 1, "missing": 0,
+                                   "reset": True}
+    assert (await recv_json(ws))["seq"] == 1
+    await ws.close()

@@ -22,6 +22,7 @@ from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, InvalidURL, explain
 from ..events import Event, EventSink, now_ns
+from ..ledger import gap_sentence
 from ..wirestats import WireStats
 from .base import ClientBase, where
 from .http import SessionOwner, WireCounter, count_response, new_session, snippet, validate_http_url
@@ -248,12 +249,13 @@ class HttpFeedClient(ClientBase, SessionOwner):
     def _control(self, value: dict, text: str, size: int, t: int) -> None:
         kind = value.get("control")
         if kind == "gap" and type(value.get("after")) is int and type(value.get("first_available")) is int:
-            after, first = value["after"], value["first_available"]
-            self.ledger.gap(after, first)
+            after, first, reset = value["after"], value["first_available"], value.get("reset") is True
+            self.ledger.gap(after, first, reset)
+            if reset:  # the server numbers from 1 again: resume in its numbering
+                self.after = first - 1
             self._emit("state", "gap", t=t, size=size, data=text, meta={
-                "after": after, "first_available": first, "missing": value.get("missing"),
-                "sentence": f"Server history no longer holds seq {after + 1}–{first - 1}: "
-                            f"{value.get('missing', '?')} messages lost."})
+                "after": after, "first_available": first, "missing": value.get("missing"), "reset": reset,
+                "sentence": gap_sentence(after, first, value.get("missing", "?"), reset)})
         elif kind == "live":
             seq = value.get("seq")
             if type(seq) is int and (self.after is None or seq > self.after):

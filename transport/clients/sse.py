@@ -31,6 +31,7 @@ from ..errors import (BadStatus, DuplexError, InvalidURL, MessageTooBig, ServerS
                       human_size)
 from ..envelope import envelope_fields
 from ..events import Event, EventSink, now_ns
+from ..ledger import gap_sentence
 from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
 from .base import ClientBase, where
@@ -306,12 +307,11 @@ class SSEClient(ClientBase):
     def _on_control(self, kind: str, obj: dict, data: str, size: int, wire: int, t: int) -> bool:
         """The lab's ``gap`` and ``live`` events; False if ``obj`` is not one (a remote's own event)."""
         if kind == "gap" and isinstance(obj.get("after"), int) and isinstance(obj.get("first_available"), int):
-            after, first = obj["after"], obj["first_available"]
-            self.ledger.gap(after, first)
+            after, first, reset = obj["after"], obj["first_available"], obj.get("reset") is True
+            self.ledger.gap(after, first, reset)
             self._emit("state", "gap", t=t, size=size, wire=wire, data=data, meta={
                 "type": kind, "after": after, "first_available": first, "missing": obj.get("missing"),
-                "sentence": f"Server history no longer holds seq {after + 1}–{first - 1}: "
-                            f"{obj.get('missing', '?')} messages lost."})
+                "reset": reset, "sentence": gap_sentence(after, first, obj.get("missing", "?"), reset)})
             return True
         if kind == "live" and set(obj) == {"seq"}:
             if self._resuming:

@@ -26,6 +26,7 @@ from ..errors import (DuplexError, InvalidURL, MessageTooBig, NotConnected, Prot
                       describe_close, explain, human_size)
 from ..envelope import envelope_fields
 from ..events import Event, EventSink, now_ns
+from ..ledger import gap_sentence
 from .base import ClientBase, where, with_query
 
 log = logging.getLogger("duplex.ws")
@@ -255,14 +256,13 @@ class WebSocketClient(ClientBase):
     def _on_control(self, obj: dict, text: str, size: int, wire: int) -> None:
         kind = obj.get("control")
         if kind == "gap":
-            after, first = obj.get("after"), obj.get("first_available")
-            if isinstance(after, int) and isinstance(first, int):
-                self.ledger.gap(after, first)
+            after, first, reset = obj.get("after"), obj.get("first_available"), obj.get("reset") is True
             missing = obj.get("missing", "?")
-            self._emit("state", "gap", size=size, wire=wire, data=text, meta={
-                "after": after, "first_available": first, "missing": missing,
-                "sentence": f"Server history no longer holds seq {after + 1 if isinstance(after, int) else '?'}"
-                            f"–{first - 1 if isinstance(first, int) else '?'}: {missing} messages lost."})
+            meta = {"after": after, "first_available": first, "missing": missing, "reset": reset}
+            if isinstance(after, int) and isinstance(first, int):
+                self.ledger.gap(after, first, reset)
+                meta["sentence"] = gap_sentence(after, first, missing, reset)
+            self._emit("state", "gap", size=size, wire=wire, data=text, meta=meta)
         elif kind == "live":
             if self._resuming:
                 self.ledger.replay_finished()

@@ -18,6 +18,7 @@ import sys
 import threading
 
 from .config import ServerConfig
+from .keys import FEED
 from .runner import LabRunner
 
 log = logging.getLogger("duplex.server")
@@ -29,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=0, help="port (0: the OS picks one)")
     p.add_argument("--rate", type=float, default=5.0, help="feed messages per second (0: no ticker)")
     p.add_argument("--history", type=int, default=10_000, help="messages kept for resume")
+    p.add_argument("--history-file", metavar="PATH",
+                   help="keep the history in this file: a killed and restarted lab resumes its seq and history")
     p.add_argument("--max-size", type=int, default=1 << 20, help="largest message/body accepted, bytes")
     p.add_argument("--sse-retry", type=int, default=1000, metavar="MS",
                    help="reconnection time /sse asks for, in milliseconds")
@@ -83,11 +86,17 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
+                          history_file=args.history_file,
                           max_msg_size=args.max_size,
                           sse_retry_ms=args.sse_retry, sse_heartbeat=args.sse_heartbeat,
                           session_idle=args.session_idle, session_absolute=args.session_absolute,
                           session_renew_background=args.session_renew == "all", allowed_origins=tuple(args.allow_origin))
-    runner = LabRunner(config)
+    try:
+        runner = LabRunner(config)
+    except OSError as exc:
+        print(json.dumps({"event": "error", "error": f"cannot use the history file {args.history_file}: "
+                                                     f"{exc.strerror or exc}"}), flush=True)
+        return 1
     try:
         await runner.start()
     except OSError as exc:
@@ -103,8 +112,10 @@ async def serve(args: argparse.Namespace) -> int:
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     if args.watch_parent:
         _watch_parent(loop, stop)
+    feed = runner.app[FEED]
     print(json.dumps({"event": "listening", "url": runner.url, "port": runner.port,
-                      "admin_token": config.admin_token, "loop": type(loop).__module__.split(".")[0]}),
+                      "admin_token": config.admin_token, "last_seq": feed.last_seq, "loaded": feed.loaded,
+                      "loop": type(loop).__module__.split(".")[0]}),
           flush=True)
     log.info("lab server on %s (rate %.1f/s)", runner.url, config.rate)
     await stop.wait()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections import deque
+from collections import Counter, deque
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -16,9 +16,11 @@ from aiohttp import web
 from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
 from .feed import Feed, run_ticker
+from .journal import Journal
 from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
-from .keys import BOUND, CONFIG, FEED, HOLDS, PROXIES, SESSIONS, SSE_RESUMES, STREAMS, TASKS, VALUES, WEBSOCKETS
+from .keys import (BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, VALUES,
+                   WEBSOCKETS)
 from .session_http import (login_handler, logout_handler, me_handler, new_bound, session_middleware,
                            sweeper)
 from .sessions import SessionStore
@@ -26,6 +28,7 @@ from .polling import longpoll_handler, poll_handler, stream_handler
 from .proxies_api import add_routes as add_proxy_routes
 from .proxies_api import admin_guard, close_all
 from .sse import end_streams, sse_handler
+from .stats import count_requests, stats_handler
 from .ws import ws_handler
 
 
@@ -41,7 +44,7 @@ async def index(request: web.Request) -> web.Response:
                       "short_poll": "/api/poll?after=N", "long_poll": "/api/longpoll?after=N&timeout=S",
                       "stream": "/api/stream?after=N", "ajax": "POST /api/messages, GET/POST /api/session-value",
                       "postback": "GET/POST /form", "session": "POST /session/login, GET /session/me, POST /session/logout",
-                      "admin": "/_admin/faults, /_admin/sessions"},
+                      "admin": "/_admin/faults, /_admin/sessions, /_admin/stats, /_admin/proxies"},
         "held": len(request.app[HOLDS]),
         "sessions": len(request.app[SESSIONS]),
         "sse": {"streams": len(request.app[STREAMS]), "last_event_ids": list(request.app[SSE_RESUMES])},
@@ -54,6 +57,8 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if app[FEED].journal is not None:
+        app[FEED].journal.close()
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -66,9 +71,10 @@ async def _on_shutdown(app: web.Application) -> None:
 
 def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
-    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[admin_guard, same_origin_posts, session_middleware])
+    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[count_requests, admin_guard, same_origin_posts,
+                                                                         session_middleware])
     app[CONFIG] = cfg
-    app[FEED] = Feed(cfg.history)
+    app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[STREAMS] = weakref.WeakSet()
     app[SSE_RESUMES] = deque(maxlen=100)
@@ -79,6 +85,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[PROXIES] = {}
     add_proxy_routes(app)
     app[TASKS] = set()
+    app[REQUESTS] = Counter()
     app.router.add_get("/", index)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/sse", sse_handler)
@@ -95,6 +102,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app.router.add_post("/form", form_post_handler)
     app.router.add_post("/_admin/faults", faults_handler)
     app.router.add_get("/_admin/sessions", sessions_handler)
+    app.router.add_get("/_admin/stats", stats_handler)
     app.cleanup_ctx.append(_background_ctx)
     app.on_shutdown.append(_on_shutdown)
     return app

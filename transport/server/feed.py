@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .journal import Journal
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -30,14 +32,21 @@ class Message:
 class Gap:
     after: int  # what the client asked to resume after
     first_available: int  # the oldest seq still in history (or the next one)
+    # the client resumes after a seq this server never reached: it was restarted
+    # without its history and numbers from 1 again; what is missing is unknowable
+    reset: bool = False
 
     @property
     def missing(self) -> int:
-        return max(0, self.first_available - self.after - 1)
+        return 0 if self.reset else max(0, self.first_available - self.after - 1)
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | bool]:
         """The body of the gap notice every transport sends."""
-        return {"after": self.after, "first_available": self.first_available, "missing": self.missing}
+        body: dict[str, int | bool] = {"after": self.after, "first_available": self.first_available,
+                                       "missing": self.missing}
+        if self.reset:
+            body["reset"] = True
+        return body
 
 
 class Subscription:
@@ -68,7 +77,8 @@ class Subscription:
 
 
 class Feed:
-    def __init__(self, history: int = 10_000, clock: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(self, history: int = 10_000, clock: Callable[[], int] = time.monotonic_ns,
+                 journal: Journal | None = None) -> None:
         if history < 1:
             raise ValueError("history must hold at least one message")
         self._history: deque[Message] = deque(maxlen=history)
@@ -76,6 +86,14 @@ class Feed:
         self._subs: set[Subscription] = set()
         self.last_seq = 0
         self.published = 0
+        self.journal = journal
+        self.loaded = 0  # messages taken over from the history file
+        if journal is not None:
+            for seq, ts, topic, body, text in journal.load():
+                self._history.append(Message(seq, ts, topic, body, text))
+            self.loaded = len(self._history)
+            if self._history:
+                self.last_seq = self._history[-1].seq
 
     # -- publishing ----------------------------------------------------------
     def publish(self, topic: str, body: Any) -> Message:
@@ -85,6 +103,11 @@ class Feed:
         msg = Message(self.last_seq, ts, topic, body, text)
         self._history.append(msg)
         self.published += 1
+        journal = self.journal
+        if journal is not None:
+            journal.append(text)
+            if journal.needs_compaction():
+                journal.rewrite(m.text for m in self._history)
         for sub in self._subs:
             sub.put(msg)
         return msg
@@ -93,9 +116,11 @@ class Feed:
     def since(self, after: int) -> tuple[list[Message], Gap | None]:
         """Messages with seq > after still in history, and a gap if some are gone."""
         after = max(0, after)
-        if after >= self.last_seq:
-            return [], None
         first = self._history[0].seq if self._history else self.last_seq + 1
+        if after > self.last_seq:  # a resume point from an earlier life of the server
+            return list(self._history), Gap(after, first, reset=True)
+        if after == self.last_seq:
+            return [], None
         gap = Gap(after, first) if first > after + 1 else None
         start = max(0, after + 1 - first)
         return list(itertools.islice(self._history, start, None)), gap
@@ -115,6 +140,8 @@ class Feed:
         """Forget all history (a fault): resume points become unknown."""
         n = len(self._history)
         self._history.clear()
+        if self.journal is not None:
+            self.journal.clear()
         return n
 
     def __len__(self) -> int:

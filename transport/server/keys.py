@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections import deque
+from collections import Counter, deque
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -33,3 +33,6 @@ TASKS = web.AppKey("tasks", set)
 # Set by the runner that owns the listening socket: take the server down for
 # N seconds and bring it back on the same port.
 GO_DOWN = web.AppKey("go_down", Callable[[float], Awaitable[None]])
+# Requests since start by endpoint family (stats.family), and the runner's count of open TCP connections.
+REQUESTS = web.AppKey("requests", Counter)
+CONNECTIONS = web.AppKey("connections", Callable[[], int])

@@ -43,10 +43,11 @@ NDJSON_TYPE = "application/x-ndjson"
 class Hold:
     """A held request or open stream that a fault or shutdown can end early."""
 
-    __slots__ = ("ended",)
+    __slots__ = ("ended", "kind")
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "long_poll") -> None:
         self.ended = asyncio.Event()
+        self.kind = kind  # long_poll or stream
 
 
 def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
@@ -109,7 +110,7 @@ def holding(request: web.Request) -> Iterator[tuple[Subscription, Hold]]:
     app = request.app
     feed = app[FEED]
     sub = feed.subscribe(app[CONFIG].subscriber_backlog)
-    hold = Hold()
+    hold = Hold("stream" if request.path.endswith("/stream") else "long_poll")
     app[HOLDS].add(hold)
     unbind = bind(request, hold.ended.set)
     try:

@@ -16,7 +16,7 @@ from aiohttp import web
 from .admin import close_websockets
 from .app import create_app
 from .config import ServerConfig
-from .keys import GO_DOWN
+from .keys import CONNECTIONS, GO_DOWN
 from .sse import end_streams
 
 log = logging.getLogger("duplex.server")
@@ -30,6 +30,7 @@ class LabRunner:
         self.config = config
         self.app = create_app(config)
         self.app[GO_DOWN] = self.go_down
+        self.app[CONNECTIONS] = self.connections
         self._runner = web.AppRunner(self.app, shutdown_timeout=config.shutdown_timeout,
                                      handle_signals=False, access_log=None)
         self._site: web.TCPSite | None = None
@@ -82,6 +83,11 @@ class LabRunner:
                 return
             self.down = False
             log.info("listening again on %s", self.url)
+
+    def connections(self) -> int:
+        """Open TCP connections to the server (HTTP keep-alive, held requests, streams, WebSockets)."""
+        server = self._runner.server
+        return len(server.connections) if server is not None else 0
 
     async def stop(self) -> None:
         await self._runner.cleanup()

@@ -1,0 +1,72 @@
+"""``GET /_admin/stats``: the lab process's own view (token-protected by admin_guard).
+
+What a storm looks like from the server: open connections per transport,
+requests per endpoint family since start (a client takes differences for
+rates), the feed's position, and the process's CPU time and resident memory.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from collections import Counter
+
+from aiohttp import web
+
+from .keys import CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, STREAMS, WEBSOCKETS
+
+FAMILIES = (("/ws", "websocket"), ("/sse", "sse"), ("/api/poll", "short_poll"), ("/api/longpoll", "long_poll"),
+            ("/api/stream", "stream"), ("/api/", "ajax"), ("/form", "ajax"), ("/session/", "session"),
+            ("/_admin/", "admin"))
+STARTED = time.monotonic()
+
+
+def family(path: str) -> str:
+    for prefix, name in FAMILIES:
+        if path.startswith(prefix):
+            return name
+    return "other"
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler):
+    request.app[REQUESTS][family(request.path)] += 1
+    return await handler(request)
+
+
+def rss_bytes() -> int:
+    """Resident memory now (Linux /proc), else the peak the OS reports."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+def snapshot(app: web.Application) -> dict:
+    feed = app[FEED]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    holds = Counter(getattr(h, "kind", "long_poll") for h in app[HOLDS])
+    connections = app.get(CONNECTIONS)
+    return {
+        "pid": os.getpid(),
+        "uptime_s": round(time.monotonic() - STARTED, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+        "rss_bytes": rss_bytes(),
+        "feed": {"last_seq": feed.last_seq, "published": feed.published, "history": len(feed),
+                 "first_available": feed.first_available(), "subscribers": feed.subscribers,
+                 "loaded": feed.loaded, "history_file": app[CONFIG].history_file},
+        "open": {"websocket": len(app[WEBSOCKETS]), "sse": sum(1 for r in app[STREAMS] if r.is_connected()),
+                 "stream": holds["stream"], "long_poll": holds["long_poll"],
+                 "tcp": connections() if connections is not None else None},
+        "requests": dict(app[REQUESTS]),
+        "sessions": len(app[SESSIONS]),
+        "proxies": len(app[PROXIES]),
+    }
+
+
+async def stats_handler(request: web.Request) -> web.Response:
+    return web.json_response(snapshot(request.app))
