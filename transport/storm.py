@@ -75,10 +75,15 @@ class Storm:
         return second
 
     async def stop(self) -> None:
-        await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_clients(self.clients, self._tasks)
         self._tasks = []
+
+
+async def stop_clients(clients: list[Any], tasks: list[asyncio.Task]) -> None:
+    """Close ``clients``, give their run tasks 10 s to end, cancel what is left."""
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

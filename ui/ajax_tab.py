@@ -70,6 +70,7 @@ class AjaxTab(TransportTab):
         self.both_button.clicked.connect(self._on_both_button_clicked)
         self.get_button.clicked.connect(self._on_get_button_clicked)
         self._shown_client: AjaxClient | None = None
+        self.faults.hide_race()  # nothing to reconnect
 
     def make_bar(self) -> ConnectionBar:
         bar = ConnectionBar(placeholder="http(s)://host:port of a server with /api/messages, "

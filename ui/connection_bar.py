@@ -56,8 +56,9 @@ class ConnectionBar(QWidget):
                                        "down, as a browser's EventSource does", Qt.ItemDataRole.ToolTipRole)
         self.policy.addItem("Exponential + jitter", "exponential")
         self.policy.addItem("Fixed interval", "fixed")
-        self.interval = QDoubleSpinBox(suffix=" s", decimals=1, minimum=0.1, maximum=60.0, value=0.5)
-        self.interval.setToolTip("Fixed delay, or the first delay of the exponential policy (max 5 s)")
+        self.interval = QDoubleSpinBox(suffix=" s", decimals=1, minimum=0.1, maximum=60.0, value=1.0)
+        self.interval.setToolTip("Fixed delay, or the first delay of the exponential policy "
+                                 "(Socket.IO's defaults: 1 s doubling to 5 s, ±50 % jitter)")
         self.resume = QCheckBox("Resume (?after=)")
         self.resume.setChecked(True)
         self.resume.setToolTip("Reconnect with ?after=<last seq> so the server replays what was missed")
@@ -128,7 +129,7 @@ class ConnectionBar(QWidget):
         name = self.policy.currentData()
         if name == "server":
             return None
-        return Policy(name, float(self.interval.value()), 5.0)
+        return Policy(name, float(self.interval.value()), 5.0, 2.0, 0.5)
 
     # -- showing state ---------------------------------------------------------
     def set_state(self, state: str) -> None:

@@ -82,30 +82,36 @@ class FaultControl:
     async def _run(self, spec: dict) -> None:
         if spec["kind"] == "proxy" and not self.listen:
             raise DuplexError("Route this tab through a fault proxy first (tick the box above).")
-        every, span = spec["every"], spec["span"]
-        end = time.monotonic() + span
-        n = 0
-        while True:
-            n += 1
-            self.tab.faults.state.setText(f"running {spec['fault']} (#{n})")
-            next_at = time.monotonic() + every
-            await self._once(spec)
-            if every <= 0 or next_at > end:
-                break
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the schedule itself
-        self.tab.faults.state.setText(f"done: {spec['fault']} applied {n} time(s)")
+        await repeat(spec, self.apply_once, self.tab.faults.state.setText)
 
-    async def _once(self, spec: dict) -> None:
+    async def restore(self) -> None:
+        """A new lab process (after a kill) has none of the old one's proxies: make this tab's again,
+        at the same address, so the tab's connections find it."""
+        if not self.listen:
+            return
+        upstream = host_port(self.tab.bar.url_text())
+        status, answer = await self._call("POST", "/proxies", {"name": self.name, "upstream": upstream,
+                                                                "listen": self.listen})
+        if status != 201:
+            self.listen = None
+            faults = self.tab.faults
+            faults.route.blockSignals(True)
+            faults.route.setChecked(False)
+            faults.route.blockSignals(False)
+            faults.route_info.setText("not routed: the new lab process could not make the proxy again")
+            self.tab.reopen()
+            raise DuplexError(f"The fault proxy could not be made again in the new lab process: {answer}")
+        self.tab.state_row("fault", f"fault proxy on {self.listen} made again in the new lab process")
+
+    async def apply_once(self, spec: dict) -> None:
+        """Apply the fault once, for its duration (0: until Stop), marking when it starts and ends."""
         fault, duration = spec["fault"], spec["duration"]
         if spec["kind"] == "server":
-            body: dict = {"action": fault}
-            if fault == "restart":
-                body["down_s"] = duration
-            elif fault == "close_websockets":
-                body["code"] = spec["value"]
-            await post_fault(self.tab.lab_url, self.tab.lab_token, body)
-            self.tab.faultMarker.emit(f"server fault: {fault}" + (f" ({duration:g} s down)" if fault == "restart"
-                                      else f" (code {spec['value']})" if fault == "close_websockets" else ""), True)
+            text = await server_fault(self.tab.lab_url, self.tab.lab_token, spec)
+            self.tab.faultMarker.emit(text, True)
+            return
+        if spec["kind"] == "process":  # the window owns the lab process; it marks every tab
+            self.tab.killRequested.emit(duration, spec["keep_history"])
             return
         if fault == "down":
             await self._call("POST", f"/proxies/{self.name}", {"enabled": False})
@@ -137,3 +143,37 @@ class FaultControl:
             await asyncio.sleep(duration)
         else:
             await asyncio.Event().wait()
+
+
+async def server_fault(lab_url: str, token: str, spec: dict) -> str:
+    """Apply a server fault of the lab (``POST /_admin/faults``); returns the marker's text."""
+    fault, duration = spec["fault"], spec["duration"]
+    body: dict = {"action": fault}
+    if fault == "restart":
+        body["down_s"] = duration
+    elif fault == "close_websockets":
+        body["code"] = spec["value"]
+    if not lab_url:
+        raise DuplexError("The lab server is not running.")
+    answer = await post_fault(lab_url, token, body)
+    said = {"restart": f" ({duration:g} s down)", "close_websockets": f" (code {spec['value']})"}.get(fault, "")
+    counts = ", ".join(f"{k} {v}" for k, v in answer.items() if k in ("closed", "ended", "evicted", "expired"))
+    return f"server fault: {fault}{said}" + (f": {counts}" if counts else "")
+
+
+async def repeat(spec: dict, once, say) -> int:
+    """Apply a fault (``await once(spec)``) once or every ``spec['every']`` seconds for ``spec['span']``;
+    ``say`` gets the progress. Returns how many times it was applied."""
+    every, span = spec["every"], spec["span"]
+    end = time.monotonic() + span
+    n = 0
+    while True:
+        n += 1
+        say(f"running {spec['fault']} (#{n})")
+        next_at = time.monotonic() + every
+        await once(spec)
+        if every <= 0 or next_at > end:
+            break
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the schedule itself
+    say(f"done: {spec['fault']} applied {n} time(s)")
+    return n

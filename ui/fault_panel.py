@@ -1,10 +1,14 @@
-"""The fault panel: route a tab through the lab's fault proxy, pick a fault, run it once or on a schedule."""
+"""The fault panel: route a tab through the lab's fault proxy, pick a fault, run it once or on a
+schedule; race the reconnect policies; start a storm of clients.
+
+``FaultForm`` (the fault, its value, direction, toxicity, duration and
+schedule) is shared with the Server tab's scenario runner."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .reconnect_plot import ReconnectPlot
 
@@ -23,22 +27,19 @@ FAULTS = (
     ("end_streams", "Server: end SSE and HTTP streams", "server", "", ""),
     ("evict_history", "Server: evict history (resume → gap)", "server", "", ""),
     ("expire_sessions", "Server: expire every session", "server", "", ""),
+    ("kill", "Lab process: kill (SIGKILL), start a new one", "process", "", ""),
 )
 BY_KEY = {f[0]: f for f in FAULTS}
+RACE_COLUMNS = (("policy", "Policy"), ("state", "State"), ("attempts", "Attempts"), ("recovered", "Recovered"),
+                ("median_recover_ms", "Median recover ms"), ("last_recover_ms", "Last ms"), ("lost", "Lost"),
+                ("duplicated", "Dup."))
 
 
-class FaultPanel(QWidget):
-    routeToggled = Signal(bool)
-    applyRequested = Signal(dict)
-    stopRequested = Signal()
-    stormRequested = Signal(int)  # N clients; 0 = stop the storm
+class FaultForm(QWidget):
+    """Pick a fault: what, how much, which direction, how often; ``spec()`` says it as a dict."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.route = QCheckBox("Route this tab through a fault proxy")
-        self.route.setToolTip("The lab puts a proxy in front of this tab's server; network faults act on it")
-        self.route_info = QLabel("not routed: network faults need the proxy")
-        self.route_info.setWordWrap(True)
         self.fault = QComboBox()
         for key, label, *_ in FAULTS:
             self.fault.addItem(label, key)
@@ -48,35 +49,96 @@ class FaultPanel(QWidget):
         self.stream.addItem("upstream (client → server)", "upstream")
         self.toxicity = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.1, value=1.0, decimals=2)
         self.toxicity.setToolTip("The share of connections the fault hits")
+        self.keep_history = QCheckBox("keep history (the lab's file)")
+        self.keep_history.setChecked(True)
+        self.keep_history.setToolTip("Unticked, the history file is deleted: the new process numbers from 1 "
+                                     "and clients resuming from the old numbering get a declared reset")
         self.duration = QDoubleSpinBox(suffix=" s", minimum=0.0, maximum=3600.0, value=2.0, decimals=1)
         self.duration.setToolTip("How long the fault lasts (0: until Stop; a restart's downtime)")
         self.every = QDoubleSpinBox(suffix=" s", minimum=0.0, maximum=3600.0, value=0.0, decimals=1)
         self.every.setToolTip("Repeat every … seconds (0: once)")
         self.span = QDoubleSpinBox(suffix=" s", minimum=1.0, maximum=3600.0, value=60.0, decimals=0)
         self.span.setToolTip("…for this long in all")
-        self.apply_button = QPushButton("Apply")
-        self.stop_button = QPushButton("Stop")
-        self.state = QLabel("no fault running")
-        self.state.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow(self.route)
-        form.addRow(self.route_info)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Fault", self.fault)
         self.value_label = QLabel()
         form.addRow(self.value_label, self.value)
         form.addRow("Direction", self.stream)
         form.addRow("Toxicity", self.toxicity)
+        form.addRow("", self.keep_history)
         form.addRow("Duration", self.duration)
         repeat = QHBoxLayout()
         repeat.addWidget(self.every)
         repeat.addWidget(QLabel("for"))
         repeat.addWidget(self.span)
         form.addRow("Repeat every", repeat)
+        self.fault.currentIndexChanged.connect(self._on_fault_current_index_changed)
+        self._on_fault_current_index_changed()
+
+    def spec(self) -> dict:
+        key, _label, kind, attribute, _unit = BY_KEY[self.fault.currentData()]
+        return {"fault": key, "kind": kind, "attribute": attribute, "value": self.value.value(),
+                "stream": self.stream.currentData(), "toxicity": self.toxicity.value(),
+                "keep_history": self.keep_history.isChecked(),
+                "duration": self.duration.value(), "every": self.every.value(), "span": self.span.value()}
+
+    def _on_fault_current_index_changed(self, *_args) -> None:
+        key, _label, kind, attribute, unit = BY_KEY[self.fault.currentData()]
+        self.value.setEnabled(bool(attribute))
+        self.value_label.setText(unit or "—")
+        defaults = {"latency": 300, "bandwidth": 10, "slicer": 16, "limit_data": 1000, "slow_close": 500,
+                    "timeout": 0, "reset_peer": 0, "close_websockets": 1012}
+        if key in defaults:
+            self.value.setValue(defaults[key])
+        proxy = kind == "proxy"
+        for widget in (self.stream, self.toxicity):
+            widget.setEnabled(proxy and key != "down")
+        self.keep_history.setEnabled(kind == "process")
+
+
+def describe(spec: dict) -> str:
+    """A step of a scenario in a few words."""
+    key, label, kind, attribute, unit = BY_KEY[spec["fault"]]
+    text = label
+    if attribute:
+        text += f" {spec['value']} {unit}"
+    if kind == "proxy" and key != "down":
+        text += f", {spec['stream']}, toxicity {spec['toxicity']:g}"
+    if kind == "process":
+        text += ", history kept" if spec["keep_history"] else ", history deleted"
+    if spec["duration"]:
+        text += f", {spec['duration']:g} s"
+    if spec["every"]:
+        text += f", every {spec['every']:g} s for {spec['span']:g} s"
+    return text
+
+
+class FaultPanel(QWidget):
+    routeToggled = Signal(bool)
+    applyRequested = Signal(dict)
+    stopRequested = Signal()
+    stormRequested = Signal(int)  # N clients; 0 = stop the storm
+    raceRequested = Signal(bool)  # start or stop the policies side by side
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.route = QCheckBox("Route this tab through a fault proxy")
+        self.route.setToolTip("The lab puts a proxy in front of this tab's server; network faults act on it")
+        self.route_info = QLabel("not routed: network faults need the proxy")
+        self.route_info.setWordWrap(True)
+        self.form = FaultForm()
+        self.apply_button = QPushButton("Apply")
+        self.stop_button = QPushButton("Stop")
+        self.state = QLabel("no fault running")
+        self.state.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.apply_button)
         buttons.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.route)
+        layout.addWidget(self.route_info)
+        layout.addWidget(self.form)
         layout.addLayout(buttons)
         layout.addWidget(self.state)
         self.storm_n = QSpinBox(minimum=1, maximum=1000, value=200, suffix=" clients")
@@ -92,32 +154,48 @@ class FaultPanel(QWidget):
         layout.addLayout(storm)
         layout.addWidget(self.storm_state)
         self.storm_button.toggled.connect(self._on_storm_button_toggled)
+        self.race_button = QPushButton("Race the reconnect policies")
+        self.race_button.setCheckable(True)
+        self.race_button.setToolTip("One more client per policy (fixed, exponential with jitter, and the server's "
+                                    "retry on SSE) beside this tab's own, through the same faults")
+        self.race_button.toggled.connect(self._on_race_button_toggled)
+        layout.addWidget(self.race_button)
+        self.race_table = QTableWidget(0, len(RACE_COLUMNS))
+        self.race_table.setHorizontalHeaderLabels([c[1] for c in RACE_COLUMNS])
+        self.race_table.verticalHeader().hide()
+        self.race_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.race_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.race_table.setMaximumHeight(120)
+        self.race_table.hide()
+        layout.addWidget(self.race_table)
         self.plot = ReconnectPlot()
         layout.addWidget(self.plot, 1)
         self.route.toggled.connect(self.routeToggled)
-        self.fault.currentIndexChanged.connect(self._on_fault_current_index_changed)
-        self.apply_button.clicked.connect(lambda: self.applyRequested.emit(self.spec()))
+        self.apply_button.clicked.connect(lambda: self.applyRequested.emit(self.form.spec()))
         self.stop_button.clicked.connect(self.stopRequested)
-        self._on_fault_current_index_changed()
+
+    def _on_race_button_toggled(self, on: bool) -> None:
+        self.race_button.setText("Stop the race" if on else "Race the reconnect policies")
+        self.race_table.setVisible(on)
+        self.raceRequested.emit(on)
+
+    def show_race(self, rows: list[dict]) -> None:
+        """The race's live table: one row per policy."""
+        self.race_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, (key, _title) in enumerate(RACE_COLUMNS):
+                value = row.get(key)
+                text = "—" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+                item = self.race_table.item(r, c)
+                if item is None:
+                    self.race_table.setItem(r, c, QTableWidgetItem(text))
+                elif item.text() != text:
+                    item.setText(text)
+
+    def hide_race(self) -> None:
+        """For a transport without a connection to keep (AJAX)."""
+        self.race_button.hide()
 
     def _on_storm_button_toggled(self, on: bool) -> None:
         self.storm_button.setText("Stop storm" if on else "Start storm")
         self.stormRequested.emit(self.storm_n.value() if on else 0)
-
-    def spec(self) -> dict:
-        key, _label, kind, attribute, _unit = BY_KEY[self.fault.currentData()]
-        return {"fault": key, "kind": kind, "attribute": attribute, "value": self.value.value(),
-                "stream": self.stream.currentData(), "toxicity": self.toxicity.value(),
-                "duration": self.duration.value(), "every": self.every.value(), "span": self.span.value()}
-
-    def _on_fault_current_index_changed(self, *_args) -> None:
-        key, _label, kind, attribute, unit = BY_KEY[self.fault.currentData()]
-        self.value.setEnabled(bool(attribute))
-        self.value_label.setText(unit or "—")
-        defaults = {"latency": 300, "bandwidth": 10, "slicer": 16, "limit_data": 1000, "slow_close": 500,
-                    "timeout": 0, "reset_peer": 0, "close_websockets": 1012}
-        if key in defaults:
-            self.value.setValue(defaults[key])
-        proxy = kind == "proxy"
-        for widget in (self.stream, self.toxicity):
-            widget.setEnabled(proxy and key != "down")

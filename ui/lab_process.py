@@ -3,16 +3,24 @@
 Started with ``python -m transport.server --port 0 --watch-parent``; its first
 stdout line announces the URL and admin token. The child holds our pipe on its
 stdin: when this process dies, even by SIGKILL, the child reads EOF and exits.
+
+The lab keeps its history in a file of this run's own temporary folder, so
+``kill_and_restart`` (SIGKILL, then a new process on the same port) loses
+nothing, or, when the user asks, deletes the file first: the new process
+numbers from 1 again and clients resuming from the old numbering get a
+declared reset.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 log = logging.getLogger("duplex.lab")
 
@@ -23,19 +31,24 @@ class LabProcess(QObject):
     listening = Signal(str, str)  # url, admin token
     failed = Signal(str)  # one sentence
     stopped = Signal()
+    killed = Signal(float, bool)  # killed on purpose: seconds until the restart, history kept
 
     def __init__(self, rate: float = 5.0, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rate = rate
         self.url = ""
         self.token = ""
+        self.announced: dict = {}  # the whole listening line (last_seq, loaded…)
         self._buffer = b""
         self._announced = False
         self._stopping = False
+        self._restart: tuple[float, bool] | None = None  # a kill on purpose: (down seconds, keep history)
+        self._port = 0
+        self._elsewhere = False  # the restart's port was taken: start again on any port
+        self._folder = tempfile.mkdtemp(prefix="duplex-lab-")
+        self.history_file = str(Path(self._folder) / "history.ndjson")
         self.proc = QProcess(self)
         self.proc.setProgram(sys.executable)
-        self.proc.setArguments(["-m", "transport.server", "--port", "0", "--rate", f"{rate:g}",
-                                "--watch-parent", "--log-level", "WARNING"])
         self.proc.setWorkingDirectory(str(PROJECT_ROOT))
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
@@ -52,11 +65,27 @@ class LabProcess(QObject):
     def pid(self) -> int:
         return int(self.proc.processId())
 
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
         self._stopping = False
         self._announced = False
         self._buffer = b""
+        self.proc.setArguments(["-m", "transport.server", "--port", str(port), "--rate", f"{self.rate:g}",
+                                "--history-file", self.history_file, "--watch-parent", "--log-level", "WARNING"])
         self.proc.start()
+
+    def kill_and_restart(self, down_s: float, keep_history: bool) -> bool:
+        """SIGKILL the lab (no goodbye to anyone), start a new one on the same port after ``down_s``;
+        without ``keep_history`` its history file goes first. False if it is not running."""
+        if not self.running or self._restart is not None:
+            return False
+        self._restart = (down_s, keep_history)
+        self.proc.kill()
+        return True
+
+    def _restart_now(self, keep_history: bool) -> None:
+        if not keep_history:
+            Path(self.history_file).unlink(missing_ok=True)
+        self.start(self._port)
 
     def stop(self, timeout_ms: int = 2500) -> None:
         """Ask the child to end (SIGTERM), kill it if it has not within the timeout."""
@@ -67,6 +96,10 @@ class LabProcess(QObject):
         if not self.proc.waitForFinished(timeout_ms):  # at shutdown only: bounded
             self.proc.kill()
             self.proc.waitForFinished(1000)
+
+    def remove_files(self) -> None:
+        """The history folder of this run (at shutdown, once the lab has stopped)."""
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def _on_proc_ready_read_stdout(self) -> None:
         self._buffer += bytes(self.proc.readAllStandardOutput().data())
@@ -81,10 +114,17 @@ class LabProcess(QObject):
                 continue
             if msg.get("event") == "listening" and not self._announced:
                 self._announced = True
+                self.announced = msg
                 self.url, self.token = msg["url"], msg["admin_token"]
+                self._port = int(msg.get("port") or 0)
                 log.info("lab server listening on %s", self.url)
                 self.listening.emit(self.url, self.token)
             elif msg.get("event") == "error":
+                if self._port:  # a restart found its port taken: any port is better than none
+                    log.warning("lab: %s; trying another port", msg.get("error"))
+                    self._port = 0
+                    self._elsewhere = True
+                    continue
                 self.failed.emit(f"The lab server could not start: {msg.get('error')}")
 
     def _on_proc_ready_read_stderr(self) -> None:
@@ -98,6 +138,16 @@ class LabProcess(QObject):
             self.failed.emit(f"The lab server could not start: {self.proc.errorString()}")
 
     def _on_proc_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        restart, self._restart = self._restart, None
+        if restart is not None:
+            down_s, keep = restart
+            self.killed.emit(down_s, keep)
+            QTimer.singleShot(int(down_s * 1000), lambda: self._restart_now(keep))
+            return
+        if self._elsewhere:
+            self._elsewhere = False
+            self.start(0)
+            return
         if not self._stopping:
             self.failed.emit(f"The lab server exited unexpectedly (exit code {code}).")
         self.stopped.emit()

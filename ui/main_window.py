@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from PySide6.QtCore import QSettings, QTimer, Signal
@@ -11,12 +12,13 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 from transport.browser import VirtualBrowser
 from transport.errors import DuplexError
 from transport.events import Event
-from transport.lab_admin import lab_sessions
+from transport.lab_admin import lab_sessions, lab_stats
 
 from .ajax_tab import AjaxTab
 from .bridge import EventBridge
 from .feed_tabs import LongPollTab, ShortPollTab, StreamTab
 from .lab_process import LabProcess
+from .server_tab import ServerTab
 from .sse_tab import SSETab
 from .tasks import TaskGroup
 from .transport_tab import TransportTab
@@ -50,8 +52,12 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)
             tab.attach(self.browsers[0].new_tab(), self.browsers)
+        self.server_tab = ServerTab(self)
+        self.tabs.addTab(self.server_tab, self.server_tab.title)
         self.sessions_view: dict | None = None
+        self.server_view: dict[str, dict] = {}  # per transport: the server's side of a storm
         self._fetching = False
+        self._lab_killed = False
         self._events_seen = 0.0
         self._session_tasks = TaskGroup(lambda sentence: log.debug("session view: %s", sentence))
         self.setCentralWidget(self.tabs)
@@ -73,13 +79,17 @@ class MainWindow(QMainWindow):
         self.bridge.events.connect(self._on_bridge_events)
         self.lab.listening.connect(self._on_lab_listening)
         self.lab.failed.connect(self._on_lab_failed)
+        self.lab.killed.connect(self._on_lab_killed)
         for tab in self.transport_tabs:
             tab.statusMessage.connect(self._on_tab_status_message)
             tab.sessionChanged.connect(self._on_tab_session_changed)
             tab.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
             tab.tabMoved.connect(self._refresh_session_panels)
+            tab.killRequested.connect(self.kill_lab)
             tab.session.browserChosen.connect(lambda index, tab=tab: self._move_tab(tab, index))
             tab.session.closeBrowserRequested.connect(lambda tab=tab: self._close_browser(tab.browser))
+        self.server_tab.killRequested.connect(self.kill_lab)
+        self.server_tab.statusMessage.connect(self._on_tab_status_message)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
         self._rate_timer.timeout.connect(self._on_rate_timer_timeout)
 
@@ -95,9 +105,59 @@ class MainWindow(QMainWindow):
 
     def _on_lab_listening(self, url: str, token: str) -> None:
         self.lab_label.setText(f"Lab server: {url}")
+        self.server_tab.set_lab(url, self.lab.pid(), self.lab.history_file)
+        if self._lab_killed:  # a new process after a kill: say what it remembers
+            self._lab_killed = False
+            said = self.lab.announced
+            text = (f"lab process back on {url}: " + (f"history kept, last seq {said.get('last_seq')} "
+                    f"({said.get('loaded')} messages loaded from its file)" if said.get("loaded")
+                    else "no history, numbering starts again at 1"))
+            self.mark_everywhere(text)
         for tab in self.transport_tabs:
             tab.set_lab(url, token)
         self.labReady.emit(url)
+
+    def kill_lab(self, down_s: float, keep_history: bool) -> None:
+        if not self.lab.kill_and_restart(down_s, keep_history):
+            self.statusBar().showMessage("The lab process is not running (or is already being restarted).",
+                                         STATUS_MS)
+
+    def _on_lab_killed(self, down_s: float, keep_history: bool) -> None:
+        self._lab_killed = True
+        self.lab_label.setText("Lab server: killed")
+        text = (f"lab process killed (SIGKILL); a new one in {down_s:g} s, "
+                + ("history kept in its file" if keep_history else "history deleted"))
+        self.server_tab.lab_down(f"killed; a new process in {down_s:g} s")
+        self.mark_everywhere(text)
+
+    # -- what the Server tab's scenario needs ----------------------------------------
+    def lab_address(self) -> tuple[str, str]:
+        return self.lab.url, self.lab.token
+
+    def mark_everywhere(self, text: str) -> None:
+        """A fault that touches every transport: a marker row in every timeline, the status bar, the log."""
+        self.statusBar().showMessage(text[:1].upper() + text[1:], STATUS_MS)
+        for tab in self.transport_tabs:
+            tab.state_row("fault", text)
+        self.server_tab.log_fault(text)
+
+    async def restart_lab(self, down_s: float, keep_history: bool) -> None:
+        """Kill the lab process and return once the new one listens (bounded)."""
+        back = asyncio.Event()
+
+        def on_ready(_url: str) -> None:
+            back.set()
+
+        self.labReady.connect(on_ready)
+        try:
+            if not self.lab.kill_and_restart(down_s, keep_history):
+                raise DuplexError("The lab process is not running (or is already being restarted).")
+            try:
+                await asyncio.wait_for(back.wait(), down_s + 30)
+            except TimeoutError:
+                raise DuplexError(f"The lab process did not come back within {down_s + 30:g} s.") from None
+        finally:
+            self.labReady.disconnect(on_ready)
 
     def _on_lab_failed(self, sentence: str) -> None:
         self.lab_label.setText("Lab server: down")
@@ -111,19 +171,21 @@ class MainWindow(QMainWindow):
         pushed = self.bridge.pushed
         self.rate_label.setText(f"{pushed - self._last_pushed:,} events/s")
         for tab in self.transport_tabs:
-            tab.storm_tick()
+            tab.tick(self.server_view.get(tab.transport))
         self._last_pushed = pushed
-        if self.lab.url and self.lab.token and not self._fetching:  # the server's sessions, once a second
+        if self.lab.url and self.lab.token and not self._fetching:  # the server's view, once a second
             self._fetching = True
-            self._session_tasks.spawn(self._fetch_sessions(self.lab.url, self.lab.token))
+            self._session_tasks.spawn(self._fetch_lab_view(self.lab.url, self.lab.token))
 
-    async def _fetch_sessions(self, url: str, token: str) -> None:
+    async def _fetch_lab_view(self, url: str, token: str) -> None:
         try:
-            self.sessions_view = await lab_sessions(url, token)
+            self.sessions_view, stats = await asyncio.gather(lab_sessions(url, token), lab_stats(url, token))
         except DuplexError:  # admin_call says every failure as one
-            return  # the lab is down: the panel keeps what it showed
+            return  # the lab is down: the panels keep what they showed
         finally:
             self._fetching = False
+        self.server_view = self.server_tab.show_stats(stats)
+        self.server_tab.show_sessions(self.sessions_view)
         self._session_events(self.sessions_view.get("events", []))
         tab = self.tabs.currentWidget()
         if isinstance(tab, TransportTab):
@@ -156,6 +218,7 @@ class MainWindow(QMainWindow):
         """A marker row at the moment a fault is applied, in every timeline it affects."""
         for tab in self.transport_tabs if everywhere else [source]:
             tab.state_row("fault", text if tab is source else f"{text} (from the {source.title} tab)")
+        self.server_tab.log_fault(f"{source.title}: {text}")
 
     # -- virtual browsers ---------------------------------------------------------
     def _on_tab_session_changed(self, browser: VirtualBrowser) -> None:
@@ -223,6 +286,8 @@ class MainWindow(QMainWindow):
     async def shutdown(self) -> None:
         for tab in self.transport_tabs:
             await tab.shutdown()
+        await self.server_tab.shutdown()
         await self._session_tasks.cancel_all()
         self.bridge.flush()
         self.lab.stop()
+        self.lab.remove_files()

@@ -1,11 +1,13 @@
-"""Reconnect attempts over time (pyqtgraph): how a policy behaves when faults come."""
+"""Reconnect attempts over time (pyqtgraph), one series per policy: how each behaves when faults come."""
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-KEEP = 500  # points and markers kept: the plot stays cheap however long it runs
+KEEP = 500  # points per series and markers kept: the plot stays cheap however long it runs
+COLOURS = ("#ef6c00", "#1565c0", "#2e7d32", "#6a1b9a", "#00838f")
+OWN = "this tab"
 
 
 class ReconnectPlot(pg.PlotWidget):
@@ -15,11 +17,9 @@ class ReconnectPlot(pg.PlotWidget):
         self.setTitle("Reconnect attempts: wait before each (s)", color="#333", size="9pt")
         self.setLabel("bottom", "time", units="s")
         self.showGrid(x=True, y=True, alpha=0.3)
+        self.addLegend(offset=(5, 5), labelTextSize="8pt")
         self._t0: int | None = None
-        self._xs: list[float] = []
-        self._ys: list[float] = []
-        self._points = self.plot([], [], pen=pg.mkPen("#ef6c00", width=1), symbol="o", symbolSize=6,
-                                 symbolBrush="#ef6c00")
+        self._series: dict[str, tuple[list[float], list[float], pg.PlotDataItem]] = {}
         self._faults: list[pg.InfiniteLine] = []
 
     def _x(self, t_ns: int) -> float:
@@ -27,11 +27,32 @@ class ReconnectPlot(pg.PlotWidget):
             self._t0 = t_ns
         return (t_ns - self._t0) / 1e9
 
-    def add_attempt(self, t_ns: int, delay_s: float | None) -> None:
-        self._xs.append(self._x(t_ns))
-        self._ys.append(float(delay_s or 0.0))
-        del self._xs[:-KEEP], self._ys[:-KEEP]
-        self._points.setData(self._xs, self._ys)
+    def _line(self, name: str) -> tuple[list[float], list[float], pg.PlotDataItem]:
+        if name not in self._series:
+            colour = COLOURS[len(self._series) % len(COLOURS)]
+            item = self.plot([], [], name=name, pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=6,
+                             symbolBrush=colour)
+            self._series[name] = ([], [], item)
+        return self._series[name]
+
+    def add_attempt(self, t_ns: int, delay_s: float | None, series: str = OWN) -> None:
+        xs, ys, item = self._line(series)
+        xs.append(self._x(t_ns))
+        ys.append(float(delay_s or 0.0))
+        del xs[:-KEEP], ys[:-KEEP]
+        item.setData(xs, ys)
+
+    def set_attempts(self, series: str, attempts: list[tuple[int, float]]) -> None:
+        """Replace a series with ``(t ns, wait s)`` points (a race's client, redrawn once a second)."""
+        xs, ys, item = self._line(series)
+        xs[:] = [self._x(t) for t, _w in attempts[-KEEP:]]
+        ys[:] = [w for _t, w in attempts[-KEEP:]]
+        item.setData(xs, ys)
+
+    def drop_series(self, series: str) -> None:
+        entry = self._series.pop(series, None)
+        if entry is not None:
+            self.removeItem(entry[2])
 
     def add_fault(self, t_ns: int) -> None:
         line = pg.InfiniteLine(self._x(t_ns), angle=90, pen=pg.mkPen("#ad1457", style=pg.QtCore.Qt.PenStyle.DashLine))
@@ -42,4 +63,7 @@ class ReconnectPlot(pg.PlotWidget):
 
     @property
     def attempts(self) -> int:
-        return len(self._xs)
+        return len(self._series[OWN][0]) if OWN in self._series else 0
+
+    def series(self, name: str) -> list[float]:
+        return list(self._series[name][1]) if name in self._series else []

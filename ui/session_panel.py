@@ -23,7 +23,10 @@ SERVER_COLUMNS = ("User", "Id", "Idle in", "Absolute in", "Requests")
 
 
 def _table(columns: tuple[str, ...], editable: bool) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
+    return _setup(QTableWidget(0, len(columns)), columns, editable)
+
+
+def _setup(table: QTableWidget, columns: tuple[str, ...], editable: bool) -> QTableWidget:
     table.setHorizontalHeaderLabels(columns)
     table.verticalHeader().setVisible(False)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -46,6 +49,29 @@ def _seconds(value: float | None) -> str:
         return "—"
     m, s = divmod(int(value), 60)
     return f"{m}:{s:02d}" if m else f"{value:.0f} s"
+
+
+class SessionsTable(QTableWidget):
+    """The server's sessions (read-only, from ``/_admin/sessions``)."""
+
+    def __init__(self) -> None:
+        super().__init__(0, len(SERVER_COLUMNS))
+        _setup(self, SERVER_COLUMNS, editable=False)
+        self._drawn: tuple | None = None
+
+    def fill(self, sessions: list[dict]) -> None:
+        """Show ``sessions``; no redraw when nothing changed."""
+        key = tuple((s["sid_prefix"], s["idle_expires_in"], s["absolute_expires_in"], s["requests"])
+                    for s in sessions)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        self.setRowCount(len(sessions))
+        for row, s in enumerate(sessions):
+            values = (s["user"], s["sid_prefix"] + "…", _seconds(s["idle_expires_in"]),
+                      _seconds(s["absolute_expires_in"]), str(s["requests"]))
+            for col, text in enumerate(values):
+                self.setItem(row, col, _item(text))
 
 
 class SessionPanel(QWidget):
@@ -91,7 +117,7 @@ class SessionPanel(QWidget):
         self.storage_origin = QLabel()
         self.add_item = QPushButton("Add")
         self.remove_item = QPushButton("Remove")
-        self.server = _table(SERVER_COLUMNS, editable=False)
+        self.server = SessionsTable()
         self.renew = QComboBox()
         self.renew.addItem("User actions renew the session", "user")
         self.renew.addItem("All traffic renews it (polls, streams)", "all")
@@ -202,7 +228,7 @@ class SessionPanel(QWidget):
             self.who.setText(f"id {sid[:8]}… is not a live session on the server")
             self.countdown.setText("<b style='color:#c62828'>expired or unknown</b>")
         if server_view is not None:
-            self._fill_server(sessions)
+            self.server.fill(sessions)
             if not self.renew.hasFocus():
                 self.renew.setCurrentIndex(self.renew.findData("all" if server_view.get("renew_background")
                                                                else "user"))
@@ -229,17 +255,6 @@ class SessionPanel(QWidget):
         for row, (key, value) in enumerate(items):
             self.storage.setItem(row, 0, _item(key, editable=True))
             self.storage.setItem(row, 1, _item(value, editable=True))
-
-    def _fill_server(self, sessions: list[dict]) -> None:
-        if self._unchanged("server", tuple((s["sid_prefix"], s["idle_expires_in"], s["absolute_expires_in"],
-                                            s["requests"]) for s in sessions)):
-            return
-        self.server.setRowCount(len(sessions))
-        for row, s in enumerate(sessions):
-            values = (s["user"], s["sid_prefix"] + "…", _seconds(s["idle_expires_in"]),
-                      _seconds(s["absolute_expires_in"]), str(s["requests"]))
-            for col, text in enumerate(values):
-                self.server.setItem(row, col, _item(text))
 
     def _unchanged(self, table: str, key: object) -> bool:
         if self._drawn.get(table) == key:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 from transport.browser import VirtualBrowser, VirtualTab
 from transport.errors import DuplexError
 from transport.events import Event, EventSink
+from transport.policy_race import SERVER_RETRY, STANDARD, PolicyRace
 from transport.storm import Storm
 from transport.lab_admin import post_fault
 
@@ -40,6 +41,7 @@ class TransportTab(QWidget):
     sessionChanged = Signal(object)  # a VirtualBrowser logged in or out: its tabs reload
     faultMarker = Signal(str, bool)  # a fault was applied: text, and whether every tab is affected
     tabMoved = Signal()  # this tab now runs in another virtual tab
+    killRequested = Signal(float, bool)  # kill the lab process: seconds until the new one, keep history
 
     def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,7 +85,9 @@ class TransportTab(QWidget):
         self.faults.applyRequested.connect(self._on_faults_apply_requested)
         self.faults.stopRequested.connect(self._on_faults_stop_requested)
         self.faults.stormRequested.connect(self._on_faults_storm_requested)
+        self.faults.raceRequested.connect(self._on_faults_race_requested)
         self.storm: Storm | None = None
+        self.race: PolicyRace | None = None
         self.vtab: VirtualTab | None = None
         self._browsers: list[VirtualBrowser] = []
         self._run_task: asyncio.Task | None = None
@@ -179,14 +183,43 @@ class TransportTab(QWidget):
             self.storm = storm
             self.state_row("fault", f"storm started: {n} clients of {self.title}")
 
-    def storm_tick(self) -> None:
-        """Once a second (the window's timer): the storm's live counts."""
+    def _on_faults_race_requested(self, on: bool) -> None:
+        old, self.race = self.race, None
+        if old is not None:
+            self._tasks.spawn(old.stop())
+            for runner in old.runners:
+                self.faults.plot.drop_series(runner.label)
+            self.state_row("fault", "policy race stopped")
+        if on:
+            entries = list(STANDARD) + ([SERVER_RETRY] if self.transport == "sse" else [])
+            try:
+                race = PolicyRace(self.make_client, entries)
+            except DuplexError as err:
+                self.report(f"No race: {err.sentence}")
+                return
+            race.start()
+            self.race = race
+            self.state_row("fault", "policy race started: " + ", ".join(label for label, _p in entries)
+                           + " beside this tab's own client")
+
+    def tick(self, server: dict | None = None) -> None:
+        """Once a second (the window's timer): the storm's live counts, with the server's view
+        (``/_admin/stats``) of this transport when the window has it; the race's table and plot."""
+        race = self.race
+        if race is not None:
+            self.faults.show_race(race.rows())
+            for runner in race.runners:
+                self.faults.plot.set_attempts(runner.label, list(runner.attempts))
         storm = self.storm
         if storm is None:
             return
         s = storm.tick()
-        self.faults.storm_state.setText(f"{s.connected}/{storm.n} connected · {s.opens} opens/s · "
-                                        f"{s.reconnects} reconnects/s · {s.messages:,} messages/s")
+        text = (f"{s.connected}/{storm.n} connected · {s.opens} opens/s · "
+                f"{s.reconnects} reconnects/s · {s.messages:,} messages/s")
+        if server:
+            text += (f"\nserver: {server.get('open', '?')} open · {server.get('rate', 0):,.0f} requests/s "
+                     f"(peak {server.get('peak', 0):,.0f}/s)")
+        self.faults.storm_state.setText(text)
 
     def _on_faults_stop_requested(self) -> None:
         self._tasks.spawn(self.fault_control.stop())
@@ -194,7 +227,10 @@ class TransportTab(QWidget):
     # -- lab server ------------------------------------------------------------
     def set_lab(self, url: str, token: str, autoconnect: bool = True) -> None:
         previous = self.lab_endpoint(self._lab_url) if self._lab_url else ""
+        new_process = bool(self._lab_token) and token != self._lab_token
         self._lab_url, self._lab_token = url, token
+        if new_process:
+            self._tasks.spawn(self.fault_control.restore())
         self.bar.restart_button.setEnabled(True)
         current = self.bar.url_text()
         if not current or current == previous:
@@ -301,6 +337,8 @@ class TransportTab(QWidget):
         await self.fault_control.stop()
         if self.storm is not None:
             await self.storm.stop()
+        if self.race is not None:
+            await self.race.stop()
         client = self.client
         if client is not None:
             await client.close()

@@ -58,12 +58,13 @@ def test_demo_bodies_have_two_topics():
 def test_history_file_survives_a_new_feed_and_compacts(tmp_path):
     path = tmp_path / "history.ndjson"
     feed = Feed(history=5, journal=Journal(path, 5))
+    epoch = feed.epoch
     for i in range(12):
         feed.publish("t", i)
     feed.journal.close()
-    assert len(path.read_text().splitlines()) <= 10  # compacted at twice the history
+    assert len(path.read_text().splitlines()) <= 11  # compacted at twice the history (+ the epoch line)
     again = Feed(history=5, journal=Journal(path, 5))
-    assert again.last_seq == 12 and again.loaded == 5
+    assert again.last_seq == 12 and again.loaded == 5 and again.epoch == epoch
     items, gap = again.since(9)
     assert [m.seq for m in items] == [10, 11, 12] and gap is None
     assert again.publish("t", "next").seq == 13
@@ -98,4 +99,13 @@ def test_evict_empties_the_history_file(tmp_path):
     feed.publish("t", 1)
     feed.evict()
     feed.journal.close()
-    assert path.read_text() == ""
+    assert path.read_text() == json.dumps({"epoch": feed.epoch}) + "\n"  # the numbering goes on
+
+
+def test_an_old_numbering_is_a_reset_even_below_the_last_seq(tmp_path):
+    feed = Feed(history=100)  # restarted without history; already past the client's old resume point
+    for i in range(50):
+        feed.publish("t", i)
+    items, gap = feed.since(12, epoch="0ld0ld00")
+    assert len(items) == 50 and gap is not None and gap.reset
+    assert feed.since(12, epoch=feed.epoch)[1] is None  # its own numbering: an ordinary resume

@@ -20,8 +20,8 @@ async def test_network_fault_through_the_proxy_is_marked_and_loses_nothing(windo
     received = tab.client.ledger.received
     await wait_until(lambda: tab.client.ledger.received >= received + 5, 10, "traffic through the proxy")
     panel = tab.faults
-    panel.fault.setCurrentIndex(panel.fault.findData("reset_peer"))
-    panel.duration.setValue(0.3)
+    panel.form.fault.setCurrentIndex(panel.form.fault.findData("reset_peer"))
+    panel.form.duration.setValue(0.3)
     panel.apply_button.click()
     await wait_until(lambda: any("reset_peer" in e.data for e in rows(tab, "fault")), 10, "the marker")
     await wait_until(lambda: any("removed" in e.data for e in rows(tab, "fault")), 10, "the fault undone")
@@ -37,10 +37,10 @@ async def test_a_server_fault_is_marked_in_every_timeline_and_network_faults_nee
     tab = window.sse_tab
     await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
     panel = tab.faults
-    panel.fault.setCurrentIndex(panel.fault.findData("latency"))
+    panel.form.fault.setCurrentIndex(panel.form.fault.findData("latency"))
     panel.apply_button.click()
     await wait_until(lambda: "Route this tab" in window.statusBar().currentMessage(), 10, "the refusal")
-    panel.fault.setCurrentIndex(panel.fault.findData("end_streams"))
+    panel.form.fault.setCurrentIndex(panel.form.fault.findData("end_streams"))
     panel.apply_button.click()
     for other in window.transport_tabs:
         await wait_until(lambda other=other: any("end_streams" in e.data for e in rows(other, "fault")), 10,

@@ -13,6 +13,7 @@ import logging
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..envelope import EPOCH_HEADER
 from ..errors import DuplexError
 from ..events import Event, EventSink
 from ..ledger import Ledger
@@ -99,6 +100,7 @@ class ClientBase:
         self._closing = False
         self._pause = Pause()
         self._resuming = False
+        self.epoch: str | None = None  # the lab's numbering (Duplex-Epoch header), echoed when resuming
         host = urlsplit(options.url).hostname
         self._one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
 
@@ -111,6 +113,19 @@ class ClientBase:
         """``url`` as the browser sends it (``?sid=`` with the query carrier)."""
         browser = getattr(self.options, "browser", None)
         return browser.with_carrier(url) if browser is not None else url
+
+    def _request_headers(self) -> list[tuple[str, str]]:
+        """The user's extra headers, and the lab's numbering once known (a resume point is only
+        meaningful in it)."""
+        headers = list(getattr(self.options, "headers", ()))
+        if self.epoch:
+            headers.append((EPOCH_HEADER, self.epoch))
+        return headers
+
+    def _note_epoch(self, headers: Any) -> None:
+        value = headers.get(EPOCH_HEADER)
+        if value:
+            self.epoch = value[:64]
 
     async def _wait_to_reconnect(self, delay: float, attempt: int, why: str, verb: str = "reconnecting",
                                  **meta: object) -> None:

@@ -34,7 +34,7 @@ log = logging.getLogger("duplex.http")
 class FeedOptions:
     url: str
     headers: list[tuple[str, str]] = field(default_factory=list)
-    policy: Policy = field(default_factory=lambda: Policy("exponential", 0.5, 5.0))
+    policy: Policy = field(default_factory=lambda: Policy("exponential", 1.0, 5.0))
     interval: float = 1.0  # short poll: between the starts of two polls
     hold: float = 25.0  # long poll: how long the server may hold a request (?timeout=)
     limit: int | None = None  # polls: at most this many messages per answer (?limit=)
@@ -185,7 +185,7 @@ class HttpFeedClient(ClientBase, SessionOwner):
         self.stats.requests += 1
         self._exchanges += 1
         t = now_ns()
-        headers = dict(self.options.headers)
+        headers = dict(self._request_headers())
         self._emit("out", "request", t=t, data=f"GET {url}{note}", meta={
             "headers": headers, "after": self.after, "exchange": self._exchanges, **meta})
         return t
@@ -200,6 +200,7 @@ class HttpFeedClient(ClientBase, SessionOwner):
     def _response_row(self, resp: aiohttp.ClientResponse, t: int, started: int, wire: int, note: str = "",
                       **meta: Any) -> None:
         heads, cookies = count_response(self.stats, resp)
+        self._note_epoch(resp.headers)
         self._emit("in", "response", t=t, wire=wire, data=f"{resp.status} {resp.reason or ''}".strip() + note, meta={
             "status": resp.status, "headers": dict(resp.headers), "heads": heads, "cookies": cookies,
             "ms": round((t - started) / 1e6, 2), **meta})

@@ -61,7 +61,7 @@ class PollClient(HttpFeedClient):
             self.stats.rearm_ms.add(rearm)
         peer = where(url)
         async with asyncio.timeout(o.open_timeout + (o.hold if self.long else 0)):
-            resp = await session.get(target, headers=o.headers)
+            resp = await session.get(target, headers=self._request_headers())
         try:
             head_t = now_ns()
             body = await read_body(resp, o.max_body, o.body_timeout, peer)

@@ -155,7 +155,7 @@ class SSEClient(ClientBase):
         """One request and, if it opens, its stream until it ends; True if it opened."""
         o = self.options
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-        headers.update(o.headers)
+        headers.update(self._request_headers())
         last_id = self.parser.last_event_id
         if last_id:
             headers["Last-Event-ID"] = last_id
@@ -180,6 +180,7 @@ class SSEClient(ClientBase):
         got = now_ns()
         ttfb = (got - started) / 1e6
         ctype = resp.headers.get("Content-Type")
+        self._note_epoch(resp.headers)
         sent, received = self.counter.mark()
         head, self._carry = split_head(resp, received)  # the carry is the first read's
         count_response(self.stats, resp)

@@ -34,7 +34,7 @@ class StreamClient(HttpFeedClient):
         started = self._request(target)
         peer = where(url)
         async with asyncio.timeout(o.open_timeout):
-            resp = await session.get(target, headers=o.headers)
+            resp = await session.get(target, headers=self._request_headers())
         try:
             await self._read(resp, started, peer)
         finally:

@@ -40,7 +40,7 @@ class WebSocketOptions:
     url: str
     headers: list[tuple[str, str]] = field(default_factory=list)
     subprotocols: list[str] = field(default_factory=list)
-    policy: Policy = field(default_factory=lambda: Policy("exponential", 0.5, 5.0))
+    policy: Policy = field(default_factory=lambda: Policy("exponential", 1.0, 5.0))
     resume: bool = True  # reconnect with ?after=<last seq>
     open_timeout: float = 10.0
     max_size: int = 16 << 20
@@ -169,7 +169,7 @@ class WebSocketClient(ClientBase):
     # -- internals -------------------------------------------------------------
     async def _connect(self, url: str) -> ClientConnection:
         o = self.options
-        headers = list(o.headers)
+        headers = self._request_headers()
         if o.browser is not None:  # websockets has no cookie jar: send the browser's
             cookie = o.browser.cookie_header(url)
             if cookie:
@@ -186,8 +186,10 @@ class WebSocketClient(ClientBase):
             max_size=o.max_size,
             proxy=None,
         )
-        if o.browser is not None and ws.response is not None:
-            o.browser.take_set_cookies(ws.response.headers.get_all("Set-Cookie"), url)
+        if ws.response is not None:
+            self._note_epoch(ws.response.headers)
+            if o.browser is not None:
+                o.browser.take_set_cookies(ws.response.headers.get_all("Set-Cookie"), url)
         return ws
 
     async def _session(self, ws: ClientConnection, url: str) -> DuplexError | None:

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
+from ..envelope import EPOCH_HEADER
 from .feed import Feed, run_ticker
 from .journal import Journal
 from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
@@ -61,6 +62,16 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
         app[FEED].journal.close()
 
 
+FEED_PATHS = frozenset(("/ws", "/sse", "/api/poll", "/api/longpoll", "/api/stream"))
+
+
+async def _name_the_numbering(request: web.Request, response: web.StreamResponse) -> None:
+    """Every feed response says which numbering its seqs belong to; a client resuming echoes it, so
+    a lab restarted without its history can tell an old resume point from one of its own."""
+    if request.path in FEED_PATHS:
+        response.headers[EPOCH_HEADER] = request.app[FEED].epoch
+
+
 async def _on_shutdown(app: web.Application) -> None:
     await close_all(app)
     for task in app[TASKS]:
@@ -105,4 +116,5 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app.router.add_get("/_admin/stats", stats_handler)
     app.cleanup_ctx.append(_background_ctx)
     app.on_shutdown.append(_on_shutdown)
+    app.on_response_prepare.append(_name_the_numbering)
     return app

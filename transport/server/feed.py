@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ class Subscription:
         return items
 
 
+def new_epoch() -> str:
+    return secrets.token_hex(4)
+
+
 class Feed:
     def __init__(self, history: int = 10_000, clock: Callable[[], int] = time.monotonic_ns,
                  journal: Journal | None = None) -> None:
@@ -88,8 +93,12 @@ class Feed:
         self.published = 0
         self.journal = journal
         self.loaded = 0  # messages taken over from the history file
+        # the numbering's identity: a new one unless the history file carries on an old numbering
+        self.epoch = new_epoch()
         if journal is not None:
-            for seq, ts, topic, body, text in journal.load():
+            epoch, items = journal.load(self.epoch)
+            self.epoch = epoch
+            for seq, ts, topic, body, text in items:
                 self._history.append(Message(seq, ts, topic, body, text))
             self.loaded = len(self._history)
             if self._history:
@@ -107,17 +116,19 @@ class Feed:
         if journal is not None:
             journal.append(text)
             if journal.needs_compaction():
-                journal.rewrite(m.text for m in self._history)
+                journal.rewrite((m.text for m in self._history), self.epoch)
         for sub in self._subs:
             sub.put(msg)
         return msg
 
     # -- reading ---------------------------------------------------------------
-    def since(self, after: int) -> tuple[list[Message], Gap | None]:
-        """Messages with seq > after still in history, and a gap if some are gone."""
+    def since(self, after: int, epoch: str | None = None) -> tuple[list[Message], Gap | None]:
+        """Messages with seq > after still in history, and a gap if some are gone. ``epoch``: the
+        numbering ``after`` belongs to, if the client knows it."""
         after = max(0, after)
         first = self._history[0].seq if self._history else self.last_seq + 1
-        if after > self.last_seq:  # a resume point from an earlier life of the server
+        if (epoch is not None and epoch != self.epoch) or after > self.last_seq:
+            # a resume point from an earlier life of the server, which lost its history
             return list(self._history), Gap(after, first, reset=True)
         if after == self.last_seq:
             return [], None
@@ -125,12 +136,12 @@ class Feed:
         start = max(0, after + 1 - first)
         return list(itertools.islice(self._history, start, None)), gap
 
-    def resume(self, after: int | None) -> tuple[Gap | None, list[Message], int]:
-        """What a client resuming after ``after`` gets: a gap notice (if any), the backlog, and the
-        seq live messages start after. ``after`` None: nothing to replay, live from now."""
+    def resume(self, after: int | None, epoch: str | None = None) -> tuple[Gap | None, list[Message], int]:
+        """What a client resuming after ``after`` (of numbering ``epoch``) gets: a gap notice (if any),
+        the backlog, and the seq live messages start after. ``after`` None: live from now."""
         if after is None:
             return None, [], self.last_seq
-        backlog, gap = self.since(after)
+        backlog, gap = self.since(after, epoch)
         return gap, backlog, backlog[-1].seq if backlog else self.last_seq
 
     def first_available(self) -> int:
@@ -141,7 +152,7 @@ class Feed:
         n = len(self._history)
         self._history.clear()
         if self.journal is not None:
-            self.journal.clear()
+            self.journal.rewrite((), self.epoch)
         return n
 
     def __len__(self) -> int:

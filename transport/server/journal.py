@@ -1,6 +1,7 @@
 """The feed's history in a file, so that killing the lab process loses nothing.
 
-One envelope per line (the JSON text the clients get). Lines are written
+The first line names the numbering (``{"epoch": "…"}``), then one envelope
+per line (the JSON text the clients get). Lines are written
 with ``os.write`` on an unbuffered descriptor once per event-loop iteration
 (``call_soon``), before any client handler can have sent them: the kernel
 holds what was written even if the process is killed with SIGKILL a moment
@@ -32,11 +33,21 @@ class Journal:
         self._lines = 0
         self.skipped = 0  # damaged lines found on load (a torn last write)
 
-    def load(self) -> list[tuple[int, int, str, object, str]]:
-        """The kept messages as (seq, ts, topic, body, text), oldest first; the file is rewritten with them."""
+    def load(self, epoch: str) -> tuple[str, list[tuple[int, int, str, object, str]]]:
+        """The file's numbering (``epoch`` for a new or empty file) and its kept messages as
+        (seq, ts, topic, body, text), oldest first; the file is rewritten with them."""
         kept: deque[tuple[int, int, str, object, str]] = deque(maxlen=self.keep)
         if self.path.exists():
             with self.path.open("rb") as f:
+                head = f.readline()
+                try:
+                    named = json.loads(head).get("epoch") if head.endswith(b"\n") else None
+                except (ValueError, AttributeError):
+                    named = None
+                if isinstance(named, str) and named:
+                    epoch = named[:64]
+                else:
+                    f.seek(0)
                 for raw in f:
                     item = self._parse(raw)
                     if item is None:
@@ -45,8 +56,8 @@ class Journal:
                         kept.append(item)
                     else:
                         self.skipped += 1
-        self.rewrite(m[4] for m in kept)
-        return list(kept)
+        self.rewrite((m[4] for m in kept), epoch)
+        return epoch, list(kept)
 
     @staticmethod
     def _parse(raw: bytes) -> tuple[int, int, str, object, str] | None:
@@ -61,13 +72,14 @@ class Journal:
             return None
         return obj["seq"], obj["ts"], str(obj.get("topic", "")), obj.get("body"), text
 
-    def rewrite(self, texts: Iterable[str]) -> None:
-        """Replace the file with ``texts`` (atomically) and append from there on."""
+    def rewrite(self, texts: Iterable[str], epoch: str) -> None:
+        """Replace the file with the numbering's name and ``texts`` (atomically); append from there on."""
         self.close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         n = 0
         with tmp.open("w", encoding="utf-8") as f:
+            f.write(json.dumps({"epoch": epoch}) + "\n")
             for text in texts:
                 f.write(text + "\n")
                 n += 1
@@ -97,10 +109,6 @@ class Journal:
 
     def needs_compaction(self) -> bool:
         return self._lines >= 2 * self.keep
-
-    def clear(self) -> None:
-        self._pending.clear()
-        self.rewrite(())
 
     def close(self) -> None:
         if self._fd is not None:

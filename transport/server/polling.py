@@ -25,6 +25,7 @@ from typing import Iterator
 
 from aiohttp import web
 
+from ..envelope import EPOCH_HEADER
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
 from .session_http import bind
@@ -67,11 +68,11 @@ def control(kind: str, **fields: object) -> str:
     return json.dumps({"control": kind, **fields}, separators=(",", ":"))
 
 
-def collect(feed: Feed, after: int | None, limit: int) -> tuple[list[str], int]:
-    """The items for a request after N (JSON texts) and how many are feed messages."""
+def collect(feed: Feed, after: int | None, limit: int, epoch: str | None) -> tuple[list[str], int]:
+    """The items for a request after N (of numbering ``epoch``; JSON texts) and how many are feed messages."""
     if after is None:
         return [control("live", seq=feed.last_seq)], 0
-    backlog, gap = feed.since(after)
+    backlog, gap = feed.since(after, epoch)
     items = []
     if gap is not None:
         items.append(control("gap", **gap.to_dict()))
@@ -87,7 +88,7 @@ def json_list(items: list[str]) -> web.Response:
 async def poll_handler(request: web.Request) -> web.Response:
     feed = request.app[FEED]
     limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
-    items, _ = collect(feed, parse_after(request), limit)
+    items, _ = collect(feed, parse_after(request), limit, request.headers.get(EPOCH_HEADER))
     return json_list(items)
 
 
@@ -97,10 +98,11 @@ async def longpoll_handler(request: web.Request) -> web.Response:
     limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
     hold_s = _number(request, "timeout", DEFAULT_HOLD_S, 0, MAX_HOLD_S)
     with holding(request) as (sub, hold):  # subscribed before looking: nothing slips by
-        items, found = collect(feed, after, limit)
+        epoch = request.headers.get(EPOCH_HEADER)
+        items, found = collect(feed, after, limit, epoch)
         if after is not None and not found and hold_s > 0:
             await _wait(sub, hold, hold_s)
-            items, _ = collect(feed, after, limit)
+            items, _ = collect(feed, after, limit, epoch)
     return json_list(items)
 
 
@@ -142,16 +144,16 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     with holding(request) as (sub, hold):
         try:
             await resp.prepare(request)
-            await _stream(resp, feed, sub, hold, after, cfg.sse_heartbeat)
+            await _stream(resp, feed, sub, hold, after, request.headers.get(EPOCH_HEADER), cfg.sse_heartbeat)
         except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
             log.debug("stream ended: %s", exc)
     return resp
 
 
 async def _stream(resp: web.StreamResponse, feed: Feed, sub: Subscription, hold: Hold, after: int | None,
-                  heartbeat: float) -> None:
+                  epoch: str | None, heartbeat: float) -> None:
     """The replay, the live marker, then live lines and heartbeats until the hold ends."""
-    gap, backlog, last = feed.resume(after)
+    gap, backlog, last = feed.resume(after, epoch)
     head = [control("gap", **gap.to_dict())] if gap is not None else []
     head += [m.text for m in backlog]
     head.append(control("live", seq=last))

@@ -24,6 +24,7 @@ import logging
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
+from ..envelope import EPOCH_HEADER
 from .feed import Message
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .session_http import bind
@@ -69,7 +70,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
         async with resp:
             request.app[STREAMS].add(resp)
             unbind = bind(request, lambda: _session_ended(resp))
-            gap, backlog, last = feed.resume(after)
+            gap, backlog, last = feed.resume(after, request.headers.get(EPOCH_HEADER))
             head = [note, f"retry: {cfg.sse_retry_ms}\n\n"]
             if gap is not None:
                 head.append(control("gap", gap.to_dict()))

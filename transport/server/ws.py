@@ -16,6 +16,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
+from ..envelope import EPOCH_HEADER
 from .feed import Feed, Subscription
 from .keys import CONFIG, FEED, WEBSOCKETS
 from .origin import origin_allowed
@@ -54,7 +55,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     request.app[WEBSOCKETS].add(ws)
     unbind = bind(request, lambda: ws.close(code=1008, message=b"session expired"))
     sub = feed.subscribe(cfg.subscriber_backlog)
-    pump = asyncio.create_task(_pump(ws, feed, sub, after))
+    pump = asyncio.create_task(_pump(ws, feed, sub, after, request.headers.get(EPOCH_HEADER)))
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -81,9 +82,10 @@ def _publish_text(feed: Feed, text: str) -> None:
         feed.publish("chat", obj)
 
 
-async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None) -> None:
+async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None,
+                epoch: str | None) -> None:
     try:
-        gap, backlog, last = feed.resume(after)
+        gap, backlog, last = feed.resume(after, epoch)
         if gap is not None:
             await ws.send_str(json.dumps({"control": "gap", **gap.to_dict()}))
         for m in backlog:

@@ -1,0 +1,125 @@
+"""The Server tab: the lab process's view, kill and restart with or without history, the scenario runner;
+and the reconnect policies raced side by side on a transport tab."""
+
+from __future__ import annotations
+
+from tests.helpers import wait_until
+
+
+def rows(tab, kind):
+    return [e for e in tab.timeline.model.events() if e.kind == kind]
+
+
+async def test_the_server_tab_shows_the_process_and_its_connections(window):
+    server = window.server_tab
+    await wait_until(lambda: window.ws_tab.client is not None and window.ws_tab.client.connected, 15, "open")
+    await wait_until(lambda: "MB resident" in server.process.text() and "WebSocket 1" in server.connections.text(),
+                     10, "the lab's stats")
+    assert f"pid {window.lab.pid()}" in server.address.text() and "history file" in server.address.text()
+    await wait_until(lambda: len(server.chart.series("open", "websocket")) >= 2, 10, "two samples on the chart")
+    assert server.chart.series("open", "websocket")[-1] == 1
+    await wait_until(lambda: server.chart.series("rate", "short_poll")[-1] > 0, 10, "short polls per second")
+    assert server.sessions.rowCount() == 0  # nobody logged in
+
+
+async def test_kill_and_restart_keeping_history_loses_nothing(window):
+    ws, sse = window.ws_tab, window.sse_tab
+    for tab in (ws, sse):
+        await wait_until(lambda tab=tab: tab.client is not None and tab.client.ledger.received >= 10, 15, "traffic")
+    old_pid = window.lab.pid()
+    window.server_tab.kill_down.setValue(0.5)
+    window.server_tab.kill_button.click()
+    await wait_until(lambda: any("back on" in e.data for e in rows(ws, "fault")), 20, "a new lab process")
+    assert window.lab.pid() != old_pid
+    assert any("history kept, last seq" in e.data for e in rows(ws, "fault"))
+    for tab in (ws, sse):
+        led = tab.client.ledger
+        await wait_until(lambda led=led: led.episodes and led.episodes[-1].recovered, 20, f"{tab.title} recovered")
+        assert led.lost == 0 and led.duplicated == 0 and led.resets == 0
+    assert window.server_tab.log.count() >= 2  # killed, back
+
+
+async def test_kill_without_history_is_a_declared_reset_not_duplicates(window):
+    ws = window.ws_tab
+    await wait_until(lambda: ws.client is not None and ws.client.ledger.received >= 10, 15, "traffic")
+    window.server_tab.kill_down.setValue(0.3)
+    window.server_tab.kill_keep.setChecked(False)
+    window.server_tab.kill_button.click()
+    await wait_until(lambda: any("no history" in e.data for e in rows(ws, "fault")), 20, "a new, empty lab")
+    led = ws.client.ledger
+    await wait_until(lambda: led.resets == 1 and led.episodes[-1].recovered, 20, "the reset and recovery")
+    await wait_until(lambda: rows(ws, "gap"), 5, "the gap row")
+    gaps = rows(ws, "gap")
+    assert gaps[-1].meta["reset"] is True and "restarted without its history" in gaps[-1].meta["sentence"]
+    assert led.duplicated == 0 and led.episodes[-1].seq_reset and "numbered from 1 again" in led.verdict()
+
+
+async def test_a_routed_tab_gets_its_proxy_back_after_a_kill(window):
+    tab = window.long_poll_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    tab.faults.route.setChecked(True)
+    await wait_until(lambda: tab.fault_control.listen is not None and tab.client is not None
+                     and tab.fault_control.listen in tab.client.options.url, 15, "routed")
+    listen = tab.fault_control.listen
+    window.kill_lab(0.3, True)
+    await wait_until(lambda: any("made again" in e.data for e in rows(tab, "fault")), 20, "the proxy made again")
+    received = tab.client.ledger.received
+    await wait_until(lambda: tab.client.ledger.received >= received + 10, 20, "traffic through it again")
+    assert tab.fault_control.listen == listen and tab.client.ledger.lost == 0
+
+
+async def test_a_scenario_runs_its_steps_on_schedule_and_marks_every_timeline(window):
+    server = window.server_tab
+    await wait_until(lambda: window.ws_tab.client is not None and window.ws_tab.client.connected, 15, "open")
+    form = server.form
+    form.fault.setCurrentIndex(form.fault.findData("close_websockets"))
+    form.value.setValue(4000)
+    form.every.setValue(0.5)
+    form.span.setValue(1.0)
+    server.add_button.click()
+    form.fault.setCurrentIndex(form.fault.findData("end_streams"))
+    form.every.setValue(0.0)
+    server.add_button.click()
+    assert server.steps.count() == 2 and "code" in server.steps.item(0).text()
+    server.run_button.click()
+    await wait_until(lambda: server.state.text().startswith("done"), 20, "the scenario to finish")
+    assert server.state.text() == "done: 2 step(s), 3 fault(s) applied"  # 2 closes (0 s, 0.5 s), 1 end
+    for tab in window.transport_tabs:
+        await wait_until(lambda tab=tab: any("scenario done" in e.data for e in rows(tab, "fault")), 5,
+                         f"the last marker on {tab.title}")
+        texts = [e.data for e in rows(tab, "fault")]
+        assert sum("close_websockets (code 4000)" in t for t in texts) == 2, tab.title
+        assert any("end_streams" in t for t in texts)
+    closes = [e for e in rows(window.ws_tab, "close") if e.meta.get("code") == 4000]
+    assert len(closes) >= 1
+
+
+async def test_network_steps_need_a_routed_tab(window):
+    server = window.server_tab
+    server.form.fault.setCurrentIndex(server.form.fault.findData("latency"))
+    server.add_button.click()
+    server.run_button.click()
+    await wait_until(lambda: "No tab is routed" in window.statusBar().currentMessage(), 10, "the refusal")
+    assert server.run_button.isEnabled()
+
+
+async def test_reconnect_policies_race_side_by_side_through_one_fault(window):
+    tab = window.sse_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    tab.faults.race_button.setChecked(True)
+    race = tab.race
+    await wait_until(lambda: all(r.opens == 1 for r in race.runners), 15, "three racing clients open")
+    assert [r.label for r in race.runners][-1] == "server retry (EventSource)"
+    tab.faults.form.fault.setCurrentIndex(tab.faults.form.fault.findData("end_streams"))
+    tab.faults.apply_button.click()
+    await wait_until(lambda: all(r.row()["recovered"] == 1 for r in race.runners), 20, "every policy back")
+    await wait_until(lambda: tab.faults.race_table.rowCount() == 3
+                     and all(tab.faults.race_table.item(i, 3).text() == "1" for i in range(3)), 5, "the table")
+    assert all(r.row()["lost"] == 0 and r.row()["duplicated"] == 0 for r in race.runners)
+    waits = {r.label: tab.faults.plot.series(r.label) for r in race.runners}
+    assert waits["fixed 1 s"] == [1.0]
+    assert 0.5 <= waits["exponential 1→5 s ±50 % (Socket.IO)"][0] <= 1.5
+    assert waits["server retry (EventSource)"] == [1.0]  # the lab's retry: 1000 ms
+    tab.faults.race_button.setChecked(False)
+    assert tab.race is None
+    await wait_until(lambda: all(r.client.state == "closed" for r in race.runners), 10, "the racers closed")

@@ -1,0 +1,207 @@
+"""The Server tab: the lab process's own view and the scenario runner.
+
+Left: the process (address, pid, uptime, CPU time, memory, feed position,
+history file), kill-and-restart, and the chart of open connections and
+requests per second by transport (a reconnect storm as the server sees it).
+Right: the scenario runner (steps of faults with their schedules), the log
+of every fault marker, and the server's sessions.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from .fault_panel import FaultForm, describe
+from .scenario import Lab, Scenario
+from .server_chart import TRANSPORTS, ServerChart
+from .session_panel import SessionsTable
+from .tasks import TaskGroup
+
+LOG_KEEP = 500
+PEAK_WINDOW = 60  # seconds the storm's peak rate looks back
+
+
+class ServerTab(QWidget):
+    title = "Server"
+    killRequested = Signal(float, bool)  # seconds until the new process, keep history
+    statusMessage = Signal(str)
+
+    def __init__(self, lab: Lab, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._tasks = TaskGroup(self.statusMessage.emit)
+        self.scenario = Scenario(lab, self._say)
+        self._run = None
+        self._last: dict | None = None
+        self._rates: list[dict[str, float]] = []
+        # -- the process
+        self.address = QLabel("starting…")
+        self.address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.process = QLabel("—")
+        self.feed = QLabel("—")
+        self.feed.setWordWrap(True)
+        self.connections = QLabel("—")
+        self.kill_down = QDoubleSpinBox(suffix=" s down", minimum=0.0, maximum=300.0, value=3.0, decimals=1)
+        self.kill_keep = QCheckBox("keep history")
+        self.kill_keep.setChecked(True)
+        self.kill_keep.setToolTip("The lab writes its history to a file; unticked, the file is deleted first and "
+                                  "the new process numbers from 1 again")
+        self.kill_button = QPushButton("Kill the process and restart")
+        self.kill_button.setToolTip("SIGKILL: no close frame, no goodbye; a new process on the same port")
+        box = QGroupBox("Lab process")
+        form = QFormLayout(box)
+        form.addRow("Address", self.address)
+        form.addRow("Process", self.process)
+        form.addRow("Feed", self.feed)
+        form.addRow("Open now", self.connections)
+        kill = QHBoxLayout()
+        kill.addWidget(self.kill_button)
+        kill.addWidget(self.kill_down)
+        kill.addWidget(self.kill_keep)
+        kill.addStretch(1)
+        form.addRow(kill)
+        self.chart = ServerChart()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(box)
+        left_layout.addWidget(self.chart, 1)
+        # -- the scenario
+        self.form = FaultForm()
+        self.add_button = QPushButton("Add step")
+        self.remove_button = QPushButton("Remove step")
+        self.steps = QListWidget()
+        self.steps.setMaximumHeight(110)
+        self.run_button = QPushButton("Run scenario")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.state = QLabel("no scenario running")
+        self.state.setWordWrap(True)
+        scenario = QGroupBox("Scenario")
+        s = QVBoxLayout(scenario)
+        s.addWidget(self.form)
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addWidget(self.remove_button)
+        s.addLayout(row)
+        s.addWidget(self.steps)
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(self.stop_button)
+        s.addLayout(row)
+        s.addWidget(self.state)
+        self.log = QListWidget()
+        self.sessions = SessionsTable()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(scenario)
+        right_layout.addWidget(QLabel("Faults applied (newest first)"))
+        right_layout.addWidget(self.log, 1)
+        right_layout.addWidget(QLabel("Sessions on the server"))
+        right_layout.addWidget(self.sessions, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([700, 480])
+        QVBoxLayout(self).addWidget(split)
+        self.kill_button.clicked.connect(
+            lambda: self.killRequested.emit(self.kill_down.value(), self.kill_keep.isChecked()))
+        self.add_button.clicked.connect(self._on_add_button_clicked)
+        self.remove_button.clicked.connect(self._on_remove_button_clicked)
+        self.run_button.clicked.connect(self._on_run_button_clicked)
+        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+
+    # -- the scenario ------------------------------------------------------------------
+    def add_step(self, spec: dict) -> None:
+        self.scenario.steps.append(spec)
+        self.steps.addItem(f"{len(self.scenario.steps)}. {describe(spec)}")
+
+    def _on_add_button_clicked(self) -> None:
+        self.add_step(self.form.spec())
+
+    def _on_remove_button_clicked(self) -> None:
+        row = self.steps.currentRow()
+        if row < 0:
+            row = self.steps.count() - 1
+        if row < 0:
+            return
+        del self.scenario.steps[row]
+        self.steps.clear()
+        for i, spec in enumerate(self.scenario.steps, 1):
+            self.steps.addItem(f"{i}. {describe(spec)}")
+
+    def _on_run_button_clicked(self) -> None:
+        if self._run is not None and not self._run.done():
+            return
+        self._run = self._tasks.spawn(self._run_scenario())
+
+    async def _run_scenario(self) -> None:
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        try:
+            await self.scenario.run()
+        finally:
+            self.run_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
+
+    def _on_stop_button_clicked(self) -> None:
+        if self._run is not None:
+            self._run.cancel()  # a running fault undoes itself (its finally) as it is cancelled
+            self._say("stopped")
+
+    def _say(self, text: str) -> None:
+        self.state.setText(text)
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None and not self._run.done()
+
+    # -- what the lab says ---------------------------------------------------------------
+    def set_lab(self, url: str, pid: int, history_file: str) -> None:
+        self.address.setText(f"{url}  ·  pid {pid}  ·  history file {history_file}")
+
+    def lab_down(self, text: str) -> None:
+        self.address.setText(text)
+
+    def log_fault(self, text: str) -> None:
+        self.log.insertItem(0, f"{time.strftime('%H:%M:%S')}  {text}")
+        while self.log.count() > LOG_KEEP:
+            self.log.takeItem(self.log.count() - 1)
+        self.chart.mark()
+
+    def show_sessions(self, view: dict) -> None:
+        self.sessions.fill(view.get("sessions", []))
+
+    def show_stats(self, stats: dict) -> dict[str, dict]:
+        """One ``/_admin/stats`` sample: labels and chart. Returns, per transport, what its storm
+        line shows: open connections, requests/s now and the peak of the last minute."""
+        last, self._last = self._last, stats
+        rates: dict[str, float] = {}
+        if last is not None and last.get("pid") == stats.get("pid"):
+            dt = max(1e-3, stats["uptime_s"] - last["uptime_s"])
+            before = last.get("requests", {})
+            rates = {k: (v - before.get(k, 0)) / dt for k, v in stats.get("requests", {}).items()}
+        self._rates.append(rates)
+        del self._rates[:-PEAK_WINDOW]
+        opened = {k: v for k, v in stats.get("open", {}).items() if v is not None}
+        feed = stats.get("feed", {})
+        self.process.setText(f"pid {stats.get('pid')} · up {stats.get('uptime_s', 0):,.0f} s · CPU "
+                             f"{stats.get('cpu_s', 0):.2f} s · {stats.get('rss_bytes', 0) / 1e6:,.1f} MB resident")
+        self.feed.setText(f"last seq {feed.get('last_seq')} · {feed.get('history'):,} in history from seq "
+                          f"{feed.get('first_available')} · {feed.get('loaded', 0):,} loaded from the file at start")
+        self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label, _c in TRANSPORTS
+                                            if key in opened) + f" · TCP {opened.get('tcp', '—')}"
+                                 + f" · sessions {stats.get('sessions', 0)}")
+        self.chart.add(opened, rates)
+        return {key: {"open": opened.get(key, "—"), "rate": rates.get(key, 0.0),
+                      "peak": max((r.get(key, 0.0) for r in self._rates), default=0.0)}
+                for key, _label, _c in TRANSPORTS}
+
+    async def shutdown(self) -> None:
+        await self._tasks.cancel_all()
