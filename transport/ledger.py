@@ -165,8 +165,8 @@ class Ledger:
         if self.gap_declared:
             s += f" ({self.gap_declared} in server-declared gaps)"
         if self.resets:
-            s += (f"; the server lost its history {self.resets} time(s) and numbered from 1 again "
-                  "(what it had not delivered then is unknowable)")
+            s += (f"; the server restarted without its history {self.resets} time(s) and numbered from 1 "
+                  "again (what it had not delivered then is unknowable)")
         return s
 
     def _current_episode(self) -> Episode | None:

@@ -24,8 +24,8 @@ KEEP = 1000  # attempts kept per policy
 # (label, policy): None is the server's SSE retry (EventSource behaviour)
 SOCKET_IO = Policy("exponential", 1.0, 5.0, 2.0, 0.5)
 STANDARD = (("fixed 1 s", Policy("fixed", 1.0)),
-            ("exponential 1→5 s ±50 % (Socket.IO)", SOCKET_IO))
-SERVER_RETRY = ("server retry (EventSource)", None)
+            ("exp. 1→5 s ±50 %", SOCKET_IO))  # Socket.IO's defaults
+SERVER_RETRY = ("server retry", None)
 
 
 @dataclass

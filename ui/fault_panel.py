@@ -30,9 +30,8 @@ FAULTS = (
     ("kill", "Lab process: kill (SIGKILL), start a new one", "process", "", ""),
 )
 BY_KEY = {f[0]: f for f in FAULTS}
-RACE_COLUMNS = (("policy", "Policy"), ("state", "State"), ("attempts", "Attempts"), ("recovered", "Recovered"),
-                ("median_recover_ms", "Median recover ms"), ("last_recover_ms", "Last ms"), ("lost", "Lost"),
-                ("duplicated", "Dup."))
+RACE_COLUMNS = (("policy", "Policy"), ("attempts", "Attempts"), ("recovered", "Recovered"),
+                ("median_recover_ms", "Recover ms (median)"), ("lost", "Lost"), ("duplicated", "Dup."))
 
 
 class FaultForm(QWidget):
@@ -59,7 +58,7 @@ class FaultForm(QWidget):
         self.every.setToolTip("Repeat every … seconds (0: once)")
         self.span = QDoubleSpinBox(suffix=" s", minimum=1.0, maximum=3600.0, value=60.0, decimals=0)
         self.span.setToolTip("…for this long in all")
-        form = QFormLayout(self)
+        form = self._form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Fault", self.fault)
         self.value_label = QLabel()
@@ -94,7 +93,7 @@ class FaultForm(QWidget):
         proxy = kind == "proxy"
         for widget in (self.stream, self.toxicity):
             widget.setEnabled(proxy and key != "down")
-        self.keep_history.setEnabled(kind == "process")
+        self._form.setRowVisible(self.keep_history, kind == "process")
 
 
 def describe(spec: dict) -> str:
@@ -102,13 +101,13 @@ def describe(spec: dict) -> str:
     key, label, kind, attribute, unit = BY_KEY[spec["fault"]]
     text = label
     if attribute:
-        text += f" {spec['value']} {unit}"
+        text += f" {spec['value']}" if unit == "code" else f" {spec['value']} {unit}"
     if kind == "proxy" and key != "down":
         text += f", {spec['stream']}, toxicity {spec['toxicity']:g}"
     if kind == "process":
         text += ", history kept" if spec["keep_history"] else ", history deleted"
-    if spec["duration"]:
-        text += f", {spec['duration']:g} s"
+    if spec["duration"] and (kind in ("proxy", "process") or key == "restart"):
+        text += f", {spec['duration']:g} s" + (" down" if kind != "proxy" else "")
     if spec["every"]:
         text += f", every {spec['every']:g} s for {spec['span']:g} s"
     return text
@@ -156,8 +155,9 @@ class FaultPanel(QWidget):
         self.storm_button.toggled.connect(self._on_storm_button_toggled)
         self.race_button = QPushButton("Race the reconnect policies")
         self.race_button.setCheckable(True)
-        self.race_button.setToolTip("One more client per policy (fixed, exponential with jitter, and the server's "
-                                    "retry on SSE) beside this tab's own, through the same faults")
+        self.race_button.setToolTip("One more client per policy beside this tab's own, through the same faults: "
+                                    "fixed 1 s; exponential 1 s doubling to 5 s ±50 % jitter (Socket.IO's "
+                                    "defaults); on SSE also the server's retry")
         self.race_button.toggled.connect(self._on_race_button_toggled)
         layout.addWidget(self.race_button)
         self.race_table = QTableWidget(0, len(RACE_COLUMNS))
@@ -165,7 +165,8 @@ class FaultPanel(QWidget):
         self.race_table.verticalHeader().hide()
         self.race_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.race_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.race_table.setMaximumHeight(120)
+        self.race_table.setFixedHeight(self.race_table.horizontalHeader().sizeHint().height()
+                                       + 4 * self.race_table.verticalHeader().defaultSectionSize() + 4)
         self.race_table.hide()
         layout.addWidget(self.race_table)
         self.plot = ReconnectPlot()

@@ -33,6 +33,7 @@ class LedgerPanel(QGroupBox):
             self.values[name] = value
         self.verdict = QLabel()
         self.verdict.setObjectName("ledger_verdict")
+        self.verdict.setWordWrap(True)  # a long verdict must not widen the side pane
         self.episodes = QTableWidget(0, len(EPISODE_COLUMNS))
         self.episodes.setHorizontalHeaderLabels(EPISODE_COLUMNS)
         self.episodes.verticalHeader().setVisible(False)
@@ -75,7 +76,8 @@ class LedgerPanel(QGroupBox):
     def show_ledger(self, ledger: Ledger) -> None:
         s = ledger.summary()
         self.ledger = ledger
-        key = tuple(s.values()) + tuple((e.first_after, e.replayed, e.lost, e.recovered) for e in ledger.episodes)
+        key = tuple(s.values()) + tuple((e.first_after, e.replayed, e.lost, e.recovered, e.seq_reset)
+                                           for e in ledger.episodes)
         if key == self._shown:
             return
         self._shown = key
@@ -88,6 +90,7 @@ class LedgerPanel(QGroupBox):
         self.episodes.setRowCount(len(eps))
         for row, ep in enumerate(eps):
             cells = (ep.index, ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.duplicated,
-                     ep.gap_declared, ep.recover_ms, "recovered" if ep.recovered else "open")
+                     ep.gap_declared, ep.recover_ms, ("recovered" if ep.recovered else "open")
+                     + (" · numbering reset" if ep.seq_reset else ""))
             for col, value in enumerate(cells):
                 self.episodes.setItem(row, col, QTableWidgetItem("" if value is None else str(value)))

@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
 
     def _on_lab_listening(self, url: str, token: str) -> None:
         self.lab_label.setText(f"Lab server: {url}")
-        self.server_tab.set_lab(url, self.lab.pid(), self.lab.history_file)
+        self.server_tab.set_lab(url, self.lab.history_file)
         if self._lab_killed:  # a new process after a kill: say what it remembers
             self._lab_killed = False
             said = self.lab.announced
@@ -181,7 +181,8 @@ class MainWindow(QMainWindow):
         try:
             self.sessions_view, stats = await asyncio.gather(lab_sessions(url, token), lab_stats(url, token))
         except DuplexError:  # admin_call says every failure as one
-            return  # the lab is down: the panels keep what they showed
+            self.server_tab.lab_unreachable()  # the lab is down: the other panels keep what they showed
+            return
         finally:
             self._fetching = False
         self.server_view = self.server_tab.show_stats(stats)

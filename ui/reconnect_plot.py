@@ -13,11 +13,12 @@ OWN = "this tab"
 class ReconnectPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
-        self.setMinimumHeight(160)
+        self.setMinimumHeight(200)
         self.setTitle("Reconnect attempts: wait before each (s)", color="#333", size="9pt")
         self.setLabel("bottom", "time", units="s")
         self.showGrid(x=True, y=True, alpha=0.3)
-        self.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200),
+                       colCount=2)
         self._t0: int | None = None
         self._series: dict[str, tuple[list[float], list[float], pg.PlotDataItem]] = {}
         self._faults: list[pg.InfiniteLine] = []

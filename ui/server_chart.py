@@ -26,7 +26,8 @@ class ServerChart(pg.GraphicsLayoutWidget):
         self._lines: dict[tuple[str, str], tuple[list[float], pg.PlotDataItem]] = {}
         for plot in (self.open_plot, self.rate_plot):
             plot.showGrid(x=True, y=True, alpha=0.3)
-            plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+            plot.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
+                           brush=pg.mkBrush(255, 255, 255, 200))
             plot.setLabel("bottom", "time", units="s")
         self.rate_plot.setXLink(self.open_plot)
         for key, label, colour in TRANSPORTS:

@@ -94,6 +94,7 @@ class ServerTab(QWidget):
         s.addLayout(row)
         s.addWidget(self.state)
         self.log = QListWidget()
+        self.log.setWordWrap(True)
         self.sessions = SessionsTable()
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -163,11 +164,18 @@ class ServerTab(QWidget):
         return self._run is not None and not self._run.done()
 
     # -- what the lab says ---------------------------------------------------------------
-    def set_lab(self, url: str, pid: int, history_file: str) -> None:
-        self.address.setText(f"{url}  ·  pid {pid}  ·  history file {history_file}")
+    def set_lab(self, url: str, history_file: str) -> None:
+        self.address.setText(f"{url}  ·  history file {history_file}")
 
     def lab_down(self, text: str) -> None:
         self.address.setText(text)
+
+    def lab_unreachable(self) -> None:
+        """No answer from the lab this second (killed, restarting, down): the chart shows nothing open."""
+        self._last = None
+        self._rates.append({})
+        del self._rates[:-PEAK_WINDOW]
+        self.chart.add({}, {})
 
     def log_fault(self, text: str) -> None:
         self.log.insertItem(0, f"{time.strftime('%H:%M:%S')}  {text}")

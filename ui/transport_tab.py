@@ -12,17 +12,16 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from transport.browser import VirtualBrowser, VirtualTab
 from transport.errors import DuplexError
 from transport.events import Event, EventSink
 from transport.policy_race import SERVER_RETRY, STANDARD, PolicyRace
 from transport.storm import Storm
-from transport.lab_admin import post_fault
 
 from .connection_bar import ConnectionBar
-from .fault_control import FaultControl
+from .fault_control import FaultControl, server_fault
 from .fault_panel import FaultPanel
 from .ledger_panel import LedgerPanel
 from .session_control import SessionControl
@@ -64,7 +63,11 @@ class TransportTab(QWidget):
         self.side_tabs.addTab(self.side, "Transport")
         self.side_tabs.addTab(self.session, "Session")
         self.faults = FaultPanel()
-        self.side_tabs.addTab(self.faults, "Faults")
+        scroll = QScrollArea()  # the page is taller than the side pane: it scrolls instead of squeezing
+        scroll.setWidget(self.faults)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.side_tabs.addTab(scroll, "Faults")
         self.fault_control = FaultControl(self)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
@@ -315,7 +318,8 @@ class TransportTab(QWidget):
 
     async def _restart(self, down_s: float) -> None:
         self.statusMessage.emit(f"Lab server going down for {down_s:g} s…")
-        await post_fault(self._lab_url, self._lab_token, {"action": "restart", "down_s": down_s})
+        self.faultMarker.emit(await server_fault(self._lab_url, self._lab_token,
+                                                 {"fault": "restart", "duration": down_s}), True)
 
     def report(self, sentence: str) -> None:
         log.warning("%s", sentence)

@@ -150,3 +150,19 @@ async def test_a_resume_point_the_server_never_reached_is_a_declared_reset(clien
                                    "reset": True}
     assert (await recv_json(ws))["seq"] == 1
     await ws.close()
+
+
+async def test_a_closed_websocket_no_longer_counts_as_open(client):
+    from transport.server.admin import close_websockets
+    from transport.server.keys import WEBSOCKETS
+
+    ws = await client.ws_connect("/ws")
+    await recv_json(ws)
+    assert await close_websockets(client.server.app, 1012, "restart") == 1
+    assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
+    await ws.close()
+    ws2 = await client.ws_connect("/ws")  # the reconnect
+    await recv_json(ws2)
+    assert len(client.server.app[WEBSOCKETS]) == 1  # the closed one is gone, not waiting for the GC
+    assert await close_websockets(client.server.app, 1012, "restart") == 1
+    await ws2.close()

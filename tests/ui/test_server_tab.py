@@ -15,7 +15,7 @@ async def test_the_server_tab_shows_the_process_and_its_connections(window):
     await wait_until(lambda: window.ws_tab.client is not None and window.ws_tab.client.connected, 15, "open")
     await wait_until(lambda: "MB resident" in server.process.text() and "WebSocket 1" in server.connections.text(),
                      10, "the lab's stats")
-    assert f"pid {window.lab.pid()}" in server.address.text() and "history file" in server.address.text()
+    assert f"pid {window.lab.pid()}" in server.process.text() and "history file" in server.address.text()
     await wait_until(lambda: len(server.chart.series("open", "websocket")) >= 2, 10, "two samples on the chart")
     assert server.chart.series("open", "websocket")[-1] == 1
     await wait_until(lambda: server.chart.series("rate", "short_poll")[-1] > 0, 10, "short polls per second")
@@ -23,35 +23,42 @@ async def test_the_server_tab_shows_the_process_and_its_connections(window):
 
 
 async def test_kill_and_restart_keeping_history_loses_nothing(window):
-    ws, sse = window.ws_tab, window.sse_tab
-    for tab in (ws, sse):
+    ws = window.ws_tab
+    feeds = (ws, window.sse_tab, window.short_poll_tab, window.long_poll_tab, window.stream_tab)
+    for tab in feeds:
         await wait_until(lambda tab=tab: tab.client is not None and tab.client.ledger.received >= 10, 15, "traffic")
     old_pid = window.lab.pid()
+    before = {tab: tab.client.ledger.received for tab in feeds}
     window.server_tab.kill_down.setValue(0.5)
     window.server_tab.kill_button.click()
     await wait_until(lambda: any("back on" in e.data for e in rows(ws, "fault")), 20, "a new lab process")
     assert window.lab.pid() != old_pid
     assert any("history kept, last seq" in e.data for e in rows(ws, "fault"))
-    for tab in (ws, sse):
+    for tab in feeds:  # short polls may not notice a short outage between two polls: no episode, no loss
         led = tab.client.ledger
-        await wait_until(lambda led=led: led.episodes and led.episodes[-1].recovered, 20, f"{tab.title} recovered")
-        assert led.lost == 0 and led.duplicated == 0 and led.resets == 0
+        await wait_until(lambda led=led, tab=tab: led.received >= before[tab] + 60
+                         and all(ep.recovered for ep in led.episodes), 20, f"{tab.title} carried on")
+        assert led.lost == 0 and led.duplicated == 0 and led.resets == 0, tab.title
     assert window.server_tab.log.count() >= 2  # killed, back
 
 
 async def test_kill_without_history_is_a_declared_reset_not_duplicates(window):
     ws = window.ws_tab
-    await wait_until(lambda: ws.client is not None and ws.client.ledger.received >= 10, 15, "traffic")
+    feeds = (ws, window.sse_tab, window.short_poll_tab, window.long_poll_tab, window.stream_tab)
+    for tab in feeds:
+        await wait_until(lambda tab=tab: tab.client is not None and tab.client.ledger.received >= 10, 15, "traffic")
     window.server_tab.kill_down.setValue(0.3)
     window.server_tab.kill_keep.setChecked(False)
     window.server_tab.kill_button.click()
     await wait_until(lambda: any("no history" in e.data for e in rows(ws, "fault")), 20, "a new, empty lab")
-    led = ws.client.ledger
-    await wait_until(lambda: led.resets == 1 and led.episodes[-1].recovered, 20, "the reset and recovery")
-    await wait_until(lambda: rows(ws, "gap"), 5, "the gap row")
-    gaps = rows(ws, "gap")
-    assert gaps[-1].meta["reset"] is True and "restarted without its history" in gaps[-1].meta["sentence"]
-    assert led.duplicated == 0 and led.episodes[-1].seq_reset and "numbered from 1 again" in led.verdict()
+    for tab in feeds:  # each echoes the old numbering (Duplex-Epoch): the new lab declares the reset
+        led = tab.client.ledger
+        await wait_until(lambda led=led: led.resets == 1 and all(ep.recovered for ep in led.episodes)
+                         and led.high is not None and led.high >= 20, 20, f"{tab.title}: the reset, then live")
+        await wait_until(lambda tab=tab: rows(tab, "gap"), 5, f"{tab.title}: the gap row")
+        gap = rows(tab, "gap")[-1]
+        assert gap.meta["reset"] is True and "restarted without its history" in gap.meta["sentence"], tab.title
+        assert led.duplicated == 0 and "numbered from 1 again" in led.verdict(), tab.title
 
 
 async def test_a_routed_tab_gets_its_proxy_back_after_a_kill(window):
@@ -109,17 +116,17 @@ async def test_reconnect_policies_race_side_by_side_through_one_fault(window):
     tab.faults.race_button.setChecked(True)
     race = tab.race
     await wait_until(lambda: all(r.opens == 1 for r in race.runners), 15, "three racing clients open")
-    assert [r.label for r in race.runners][-1] == "server retry (EventSource)"
+    assert [r.label for r in race.runners] == ["fixed 1 s", "exp. 1→5 s ±50 %", "server retry"]
     tab.faults.form.fault.setCurrentIndex(tab.faults.form.fault.findData("end_streams"))
     tab.faults.apply_button.click()
     await wait_until(lambda: all(r.row()["recovered"] == 1 for r in race.runners), 20, "every policy back")
     await wait_until(lambda: tab.faults.race_table.rowCount() == 3
-                     and all(tab.faults.race_table.item(i, 3).text() == "1" for i in range(3)), 5, "the table")
+                     and all(tab.faults.race_table.item(i, 2).text() == "1" for i in range(3)), 5, "the table")
     assert all(r.row()["lost"] == 0 and r.row()["duplicated"] == 0 for r in race.runners)
     waits = {r.label: tab.faults.plot.series(r.label) for r in race.runners}
     assert waits["fixed 1 s"] == [1.0]
-    assert 0.5 <= waits["exponential 1→5 s ±50 % (Socket.IO)"][0] <= 1.5
-    assert waits["server retry (EventSource)"] == [1.0]  # the lab's retry: 1000 ms
+    assert 0.5 <= waits["exp. 1→5 s ±50 %"][0] <= 1.5
+    assert waits["server retry"] == [1.0]  # the lab's retry: 1000 ms
     tab.faults.race_button.setChecked(False)
     assert tab.race is None
     await wait_until(lambda: all(r.client.state == "closed" for r in race.runners), 10, "the racers closed")

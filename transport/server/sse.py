@@ -86,6 +86,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
         log.debug("sse stream ended: %s", exc)
     finally:
         feed.unsubscribe(sub)
+        request.app[STREAMS].discard(resp)  # a WeakSet would keep it until garbage collection
     return resp
 
 

@@ -63,6 +63,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
             elif msg.type == WSMsgType.BINARY:
                 feed.publish("binary", msg.data.hex())
     finally:
+        request.app[WEBSOCKETS].discard(ws)  # a WeakSet would keep it until garbage collection
         unbind()
         pump.cancel()
         feed.unsubscribe(sub)
