@@ -9,6 +9,7 @@ repeat on a schedule; Stop (or closing the tab) undoes what is running.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -27,11 +28,14 @@ def host_port(url: str) -> str:
     return f"{host}:{port}"
 
 
+_numbers = itertools.count(1)
+
+
 class FaultControl:
     def __init__(self, tab: "TransportTab") -> None:
         self.tab = tab
         self.listen: str | None = None  # the proxy's address while the tab is routed through it
-        self.task: asyncio.Task | None = None
+        self.tasks: set[asyncio.Task] = set()  # faults running now: they stack, Stop ends them all
 
     @property
     def name(self) -> str:
@@ -68,21 +72,26 @@ class FaultControl:
         self.tab.reopen()
 
     def start(self, spec: dict) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-        self.task = self.tab.spawn(self._run(spec))
+        """Run a fault beside those already running (toxics stack, as in Toxiproxy)."""
+        task = self.tab.spawn(self._run(spec))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def stop(self) -> None:
-        task, self.task = self.task, None
-        if task is not None:
+        tasks, self.tasks = list(self.tasks), set()
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)  # each removes its toxic as it ends
         self.tab.faults.state.setText("no fault running")
 
     async def _run(self, spec: dict) -> None:
         if spec["kind"] == "proxy" and not self.listen:
             raise DuplexError("Route this tab through a fault proxy first (tick the box above).")
-        await repeat(spec, self.apply_once, self.tab.faults.state.setText)
+        def say(text: str) -> None:
+            n = len(self.tasks)
+            self.tab.faults.state.setText(text + (f" · {n} faults running" if n > 1 else ""))
+
+        await repeat(spec, self.apply_once, say)
 
     async def restore(self) -> None:
         """A new lab process (after a kill) has none of the old one's proxies: make this tab's again,
@@ -122,7 +131,7 @@ class FaultControl:
                 await self._call("POST", f"/proxies/{self.name}", {"enabled": True})
                 self.tab.faultMarker.emit("proxy up again", False)
             return
-        name = f"panel_{fault}_{spec['stream']}"
+        name = f"panel_{fault}_{spec['stream']}_{next(_numbers)}"  # the same fault twice stacks too
         toxic = {"name": name, "type": fault, "stream": spec["stream"], "toxicity": spec["toxicity"],
                  "attributes": {spec["attribute"]: spec["value"]} if spec["attribute"] else {}}
         status, answer = await self._call("POST", f"/proxies/{self.name}/toxics", toxic)

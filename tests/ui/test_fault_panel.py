@@ -78,3 +78,34 @@ async def test_a_storm_of_clients_from_the_faults_page(window):
     tab.faults.storm_button.setChecked(False)
     assert tab.storm is None
     await wait_until(lambda: any("storm stopped" in e.data for e in rows(tab, "fault")), 5, "the stop marker")
+
+
+async def test_faults_stack_on_live_connections_and_stop_removes_them_all(window):
+    from transport.lab_admin import admin_call
+
+    tab = window.stream_tab
+    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    tab.faults.route.setChecked(True)
+    await wait_until(lambda: tab.fault_control.listen is not None and tab.client is not None
+                     and tab.client.connected and tab.fault_control.listen in tab.client.options.url, 15, "routed")
+    form = tab.faults.form
+    form.duration.setValue(0)  # until Stop
+    for fault, value in (("latency", 200), ("bandwidth", 50)):
+        form.fault.setCurrentIndex(form.fault.findData(fault))
+        form.value.setValue(value)
+        tab.faults.apply_button.click()
+
+    async def toxics() -> list[str]:
+        _status, proxy = await admin_call(window.lab.url, window.lab.token, "GET", f"/proxies/{tab.fault_control.name}")
+        return sorted(t["type"] for t in proxy["toxics"])
+
+    await wait_until(lambda: {"latency", "bandwidth"} <= {e.data.split()[0] for e in rows(tab, "fault")}, 10,
+                     "both markers (each after the lab took its toxic)")
+    assert await toxics() == ["bandwidth", "latency"]
+    await wait_until(lambda: "2 faults running" in tab.faults.state.text(), 5, "both said")
+    received = tab.client.ledger.received
+    await wait_until(lambda: tab.client.ledger.received >= received + 5, 15, "the feed still flowing, slowed")
+    tab.faults.stop_button.click()
+    await wait_until(lambda: not tab.fault_control.tasks, 10, "both stopped")
+    assert await toxics() == []
+    await wait_until(lambda: sum("removed" in e.data for e in rows(tab, "fault")) == 2, 5, "two removal markers")
