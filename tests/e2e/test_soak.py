@@ -3,10 +3,13 @@
 The real lab process publishes 50 messages/s. Each client reaches it through
 one of the lab's fault proxies. FAULTS random faults (seeded: the seed is in
 the failure message) are applied one after another: TCP resets, timeouts
-that drop data then close, the proxy down, the server restarting, WebSockets
+that drop data then close, the proxy down, the server restarting, the lab
+process killed (SIGKILL) and started again on its history file, WebSockets
 closed with assorted codes, streams ended. Then the ledger must say 0 lost,
-0 duplicated. Bounded: FAULTS faults, each followed by at most a second of
-traffic, and every wait has a timeout.
+0 duplicated. Last, history is evicted on purpose during an outage: the
+client must get an explicit gap, every lost message in it. Bounded: FAULTS
+faults, each followed by at most a second of traffic, and every wait has a
+timeout.
 """
 
 from __future__ import annotations
@@ -56,10 +59,25 @@ class Admin:
         async with self.http.request(method, self.lab.url + "/_admin" + path, json=body, headers=self.auth) as r:
             assert r.status < 300, (path, r.status, await r.text())
 
-    async def down_for(self, seconds: float) -> None:
+    async def down_for(self, seconds: float, then: dict | None = None) -> None:
+        """The proxy down for ``seconds``; ``then``: a server fault applied just before it comes back."""
         await self.call("POST", "/proxies/soak", {"enabled": False})
         await asyncio.sleep(seconds)  # the outage itself, not a wait for a condition
+        if then is not None:
+            await post_fault(self.lab.url, self.lab.token, then)
         await self.call("POST", "/proxies/soak", {"enabled": True})
+
+    async def kill_and_restart(self, seconds: float, listen: str) -> None:
+        """SIGKILL the lab (its proxy dies with it), start a new one on the same port and history file,
+        and make the proxy again at the same address."""
+        old = self.lab
+        old.proc.kill()
+        old.proc.wait(5)
+        old.stop()
+        await asyncio.sleep(seconds)  # the outage itself, not a wait for a condition
+        self.lab = await asyncio.to_thread(start_lab, *self.lab_args, "--port", str(old.port), rate=RATE)
+        self.auth = {"Authorization": f"Bearer {self.lab.token}"}
+        await self.call("POST", "/proxies", {"name": "soak", "listen": listen, "upstream": f"127.0.0.1:{old.port}"})
 
     async def toxic_for(self, seconds: float, **toxic) -> None:
         await self.call("POST", "/proxies/soak/toxics", toxic)
@@ -68,15 +86,18 @@ class Admin:
 
 
 @pytest.mark.parametrize("transport", list(PATHS))
-async def test_soak_random_faults_lose_nothing(transport):
+async def test_soak_random_faults_lose_nothing(transport, tmp_path):
     seed = int(os.environ.get("DUPLEX_SOAK_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
-    lab = start_lab("--sse-retry", "100", "--sse-heartbeat", "0.5", rate=RATE)
+    lab_args = ("--sse-retry", "100", "--sse-heartbeat", "0.5", "--history-file", str(tmp_path / "history.ndjson"))
+    lab = start_lab(*lab_args, rate=RATE)
     events: list = []
     applied: list[str] = []
+    admin = None
     try:
         async with aiohttp.ClientSession() as http:
             admin = Admin(lab, http)
+            admin.lab_args = lab_args
             async with http.post(lab.url + "/_admin/proxies", headers=admin.auth,
                                  json={"name": "soak", "upstream": f"127.0.0.1:{lab.port}"}) as r:
                 listen = (await r.json())["listen"]
@@ -85,7 +106,7 @@ async def test_soak_random_faults_lose_nothing(transport):
             led = client.ledger
             try:
                 await wait_until(lambda: led.received >= 20, 15, "the first messages")
-                faults = ["reset", "timeout", "down", "restart", "end"]
+                faults = ["reset", "timeout", "down", "restart", "kill", "end"]
                 if transport == "websocket":
                     faults.append("close")
                 for i in range(FAULTS):
@@ -100,28 +121,38 @@ async def test_soak_random_faults_lose_nothing(transport):
                     elif fault == "down":
                         await admin.down_for(0.3)
                     elif fault == "restart":
-                        await post_fault(lab.url, lab.token, {"action": "restart", "down_s": 0.3})
+                        await post_fault(admin.lab.url, admin.lab.token, {"action": "restart", "down_s": 0.3})
+                    elif fault == "kill":
+                        await admin.kill_and_restart(0.3, listen)
                     elif fault == "end":
-                        await post_fault(lab.url, lab.token, {"action": "end_streams"})
+                        await post_fault(admin.lab.url, admin.lab.token, {"action": "end_streams"})
                     else:
                         code = rng.choice([1001, 1011, 1012, 1013, 4000])
-                        await post_fault(lab.url, lab.token, {"action": "close_websockets", "code": code})
+                        await post_fault(admin.lab.url, admin.lab.token, {"action": "close_websockets", "code": code})
                     target = led.received + rng.randint(5, 25)
                     await wait_until(lambda: led.received >= target, 20, f"traffic after fault {i} ({fault})")
                 target = led.received + 50
                 await wait_until(lambda: led.received >= target and (not led.episodes or led.episodes[-1].recovered),
                                  30, "recovery after the last fault")
+                recover = [ep.recover_ms for ep in led.episodes if ep.recover_ms is not None]
+                clean = (led.lost, led.duplicated, len(led.episodes), all(ep.recovered for ep in led.episodes),
+                         led.received)
+                seqs = [e.seq for e in events if e.kind == "message" and e.seq is not None]
+                # history evicted on purpose while the client is away: an explicit gap, nothing silent
+                await admin.down_for(0.5, then={"action": "evict_history"})
+                target = led.received + 20
+                await wait_until(lambda: led.received >= target and led.gap_declared > 0, 20, "the declared gap")
             finally:
                 await client.close()
                 await asyncio.wait_for(run, 10)
     finally:
-        lab.stop()
-    recover = [ep.recover_ms for ep in led.episodes if ep.recover_ms is not None]
+        (admin.lab if admin is not None else lab).stop()
     report = (f"{transport}: seed {seed}, {len(applied)} faults ({', '.join(sorted(set(applied)))}), "
-              f"{led.received} messages, {len(led.episodes)} episodes, lost {led.lost}, duplicated {led.duplicated}, "
-              f"median recovery {statistics.median(recover) if recover else 0:.0f} ms")
+              f"{clean[4]} messages, {clean[2]} episodes, lost {clean[0]}, duplicated {clean[1]}, "
+              f"median recovery {statistics.median(recover) if recover else 0:.0f} ms; then history evicted: "
+              f"gap of {led.gap_declared} declared, lost {led.lost}, duplicated {led.duplicated}")
     print(report)
-    assert led.lost == 0 and led.duplicated == 0, report
-    assert all(ep.recovered for ep in led.episodes), report
-    seqs = [e.seq for e in events if e.kind == "message" and e.seq is not None]
+    assert clean[0] == 0 and clean[1] == 0 and clean[3], report
     assert sorted(set(seqs)) == list(range(seqs[0], seqs[0] + len(set(seqs)))), report
+    assert led.lost == led.gap_declared > 0 and led.duplicated == 0, report  # every loss declared by the server
+    assert any(e.kind == "gap" for e in events), report

@@ -331,6 +331,10 @@ class Proxy:
             self._tasks.add(task)
         try:
             await link.run()
+        except asyncio.CancelledError:
+            # close() cancels us: that is how a connection ends. Ending quietly matters on 3.11, where
+            # asyncio's start_server callback calls task.exception() on a cancelled task and logs it.
+            link.close()
         finally:
             self.links.discard(link)
             if task is not None:
