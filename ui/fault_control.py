@@ -171,18 +171,17 @@ async def server_fault(lab_url: str, token: str, spec: dict) -> str:
 
 
 async def repeat(spec: dict, once, say) -> int:
-    """Apply a fault (``await once(spec)``) once or every ``spec['every']`` seconds for ``spec['span']``;
-    ``say`` gets the progress. Returns how many times it was applied."""
+    """Apply a fault (``await once(spec)``) once, or at 0, every, 2·every… seconds while that is within
+    ``spec['span']`` ("every 5 s for 60 s": 12 times); ``say`` gets the progress. Returns the count."""
     every, span = spec["every"], spec["span"]
-    end = time.monotonic() + span
+    start = time.monotonic()
     n = 0
     while True:
         n += 1
         say(f"running {spec['fault']} (#{n})")
-        next_at = time.monotonic() + every
         await once(spec)
-        if every <= 0 or next_at > end:
+        if every <= 0 or n * every >= span:
             break
-        await asyncio.sleep(max(0.0, next_at - time.monotonic()))  # the schedule itself
+        await asyncio.sleep(max(0.0, start + n * every - time.monotonic()))  # the schedule itself
     say(f"done: {spec['fault']} applied {n} time(s)")
     return n
