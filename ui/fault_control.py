@@ -132,12 +132,16 @@ class FaultControl:
                 self.tab.faultMarker.emit("proxy up again", False)
             return
         name = f"panel_{fault}_{spec['stream']}_{next(_numbers)}"  # the same fault twice stacks too
+        attributes = {spec["attribute"]: spec["value"]} if spec["attribute"] else {}
+        if spec.get("jitter"):
+            attributes["jitter"] = spec["jitter"]
         toxic = {"name": name, "type": fault, "stream": spec["stream"], "toxicity": spec["toxicity"],
-                 "attributes": {spec["attribute"]: spec["value"]} if spec["attribute"] else {}}
+                 "attributes": attributes}
         status, answer = await self._call("POST", f"/proxies/{self.name}/toxics", toxic)
         if status >= 300:
             raise DuplexError(f"The lab refused the fault: {answer}")
-        self.tab.faultMarker.emit(f"{fault} {spec['stream']} {spec['value']} (toxicity {spec['toxicity']:g})"
+        jitter = f" ± {spec['jitter']}" if spec.get("jitter") else ""
+        self.tab.faultMarker.emit(f"{fault} {spec['stream']} {spec['value']}{jitter} (toxicity {spec['toxicity']:g})"
                                   + (f" for {duration:g} s" if duration else ""), False)
         try:
             await self._hold(duration)

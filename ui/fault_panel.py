@@ -43,6 +43,8 @@ class FaultForm(QWidget):
         for key, label, *_ in FAULTS:
             self.fault.addItem(label, key)
         self.value = QSpinBox(minimum=0, maximum=10_000_000, value=0)
+        self.jitter = QSpinBox(minimum=0, maximum=600_000, value=0, suffix=" ms")
+        self.jitter.setToolTip("Latency varies by up to ± this much, per chunk")
         self.stream = QComboBox()
         self.stream.addItem("downstream (server → client)", "downstream")
         self.stream.addItem("upstream (client → server)", "upstream")
@@ -63,6 +65,7 @@ class FaultForm(QWidget):
         form.addRow("Fault", self.fault)
         self.value_label = QLabel()
         form.addRow(self.value_label, self.value)
+        form.addRow("± jitter", self.jitter)
         form.addRow("Direction", self.stream)
         form.addRow("Toxicity", self.toxicity)
         form.addRow("", self.keep_history)
@@ -78,6 +81,7 @@ class FaultForm(QWidget):
     def spec(self) -> dict:
         key, _label, kind, attribute, _unit = BY_KEY[self.fault.currentData()]
         return {"fault": key, "kind": kind, "attribute": attribute, "value": self.value.value(),
+                "jitter": self.jitter.value() if key == "latency" else 0,
                 "stream": self.stream.currentData(), "toxicity": self.toxicity.value(),
                 "keep_history": self.keep_history.isChecked(),
                 "duration": self.duration.value(), "every": self.every.value(), "span": self.span.value()}
@@ -94,6 +98,7 @@ class FaultForm(QWidget):
         for widget in (self.stream, self.toxicity):
             widget.setEnabled(proxy and key != "down")
         self._form.setRowVisible(self.keep_history, kind == "process")
+        self._form.setRowVisible(self.jitter, key == "latency")
 
 
 def describe(spec: dict) -> str:
@@ -102,6 +107,8 @@ def describe(spec: dict) -> str:
     text = label
     if attribute:
         text += f" {spec['value']}" if unit == "code" else f" {spec['value']} {unit}"
+        if spec.get("jitter"):
+            text += f" ± {spec['jitter']} ms"
     if kind == "proxy" and key != "down":
         text += f", {spec['stream']}, toxicity {spec['toxicity']:g}"
     if kind == "process":

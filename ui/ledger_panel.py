@@ -7,13 +7,27 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QGroupBox, QHeaderView, QLabel,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transport.ledger import Ledger
 
 COUNTERS = ("received", "replayed", "lost", "duplicated", "reordered", "episodes")
-EPISODE_COLUMNS = ("#", "last before", "first after", "replayed", "lost", "dup", "gap", "recover ms", "state")
+EPISODE_COLUMNS = ("#", "last before", "first after", "replayed", "lost", "dup", "reord", "gap", "recover ms",
+                   "result")
+
+
+def episode_result(ep) -> str:
+    """The episode's pass/fail badge: recovered with nothing lost or duplicated, or what went wrong."""
+    if not ep.recovered:
+        text = "open"
+    elif ep.lost or ep.duplicated:
+        wrong = [f"{ep.lost} lost" if ep.lost else "", f"{ep.duplicated} dup" if ep.duplicated else ""]
+        text = "✘ " + ", ".join(w for w in wrong if w) + (" (gap declared)" if ep.gap_declared else "")
+    else:
+        text = "✔ recovered"
+    return text + (" · numbering reset" if ep.seq_reset else "")
 
 
 class LedgerPanel(QGroupBox):
@@ -76,8 +90,8 @@ class LedgerPanel(QGroupBox):
     def show_ledger(self, ledger: Ledger) -> None:
         s = ledger.summary()
         self.ledger = ledger
-        key = tuple(s.values()) + tuple((e.first_after, e.replayed, e.lost, e.recovered, e.seq_reset)
-                                           for e in ledger.episodes)
+        key = tuple(s.values()) + tuple((e.first_after, e.replayed, e.lost, e.duplicated, e.reordered, e.gap_declared,
+                                            e.recovered, e.seq_reset) for e in ledger.episodes)
         if key == self._shown:
             return
         self._shown = key
@@ -89,8 +103,10 @@ class LedgerPanel(QGroupBox):
         eps = ledger.episodes
         self.episodes.setRowCount(len(eps))
         for row, ep in enumerate(eps):
-            cells = (ep.index, ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.duplicated,
-                     ep.gap_declared, ep.recover_ms, ("recovered" if ep.recovered else "open")
-                     + (" · numbering reset" if ep.seq_reset else ""))
+            cells = (ep.index, ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.duplicated, ep.reordered,
+                     ep.gap_declared, ep.recover_ms, episode_result(ep))
             for col, value in enumerate(cells):
                 self.episodes.setItem(row, col, QTableWidgetItem("" if value is None else str(value)))
+            badge = self.episodes.item(row, len(cells) - 1)
+            badge.setForeground(QColor("#2e7d32" if badge.text().startswith("✔") else
+                                       "#c62828" if badge.text().startswith("✘") else "#6d6d6d"))

@@ -57,8 +57,8 @@ async def test_the_ledger_exports_as_json_with_time_to_recover(window, tmp_path)
     assert tab.client.drop()
     await wait_until(lambda: tab.client.ledger.episodes and tab.client.ledger.episodes[-1].recovered, 15, "recovery")
     await wait_until(lambda: tab.ledger.episodes.rowCount() == 1
-                     and tab.ledger.episodes.item(0, 8).text() == "recovered", 5, "the recovered episode row")
-    assert float(tab.ledger.episodes.item(0, 7).text()) >= 0  # recover ms
+                     and tab.ledger.episodes.item(0, 9).text() == "✔ recovered", 5, "the recovered episode row")
+    assert float(tab.ledger.episodes.item(0, 8).text()) >= 0  # recover ms
     target = tmp_path / "ledger.json"
     tab.ledger.export(str(target))
     await wait_until(lambda: "Ledger written" in window.statusBar().currentMessage(), 10, "the export")
@@ -93,15 +93,18 @@ async def test_faults_stack_on_live_connections_and_stop_removes_them_all(window
     for fault, value in (("latency", 200), ("bandwidth", 50)):
         form.fault.setCurrentIndex(form.fault.findData(fault))
         form.value.setValue(value)
+        if fault == "latency":
+            assert form.jitter.isVisibleTo(form)
+            form.jitter.setValue(50)
         tab.faults.apply_button.click()
 
     async def toxics() -> list[str]:
         _status, proxy = await admin_call(window.lab.url, window.lab.token, "GET", f"/proxies/{tab.fault_control.name}")
-        return sorted(t["type"] for t in proxy["toxics"])
+        return sorted(f"{t['type']} {t['attributes'].get('jitter', '')}".strip() for t in proxy["toxics"])
 
     await wait_until(lambda: {"latency", "bandwidth"} <= {e.data.split()[0] for e in rows(tab, "fault")}, 10,
                      "both markers (each after the lab took its toxic)")
-    assert await toxics() == ["bandwidth", "latency"]
+    assert await toxics() == ["bandwidth", "latency 50"]
     await wait_until(lambda: "2 faults running" in tab.faults.state.text(), 5, "both said")
     received = tab.client.ledger.received
     await wait_until(lambda: tab.client.ledger.received >= received + 5, 15, "the feed still flowing, slowed")
