@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QGro
 from transport.ledger import Ledger
 
 COUNTERS = ("received", "replayed", "lost", "duplicated", "reordered", "episodes")
-EPISODE_COLUMNS = ("#", "last before", "first after", "replayed", "lost", "dup", "reord", "gap", "recover ms",
-                   "result")
+EPISODE_COLUMNS = ("#", "result", "last before", "first after", "replayed", "lost", "dup", "reord", "gap",
+                   "recover ms")
 
 
 def episode_result(ep) -> str:
@@ -103,10 +103,10 @@ class LedgerPanel(QGroupBox):
         eps = ledger.episodes
         self.episodes.setRowCount(len(eps))
         for row, ep in enumerate(eps):
-            cells = (ep.index, ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.duplicated, ep.reordered,
-                     ep.gap_declared, ep.recover_ms, episode_result(ep))
+            cells = (ep.index, episode_result(ep), ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.duplicated,
+                     ep.reordered, ep.gap_declared, ep.recover_ms)
             for col, value in enumerate(cells):
                 self.episodes.setItem(row, col, QTableWidgetItem("" if value is None else str(value)))
-            badge = self.episodes.item(row, len(cells) - 1)
+            badge = self.episodes.item(row, 1)
             badge.setForeground(QColor("#2e7d32" if badge.text().startswith("✔") else
                                        "#c62828" if badge.text().startswith("✘") else "#6d6d6d"))
