@@ -183,10 +183,11 @@ class SSEClient(ClientBase):
         self._note_epoch(resp.headers)
         sent, received = self.counter.mark()
         head, self._carry = split_head(resp, received)  # the carry is the first read's
-        count_response(self.stats, resp)
+        heads, cookies = count_response(self.stats, resp)
         self._emit("in", "response", t=got, wire=sent + head,
                    data=f"{resp.status} {resp.reason or ''}".strip(), meta={
                        "status": resp.status, "headers": dict(resp.headers), "ttfb_ms": round(ttfb, 2),
+                       "heads": heads, "cookies": cookies,
                        "url": str(resp.url),
                        "redirects": [f"{r.status} → {r.headers.get('Location', '')}" for r in resp.history],
                        "request_headers": dict(resp.request_info.headers)})

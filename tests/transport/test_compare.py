@@ -1,0 +1,52 @@
+"""Comparing transports: each tally adds up to what its client's socket carried."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.helpers import wait_until
+from transport.compare import TRANSPORTS, Tally, make_client, percentile, to_csv
+from transport.server import ServerConfig, create_app
+from transport.server.keys import FEED
+
+
+def test_percentiles_are_nearest_rank():
+    values = sorted(float(v) for v in range(1, 101))
+    assert (percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99)) == (50.0, 95.0, 99.0)
+    assert percentile([], 0.5) is None and percentile([7.0], 0.99) == 7.0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_tally_splits_the_socket_bytes_into_payload_headers_and_framing(transport):
+    server = TestServer(create_app(ServerConfig(rate=0)), host="127.0.0.1", port=0)
+    await server.start_server()
+    tally = Tally(transport)
+    client = make_client(transport, f"http://127.0.0.1:{server.port}", tally.sink, poll_interval=0.05, hold=5)
+    tally.client = client
+    task = asyncio.ensure_future(client.run())
+    try:
+        await wait_until(lambda: client.state == "open", 10, "open")
+        feed = server.app[FEED]
+        for i in range(40):
+            feed.publish("price", {"i": i})
+        await wait_until(lambda: tally.messages == 40, 10, "40 messages")
+        row = tally.row()
+        assert row["messages"] == 40 and row["lost"] == 0 and row["duplicated"] == 0
+        assert row["payload_per_msg"] > 40 and row["headers_per_msg"] > 0 and row["framing_per_msg"] >= 0
+        assert row["p50_ms"] is not None and row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        assert row["requests"] >= 1
+        stats = getattr(client, "stats", None)
+        if stats is not None and transport == "long_poll":  # a held poll's request is on the socket, not yet a row
+            assert 0 <= stats.wire - tally.wire < 400
+        elif stats is not None:  # HTTP clients count their socket: the rows add up to it
+            await wait_until(lambda: tally.wire == stats.wire, 5, "the rows to add up to the socket count")
+        split = row["payload_per_msg"] + row["headers_per_msg"] + row["framing_per_msg"]
+        assert split == pytest.approx(row["wire_per_msg"], abs=0.2)
+        assert transport + "," in to_csv([row]).splitlines()[1] + ","
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 10)
+        await server.close()

@@ -1,0 +1,158 @@
+"""Comparing transports on the same feed: one client of each, tallied from their events.
+
+Pure bookkeeping plus a factory: ``make_client(transport, base_url, sink)``
+builds the client of a transport against a lab-shaped server, and a
+``Tally`` per transport counts, from the events that client emits, what the
+Compare tab shows: messages delivered, one-way latency percentiles, bytes on
+the wire per message split into payload, headers (cookies among them) and
+framing, requests per message, empty responses, and the client's ledger.
+
+The event rows' ``wire`` values add up to what the socket carried (each
+client attributes its bytes to rows that way), so the split is exact for
+the HTTP transports; for WebSocket, whose library counts no socket bytes,
+it is the handshake plus each frame's computed size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backoff import Policy
+from .clients.feed_http import FeedOptions
+from .clients.polling import PollClient
+from .clients.sse import SSEClient, SSEOptions
+from .clients.stream import StreamClient
+from .clients.websocket import WebSocketClient, WebSocketOptions
+from .events import Event, EventSink
+
+TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll")
+TITLES = {"websocket": "WebSocket", "sse": "SSE", "long_poll": "Long polling", "stream": "HTTP streaming",
+          "short_poll": "Short polling"}
+PATHS = {"websocket": "/ws", "sse": "/sse", "long_poll": "/api/longpoll", "stream": "/api/stream",
+         "short_poll": "/api/poll"}
+MAX_LATENCIES = 1_000_000  # per transport and run: a bounded run stays far below
+
+
+def make_client(transport: str, base_url: str, sink: EventSink, *, policy: Policy | None = None,
+                poll_interval: float = 1.0, hold: float = 25.0) -> Any:
+    """A client of ``transport`` for the lab-shaped server at ``base_url`` (``http://host:port``)."""
+    policy = policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5)
+    url = base_url.rstrip("/") + PATHS[transport]
+    if transport == "websocket":
+        ws_url = "ws" + url[4:] if url.startswith("http") else url
+        return WebSocketClient(WebSocketOptions(ws_url, policy=policy), sink)
+    if transport == "sse":
+        return SSEClient(SSEOptions(url), sink)  # the server's retry, as a browser
+    options = FeedOptions(url, policy=policy, interval=poll_interval, hold=hold)
+    if transport == "stream":
+        return StreamClient(options, sink)
+    return PollClient(options, sink, long=transport == "long_poll")
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """The q-quantile (0–1) of already sorted values, nearest rank."""
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[i]
+
+
+@dataclass
+class Tally:
+    transport: str
+    client: Any = None
+    messages: int = 0
+    payload: int = 0
+    wire: int = 0
+    heads: int = 0
+    cookies: int = 0
+    requests: int = 0
+    responses: int = 0
+    empty: int = 0
+    latencies: list[float] = field(default_factory=list)  # ms, in arrival order
+    series: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, p50 of that second)
+    _second: list[float] = field(default_factory=list)
+    _sorted: list[float] = field(default_factory=list)
+
+    def sink(self, e: Event) -> None:
+        if e.wire:
+            self.wire += e.wire
+        kind = e.kind
+        if kind == "message" and e.direction == "in":
+            self.messages += 1
+            self.payload += e.size
+            if e.latency_ms is not None and len(self.latencies) < MAX_LATENCIES:
+                self.latencies.append(e.latency_ms)
+                self._second.append(e.latency_ms)
+        elif kind == "request":
+            self.requests += 1
+        elif kind == "response":
+            self.responses += 1
+            meta = e.meta
+            self.heads += meta.get("heads") or 0
+            self.cookies += meta.get("cookies") or 0
+            if meta.get("messages") == 0:
+                self.empty += 1
+        elif kind == "open" and e.direction == "state" and self.transport == "websocket":
+            self.requests += 1  # the upgrade request; its wire is the handshake
+            self.heads += e.wire or 0
+
+    def tick(self, at_s: float) -> None:
+        """Once a second: the median latency of what arrived in that second, for the chart."""
+        if self._second:
+            self._second.sort()
+            self.series.append((at_s, percentile(self._second, 0.5) or 0.0))
+            self._second = []
+
+    def sorted_latencies(self) -> list[float]:
+        if len(self._sorted) != len(self.latencies):
+            new = self.latencies[len(self._sorted):]
+            if len(new) > 64:
+                self._sorted = sorted(self.latencies)
+            else:
+                for v in new:
+                    bisect.insort(self._sorted, v)
+        return self._sorted
+
+    def row(self) -> dict[str, Any]:
+        lat = self.sorted_latencies()
+        n = self.messages
+        framing = max(0, self.wire - self.payload - self.heads)
+        ledger = self.client.ledger if self.client is not None else None
+
+        def per(value: float) -> float | None:
+            return round(value / n, 1) if n else None
+
+        return {
+            "transport": self.transport, "messages": n,
+            "p50_ms": _r(percentile(lat, 0.5)), "p95_ms": _r(percentile(lat, 0.95)), "p99_ms": _r(percentile(lat, 0.99)),
+            "wire_per_msg": per(self.wire), "payload_per_msg": per(self.payload), "headers_per_msg": per(self.heads),
+            "cookies_per_msg": per(self.cookies), "framing_per_msg": per(framing),
+            "requests_per_msg": round(self.requests / n, 3) if n else None, "requests": self.requests,
+            "empty": self.empty, "lost": ledger.lost if ledger else None,
+            "duplicated": ledger.duplicated if ledger else None,
+        }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+COLUMNS = ("transport", "messages", "p50_ms", "p95_ms", "p99_ms", "wire_per_msg", "payload_per_msg",
+           "headers_per_msg", "cookies_per_msg", "framing_per_msg", "requests_per_msg", "requests", "empty",
+           "open_server", "lost", "duplicated", "cpu_ms_per_1000", "rss_mb")
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """The Compare table as CSV (one row per transport, the columns above)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in COLUMNS})
+    return out.getvalue()
