@@ -13,6 +13,7 @@ declared reset.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
@@ -21,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+from transport.errors import DuplexError
 
 log = logging.getLogger("duplex.lab")
 
@@ -33,9 +36,10 @@ class LabProcess(QObject):
     stopped = Signal()
     killed = Signal(float, bool)  # killed on purpose: seconds until the restart, history kept
 
-    def __init__(self, rate: float = 5.0, parent: QObject | None = None) -> None:
+    def __init__(self, rate: float = 5.0, parent: QObject | None = None, extra: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
         self.rate = rate
+        self.extra = extra  # more server options (the Compare tab's own lab)
         self.url = ""
         self.token = ""
         self.announced: dict = {}  # the whole listening line (last_seq, loaded…)
@@ -70,7 +74,8 @@ class LabProcess(QObject):
         self._announced = False
         self._buffer = b""
         self.proc.setArguments(["-m", "transport.server", "--port", str(port), "--rate", f"{self.rate:g}",
-                                "--history-file", self.history_file, "--watch-parent", "--log-level", "WARNING"])
+                                "--history-file", self.history_file, "--watch-parent", "--log-level", "WARNING",
+                                *self.extra])
         self.proc.start()
 
     def kill_and_restart(self, down_s: float, keep_history: bool) -> bool:
@@ -96,6 +101,54 @@ class LabProcess(QObject):
         if not self.proc.waitForFinished(timeout_ms):  # at shutdown only: bounded
             self.proc.kill()
             self.proc.waitForFinished(1000)
+
+    async def stop_async(self, timeout_s: float = 2.5) -> None:
+        """``stop`` without blocking the GUI thread: SIGTERM, wait for the exit, SIGKILL after the timeout."""
+        if not self.running:
+            return
+        self._stopping = True
+        done = asyncio.Event()
+
+        def on_finished(*_args: object) -> None:
+            done.set()
+
+        self.proc.finished.connect(on_finished)
+        try:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(done.wait(), timeout_s)
+            except TimeoutError:
+                self.proc.kill()
+                await asyncio.wait_for(done.wait(), 2.0)
+        finally:
+            self.proc.finished.disconnect(on_finished)
+
+    async def wait_listening(self, timeout_s: float = 20.0) -> tuple[str, str]:
+        """Start and return (url, token) once the lab listens; DuplexError if it does not."""
+        ready = asyncio.Event()
+        failed: list[str] = []
+
+        def on_failed(sentence: str) -> None:
+            failed.append(sentence)
+            ready.set()
+
+        def on_listening(*_args: object) -> None:
+            ready.set()
+
+        self.listening.connect(on_listening)
+        self.failed.connect(on_failed)
+        try:
+            self.start()
+            try:
+                await asyncio.wait_for(ready.wait(), timeout_s)
+            except TimeoutError:
+                raise DuplexError(f"The lab server did not start within {timeout_s:g} s.") from None
+        finally:
+            self.listening.disconnect(on_listening)
+            self.failed.disconnect(on_failed)
+        if failed:
+            raise DuplexError(failed[0])
+        return self.url, self.token
 
     def remove_files(self) -> None:
         """The history folder of this run (at shutdown, once the lab has stopped)."""

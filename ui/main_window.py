@@ -16,6 +16,7 @@ from transport.lab_admin import lab_sessions, lab_stats
 
 from .ajax_tab import AjaxTab
 from .bridge import EventBridge
+from .compare_tab import CompareTab
 from .feed_tabs import LongPollTab, ShortPollTab, StreamTab
 from .lab_process import LabProcess
 from .server_tab import ServerTab
@@ -52,6 +53,8 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)
             tab.attach(self.browsers[0].new_tab(), self.browsers)
+        self.compare_tab = CompareTab()
+        self.tabs.addTab(self.compare_tab, self.compare_tab.title)
         self.server_tab = ServerTab(self)
         self.tabs.addTab(self.server_tab, self.server_tab.title)
         self.sessions_view: dict | None = None
@@ -90,6 +93,7 @@ class MainWindow(QMainWindow):
             tab.session.closeBrowserRequested.connect(lambda tab=tab: self._close_browser(tab.browser))
         self.server_tab.killRequested.connect(self.kill_lab)
         self.server_tab.statusMessage.connect(self._on_tab_status_message)
+        self.compare_tab.statusMessage.connect(self._on_tab_status_message)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
         self._rate_timer.timeout.connect(self._on_rate_timer_timeout)
 
@@ -288,6 +292,7 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             await tab.shutdown()
         await self.server_tab.shutdown()
+        await self.compare_tab.shutdown()
         await self._session_tasks.cancel_all()
         self.bridge.flush()
         self.lab.stop()

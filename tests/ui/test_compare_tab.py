@@ -1,0 +1,69 @@
+"""The Compare tab: the same feed over every transport on a lab of its own, measured side by side."""
+
+from __future__ import annotations
+
+import csv
+
+from tests.helpers import wait_until
+from transport.compare import TRANSPORTS
+
+
+async def test_all_at_once_fills_the_table_and_charts_and_exports(window, tmp_path):
+    tab = window.compare_tab
+    tab.rate.setValue(50)
+    tab.duration.setValue(3)
+    tab.poll_interval.setValue(0.5)
+    tab.run_button.click()
+    await wait_until(lambda: tab.running, 5, "the run")
+    await wait_until(lambda: not tab.running, 40, "the run to end")
+    assert tab.state.text().startswith("Done."), tab.state.text()
+    rows = {r["transport"]: r for r in tab.table_rows()}
+    assert set(rows) == set(TRANSPORTS)
+    for t, row in rows.items():
+        assert row["messages"] >= 50, t  # about 150 published in 3 s
+        assert row["lost"] == 0 and row["duplicated"] == 0, t
+        assert row["p50_ms"] is not None and row["p50_ms"] <= row["p99_ms"], t
+        split = row["payload_per_msg"] + row["headers_per_msg"] + row["framing_per_msg"]
+        assert abs(split - row["wire_per_msg"]) < 0.5, t
+    assert rows["websocket"]["requests_per_msg"] < rows["short_poll"]["requests_per_msg"]  # one upgrade, vs a poll each
+    assert rows["short_poll"]["p50_ms"] > rows["websocket"]["p50_ms"]  # polling is late
+    assert rows["websocket"]["open_server"] == 1 and rows["sse"]["open_server"] == 1
+    assert tab.rows["websocket"]["cpu_ms_per_1000"] is None  # only measured one at a time
+    assert all(len(tab.tallies[t].series) >= 1 for t in TRANSPORTS)  # a latency point per second
+    tab.export_csv(str(tmp_path / "compare.csv"))
+    tab.export_png(str(tmp_path / "compare.png"))
+    await wait_until(lambda: (tmp_path / "compare.png").exists() and (tmp_path / "compare.csv").exists(), 10,
+                     "both files")
+    with (tmp_path / "compare.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["transport"] for r in table] == list(TRANSPORTS) and int(table[0]["messages"]) >= 50
+    assert (tmp_path / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert not tab.running and "Lab server" in window.lab_label.text()  # the window's own lab is untouched
+
+
+async def test_one_at_a_time_adds_the_lab_cpu_per_1000_messages(window):
+    tab = window.compare_tab
+    tab.rate.setValue(100)
+    tab.duration.setValue(2)
+    tab.mode.setCurrentIndex(tab.mode.findData("each"))
+    tab.run_button.click()
+    await wait_until(lambda: tab.running, 5, "the run")
+    await wait_until(lambda: not tab.running, 90, "five runs to end")
+    for t in TRANSPORTS:
+        row = tab.rows[t]
+        assert row["messages"] >= 100 and row["cpu_ms_per_1000"] > 0 and row["rss_mb"] > 10, (t, row)
+
+
+async def test_a_run_under_a_fault_shows_how_each_transport_degrades(window):
+    tab = window.compare_tab
+    tab.rate.setValue(50)
+    tab.duration.setValue(7)  # the reset comes at 5 s
+    tab.fault.setCurrentIndex(tab.fault.findText("TCP reset every 5 s"))
+    tab.run_button.click()
+    await wait_until(lambda: tab.running, 5, "the run")
+    await wait_until(lambda: not tab.running, 40, "the run to end")
+    for t in TRANSPORTS:
+        ledger = tab.tallies[t].client.ledger
+        assert tab.rows[t]["messages"] >= 50 and ledger.lost == 0 and ledger.duplicated == 0, t
+    resets = [t for t in TRANSPORTS if tab.tallies[t].client.ledger.episodes]
+    assert "websocket" in resets and "sse" in resets  # a reset cuts every long-lived connection

@@ -1,0 +1,73 @@
+"""The Compare tab's charts (pyqtgraph): latency over time, bytes per message as stacked bars, latency CDF."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QWidget
+
+from transport.compare import TITLES, TRANSPORTS
+
+COLOURS = {"websocket": "#1565c0", "sse": "#2e7d32", "long_poll": "#6a1b9a", "stream": "#00838f",
+           "short_poll": "#ef6c00"}
+PARTS = (("payload_per_msg", "payload", "#90caf9"), ("headers_per_msg", "headers (cookies)", "#ffb74d"),
+         ("framing_per_msg", "framing", "#a5d6a7"))
+CDF_POINTS = 2000  # points drawn per curve, however many latencies
+
+
+class CompareCharts(pg.GraphicsLayoutWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setMinimumHeight(240)
+        title = "<span style='color:#333'>{}</span>"
+        self.latency = self.addPlot(row=0, col=0, title=title.format("Latency over time (p50 per second, ms)"))
+        self.bytes = self.addPlot(row=0, col=1, title=title.format("Bytes on the wire per message"))
+        self.cdf = self.addPlot(row=0, col=2, title=title.format("Latency CDF"))
+        for plot in (self.latency, self.bytes, self.cdf):
+            plot.showGrid(x=True, y=True, alpha=0.3)
+        self.latency.setLabel("bottom", "time", units="s")
+        self.cdf.setLabel("bottom", "latency (ms)")
+        self.cdf.setLogMode(x=True, y=False)
+        self.latency.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
+                               brush=pg.mkBrush(255, 255, 255, 200))
+        self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
+                             brush=pg.mkBrush(255, 255, 255, 200))
+        self._lines = {t: self.latency.plot([], [], name=TITLES[t], pen=pg.mkPen(COLOURS[t], width=2))
+                       for t in TRANSPORTS}
+        self._cdfs = {t: self.cdf.plot([], [], pen=pg.mkPen(COLOURS[t], width=2)) for t in TRANSPORTS}
+        self._bars: list[pg.BarGraphItem] = []
+        axis = self.bytes.getAxis("bottom")
+        axis.setTicks([[(i, TITLES[t].split()[0]) for i, t in enumerate(TRANSPORTS)]])
+        for _key, label, colour in PARTS:  # legend entries for the stacked parts
+            self.bytes.plot([], [], name=label, pen=None, symbol="s", symbolBrush=colour, symbolPen=None)
+
+    def clear(self) -> None:
+        for item in list(self._lines.values()) + list(self._cdfs.values()):
+            item.setData([], [])
+        for bar in self._bars:
+            self.bytes.removeItem(bar)
+        self._bars = []
+
+    def redraw(self, tallies: dict, rows: dict) -> None:
+        """Redraw from the tallies (latency series, sorted latencies) and their table rows."""
+        for t, tally in tallies.items():
+            if tally.series:
+                xs, ys = zip(*tally.series)
+                self._lines[t].setData(list(xs), list(ys))
+            lat = tally.sorted_latencies()
+            if lat:
+                step = max(1, len(lat) // CDF_POINTS)
+                xs = [max(v, 0.01) for v in lat[::step]]
+                ys = [i * step / len(lat) for i in range(len(xs))]
+                self._cdfs[t].setData(xs, ys)
+        for bar in self._bars:
+            self.bytes.removeItem(bar)
+        self._bars = []
+        bottoms = [0.0] * len(TRANSPORTS)
+        for key, _label, colour in PARTS:
+            heights = [float((rows.get(t) or {}).get(key) or 0.0) for t in TRANSPORTS]
+            bar = pg.BarGraphItem(x=list(range(len(TRANSPORTS))), height=heights, y0=bottoms, width=0.6,
+                                  brush=colour, pen=pg.mkPen("#555", width=0.5))
+            self.bytes.addItem(bar)
+            self._bars.append(bar)
+            bottoms = [b + h for b, h in zip(bottoms, heights)]

@@ -1,0 +1,301 @@
+"""The Compare tab: the same feed over every transport, measured side by side.
+
+**Run** starts a lab process of its own (so nothing else shares its feed,
+CPU or connections) publishing at the chosen rate, and one client of each
+transport — all at once, or *one at a time* (each alone on a fresh lab for
+the same duration, which adds the lab's CPU time per 1 000 messages and its
+memory). Optionally every client goes through a fault proxy and a fault
+runs on its schedule. Once a second the table and charts refresh; at the
+end the table stays and exports as CSV, the charts as PNG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from transport.compare import TITLES, TRANSPORTS, Tally, make_client, to_csv
+from transport.errors import DuplexError
+from transport.lab_admin import admin_call, lab_stats, post_fault
+from transport.storm import stop_clients
+
+from .compare_charts import CompareCharts
+from .fault_control import host_port, repeat
+from .lab_process import LabProcess
+from .tasks import TaskGroup
+
+log = logging.getLogger("duplex.ui.compare")
+
+# (title, spec for fault_control.repeat): every fault acts on the compare lab's one proxy or on the lab
+FAULTS = (
+    ("No fault", None),
+    ("TCP reset every 5 s", {"fault": "reset_peer", "toxic": {"timeout": 0}, "duration": 0.2, "every": 5.0}),
+    ("Latency 200 ± 50 ms", {"fault": "latency", "toxic": {"latency": 200, "jitter": 50}, "duration": 0, "every": 0}),
+    ("Bandwidth 20 KB/s", {"fault": "bandwidth", "toxic": {"rate": 20}, "duration": 0, "every": 0}),
+    ("Proxy down 2 s every 10 s", {"fault": "down", "duration": 2.0, "every": 10.0}),
+    ("Server restart (2 s down) every 10 s", {"fault": "restart", "duration": 2.0, "every": 10.0}),
+)
+COLUMNS = (("transport", "Transport"), ("messages", "Messages"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
+           ("p99_ms", "p99 ms"), ("wire_per_msg", "Wire B/msg"), ("payload_per_msg", "Payload"),
+           ("headers_per_msg", "Headers"), ("cookies_per_msg", "of which cookies"), ("framing_per_msg", "Framing"),
+           ("requests_per_msg", "Requests/msg"), ("empty", "Empty responses"), ("open_server", "Open (server)"),
+           ("lost", "Lost"), ("duplicated", "Dup."), ("cpu_ms_per_1000", "Lab CPU ms/1000 msg"),
+           ("rss_mb", "Lab RSS MB"))
+PROXY = "compare"
+
+
+class CompareTab(QWidget):
+    title = "Compare"
+    statusMessage = Signal(str)
+    finished = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._tasks = TaskGroup(self._failed)
+        self.rate = QSpinBox(minimum=1, maximum=5000, value=50, suffix=" msg/s")
+        self.rate.setToolTip("How fast the lab publishes, for every transport at once")
+        self.duration = QSpinBox(minimum=2, maximum=600, value=20, suffix=" s")
+        self.duration.setToolTip("How long each run lasts (one at a time: per transport)")
+        self.poll_interval = QDoubleSpinBox(minimum=0.05, maximum=60.0, value=1.0, decimals=2, suffix=" s")
+        self.poll_interval.setToolTip("Short polling: the time between two polls")
+        self.mode = QComboBox()
+        self.mode.addItem("All at once", "all")
+        self.mode.addItem("One at a time (adds lab CPU and memory)", "each")
+        self.fault = QComboBox()
+        for title, spec in FAULTS:
+            self.fault.addItem(title, spec)
+        self.run_button = QPushButton("Run")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.csv_button = QPushButton("Export CSV…")
+        self.png_button = QPushButton("Export PNG…")
+        self.state = QLabel("Run the same feed over every transport and compare what each costs and delivers.")
+        self.state.setWordWrap(True)
+        controls = QHBoxLayout()
+        for label, widget in (("Rate", self.rate), ("Duration", self.duration), ("Short poll every", self.poll_interval),
+                              ("Mode", self.mode), ("Fault", self.fault)):
+            controls.addWidget(QLabel(label))
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        controls.addWidget(self.run_button)
+        controls.addWidget(self.stop_button)
+        controls.addWidget(self.csv_button)
+        controls.addWidget(self.png_button)
+        self.table = QTableWidget(len(TRANSPORTS), len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for r, t in enumerate(TRANSPORTS):
+            self.table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
+        self.charts = CompareCharts()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.charts)
+        split.setSizes([230, 420])
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.state)
+        layout.addWidget(split, 1)
+        self.tallies: dict[str, Tally] = {}
+        self.rows: dict[str, dict] = {}
+        self._run: asyncio.Task | None = None
+        self.run_button.clicked.connect(self._on_run_button_clicked)
+        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self.csv_button.clicked.connect(lambda: self._ask_path("Export the table", "compare.csv", "CSV (*.csv)",
+                                                               self.export_csv))
+        self.png_button.clicked.connect(lambda: self._ask_path("Export the charts", "compare.png", "PNG (*.png)",
+                                                               self.export_png))
+
+    # -- running -------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._run is not None and not self._run.done()
+
+    def _on_run_button_clicked(self) -> None:
+        if not self.running:
+            self._run = self._tasks.spawn(self.run())
+
+    def _on_stop_button_clicked(self) -> None:
+        if self.running:
+            self._run.cancel()
+            self.state.setText("Stopped: the table shows what was measured until then.")
+
+    def _failed(self, sentence: str) -> None:
+        self.state.setText(sentence)
+        self.statusMessage.emit(f"Compare: {sentence}")
+
+    async def run(self) -> None:
+        self.run_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.tallies, self.rows = {}, {}
+        self.charts.clear()
+        self._show()
+        spec = self.fault.currentData()
+        try:
+            if self.mode.currentData() == "all":
+                await self._run_once(list(TRANSPORTS), spec)
+            else:
+                for t in TRANSPORTS:
+                    await self._run_once([t], spec)
+            self.state.setText(self._summary())
+        finally:
+            self.run_button.setEnabled(True)
+            self.stop_button.setEnabled(False)
+            self.finished.emit()
+
+    async def _run_once(self, transports: list[str], spec: dict | None) -> None:
+        rate, duration = self.rate.value(), self.duration.value()
+        names = ", ".join(TITLES[t] for t in transports)
+        self.state.setText(f"Starting a lab at {rate} msg/s for {names}…")
+        lab = LabProcess(rate=rate, parent=self, extra=("--sse-heartbeat", "5"))
+        clients: list = []
+        runs: list[asyncio.Task] = []
+        fault_task: asyncio.Task | None = None
+        try:
+            url, token = await lab.wait_listening()
+            before = await lab_stats(url, token)
+            base = url
+            if spec is not None:
+                status, answer = await admin_call(url, token, "POST", "/proxies",
+                                                  {"name": PROXY, "upstream": host_port(url)})
+                if status != 201 or not isinstance(answer, dict):
+                    raise DuplexError(f"The compare lab could not make a fault proxy: {answer}")
+                base = f"http://{answer['listen']}"
+            for t in transports:
+                tally = Tally(t)
+                tally.client = make_client(t, base, tally.sink, poll_interval=float(self.poll_interval.value()))
+                self.tallies[t] = tally
+                clients.append(tally.client)
+            runs = [asyncio.ensure_future(c.run()) for c in clients]
+            if spec is not None:
+                fault_task = asyncio.ensure_future(self._fault_loop(url, token, spec, duration))
+            started = time.monotonic()
+            while (elapsed := time.monotonic() - started) < duration:
+                await asyncio.sleep(min(1.0, duration - elapsed))  # the run's schedule: refresh once a second
+                at = time.monotonic() - started
+                for t in transports:
+                    self.tallies[t].tick(at)
+                try:
+                    now = await lab_stats(url, token, timeout=2.0)
+                except DuplexError:
+                    now = None  # restarting: the table keeps the last view
+                self._refresh(transports, now)
+                self.state.setText(f"Running {names}: {at:.0f} of {duration} s"
+                                   + (f" under “{self.fault.currentText()}”" if spec else ""))
+            after = await lab_stats(url, token)
+            self._refresh(transports, after, before if len(transports) == 1 else None)
+        finally:
+            if fault_task is not None:
+                fault_task.cancel()
+                await asyncio.gather(fault_task, return_exceptions=True)
+            await stop_clients(clients, runs)
+            await lab.stop_async()
+            lab.remove_files()
+            lab.deleteLater()
+
+    async def _fault_loop(self, url: str, token: str, spec: dict, duration: float) -> None:
+        async def once(s: dict) -> None:
+            fault = s["fault"]
+            if fault == "restart":
+                await post_fault(url, token, {"action": "restart", "down_s": s["duration"]})
+                return
+            if fault == "down":
+                await admin_call(url, token, "POST", f"/proxies/{PROXY}", {"enabled": False})
+                try:
+                    await asyncio.sleep(s["duration"])  # the outage itself
+                finally:
+                    await admin_call(url, token, "POST", f"/proxies/{PROXY}", {"enabled": True})
+                return
+            toxic = {"name": fault, "type": fault, "stream": "downstream", "attributes": s["toxic"]}
+            await admin_call(url, token, "POST", f"/proxies/{PROXY}/toxics", toxic)
+            if s["duration"]:
+                try:
+                    await asyncio.sleep(s["duration"])  # the fault's duration
+                finally:
+                    await admin_call(url, token, "DELETE", f"/proxies/{PROXY}/toxics/{fault}")
+
+        every = spec["every"]
+        if every > 0:  # a repeated fault first hits once the transports are flowing
+            await asyncio.sleep(every)  # the schedule itself
+        await repeat({**spec, "span": max(0.0, duration - every)}, once, lambda _text: None)
+
+    # -- showing --------------------------------------------------------------------------------
+    def _refresh(self, transports: list[str], stats: dict | None, before: dict | None = None) -> None:
+        for t in transports:
+            row = self.tallies[t].row()
+            if stats is not None:
+                row["open_server"] = (stats.get("open") or {}).get(t, 0 if t == "short_poll" else None)
+                row["rss_mb"] = round(stats.get("rss_bytes", 0) / 1e6, 1)
+            if before is not None and stats is not None and row["messages"]:
+                row["cpu_ms_per_1000"] = round((stats["cpu_s"] - before["cpu_s"]) * 1e6 / row["messages"], 1)
+            old = self.rows.get(t, {})
+            for key in ("open_server", "rss_mb", "cpu_ms_per_1000"):
+                row.setdefault(key, old.get(key))
+            self.rows[t] = row
+        self._show()
+        self.charts.redraw(self.tallies, self.rows)
+
+    def _show(self) -> None:
+        for r, t in enumerate(TRANSPORTS):
+            row = self.rows.get(t, {})
+            for c, (key, _title) in enumerate(COLUMNS[1:], start=1):
+                value = row.get(key)
+                text = "—" if value is None else f"{value:,}" if isinstance(value, (int, float)) else str(value)
+                item = self.table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.table.setItem(r, c, item)
+                item.setText(text)
+
+    def _summary(self) -> str:
+        rows = [r for r in self.rows.values() if r.get("messages")]
+        if not rows:
+            return "Done: no messages were delivered."
+        lean = min(rows, key=lambda r: r["wire_per_msg"] or float("inf"))
+        fast = min(rows, key=lambda r: r["p50_ms"] if r["p50_ms"] is not None else float("inf"))
+        lost = sum(r["lost"] or 0 for r in rows)
+        return (f"Done. Leanest: {TITLES[lean['transport']]} ({lean['wire_per_msg']} B per message); fastest: "
+                f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
+
+    # -- export --------------------------------------------------------------------------------
+    def _ask_path(self, title: str, name: str, kinds: str, then) -> None:
+        dialog = QFileDialog(self, title, name, kinds)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.fileSelected.connect(then)
+        dialog.open()  # not exec(): no nested loop under qasync
+
+    def table_rows(self) -> list[dict]:
+        return [{**self.rows[t], "transport": t} for t in TRANSPORTS if t in self.rows]
+
+    def export_csv(self, path: str) -> None:
+        text = to_csv(self.table_rows())
+        self._tasks.spawn(self._write(path, lambda: Path(path).write_text(text, encoding="utf-8")))
+
+    def export_png(self, path: str) -> None:
+        image = self.charts.grab().toImage()  # drawn on the GUI thread, written off it
+
+        def save() -> None:
+            if not image.save(path, "PNG"):
+                raise OSError(f"could not write {path}")
+
+        self._tasks.spawn(self._write(path, save))
+
+    async def _write(self, path: str, write) -> None:
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            raise DuplexError(f"Could not write {path}: {exc}") from exc
+        self.state.setText(f"Written to {path}.")
+        self.statusMessage.emit(f"Compare: written to {path}.")
+
+    async def shutdown(self) -> None:
+        await self._tasks.cancel_all()
