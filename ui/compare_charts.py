@@ -30,8 +30,8 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         self.cdf.setLogMode(x=True, y=False)
         self.latency.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
                                brush=pg.mkBrush(255, 255, 255, 200))
-        self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
-                             brush=pg.mkBrush(255, 255, 255, 200))
+        legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
+                                      brush=pg.mkBrush(255, 255, 255, 200))
         self._lines = {t: self.latency.plot([], [], name=TITLES[t], pen=pg.mkPen(COLOURS[t], width=2))
                        for t in TRANSPORTS}
         self._cdfs = {t: self.cdf.plot([], [], pen=pg.mkPen(COLOURS[t], width=2)) for t in TRANSPORTS}
@@ -39,9 +39,9 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         axis = self.bytes.getAxis("bottom")
         axis.setTicks([[(i, TITLES[t].split()[0]) for i, t in enumerate(TRANSPORTS)]])
         for _key, label, colour in PARTS:  # legend entries for the stacked parts
-            self.bytes.plot([], [], name=label, pen=None, symbol="s", symbolBrush=colour, symbolPen=None)
+            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=colour), label)
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         for item in list(self._lines.values()) + list(self._cdfs.values()):
             item.setData([], [])
         for bar in self._bars:

@@ -42,12 +42,22 @@ FAULTS = (
     ("Proxy down 2 s every 10 s", {"fault": "down", "duration": 2.0, "every": 10.0}),
     ("Server restart (2 s down) every 10 s", {"fault": "restart", "duration": 2.0, "every": 10.0}),
 )
-COLUMNS = (("transport", "Transport"), ("messages", "Messages"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
-           ("p99_ms", "p99 ms"), ("wire_per_msg", "Wire B/msg"), ("payload_per_msg", "Payload"),
-           ("headers_per_msg", "Headers"), ("cookies_per_msg", "of which cookies"), ("framing_per_msg", "Framing"),
-           ("requests_per_msg", "Requests/msg"), ("empty", "Empty responses"), ("open_server", "Open (server)"),
-           ("lost", "Lost"), ("duplicated", "Dup."), ("cpu_ms_per_1000", "Lab CPU ms/1000 msg"),
-           ("rss_mb", "Lab RSS MB"))
+# (key, header, tooltip)
+COLUMNS = (("transport", "Transport", ""), ("messages", "Messages", "Feed messages delivered"),
+           ("p50_ms", "p50 ms", "One-way latency from the server's publish time: median"),
+           ("p95_ms", "p95 ms", "One-way latency: 95th percentile"), ("p99_ms", "p99 ms", "One-way latency: 99th percentile"),
+           ("wire_per_msg", "Wire B/msg", "Bytes on the wire per message, both ways"),
+           ("payload_per_msg", "Payload", "Bytes of the messages themselves, per message"),
+           ("headers_per_msg", "Headers", "HTTP heads (requests and responses; the WebSocket handshake), per message"),
+           ("cookies_per_msg", "Cookies", "Cookie and Set-Cookie lines (part of the headers), per message"),
+           ("framing_per_msg", "Framing", "Everything else: WebSocket frames, SSE fields, JSON list punctuation, "
+                                          "NDJSON newlines, chunk sizes, per message"),
+           ("requests_per_msg", "Req/msg", "HTTP requests (or WebSocket upgrades) per message"),
+           ("empty", "Empty", "Responses that carried no message"),
+           ("open_server", "Open", "Connections the lab holds open for this transport"),
+           ("lost", "Lost", "The ledger: messages never received"), ("duplicated", "Dup.", "The ledger: duplicates"),
+           ("cpu_ms_per_1000", "CPU ms/1k", "One at a time: the lab process's CPU time per 1 000 messages delivered"),
+           ("rss_mb", "RSS MB", "The lab process's resident memory at the end"))
 PROXY = "compare"
 
 
@@ -90,6 +100,8 @@ class CompareTab(QWidget):
         controls.addWidget(self.png_button)
         self.table = QTableWidget(len(TRANSPORTS), len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
+        for c, (_key, _header, tip) in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -136,7 +148,7 @@ class CompareTab(QWidget):
         self.run_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.tallies, self.rows = {}, {}
-        self.charts.clear()
+        self.charts.reset()
         self._show()
         spec = self.fault.currentData()
         try:
@@ -246,7 +258,7 @@ class CompareTab(QWidget):
     def _show(self) -> None:
         for r, t in enumerate(TRANSPORTS):
             row = self.rows.get(t, {})
-            for c, (key, _title) in enumerate(COLUMNS[1:], start=1):
+            for c, (key, _header, _tip) in enumerate(COLUMNS[1:], start=1):
                 value = row.get(key)
                 text = "—" if value is None else f"{value:,}" if isinstance(value, (int, float)) else str(value)
                 item = self.table.item(r, c)

@@ -30,6 +30,12 @@ async def test_all_at_once_fills_the_table_and_charts_and_exports(window, tmp_pa
     assert rows["websocket"]["open_server"] == 1 and rows["sse"]["open_server"] == 1
     assert tab.rows["websocket"]["cpu_ms_per_1000"] is None  # only measured one at a time
     assert all(len(tab.tallies[t].series) >= 1 for t in TRANSPORTS)  # a latency point per second
+    window.tabs.setCurrentWidget(tab)
+    image = tab.charts.grab().toImage()  # the charts are drawn, not a blank area
+    step = 7
+    inked = sum(1 for x in range(0, image.width(), step) for y in range(0, image.height(), step)
+                if image.pixelColor(x, y).lightness() < 200)
+    assert inked > (image.width() // step) * (image.height() // step) * 0.01
     tab.export_csv(str(tmp_path / "compare.csv"))
     tab.export_png(str(tmp_path / "compare.png"))
     await wait_until(lambda: (tmp_path / "compare.png").exists() and (tmp_path / "compare.csv").exists(), 10,
