@@ -28,6 +28,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         self.latency.setLabel("bottom", "time", units="s")
         self.cdf.setLabel("bottom", "latency (ms)")
         self.cdf.setLogMode(x=True, y=False)
+        self.latency.setLogMode(x=False, y=True)  # polling's hundreds of ms beside push's single ms
         self.latency.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
                                brush=pg.mkBrush(255, 255, 255, 200))
         legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
@@ -53,7 +54,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         for t, tally in tallies.items():
             if tally.series:
                 xs, ys = zip(*tally.series)
-                self._lines[t].setData(list(xs), list(ys))
+                self._lines[t].setData(list(xs), [max(y, 0.01) for y in ys])
             lat = tally.sorted_latencies()
             if lat:
                 step = max(1, len(lat) // CDF_POINTS)
