@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, Qt
+from PySide6.QtCore import QItemSelection, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from transport.events import Event
 
 from .detail import DetailPane
+from .timeline_files import TimelineFiles
 from .timeline_model import ALL_EVENTS, NAMED, UNNAMED, TimelineModel
 
 ROW_HEIGHT = 20
@@ -16,6 +17,8 @@ ROW_HEIGHT = 20
 
 class TimelineWidget(QWidget):
     """``event_types``: offer a filter by event type (SSE), filled as types appear."""
+
+    said = Signal(str)  # a sentence for the status bar (export and import)
 
     def __init__(self, cap: int = 1_000_000, parent: QWidget | None = None, event_types: bool = False) -> None:
         super().__init__(parent)
@@ -38,6 +41,11 @@ class TimelineWidget(QWidget):
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Freeze the table; capture continues and the waiting rows are counted")
         self.clear_button = QPushButton("Clear")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save the timeline as HAR 1.2 (opens in HAR viewers and DevTools) or JSON Lines")
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Show a Duplex HAR or JSON Lines file again, in this timeline")
+        self.files = TimelineFiles(self, self.model.events, self.append_events, self.said.emit)
         self.counts = QLabel()
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -64,6 +72,8 @@ class TimelineWidget(QWidget):
             bar.addWidget(self.type_filter)
         bar.addWidget(self.pause_button)
         bar.addWidget(self.clear_button)
+        bar.addWidget(self.export_button)
+        bar.addWidget(self.import_button)
         bar.addWidget(self.counts)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
@@ -81,6 +91,8 @@ class TimelineWidget(QWidget):
         self.filter_edit.textChanged.connect(self._on_filter_edit_text_changed)
         self.pause_button.toggled.connect(self._on_pause_button_toggled)
         self.clear_button.clicked.connect(self.model.clear)
+        self.export_button.clicked.connect(self.files.ask_export)
+        self.import_button.clicked.connect(self.files.ask_import)
         self.model.countsChanged.connect(self._update_counts)
         self.model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
         self.model.rowsInserted.connect(self._on_model_rows_inserted)

@@ -84,6 +84,7 @@ class TransportTab(QWidget):
         self.bar.restartRequested.connect(self._on_bar_restart_requested)
         self.session_control = SessionControl(self)
         self.ledger.exported.connect(self.report)
+        self.timeline.said.connect(self.statusMessage)
         self.faults.routeToggled.connect(self._on_faults_route_toggled)
         self.faults.applyRequested.connect(self._on_faults_apply_requested)
         self.faults.stopRequested.connect(self._on_faults_stop_requested)

@@ -1,0 +1,40 @@
+"""A timeline out to HAR and JSON Lines and back into a timeline."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers import wait_until
+
+
+async def test_export_a_live_timeline_and_import_it_elsewhere(window, tmp_path):
+    ws = window.ws_tab
+    await wait_until(lambda: ws.client is not None and ws.client.ledger.received >= 10, 15, "traffic")
+    ws.timeline.pause_button.setChecked(True)  # a stable set of rows to compare
+    rows = ws.timeline.model.events()
+    har, jsonl = tmp_path / "ws.har", tmp_path / "ws.jsonl"
+    await ws.timeline.files.export(str(har))
+    await ws.timeline.files.export(str(jsonl))
+    assert "rows written to" in window.statusBar().currentMessage()
+    doc = json.loads(har.read_text())
+    entry = next(e for e in doc["log"]["entries"] if e["_resourceType"] == "websocket")
+    assert len([m for m in entry["_webSocketMessages"] if m["type"] == "receive"]) >= 10
+    assert len(jsonl.read_text().splitlines()) == len(rows)
+    target = window.ajax_tab.timeline
+    before = target.model.captured
+    await target.files.import_(str(har))
+    await wait_until(lambda: target.model.captured == before + len(rows), 5, "the imported rows")
+    assert target.model.events()[-len(rows):] == rows
+    assert "imported from ws.har" in window.statusBar().currentMessage()
+
+
+async def test_importing_a_file_that_is_not_a_timeline_says_why(window, tmp_path):
+    bad = tmp_path / "notes.jsonl"
+    bad.write_text("hello\n")
+    tab = window.ajax_tab  # no live rows here
+    before = tab.timeline.model.captured
+    task = tab.timeline.files.import_(str(bad))
+    await wait_until(lambda: task.done(), 5, "the import to fail")
+    await wait_until(lambda: "Line 1 of notes.jsonl is not JSON" in window.statusBar().currentMessage(), 5,
+                     "the sentence")
+    assert tab.timeline.model.captured == before  # nothing imported

@@ -1,0 +1,208 @@
+"""Timelines in and out of files: HAR 1.2 and JSON Lines.
+
+``to_har(events)`` builds an HTTP Archive that HAR viewers and Chrome
+DevTools open. Every HTTP exchange (a request row and its response row) is
+an entry whose response body is what the rows after it carried: a poll's
+JSON list, a stream's NDJSON lines, an SSE stream's events. A WebSocket
+connection is one entry (the 101 handshake) with its frames in Chrome's
+``_webSocketMessages`` form (``type`` send/receive, ``time`` in epoch
+seconds, ``opcode`` 1 text / 2 binary, ``data``). An SSE stream's events are
+also listed in ``_eventSourceMessages`` (Duplex's extension, named after the
+EventSource panel of DevTools: ``time``, ``eventName``, ``eventId``,
+``data``). Rows that are not HTTP (reconnects, faults, sessions, errors)
+appear in no entry; the whole timeline rides along, lossless, in
+``log._duplexEvents`` (one event record each), which is what an import
+reads back.
+
+``to_jsonl(events)`` writes one event record per line. ``read_events(text)``
+takes either format back.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import DuplexError
+from .events import DIRECTIONS, Event
+
+HAR_MIME = {"short_poll": "application/json", "long_poll": "application/json", "stream": "application/x-ndjson",
+            "sse": "text/event-stream", "ajax": "application/json"}
+MAX_IMPORT = 256 << 20  # a file larger than this is refused, not read
+
+
+def _clock() -> int:
+    """Monotonic ns → wall ns, for this machine now (events carry the monotonic clock)."""
+    return time.time_ns() - time.monotonic_ns()
+
+
+def _iso(t_ns: int, offset: int) -> str:
+    return datetime.fromtimestamp((t_ns + offset) / 1e9, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _pairs(headers: Any) -> list[dict[str, str]]:
+    if isinstance(headers, dict):
+        return [{"name": str(k), "value": str(v)} for k, v in headers.items()]
+    if isinstance(headers, (list, tuple)):
+        return [{"name": str(k), "value": str(v)} for k, v in headers]
+    return []
+
+
+def _entry(request: Event | None, url: str, method: str, offset: int, resource: str) -> dict[str, Any]:
+    t = request.t if request is not None else 0
+    return {
+        "startedDateTime": _iso(t, offset), "time": 0,
+        "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+                    "headers": _pairs(request.meta.get("headers") if request is not None else None),
+                    "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(url).query)],
+                    "headersSize": -1, "bodySize": -1},
+        "response": {"status": 0, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+                     "content": {"size": 0, "mimeType": "x-unknown"}, "redirectURL": "", "headersSize": -1,
+                     "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}, "_resourceType": resource,
+        "_t": t, "_body": [],
+    }
+
+
+def _finish(entry: dict[str, Any], transport: str, end_t: int) -> dict[str, Any]:
+    body: list[str] = entry.pop("_body")
+    started = entry.pop("_t")
+    if transport in ("short_poll", "long_poll"):
+        text = "[" + ",".join(body) + "]"
+    elif transport == "sse":
+        text = "".join(f"data: {line}\n\n" for line in body)
+    else:
+        text = "\n".join(body) + ("\n" if body else "")
+    content = entry["response"]["content"]
+    if transport != "websocket":
+        content.update({"size": len(text.encode()), "mimeType": HAR_MIME.get(transport, "text/plain"), "text": text})
+    total = max(0.0, (end_t - started) / 1e6) if started else 0.0
+    entry["time"] = round(total, 3)
+    wait = entry["timings"]["wait"]
+    entry["timings"]["receive"] = round(max(0.0, total - wait), 3)
+    return entry
+
+
+def to_har(events: Iterable[Event], creator_version: str = "0") -> dict[str, Any]:
+    events = list(events)
+    offset = _clock()
+    entries: list[dict[str, Any]] = []
+    open_: dict[tuple[str, int], dict[str, Any]] = {}  # (transport, conn) → the entry being filled
+    last_t: dict[tuple[str, int], int] = {}
+
+    def close(key: tuple[str, int]) -> None:
+        entry = open_.pop(key, None)
+        if entry is not None:
+            entries.append(_finish(entry, key[0], last_t.get(key, 0)))
+
+    for e in events:
+        key = (e.transport, e.conn)
+        last_t[key] = e.t
+        if e.kind == "request" and e.direction == "out":
+            close(key)
+            method, _, rest = (e.text() or "GET ").partition(" ")
+            url = rest.split("  ·", 1)[0].strip()
+            resource = {"sse": "eventsource", "ajax": "xhr"}.get(e.transport, "fetch")
+            open_[key] = _entry(e, url, method or "GET", offset, resource)
+        elif e.kind == "response" and e.direction == "in" and key in open_:
+            entry = open_[key]
+            status = e.meta.get("status")
+            entry["response"].update({"status": status if isinstance(status, int) else 0,
+                                      "statusText": e.text().split("  ·", 1)[0].partition(" ")[2][:200],
+                                      "headers": _pairs(e.meta.get("headers"))})
+            entry["timings"]["wait"] = round(max(0.0, (e.t - entry["_t"]) / 1e6), 3)
+            if e.transport == "ajax" and e.data is not None:
+                entry["_body"].append(e.text())
+        elif e.transport == "websocket" and e.kind == "open" and e.direction == "state":
+            close(key)
+            entry = _entry(None, e.text(), "GET", offset, "websocket")
+            entry["startedDateTime"], entry["_t"] = _iso(e.t, offset), e.t
+            entry["request"]["headers"] = _pairs(e.meta.get("request_headers"))
+            entry["response"].update({"status": 101, "statusText": "Switching Protocols",
+                                      "headers": _pairs(e.meta.get("response_headers"))})
+            entry["_webSocketMessages"] = []
+            open_[key] = entry
+        elif key in open_ and e.kind in ("message", "control", "gap", "live") and (
+                e.direction != "out" or e.transport == "websocket"):
+            entry = open_[key]
+            if e.transport == "websocket":
+                binary = isinstance(e.data, bytes)
+                entry["_webSocketMessages"].append({
+                    "type": "send" if e.direction == "out" else "receive", "time": (e.t + offset) / 1e9,
+                    "opcode": 2 if binary else 1,
+                    "data": base64.b64encode(e.data).decode() if binary else e.text()})
+            else:
+                entry["_body"].append(e.text())
+                if e.transport == "sse":
+                    entry.setdefault("_eventSourceMessages", []).append({
+                        "time": (e.t + offset) / 1e9, "eventName": e.meta.get("type", "message"),
+                        "eventId": str(e.meta.get("last_event_id") or (e.seq if e.seq is not None else "")),
+                        "data": e.text()})
+    for key in list(open_):
+        close(key)
+    entries.sort(key=lambda en: en["startedDateTime"])
+    return {"log": {"version": "1.2", "creator": {"name": "Duplex", "version": creator_version},
+                    "pages": [], "entries": entries, "_duplexEvents": [e.to_dict() for e in events]}}
+
+
+def to_jsonl(events: Iterable[Event]) -> str:
+    return "".join(e.to_json() + "\n" for e in events)
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """An event record (``Event.to_dict``) back into an Event; ValueError if it is not one."""
+    if not isinstance(d, dict):
+        raise ValueError("not an object")
+    transport, direction, kind = d.get("transport"), d.get("direction"), d.get("kind")
+    if not isinstance(transport, str) or direction not in DIRECTIONS or not isinstance(kind, str):
+        raise ValueError("not an event record (transport, direction, kind)")
+    meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
+    data = d.get("data")
+    if meta.get("binary") and isinstance(data, str):
+        data = bytes.fromhex(data)
+        meta = {k: v for k, v in meta.items() if k != "binary"}
+    elif data is not None and not isinstance(data, str):
+        data = json.dumps(data)
+
+    def num(name: str, kind_: type, default: Any) -> Any:
+        value = d.get(name, default)
+        return value if isinstance(value, kind_) and not isinstance(value, bool) else default
+
+    return Event(transport, direction, kind, num("t", int, 0), num("conn", int, 0), num("seq", int, None),
+                 num("size", int, 0), num("wire", int, None),
+                 float(d["latency_ms"]) if isinstance(d.get("latency_ms"), (int, float)) else None, data, meta)
+
+
+def read_events(text: str, name: str = "the file") -> list[Event]:
+    """Events from a Duplex HAR (its ``_duplexEvents``) or JSON Lines; DuplexError says what is wrong."""
+    stripped = text.lstrip()
+    if stripped.startswith("{") and not stripped.startswith('{"transport"'):
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise DuplexError(f"{name} is not valid JSON: {exc}.") from None
+        records = doc.get("log", {}).get("_duplexEvents") if isinstance(doc, dict) else None
+        if not isinstance(records, list):
+            raise DuplexError(f"{name} is a HAR file without Duplex's event records (log._duplexEvents): "
+                              "only HAR files exported by Duplex can be shown again.")
+        lines: Iterable[tuple[int, Any]] = enumerate(records, 1)
+    else:
+        def parsed() -> Iterable[tuple[int, Any]]:
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        yield n, json.loads(line)
+                    except ValueError as exc:
+                        raise DuplexError(f"Line {n} of {name} is not JSON: {exc}.") from None
+        lines = parsed()
+    events = []
+    for n, record in lines:
+        try:
+            events.append(event_from_dict(record))
+        except ValueError as exc:
+            raise DuplexError(f"Record {n} of {name} is not a Duplex event: {exc}.") from None
+    return events
