@@ -36,6 +36,7 @@ TITLES = {"websocket": "WebSocket", "sse": "SSE", "long_poll": "Long polling", "
 PATHS = {"websocket": "/ws", "sse": "/sse", "long_poll": "/api/longpoll", "stream": "/api/stream",
          "short_poll": "/api/poll"}
 MAX_LATENCIES = 1_000_000  # per transport and run: a bounded run stays far below
+MAX_EVENTS = 300_000  # events kept per transport for the run's HAR / JSON Lines export
 
 
 def make_client(transport: str, base_url: str, sink: EventSink, *, policy: Policy | None = None,
@@ -75,11 +76,14 @@ class Tally:
     responses: int = 0
     empty: int = 0
     latencies: list[float] = field(default_factory=list)  # ms, in arrival order
+    events: list[Event] = field(default_factory=list)  # the first MAX_EVENTS, for export
     series: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, p50 of that second)
     _second: list[float] = field(default_factory=list)
     _sorted: list[float] = field(default_factory=list)
 
     def sink(self, e: Event) -> None:
+        if len(self.events) < MAX_EVENTS:
+            self.events.append(e)
         if e.wire:
             self.wire += e.wire
         kind = e.kind

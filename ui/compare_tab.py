@@ -30,6 +30,7 @@ from .compare_charts import CompareCharts
 from .fault_control import host_port, repeat
 from .lab_process import LabProcess
 from .tasks import TaskGroup
+from .timeline_files import FILTERS, render
 
 log = logging.getLogger("duplex.ui.compare")
 
@@ -86,6 +87,8 @@ class CompareTab(QWidget):
         self.stop_button.setEnabled(False)
         self.csv_button = QPushButton("Export CSV…")
         self.png_button = QPushButton("Export PNG…")
+        self.har_button = QPushButton("Export HAR…")
+        self.har_button.setToolTip("Every request, response, frame and event of the run: HAR 1.2 or JSON Lines")
         self.state = QLabel("Run the same feed over every transport and compare what each costs and delivers.")
         self.state.setWordWrap(True)
         controls = QHBoxLayout()
@@ -98,6 +101,7 @@ class CompareTab(QWidget):
         controls.addWidget(self.stop_button)
         controls.addWidget(self.csv_button)
         controls.addWidget(self.png_button)
+        controls.addWidget(self.har_button)
         self.table = QTableWidget(len(TRANSPORTS), len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
         for c, (_key, _header, tip) in enumerate(COLUMNS):
@@ -125,6 +129,8 @@ class CompareTab(QWidget):
                                                                self.export_csv))
         self.png_button.clicked.connect(lambda: self._ask_path("Export the charts", "compare.png", "PNG (*.png)",
                                                                self.export_png))
+        self.har_button.clicked.connect(lambda: self._ask_path("Export the run", "compare.har", FILTERS,
+                                                               self.export_events))
 
     # -- running -------------------------------------------------------------------------------
     @property
@@ -288,18 +294,26 @@ class CompareTab(QWidget):
     def table_rows(self) -> list[dict]:
         return [{**self.rows[t], "transport": t} for t in TRANSPORTS if t in self.rows]
 
-    def export_csv(self, path: str) -> None:
+    def export_csv(self, path: str) -> asyncio.Task:
         text = to_csv(self.table_rows())
-        self._tasks.spawn(self._write(path, lambda: Path(path).write_text(text, encoding="utf-8")))
+        return self._tasks.spawn(self._write(path, lambda: Path(path).write_text(text, encoding="utf-8")))
 
-    def export_png(self, path: str) -> None:
+    def run_events(self) -> list:
+        """Every event of the run's clients, in time order."""
+        return sorted((e for tally in self.tallies.values() for e in tally.events), key=lambda e: e.t)
+
+    def export_events(self, path: str) -> asyncio.Task:
+        events = self.run_events()
+        return self._tasks.spawn(self._write(path, lambda: Path(path).write_text(render(events, path), encoding="utf-8")))
+
+    def export_png(self, path: str) -> asyncio.Task:
         image = self.charts.grab().toImage()  # drawn on the GUI thread, written off it
 
         def save() -> None:
             if not image.save(path, "PNG"):
                 raise OSError(f"could not write {path}")
 
-        self._tasks.spawn(self._write(path, save))
+        return self._tasks.spawn(self._write(path, save))
 
     async def _write(self, path: str, write) -> None:
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import json
 
 from tests.helpers import wait_until
 from transport.compare import TRANSPORTS
@@ -36,10 +38,11 @@ async def test_all_at_once_fills_the_table_and_charts_and_exports(window, tmp_pa
     inked = sum(1 for x in range(0, image.width(), step) for y in range(0, image.height(), step)
                 if image.pixelColor(x, y).lightness() < 200)
     assert inked > (image.width() // step) * (image.height() // step) * 0.01
-    tab.export_csv(str(tmp_path / "compare.csv"))
-    tab.export_png(str(tmp_path / "compare.png"))
-    await wait_until(lambda: (tmp_path / "compare.png").exists() and (tmp_path / "compare.csv").exists(), 10,
-                     "both files")
+    await asyncio.gather(tab.export_csv(str(tmp_path / "compare.csv")), tab.export_png(str(tmp_path / "compare.png")),
+                         tab.export_events(str(tmp_path / "compare.har")))
+    har = json.loads((tmp_path / "compare.har").read_text())
+    kinds = {e["_resourceType"] for e in har["log"]["entries"]}
+    assert {"websocket", "eventsource", "fetch"} <= kinds
     with (tmp_path / "compare.csv").open() as f:
         table = list(csv.DictReader(f))
     assert [r["transport"] for r in table] == list(TRANSPORTS) and int(table[0]["messages"]) >= 50
