@@ -45,7 +45,7 @@ class TimelineWidget(QWidget):
         self.export_button.setToolTip("Save the timeline as HAR 1.2 (opens in HAR viewers and DevTools) or JSON Lines")
         self.import_button = QPushButton("Import…")
         self.import_button.setToolTip("Show a Duplex HAR or JSON Lines file again, in this timeline")
-        self.files = TimelineFiles(self, self.model.events, self.append_events, self.said.emit)
+        self.files = TimelineFiles(self, self.model.snapshot, self.append_events, self.said.emit)
         self.counts = QLabel()
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

@@ -13,6 +13,7 @@ from transport.errors import DuplexError
 from transport.events import Event
 from transport.har import MAX_IMPORT, read_events, to_har, to_jsonl
 
+from .row_store import RowStore
 from .tasks import TaskGroup
 
 VERSION = "0.1.0"
@@ -42,9 +43,9 @@ def load(path: str) -> list[Event]:
 class TimelineFiles:
     """Export (``events()`` → a file) and import (a file → ``append(events)``) for one timeline."""
 
-    def __init__(self, parent: QWidget, events: Callable[[], list[Event]],
+    def __init__(self, parent: QWidget, snapshot: Callable[[], RowStore],
                  append: Callable[[list[Event]], None], say: Callable[[str], None]) -> None:
-        self.parent, self.events, self.append, self.say = parent, events, append, say
+        self.parent, self.snapshot, self.append, self.say = parent, snapshot, append, say
         self._tasks = TaskGroup(say)
 
     def ask_export(self) -> None:
@@ -60,16 +61,16 @@ class TimelineFiles:
         dialog.open()
 
     def export(self, path: str) -> asyncio.Task:
-        events = self.events()  # a snapshot of the list, taken on the GUI thread
+        rows = self.snapshot()  # copied on the GUI thread (fast), rebuilt as events off it
 
         async def write() -> None:
             def work() -> None:
-                Path(path).write_text(render(events, path), encoding="utf-8")
+                Path(path).write_text(render(rows.events(), path), encoding="utf-8")
             try:
                 await asyncio.to_thread(work)
             except OSError as exc:
                 raise DuplexError(f"Could not write {path}: {exc.strerror or exc}.") from None
-            self.say(f"{len(events):,} rows written to {path}.")
+            self.say(f"{len(rows):,} rows written to {path}.")
 
         return self._tasks.spawn(write())
 

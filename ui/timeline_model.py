@@ -1,7 +1,8 @@
 """The timeline model: a capped, filterable table of events, filled in batches.
 
-Rows are kept in arrival order. Filtering is done here with an index list (a
-QSortFilterProxyModel takes seconds on a million rows). Inserts arrive as
+Rows are kept in arrival order, as columns (row_store.py: about half the
+memory of an Event object per row). Filtering is done here with an index
+list (a QSortFilterProxyModel takes seconds on a million rows). Inserts arrive as
 batches: one beginInsertRows per batch, and at most one removal of the oldest
 rows when the cap is exceeded. While the view is paused, capture continues
 into a waiting list that is inserted on resume.
@@ -17,6 +18,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from transport.events import Event
+
+from .row_store import RowStore
 
 COLUMNS = ("Time", "Dir", "Kind", "Seq", "Size", "Wire", "Latency ms", "Payload")
 PREVIEW_CHARS = 160
@@ -64,9 +67,6 @@ def _leaks_session(e: Event) -> bool:
     return e.kind in ("request", "open") and "sid=" in e.text()
 
 
-def _searchable(e: Event) -> str:
-    topic = e.meta.get("topic", "")
-    return f"{e.direction} {e.kind} {e.seq if e.seq is not None else ''} {topic} {e.text()[:4096]}".lower()
 
 
 class TimelineModel(QAbstractTableModel):
@@ -77,7 +77,7 @@ class TimelineModel(QAbstractTableModel):
         if cap < 1:
             raise ValueError("cap must be >= 1")
         self.cap = cap
-        self._rows: list[Event] = []
+        self._rows = RowStore()
         self._base = 0  # absolute index of _rows[0] (rows trimmed so far)
         self._view: list[int] | None = None  # absolute indices matching the filter
         self._filter = ""
@@ -115,8 +115,9 @@ class TimelineModel(QAbstractTableModel):
             self._rows.extend(events)
             self.endInsertRows()
             return
+        old = len(self._rows)
         self._rows.extend(events)
-        matches = [start_abs + i for i, e in enumerate(events) if self._matches(e)]
+        matches = [start_abs + i - old for i in self._rows.search(self._filter, self._type, type_matches, old)]
         if matches:
             first = len(self._view)
             self.beginInsertRows(QModelIndex(), first, first + len(matches) - 1)
@@ -128,7 +129,7 @@ class TimelineModel(QAbstractTableModel):
         new_base = self._base + excess
         if self._view is None:
             self.beginRemoveRows(QModelIndex(), 0, excess - 1)
-            del self._rows[:excess]
+            self._rows.drop_oldest(excess)
             self._base = new_base
             self.endRemoveRows()
             return
@@ -137,7 +138,7 @@ class TimelineModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), 0, gone - 1)
             del self._view[:gone]
             self.endRemoveRows()
-        del self._rows[:excess]
+        self._rows.drop_oldest(excess)
         self._base = new_base
 
     # -- pause and filter ------------------------------------------------------
@@ -176,16 +177,11 @@ class TimelineModel(QAbstractTableModel):
         if wanted != self._type:
             self._refilter(self._filter, wanted)
 
-    def _matches(self, e: Event) -> bool:
-        if self._type is not None and not type_matches(e, self._type):
-            return False
-        return not self._filter or self._filter in _searchable(e)
-
     def _refilter(self, text: str, wanted: str | None) -> None:
         self.beginResetModel()  # one reset per filter change, never per message
         self._filter, self._type = text, wanted
         if text or wanted is not None:
-            self._view = [self._base + i for i, e in enumerate(self._rows) if self._matches(e)]
+            self._view = [self._base + i for i in self._rows.search(text, wanted, type_matches)]
         else:
             self._view = None
         self.endResetModel()
@@ -210,12 +206,16 @@ class TimelineModel(QAbstractTableModel):
         if self._view is not None:
             if not 0 <= row < len(self._view):
                 return None
-            return self._rows[self._view[row] - self._base]
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+            return self._rows.event(self._view[row] - self._base)
+        return self._rows.event(row) if 0 <= row < len(self._rows) else None
 
     def events(self) -> list[Event]:
         """The captured rows (not the waiting ones), oldest first."""
-        return list(self._rows)
+        return self._rows.events()
+
+    def snapshot(self) -> RowStore:
+        """The rows as they are now, to rebuild as Events off the GUI thread (an export)."""
+        return self._rows.snapshot()
 
     # -- Qt model interface ----------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:

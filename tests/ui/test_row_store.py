@@ -1,0 +1,49 @@
+"""The timeline's column store: rows come back as the same events, drop cheaply, and search like before."""
+
+from __future__ import annotations
+
+from transport.events import Event
+from ui.row_store import RowStore
+from ui.timeline_model import NAMED, type_matches
+
+
+def sample() -> list[Event]:
+    return [
+        Event("sse", "in", "message", 10, 1, 7, 64, 90, 1.5, '{"seq":7,"topic":"price"}', {"type": "price"}),
+        Event("sse", "in", "message", 11, 1, None, 3, None, None, "hey", {}),
+        Event("websocket", "out", "message", 12, 2, None, 2, 8, None, b"\xde\xad", {}),
+        Event("short_poll", "state", "fault", 13, 0, None, 0, None, None, "proxy down", {"x": 1}),
+        Event("short_poll", "in", "message", 14, 3, 123456789012, 5, None, 0.0, '{"seq":123456789012}',
+              {"topic": "Likes"}),
+    ]
+
+
+def test_rows_come_back_as_the_same_events():
+    store = RowStore()
+    store.extend(sample())
+    assert store.events() == sample() and len(store) == 5
+    assert store.snapshot().events() == sample()
+
+
+def test_dropping_the_oldest_keeps_the_rest_and_compacts():
+    store = RowStore()
+    many = [Event("websocket", "in", "message", i, 1, i, 1, 3, 0.5, str(i), {}) for i in range(10_000)]
+    store.extend(many)
+    store.drop_oldest(100)  # a start offset moves
+    assert len(store) == 9_900 and len(store.data) == 10_000 and store.event(0) == many[100]
+    store.drop_oldest(4_900)  # a quarter and more dead: compacted
+    assert len(store) == 5_000 and len(store.data) == 5_000 and store.event(0) == many[5_000]
+    assert store.events()[-1] == many[-1]
+
+
+def test_search_matches_payload_kind_seq_and_topic_without_case():
+    store = RowStore()
+    store.extend(sample())
+    assert store.search("price", None, type_matches) == [0]
+    assert store.search("fault", None, type_matches) == [3]
+    assert store.search("likes", None, type_matches) == [4]  # the topic, in any case
+    assert store.search("dead", None, type_matches) == [2]  # binary: by its hex
+    assert store.search("1234567", None, type_matches) == [4]
+    assert store.search("", NAMED, type_matches) == [0]
+    assert store.search("hey", NAMED, type_matches) == []
+    assert store.search("message", None, type_matches, start=3) == [4]

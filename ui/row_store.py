@@ -1,0 +1,146 @@
+"""A timeline's rows as columns: about half the memory of one Event object per row.
+
+An ``Event`` per row costs about 360 bytes with a 64-byte payload (the
+object, its own empty ``meta`` dict, boxed ints and floats). Here the numbers
+live in typed arrays, transport/direction/kind in one interned 2-byte code,
+an empty ``meta`` is not kept, and only the payload stays an object: about
+180 bytes per such row. Rows are rebuilt as Events when asked for (the few
+rows on screen, the detail pane, an export). Dropping the oldest rows moves
+a start offset; the arrays are compacted only when a quarter is dead, so a
+full timeline taking new rows does not copy megabytes per batch.
+
+Pure Python (no Qt): the model in timeline_model.py uses it.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from typing import Iterator
+
+from transport.events import Event
+
+NONE = -(1 << 63)  # None in an integer column
+NAN = math.nan
+
+
+class RowStore:
+    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "data", "meta", "_start", "_codes", "_triples")
+
+    def __init__(self) -> None:
+        self._codes: dict[tuple[str, str, str], int] = {}
+        self._triples: list[tuple[str, str, str]] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.t, self.conn, self.seq, self.size, self.wire = (array("q") for _ in range(5))
+        self.lat = array("d")
+        self.code = array("H")
+        self.data: list = []
+        self.meta: list = []
+        self._start = 0
+
+    def __len__(self) -> int:
+        return len(self.data) - self._start
+
+    def _code(self, e: Event) -> int:
+        triple = (e.transport, e.direction, e.kind)
+        code = self._codes.get(triple)
+        if code is None:
+            if len(self._triples) >= 0xFFFF:
+                raise OverflowError("more than 65 535 kinds of rows")
+            code = self._codes[triple] = len(self._triples)
+            self._triples.append(triple)
+        return code
+
+    def extend(self, events: list[Event]) -> None:
+        t, conn, seq, size, wire, lat = (self.t.append, self.conn.append, self.seq.append, self.size.append,
+                                         self.wire.append, self.lat.append)
+        code, data, meta = self.code.append, self.data.append, self.meta.append
+        codes = self._codes
+        for e in events:
+            t(e.t)
+            conn(e.conn)
+            s = e.seq
+            seq(NONE if s is None else s)
+            size(e.size)
+            w = e.wire
+            wire(NONE if w is None else w)
+            la = e.latency_ms
+            lat(NAN if la is None else la)
+            c = codes.get((e.transport, e.direction, e.kind))
+            code(self._code(e) if c is None else c)
+            data(e.data)
+            meta(e.meta or None)
+
+    def event(self, i: int) -> Event:
+        """Row ``i`` (0: the oldest kept) as an Event."""
+        j = self._start + i
+        transport, direction, kind = self._triples[self.code[j]]
+        s, w, la = self.seq[j], self.wire[j], self.lat[j]
+        return Event(transport, direction, kind, self.t[j], self.conn[j], None if s == NONE else s, self.size[j],
+                     None if w == NONE else w, None if la != la else la, self.data[j], self.meta[j] or {})
+
+    def events(self, start: int = 0) -> list[Event]:
+        return [self.event(i) for i in range(start, len(self))]
+
+    def drop_oldest(self, n: int) -> None:
+        self._start += min(n, len(self))
+        if self._start > 4096 and self._start * 4 > len(self.data):  # compact when a quarter is dead
+            k = self._start
+            for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code):
+                del col[:k]
+            del self.data[:k], self.meta[:k]
+            self._start = 0
+
+    def clear(self) -> None:
+        self._reset()
+
+    def snapshot(self) -> "RowStore":
+        """A copy to rebuild Events from off the GUI thread (arrays and lists copy fast)."""
+        copy = RowStore.__new__(RowStore)
+        copy._codes, copy._triples = dict(self._codes), list(self._triples)
+        k = self._start
+        copy.t, copy.conn, copy.seq, copy.size, copy.wire, copy.lat, copy.code = (
+            col[k:] for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code))
+        copy.data, copy.meta = self.data[k:], self.meta[k:]
+        copy._start = 0
+        return copy
+
+    # -- search --------------------------------------------------------------------------------
+    def search(self, needle: str, wanted: str | None, type_test, start: int = 0) -> list[int]:
+        """Rows (indices from 0) at or after ``start`` whose text contains ``needle`` (lower case; "" matches
+        all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``."""
+        k = self._start + start
+        rows: Iterator[int] = iter(range(start, len(self)))
+        if wanted is not None:
+            in_messages = {c for c, (_t, d, kind) in enumerate(self._triples) if d == "in" and kind == "message"}
+            code, meta, triples = self.code, self.meta, self._triples
+            rows = iter([i for i in range(start, len(self))
+                         if code[self._start + i] in in_messages
+                         and type_test(_TypeProbe(triples[code[self._start + i]], meta[self._start + i]), wanted)])
+        if not needle:
+            return list(rows)
+        keep = set(rows) if wanted is not None else None
+        hits: set[int] = set()
+        named = {c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"}
+        if named:
+            hits.update(i for i, c in enumerate(self.code[k:], start) if c in named)
+        hits.update(i for i, s in enumerate(self.data[k:], start)
+                    if s is not None and needle in (s.lower() if isinstance(s, str) else s.hex()))
+        if needle.isdigit():
+            hits.update(i for i, s in enumerate(self.seq[k:], start) if s != NONE and needle in str(s))
+        hits.update(i for i, m in enumerate(self.meta[k:], start)
+                    if m is not None and needle in str(m.get("topic", "")).lower())
+        found = sorted(hits)
+        return found if keep is None else [i for i in found if i in keep]
+
+
+class _TypeProbe:
+    """Just what a type filter reads of an event (its kind, direction and meta)."""
+
+    __slots__ = ("transport", "direction", "kind", "meta")
+
+    def __init__(self, triple: tuple[str, str, str], meta: dict | None) -> None:
+        self.transport, self.direction, self.kind = triple
+        self.meta = meta or {}
