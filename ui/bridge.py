@@ -7,6 +7,8 @@ one signal and one model insert per flush, never one per message.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from transport.events import Event
@@ -23,10 +25,12 @@ class EventBridge(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.flush)
         self.pushed = 0
+        self.counts: Counter[str] = Counter()  # pushed, per transport
 
     def push(self, event: Event) -> None:
         self._pending.append(event)
         self.pushed += 1
+        self.counts[event.transport] += 1
         if not self._timer.isActive():
             self._timer.start()
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 from transport.browser import VirtualBrowser
 from transport.errors import DuplexError
 from transport.events import Event
-from transport.lab_admin import lab_sessions, lab_stats
+from transport.lab_admin import lab_sessions, lab_stats, post_fault
 
 from .ajax_tab import AjaxTab
 from .bridge import EventBridge
@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
             tab.session.browserChosen.connect(lambda index, tab=tab: self._move_tab(tab, index))
             tab.session.closeBrowserRequested.connect(lambda tab=tab: self._close_browser(tab.browser))
         self.server_tab.killRequested.connect(self.kill_lab)
+        self.server_tab.rateRequested.connect(self._on_server_tab_rate_requested)
         self.server_tab.statusMessage.connect(self._on_tab_status_message)
         self.compare_tab.statusMessage.connect(self._on_tab_status_message)
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         for transport, batch in by_transport.items():
             tab = self._routes.get(transport)
             if tab is not None:
+                tab.timeline.received = self.bridge.counts.get(transport, 0)
                 tab.append_events(batch)
 
     def _on_lab_listening(self, url: str, token: str) -> None:
@@ -120,6 +122,15 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             tab.set_lab(url, token)
         self.labReady.emit(url)
+
+    def _on_server_tab_rate_requested(self, rate: float) -> None:
+        async def set_rate() -> None:
+            if not self.lab.url:
+                raise DuplexError("The lab server is not running.")
+            answer = await post_fault(self.lab.url, self.lab.token, {"action": "rate", "rate": rate})
+            self.mark_everywhere(f"feed rate {answer.get('previous', 0):g} → {rate:g} messages/s")
+
+        self._session_tasks.spawn(set_rate())
 
     def kill_lab(self, down_s: float, keep_history: bool) -> None:
         if not self.lab.kill_and_restart(down_s, keep_history):

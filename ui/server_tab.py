@@ -28,6 +28,7 @@ PEAK_WINDOW = 60  # seconds the storm's peak rate looks back
 class ServerTab(QWidget):
     title = "Server"
     killRequested = Signal(float, bool)  # seconds until the new process, keep history
+    rateRequested = Signal(float)  # the feed's messages per second
     statusMessage = Signal(str)
 
     def __init__(self, lab: Lab, parent: QWidget | None = None) -> None:
@@ -51,12 +52,20 @@ class ServerTab(QWidget):
                                   "the new process numbers from 1 again")
         self.kill_button = QPushButton("Kill the process and restart")
         self.kill_button.setToolTip("SIGKILL: no close frame, no goodbye; a new process on the same port")
+        self.rate = QDoubleSpinBox(suffix=" msg/s", minimum=0.0, maximum=100_000.0, value=5.0, decimals=1)
+        self.rate.setToolTip("How fast the lab's ticker publishes, to every transport (0: silent)")
+        self.rate_button = QPushButton("Set feed rate")
         box = QGroupBox("Lab process")
         form = QFormLayout(box)
         form.addRow("Address", self.address)
         form.addRow("Process", self.process)
         form.addRow("Feed", self.feed)
         form.addRow("Open now", self.connections)
+        rate = QHBoxLayout()
+        rate.addWidget(self.rate)
+        rate.addWidget(self.rate_button)
+        rate.addStretch(1)
+        form.addRow("Feed rate", rate)
         kill = QHBoxLayout()
         kill.addWidget(self.kill_button)
         kill.addWidget(self.kill_down)
@@ -113,6 +122,7 @@ class ServerTab(QWidget):
         QVBoxLayout(self).addWidget(split)
         self.kill_button.clicked.connect(
             lambda: self.killRequested.emit(self.kill_down.value(), self.kill_keep.isChecked()))
+        self.rate_button.clicked.connect(lambda: self.rateRequested.emit(self.rate.value()))
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
         self.run_button.clicked.connect(self._on_run_button_clicked)
@@ -201,7 +211,10 @@ class ServerTab(QWidget):
         feed = stats.get("feed", {})
         self.process.setText(f"pid {stats.get('pid')} · up {stats.get('uptime_s', 0):,.0f} s · CPU "
                              f"{stats.get('cpu_s', 0):.2f} s · {stats.get('rss_bytes', 0) / 1e6:,.1f} MB resident")
-        self.feed.setText(f"last seq {feed.get('last_seq')} · {feed.get('history'):,} in history from seq "
+        if not self.rate.hasFocus() and isinstance(feed.get("rate"), (int, float)):
+            self.rate.setValue(float(feed["rate"]))
+        self.feed.setText(f"{feed.get('rate', 0):g} msg/s · last seq {feed.get('last_seq')} · "
+                          f"{feed.get('history'):,} in history from seq "
                           f"{feed.get('first_available')} · {feed.get('loaded', 0):,} loaded from the file at start")
         self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label, _c in TRANSPORTS
                                             if key in opened) + f" · TCP {opened.get('tcp', '—')}"

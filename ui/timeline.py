@@ -45,6 +45,7 @@ class TimelineWidget(QWidget):
         self.export_button.setToolTip("Save the timeline as HAR 1.2 (opens in HAR viewers and DevTools) or JSON Lines")
         self.import_button = QPushButton("Import…")
         self.import_button.setToolTip("Show a Duplex HAR or JSON Lines file again, in this timeline")
+        self.received: int | None = None  # rows the bridge took for this timeline (the window sets it)
         self.files = TimelineFiles(self, self.model.snapshot, self.append_events, self.said.emit)
         self.counts = QLabel()
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -150,7 +151,8 @@ class TimelineWidget(QWidget):
 
     def _update_counts(self) -> None:
         m = self.model
-        text = f"captured {m.captured:,} · shown {m.rowCount():,}"
+        text = f"received {self.received:,} · " if self.received is not None else ""
+        text += f"captured {m.captured:,} · shown {m.rowCount():,}"
         if m.filter_text or m.type_filter is not None:
             text += f" of {m.stored:,}"
         if m.paused:

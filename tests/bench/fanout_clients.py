@@ -80,7 +80,7 @@ async def main() -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while (line := await reader.readline()).strip() == b"go":
+        while (await reader.readline()).strip() == b"go":
             fleet.latencies, fleet.pending = [], n
             fleet.done.clear()
             print(json.dumps({"armed": True}), flush=True)

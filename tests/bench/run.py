@@ -4,6 +4,11 @@ WebSocket: Duplex's client against a bare websockets client. SSE: Duplex's
 client against aiohttp-sse-client (tests/bench/sse.py). Both clients run in the same process, on the same event loop, against the same
 lab server process, interleaved in blocks so machine noise hits both alike.
 Figures are reported as ratios against the bare client measured in this run.
+The lab's fan-out (tests/bench/fanout.py: 1 000 and 10 000 clients from a
+second process), the timeline's ingest, memory and filter
+(tests/bench/ui_ingest.py, a child process) and the launch to the first live
+message (``main.py --smoke``) follow. Where nothing in the run is a peer (a
+lab's memory per connection, a launch), the baseline is named in the row.
 Every loop is bounded in count and time.
 """
 
@@ -11,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
-from tests.bench import sse, transports  # noqa: E402
+from tests.bench import fanout, sse, transports  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
@@ -141,12 +148,49 @@ async def measure(lab) -> dict[str, dict[str, float]]:
     return out
 
 
+LAUNCHES = 3
+
+
+def launch_times() -> dict[str, float]:
+    """Median seconds from starting ``main.py --smoke`` to its first live message, and the same for the
+    bare pieces without Qt: the lab process started and a websockets client's first message."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    gui = []
+    for _ in range(LAUNCHES):
+        res = subprocess.run([sys.executable, "main.py", "--smoke"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+        gui.append(json.loads(res.stdout.strip().splitlines()[-1])["first_message_s"])
+    bare = []
+    for _ in range(LAUNCHES):
+        t0 = time.monotonic()
+        lab = start_lab(rate=5)
+        try:
+            asyncio.run(_first_message(lab.ws_url))
+            bare.append(time.monotonic() - t0)
+        finally:
+            lab.stop()
+    return {"gui": statistics.median(gui), "bare": statistics.median(bare)}
+
+
+async def _first_message(url: str) -> None:
+    async with connect(url, compression=None, proxy=None) as ws:
+        while '"seq"' not in await asyncio.wait_for(ws.recv(), STEP_TIMEOUT):
+            pass
+
+
+def ui_ingest() -> dict:
+    res = subprocess.run([sys.executable, str(Path(__file__).with_name("ui_ingest.py"))], cwd=ROOT,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
+                         timeout=300)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def row(name, value, unit, baseline, target, higher_is_better):
     """A result with its same-run baseline; ``target`` None: reported, not judged."""
     ratio = value / baseline if baseline else float("nan")
     met = None if target is None else ratio >= target if higher_is_better else ratio <= target
     return {"name": name, "value": round(value, 4), "unit": unit, "baseline": round(baseline, 4),
-            "ratio": round(ratio, 3), "target": target, "met": met}
+            "ratio": round(ratio, 3), "target": target, "met": met, "lower": not higher_is_better}
 
 
 async def main() -> int:
@@ -178,6 +222,29 @@ async def main() -> int:
     sse_rates = await sse.measure()
     rows.append(row("sse throughput, duplex vs aiohttp-sse-client", sse_rates["duplex"], "events/s",
                     sse_rates["aiohttp-sse-client"], 1.5, True))
+    fan = await fanout.measure()
+    for (kind, n), res in fan.items():
+        tag = f"{'WebSocket' if kind == 'ws' else 'SSE'} fan-out, {n:,} clients"
+        rows.append(row(f"{tag}: memory per connection (baseline: the 16 KB target)",
+                        res["bytes_per_conn"] / 1024, "KB", 16.0, 1.0, False))
+        rows.append(row(f"{tag}: broadcast delivered to all, p99 (baseline: the 500 ms target)",
+                        res["p99_ms"], "ms", 500.0, 1.0, False))
+        small = fan[(kind, fanout.SIZES[0])]
+        rows.append(row(f"{tag}: time to connect all (vs {fanout.SIZES[0]:,}, per client)", res["connect_s"] / n * 1e3,
+                        "ms/client", small["connect_s"] / fanout.SIZES[0] * 1e3, None, False))
+    ui = await asyncio.to_thread(ui_ingest)
+    rows.append(row("UI ingest at event-loop lag p99 < 50 ms, batched (baseline: the 100 000 rows/s target)",
+                    ui["ingest"], "rows/s", 100_000, 1.0, True))
+    rows.append(row("UI ingest with 1 000 000 rows stored (vs empty)", ui["ingest_full"], "rows/s", ui["ingest"],
+                    None, True))
+    rows.append(row("timeline memory, 1 000 000 rows of 64 B (baseline: the 250 MB target)",
+                    ui["bytes_per_row"] * ui["rows"] / 1e6, "MB", 250.0, 1.0, False))
+    rows.append(row("timeline filter over 1 000 000 rows (baseline: the 0.2 s target)", ui["filter_s"], "s", 0.2,
+                    1.0, False))
+    launch = await asyncio.to_thread(launch_times)
+    rows.append(row("launch to first live message, main.py --smoke (vs lab + bare client, no Qt)",
+                    launch["gui"], "s", launch["bare"], None, False))
+    rows.append(row("launch to first live message (baseline: the 2 s target)", launch["gui"], "s", 2.0, 1.0, False))
     uv, aio = per_loop["uvloop"]["bare websockets"], per_loop["asyncio"]["bare websockets"]
     rows.append(row("lab server RTT p50, uvloop vs asyncio (bare client)", uv["p50"], "ms", aio["p50"], 1.0, False))
     rows.append(row("lab server throughput, uvloop vs asyncio (bare client)", uv["rate"], "msg/s", aio["rate"], 1.0, True))
@@ -187,7 +254,7 @@ async def main() -> int:
     print("| benchmark | value | baseline | ratio | target | met |")
     print("| --- | ---: | ---: | ---: | ---: | :-: |")
     for r in rows:
-        cmp = "≤" if "RTT" in r["name"] else "≥"
+        cmp = "≤" if r["lower"] else "≥"
         target = "—" if r["target"] is None else f"{cmp} {r['target']}"
         met = "—" if r["met"] is None else "yes" if r["met"] else "no"
         print(f"| {r['name']} | {r['value']:,.3f} {r['unit']} | {r['baseline']:,.3f} {r['unit']} | "

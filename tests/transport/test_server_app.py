@@ -166,3 +166,20 @@ async def test_a_closed_websocket_no_longer_counts_as_open(client):
     assert len(client.server.app[WEBSOCKETS]) == 1  # the closed one is gone, not waiting for the GC
     assert await close_websockets(client.server.app, 1012, "restart") == 1
     await ws2.close()
+
+
+async def test_the_feed_rate_changes_while_the_lab_runs():
+    app = create_app(ServerConfig(rate=0))
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        headers = auth(c)
+        bad = await c.post("/_admin/faults", json={"action": "rate", "rate": -1}, headers=headers)
+        assert bad.status == 400
+        ok = await (await c.post("/_admin/faults", json={"action": "rate", "rate": 200}, headers=headers)).json()
+        assert ok == {"ok": True, "action": "rate", "rate": 200.0, "previous": 0}
+        ws = await c.ws_connect("/ws")
+        await recv_json(ws)  # live
+        first = await recv_json(ws)
+        assert first["seq"] >= 1  # the ticker publishes now
+        stats = await (await c.get("/_admin/stats", headers=headers)).json()
+        assert stats["feed"]["rate"] == 200.0
+        await ws.close()

@@ -130,3 +130,16 @@ async def test_reconnect_policies_race_side_by_side_through_one_fault(window):
     tab.faults.race_button.setChecked(False)
     assert tab.race is None
     await wait_until(lambda: all(r.client.state == "closed" for r in race.runners), 10, "the racers closed")
+
+
+async def test_the_feed_rate_is_set_from_the_server_tab_and_counts_stay_equal(window):
+    ws = window.ws_tab
+    await wait_until(lambda: ws.client is not None and ws.client.connected, 15, "open")
+    window.server_tab.rate.setValue(500)
+    window.server_tab.rate_button.click()
+    await wait_until(lambda: any("feed rate 50 → 500" in e.data for e in rows(ws, "fault")), 10, "the marker")
+    received = ws.client.ledger.received
+    await wait_until(lambda: ws.client.ledger.received >= received + 500, 10, "500 messages at 500/s")
+    await wait_until(lambda: ws.timeline.received == ws.timeline.model.captured
+                     and f"received {ws.timeline.received:,} · captured" in ws.timeline.counts.text(), 5,
+                     "received = captured, shown")

@@ -8,6 +8,7 @@ Body: ``{"action": ...}`` with one of
 - ``session_settings`` ``{"renew": "user"|"all", "idle": S, "absolute": S}``: change the
   renewal policy and timeouts of the running server (each field optional);
 - ``evict_history``: forget history, so resume points become unknown (gap);
+- ``rate`` ``{"rate": R}``: the ticker publishes R messages per second from now on (0: stops);
 - ``burst`` ``{"count": N, "topic": T}``: publish N messages at once (benchmarks).
 Requests need ``Authorization: Bearer <admin_token>``; any request carrying a
 foreign ``Origin`` is refused, so a web page cannot reach it.
@@ -22,7 +23,7 @@ import logging
 
 from aiohttp import web
 
-from .keys import CONFIG, FEED, GO_DOWN, SESSIONS, TASKS, WEBSOCKETS
+from .keys import CONFIG, FEED, GO_DOWN, SESSIONS, TASKS, TICKER, WEBSOCKETS
 from .origin import origin_allowed
 from .session_http import expire_all
 from .sse import end_streams
@@ -31,6 +32,7 @@ log = logging.getLogger("duplex.server.admin")
 
 MAX_DOWN_S = 3600.0
 MAX_BURST = 1_000_000
+MAX_RATE = 100_000
 
 
 def _authorised(request: web.Request) -> bool:
@@ -102,6 +104,15 @@ async def faults_handler(request: web.Request) -> web.Response:
     if action == "evict_history":
         n = app[FEED].evict()
         return web.json_response({"ok": True, "action": action, "evicted": n})
+    if action == "rate":
+        rate = body.get("rate")
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= MAX_RATE:
+            return _error(400, f"rate must be a number of messages per second from 0 to {MAX_RATE:,}")
+        ticker = app.get(TICKER)
+        if ticker is None:
+            return _error(501, "the ticker is not running")
+        previous = ticker.set_rate(float(rate))
+        return web.json_response({"ok": True, "action": action, "rate": float(rate), "previous": previous})
     if action == "burst":
         count = body.get("count", 1000)
         if not isinstance(count, int) or not 0 < count <= MAX_BURST:

@@ -16,12 +16,12 @@ from aiohttp import web
 from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
 from ..envelope import EPOCH_HEADER
-from .feed import Feed, run_ticker
+from .feed import Feed, Ticker
 from .journal import Journal
 from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
-from .keys import (BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, VALUES,
-                   WEBSOCKETS)
+from .keys import (BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, TICKER,
+                   VALUES, WEBSOCKETS)
 from .session_http import (login_handler, logout_handler, me_handler, new_bound, session_middleware,
                            sweeper)
 from .sessions import SessionStore
@@ -53,8 +53,11 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(run_ticker(app[FEED], app[CONFIG].rate)), asyncio.create_task(sweeper(app))]
+    ticker = app[TICKER] = Ticker(app[FEED], app[CONFIG].rate)
+    ticker.start()
+    tasks = [asyncio.create_task(sweeper(app))]
     yield
+    await ticker.stop()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -184,6 +184,30 @@ def demo_body(topic: str, n: int) -> dict[str, Any]:
     return {"post": 1, "likes": n}
 
 
+class Ticker:
+    """The demo publisher, whose rate can change while the lab runs (admin action ``rate``)."""
+
+    def __init__(self, feed: Feed, rate: float) -> None:
+        self.feed, self.rate = feed, rate
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(run_ticker(self.feed, self.rate))
+
+    def set_rate(self, rate: float) -> float:
+        """Publish ``rate`` messages per second from now on; returns the previous rate."""
+        previous, self.rate = self.rate, rate
+        if self._task is not None:
+            self._task.cancel()
+        self.start()
+        return previous
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 async def run_ticker(feed: Feed, rate: float) -> None:
     """Publish ``rate`` messages per second on schedule (no drift) until cancelled."""
     if rate <= 0:

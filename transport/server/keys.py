@@ -36,3 +36,5 @@ GO_DOWN = web.AppKey("go_down", Callable[[float], Awaitable[None]])
 # Requests since start by endpoint family (stats.family), and the runner's count of open TCP connections.
 REQUESTS = web.AppKey("requests", Counter)
 CONNECTIONS = web.AppKey("connections", Callable[[], int])
+# The demo publisher (feed.Ticker): its rate can change while the lab runs.
+TICKER = web.AppKey("ticker", object)

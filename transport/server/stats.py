@@ -15,7 +15,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from .keys import CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, STREAMS, WEBSOCKETS
+from .keys import CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, STREAMS, TICKER, WEBSOCKETS
 
 FAMILIES = (("/ws", "websocket"), ("/sse", "sse"), ("/api/poll", "short_poll"), ("/api/longpoll", "long_poll"),
             ("/api/stream", "stream"), ("/api/", "ajax"), ("/form", "ajax"), ("/session/", "session"),
@@ -58,7 +58,8 @@ def snapshot(app: web.Application) -> dict:
         "rss_bytes": rss_bytes(),
         "feed": {"last_seq": feed.last_seq, "published": feed.published, "history": len(feed),
                  "first_available": feed.first_available(), "subscribers": feed.subscribers,
-                 "loaded": feed.loaded, "history_file": app[CONFIG].history_file},
+                 "loaded": feed.loaded, "history_file": app[CONFIG].history_file,
+                 "rate": getattr(app.get(TICKER), "rate", app[CONFIG].rate)},
         "open": {"websocket": len(app[WEBSOCKETS]), "sse": sum(1 for r in app[STREAMS] if r.is_connected()),
                  "stream": holds["stream"], "long_poll": holds["long_poll"],
                  "tcp": connections() if connections is not None else None},
