@@ -31,7 +31,8 @@ async def test_export_a_live_timeline_and_import_it_elsewhere(window, tmp_path):
 async def test_importing_a_file_that_is_not_a_timeline_says_why(window, tmp_path):
     bad = tmp_path / "notes.jsonl"
     bad.write_text("hello\n")
-    tab = window.ajax_tab  # no live rows here
+    tab = window.ajax_tab  # no live rows here once it is ready
+    await wait_until(lambda: any(e.kind == "open" for e in tab.timeline.model.events()), 15, "the AJAX tab ready")
     before = tab.timeline.model.captured
     task = tab.timeline.files.import_(str(bad))
     await wait_until(lambda: task.done(), 5, "the import to fail")
