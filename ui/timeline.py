@@ -75,7 +75,6 @@ class TimelineWidget(QWidget):
         bar.addWidget(self.clear_button)
         bar.addWidget(self.export_button)
         bar.addWidget(self.import_button)
-        bar.addWidget(self.counts)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
@@ -84,6 +83,7 @@ class TimelineWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.counts)  # its own line: the counts grow, the controls must not be squeezed
         layout.addWidget(split, 1)
         self._connect_signals()
         self._update_counts()
