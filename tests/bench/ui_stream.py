@@ -1,0 +1,102 @@
+"""End to end: the lab's WebSocket feed into a shown timeline, on the app's qasync loop (a child process).
+
+``python tests/bench/ui_stream.py`` prints one JSON object: for each feed
+rate, the messages per second that reached the timeline and the Qt event
+loop's lag p99 (a 10 ms timer's lateness) over 3 s; ``best`` is the highest
+delivered rate with lag p99 < 50 ms and nothing lost, ``baseline`` what the
+lab published per second in that step (so the ratio says whether the tab kept
+up). Bounded:
+a fixed list of steps, 3 s each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from tests.helpers import start_lab  # noqa: E402
+from transport.backoff import Policy  # noqa: E402
+from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
+from transport.lab_admin import lab_stats, post_fault  # noqa: E402
+from ui.bridge import EventBridge  # noqa: E402
+from ui.event_loop import DuplexEventLoop  # noqa: E402
+from ui.timeline import TimelineWidget  # noqa: E402
+
+RATES = (5_000, 10_000, 20_000, 40_000, 60_000, 80_000)
+STEP_S = 3.0
+LAG_LIMIT_MS = 50.0
+
+
+async def step(lab, timeline: TimelineWidget, client: WebSocketClient, rate: int) -> dict:
+    lags: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def probe() -> None:
+        now = clock.elapsed()
+        lags.append(max(0.0, now - last[0] - 10))
+        last[0] = now
+
+    prober = QTimer()
+    prober.setInterval(10)
+    prober.timeout.connect(probe)
+    await post_fault(lab.url, lab.token, {"action": "rate", "rate": rate})
+    published = (await lab_stats(lab.url, lab.token))["feed"]["published"]
+    before_rows, before_msgs = timeline.model.captured, client.ledger.received
+    t0 = time.perf_counter()
+    prober.start()
+    await asyncio.sleep(STEP_S)  # the step's length: the measurement window
+    prober.stop()
+    elapsed = time.perf_counter() - t0
+    published = (await lab_stats(lab.url, lab.token))["feed"]["published"] - published
+    lags.sort()
+    return {"rate": rate, "delivered": round((client.ledger.received - before_msgs) / elapsed),
+            "displayed": round((timeline.model.captured - before_rows) / elapsed),
+            "lag_p99_ms": lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else 0.0,
+            "lost": client.ledger.lost, "published": round(published / elapsed)}
+
+
+async def main() -> dict:
+    lab = start_lab(rate=0)
+    try:
+        timeline = TimelineWidget(1_000_000)
+        timeline.resize(1000, 600)
+        timeline.show()
+        bridge = EventBridge()
+        bridge.events.connect(timeline.append_events)
+        client = WebSocketClient(WebSocketOptions(lab.ws_url, policy=Policy("fixed", 0.1)), bridge.push)
+        run = asyncio.ensure_future(client.run())
+        while not client.connected:
+            await asyncio.sleep(0.01)  # a bounded wait for the first connection (the lab is local)
+        steps = []
+        for rate in RATES:
+            steps.append(await step(lab, timeline, client, rate))
+            if steps[-1]["lag_p99_ms"] >= LAG_LIMIT_MS:
+                break
+        await client.close()
+        await asyncio.wait_for(run, 10)
+        ok = [s for s in steps if s["lag_p99_ms"] < LAG_LIMIT_MS and s["lost"] == 0]
+        top = max(ok, key=lambda s: s["displayed"], default=None)
+        return {"best": top["displayed"] if top else 0, "baseline": top["published"] if top else 0, "steps": steps}
+    finally:
+        lab.stop()
+
+
+if __name__ == "__main__":
+    app = QApplication.instance() or QApplication([])
+    loop = DuplexEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        print(json.dumps(loop.run_until_complete(main())))
