@@ -149,7 +149,7 @@ def _r(value: float | None) -> float | None:
 
 COLUMNS = ("transport", "messages", "p50_ms", "p95_ms", "p99_ms", "wire_per_msg", "payload_per_msg",
            "headers_per_msg", "cookies_per_msg", "framing_per_msg", "requests_per_msg", "requests", "empty",
-           "open_server", "lost", "duplicated", "cpu_ms_per_1000", "rss_mb")
+           "open_server", "lost", "duplicated", "cpu_ms_per_1000", "rss_mb", "rss_kb_per_1000")
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

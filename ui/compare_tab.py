@@ -58,7 +58,9 @@ COLUMNS = (("transport", "Transport", ""), ("messages", "Messages", "Feed messag
            ("open_server", "Open", "Connections the lab holds open for this transport"),
            ("lost", "Lost", "The ledger: messages never received"), ("duplicated", "Dup.", "The ledger: duplicates"),
            ("cpu_ms_per_1000", "CPU ms/1k", "One at a time: the lab process's CPU time per 1 000 messages delivered"),
-           ("rss_mb", "RSS MB", "The lab process's resident memory at the end"))
+           ("rss_mb", "RSS MB", "The lab process's resident memory at the end"),
+           ("rss_kb_per_1000", "RSS KB/1k", "One at a time: the lab's resident memory growth per 1 000 messages "
+                                            "delivered"))
 PROXY = "compare"
 
 
@@ -254,8 +256,9 @@ class CompareTab(QWidget):
                 row["rss_mb"] = round(stats.get("rss_bytes", 0) / 1e6, 1)
             if before is not None and stats is not None and row["messages"]:
                 row["cpu_ms_per_1000"] = round((stats["cpu_s"] - before["cpu_s"]) * 1e6 / row["messages"], 1)
+                row["rss_kb_per_1000"] = round((stats["rss_bytes"] - before["rss_bytes"]) / row["messages"], 1)
             old = self.rows.get(t, {})
-            for key in ("open_server", "rss_mb", "cpu_ms_per_1000"):
+            for key in ("open_server", "rss_mb", "cpu_ms_per_1000", "rss_kb_per_1000"):
                 row.setdefault(key, old.get(key))
             self.rows[t] = row
         self._show()

@@ -1,9 +1,10 @@
 """The lab server's fan-out: 1 000 and 10 000 WebSocket and SSE clients in a second process.
 
 For each transport and size: the time to connect them all, the lab's
-resident memory per connection (``/_admin/stats`` before and after), and the
+resident memory per connection (``/_admin/stats`` before and after), the
 delivery of a broadcast (one message published, received by every client:
-p99 of receive − publish over 3 broadcasts). Clients are plain aiohttp in
+p99 of receive − publish over 3 broadcasts) and the lab's CPU time for that
+broadcast (its writes to every connection; median of 3). Clients are plain aiohttp in
 their own process (tests/bench/fanout_clients.py), so the lab is measured,
 not Duplex's client stack; the client process's own time to read N
 messages is part of the delivery figure.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -41,17 +43,20 @@ async def one(kind: str, n: int) -> dict[str, float]:
         ready = json.loads(await asyncio.to_thread(read_line, proc.stdout, 120))
         after = await lab_stats(lab.url, lab.token)
         latencies: list[float] = []
+        cpu: list[float] = []
         for _ in range(BROADCASTS):
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
             json.loads(await asyncio.to_thread(read_line, proc.stdout, 30))  # armed
+            cpu0 = (await lab_stats(lab.url, lab.token))["cpu_s"]
             await post_fault(lab.url, lab.token, {"action": "burst", "count": 1, "topic": "fanout"})
             got = json.loads(await asyncio.to_thread(read_line, proc.stdout, 90))
+            cpu.append((await lab_stats(lab.url, lab.token))["cpu_s"] - cpu0)  # the two admin calls included
             latencies += got["latencies_ms"]
         return {"connect_s": ready["connect_s"], "connected": ready["connected"],
                 "bytes_per_conn": (after["rss_bytes"] - before["rss_bytes"]) / n,
                 "p99_ms": pct(latencies, 99), "p50_ms": pct(latencies, 50),
-                "delivered": len(latencies) / BROADCASTS}
+                "delivered": len(latencies) / BROADCASTS, "write_ms": statistics.median(cpu) * 1000}
     finally:
         if proc is not None:
             proc.stdin.close()

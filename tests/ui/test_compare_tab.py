@@ -61,6 +61,7 @@ async def test_one_at_a_time_adds_the_lab_cpu_per_1000_messages(window):
     for t in TRANSPORTS:
         row = tab.rows[t]
         assert row["messages"] >= 100 and row["cpu_ms_per_1000"] > 0 and row["rss_mb"] > 10, (t, row)
+        assert row["rss_kb_per_1000"] is not None, (t, row)
 
 
 async def test_a_run_under_a_fault_shows_how_each_transport_degrades(window):

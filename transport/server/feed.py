@@ -69,6 +69,10 @@ class Subscription:
             self._items.append(msg)
         self._ready.set()
 
+    def wake(self) -> None:
+        """Wake a reader waiting in get_batch (it gets what is there, possibly nothing)."""
+        self._ready.set()
+
     async def get_batch(self) -> list[Message]:
         await self._ready.wait()
         self._ready.clear()

@@ -93,25 +93,21 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
 async def _pump(resp: EventSourceResponse, sub, last: int) -> None:
     """Write live messages until the client leaves or the server ends the stream."""
     ended = asyncio.ensure_future(resp.wait())  # done when pings fail or stop_streaming()
-    batch: asyncio.Future | None = None
+    ended.add_done_callback(lambda _f: sub.wake())  # the end wakes the pump: no task per batch to race it
     try:
         while True:
-            batch = asyncio.ensure_future(sub.get_batch())
-            await asyncio.wait({batch, ended}, return_when=asyncio.FIRST_COMPLETED)
-            if not batch.done():
+            messages = await sub.get_batch()
+            if ended.done():
                 return
             if sub.overflowed:  # too slow: end the stream; the client resumes by Last-Event-ID
                 log.info("sse client too slow: ending its stream")
                 return
-            messages = batch.result()
             text = "".join(encode(m) for m in messages if m.seq > last)
             if text:
                 await resp.write(text.encode())
                 last = max(last, messages[-1].seq)
     finally:
         ended.cancel()
-        if batch is not None:
-            batch.cancel()
 
 
 async def _session_ended(resp: EventSourceResponse) -> None:
