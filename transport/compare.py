@@ -15,10 +15,10 @@ it is the handshake plus each frame's computed size.
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import math
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ TITLES = {"websocket": "WebSocket", "sse": "SSE", "long_poll": "Long polling", "
           "short_poll": "Short polling"}
 PATHS = {"websocket": "/ws", "sse": "/sse", "long_poll": "/api/longpoll", "stream": "/api/stream",
          "short_poll": "/api/poll"}
-MAX_LATENCIES = 1_000_000  # per transport and run: a bounded run stays far below
+SAMPLE = 50_000  # latencies kept per transport (a uniform sample of the run): sorting it stays cheap
 MAX_EVENTS = 300_000  # events kept per transport for the run's HAR / JSON Lines export
 
 
@@ -75,11 +75,13 @@ class Tally:
     requests: int = 0
     responses: int = 0
     empty: int = 0
-    latencies: list[float] = field(default_factory=list)  # ms, in arrival order
+    latencies: list[float] = field(default_factory=list)  # ms: every one up to SAMPLE, then a uniform sample
+    seen: int = 0  # latencies observed
     events: list[Event] = field(default_factory=list)  # the first MAX_EVENTS, for export
     series: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, p50 of that second)
     _second: list[float] = field(default_factory=list)
-    _sorted: list[float] = field(default_factory=list)
+    _sorted: list[float] | None = None
+    _rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def sink(self, e: Event) -> None:
         if len(self.events) < MAX_EVENTS:
@@ -90,9 +92,18 @@ class Tally:
         if kind == "message" and e.direction == "in":
             self.messages += 1
             self.payload += e.size
-            if e.latency_ms is not None and len(self.latencies) < MAX_LATENCIES:
-                self.latencies.append(e.latency_ms)
-                self._second.append(e.latency_ms)
+            lat = e.latency_ms
+            if lat is not None:
+                self._second.append(lat)
+                self.seen += 1
+                if len(self.latencies) < SAMPLE:  # reservoir sampling (Algorithm R)
+                    self.latencies.append(lat)
+                    self._sorted = None
+                else:
+                    j = self._rng.randrange(self.seen)
+                    if j < SAMPLE:
+                        self.latencies[j] = lat
+                        self._sorted = None
         elif kind == "request":
             self.requests += 1
         elif kind == "response":
@@ -114,13 +125,9 @@ class Tally:
             self._second = []
 
     def sorted_latencies(self) -> list[float]:
-        if len(self._sorted) != len(self.latencies):
-            new = self.latencies[len(self._sorted):]
-            if len(new) > 64:
-                self._sorted = sorted(self.latencies)
-            else:
-                for v in new:
-                    bisect.insort(self._sorted, v)
+        """The kept latencies, sorted (cached until the next one arrives)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.latencies)
         return self._sorted
 
     def row(self) -> dict[str, Any]:

@@ -304,13 +304,14 @@ class CompareTab(QWidget):
         text = to_csv(self.table_rows())
         return self._tasks.spawn(self._write(path, lambda: Path(path).write_text(text, encoding="utf-8")))
 
-    def run_events(self) -> list:
-        """Every event of the run's clients, in time order."""
-        return sorted((e for tally in self.tallies.values() for e in tally.events), key=lambda e: e.t)
-
     def export_events(self, path: str) -> asyncio.Task:
-        events = self.run_events()
-        return self._tasks.spawn(self._write(path, lambda: Path(path).write_text(render(events, path), encoding="utf-8")))
+        lists = [list(tally.events) for tally in self.tallies.values()]  # copied here, sorted off the GUI thread
+
+        def write() -> None:
+            events = sorted((e for events in lists for e in events), key=lambda e: e.t)
+            Path(path).write_text(render(events, path), encoding="utf-8")
+
+        return self._tasks.spawn(self._write(path, write))
 
     def export_png(self, path: str) -> asyncio.Task:
         image = self.charts.grab().toImage()  # drawn on the GUI thread, written off it

@@ -20,16 +20,12 @@ import sys
 from pathlib import Path
 
 from tests.helpers import read_line, start_lab
+from transport.compare import percentile
 from transport.lab_admin import lab_stats, post_fault
 
 SIZES = (1_000, 10_000)
 BROADCASTS = 3
 CLIENTS = Path(__file__).with_name("fanout_clients.py")
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
 
 async def one(kind: str, n: int) -> dict[str, float]:
@@ -55,7 +51,7 @@ async def one(kind: str, n: int) -> dict[str, float]:
             latencies += got["latencies_ms"]
         return {"connect_s": ready["connect_s"], "connected": ready["connected"],
                 "bytes_per_conn": (after["rss_bytes"] - before["rss_bytes"]) / n,
-                "p99_ms": pct(latencies, 99), "p50_ms": pct(latencies, 50),
+                "p99_ms": percentile(sorted(latencies), 0.99), "p50_ms": percentile(sorted(latencies), 0.5),
                 "delivered": len(latencies) / BROADCASTS, "write_ms": statistics.median(cpu) * 1000}
     finally:
         if proc is not None:

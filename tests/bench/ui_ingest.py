@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from tests.bench.lag import LagProbe  # noqa: E402
 from transport.events import Event  # noqa: E402
 from transport.server.stats import rss_bytes  # noqa: E402
 from ui.bridge import EventBridge  # noqa: E402
@@ -57,10 +58,6 @@ def measure_rate(app: QApplication, timeline: TimelineWidget, bridge: EventBridg
                  pool: list[Event]) -> tuple[float, float]:
     """Push ``rate`` rows/s for STEP_S; returns (rows/s that reached the model, lag p99 ms)."""
     per_tick = max(1, rate * TICK_MS // 1000)
-    lags: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
     i = [0]
 
     def produce() -> None:
@@ -68,28 +65,19 @@ def measure_rate(app: QApplication, timeline: TimelineWidget, bridge: EventBridg
             bridge.push(pool[i[0] % len(pool)])
             i[0] += 1
 
-    def probe() -> None:
-        now = clock.elapsed()
-        lags.append(max(0.0, now - last[0] - 10))
-        last[0] = now
-
-    producer, prober = QTimer(), QTimer()
+    producer, probe = QTimer(), LagProbe()
     producer.setInterval(TICK_MS)
-    prober.setInterval(10)
     producer.timeout.connect(produce)
-    prober.timeout.connect(probe)
     before = timeline.model.captured
     t0 = time.perf_counter()
     producer.start()
-    prober.start()
+    probe.start()
     run_for(app, STEP_S)
     producer.stop()
-    prober.stop()
+    p99 = probe.stop()
     bridge.flush()
     app.processEvents()
     elapsed = time.perf_counter() - t0
-    lags.sort()
-    p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else 0.0
     return (timeline.model.captured - before) / elapsed, p99
 
 

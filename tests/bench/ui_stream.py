@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from tests.bench.lag import LagProbe  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
@@ -39,32 +39,19 @@ LAG_LIMIT_MS = 50.0
 
 
 async def step(lab, timeline: TimelineWidget, client: WebSocketClient, rate: int) -> dict:
-    lags: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
-
-    def probe() -> None:
-        now = clock.elapsed()
-        lags.append(max(0.0, now - last[0] - 10))
-        last[0] = now
-
-    prober = QTimer()
-    prober.setInterval(10)
-    prober.timeout.connect(probe)
+    probe = LagProbe()
     await post_fault(lab.url, lab.token, {"action": "rate", "rate": rate})
     published = (await lab_stats(lab.url, lab.token))["feed"]["published"]
     before_rows, before_msgs = timeline.model.captured, client.ledger.received
     t0 = time.perf_counter()
-    prober.start()
+    probe.start()
     await asyncio.sleep(STEP_S)  # the step's length: the measurement window
-    prober.stop()
+    p99 = probe.stop()
     elapsed = time.perf_counter() - t0
     published = (await lab_stats(lab.url, lab.token))["feed"]["published"] - published
-    lags.sort()
     return {"rate": rate, "delivered": round((client.ledger.received - before_msgs) / elapsed),
             "displayed": round((timeline.model.captured - before_rows) / elapsed),
-            "lag_p99_ms": lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else 0.0,
+            "lag_p99_ms": p99,
             "lost": client.ledger.lost, "published": round(published / elapsed)}
 
 
