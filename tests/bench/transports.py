@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from tests.helpers import start_lab
+from transport import compare
 from transport.backoff import Policy
 from transport.clients.feed_http import FeedOptions
 from transport.clients.polling import PollClient
-from transport.clients.sse import SSEClient, SSEOptions
-from transport.clients.stream import StreamClient
-from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.lab_admin import post_fault
 
 RATE = 20
@@ -65,16 +63,7 @@ class Tally:
 
 
 def make_client(transport: str, base: str, sink):
-    fast = Policy("fixed", 0.1)
-    if transport == "websocket":
-        return WebSocketClient(WebSocketOptions(base.replace("http://", "ws://") + "/ws", policy=fast), sink)
-    if transport == "sse":
-        return SSEClient(SSEOptions(base + "/sse"), sink)
-    paths = {"short_poll": "/api/poll", "long_poll": "/api/longpoll", "stream": "/api/stream"}
-    options = FeedOptions(base + paths[transport], policy=fast, interval=1.0)
-    if transport == "stream":
-        return StreamClient(options, sink)
-    return PollClient(options, sink, long=transport == "long_poll")
+    return compare.make_client(transport, base, sink, policy=Policy("fixed", 0.1), hold=25.0)
 
 
 async def measure_transport(transport: str, lab) -> dict[str, float]:

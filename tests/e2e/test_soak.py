@@ -24,30 +24,18 @@ import pytest
 
 from tests.helpers import start_lab, wait_until
 from transport.backoff import Policy
-from transport.clients.feed_http import FeedOptions
-from transport.clients.polling import PollClient
-from transport.clients.sse import SSEClient, SSEOptions
-from transport.clients.stream import StreamClient
-from transport.clients.websocket import WebSocketClient, WebSocketOptions
+from transport.compare import PATHS, make_client
 from transport.lab_admin import post_fault
 
 FAULTS = 20
 RATE = 50
-PATHS = {"websocket": "/ws", "sse": "/sse", "long_poll": "/api/longpoll", "stream": "/api/stream",
-         "short_poll": "/api/poll"}
 
 
 def make(transport: str, base: str, sink):
-    fast = Policy("fixed", 0.1)
-    url = base + PATHS[transport]
-    if transport == "websocket":
-        return WebSocketClient(WebSocketOptions(url.replace("http://", "ws://"), policy=fast), sink)
+    client = make_client(transport, base, sink, policy=Policy("fixed", 0.1), poll_interval=0.2, hold=5)
     if transport == "sse":
-        return SSEClient(SSEOptions(url, default_retry_ms=100), sink)
-    options = FeedOptions(url, policy=fast, interval=0.2, hold=5)
-    if transport == "stream":
-        return StreamClient(options, sink)
-    return PollClient(options, sink, long=transport == "long_poll")
+        client.options.default_retry_ms = 100  # the lab says 100 ms too (--sse-retry)
+    return client
 
 
 class Admin:
