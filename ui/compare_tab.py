@@ -23,25 +23,32 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayo
 
 from transport.compare import TITLES, TRANSPORTS, Tally, make_client, to_csv
 from transport.errors import DuplexError
-from transport.lab_admin import admin_call, lab_stats, post_fault
+from transport.lab_admin import admin_call, lab_stats
 from transport.storm import stop_clients
 
 from .compare_charts import CompareCharts
-from .fault_control import host_port, repeat
+from .fault_control import host_port, proxy_fault, repeat, server_fault
 from .lab_process import LabProcess
 from .tasks import TaskGroup
 from .timeline_files import FILTERS, render
 
 log = logging.getLogger("duplex.ui.compare")
 
-# (title, spec for fault_control.repeat): every fault acts on the compare lab's one proxy or on the lab
+def _spec(fault: str, kind: str = "proxy", attribute: str = "", value: int = 0, jitter: int = 0,
+          duration: float = 0.0, every: float = 0.0) -> dict:
+    """A fault as the fault panel's form says it (fault_panel.FaultForm.spec)."""
+    return {"fault": fault, "kind": kind, "attribute": attribute, "value": value, "jitter": jitter,
+            "stream": "downstream", "toxicity": 1.0, "duration": duration, "every": every}
+
+
+# (title, spec): every fault acts on the compare lab's one proxy, or on the lab (restart)
 FAULTS = (
     ("No fault", None),
-    ("TCP reset every 5 s", {"fault": "reset_peer", "toxic": {"timeout": 0}, "duration": 0.2, "every": 5.0}),
-    ("Latency 200 ± 50 ms", {"fault": "latency", "toxic": {"latency": 200, "jitter": 50}, "duration": 0, "every": 0}),
-    ("Bandwidth 20 KB/s", {"fault": "bandwidth", "toxic": {"rate": 20}, "duration": 0, "every": 0}),
-    ("Proxy down 2 s every 10 s", {"fault": "down", "duration": 2.0, "every": 10.0}),
-    ("Server restart (2 s down) every 10 s", {"fault": "restart", "duration": 2.0, "every": 10.0}),
+    ("TCP reset every 5 s", _spec("reset_peer", attribute="timeout", duration=0.2, every=5.0)),
+    ("Latency 200 ± 50 ms", _spec("latency", attribute="latency", value=200, jitter=50)),
+    ("Bandwidth 20 KB/s", _spec("bandwidth", attribute="rate", value=20)),
+    ("Proxy down 2 s every 10 s", _spec("down", duration=2.0, every=10.0)),
+    ("Server restart (2 s down) every 10 s", _spec("restart", kind="server", duration=2.0, every=10.0)),
 )
 # (key, header, tooltip)
 COLUMNS = (("transport", "Transport", ""), ("messages", "Messages", "Feed messages delivered"),
@@ -225,25 +232,14 @@ class CompareTab(QWidget):
             lab.deleteLater()
 
     async def _fault_loop(self, url: str, token: str, spec: dict, duration: float) -> None:
+        async def call(method: str, path: str, body: dict | None = None):
+            return await admin_call(url, token, method, path, body)
+
         async def once(s: dict) -> None:
-            fault = s["fault"]
-            if fault == "restart":
-                await post_fault(url, token, {"action": "restart", "down_s": s["duration"]})
-                return
-            if fault == "down":
-                await admin_call(url, token, "POST", f"/proxies/{PROXY}", {"enabled": False})
-                try:
-                    await asyncio.sleep(s["duration"])  # the outage itself
-                finally:
-                    await admin_call(url, token, "POST", f"/proxies/{PROXY}", {"enabled": True})
-                return
-            toxic = {"name": fault, "type": fault, "stream": "downstream", "attributes": s["toxic"]}
-            await admin_call(url, token, "POST", f"/proxies/{PROXY}/toxics", toxic)
-            if s["duration"]:
-                try:
-                    await asyncio.sleep(s["duration"])  # the fault's duration
-                finally:
-                    await admin_call(url, token, "DELETE", f"/proxies/{PROXY}/toxics/{fault}")
+            if s["kind"] == "server":
+                await server_fault(url, token, s)
+            else:
+                await proxy_fault(call, PROXY, s, lambda _text: None)
 
         every = spec["every"]
         if every > 0:  # a repeated fault first hits once the transports are flowing

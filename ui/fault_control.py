@@ -114,7 +114,7 @@ class FaultControl:
 
     async def apply_once(self, spec: dict) -> None:
         """Apply the fault once, for its duration (0: until Stop), marking when it starts and ends."""
-        fault, duration = spec["fault"], spec["duration"]
+        duration = spec["duration"]
         if spec["kind"] == "server":
             text = await server_fault(self.tab.lab_url, self.tab.lab_token, spec)
             self.tab.faultMarker.emit(text, True)
@@ -122,40 +122,49 @@ class FaultControl:
         if spec["kind"] == "process":  # the window owns the lab process; it marks every tab
             self.tab.killRequested.emit(duration, spec["keep_history"])
             return
-        if fault == "down":
-            await self._call("POST", f"/proxies/{self.name}", {"enabled": False})
-            self.tab.faultMarker.emit(f"proxy down for {duration:g} s" if duration else "proxy down", False)
-            try:
-                await self._hold(duration)
-            finally:
-                await self._call("POST", f"/proxies/{self.name}", {"enabled": True})
-                self.tab.faultMarker.emit("proxy up again", False)
-            return
-        name = f"panel_{fault}_{spec['stream']}_{next(_numbers)}"  # the same fault twice stacks too
-        attributes = {spec["attribute"]: spec["value"]} if spec["attribute"] else {}
-        if spec.get("jitter"):
-            attributes["jitter"] = spec["jitter"]
-        toxic = {"name": name, "type": fault, "stream": spec["stream"], "toxicity": spec["toxicity"],
-                 "attributes": attributes}
-        status, answer = await self._call("POST", f"/proxies/{self.name}/toxics", toxic)
-        if status >= 300:
-            raise DuplexError(f"The lab refused the fault: {answer}")
-        jitter = f" ± {spec['jitter']}" if spec.get("jitter") else ""
-        self.tab.faultMarker.emit(f"{fault} {spec['stream']} {spec['value']}{jitter} (toxicity {spec['toxicity']:g})"
-                                  + (f" for {duration:g} s" if duration else ""), False)
-        try:
-            await self._hold(duration)
-        finally:
-            await self._call("DELETE", f"/proxies/{self.name}/toxics/{name}")
-            self.tab.faultMarker.emit(f"{fault} removed", False)
+        await proxy_fault(self._call, self.name, spec, lambda text: self.tab.faultMarker.emit(text, False))
 
-    @staticmethod
-    async def _hold(duration: float) -> None:
-        """The fault's duration (0: until Stop cancels it)."""
-        if duration > 0:
-            await asyncio.sleep(duration)
-        else:
-            await asyncio.Event().wait()
+
+
+async def proxy_fault(call, proxy: str, spec: dict, mark) -> None:
+    """A network fault on the lab's proxy ``proxy`` for its duration (0: until cancelled): ``down``, or a
+    toxic (the same fault twice stacks). ``call(method, path, body)`` is the admin API; ``mark(text)``
+    says when it starts and ends."""
+    fault, duration = spec["fault"], spec["duration"]
+    if fault == "down":
+        await call("POST", f"/proxies/{proxy}", {"enabled": False})
+        mark(f"proxy down for {duration:g} s" if duration else "proxy down")
+        try:
+            await _hold(duration)
+        finally:
+            await call("POST", f"/proxies/{proxy}", {"enabled": True})
+            mark("proxy up again")
+        return
+    name = f"panel_{fault}_{spec['stream']}_{next(_numbers)}"
+    attributes = {spec["attribute"]: spec["value"]} if spec["attribute"] else {}
+    if spec.get("jitter"):
+        attributes["jitter"] = spec["jitter"]
+    toxic = {"name": name, "type": fault, "stream": spec["stream"], "toxicity": spec["toxicity"],
+             "attributes": attributes}
+    status, answer = await call("POST", f"/proxies/{proxy}/toxics", toxic)
+    if status >= 300:
+        raise DuplexError(f"The lab refused the fault: {answer}")
+    jitter = f" ± {spec['jitter']}" if spec.get("jitter") else ""
+    mark(f"{fault} {spec['stream']} {spec['value']}{jitter} (toxicity {spec['toxicity']:g})"
+         + (f" for {duration:g} s" if duration else ""))
+    try:
+        await _hold(duration)
+    finally:
+        await call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+        mark(f"{fault} removed")
+
+
+async def _hold(duration: float) -> None:
+    """A fault's duration (0: until it is cancelled)."""
+    if duration > 0:
+        await asyncio.sleep(duration)
+    else:
+        await asyncio.Event().wait()
 
 
 async def server_fault(lab_url: str, token: str, spec: dict) -> str:
