@@ -78,6 +78,17 @@ async def drop_then_restart(tab, down_s: int = 1) -> None:
     await wait_until(lambda: led().received >= target, 15, "live again")
 
 
+def stop_child(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """End a child that exits when its stdin closes; kill it if it has not within ``timeout`` s."""
+    proc.stdin.close()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    proc.stdout.close()
+
+
 def read_line(stream, timeout: float) -> bytes:
     """One line from a pipe, or fail after ``timeout`` seconds (never hangs)."""
     deadline = time.monotonic() + timeout * SCALE

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import read_line, start_lab
+from tests.helpers import read_line, start_lab, stop_child
 from transport.compare import percentile
 from transport.lab_admin import lab_stats, post_fault
 
@@ -55,13 +55,7 @@ async def one(kind: str, n: int) -> dict[str, float]:
                 "delivered": len(latencies) / BROADCASTS, "write_ms": statistics.median(cpu) * 1000}
     finally:
         if proc is not None:
-            proc.stdin.close()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            proc.stdout.close()
+            stop_child(proc, 30)
         lab.stop()
 
 

@@ -178,8 +178,9 @@ async def _first_message(url: str) -> None:
             pass
 
 
-def ui_ingest(script: str = "ui_ingest.py") -> dict:
-    res = subprocess.run([sys.executable, str(Path(__file__).with_name(script))], cwd=ROOT,
+def child_bench(module: str) -> dict:
+    """A UI bench run as ``python -m tests.bench.<module>`` (its own process, offscreen Qt): its JSON."""
+    res = subprocess.run([sys.executable, "-m", f"tests.bench.{module}"], cwd=ROOT,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True,
                          timeout=300)
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -234,7 +235,7 @@ async def main() -> int:
         small = fan[(kind, fanout.SIZES[0])]
         rows.append(row(f"{tag}: time to connect all (vs {fanout.SIZES[0]:,}, per client)", res["connect_s"] / n * 1e3,
                         "ms/client", small["connect_s"] / fanout.SIZES[0] * 1e3, None, False))
-    ui = await asyncio.to_thread(ui_ingest)
+    ui = await asyncio.to_thread(child_bench, "ui_ingest")
     rows.append(row("UI ingest at event-loop lag p99 < 50 ms, batched (baseline: the 100 000 rows/s target)",
                     ui["ingest"], "rows/s", 100_000, 1.0, True))
     rows.append(row("UI ingest with 1 000 000 rows stored (vs empty)", ui["ingest_full"], "rows/s", ui["ingest"],
@@ -243,12 +244,12 @@ async def main() -> int:
                     ui["bytes_per_row"] * ui["rows"] / 1e6, "MB", 250.0, 1.0, False))
     rows.append(row("timeline filter over 1 000 000 rows (baseline: the 0.2 s target)", ui["filter_s"], "s", 0.2,
                     1.0, False))
-    stream = await asyncio.to_thread(ui_ingest, "ui_stream.py")
+    stream = await asyncio.to_thread(child_bench, "ui_stream")
     rows.append(row("WebSocket feed into the shown tab at lag p99 < 50 ms (vs what the lab published)",
                     stream["best"], "msg/s", stream["baseline"], 0.98, True))
     rows.append(row("WebSocket feed into the shown tab (baseline: the 20 000 msg/s target)", stream["best"], "msg/s",
                     20_000, 1.0, True))
-    window = await asyncio.to_thread(ui_ingest, "window_lag.py")
+    window = await asyncio.to_thread(child_bench, "window_lag")
     rows.append(row("the whole window, every transport tab connected: feed rate at lag p99 < 50 ms "
                     "(vs the WebSocket tab alone)", window["best"], "msg/s", stream["best"], None, True))
     launch = await asyncio.to_thread(launch_times)

@@ -20,7 +20,7 @@ import time
 import aiohttp
 from aiohttp_sse_client.client import EventSource
 
-from tests.helpers import ROOT, read_line
+from tests.helpers import ROOT, read_line, stop_child
 from transport.clients.sse import SSEClient, SSEOptions
 
 BURST = 20_000
@@ -80,13 +80,7 @@ def stream_server():
         port = json.loads(read_line(proc.stdout, 15))["port"]
         yield f"http://127.0.0.1:{port}/sse?n={BURST}"
     finally:
-        proc.stdin.close()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
+        stop_child(proc)
 
 
 async def measure() -> dict[str, float]:

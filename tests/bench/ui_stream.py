@@ -1,6 +1,6 @@
 """End to end: the lab's WebSocket feed into a shown timeline, on the app's qasync loop (a child process).
 
-``python tests/bench/ui_stream.py`` prints one JSON object: for each feed
+``python -m tests.bench.ui_stream`` prints one JSON object: for each feed
 rate, the messages per second that reached the timeline and the Qt event
 loop's lag p99 (a 10 ms timer's lateness) over 3 s; ``best`` is the highest
 delivered rate with lag p99 < 50 ms and nothing lost, ``baseline`` what the
@@ -12,26 +12,15 @@ a fixed list of steps, 3 s each.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from tests.bench.lag import LagProbe  # noqa: E402
-from tests.helpers import start_lab  # noqa: E402
-from transport.backoff import Policy  # noqa: E402
-from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
-from transport.lab_admin import lab_stats, post_fault  # noqa: E402
-from ui.bridge import EventBridge  # noqa: E402
-from ui.event_loop import DuplexEventLoop  # noqa: E402
-from ui.timeline import TimelineWidget  # noqa: E402
+from tests.bench.qt_bench import LagProbe, print_from_app_loop
+from tests.helpers import start_lab
+from transport.backoff import Policy
+from transport.clients.websocket import WebSocketClient, WebSocketOptions
+from transport.lab_admin import lab_stats, post_fault
+from ui.bridge import EventBridge
+from ui.timeline import TimelineWidget
 
 RATES = (5_000, 10_000, 20_000, 40_000, 60_000, 80_000)
 STEP_S = 3.0
@@ -82,8 +71,4 @@ async def main() -> dict:
 
 
 if __name__ == "__main__":
-    app = QApplication.instance() or QApplication([])
-    loop = DuplexEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with loop:
-        print(json.dumps(loop.run_until_complete(main())))
+    print_from_app_loop(main)

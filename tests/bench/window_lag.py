@@ -10,24 +10,15 @@ the Qt event loop's lag p99; ``best`` is the highest feed rate with lag p99
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QSettings
 
-from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from tests.bench.lag import LagProbe  # noqa: E402
-from transport.lab_admin import post_fault  # noqa: E402
-from ui.event_loop import DuplexEventLoop  # noqa: E402
-from ui.main_window import MainWindow  # noqa: E402
+from tests.bench.qt_bench import LagProbe, print_from_app_loop
+from transport.lab_admin import post_fault
+from ui.main_window import MainWindow
 
 RATES = (1_000, 2_000, 5_000, 7_500, 10_000)
 LAG_LIMIT_MS = 50.0
@@ -64,8 +55,4 @@ async def main() -> dict:
 
 
 if __name__ == "__main__":
-    app = QApplication.instance() or QApplication([])
-    loop = DuplexEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with loop:
-        print(json.dumps(loop.run_until_complete(main())))
+    print_from_app_loop(main)
