@@ -36,7 +36,7 @@ TITLES = {"websocket": "WebSocket", "sse": "SSE", "long_poll": "Long polling", "
 PATHS = {"websocket": "/ws", "sse": "/sse", "long_poll": "/api/longpoll", "stream": "/api/stream",
          "short_poll": "/api/poll"}
 SAMPLE = 50_000  # latencies kept per transport (a uniform sample of the run): sorting it stays cheap
-MAX_EVENTS = 300_000  # events kept per transport for the run's HAR / JSON Lines export
+MAX_EVENTS = 100_000  # events kept per transport for the run's HAR / JSON Lines export (~36 MB each)
 
 
 def make_client(transport: str, base_url: str, sink: EventSink, *, policy: Policy | None = None,

@@ -52,12 +52,12 @@ def _pairs(headers: Any) -> list[dict[str, str]]:
     return []
 
 
-def _entry(request: Event | None, url: str, method: str, offset: int, resource: str) -> dict[str, Any]:
-    t = request.t if request is not None else 0
+def _entry(t: int, url: str, method: str, headers: Any, offset: int, resource: str) -> dict[str, Any]:
+    """An entry started at ``t`` (monotonic ns); its response and body are filled as rows follow."""
     return {
         "startedDateTime": _iso(t, offset), "time": 0,
         "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
-                    "headers": _pairs(request.meta.get("headers") if request is not None else None),
+                    "headers": _pairs(headers),
                     "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(url).query)],
                     "headersSize": -1, "bodySize": -1},
         "response": {"status": 0, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
@@ -70,7 +70,7 @@ def _entry(request: Event | None, url: str, method: str, offset: int, resource: 
 
 def _finish(entry: dict[str, Any], transport: str, end_t: int) -> dict[str, Any]:
     body: list[str] = entry.pop("_body")
-    started = entry.pop("_t")
+    started = entry.pop("_t")  # always a request's (or an open row's) time
     if transport in ("short_poll", "long_poll"):
         text = "[" + ",".join(body) + "]"
     elif transport == "sse":
@@ -80,7 +80,7 @@ def _finish(entry: dict[str, Any], transport: str, end_t: int) -> dict[str, Any]
     content = entry["response"]["content"]
     if transport != "websocket":
         content.update({"size": len(text.encode()), "mimeType": HAR_MIME.get(transport, "text/plain"), "text": text})
-    total = max(0.0, (end_t - started) / 1e6) if started else 0.0
+    total = max(0.0, (end_t - started) / 1e6)
     entry["time"] = round(total, 3)
     wait = entry["timings"]["wait"]
     entry["timings"]["receive"] = round(max(0.0, total - wait), 3)
@@ -107,7 +107,7 @@ def to_har(events: Iterable[Event], creator_version: str = "0") -> dict[str, Any
             method, _, rest = (e.text() or "GET ").partition(" ")
             url = rest.split("  ·", 1)[0].strip()
             resource = {"sse": "eventsource", "ajax": "xhr"}.get(e.transport, "fetch")
-            open_[key] = _entry(e, url, method or "GET", offset, resource)
+            open_[key] = _entry(e.t, url, method or "GET", e.meta.get("headers"), offset, resource)
         elif e.kind == "response" and e.direction == "in" and key in open_:
             entry = open_[key]
             status = e.meta.get("status")
@@ -119,9 +119,7 @@ def to_har(events: Iterable[Event], creator_version: str = "0") -> dict[str, Any
                 entry["_body"].append(e.text())
         elif e.transport == "websocket" and e.kind == "open" and e.direction == "state":
             close(key)
-            entry = _entry(None, e.text(), "GET", offset, "websocket")
-            entry["startedDateTime"], entry["_t"] = _iso(e.t, offset), e.t
-            entry["request"]["headers"] = _pairs(e.meta.get("request_headers"))
+            entry = _entry(e.t, e.text(), "GET", e.meta.get("request_headers"), offset, "websocket")
             entry["response"].update({"status": 101, "statusText": "Switching Protocols",
                                       "headers": _pairs(e.meta.get("response_headers"))})
             entry["_webSocketMessages"] = []

@@ -294,7 +294,7 @@ class CompareTab(QWidget):
         dialog.open()  # not exec(): no nested loop under qasync
 
     def table_rows(self) -> list[dict]:
-        return [{**self.rows[t], "transport": t} for t in TRANSPORTS if t in self.rows]
+        return [self.rows[t] for t in TRANSPORTS if t in self.rows]
 
     def export_csv(self, path: str) -> asyncio.Task:
         text = to_csv(self.table_rows())

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Iterator
-
 from transport.events import Event
 
 NONE = -(1 << 63)  # None in an integer column
@@ -112,28 +110,25 @@ class RowStore:
         """Rows (indices from 0) at or after ``start`` whose text contains ``needle`` (lower case; "" matches
         all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``."""
         k = self._start + start
-        rows: Iterator[int] = iter(range(start, len(self)))
+        typed: list[int] | None = None
         if wanted is not None:
-            in_messages = {c for c, (_t, d, kind) in enumerate(self._triples) if d == "in" and kind == "message"}
-            code, meta, triples = self.code, self.meta, self._triples
-            rows = iter([i for i in range(start, len(self))
-                         if code[self._start + i] in in_messages
-                         and type_test(_TypeProbe(triples[code[self._start + i]], meta[self._start + i]), wanted)])
+            incoming = {c for c, (_t, d, kind) in enumerate(self._triples) if d == "in" and kind == "message"}
+            triples, meta = self._triples, self.meta
+            typed = [i for i, c in enumerate(self.code[k:], start)
+                     if c in incoming and type_test(_TypeProbe(triples[c], meta[self._start + i]), wanted)]
         if not needle:
-            return list(rows)
-        keep = set(rows) if wanted is not None else None
-        hits: set[int] = set()
+            return typed if typed is not None else list(range(start, len(self)))
         named = {c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"}
-        if named:
-            hits.update(i for i, c in enumerate(self.code[k:], start) if c in named)
+        hits = {i for i, c in enumerate(self.code[k:], start) if c in named} if named else set()
         hits.update(i for i, s in enumerate(self.data[k:], start)
                     if s is not None and needle in (s.lower() if isinstance(s, str) else s.hex()))
         if needle.isdigit():
             hits.update(i for i, s in enumerate(self.seq[k:], start) if s != NONE and needle in str(s))
         hits.update(i for i, m in enumerate(self.meta[k:], start)
                     if m is not None and needle in str(m.get("topic", "")).lower())
-        found = sorted(hits)
-        return found if keep is None else [i for i in found if i in keep]
+        if typed is not None:
+            hits.intersection_update(typed)
+        return sorted(hits)
 
 
 class _TypeProbe:

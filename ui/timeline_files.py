@@ -18,6 +18,7 @@ from .tasks import TaskGroup
 
 VERSION = "0.1.0"
 FILTERS = "HAR 1.2 (*.har);;JSON Lines (*.jsonl)"
+IMPORT_BATCH = 50_000
 
 
 def render(events: list[Event], path: str) -> str:
@@ -77,7 +78,9 @@ class TimelineFiles:
     def import_(self, path: str) -> asyncio.Task:
         async def read() -> None:
             events = await asyncio.to_thread(load, path)
-            self.append(events)
+            for k in range(0, len(events), IMPORT_BATCH):  # a million rows must not freeze the window
+                self.append(events[k:k + IMPORT_BATCH])
+                await asyncio.sleep(0)  # let the GUI paint between batches
             self.say(f"{len(events):,} rows imported from {Path(path).name}.")
 
         return self._tasks.spawn(read())
