@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from websockets.asyncio.client import connect  # noqa: E402
 
 from tests.bench import fanout, sse, transports  # noqa: E402
-from tests.helpers import start_lab  # noqa: E402
+from tests.helpers import start_lab, wait_until  # noqa: E402
 from transport.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
 from transport.lab_admin import post_fault  # noqa: E402
@@ -91,11 +91,7 @@ class Duplex:
 
         self.client = WebSocketClient(WebSocketOptions(url, policy=Policy("fixed", 0.1), resume=False), sink)
         self.task = asyncio.ensure_future(self.client.run())
-        t0 = time.monotonic()
-        while not self.client.connected:
-            if time.monotonic() - t0 > STEP_TIMEOUT:
-                raise TimeoutError("duplex client did not connect")
-            await asyncio.sleep(0.005)
+        await wait_until(lambda: self.client.connected, STEP_TIMEOUT, "the duplex client to connect")
 
     async def _expect(self, n: int) -> None:
         self.want = self.got + n

@@ -15,7 +15,7 @@ import asyncio
 import time
 
 from tests.bench.qt_bench import LagProbe, print_from_app_loop
-from tests.helpers import start_lab
+from tests.helpers import start_lab, wait_until
 from transport.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.lab_admin import lab_stats, post_fault
@@ -54,8 +54,7 @@ async def main() -> dict:
         bridge.events.connect(timeline.append_events)
         client = WebSocketClient(WebSocketOptions(lab.ws_url, policy=Policy("fixed", 0.1)), bridge.push)
         run = asyncio.ensure_future(client.run())
-        while not client.connected:
-            await asyncio.sleep(0.01)  # a bounded wait for the first connection (the lab is local)
+        await wait_until(lambda: client.connected, 10, "the first connection")
         steps = []
         for rate in RATES:
             steps.append(await step(lab, timeline, client, rate))

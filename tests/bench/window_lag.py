@@ -17,11 +17,13 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from tests.bench.qt_bench import LagProbe, print_from_app_loop
+from tests.helpers import wait_until
 from transport.lab_admin import post_fault
 from ui.main_window import MainWindow
 
 RATES = (1_000, 2_000, 5_000, 7_500, 10_000)
 LAG_LIMIT_MS = 50.0
+SETTLE_S, STEP_S = 1.0, 3.0
 
 
 async def main() -> dict:
@@ -29,18 +31,15 @@ async def main() -> dict:
     win = MainWindow(rate=5, settings=settings)
     win.show()
     try:
-        deadline = time.monotonic() + 30
-        while not all(t.client is not None and t.client.connected for t in win.transport_tabs[:5]):
-            if time.monotonic() > deadline:
-                raise TimeoutError("the tabs did not connect")
-            await asyncio.sleep(0.05)  # a bounded wait for the tabs to connect
+        await wait_until(lambda: all(t.client is not None and t.client.connected for t in win.transport_tabs[:5]),
+                         30, "the five feed tabs to connect")
         steps = []
         for rate in RATES:
             await post_fault(win.lab.url, win.lab.token, {"action": "rate", "rate": rate})
-            await asyncio.sleep(1)  # settle at the new rate
+            await asyncio.sleep(SETTLE_S)  # settle at the new rate: part of the schedule, not a wait
             probe, before, t0 = LagProbe(), win.bridge.pushed, time.perf_counter()
             probe.start()
-            await asyncio.sleep(3)  # the measurement window
+            await asyncio.sleep(STEP_S)  # the measurement window
             p99 = probe.stop()
             elapsed = time.perf_counter() - t0
             steps.append({"rate": rate, "events_per_s": round((win.bridge.pushed - before) / elapsed),
