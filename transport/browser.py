@@ -22,7 +22,8 @@ import aiohttp
 from yarl import URL
 
 from .clients.base import with_query
-from .server.sessions import COOKIE, QUERY
+from .wire import SESSION_COOKIE as COOKIE
+from .wire import SESSION_QUERY as QUERY
 
 CARRIERS = ("cookie", "query")
 ON_EXPIRY = ("ask", "anonymous")  # stop and ask to log in again, or go on without a session

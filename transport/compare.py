@@ -23,36 +23,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backoff import Policy
-from .clients.feed_http import FeedOptions
-from .clients.polling import PollClient
-from .clients.sse import SSEClient, SSEOptions
-from .clients.stream import StreamClient
-from .clients.websocket import WebSocketClient, WebSocketOptions
+from .clients.base import Client
 from .events import Event, EventSink
+from .registry import transport
 
 TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll")
-TITLES = {"websocket": "WebSocket", "sse": "SSE", "long_poll": "Long polling", "stream": "HTTP streaming",
-          "short_poll": "Short polling"}
-PATHS = {"websocket": "/ws", "sse": "/sse", "long_poll": "/api/longpoll", "stream": "/api/stream",
-         "short_poll": "/api/poll"}
 SAMPLE = 50_000  # latencies kept per transport (a uniform sample of the run): sorting it stays cheap
 MAX_EVENTS = 100_000  # events kept per transport for the run's HAR / JSON Lines export (~36 MB each)
 
 
-def make_client(transport: str, base_url: str, sink: EventSink, *, policy: Policy | None = None,
-                poll_interval: float = 1.0, hold: float = 25.0) -> Any:
-    """A client of ``transport`` for the lab-shaped server at ``base_url`` (``http://host:port``)."""
+def make_client(name: str, base_url: str, sink: EventSink, *, policy: Policy | None = None,
+                poll_interval: float = 1.0, hold: float = 25.0) -> Client:
+    """A client of transport ``name`` for the lab-shaped server at ``base_url`` (``http://host:port``);
+    SSE follows the server's retry, as a browser does."""
+    info = transport(name)
     policy = policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5)
-    url = base_url.rstrip("/") + PATHS[transport]
-    if transport == "websocket":
-        ws_url = "ws" + url[4:] if url.startswith("http") else url
-        return WebSocketClient(WebSocketOptions(ws_url, policy=policy), sink)
-    if transport == "sse":
-        return SSEClient(SSEOptions(url), sink)  # the server's retry, as a browser
-    options = FeedOptions(url, policy=policy, interval=poll_interval, hold=hold)
-    if transport == "stream":
-        return StreamClient(options, sink)
-    return PollClient(options, sink, long=transport == "long_poll")
+    return info.make(info.lab_url(base_url), sink, policy=None if info.server_retry else policy,
+                     interval=poll_interval, hold=hold)
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:

@@ -11,10 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# The lab names the numbering its seqs belong to in this response header; a client echoes it
-# when it resumes, so a lab restarted without its history can tell an old resume point.
-EPOCH_HEADER = "Duplex-Epoch"
-
 _HEAD = '{"seq":'
 _TS = ',"ts":'
 _TOPIC = ',"topic":"'

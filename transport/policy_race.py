@@ -58,7 +58,7 @@ class PolicyRace:
         for label, policy in entries:
             runner = Runner(label, None)
             client = make(runner.sink)
-            client.options.policy = policy
+            client.use_policy(policy)
             runner.client = client
             self.runners.append(runner)
         self._tasks: list[asyncio.Task] = []

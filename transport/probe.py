@@ -14,13 +14,13 @@ import sys
 from urllib.parse import urlsplit
 
 from .backoff import Policy
-from .clients import feed_http, polling, sse, stream, websocket
+from .clients.base import Client
+from .clients.sse import DEFAULT_RETRY_MS
 from .errors import InvalidURL
-from .events import Event
+from .events import Event, EventSink
+from .registry import PROBE_NAMES, by_probe_name
 
-TRANSPORTS = ("ws", "sse", "short_poll", "long_poll", "stream")
-VALIDATE = {"ws": websocket.validate_url, "sse": sse.validate_url, "short_poll": feed_http.validate_url,
-            "long_poll": feed_http.validate_url, "stream": feed_http.validate_url}
+TRANSPORTS = tuple(PROBE_NAMES)
 
 
 class _Args(argparse.ArgumentParser):
@@ -53,7 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-resume", action="store_true", help="do not reconnect with ?after=<last seq>")
     p.add_argument("--open-timeout", type=float, default=10.0)
     p.add_argument("--max-size", type=int, default=16 << 20, help="largest message or event, bytes")
-    p.add_argument("--retry", type=int, default=sse.DEFAULT_RETRY_MS, metavar="MS",
+    p.add_argument("--retry", type=int, default=DEFAULT_RETRY_MS, metavar="MS",
                    help="sse: reconnection time until the server sends retry:")
     p.add_argument("--poll-interval", type=float, default=1.0, metavar="S",
                    help="short_poll: seconds between the starts of two polls")
@@ -74,8 +74,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("need 0 <= --interval <= --max-delay")
     if args.transport is None:
         args.transport = "sse" if urlsplit(args.url).scheme.lower() in ("http", "https") else "ws"
+    if args.retries is not None and args.retries < 1:
+        p.error("--retries must be >= 1")
     try:
-        VALIDATE[args.transport](args.url)
+        by_probe_name(args.transport).validate(args.url)
     except InvalidURL as exc:
         p.error(str(exc))
     return args
@@ -118,29 +120,19 @@ async def probe(args: argparse.Namespace, out=sys.stdout) -> tuple[int, str]:
     return 1, reason
 
 
-def make_client(args: argparse.Namespace, sink):
+def make_client(args: argparse.Namespace, sink: EventSink) -> Client:
+    """The transport's client, through the registry, with what the arguments say."""
+    info = by_probe_name(args.transport)
     policy = None
-    if args.policy is not None or args.transport != "sse":
+    if args.policy is not None or not info.server_retry:
         name = args.policy or "exponential"
         interval = max(args.interval, 0.001) if name == "exponential" else args.interval
         policy = Policy(name, interval, args.max_delay)
-    if args.transport == "sse":
-        return sse.SSEClient(sse.SSEOptions(
-            url=args.url, headers=args.header, policy=policy, default_retry_ms=args.retry,
-            open_timeout=args.open_timeout, idle_timeout=args.idle_timeout, max_event_size=args.max_size,
-            max_failures=args.retries), sink)
-    assert policy is not None
-    if args.transport in ("short_poll", "long_poll", "stream"):
-        options = feed_http.FeedOptions(
-            url=args.url, headers=args.header, policy=policy, interval=args.poll_interval, hold=args.hold,
-            open_timeout=args.open_timeout, max_body=args.max_size, max_failures=args.retries)
-        if args.transport == "stream":
-            return stream.StreamClient(options, sink)
-        return polling.PollClient(options, sink, long=args.transport == "long_poll")
-    return websocket.WebSocketClient(websocket.WebSocketOptions(
-        url=args.url, headers=args.header, subprotocols=args.subprotocol, policy=policy,
-        resume=not args.no_resume, open_timeout=args.open_timeout, max_size=args.max_size,
-        max_failures=args.retries), sink)
+    return info.make(args.url, sink, headers=args.header, subprotocols=args.subprotocol, policy=policy,
+                     resume=not args.no_resume, open_timeout=args.open_timeout, max_size=args.max_size,
+                     max_body=args.max_size, max_event_size=args.max_size, max_failures=args.retries,
+                     default_retry_ms=args.retry, idle_timeout=args.idle_timeout, interval=args.poll_interval,
+                     hold=args.hold)
 
 
 def main(argv: list[str] | None = None) -> int:

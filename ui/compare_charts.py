@@ -5,7 +5,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from transport.compare import TITLES, TRANSPORTS
+from transport.compare import TRANSPORTS
+from transport.registry import TRANSPORTS as REGISTRY
 
 COLOURS = {"websocket": "#1565c0", "sse": "#2e7d32", "long_poll": "#6a1b9a", "stream": "#00838f",
            "short_poll": "#ef6c00"}
@@ -33,12 +34,12 @@ class CompareCharts(pg.GraphicsLayoutWidget):
                                brush=pg.mkBrush(255, 255, 255, 200))
         legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
                                       brush=pg.mkBrush(255, 255, 255, 200))
-        self._lines = {t: self.latency.plot([], [], name=TITLES[t], pen=pg.mkPen(COLOURS[t], width=2))
+        self._lines = {t: self.latency.plot([], [], name=REGISTRY[t].title, pen=pg.mkPen(COLOURS[t], width=2))
                        for t in TRANSPORTS}
         self._cdfs = {t: self.cdf.plot([], [], pen=pg.mkPen(COLOURS[t], width=2)) for t in TRANSPORTS}
         self._bars: list[pg.BarGraphItem] = []
         axis = self.bytes.getAxis("bottom")
-        axis.setTicks([[(i, TITLES[t].split()[0]) for i, t in enumerate(TRANSPORTS)]])
+        axis.setTicks([[(i, REGISTRY[t].title.split()[0]) for i, t in enumerate(TRANSPORTS)]])
         for _key, label, colour in PARTS:  # legend entries for the stacked parts
             legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=colour), label)
 

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayo
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.compare import TITLES, TRANSPORTS, Tally, make_client, to_csv
+from transport.compare import TRANSPORTS, Tally, make_client, to_csv
+from transport.registry import TRANSPORTS as REGISTRY
 from transport.errors import DuplexError
 from transport.lab_admin import admin_call, lab_stats
 from transport.storm import stop_clients
@@ -122,7 +123,7 @@ class CompareTab(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         for r, t in enumerate(TRANSPORTS):
-            self.table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
+            self.table.setItem(r, 0, QTableWidgetItem(REGISTRY[t].title))
         self.charts = CompareCharts()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
@@ -183,7 +184,7 @@ class CompareTab(QWidget):
 
     async def _run_once(self, transports: list[str], spec: dict | None) -> None:
         rate, duration = self.rate.value(), self.duration.value()
-        names = ", ".join(TITLES[t] for t in transports)
+        names = ", ".join(REGISTRY[t].title for t in transports)
         self.state.setText(f"Starting a lab at {rate} msg/s for {names}…")
         lab = LabProcess(rate=rate, parent=self, extra=("--sse-heartbeat", "5"))
         clients: list = []
@@ -283,8 +284,8 @@ class CompareTab(QWidget):
         lean = min(rows, key=lambda r: r["wire_per_msg"] or float("inf"))
         fast = min(rows, key=lambda r: r["p50_ms"] if r["p50_ms"] is not None else float("inf"))
         lost = sum(r["lost"] or 0 for r in rows)
-        return (f"Done. Leanest: {TITLES[lean['transport']]} ({lean['wire_per_msg']} B per message); fastest: "
-                f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
+        return (f"Done. Leanest: {REGISTRY[lean['transport']].title} ({lean['wire_per_msg']} B per message); fastest: "
+                f"{REGISTRY[fast['transport']].title} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
 
     # -- export --------------------------------------------------------------------------------
     def _ask_path(self, title: str, name: str, kinds: str, then) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from PySide6.QtWidgets import QDoubleSpinBox, QWidget
 
 from transport.clients.feed_http import FeedOptions, HttpFeedClient
-from transport.clients.polling import PollClient
+from transport.clients.polling import LongPollClient, ShortPollClient
 from transport.clients.stream import StreamClient
 from transport.events import Event, EventSink
 
@@ -62,10 +62,10 @@ class ShortPollTab(FeedTab):
         self.interval.setToolTip("Time between the starts of two polls; messages wait half of it on average")
         self.bar.add_option("Poll every", self.interval)
 
-    def make_client(self, sink: EventSink | None = None) -> PollClient:
+    def make_client(self, sink: EventSink | None = None) -> ShortPollClient:
         options = self.options()
         options.interval = float(self.interval.value())
-        return PollClient(options, sink or self._sink, long=False)
+        return ShortPollClient(options, sink or self._sink)
 
 
 class LongPollTab(FeedTab):
@@ -80,10 +80,10 @@ class LongPollTab(FeedTab):
         self.hold.setToolTip("How long the server may hold a request before answering [] (?timeout=)")
         self.bar.add_option("Hold up to", self.hold)
 
-    def make_client(self, sink: EventSink | None = None) -> PollClient:
+    def make_client(self, sink: EventSink | None = None) -> LongPollClient:
         options = self.options()
         options.hold = float(self.hold.value())
-        return PollClient(options, sink or self._sink, long=True)
+        return LongPollClient(options, sink or self._sink)
 
 
 class StreamTab(FeedTab):

@@ -22,7 +22,7 @@ from tests.helpers import start_lab
 from transport import compare
 from transport.backoff import Policy
 from transport.clients.feed_http import FeedOptions
-from transport.clients.polling import PollClient
+from transport.clients.polling import LongPollClient
 from transport.lab_admin import post_fault
 
 RATE = 20
@@ -102,7 +102,7 @@ async def duplex_round_trips(lab, after: int) -> float:
             if got >= RT_PER_ROUND:
                 done.set()
 
-    client = PollClient(FeedOptions(f"{lab.url}/api/longpoll?after={after}", hold=5, limit=1), sink, long=True)
+    client = LongPollClient(FeedOptions(f"{lab.url}/api/longpoll?after={after}", hold=5, limit=1), sink)
     t0 = time.perf_counter()
     task = asyncio.ensure_future(client.run())
     try:

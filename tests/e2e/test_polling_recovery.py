@@ -9,7 +9,7 @@ import pytest
 from tests.helpers import start_lab, wait_until
 from transport.backoff import Policy
 from transport.clients.feed_http import FeedOptions
-from transport.clients.polling import PollClient
+from transport.clients.polling import LongPollClient, ShortPollClient
 from transport.clients.stream import StreamClient
 from transport.lab_admin import post_fault
 
@@ -22,7 +22,7 @@ async def test_drops_ends_and_restarts_give_0_lost_0_duplicated(transport):
     events: list = []
     options = FeedOptions(lab.url + PATHS[transport], policy=Policy("fixed", 0.1), interval=0.1, hold=10)
     client = (StreamClient(options, events.append) if transport == "stream"
-              else PollClient(options, events.append, long=transport == "long_poll"))
+              else (LongPollClient if transport == "long_poll" else ShortPollClient)(options, events.append))
     run = asyncio.ensure_future(client.run())
     led = client.ledger
     try:

@@ -24,7 +24,7 @@ import pytest
 
 from tests.helpers import start_lab, wait_until
 from transport.backoff import Policy
-from transport.compare import PATHS, make_client
+from transport.compare import TRANSPORTS, make_client
 from transport.lab_admin import post_fault
 
 FAULTS = 20
@@ -73,7 +73,7 @@ class Admin:
         await self.call("DELETE", f"/proxies/soak/toxics/{toxic['name']}")
 
 
-@pytest.mark.parametrize("transport", list(PATHS))
+@pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_soak_random_faults_lose_nothing(transport, tmp_path):
     seed = int(os.environ.get("DUPLEX_SOAK_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)

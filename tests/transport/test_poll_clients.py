@@ -18,7 +18,7 @@ from tests.proxy import CountingProxy
 from transport.backoff import Policy
 from transport.clients.ajax import AjaxClient, AjaxOptions
 from transport.clients.feed_http import FeedOptions
-from transport.clients.polling import PollClient
+from transport.clients.polling import LongPollClient, ShortPollClient
 from transport.clients.stream import StreamClient
 from transport.errors import BadStatus, ConnectFailed, DuplexError, MessageTooBig, WrongResponse
 from transport.server import ServerConfig, create_app
@@ -33,7 +33,7 @@ def make(transport: str, url: str, **options) -> ClientRun:
     opts = FeedOptions(url, **options)
     if transport == "stream":
         return ClientRun(lambda sink: StreamClient(opts, sink))
-    return ClientRun(lambda sink: PollClient(opts, sink, long=transport == "long_poll"))
+    return ClientRun(lambda sink: (LongPollClient if transport == "long_poll" else ShortPollClient)(opts, sink))
 
 
 @pytest.fixture

@@ -116,6 +116,9 @@ async def test_reconnect_policies_race_side_by_side_through_one_fault(window):
     tab.faults.race_button.setChecked(True)
     race = tab.race
     await wait_until(lambda: all(r.opens == 1 for r in race.runners), 15, "three racing clients open")
+    # each has been delivered something (a connection that ends having delivered nothing is a
+    # failed attempt, and the server's retry would grow)
+    await wait_until(lambda: all(r.client.ledger.received for r in race.runners), 15, "a message each")
     assert [r.label for r in race.runners] == ["fixed 1 s", "exp. 1→5 s ±50 %", "server retry"]
     tab.faults.form.fault.setCurrentIndex(tab.faults.form.fault.findData("end_streams"))
     tab.faults.apply_button.click()

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, InvalidURL, NotConnected, explain
 from ..events import EventSink, now_ns
@@ -41,6 +42,10 @@ class AjaxOptions:
     verify_tls: bool = True
     one_way_latency: bool | None = None
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
+    # nothing reconnects here, but failed requests are counted as every client counts them:
+    # this many in a row (with no healthy stretch between) end the client
+    policy: Policy = field(default_factory=lambda: Policy("exponential", 1.0, 5.0))
+    max_failures: int | None = None
 
 
 @dataclass(slots=True)
@@ -59,8 +64,12 @@ class Exchange:
         return self.sent + self.received
 
 
+def validate_url(url: str) -> str:
+    return validate_http_url(url, "the server")
+
+
 def base_url(url: str) -> str:
-    parts = urlsplit(validate_http_url(url, "the server"))
+    parts = urlsplit(validate_url(url))
     return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
 
 
@@ -69,9 +78,9 @@ class AjaxClient(ClientBase, SessionOwner):
     options: AjaxOptions
 
     def __init__(self, options: AjaxOptions, sink: EventSink) -> None:
-        super().__init__(options, sink, log)
         self.counter = WireCounter()
-        self.stats = WireStats(self.counter)
+        super().__init__(options, sink, log, stats=WireStats(self.counter))
+        self._gave_up: DuplexError | None = None
         self.compare: dict[str, Exchange] = {}
         self.form_state: str | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -94,8 +103,13 @@ class AjaxClient(ClientBase, SessionOwner):
             await self._done.wait()
         finally:
             await self._discard_session()
+        if self._gave_up is not None:
+            return self._fail(self._gave_up)
         self._set_state("closed")
         return None
+
+    async def send(self, payload: str | bytes) -> None:
+        await self.post_message(payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))
 
     async def close(self) -> None:
         self._closing = True
@@ -177,6 +191,7 @@ class AjaxClient(ClientBase, SessionOwner):
             except Exception as exc:
                 err = explain(exc, peer, timeout=self.options.open_timeout)
                 self._error(err)
+                self._failed(err)
                 raise err from exc
             ms = (time.perf_counter() - t0) * 1000
             sent, received = self.counter.mark()
@@ -192,5 +207,14 @@ class AjaxClient(ClientBase, SessionOwner):
                 err = BadStatus(f"{peer} answered HTTP {resp.status} {resp.reason or ''}".rstrip()
                                 + f" to {method} {path} ({snippet(body)}).", resp.status)
                 self._error(err)
+                self._failed(err)
                 raise err
+            self.reconnect.polled(1, ms / 1000, None)  # an answer: the stretch of good requests goes on
             return ex
+
+    def _failed(self, err: DuplexError) -> None:
+        """A failed request counts as a failed attempt; too many in a row end the client."""
+        decision = self.reconnect.failed(err.sentence)
+        if decision.give_up:
+            self._gave_up = err.restated(decision.why)
+            self._done.set()

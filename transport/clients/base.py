@@ -13,20 +13,34 @@ import logging
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..envelope import EPOCH_HEADER
-from ..errors import DuplexError
+from ..backoff import Policy
+from ..errors import ConnectFailed, DuplexError, InvalidURL, NotConnected, ServerStopped, explain
 from ..events import Event, EventSink
 from ..ledger import Ledger
+from ..receiver import FeedReceiver
+from ..reconnect import Decision, ReconnectController
+from ..wirestats import WireStats
 
 
 class Client(Protocol):
-    transport: str
-    ledger: Ledger
-    state: str  # idle, connecting, open, waiting, closed, failed
+    """What the UI, probe, Compare, the storm and the race may use of any client."""
 
+    transport: str
+    options: Any
+    state: str  # idle, connecting, open, waiting, closed, failed
+    last_error: DuplexError | None
+
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def stats(self) -> WireStats: ...
+    @property
+    def connected(self) -> bool: ...
     async def run(self) -> DuplexError | None: ...
     async def close(self) -> None: ...
     def drop(self) -> bool: ...
+    async def send(self, payload: str | bytes) -> None: ...
+    def use_policy(self, policy: Policy | None) -> None: ...
 
 
 def with_query(url: str, **params: object) -> str:
@@ -85,13 +99,19 @@ def where(url: str) -> str:
 
 
 class ClientBase:
-    """State and reporting every client shares: ledger, state, errors, the sink."""
+    """What every client shares: the feed receiver, the reconnect controller, the run loop, state, errors.
+
+    A client provides only its I/O: ``_validate(url)`` and ``_connection(url)``, which opens one
+    connection, reads it until it ends and returns how it ended (a sentence, or None), or raises
+    when the attempt failed. The loop asks the reconnect controller how long to wait and when to
+    give up; the receiver turns what was read into events, ledger entries and the resume point.
+    """
 
     transport = ""
 
-    def __init__(self, options: Any, sink: EventSink, log: logging.Logger) -> None:
+    def __init__(self, options: Any, sink: EventSink, log: logging.Logger, *, stats: WireStats | None = None,
+                 after: int | None = None) -> None:
         self.options = options
-        self.ledger = Ledger()
         self.state = "idle"
         self.last_error: DuplexError | None = None
         self._log = log
@@ -99,10 +119,110 @@ class ClientBase:
         self._emit = Emitter(self.transport, sink)
         self._closing = False
         self._pause = Pause()
-        self._resuming = False
-        self.epoch: str | None = None  # the lab's numbering (Duplex-Epoch header), echoed when resuming
         host = urlsplit(options.url).hostname
-        self._one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
+        one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
+        self.stats = stats if stats is not None else WireStats()
+        self.receiver = FeedReceiver(self.transport, sink, one_way=one_way, after=after, stats=self.stats)
+        self.reconnect = self._make_reconnect()
+        self._delivered_mark = 0
+
+    def _make_reconnect(self) -> ReconnectController:
+        return ReconnectController(getattr(self.options, "policy", None),
+                                   max_failures=getattr(self.options, "max_failures", None))
+
+    def use_policy(self, policy: Policy | None) -> None:
+        """Reconnect by ``policy`` from now on (None: the server's retry, where the transport has one)."""
+        self.options.policy = policy
+        self.reconnect = self._make_reconnect()
+
+    # -- the Client protocol ------------------------------------------------------------
+    @property
+    def ledger(self) -> Ledger:
+        return self.receiver.ledger
+
+    @property
+    def epoch(self) -> str | None:
+        return self.receiver.epoch
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "open"
+
+    async def run(self) -> DuplexError | None:
+        """Connect and keep connected until close(), a fatal error, or too many failed attempts."""
+        try:
+            url = self._validate(self.options.url)
+        except InvalidURL as err:
+            return self._fail(err)
+        rc = self.reconnect
+        try:
+            while not self._closing:
+                self._emit.conn += 1
+                self.receiver.conn = self._emit.conn
+                failure: DuplexError | None = None
+                try:
+                    how = await self._connection(url)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # every failure becomes one sentence (ours pass through)
+                    failure = explain(exc, where(url), timeout=self.options.open_timeout)
+                    if failure.fatal:
+                        stopped = isinstance(failure, ServerStopped)  # its close row says it all
+                        return self._fail(failure, row=not stopped, state="closed" if stopped else "failed")
+                    if self.last_error is not failure:
+                        self._error(failure)
+                self._note_progress()
+                if self._closing:
+                    break
+                decision = rc.failed(failure.sentence) if failure is not None else rc.ended(how)
+                if decision.give_up:
+                    return self._fail(failure.restated(decision.why) if failure is not None
+                                      else ConnectFailed(decision.why))
+                await self._wait_to_reconnect(decision)
+        finally:
+            await self._finish()
+        self._set_state("closed")
+        return None
+
+    async def close(self) -> None:
+        self._closing = True
+        self._pause.wake()
+        await self._close_connection()
+
+    def drop(self) -> bool:
+        """Cut the connection now, as a network failure would; False if nothing is open."""
+        raise NotImplementedError
+
+    async def send(self, payload: str | bytes) -> None:
+        """Send a message on the connection; a receive-only transport says so."""
+        raise NotConnected(f"{self.transport.replace('_', ' ')} only receives: send from the WebSocket or "
+                           "AJAX tab (the lab broadcasts to every transport).")
+
+    # -- for subclasses: the I/O ------------------------------------------------------------
+    def _validate(self, url: str) -> str:
+        raise NotImplementedError
+
+    async def _connection(self, url: str) -> str | None:
+        """One connection from attempt to end; returns how it ended (None: said already), raises on failure."""
+        raise NotImplementedError
+
+    async def _close_connection(self) -> None:
+        """close() was called: end the open connection, if any."""
+
+    async def _finish(self) -> None:
+        """The run is over: release what the client holds (sessions)."""
+
+    # -- helpers for the I/O ----------------------------------------------------------------
+    def _opened(self) -> None:
+        """The connection is open: the controller starts timing it, from what was delivered so far."""
+        self._delivered_mark = self.receiver.delivered
+        self.reconnect.opened()
+
+    def _note_progress(self) -> None:
+        """Tell the controller whether the open connection delivered anything new."""
+        if self.receiver.delivered != self._delivered_mark:
+            self._delivered_mark = self.receiver.delivered
+            self.reconnect.delivered()
 
     @property
     def _jar(self) -> Any:
@@ -117,23 +237,22 @@ class ClientBase:
     def _request_headers(self) -> list[tuple[str, str]]:
         """The user's extra headers, and the lab's numbering once known (a resume point is only
         meaningful in it)."""
-        headers = list(getattr(self.options, "headers", ()))
-        if self.epoch:
-            headers.append((EPOCH_HEADER, self.epoch))
-        return headers
+        return list(getattr(self.options, "headers", ())) + self.receiver.epoch_headers()
 
-    def _note_epoch(self, headers: Any) -> None:
-        value = headers.get(EPOCH_HEADER)
-        if value:
-            self.epoch = value[:64]
-
-    async def _wait_to_reconnect(self, delay: float, attempt: int, why: str, verb: str = "reconnecting",
-                                 **meta: object) -> None:
+    async def _wait_to_reconnect(self, decision: Decision, verb: str = "reconnecting") -> None:
         """The waiting state, a ``reconnect`` row that says how long and why, then the (wakeable) wait."""
         self._set_state("waiting")
-        self._emit("state", "reconnect", data=f"{verb} in {delay:.2f} s ({why})",
-                   meta={"delay_s": round(delay, 3), "attempt": attempt, **meta})
-        await self._pause.sleep(delay)
+        basis, extra = self._reconnect_basis()
+        said = "".join(f", {k.replace('_', '-').title()}: {v}" for k, v in extra.items() if v)
+        self._emit("state", "reconnect", data=f"{verb} in {decision.delay:.2f} s ({decision.why}; attempt "
+                   f"{decision.attempt}, {basis}{said})",
+                   meta={"delay_s": round(decision.delay, 3), "attempt": decision.attempt, "why": decision.why,
+                         "basis": basis, "policy": basis, **extra})
+        await self._pause.sleep(decision.delay)
+
+    def _reconnect_basis(self) -> tuple[str, dict[str, Any]]:
+        """What the waits follow, and what else a reconnect row should say (a subclass adds its own)."""
+        return self.reconnect.basis(), {}
 
     def _error(self, err: DuplexError) -> None:
         self.last_error = err

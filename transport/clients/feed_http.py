@@ -3,9 +3,10 @@
 One exchange or stream at a time runs as an inner task, so **Drop
 connection** can cancel it mid-flight (the connection closes under it, as a
 network failure would) and the pooled connection is thrown away. Failures
-retry by the reconnect policy; 4xx, a body of the wrong type or shape, and
-oversized bodies end the client with one sentence. Each client resumes from
-the highest seq it has (``after``); the ledger proves what came back.
+retry as the reconnect controller says; 4xx, a body of the wrong type or
+shape, and oversized bodies end the client with one sentence. Each client
+resumes from the highest seq its feed receiver has (``after``); the ledger
+proves what came back.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import aiohttp
 
 from ..backoff import Policy
 from ..browser import VirtualBrowser
-from ..errors import BadStatus, DuplexError, InvalidURL, explain
-from ..events import Event, EventSink, now_ns
-from ..ledger import gap_sentence
+from ..errors import BadStatus
+from ..events import EventSink, now_ns
 from ..wirestats import WireStats
-from .base import ClientBase, where
+from .base import ClientBase
 from .http import SessionOwner, WireCounter, count_response, new_session, snippet, validate_http_url
 
 log = logging.getLogger("duplex.http")
@@ -60,89 +60,23 @@ def start_after(url: str) -> int | None:
 
 
 class HttpFeedClient(ClientBase, SessionOwner):
-    """The run loop, drop, errors and message handling; subclasses do one cycle."""
+    """Drop, errors and the exchange loop; subclasses do one exchange (a poll) or one stream."""
 
     options: FeedOptions
 
     def __init__(self, options: FeedOptions, sink: EventSink) -> None:
-        super().__init__(options, sink, log)
         self.counter = WireCounter()
-        self.stats = WireStats(self.counter)
-        self.after: int | None = start_after(options.url)
+        super().__init__(options, sink, log, stats=WireStats(self.counter), after=start_after(options.url))
         self._session: aiohttp.ClientSession | None = None
         self._inflight: asyncio.Task | None = None
         self._busy = False  # an exchange is on the wire
         self._last_end: int | None = None  # when the last answer was read (re-arm gaps start there)
-        self._succeeded = False
         self._exchanges = 0
 
-    # -- public API ------------------------------------------------------------
     @property
-    def connected(self) -> bool:
-        return self.state == "open"
-
-    async def run(self) -> DuplexError | None:
-        try:
-            url = validate_url(self.options.url)
-        except InvalidURL as err:
-            return self._fail(err)
-        o = self.options
-        delays = o.policy.delays()
-        failures = 0
-        self._set_state("connecting")
-        try:
-            while not self._closing:
-                if self._session is None:
-                    self._emit.conn += 1  # a new session: new connections
-                    self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar)
-                self._inflight = task = asyncio.ensure_future(self._cycles(self._session, url))
-                try:
-                    await asyncio.wait({task})
-                except asyncio.CancelledError:
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
-                    raise
-                finally:
-                    self._inflight = None
-                if self._succeeded:  # it worked for a while: back off from the start
-                    self._succeeded = False
-                    failures = 0
-                    delays = o.policy.delays()
-                if self._closing:
-                    break
-                self._last_end = None  # a retry's wait is not a re-arm gap
-                if task.cancelled():  # dropped: the connection closed under it
-                    self.ledger.connection_lost()
-                    await self._discard_session()
-                    wait = self._pace()  # a short poll keeps its rhythm
-                    if wait > 0:
-                        await self._pause.sleep(wait)
-                    continue
-                exc = task.exception()
-                assert exc is not None  # _cycles only ends by an error or by being cancelled
-                err = explain(exc, where(url), timeout=o.open_timeout)
-                if err.fatal:
-                    return self._fail(err)
-                self._error(err)
-                self.ledger.connection_lost()
-                failures += 1
-                if o.max_failures is not None and failures >= o.max_failures:
-                    return self._fail(err.restated(f"Giving up after {failures} failed attempts: {err.sentence}"))
-                await self._discard_session()
-                delay = next(delays)
-                await self._wait_to_reconnect(delay, failures + 1, f"attempt {failures + 1}", verb="retrying",
-                                              policy=o.policy.describe())
-        finally:
-            await self._discard_session()
-        self._set_state("closed")
-        return None
-
-    async def close(self) -> None:
-        self._closing = True
-        task = self._inflight
-        if task is not None:
-            task.cancel()
-        self._pause.wake()
+    def after(self) -> int | None:
+        """The resume point: the next request asks for what came after it."""
+        return self.receiver.after
 
     def drop(self) -> bool:
         """Cut the connection now: an in-flight request fails, pooled connections go."""
@@ -154,31 +88,52 @@ class HttpFeedClient(ClientBase, SessionOwner):
         task.cancel()
         return True
 
-    async def _cycles(self, session: aiohttp.ClientSession, url: str) -> None:
-        """Cycle after cycle, paced, until one fails (raises) or a drop or close cancels it.
+    # -- the I/O ------------------------------------------------------------------------
+    def _validate(self, url: str) -> str:
+        return validate_url(url)
 
-        It also stops by itself on close: on 3.11 ``wait_for`` can swallow a
-        cancel that lands as its wait ends (the pause woken by close)."""
-        while not self._closing:
-            self._busy = True
-            try:
-                await self._cycle(session, url)
-            finally:
-                self._busy = False
-            self._succeeded = True
-            wait = self._pace()
-            if wait > 0:
-                await self._pause.sleep(wait)
+    async def _close_connection(self) -> None:
+        task = self._inflight
+        if task is not None:
+            task.cancel()
 
-    # -- for subclasses ----------------------------------------------------------------
-    async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
-        """One exchange (a poll) or one stream, until it ends."""
+    async def _finish(self) -> None:
+        await self._discard_session()
+
+    async def _connection(self, url: str) -> str | None:
+        """Exchanges in an inner task, so a drop can cancel one mid-flight (the connection closes
+        under it, as a network failure would) and the pooled connection is thrown away."""
+        o = self.options
+        if self._session is None:
+            self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar)
+        self._set_state("connecting")
+        self._inflight = task = asyncio.ensure_future(self._exchanges_until_end(self._session, url))
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
+        finally:
+            self._inflight = None
+        self._last_end = None  # a retry's wait is not a re-arm gap
+        if task.cancelled():  # dropped (or closed): the connection closed under it
+            if not self._closing:
+                self.receiver.connection_lost()
+            await self._discard_session()
+            return "the connection was dropped"
+        exc = task.exception()
+        if exc is not None:
+            self.receiver.connection_lost()
+            await self._discard_session()
+            raise exc
+        return task.result()
+
+    async def _exchanges_until_end(self, session: aiohttp.ClientSession, url: str) -> str | None:
+        """Polls, paced, until one fails; or one stream until it ends."""
         raise NotImplementedError
 
-    def _pace(self) -> float:
-        """Seconds to wait after a successful cycle before the next one."""
-        return 0.0
-
+    # -- for subclasses ----------------------------------------------------------------
     def _request(self, url: str, note: str = "", **meta: Any) -> int:
         """The request row; returns its time. Bytes left from a failed exchange are not ours."""
         self.counter.mark()
@@ -200,68 +155,7 @@ class HttpFeedClient(ClientBase, SessionOwner):
     def _response_row(self, resp: aiohttp.ClientResponse, t: int, started: int, wire: int, note: str = "",
                       **meta: Any) -> None:
         heads, cookies = count_response(self.stats, resp)
-        self._note_epoch(resp.headers)
+        self.receiver.note_epoch(resp.headers)
         self._emit("in", "response", t=t, wire=wire, data=f"{resp.status} {resp.reason or ''}".strip() + note, meta={
             "status": resp.status, "headers": dict(resp.headers), "heads": heads, "cookies": cookies,
             "ms": round((t - started) / 1e6, 2), **meta})
-
-    def _resume_started(self) -> None:
-        ep = self.ledger.episodes[-1] if self.ledger.episodes else None
-        if ep is not None and not ep.recovered:
-            self._resuming = True
-            self.ledger.replay_started()
-
-    def _resume_finished(self) -> None:
-        if self._resuming:
-            self._resuming = False
-            self.ledger.replay_finished()
-
-    def _item(self, text: str, value: Any, t: int) -> bool:
-        """One item of the feed (envelope or control); True if it was a feed message."""
-        size = len(text) if text.isascii() else len(text.encode())
-        if isinstance(value, dict) and "control" in value:
-            self._control(value, text, size, t)
-            return False
-        seq = value.get("seq") if isinstance(value, dict) else None
-        seq = seq if type(seq) is int else None
-        row_meta: dict[str, Any] = {}
-        latency = None
-        if seq is not None:
-            verdict = self.ledger.record(seq)
-            if verdict != "new":
-                row_meta["ledger"] = verdict
-            if self.after is None or seq > self.after:
-                self.after = seq
-            topic = value.get("topic")
-            if isinstance(topic, str):
-                row_meta["topic"] = topic
-            ts = value.get("ts")
-            if self._one_way and type(ts) is int:
-                lat = (t - ts) / 1e6
-                if 0 <= lat < 3_600_000:
-                    latency = lat
-                    self.stats.staleness_ms.add(lat)
-        self.stats.messages += 1
-        self.stats.payload += size
-        self._sink(Event(self.transport, "in", "message", t, self._emit.conn, seq, size, None, latency, text,
-                         row_meta))
-        return True
-
-    def _control(self, value: dict, text: str, size: int, t: int) -> None:
-        kind = value.get("control")
-        if kind == "gap" and type(value.get("after")) is int and type(value.get("first_available")) is int:
-            after, first, reset = value["after"], value["first_available"], value.get("reset") is True
-            self.ledger.gap(after, first, reset)
-            if reset:  # the server numbers from 1 again: resume in its numbering
-                self.after = first - 1
-            self._emit("state", "gap", t=t, size=size, data=text, meta={
-                "after": after, "first_available": first, "missing": value.get("missing"), "reset": reset,
-                "sentence": gap_sentence(after, first, value.get("missing", "?"), reset)})
-        elif kind == "live":
-            seq = value.get("seq")
-            if type(seq) is int and (self.after is None or seq > self.after):
-                self.after = seq
-            self._resume_finished()
-            self._emit("state", "live", t=t, size=size, data=text, meta={"seq": seq})
-        else:
-            self._emit("in", "control", t=t, size=size, data=text)

@@ -17,7 +17,7 @@ import aiohttp
 
 from ..envelope import split_json_list
 from ..errors import WrongResponse
-from ..events import now_ns
+from ..events import EventSink, now_ns
 from .base import where, with_query
 from .feed_http import FeedOptions, HttpFeedClient
 from .http import mime_essence, read_body, snippet
@@ -26,20 +26,45 @@ JSON_TYPES = ("application/json", "text/json")
 
 
 class PollClient(HttpFeedClient):
-    """``long=False``: short polling every ``options.interval``; ``long=True``: long polling."""
+    """Polling: ``long`` False asks every ``options.interval`` (short polling), True holds (long polling)."""
 
-    def __init__(self, options: FeedOptions, sink, long: bool = False) -> None:
-        self.transport = "long_poll" if long else "short_poll"
-        self.long = long
+    long = False
+
+    def __init__(self, options: FeedOptions, sink: EventSink) -> None:
         super().__init__(options, sink)
         self._started = 0.0
         self._full = False
+        self._items = 0  # items (messages and control items) in the last answer
         self._prefix: str | None = None
 
     def _pace(self) -> float:
         if self.long or self._full:
             return 0.0
         return max(0.0, self._started + self.options.interval - time.monotonic())
+
+    async def _exchanges_until_end(self, session: aiohttp.ClientSession, url: str) -> str | None:
+        """Poll after poll, paced, until one fails (raises) or a drop or close cancels it.
+
+        It also stops by itself on close: on 3.11 ``wait_for`` can swallow a
+        cancel that lands as its wait ends (the pause woken by close)."""
+        hold = self.options.hold if self.long else None
+        while not self._closing:
+            self._busy = True
+            try:
+                await self._cycle(session, url)
+            finally:
+                self._busy = False
+            new = self.receiver.delivered - self._delivered_mark
+            self._delivered_mark = self.receiver.delivered
+            decision = self.reconnect.polled(new, time.monotonic() - self._started, hold, empty=not self._items)
+            if decision is not None:
+                self._last_end = None  # the wait is the policy's, not a re-arm gap
+                await self._wait_to_reconnect(decision, verb="polling again")
+                continue
+            wait = self._pace()
+            if wait > 0:
+                await self._pause.sleep(wait)
+        return None
 
     async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
         o = self.options
@@ -51,7 +76,8 @@ class PollClient(HttpFeedClient):
                 params["limit"] = o.limit
             self._prefix = with_query(url, **params)
             self._prefix += "&" if "?" in self._prefix else "?"
-        target = f"{self._prefix}after={self.after}" if self.after is not None else self._prefix.rstrip("?&")
+        after = self.after
+        target = f"{self._prefix}after={after}" if after is not None else self._prefix.rstrip("?&")
         self._started = time.monotonic()
         rearm = (now_ns() - self._last_end) / 1e6 if self.long and self._last_end is not None else None
         target = self._carried(target)
@@ -80,14 +106,17 @@ class PollClient(HttpFeedClient):
         self._response_row(resp, t, started, sent + received, note, sent=sent, received=received,
                            items=len(items), messages=messages, hold_ms=round(hold, 2))
         self._set_state("open")
-        self._resume_started()
+        receiver = self.receiver
+        receiver.resume_started()
         found = 0
         for text, value in items:
-            found += self._item(text, value, t)
+            if receiver.value(text, value, t) is not None:
+                found += 1
         if not found:
             self.stats.empty += 1
-        self._resume_finished()
+        receiver.resume_finished()
         self._full = found >= (o.limit or 1000)
+        self._items = len(items)
         self._last_end = now_ns()
 
     def _parse(self, resp: aiohttp.ClientResponse, body: bytes, peer: str) -> list[tuple[str, object]]:
@@ -104,3 +133,12 @@ class PollClient(HttpFeedClient):
         except ValueError as exc:
             raise WrongResponse(f"{peer} answered JSON that is not a list of messages ({exc}): "
                                 f"{snippet(body)!r}.") from None
+
+
+class ShortPollClient(PollClient):
+    transport = "short_poll"
+
+
+class LongPollClient(PollClient):
+    transport = "long_poll"
+    long = True

@@ -25,13 +25,11 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from ..backoff import Policy, event_source_delay
+from ..backoff import Policy
 from ..browser import VirtualBrowser
-from ..errors import (BadStatus, DuplexError, InvalidURL, MessageTooBig, ServerStopped, WrongResponse, explain,
-                      human_size)
-from ..envelope import envelope_fields
-from ..events import Event, EventSink, now_ns
-from ..ledger import gap_sentence
+from ..errors import BadStatus, MessageTooBig, ServerStopped, WrongResponse, human_size
+from ..events import EventSink, now_ns
+from ..reconnect import ReconnectController
 from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
 from .base import ClientBase, where
@@ -72,11 +70,11 @@ class SSEClient(ClientBase):
     options: SSEOptions
 
     def __init__(self, options: SSEOptions, sink: EventSink) -> None:
-        super().__init__(options, sink, log)
+        self.counter = WireCounter()
+        super().__init__(options, sink, log, stats=WireStats(self.counter))
         self.parser = EventStreamParser(max_size=options.max_event_size)
         self.requests = 0
-        self.counter = WireCounter()
-        self.stats = WireStats(self.counter)
+        self._session: aiohttp.ClientSession | None = None
         self._resp: aiohttp.ClientResponse | None = None
         self._carry = 0
 
@@ -90,56 +88,6 @@ class SSEClient(ClientBase):
         ms = self.parser.retry if self.parser.retry is not None else self.options.default_retry_ms
         return ms / 1000.0
 
-    async def run(self) -> DuplexError | None:
-        """Connect and keep the stream going until close() or a fatal error."""
-        try:
-            url = validate_url(self.options.url)
-        except InvalidURL as err:
-            return self._fail(err)
-        o = self.options
-        policy_delays = o.policy.delays() if o.policy is not None else None
-        failures = 0
-        async with new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar) as session:
-            while not self._closing:
-                self._emit.conn += 1
-                opened = time.monotonic()
-                try:
-                    opened_ok = await self._attempt(session, url)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # every failure becomes one sentence (ours pass through)
-                    err = explain(exc, where(url), timeout=o.open_timeout)
-                    if err.fatal:
-                        stopped = isinstance(err, ServerStopped)  # a 204: its close row says it all
-                        return self._fail(err, row=not stopped, state="closed" if stopped else "failed")
-                    self._error(err)
-                    opened_ok = False
-                if self._closing:
-                    break
-                if not opened_ok:  # no stream at all: the server is down or unreachable
-                    failures += 1
-                    if o.max_failures is not None and failures >= o.max_failures:
-                        assert self.last_error is not None
-                        return self._fail(self.last_error.restated(
-                            f"Giving up after {failures} failed attempts: {self.last_error.sentence}"))
-                else:
-                    stable = time.monotonic() - opened >= (o.policy.stable_after if o.policy else 0.0)
-                    if stable:
-                        failures = 0
-                        policy_delays = o.policy.delays() if o.policy is not None else None
-                    else:
-                        failures += 1
-                await self._wait(policy_delays, failures)
-        self._set_state("closed")
-        return None
-
-    async def close(self) -> None:
-        self._closing = True
-        self._pause.wake()
-        resp = self._resp
-        if resp is not None:
-            resp.close()
-
     def drop(self) -> bool:
         """Abort the TCP connection now (a network failure mid-stream)."""
         resp = self._resp
@@ -150,10 +98,36 @@ class SSEClient(ClientBase):
         conn.transport.abort()
         return True
 
-    # -- one connection ------------------------------------------------------------
-    async def _attempt(self, session: aiohttp.ClientSession, url: str) -> bool:
-        """One request and, if it opens, its stream until it ends; True if it opened."""
+    # -- the I/O ----------------------------------------------------------------------------
+    def _make_reconnect(self) -> ReconnectController:
         o = self.options
+        return ReconnectController(o.policy, max_failures=o.max_failures, retry=lambda: self.retry_s,
+                                   backoff_cap=o.backoff_cap)
+
+    def _validate(self, url: str) -> str:
+        return validate_url(url)
+
+    def _reconnect_basis(self) -> tuple[str, dict[str, object]]:
+        return (self.reconnect.basis(server_said=self.parser.retry is not None),
+                {"last_event_id": self.parser.last_event_id or None})
+
+    async def _close_connection(self) -> None:
+        resp = self._resp
+        if resp is not None:
+            resp.close()
+
+    async def _finish(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    # -- one connection ------------------------------------------------------------
+    async def _connection(self, url: str) -> str | None:
+        """One request and, if it opens, its stream until it ends; how it ended."""
+        o = self.options
+        if self._session is None:
+            self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar)
+        session = self._session
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         headers.update(self._request_headers())
         last_id = self.parser.last_event_id
@@ -175,12 +149,12 @@ class SSEClient(ClientBase):
             resp.close()
             self._resp = None
 
-    async def _stream(self, resp: aiohttp.ClientResponse, url: str, started: int, resumed: bool) -> bool:
+    async def _stream(self, resp: aiohttp.ClientResponse, url: str, started: int, resumed: bool) -> str:
         o = self.options
         got = now_ns()
         ttfb = (got - started) / 1e6
         ctype = resp.headers.get("Content-Type")
-        self._note_epoch(resp.headers)
+        self.receiver.note_epoch(resp.headers)
         sent, received = self.counter.mark()
         head, self._carry = split_head(resp, received)  # the carry is the first read's
         heads, cookies = count_response(self.stats, resp)
@@ -210,9 +184,9 @@ class SSEClient(ClientBase):
         self._check_headers(resp)
         self._resp = resp
         if resumed:
-            self._resuming = True
-            self.ledger.replay_started()
+            self.receiver.resume_started()
         self._set_state("open")
+        self._opened()
         self._emit("state", "open", data=str(resp.url), meta={"status": resp.status, "ttfb_ms": round(ttfb, 2)})
         try:
             await self._read(resp, started)
@@ -223,18 +197,18 @@ class SSEClient(ClientBase):
             ) from exc
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError, TimeoutError) as exc:
             self.parser.end()
+            reason = f"no bytes for {o.idle_timeout:g} s" if isinstance(exc, TimeoutError) else \
+                (str(exc) or type(exc).__name__)
             if not self._closing:
-                reason = f"no bytes for {o.idle_timeout:g} s" if isinstance(exc, TimeoutError) else \
-                    (str(exc) or type(exc).__name__)
                 self._emit("state", "close", data=f"connection lost mid-stream: {reason}",
                            meta={"by": "network", "error": str(exc)})
-                self.ledger.connection_lost()
-            return True
+                self.receiver.connection_lost()
+            return f"connection lost mid-stream: {reason}"
         self.parser.end()
         if not self._closing:
             self._emit("state", "close", data="the server ended the stream", meta={"by": "server"})
-            self.ledger.connection_lost()
-        return True
+            self.receiver.connection_lost()
+        return "the server ended the stream"
 
     async def _read(self, resp: aiohttp.ClientResponse, started: int) -> None:
         """Feed the parser until the stream ends; emit what each read completed."""
@@ -285,43 +259,9 @@ class SSEClient(ClientBase):
                                "nginx: X-Accel-Buffering: no).")
 
     def _on_event(self, ev: ServerSentEvent, received: int, wire: int) -> None:
-        data = ev.data
-        size = len(data) if data.isascii() else len(data.encode())
-        latency = None
-        meta = {"type": ev.type, "last_event_id": ev.last_event_id}
-        seq, ts, _topic, obj = envelope_fields(data)
-        if obj is not None and ev.type in ("gap", "live") and self._on_control(ev.type, obj, data, size, wire,
-                                                                               received):
-            return
-        if seq is not None:
-            verdict = self.ledger.record(seq)
-            if verdict != "new":
-                meta["ledger"] = verdict
-            if self._one_way and ts is not None:
-                lat = (received - ts) / 1e6
-                if 0 <= lat < 3_600_000:
-                    latency = lat
-        self.stats.messages += 1
-        self.stats.payload += size
-        # built directly (positional): this is the per-event hot path
-        self._sink(Event("sse", "in", "message", received, self._emit.conn, seq, size, wire, latency, data, meta))
-
-    def _on_control(self, kind: str, obj: dict, data: str, size: int, wire: int, t: int) -> bool:
-        """The lab's ``gap`` and ``live`` events; False if ``obj`` is not one (a remote's own event)."""
-        if kind == "gap" and isinstance(obj.get("after"), int) and isinstance(obj.get("first_available"), int):
-            after, first, reset = obj["after"], obj["first_available"], obj.get("reset") is True
-            self.ledger.gap(after, first, reset)
-            self._emit("state", "gap", t=t, size=size, wire=wire, data=data, meta={
-                "type": kind, "after": after, "first_available": first, "missing": obj.get("missing"),
-                "reset": reset, "sentence": gap_sentence(after, first, obj.get("missing", "?"), reset)})
-            return True
-        if kind == "live" and set(obj) == {"seq"}:
-            if self._resuming:
-                self.ledger.replay_finished()
-                self._resuming = False
-            self._emit("state", "live", t=t, size=size, wire=wire, data=data, meta={"type": kind, "seq": obj["seq"]})
-            return True
-        return False
+        control = ev.type if ev.type in ("gap", "live") else None
+        self.receiver.text(ev.data, received, wire, {"type": ev.type, "last_event_id": ev.last_event_id},
+                           control=control)
 
     def _check_headers(self, resp: aiohttp.ClientResponse) -> None:
         cache = resp.headers.get("Cache-Control", "").lower()
@@ -333,17 +273,6 @@ class SSEClient(ClientBase):
         if encoding and encoding != "identity":
             self._warn("compression", f"The stream is compressed (Content-Encoding: {encoding}): many proxies "
                        "and clients buffer compressed streams, so events can arrive late and in bursts.")
-
-    async def _wait(self, policy_delays, failures: int) -> None:
-        if policy_delays is not None:
-            delay, basis = next(policy_delays), self.options.policy.describe()  # type: ignore[union-attr]
-        else:
-            delay = event_source_delay(self.retry_s, failures, cap=self.options.backoff_cap)
-            basis = "server retry" if self.parser.retry is not None else "default retry"
-            basis += f" {self.retry_s * 1000:g} ms" + (f", backoff after {failures} failed" if failures else "")
-        last_id = self.parser.last_event_id
-        await self._wait_to_reconnect(delay, failures + 1, basis + (f", Last-Event-ID: {last_id}" if last_id else ""),
-                                      basis=basis, last_event_id=last_id or None)
 
     # -- reporting ----------------------------------------------------------------------
     def _warn(self, check: str, sentence: str) -> None:

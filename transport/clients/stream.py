@@ -27,20 +27,24 @@ NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonli
 class StreamClient(HttpFeedClient):
     transport = "stream"
 
-    async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
+    async def _exchanges_until_end(self, session: aiohttp.ClientSession, url: str) -> str | None:
+        """One stream, until it ends."""
         o = self.options
-        target = with_query(url, after=self.after) if self.after is not None else url
+        after = self.after
+        target = with_query(url, after=after) if after is not None else url
         target = self._carried(target)
+        self._busy = True
         started = self._request(target)
         peer = where(url)
         async with asyncio.timeout(o.open_timeout):
             resp = await session.get(target, headers=self._request_headers())
         try:
-            await self._read(resp, started, peer)
+            return await self._read(resp, started, peer)
         finally:
             resp.close()
+            self._busy = False
 
-    async def _read(self, resp: aiohttp.ClientResponse, started: int, peer: str) -> None:
+    async def _read(self, resp: aiohttp.ClientResponse, started: int, peer: str) -> str:
         o = self.options
         if resp.status >= 300:
             self._check_status(resp, await read_body(resp, 4096, 2, peer), peer)
@@ -55,8 +59,9 @@ class StreamClient(HttpFeedClient):
         self._response_row(resp, t, started, sent + head, sent=sent, received=head,
                            ttfb_ms=round((t - started) / 1e6, 2), chunked=chunked)
         self._set_state("open")
+        self._opened()
         self._emit("state", "open", t=t, data=str(resp.url), meta={"status": resp.status})
-        self._resume_started()
+        self.receiver.resume_started()
         pending: list[bytes] = []
         pending_len = 0
         chunk_parts: list[bytes] = []
@@ -100,10 +105,11 @@ class StreamClient(HttpFeedClient):
                     self._line(line, t, peer)
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError) as exc:
             self._emit("state", "close", data=f"connection lost mid-stream: {exc}", meta={"by": "network"})
-            self.ledger.connection_lost()
-            return
+            self.receiver.connection_lost()
+            return f"connection lost mid-stream: {exc}"
         self._emit("state", "close", data="the server ended the stream", meta={"by": "server"})
-        self.ledger.connection_lost()
+        self.receiver.connection_lost()
+        return "the server ended the stream"
 
     def _line(self, raw: bytes, t: int, peer: str) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")
@@ -117,4 +123,4 @@ class StreamClient(HttpFeedClient):
             self._emit("state", "error", t=t, size=len(raw), data=f"{peer} sent a line that is not JSON: "
                        f"{text[:80]!r} (skipped)", meta={"error": "WrongResponse", "fatal": False})
             return
-        self._item(text, value, t)
+        self.receiver.value(text, value, t)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -22,12 +21,9 @@ from websockets.uri import parse_uri
 
 from ..backoff import Policy
 from ..browser import VirtualBrowser
-from ..errors import (DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation,
-                      describe_close, explain, human_size)
-from ..envelope import envelope_fields
+from ..errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
 from ..events import Event, EventSink, now_ns
-from ..ledger import gap_sentence
-from .base import ClientBase, where, with_query
+from .base import ClientBase, with_query
 
 log = logging.getLogger("duplex.ws")
 
@@ -87,62 +83,6 @@ class WebSocketClient(ClientBase):
     def connected(self) -> bool:
         return self._ws is not None and self.state == "open"
 
-    async def run(self) -> DuplexError | None:
-        """Connect and keep connected until close() or a fatal error."""
-        try:
-            url = validate_url(self.options.url)
-        except InvalidURL as err:
-            return self._fail(err)
-        delays = self.options.policy.delays()
-        failures = 0
-        while not self._closing:
-            self._emit.conn += 1
-            target = with_query(url, after=self.ledger.high) if self.options.resume and self.ledger.high else url
-            target = self._carried(target)
-            self._set_state("connecting")
-            try:
-                ws = await self._connect(target)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # every failure becomes one sentence
-                err = explain(exc, where(target), timeout=self.options.open_timeout)
-                self._error(err)
-                if err.fatal:
-                    return self._fail(err)
-                failures += 1
-                if self.options.max_failures is not None and failures >= self.options.max_failures:
-                    return self._fail(err.restated(
-                        f"Giving up after {failures} failed attempts: {err.sentence}"))
-            else:
-                if self._closing:  # close() was called while the handshake ran
-                    await ws.close(1000, "closed by user")
-                    break
-                opened = time.monotonic()
-                received_before = self.ledger.received
-                err = await self._session(ws, target)
-                if err is not None and err.fatal:
-                    return self._fail(err)
-                stable = time.monotonic() - opened >= self.options.policy.stable_after
-                if stable and self.ledger.received > received_before:
-                    delays = self.options.policy.delays()  # a healthy connection: start over
-                    failures = 0
-                else:
-                    failures += 1  # accepted and closed at once: keep backing off
-            if self._closing:
-                break
-            delay = next(delays)
-            await self._wait_to_reconnect(delay, failures + 1, f"attempt {failures + 1}",
-                                          policy=self.options.policy.describe())
-        self._set_state("closed")
-        return None
-
-    async def close(self) -> None:
-        self._closing = True
-        self._pause.wake()
-        ws = self._ws
-        if ws is not None:
-            await ws.close(1000, "closed by user")
-
     def drop(self) -> bool:
         """Abort the TCP connection without a close frame (a network failure)."""
         ws = self._ws
@@ -152,6 +92,12 @@ class WebSocketClient(ClientBase):
                    meta={"fault": "drop"})
         ws.transport.abort()
         return True
+
+    async def send(self, payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            await self.send_text(payload)
+        else:
+            await self.send_binary(payload)
 
     async def send_text(self, text: str) -> None:
         await self._send(text, len(text.encode()))
@@ -166,7 +112,26 @@ class WebSocketClient(ClientBase):
     async def send_binary(self, data: bytes) -> None:
         await self._send(data, len(data))
 
-    # -- internals -------------------------------------------------------------
+    # -- the I/O ------------------------------------------------------------------
+    def _validate(self, url: str) -> str:
+        return validate_url(url)
+
+    async def _close_connection(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, "closed by user")
+
+    async def _connection(self, url: str) -> str | None:
+        after = self.receiver.after
+        target = with_query(url, after=after) if self.options.resume and after is not None else url
+        target = self._carried(target)
+        self._set_state("connecting")
+        ws = await self._connect(target)
+        if self._closing:  # close() was called while the handshake ran
+            await ws.close(1000, "closed by user")
+            return None
+        return await self._session(ws, target)
+
     async def _connect(self, url: str) -> ClientConnection:
         o = self.options
         headers = self._request_headers()
@@ -177,7 +142,7 @@ class WebSocketClient(ClientBase):
         ws = await connect(
             url,
             additional_headers=headers or None,
-            subprotocols=o.subprotocols or None,
+            subprotocols=o.subprotocols or None,  # type: ignore[arg-type]  # plain strings are subprotocols
             compression="deflate" if o.compression else None,
             open_timeout=o.open_timeout,
             ping_interval=o.ping_interval,
@@ -187,94 +152,66 @@ class WebSocketClient(ClientBase):
             proxy=None,
         )
         if ws.response is not None:
-            self._note_epoch(ws.response.headers)
+            self.receiver.note_epoch(ws.response.headers)
             if o.browser is not None:
                 o.browser.take_set_cookies(ws.response.headers.get_all("Set-Cookie"), url)
         return ws
 
-    async def _session(self, ws: ClientConnection, url: str) -> DuplexError | None:
-        """One connection from open to close; returns the error that ended it, if any."""
+    async def _session(self, ws: ClientConnection, url: str) -> str | None:
+        """One connection from open to close; returns how it ended. A fatal close raises."""
         self._ws = ws
         req, resp = ws.request, ws.response
         wire = (len(req.serialize()) if req else 0) + (len(resp.serialize()) if resp else 0)
-        self._resuming = "after=" in urlsplit(url).query
-        if self._resuming:
-            self.ledger.replay_started()
+        if "after=" in urlsplit(url).query:
+            self.receiver.resume_started()
         self._set_state("open")
+        self._opened()
         self._emit("state", "open", wire=wire, data=url, meta={
             "status": resp.status_code if resp else None,
             "subprotocol": ws.subprotocol,
             "request_headers": dict(req.headers.raw_items()) if req else {},
             "response_headers": dict(resp.headers.raw_items()) if resp else {},
         })
-        err: DuplexError | None = None
+        receive = self._on_message
         try:
             async for message in ws:
-                self._on_message(ws, message)
+                receive(ws, message)
         except ConnectionClosed:
             pass
         except asyncio.CancelledError:
-            ws.transport.abort()
+            if ws.transport is not None:
+                ws.transport.abort()
             raise
         finally:
             self._ws = None
-        err = self._closed(ws)
+        how, err = self._closed(ws)
         if not self._closing:
-            self.ledger.connection_lost()
-        return err
+            self.receiver.connection_lost()
+        if err is not None and err.fatal:
+            raise err
+        return how
 
     def _on_message(self, ws: ClientConnection, message: str | bytes) -> None:
         received = now_ns()
         if isinstance(message, str):
-            size = len(message.encode()) if not message.isascii() else len(message)
-        else:
-            size = len(message)
-        wire = size + frame_overhead(size, masked=False)
-        seq = None
+            size = len(message) if message.isascii() else len(message.encode())
+            rtt = None if self.receiver.one_way or not ws.latency else ws.latency * 1000.0
+            self.receiver.text(message, received, size + frame_overhead(size, masked=False), rtt_ms=rtt)
+            return
+        size = len(message)
+        meta = {}
         latency = None
-        meta: dict = {}
-        if isinstance(message, str):
-            seq, ts, topic, obj = envelope_fields(message)
-            if obj is not None and "control" in obj:
-                self._on_control(obj, message, size, wire)
-                return
-            if seq is not None:
-                verdict = self.ledger.record(seq)
-                if verdict != "new":
-                    meta["ledger"] = verdict
-                if topic is not None:
-                    meta["topic"] = topic
-                if self._one_way and ts is not None:
-                    lat = (received - ts) / 1e6
-                    if 0 <= lat < 3_600_000:
-                        latency = lat
-        if latency is None and not self._one_way and ws.latency:
+        if not self.receiver.one_way and ws.latency:
             latency = ws.latency * 1000.0
             meta["latency"] = "rtt"
-        # built directly (positional): this is the per-message hot path
-        self._sink(Event("websocket", "in", "message", received, self._emit.conn, seq, size, wire, latency,
-                         message, meta))
+        self.stats.messages += 1
+        self.stats.payload += size
+        self.receiver.delivered += 1
+        self._sink(Event("websocket", "in", "message", received, self._emit.conn, None, size,
+                         size + frame_overhead(size, masked=False), latency, message, meta))
 
-    def _on_control(self, obj: dict, text: str, size: int, wire: int) -> None:
-        kind = obj.get("control")
-        if kind == "gap":
-            after, first, reset = obj.get("after"), obj.get("first_available"), obj.get("reset") is True
-            missing = obj.get("missing", "?")
-            meta = {"after": after, "first_available": first, "missing": missing, "reset": reset}
-            if isinstance(after, int) and isinstance(first, int):
-                self.ledger.gap(after, first, reset)
-                meta["sentence"] = gap_sentence(after, first, missing, reset)
-            self._emit("state", "gap", size=size, wire=wire, data=text, meta=meta)
-        elif kind == "live":
-            if self._resuming:
-                self.ledger.replay_finished()
-                self._resuming = False
-            self._emit("state", "live", size=size, wire=wire, data=text, meta={"seq": obj.get("seq")})
-        else:
-            self._emit("in", "control", size=size, wire=wire, data=text)
-
-    def _closed(self, ws: ClientConnection) -> DuplexError | None:
-        """Emit the close row (and an error row for abnormal closes)."""
+    def _closed(self, ws: ClientConnection) -> tuple[str, DuplexError | None]:
+        """Emit the close row (and an error row for abnormal closes); how it ended, and the error."""
         proto = ws.protocol
         rcvd, sent = proto.close_rcvd, proto.close_sent
         if rcvd is None and sent is None:
@@ -288,21 +225,20 @@ class WebSocketClient(ClientBase):
         said = "connection lost" if by == "network" else f"closed by {by}"
         self._emit("state", "close", data=f"{said}: {text}",
                    meta={"code": code, "reason": reason, "by": by})
+        how = f"{said}: {text}"
+        err: DuplexError | None = None
         if code == 1009 and by == "client":
-            err: DuplexError = MessageTooBig(
+            err = MessageTooBig(
                 f"Message too big: the server sent a message over the {human_size(self.options.max_size)} "
                 "limit, so the client closed with 1009. Not reconnecting: the same message would come again.")
-            self._error(err)
-            return err
-        if code == 1006 and not self._closing:
+        elif code == 1006 and not self._closing:
             err = DuplexError("The connection dropped without a close frame (1006).")
-            self._error(err)
-            return err
-        if code in ERROR_CODES:
+        elif code in ERROR_CODES:
             err = ProtocolViolation(f"The {by} closed the connection with {text}.")
+        if err is not None:
             self._error(err)
-            return err
-        return None
+            how = err.sentence
+        return how, err
 
     async def _send(self, payload: str | bytes, size: int) -> None:
         ws = self._ws

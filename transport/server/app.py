@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
-from ..envelope import EPOCH_HEADER
+from ..wire import EPOCH_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
 from .feed import Feed, Ticker
 from .journal import Journal
 from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
@@ -65,9 +65,6 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
         app[FEED].journal.close()
 
 
-FEED_PATHS = frozenset(("/ws", "/sse", "/api/poll", "/api/longpoll", "/api/stream"))
-
-
 async def _name_the_numbering(request: web.Request, response: web.StreamResponse) -> None:
     """Every feed response says which numbering its seqs belong to; a client resuming echoes it, so
     a lab restarted without its history can tell an old resume point from one of its own."""
@@ -101,11 +98,11 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[TASKS] = set()
     app[REQUESTS] = Counter()
     app.router.add_get("/", index)
-    app.router.add_get("/ws", ws_handler)
-    app.router.add_get("/sse", sse_handler)
-    app.router.add_get("/api/poll", poll_handler)
-    app.router.add_get("/api/longpoll", longpoll_handler)
-    app.router.add_get("/api/stream", stream_handler)
+    app.router.add_get(WS_PATH, ws_handler)
+    app.router.add_get(SSE_PATH, sse_handler)
+    app.router.add_get(POLL_PATH, poll_handler)
+    app.router.add_get(LONGPOLL_PATH, longpoll_handler)
+    app.router.add_get(STREAM_PATH, stream_handler)
     app.router.add_post("/api/messages", messages_handler)
     app.router.add_get("/api/session-value", value_get_handler)
     app.router.add_post("/api/session-value", value_post_handler)

@@ -25,7 +25,7 @@ from typing import Iterator
 
 from aiohttp import web
 
-from ..envelope import EPOCH_HEADER
+from ..wire import EPOCH_HEADER
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
 from .session_http import bind

@@ -16,9 +16,11 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-COOKIE = "duplex_sid"
+from ..wire import SESSION_COOKIE, SESSION_QUERY
+
+COOKIE = SESSION_COOKIE
 GONE_KEPT = 10_000  # ended ids remembered, to answer "expired" rather than "unknown"
-QUERY = "sid"
+QUERY = SESSION_QUERY
 
 
 @dataclass(slots=True)

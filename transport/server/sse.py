@@ -24,7 +24,7 @@ import logging
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from ..envelope import EPOCH_HEADER
+from ..wire import EPOCH_HEADER
 from .feed import Message
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .session_http import bind

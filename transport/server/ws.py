@@ -16,7 +16,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from ..envelope import EPOCH_HEADER
+from ..wire import EPOCH_HEADER
 from .feed import Feed, Subscription
 from .keys import CONFIG, FEED, WEBSOCKETS
 from .origin import origin_allowed

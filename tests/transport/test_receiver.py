@@ -1,0 +1,102 @@
+"""The feed receiver with raw frames: envelope → ledger → resume point → epoch → latency → Event."""
+
+from __future__ import annotations
+
+import json
+
+from transport.receiver import FeedReceiver
+from transport.wire import EPOCH_HEADER
+
+
+def envelope(seq: int, ts: int = 1_000_000, topic: str = "price") -> str:
+    return json.dumps({"seq": seq, "ts": ts, "topic": topic, "body": seq}, separators=(",", ":"))
+
+
+def make(one_way: bool = True, after: int | None = None) -> tuple[FeedReceiver, list]:
+    events: list = []
+    return FeedReceiver("websocket", events.append, one_way=one_way, after=after), events
+
+
+def test_envelopes_become_message_events_with_latency_and_the_resume_point():
+    rx, events = make()
+    rx.conn = 3
+    for seq in (1, 2, 3):
+        rx.text(envelope(seq, ts=1_000_000), 3_000_000, wire=80)
+    assert [(e.kind, e.seq, e.conn, e.wire) for e in events] == [("message", s, 3, 80) for s in (1, 2, 3)]
+    assert events[0].latency_ms == 2.0 and events[0].meta == {"topic": "price"}
+    assert rx.after == 3 and rx.delivered == 3 and rx.stats.messages == 3
+    assert rx.ledger.summary()["lost"] == 0
+
+
+def test_duplicates_and_holes_are_in_the_ledger_and_on_the_rows():
+    rx, events = make()
+    for seq in (1, 2, 4, 2, 3):
+        rx.text(envelope(seq), 2_000_000)
+    assert [e.meta.get("ledger") for e in events] == [None, None, None, "duplicate", "reordered"]
+    assert rx.ledger.duplicated == 1 and rx.ledger.lost == 0 and rx.delivered == 4
+
+
+def test_a_drop_and_a_resume_replay_until_live():
+    rx, events = make()
+    rx.text(envelope(1), 2)
+    rx.connection_lost()
+    rx.resume_started()
+    rx.text(envelope(2), 3)  # replayed from history
+    assert rx.text(json.dumps({"control": "live", "seq": 2}), 4) is None
+    rx.text(envelope(3), 5)
+    episode = rx.ledger.episodes[0]
+    assert episode.recovered and episode.replayed == 1 and episode.lost == 0
+    assert [e.kind for e in events] == ["message", "message", "live", "message"]
+
+
+def test_a_declared_gap_is_lost_and_said():
+    rx, events = make()
+    rx.text(envelope(1), 2)
+    rx.connection_lost()
+    rx.text(json.dumps({"control": "gap", "after": 1, "first_available": 5, "missing": 3}), 3)
+    rx.text(envelope(5), 4)
+    gap = events[1]
+    assert gap.kind == "gap" and "seq 2–4" in gap.meta["sentence"]
+    assert rx.ledger.lost == 3 and rx.ledger.gap_declared == 3
+
+
+def test_a_reset_starts_a_new_numbering_without_counting_duplicates():
+    rx, _ = make()
+    for seq in (1, 2, 3):
+        rx.text(envelope(seq), 2)
+    rx.connection_lost()
+    rx.text(json.dumps({"control": "gap", "after": 3, "first_available": 1, "missing": 0, "reset": True}), 3)
+    assert rx.after == 0
+    rx.text(envelope(1), 4)
+    assert rx.ledger.duplicated == 0 and rx.ledger.resets == 1 and rx.after == 1
+
+
+def test_sse_controls_come_by_event_type_and_a_foreign_live_event_is_a_message():
+    events: list = []
+    rx = FeedReceiver("sse", events.append, one_way=True)
+    assert rx.text('{"seq":7}', 1, control="live") is None and rx.after == 7
+    msg = rx.text('{"seq":8,"user":"x"}', 2, control="live")  # not the lab's shape
+    assert msg is not None and msg.kind == "message"
+
+
+def test_parsed_values_of_polls_and_streams():
+    events: list = []
+    rx = FeedReceiver("long_poll", events.append, one_way=False, after=10)
+    text = envelope(11)
+    rx.value(text, json.loads(text), 5)
+    rx.value("[1,2]", [1, 2], 6)  # not an envelope: a message without a seq
+    assert rx.after == 11 and events[0].latency_ms is None and events[1].seq is None
+    assert rx.delivered == 2
+
+
+def test_round_trip_latency_where_one_way_is_unknown():
+    rx, events = make(one_way=False)
+    rx.text("hello", 1, rtt_ms=4.5)
+    assert events[0].latency_ms == 4.5 and events[0].meta["latency"] == "rtt"
+
+
+def test_the_epoch_is_kept_and_echoed():
+    rx, _ = make()
+    assert rx.epoch_headers() == []
+    rx.note_epoch({EPOCH_HEADER: "abc"})
+    assert rx.epoch == "abc" and rx.epoch_headers() == [(EPOCH_HEADER, "abc")]

@@ -1,0 +1,117 @@
+"""Servers that answer at once with nothing: no client floods them, and ``--retries`` gives up on each.
+
+Every transport's client is built through the registry, as probe, Compare and the UI build them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+
+import pytest
+from aiohttp import WSCloseCode, web
+
+from tests.helpers import wait_until
+from transport import probe
+from transport.backoff import Policy
+from transport.reconnect import BURST, RATE
+from transport.registry import TRANSPORTS
+
+
+class Rude:
+    """Handlers that each answer at once with nothing, and the times of the requests they saw."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []  # when each request came, on the server's loop clock
+
+    def _note(self, request: web.Request) -> None:
+        self.times.append(asyncio.get_running_loop().time())
+
+    def routes(self) -> list[web.RouteDef]:
+        async def empty_stream(request: web.Request) -> web.StreamResponse:
+            self._note(request)
+            return web.Response(body=b"", content_type="application/x-ndjson")
+
+        async def empty_list(request: web.Request) -> web.Response:
+            self._note(request)
+            return web.json_response([])
+
+        async def retry_only(request: web.Request) -> web.Response:
+            self._note(request)
+            return web.Response(text="retry: 100\n\n", content_type="text/event-stream",
+                                headers={"Cache-Control": "no-cache"})
+
+        async def accept_and_close(request: web.Request) -> web.WebSocketResponse:
+            self._note(request)
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"not today")
+            return ws
+
+        return [web.get("/api/stream", empty_stream), web.get("/api/longpoll", empty_list),
+                web.get("/api/poll", empty_list), web.get("/sse", retry_only), web.get("/ws", accept_and_close)]
+
+
+@pytest.fixture
+async def rude(serve):
+    r = Rude()
+    base = await serve(*r.routes())
+    return r, base
+
+
+FAST = Policy("fixed", 0.0)  # a user's "retry at once": the floor must still hold
+
+
+@pytest.mark.parametrize("name", ["websocket", "sse", "stream", "long_poll"])
+async def test_no_client_floods_a_server_that_answers_at_once_with_nothing(rude, name):
+    """The requests come no faster than the floor allows, measured on the server's own clock: the
+    span from the first to the n-th request is at least what BURST and RATE allow."""
+    server, base = rude
+    info = TRANSPORTS[name]
+    times = server.times
+    events: list = []
+    client = info.make(info.lab_url(base), events.append, policy=FAST, hold=25.0, default_retry_ms=0)
+    task = asyncio.ensure_future(client.run())
+    n = BURST + 5
+    try:
+        await wait_until(lambda: len(times) >= n, 30, f"{n} requests")
+    finally:
+        await client.close()
+        await task
+    span = times[n - 1] - times[0]
+    assert span >= (n - 1 - BURST) / RATE * 0.95, f"{n} requests in {span:.2f} s"
+    reasons = [e.data for e in events if e.kind == "reconnect"]
+    assert reasons and all("s (" in r for r in reasons)  # each wait says how long and why
+
+
+@pytest.mark.parametrize("name", ["websocket", "sse", "stream"])
+async def test_probe_retries_gives_up_after_n_accept_then_close_cycles(rude, name):
+    _server, base = rude
+    info = TRANSPORTS[name]
+    args = probe.parse_args([info.lab_url(base), "--transport", info.probe_name, "--retries", "2",
+                             "--interval", "0.01", "--timeout", "20"])
+    code, reason = await probe.probe(args, out=io.StringIO())
+    assert code == 1 and reason.startswith("Giving up after 2 failed attempts"), reason
+    assert "\n" not in reason
+
+
+async def test_probe_retries_gives_up_on_a_poll_endpoint_that_fails(serve):
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="down for maintenance")
+
+    base = await serve(web.get("/api/poll", broken))
+    args = probe.parse_args([base + "/api/poll", "--transport", "short_poll", "--retries", "3",
+                             "--interval", "0.01", "--timeout", "20"])
+    code, reason = await probe.probe(args, out=io.StringIO())
+    assert code == 1 and reason.startswith("Giving up after 3 failed attempts") and "503" in reason
+
+
+def test_retries_must_be_positive():
+    with pytest.raises(SystemExit):
+        probe.parse_args(["ws://127.0.0.1:1/ws", "--retries", "0"])
+
+
+def test_registry_names_every_probe_transport():
+    parsed = probe.parse_args(["http://127.0.0.1:1/api/stream", "--transport", "stream"])
+    assert isinstance(parsed, argparse.Namespace) and TRANSPORTS["stream"].probe_name == "stream"

@@ -1,0 +1,173 @@
+"""The feed receiver: what every client that reads the lab's feed does with what it read. Sans-I/O.
+
+Text (or text already parsed as JSON) goes in; :class:`Event` records go
+out to the sink. The receiver owns, once for every transport:
+
+- the envelope ``{"seq", "ts", "topic", "body"}`` and the lab's control
+  items: ``gap`` (history no longer holds the resume point; ``reset``: the
+  lab restarted without history and numbers from 1 again) and ``live`` (the
+  replay is over);
+- the :class:`~transport.ledger.Ledger` (new, duplicate, reordered; drop
+  episodes and what a resume replayed);
+- the resume point (``after``), the lab's numbering epoch (the
+  ``Duplex-Epoch`` header, echoed when resuming);
+- one-way latency against the lab's clock (same machine), and the counts a
+  wire panel shows (messages, payload, staleness).
+
+A client tells it when a connection opened (resuming or not) and was lost;
+:attr:`delivered` counts what was new, which is what the reconnect
+controller needs to know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .envelope import envelope_fields
+from .events import Event, EventSink
+from .ledger import Ledger, gap_sentence
+from .wire import EPOCH_HEADER
+from .wirestats import WireStats
+
+MAX_LATENCY_MS = 3_600_000  # a latency beyond an hour is a clock mismatch, not a latency
+
+
+class FeedReceiver:
+    def __init__(self, transport: str, sink: EventSink, *, one_way: bool, after: int | None = None,
+                 stats: WireStats | None = None) -> None:
+        self.transport = transport
+        self.ledger = Ledger()
+        self.stats = stats if stats is not None else WireStats()
+        self.after = after  # the resume point: the highest seq known delivered (or the user's start)
+        self.epoch: str | None = None  # the lab's numbering, echoed when resuming
+        self.one_way = one_way
+        self.delivered = 0  # messages that were new (not duplicates): what the reconnect rule reads
+        self.conn = 0  # the client's connection id, stamped on every event
+        self._sink = sink
+        self._resuming = False
+
+    # -- connection lifecycle --------------------------------------------------------
+    def note_epoch(self, headers: Any) -> None:
+        """Read the lab's numbering from response headers (any mapping with ``get``)."""
+        value = headers.get(EPOCH_HEADER)
+        if value:
+            self.epoch = str(value)[:64]
+
+    def epoch_headers(self) -> list[tuple[str, str]]:
+        """The header a resuming request carries (a resume point only means something in its numbering)."""
+        return [(EPOCH_HEADER, self.epoch)] if self.epoch else []
+
+    def resume_started(self) -> None:
+        """A connection opened that resumes after a drop: what comes before ``live`` is a replay."""
+        ep = self.ledger.episodes[-1] if self.ledger.episodes else None
+        if ep is not None and not ep.recovered:
+            self._resuming = True
+            self.ledger.replay_started()
+
+    def resume_finished(self) -> None:
+        if self._resuming:
+            self._resuming = False
+            self.ledger.replay_finished()
+
+    def connection_lost(self) -> None:
+        self._resuming = False
+        self.ledger.connection_lost()
+
+    # -- items -----------------------------------------------------------------------------
+    def text(self, text: str, t: int, wire: int | None = None, meta: dict[str, Any] | None = None,
+             control: str | None = None, rtt_ms: float | None = None) -> Event | None:
+        """One text message (a WebSocket frame, an SSE event's data). ``control`` names the control
+        item it is by its transport's own marking (an SSE event type); otherwise a JSON object's
+        ``"control"`` key does. ``rtt_ms``: the latency to show when one-way latency is unknown (a
+        ping's round trip). Returns the message event, None for a control item."""
+        seq, ts, topic, obj = envelope_fields(text)
+        if obj is not None:
+            kind = control if control is not None else obj.get("control")
+            if kind is not None and self._control(kind, obj, text, t, wire, meta, strict=control is not None):
+                return None
+        return self._message(text, t, wire, seq, ts, topic, meta, rtt_ms)
+
+    def value(self, text: str, value: Any, t: int, wire: int | None = None) -> Event | None:
+        """One item already parsed as JSON (a poll answer's element, an NDJSON line)."""
+        if isinstance(value, dict):
+            kind = value.get("control")
+            if kind is not None and self._control(kind, value, text, t, wire, None, strict=False):
+                return None
+            seq, ts, topic = value.get("seq"), value.get("ts"), value.get("topic")
+            return self._message(text, t, wire, seq if type(seq) is int else None, ts if type(ts) is int else None,
+                                 topic if isinstance(topic, str) else None, None)
+        return self._message(text, t, wire, None, None, None, None)
+
+    def _message(self, text: str, t: int, wire: int | None, seq: int | None, ts: int | None,
+                 topic: str | None, meta: dict[str, Any] | None, rtt_ms: float | None = None) -> Event:
+        # the per-message hot path: no helper calls beyond the ledger's
+        size = len(text) if text.isascii() else len(text.encode())
+        meta = {} if meta is None else meta
+        latency = None
+        if seq is not None:
+            verdict = self.ledger.record(seq)
+            if verdict != "duplicate":  # a late one that fills a hole is news too
+                self.delivered += 1
+            if verdict != "new":
+                meta["ledger"] = verdict
+            after = self.after
+            if after is None or seq > after:
+                self.after = seq
+            if topic is not None:
+                meta["topic"] = topic
+            if self.one_way and ts is not None:
+                lat = (t - ts) / 1e6
+                if 0 <= lat < MAX_LATENCY_MS:
+                    latency = lat
+                    self.stats.staleness_ms.add(lat)
+        else:
+            self.delivered += 1  # no sequence ids: each message is news (loss cannot be checked)
+        if latency is None and rtt_ms is not None:
+            latency = rtt_ms
+            meta["latency"] = "rtt"
+        stats = self.stats
+        stats.messages += 1
+        stats.payload += size
+        event = Event(self.transport, "in", "message", t, self.conn, seq, size, wire, latency, text, meta)
+        self._sink(event)
+        return event
+
+    def _control(self, kind: object, obj: dict[str, Any], text: str, t: int, wire: int | None,
+                 meta: dict[str, Any] | None, strict: bool) -> bool:
+        """The lab's gap and live items; False when ``obj`` is not one (strict: a remote's own event
+        that happens to be named so is a message)."""
+        size = len(text) if text.isascii() else len(text.encode())
+        extra = meta or {}
+        if kind == "gap":
+            after, first = obj.get("after"), obj.get("first_available")
+            if type(after) is not int or type(first) is not int:
+                if strict:
+                    return False
+                self._row("state", "gap", t, size, wire, text, {**extra, "after": after, "first_available": first})
+                return True
+            reset = obj.get("reset") is True
+            missing = obj.get("missing", "?")
+            self.ledger.gap(after, first, reset)
+            if reset:  # the server numbers from 1 again: resume in its numbering
+                self.after = first - 1
+            self._row("state", "gap", t, size, wire, text, {
+                **extra, "after": after, "first_available": first, "missing": missing, "reset": reset,
+                "sentence": gap_sentence(after, first, missing, reset)})
+            return True
+        if kind == "live":
+            seq = obj.get("seq")
+            if strict and (set(obj) != {"seq"} or type(seq) is not int):
+                return False
+            if type(seq) is int and (self.after is None or seq > self.after):
+                self.after = seq
+            self.resume_finished()
+            self._row("state", "live", t, size, wire, text, {**extra, "seq": seq})
+            return True
+        if strict:
+            return False
+        self._row("in", "control", t, size, wire, text, dict(extra))
+        return True
+
+    def _row(self, direction: str, kind: str, t: int, size: int, wire: int | None, data: str,
+             meta: dict[str, Any]) -> None:
+        self._sink(Event(self.transport, direction, kind, t, self.conn, None, size, wire, None, data, meta))

@@ -1,0 +1,23 @@
+"""Wire constants the client side and the lab both use: one copy, in the pure core.
+
+The clients never import the lab's package (they talk to it only over
+loopback, as to any server); what both must agree on lives here.
+"""
+
+from __future__ import annotations
+
+# The lab names the numbering its seqs belong to in this response header; a client echoes it
+# when it resumes, so a lab restarted without its history can tell an old resume point.
+EPOCH_HEADER = "Duplex-Epoch"
+
+# The session id's cookie, and its query-string parameter when the user picks that carrier.
+SESSION_COOKIE = "duplex_sid"
+SESSION_QUERY = "sid"
+
+# Where the lab serves each transport's feed.
+WS_PATH = "/ws"
+SSE_PATH = "/sse"
+POLL_PATH = "/api/poll"
+LONGPOLL_PATH = "/api/longpoll"
+STREAM_PATH = "/api/stream"
+FEED_PATHS = frozenset((WS_PATH, SSE_PATH, POLL_PATH, LONGPOLL_PATH, STREAM_PATH))
