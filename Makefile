@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench venv clean
+.PHONY: run test typecheck bench venv clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -20,7 +20,11 @@ run: venv
 	$(PY) main.py
 
 test: venv
+	$(PY) -m mypy
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+typecheck: venv
+	$(PY) -m mypy
 
 bench: venv
 	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/run.py

@@ -39,9 +39,9 @@ def envelope_fields(text: str) -> tuple[int | None, int | None, str | None, dict
         return None, None, None, None
     if not isinstance(obj, dict):
         return None, None, None, None
-    seq, ts, topic = obj.get("seq"), obj.get("ts"), obj.get("topic")
+    seq, ts, name = obj.get("seq"), obj.get("ts"), obj.get("topic")
     return (seq if type(seq) is int else None, ts if type(ts) is int else None,
-            topic if isinstance(topic, str) else None, obj)
+            name if isinstance(name, str) else None, obj)
 
 
 _WS = " \t\n\r"

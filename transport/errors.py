@@ -136,7 +136,7 @@ def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> 
     try:
         from websockets import exceptions as wsx
     except ImportError:  # pragma: no cover
-        wsx = None
+        wsx = None  # type: ignore[assignment]  # websockets is optional for the HTTP-only paths
     if wsx is not None:
         if isinstance(exc, wsx.InvalidURI):
             return _chain(InvalidURL(f"Invalid URL: {exc.msg} ({exc.uri!r})."), exc)

@@ -128,11 +128,11 @@ def to_har(events: Iterable[Event], creator_version: str = "0") -> dict[str, Any
                 e.direction != "out" or e.transport == "websocket"):
             entry = open_[key]
             if e.transport == "websocket":
-                binary = isinstance(e.data, bytes)
+                raw = e.data
                 entry["_webSocketMessages"].append({
                     "type": "send" if e.direction == "out" else "receive", "time": (e.t + offset) / 1e9,
-                    "opcode": 2 if binary else 1,
-                    "data": base64.b64encode(e.data).decode() if binary else e.text()})
+                    "opcode": 2 if isinstance(raw, bytes) else 1,
+                    "data": base64.b64encode(raw).decode() if isinstance(raw, bytes) else e.text()})
             else:
                 entry["_body"].append(e.text())
                 if e.transport == "sse":
@@ -158,7 +158,8 @@ def event_from_dict(d: dict[str, Any]) -> Event:
     transport, direction, kind = d.get("transport"), d.get("direction"), d.get("kind")
     if not isinstance(transport, str) or direction not in DIRECTIONS or not isinstance(kind, str):
         raise ValueError("not an event record (transport, direction, kind)")
-    meta = d.get("meta") if isinstance(d.get("meta"), dict) else {}
+    found = d.get("meta")
+    meta: dict[str, Any] = found if isinstance(found, dict) else {}
     data = d.get("data")
     if meta.get("binary") and isinstance(data, str):
         data = bytes.fromhex(data)

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from .backoff import Policy
@@ -24,7 +25,7 @@ TRANSPORTS = tuple(PROBE_NAMES)
 
 
 class _Args(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         print(f"probe: {message}", file=sys.stderr)
         raise SystemExit(2)
 
@@ -83,7 +84,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-async def probe(args: argparse.Namespace, out=sys.stdout) -> tuple[int, str]:
+async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int, str]:
     done = asyncio.Event()
     received = 0
 

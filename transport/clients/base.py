@@ -92,7 +92,7 @@ def where(url: str) -> str:
     """``host:port`` of a URL (default ports by scheme), for sentences."""
     parts = urlsplit(url)
     try:
-        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+        port: int | str = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     except ValueError:
         port = "?"
     return f"{parts.hostname}:{port}"

@@ -81,7 +81,7 @@ class CountingConnector(aiohttp.TCPConnector):
     def __init__(self, counter: WireCounter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.counter = counter
-        self._factory = functools.partial(_CountingHandler, loop=self._loop, counter=counter)
+        self._factory = functools.partial(_CountingHandler, loop=self._loop, counter=counter)  # type: ignore[assignment]  # a ResponseHandler that counts
 
 
 def validate_http_url(url: str, what: str) -> str:
@@ -130,7 +130,9 @@ def request_head_size(resp: aiohttp.ClientResponse) -> int:
 
 
 def response_head_size(resp: aiohttp.ClientResponse) -> int:
-    line = len(f"HTTP/{resp.version.major}.{resp.version.minor} {resp.status} {resp.reason or ''}\r\n")
+    version = resp.version
+    major, minor = (version.major, version.minor) if version is not None else (1, 1)
+    line = len(f"HTTP/{major}.{minor} {resp.status} {resp.reason or ''}\r\n")
     return line + sum(len(k) + len(v) + 4 for k, v in resp.raw_headers) + 2
 
 

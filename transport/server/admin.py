@@ -142,7 +142,8 @@ async def sessions_handler(request: web.Request) -> web.Response:
 
 
 async def close_websockets(app: web.Application, code: int, reason: str) -> int:
-    sockets = list(app[WEBSOCKETS])
+    open_sockets = app[WEBSOCKETS]
+    sockets = list(open_sockets)
     await asyncio.gather(*(ws.close(code=code, message=reason.encode()) for ws in sockets),
                          return_exceptions=True)
     return len(sockets)

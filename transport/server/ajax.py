@@ -19,30 +19,15 @@ import hashlib
 import hmac
 import html
 import json
-import secrets
-from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .keys import FEED, VALUES
+from .keys import FEED, VALUES, Handler
+from .state import ValueStore
 from .session_http import SESSION
 from .origin import origin_allowed
 
 MAX_VALUE = 4096
-HISTORY = 10
-
-
-@dataclass(slots=True)
-class ValueStore:
-    value: str = ""
-    edits: int = 0
-    history: list[str] = field(default_factory=list)
-    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-
-    def set(self, value: str) -> None:
-        self.value = value
-        self.edits += 1
-        self.history = (self.history + [value])[-HISTORY:]
 
 
 def _error(status: int, text: str) -> web.Response:
@@ -50,7 +35,7 @@ def _error(status: int, text: str) -> web.Response:
 
 
 @web.middleware
-async def same_origin_posts(request: web.Request, handler):
+async def same_origin_posts(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A page on another origin must not publish or change state (CSRF)."""
     if request.method == "POST" and not origin_allowed(request):
         return _error(403, "cross-origin requests are not allowed")

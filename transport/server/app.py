@@ -18,13 +18,14 @@ from .config import ServerConfig
 from ..wire import EPOCH_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
 from .feed import Feed, Ticker
 from .journal import Journal
-from .ajax import (ValueStore, same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
+from .ajax import (same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
 from .keys import (BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, TICKER,
                    VALUES, WEBSOCKETS)
 from .session_http import (login_handler, logout_handler, me_handler, new_bound, session_middleware,
                            sweeper)
 from .sessions import SessionStore
+from .state import ValueStore
 from .polling import longpoll_handler, poll_handler, stream_handler
 from .proxies_api import add_routes as add_proxy_routes
 from .proxies_api import admin_guard, close_all
@@ -48,8 +49,13 @@ async def index(request: web.Request) -> web.Response:
                       "admin": "/_admin/faults, /_admin/sessions, /_admin/stats, /_admin/proxies"},
         "held": len(request.app[HOLDS]),
         "sessions": len(request.app[SESSIONS]),
-        "sse": {"streams": len(request.app[STREAMS]), "last_event_ids": list(request.app[SSE_RESUMES])},
+        "sse": {"streams": len(request.app[STREAMS]), "last_event_ids": _resumes(request.app)},
     })
+
+
+def _resumes(app: web.Application) -> list[str | None]:
+    resumes = app[SSE_RESUMES]
+    return list(resumes)
 
 
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -61,8 +67,9 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    if app[FEED].journal is not None:
-        app[FEED].journal.close()
+    journal = app[FEED].journal
+    if journal is not None:
+        journal.close()
 
 
 async def _name_the_numbering(request: web.Request, response: web.StreamResponse) -> None:

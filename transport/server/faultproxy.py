@@ -167,9 +167,10 @@ class _Link:
                     return
                 pieces = [data]
                 for t in toxics:
-                    pieces = await self._apply(t, pieces, stream)
-                    if pieces is None:
+                    applied = await self._apply(t, pieces, stream)
+                    if applied is None:
                         return
+                    pieces = applied
                 for piece in pieces:
                     if self.closed.is_set():
                         return

@@ -2,39 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections import Counter, deque
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
 from aiohttp import web
 
 from .config import ServerConfig
-from .feed import Feed
+from .faultproxy import Proxy
+from .feed import Feed, Ticker
+from .sessions import SessionStore
+from .state import Hold, ValueStore
+
+# What a middleware calls next.
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CONFIG = web.AppKey("config", ServerConfig)
 FEED = web.AppKey("feed", Feed)
-WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 # Open SSE responses, so a fault or shutdown can end them.
-STREAMS = web.AppKey("streams", weakref.WeakSet)
+STREAMS: web.AppKey[weakref.WeakSet[Any]] = web.AppKey("streams")
 # Held long polls and open NDJSON streams (polling.Hold), so a fault or shutdown can end them.
-HOLDS = web.AppKey("holds", set)
-# The value that AJAX and the postback form read and write (ajax.ValueStore).
-VALUES = web.AppKey("values", dict)
-# The session store (sessions.SessionStore) and, per session id, how to end its open connections.
-SESSIONS = web.AppKey("sessions", object)
-# The fault proxies by name (faultproxy.Proxy).
-PROXIES = web.AppKey("proxies", dict)
-BOUND = web.AppKey("bound", dict)
+HOLDS: web.AppKey[set[Hold]] = web.AppKey("holds")
+# The value that AJAX and the postback form read and write, per session id ("" is anonymous).
+VALUES: web.AppKey[dict[str, ValueStore]] = web.AppKey("values")
+# The session store and, per session id, how to end its open connections.
+SESSIONS = web.AppKey("sessions", SessionStore)
+# The fault proxies by name.
+PROXIES: web.AppKey[dict[str, Proxy]] = web.AppKey("proxies")
+BOUND: web.AppKey[dict[str, Any]] = web.AppKey("bound")
 # The Last-Event-ID header of recent /sse requests (None: none sent), newest last.
-SSE_RESUMES = web.AppKey("sse_resumes", deque)
+SSE_RESUMES: web.AppKey[deque[str | None]] = web.AppKey("sse_resumes")
 # Background tasks started by requests (e.g. a restart); a set keeps them
 # referenced so they are not garbage-collected mid-flight.
-TASKS = web.AppKey("tasks", set)
+TASKS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("tasks")
 # Set by the runner that owns the listening socket: take the server down for
 # N seconds and bring it back on the same port.
-GO_DOWN = web.AppKey("go_down", Callable[[float], Awaitable[None]])
+GO_DOWN: web.AppKey[Callable[[float], Coroutine[Any, Any, None]]] = web.AppKey("go_down")
 # Requests since start by endpoint family (stats.family), and the runner's count of open TCP connections.
-REQUESTS = web.AppKey("requests", Counter)
-CONNECTIONS = web.AppKey("connections", Callable[[], int])
-# The demo publisher (feed.Ticker): its rate can change while the lab runs.
-TICKER = web.AppKey("ticker", object)
+REQUESTS: web.AppKey[Counter[str]] = web.AppKey("requests")
+CONNECTIONS: web.AppKey[Callable[[], int]] = web.AppKey("connections")
+# The demo publisher: its rate can change while the lab runs.
+TICKER = web.AppKey("ticker", Ticker)

@@ -28,6 +28,7 @@ from aiohttp import web
 from ..wire import EPOCH_HEADER
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
+from .state import Hold
 from .session_http import bind
 from .ws import parse_after
 
@@ -39,16 +40,6 @@ DEFAULT_HOLD_S = 25.0
 MAX_HOLD_S = 120.0
 JSON_TYPE = "application/json"
 NDJSON_TYPE = "application/x-ndjson"
-
-
-class Hold:
-    """A held request or open stream that a fault or shutdown can end early."""
-
-    __slots__ = ("ended", "kind")
-
-    def __init__(self, kind: str = "long_poll") -> None:
-        self.ended = asyncio.Event()
-        self.kind = kind  # long_poll or stream
 
 
 def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:

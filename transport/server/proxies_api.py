@@ -14,14 +14,14 @@ from aiohttp import web
 
 from .admin import _authorised, _error
 from .faultproxy import Proxy, Toxic, ToxicError
-from .keys import PROXIES
+from .keys import PROXIES, Handler
 from .origin import origin_allowed
 
 VERSION = "duplex-faultproxy 1 (toxiproxy API 2.x shape)"
 
 
 @web.middleware
-async def admin_guard(request: web.Request, handler):
+async def admin_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/_admin/") and request.path not in ("/_admin/faults", "/_admin/sessions"):
         if not origin_allowed(request):
             return _error(403, "cross-origin requests are not allowed")

@@ -23,7 +23,7 @@ from typing import Callable
 
 from aiohttp import web
 
-from .keys import BOUND, SESSIONS, VALUES
+from .keys import BOUND, SESSIONS, VALUES, Handler
 from .sessions import COOKIE, QUERY, Session
 
 log = logging.getLogger("duplex.server.sessions")
@@ -32,7 +32,7 @@ BACKGROUND = frozenset({"/api/poll", "/api/longpoll", "/api/stream", "/sse", "/w
 MAX_USER = 64
 SWEEP_S = 0.25
 # the request's live session, or None (RequestKey where aiohttp has it)
-SESSION = web.RequestKey("session", object) if hasattr(web, "RequestKey") else "session"
+SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
 
 
 def _error(status: int, text: str, **extra: object) -> web.Response:
@@ -44,7 +44,7 @@ def presented_id(request: web.Request) -> str | None:
 
 
 @web.middleware
-async def session_middleware(request: web.Request, handler):
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[SESSION] = None
     path = request.path
     sid = presented_id(request)

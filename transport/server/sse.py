@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from ..wire import EPOCH_HEADER
-from .feed import Message
+from .feed import Message, Subscription
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .session_http import bind
 from .ws import parse_after
@@ -90,7 +90,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _pump(resp: EventSourceResponse, sub, last: int) -> None:
+async def _pump(resp: EventSourceResponse, sub: Subscription, last: int) -> None:
     """Write live messages until the client leaves or the server ends the stream."""
     ended = asyncio.ensure_future(resp.wait())  # done when pings fail or stop_streaming()
     ended.add_done_callback(lambda _f: sub.wake())  # the end wakes the pump: no task per batch to race it
@@ -122,10 +122,12 @@ async def _session_ended(resp: EventSourceResponse) -> None:
 def end_streams(app: web.Application) -> int:
     """End every open SSE response, NDJSON stream and held long poll
     (clients reconnect and resume: Last-Event-ID, ``after``)."""
-    streams = [r for r in app[STREAMS] if r.is_connected()]
+    open_streams = app[STREAMS]
+    streams = [r for r in open_streams if r.is_connected()]
     for resp in streams:
         resp.stop_streaming()
-    holds = list(app[HOLDS])
+    held = app[HOLDS]
+    holds = list(held)
     for hold in holds:
         hold.ended.set()
     return len(streams) + len(holds)

@@ -15,7 +15,8 @@ from collections import Counter
 
 from aiohttp import web
 
-from .keys import CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, STREAMS, TICKER, WEBSOCKETS
+from .keys import (CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, STREAMS, TICKER, WEBSOCKETS,
+                   Handler)
 
 FAMILIES = (("/ws", "websocket"), ("/sse", "sse"), ("/api/poll", "short_poll"), ("/api/longpoll", "long_poll"),
             ("/api/stream", "stream"), ("/api/", "ajax"), ("/form", "ajax"), ("/session/", "session"),
@@ -31,9 +32,14 @@ def family(path: str) -> str:
 
 
 @web.middleware
-async def count_requests(request: web.Request, handler):
+async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
     request.app[REQUESTS][family(request.path)] += 1
     return await handler(request)
+
+
+def requests_by_family(app: web.Application) -> dict[str, int]:
+    counts = app[REQUESTS]
+    return dict(counts)
 
 
 def rss_bytes() -> int:
@@ -63,7 +69,7 @@ def snapshot(app: web.Application) -> dict:
         "open": {"websocket": len(app[WEBSOCKETS]), "sse": sum(1 for r in app[STREAMS] if r.is_connected()),
                  "stream": holds["stream"], "long_poll": holds["long_poll"],
                  "tcp": connections() if connections is not None else None},
-        "requests": dict(app[REQUESTS]),
+        "requests": requests_by_family(app),
         "sessions": len(app[SESSIONS]),
         "proxies": len(app[PROXIES]),
     }

@@ -1,0 +1,122 @@
+"""The import graph holds the layers of docs/architecture.md: no circles, nothing imported upward.
+
+Every import counts: at module level, inside functions, under ``TYPE_CHECKING``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The pure core: records and sans-I/O logic. It imports nothing of the layers above it.
+CORE = {"transport.events", "transport.errors", "transport.sse", "transport.ledger", "transport.backoff",
+        "transport.envelope", "transport.wirestats", "transport.receiver", "transport.reconnect", "transport.wire",
+        "transport.faults", "transport.rows", "transport.scenario"}
+
+
+def modules() -> dict[str, Path]:
+    found = {"main": ROOT / "main.py"}
+    for top in ("transport", "ui"):
+        for path in (ROOT / top).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [f"{base}.{a.name}" for a in node.names] + [base]
+        for target in targets:
+            while target and target not in known:  # an attribute of a module: its module
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(name, path, known) for name, path in known.items()}
+
+
+def cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in g.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circles():
+    assert cycles(graph()) == []
+
+
+def test_the_core_imports_nothing_above_it():
+    g = graph()
+    bad = [f"{m} -> {t}" for m in CORE if m in g for t in g[m] if t not in CORE and t != "transport"]
+    assert bad == []
+
+
+def test_the_client_side_and_the_ui_never_import_the_lab():
+    g = graph()
+    bad = [f"{m} -> {t}" for m, targets in g.items() if not m.startswith("transport.server") and m != "main"
+           for t in targets if t.startswith("transport.server")]
+    assert bad == []
+
+
+def test_nothing_below_the_ui_imports_it():
+    g = graph()
+    bad = [f"{m} -> {t}" for m, targets in g.items() if m.startswith("transport")
+           for t in targets if t == "ui" or t.startswith("ui.") or t == "main"]
+    assert bad == []
+
+
+def test_ui_widgets_never_import_controllers_of_other_tabs_upward():
+    """ui.widgets lays out and binds: it imports no controller (controllers import widgets' models, not
+    the reverse), and no tab module."""
+    g = graph()
+    bad = [f"{m} -> {t}" for m, targets in g.items() if m.startswith("ui.widgets")
+           for t in targets if t.startswith(("ui.controllers", "ui.tabs", "ui.window"))]
+    assert bad == []

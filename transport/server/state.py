@@ -1,0 +1,34 @@
+"""Small pieces of the lab's shared state that handlers of several modules hold (under keys.py's keys)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+
+HISTORY = 10  # values a ValueStore remembers
+
+
+@dataclass(slots=True)
+class ValueStore:
+    """The value that AJAX and the postback form read and write (one per session, "" anonymous)."""
+
+    value: str = ""
+    edits: int = 0
+    history: list[str] = field(default_factory=list)
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def set(self, value: str) -> None:
+        self.value = value
+        self.edits += 1
+        self.history = (self.history + [value])[-HISTORY:]
+
+
+class Hold:
+    """A held request or open stream that a fault or shutdown can end early."""
+
+    __slots__ = ("ended", "kind")
+
+    def __init__(self, kind: str = "long_poll") -> None:
+        self.ended = asyncio.Event()
+        self.kind = kind  # long_poll or stream
