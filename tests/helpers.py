@@ -68,7 +68,7 @@ def free_port() -> int:
 async def drop_then_restart(tab, down_s: int = 1) -> None:
     """Drive a transport tab through Drop connection, then Restart server; wait for
     recovery from each and for live messages after (the buttons a user clicks)."""
-    led = lambda: tab.client.ledger  # noqa: E731
+    led = lambda: tab.controller.client.ledger  # noqa: E731
     tab.bar.drop_button.click()
     await wait_until(lambda: led().episodes and led().episodes[-1].recovered, 15, "recovery from drop")
     tab.bar.down_s.setValue(down_s)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from .clients.base import with_query
+from .urls import with_query
 from .wire import SESSION_COOKIE as COOKIE
 from .wire import SESSION_QUERY as QUERY
 

@@ -15,16 +15,19 @@ it is the handshake plus each frame's computed size.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .backoff import Policy
 from .clients.base import Client
 from .events import Event, EventSink
+from .fault_runner import FaultRoute, lab_call, proxy_fault, repeat, server_fault
+from .faults import FaultSpec
 from .registry import transport
 
 TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll")
@@ -154,3 +157,29 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in COLUMNS})
     return out.getvalue()
+
+
+PROXY = "compare"  # the compare lab's one fault proxy, in front of the lab itself
+
+
+async def route_through_proxy(lab_url: str, token: str) -> str:
+    """Put the compare lab's fault proxy in front of the lab; returns the base URL the clients use."""
+    route = FaultRoute(PROXY)
+    await route.open(lab_call(lab_url, token), lab_url)
+    return f"http://{route.listen}"
+
+
+async def fault_loop(lab_url: str, token: str, spec: FaultSpec, duration: float) -> None:
+    """A Compare run's fault for the run's ``duration``: on the proxy, or on the lab (a restart). A
+    repeated fault first hits once the transports are flowing (after one ``every``)."""
+    call = lab_call(lab_url, token)
+
+    async def once(s: FaultSpec) -> None:
+        if s.kind == "server":
+            await server_fault(lab_url, token, s)
+        else:
+            await proxy_fault(call, PROXY, s, lambda _text: None)
+
+    if spec.repeats:
+        await asyncio.sleep(spec.every)  # the schedule itself
+    await repeat(replace(spec, span=max(0.0, duration - spec.every)), once, lambda _text: None)

@@ -49,7 +49,7 @@ def run(argv: list[str], started: float | None = None) -> int:
         def on_first(_event) -> None:
             print(json.dumps({"first_message_s": round(time.monotonic() - started, 3)}), flush=True)
             app.quit()
-        window.ws_tab.firstMessage.connect(on_first)
+        window.ws_tab.controller.firstMessage.connect(on_first)
         QTimer.singleShot(int(SMOKE_TIMEOUT_S * 1000), lambda: _smoke_fail(
             f"no live WebSocket message within {SMOKE_TIMEOUT_S:g} s", outcome, app))
     # Ctrl+C or a session logout: quit cleanly. Through the asyncio event, not

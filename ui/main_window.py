@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Awaitable, Callable
 
 from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
@@ -12,18 +13,19 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 from transport.browser import VirtualBrowser
 from transport.errors import DuplexError
 from transport.events import Event
+from transport.faults import FaultSpec
 from transport.lab_admin import lab_sessions, lab_stats, post_fault
 
-from .ajax_tab import AjaxTab
 from .bridge import EventBridge
-from .compare_tab import CompareTab
-from .feed_tabs import LongPollTab, ShortPollTab, StreamTab
 from .lab_process import LabProcess
-from .server_tab import ServerTab
-from .sse_tab import SSETab
+from .tabs.ajax_tab import AjaxTab
+from .tabs.compare_tab import CompareTab
+from .tabs.feed_tabs import LongPollTab, ShortPollTab, StreamTab
+from .tabs.server_tab import ServerTab
+from .tabs.sse_tab import SSETab
+from .tabs.transport_tab import TransportTab
+from .tabs.websocket_tab import WebSocketTab
 from .tasks import TaskGroup
-from .transport_tab import TransportTab
-from .websocket_tab import WebSocketTab
 
 log = logging.getLogger("duplex.ui")
 
@@ -84,13 +86,14 @@ class MainWindow(QMainWindow):
         self.lab.failed.connect(self._on_lab_failed)
         self.lab.killed.connect(self._on_lab_killed)
         for tab in self.transport_tabs:
-            tab.statusMessage.connect(self._on_tab_status_message)
-            tab.sessionChanged.connect(self._on_tab_session_changed)
-            tab.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
-            tab.tabMoved.connect(self._refresh_session_panels)
-            tab.killRequested.connect(self.kill_lab)
+            c = tab.controller
+            c.statusMessage.connect(self._on_tab_status_message)
+            c.sessionChanged.connect(self._on_tab_session_changed)
+            c.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
+            c.tabMoved.connect(self._refresh_session_panels)
+            c.killRequested.connect(self.kill_lab)
             tab.session.browserChosen.connect(lambda index, tab=tab: self._move_tab(tab, index))
-            tab.session.closeBrowserRequested.connect(lambda tab=tab: self._close_browser(tab.browser))
+            tab.session.closeBrowserRequested.connect(lambda tab=tab: self._close_browser(tab.controller.browser))
         self.server_tab.killRequested.connect(self.kill_lab)
         self.server_tab.rateRequested.connect(self._on_server_tab_rate_requested)
         self.server_tab.statusMessage.connect(self._on_tab_status_message)
@@ -106,8 +109,8 @@ class MainWindow(QMainWindow):
         for transport, batch in by_transport.items():
             tab = self._routes.get(transport)
             if tab is not None:
-                tab.timeline.received = self.bridge.counts.get(transport, 0)
-                tab.append_events(batch)
+                tab.set_received(self.bridge.counts.get(transport, 0))
+                tab.controller.take(batch)
 
     def _on_lab_listening(self, url: str, token: str) -> None:
         self.lab_label.setText(f"Lab server: {url}")
@@ -149,11 +152,16 @@ class MainWindow(QMainWindow):
     def lab_address(self) -> tuple[str, str]:
         return self.lab.url, self.lab.token
 
+    def network_faults(self) -> list[Callable[[FaultSpec], Awaitable[None]]]:
+        """Each tab routed through a fault proxy: how to apply a network fault on it once."""
+        return [tab.controller.faults.apply_once for tab in self.transport_tabs
+                if tab.controller.faults.route.routed]
+
     def mark_everywhere(self, text: str) -> None:
         """A fault that touches every transport: a marker row in every timeline, the status bar, the log."""
         self.statusBar().showMessage(text[:1].upper() + text[1:], STATUS_MS)
         for tab in self.transport_tabs:
-            tab.state_row("fault", text)
+            tab.controller.state_row("fault", text)
         self.server_tab.log_fault(text)
 
     async def restart_lab(self, down_s: float, keep_history: bool) -> None:
@@ -186,7 +194,7 @@ class MainWindow(QMainWindow):
         pushed = self.bridge.pushed
         self.rate_label.setText(f"{pushed - self._last_pushed:,} events/s")
         for tab in self.transport_tabs:
-            tab.tick(self.server_view.get(tab.transport))
+            tab.controller.tick(self.server_view.get(tab.transport))
         self._last_pushed = pushed
         if self.lab.url and self.lab.token and not self._fetching:  # the server's view, once a second
             self._fetching = True
@@ -215,33 +223,33 @@ class MainWindow(QMainWindow):
             return
         self._events_seen = max(e.get("wall", 0) for e in fresh)
         for tab in self.transport_tabs:
-            browser = tab.browser
+            browser = tab.controller.browser
             sid = browser.session_id(tab.bar.url_text()) if browser is not None else None
             for e in fresh:
                 if sid and sid.startswith(e.get("sid_prefix", "-")):
                     reason = f" ({e['reason']})" if e.get("reason") else ""
-                    tab.state_row("session", f"server: session of {e.get('user')} {e.get('kind')}{reason}",
+                    tab.controller.state_row("session", f"server: session of {e.get('user')} {e.get('kind')}{reason}",
                                      server_event=e.get("kind"))
 
     def _refresh_session_panels(self) -> None:
         """Show the current tab's virtual browser and tab in its session panel."""
         tab = self.tabs.currentWidget()
-        if isinstance(tab, TransportTab) and tab.vtab is not None:
-            tab.session.show_tab(tab.vtab, self.browsers, tab.bar.url_text())
+        if isinstance(tab, TransportTab) and tab.controller.vtab is not None:
+            tab.session.show_tab(tab.controller.vtab, self.browsers, tab.bar.url_text())
             tab.session.refresh(self.sessions_view)
 
     def _mark_fault(self, source: TransportTab, text: str, everywhere: bool) -> None:
         """A marker row at the moment a fault is applied, in every timeline it affects."""
         for tab in self.transport_tabs if everywhere else [source]:
-            tab.state_row("fault", text if tab is source else f"{text} (from the {source.title} tab)")
+            tab.controller.state_row("fault", text if tab is source else f"{text} (from the {source.title} tab)")
         self.server_tab.log_fault(f"{source.title}: {text}")
 
     # -- virtual browsers ---------------------------------------------------------
     def _on_tab_session_changed(self, browser: VirtualBrowser) -> None:
         """A login or logout: every tab of that browser reloads (its connections carry the new state)."""
         for tab in self.transport_tabs:
-            if tab.browser is browser:
-                tab.reload()
+            if tab.controller.browser is browser:
+                tab.controller.reload()
         self._refresh_session_panels()
 
     def _close_browser(self, browser: VirtualBrowser | None) -> None:
@@ -250,11 +258,11 @@ class MainWindow(QMainWindow):
             return
         browser.close()
         for tab in self.transport_tabs:
-            if tab.browser is browser:
+            if tab.controller.browser is browser:
                 tab.attach(browser.new_tab(), self.browsers)
-                tab.state_row("session", f"{browser.name} closed and reopened: session cookies dropped, "
-                                 "persistent cookies kept")
-                tab.reload()
+                tab.controller.state_row("session", f"{browser.name} closed and reopened: session cookies "
+                                                    "dropped, persistent cookies kept")
+                tab.controller.reload()
         self._refresh_session_panels()
 
     def _move_tab(self, tab: TransportTab, index: int) -> None:
@@ -263,13 +271,13 @@ class MainWindow(QMainWindow):
             self.browsers.append(VirtualBrowser(f"Browser {len(self.browsers) + 1}"))
             index = len(self.browsers) - 1
         browser = self.browsers[index]
-        if tab.browser is browser:
+        if tab.controller.browser is browser:
             return
-        if tab.vtab is not None:
-            tab.vtab.close()
+        if tab.controller.vtab is not None:
+            tab.controller.vtab.close()
         tab.attach(browser.new_tab(), self.browsers)
-        tab.state_row("session", f"now in {browser.name}: its own cookies, a new tab")
-        tab.reload()
+        tab.controller.state_row("session", f"now in {browser.name}: its own cookies, a new tab")
+        tab.controller.reload()
         self._refresh_session_panels()
 
     # -- settings and lifetime -------------------------------------------------
@@ -291,7 +299,7 @@ class MainWindow(QMainWindow):
         # the lab's port changes every launch: its URL is not worth remembering,
         # a user's own local server (also on 127.0.0.1) is
         for tab in self.transport_tabs:
-            lab = tab.lab_endpoint(self.lab.url) if self.lab.url else None
+            lab = tab.controller.info.lab_url(self.lab.url) if self.lab.url else None
             self.settings.setValue(f"{tab.transport}/recent_urls",
                                    [u for u in tab.bar.recent_urls() if u != lab])
 
@@ -301,7 +309,7 @@ class MainWindow(QMainWindow):
 
     async def shutdown(self) -> None:
         for tab in self.transport_tabs:
-            await tab.shutdown()
+            await tab.controller.shutdown()
         await self.server_tab.shutdown()
         await self.compare_tab.shutdown()
         await self._session_tasks.cancel_all()

@@ -26,7 +26,7 @@ from tests.bench.qt_bench import LagProbe
 from transport.events import Event
 from transport.server.stats import rss_bytes
 from ui.bridge import EventBridge
-from ui.timeline import TimelineWidget
+from ui.widgets.timeline import TimelineWidget
 
 RATES = (25_000, 50_000, 100_000, 200_000, 300_000, 500_000)
 STEP_S = 2.0

@@ -20,7 +20,7 @@ from transport.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.lab_admin import lab_stats, post_fault
 from ui.bridge import EventBridge
-from ui.timeline import TimelineWidget
+from ui.widgets.timeline import TimelineWidget
 
 RATES = (5_000, 10_000, 20_000, 40_000, 60_000, 80_000)
 STEP_S = 3.0

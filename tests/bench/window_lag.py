@@ -31,7 +31,7 @@ async def main() -> dict:
     win = MainWindow(rate=5, settings=settings)
     win.show()
     try:
-        await wait_until(lambda: all(t.client is not None and t.client.connected for t in win.transport_tabs[:5]),
+        await wait_until(lambda: all(t.controller.client is not None and t.controller.client.connected for t in win.transport_tabs[:5]),
                          30, "the five feed tabs to connect")
         steps = []
         for rate in RATES:
@@ -43,7 +43,7 @@ async def main() -> dict:
             p99 = probe.stop()
             elapsed = time.perf_counter() - t0
             steps.append({"rate": rate, "events_per_s": round((win.bridge.pushed - before) / elapsed),
-                          "lag_p99_ms": p99, "ws_lost": win.ws_tab.client.ledger.lost})
+                          "lag_p99_ms": p99, "ws_lost": win.ws_tab.controller.client.ledger.lost})
             if p99 >= LAG_LIMIT_MS * 4:
                 break
         ok = [s for s in steps if s["lag_p99_ms"] < LAG_LIMIT_MS and s["ws_lost"] == 0]

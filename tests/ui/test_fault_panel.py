@@ -11,21 +11,21 @@ def rows(tab, kind):
 
 async def test_network_fault_through_the_proxy_is_marked_and_loses_nothing(window):
     tab = window.ws_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.faults.route.setChecked(True)
-    await wait_until(lambda: tab.fault_control.listen is not None and tab.client is not None
-                     and tab.client.connected and tab.fault_control.listen in tab.client.options.url, 15,
+    await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
+                     and tab.controller.client.connected and tab.controller.faults.route.listen in tab.controller.client.options.url, 15,
                      "reconnected through the proxy")
     assert "routed" in tab.faults.route_info.text()
-    received = tab.client.ledger.received
-    await wait_until(lambda: tab.client.ledger.received >= received + 5, 10, "traffic through the proxy")
+    received = tab.controller.client.ledger.received
+    await wait_until(lambda: tab.controller.client.ledger.received >= received + 5, 10, "traffic through the proxy")
     panel = tab.faults
     panel.form.fault.setCurrentIndex(panel.form.fault.findData("reset_peer"))
     panel.form.duration.setValue(0.3)
     panel.apply_button.click()
     await wait_until(lambda: any("reset_peer" in e.data for e in rows(tab, "fault")), 10, "the marker")
     await wait_until(lambda: any("removed" in e.data for e in rows(tab, "fault")), 10, "the fault undone")
-    led = tab.client.ledger
+    led = tab.controller.client.ledger
     await wait_until(lambda: led.episodes and led.episodes[-1].recovered and led.received >= received + 20, 20,
                      "recovery")
     assert led.lost == 0 and led.duplicated == 0
@@ -35,7 +35,7 @@ async def test_network_fault_through_the_proxy_is_marked_and_loses_nothing(windo
 
 async def test_a_server_fault_is_marked_in_every_timeline_and_network_faults_need_the_route(window):
     tab = window.sse_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     panel = tab.faults
     panel.form.fault.setCurrentIndex(panel.form.fault.findData("latency"))
     panel.apply_button.click()
@@ -52,10 +52,10 @@ async def test_the_ledger_exports_as_json_with_time_to_recover(window, tmp_path)
     import json
 
     tab = window.stream_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected and tab.client.ledger.received >= 3,
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected and tab.controller.client.ledger.received >= 3,
                      15, "open")
-    assert tab.client.drop()
-    await wait_until(lambda: tab.client.ledger.episodes and tab.client.ledger.episodes[-1].recovered, 15, "recovery")
+    assert tab.controller.client.drop()
+    await wait_until(lambda: tab.controller.client.ledger.episodes and tab.controller.client.ledger.episodes[-1].recovered, 15, "recovery")
     await wait_until(lambda: tab.ledger.episodes.rowCount() == 1
                      and tab.ledger.episodes.item(0, 1).text() == "✔ recovered", 5, "the recovered episode row")
     assert float(tab.ledger.episodes.item(0, 8).text()) >= 0  # recover ms
@@ -69,14 +69,14 @@ async def test_the_ledger_exports_as_json_with_time_to_recover(window, tmp_path)
 
 async def test_a_storm_of_clients_from_the_faults_page(window):
     tab = window.ws_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.faults.storm_n.setValue(25)
     tab.faults.storm_button.setChecked(True)
-    await wait_until(lambda: tab.storm is not None and tab.storm.connected == 25, 15, "25 storm clients")
+    await wait_until(lambda: tab.controller.storm is not None and tab.controller.storm.connected == 25, 15, "25 storm clients")
     await wait_until(lambda: "25/25 connected" in tab.faults.storm_state.text(), 5, "the live count")
     assert any("storm started: 25 clients" in e.data for e in rows(tab, "fault"))
     tab.faults.storm_button.setChecked(False)
-    assert tab.storm is None
+    assert tab.controller.storm is None
     await wait_until(lambda: any("storm stopped" in e.data for e in rows(tab, "fault")), 5, "the stop marker")
 
 
@@ -84,10 +84,10 @@ async def test_faults_stack_on_live_connections_and_stop_removes_them_all(window
     from transport.lab_admin import admin_call
 
     tab = window.stream_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.faults.route.setChecked(True)
-    await wait_until(lambda: tab.fault_control.listen is not None and tab.client is not None
-                     and tab.client.connected and tab.fault_control.listen in tab.client.options.url, 15, "routed")
+    await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
+                     and tab.controller.client.connected and tab.controller.faults.route.listen in tab.controller.client.options.url, 15, "routed")
     form = tab.faults.form
     form.duration.setValue(0)  # until Stop
     for fault, value in (("latency", 200), ("bandwidth", 50)):
@@ -99,16 +99,16 @@ async def test_faults_stack_on_live_connections_and_stop_removes_them_all(window
         tab.faults.apply_button.click()
 
     async def toxics() -> list[str]:
-        _status, proxy = await admin_call(window.lab.url, window.lab.token, "GET", f"/proxies/{tab.fault_control.name}")
+        _status, proxy = await admin_call(window.lab.url, window.lab.token, "GET", f"/proxies/{tab.controller.faults.route.name}")
         return sorted(f"{t['type']} {t['attributes'].get('jitter', '')}".strip() for t in proxy["toxics"])
 
     await wait_until(lambda: {"latency", "bandwidth"} <= {e.data.split()[0] for e in rows(tab, "fault")}, 10,
                      "both markers (each after the lab took its toxic)")
     assert await toxics() == ["bandwidth", "latency 50"]
     await wait_until(lambda: "2 faults running" in tab.faults.state.text(), 5, "both said")
-    received = tab.client.ledger.received
-    await wait_until(lambda: tab.client.ledger.received >= received + 5, 15, "the feed still flowing, slowed")
+    received = tab.controller.client.ledger.received
+    await wait_until(lambda: tab.controller.client.ledger.received >= received + 5, 15, "the feed still flowing, slowed")
     tab.faults.stop_button.click()
-    await wait_until(lambda: not tab.fault_control.tasks, 10, "both stopped")
+    await wait_until(lambda: not tab.controller.faults.running, 10, "both stopped")
     assert await toxics() == []
     await wait_until(lambda: sum("removed" in e.data for e in rows(tab, "fault")) == 2, 5, "two removal markers")

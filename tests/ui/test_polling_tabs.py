@@ -11,7 +11,7 @@ TABS = {"short_poll": ("short_poll_tab", "/api/poll"), "long_poll": ("long_poll_
 
 
 def received(tab) -> int:
-    return tab.client.ledger.received if tab.client is not None else 0
+    return tab.controller.client.ledger.received if tab.controller.client is not None else 0
 
 
 @pytest.mark.parametrize("transport", list(TABS))
@@ -23,7 +23,7 @@ async def test_tab_follows_the_lab_feed_and_shows_bytes_on_the_wire(window, tran
     await wait_until(lambda: len(shown()) >= 5, 15, "message rows")
     rows = tab.timeline.model.events()
     assert {"request", "response", "message"} <= {e.kind for e in rows}
-    stats = tab.client.stats
+    stats = tab.controller.client.stats
     labels = tab.wire.labels
     assert int(labels["messages"].text().replace(",", "")) >= 5  # updated with the rows
     assert "B" in labels["bytes"].text() and stats.overhead > 0 and stats.payload > 0
@@ -37,18 +37,18 @@ async def test_tab_follows_the_lab_feed_and_shows_bytes_on_the_wire(window, tran
 @pytest.mark.parametrize("transport", list(TABS))
 async def test_drop_and_restart_lose_nothing(window, transport):
     tab = getattr(window, TABS[transport][0])
-    await wait_until(lambda: tab.client is not None and tab.client.connected and received(tab) >= 5, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected and received(tab) >= 5, 15, "open")
     # down longer than a short poll's interval: a shorter outage can fall between two polls unseen
     await drop_then_restart(tab, down_s=3 if transport == "short_poll" else 1)
-    led = tab.client.ledger
+    led = tab.controller.client.ledger
     assert (led.lost, led.duplicated) == (0, 0) and tab.ledger.verdict.text() == "✔ 0 lost, 0 duplicated"
 
 
 async def test_a_server_that_answers_something_else_gets_one_sentence(window):
     tab = window.short_poll_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.bar.connect_button.click()
-    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText(window.lab.url + "/")  # a JSON object, not a list
     tab.bar.connect_button.click()
     await wait_until(lambda: "not a list of messages" in window.statusBar().currentMessage(), 10, "the sentence")
@@ -57,7 +57,7 @@ async def test_a_server_that_answers_something_else_gets_one_sentence(window):
 
 async def test_ajax_change_against_postback_and_a_broadcast_message(window):
     tab = window.ajax_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "ready")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "ready")
     assert tab.bar.url_text() == window.lab.url and not tab.bar.policy.isVisible()
     tab.value.setText("green")
     tab.both_button.click()

@@ -12,7 +12,7 @@ def rows(tab, kind):
 
 async def test_the_server_tab_shows_the_process_and_its_connections(window):
     server = window.server_tab
-    await wait_until(lambda: window.ws_tab.client is not None and window.ws_tab.client.connected, 15, "open")
+    await wait_until(lambda: window.ws_tab.controller.client is not None and window.ws_tab.controller.client.connected, 15, "open")
     await wait_until(lambda: "MB resident" in server.process.text() and "WebSocket 1" in server.connections.text(),
                      10, "the lab's stats")
     assert f"pid {window.lab.pid()}" in server.process.text() and "history file" in server.address.text()
@@ -26,16 +26,16 @@ async def test_kill_and_restart_keeping_history_loses_nothing(window):
     ws = window.ws_tab
     feeds = (ws, window.sse_tab, window.short_poll_tab, window.long_poll_tab, window.stream_tab)
     for tab in feeds:
-        await wait_until(lambda tab=tab: tab.client is not None and tab.client.ledger.received >= 10, 15, "traffic")
+        await wait_until(lambda tab=tab: tab.controller.client is not None and tab.controller.client.ledger.received >= 10, 15, "traffic")
     old_pid = window.lab.pid()
-    before = {tab: tab.client.ledger.received for tab in feeds}
+    before = {tab: tab.controller.client.ledger.received for tab in feeds}
     window.server_tab.kill_down.setValue(0.5)
     window.server_tab.kill_button.click()
     await wait_until(lambda: any("back on" in e.data for e in rows(ws, "fault")), 20, "a new lab process")
     assert window.lab.pid() != old_pid
     assert any("history kept, last seq" in e.data for e in rows(ws, "fault"))
     for tab in feeds:  # short polls may not notice a short outage between two polls: no episode, no loss
-        led = tab.client.ledger
+        led = tab.controller.client.ledger
         await wait_until(lambda led=led, tab=tab: led.received >= before[tab] + 60
                          and all(ep.recovered for ep in led.episodes), 20, f"{tab.title} carried on")
         assert led.lost == 0 and led.duplicated == 0 and led.resets == 0, tab.title
@@ -46,13 +46,13 @@ async def test_kill_without_history_is_a_declared_reset_not_duplicates(window):
     ws = window.ws_tab
     feeds = (ws, window.sse_tab, window.short_poll_tab, window.long_poll_tab, window.stream_tab)
     for tab in feeds:
-        await wait_until(lambda tab=tab: tab.client is not None and tab.client.ledger.received >= 10, 15, "traffic")
+        await wait_until(lambda tab=tab: tab.controller.client is not None and tab.controller.client.ledger.received >= 10, 15, "traffic")
     window.server_tab.kill_down.setValue(0.3)
     window.server_tab.kill_keep.setChecked(False)
     window.server_tab.kill_button.click()
     await wait_until(lambda: any("no history" in e.data for e in rows(ws, "fault")), 20, "a new, empty lab")
     for tab in feeds:  # each echoes the old numbering (Duplex-Epoch): the new lab declares the reset
-        led = tab.client.ledger
+        led = tab.controller.client.ledger
         await wait_until(lambda led=led: led.resets == 1 and all(ep.recovered for ep in led.episodes)
                          and led.high is not None and led.high >= 20, 20, f"{tab.title}: the reset, then live")
         await wait_until(lambda tab=tab: rows(tab, "gap"), 5, f"{tab.title}: the gap row")
@@ -63,21 +63,21 @@ async def test_kill_without_history_is_a_declared_reset_not_duplicates(window):
 
 async def test_a_routed_tab_gets_its_proxy_back_after_a_kill(window):
     tab = window.long_poll_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.faults.route.setChecked(True)
-    await wait_until(lambda: tab.fault_control.listen is not None and tab.client is not None
-                     and tab.fault_control.listen in tab.client.options.url, 15, "routed")
-    listen = tab.fault_control.listen
+    await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
+                     and tab.controller.faults.route.listen in tab.controller.client.options.url, 15, "routed")
+    listen = tab.controller.faults.route.listen
     window.kill_lab(0.3, True)
     await wait_until(lambda: any("made again" in e.data for e in rows(tab, "fault")), 20, "the proxy made again")
-    received = tab.client.ledger.received
-    await wait_until(lambda: tab.client.ledger.received >= received + 10, 20, "traffic through it again")
-    assert tab.fault_control.listen == listen and tab.client.ledger.lost == 0
+    received = tab.controller.client.ledger.received
+    await wait_until(lambda: tab.controller.client.ledger.received >= received + 10, 20, "traffic through it again")
+    assert tab.controller.faults.route.listen == listen and tab.controller.client.ledger.lost == 0
 
 
 async def test_a_scenario_runs_its_steps_on_schedule_and_marks_every_timeline(window):
     server = window.server_tab
-    await wait_until(lambda: window.ws_tab.client is not None and window.ws_tab.client.connected, 15, "open")
+    await wait_until(lambda: window.ws_tab.controller.client is not None and window.ws_tab.controller.client.connected, 15, "open")
     form = server.form
     form.fault.setCurrentIndex(form.fault.findData("close_websockets"))
     form.value.setValue(4000)
@@ -112,9 +112,9 @@ async def test_network_steps_need_a_routed_tab(window):
 
 async def test_reconnect_policies_race_side_by_side_through_one_fault(window):
     tab = window.sse_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.faults.race_button.setChecked(True)
-    race = tab.race
+    race = tab.controller.race
     await wait_until(lambda: all(r.opens == 1 for r in race.runners), 15, "three racing clients open")
     # each has been delivered something (a connection that ends having delivered nothing is a
     # failed attempt, and the server's retry would grow)
@@ -131,18 +131,18 @@ async def test_reconnect_policies_race_side_by_side_through_one_fault(window):
     assert 0.5 <= waits["exp. 1→5 s ±50 %"][0] <= 1.5
     assert waits["server retry"] == [1.0]  # the lab's retry: 1000 ms
     tab.faults.race_button.setChecked(False)
-    assert tab.race is None
+    assert tab.controller.race is None
     await wait_until(lambda: all(r.client.state == "closed" for r in race.runners), 10, "the racers closed")
 
 
 async def test_the_feed_rate_is_set_from_the_server_tab_and_counts_stay_equal(window):
     ws = window.ws_tab
-    await wait_until(lambda: ws.client is not None and ws.client.connected, 15, "open")
+    await wait_until(lambda: ws.controller.client is not None and ws.controller.client.connected, 15, "open")
     window.server_tab.rate.setValue(500)
     window.server_tab.rate_button.click()
     await wait_until(lambda: any("feed rate 50 → 500" in e.data for e in rows(ws, "fault")), 10, "the marker")
-    received = ws.client.ledger.received
-    await wait_until(lambda: ws.client.ledger.received >= received + 500, 10, "500 messages at 500/s")
+    received = ws.controller.client.ledger.received
+    await wait_until(lambda: ws.controller.client.ledger.received >= received + 500, 10, "500 messages at 500/s")
     await wait_until(lambda: ws.timeline.received == ws.timeline.model.captured
                      and f"received {ws.timeline.received:,} · captured" in ws.timeline.counts.text(), 5,
                      "received = captured, shown")

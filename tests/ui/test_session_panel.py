@@ -16,20 +16,20 @@ def reopened(tab) -> bool:
     events = tab.timeline.model.events()
     reloads = [i for i, e in enumerate(events) if e.kind == "session" and "reloaded" in e.data]
     opens = [i for i, e in enumerate(events) if e.kind == "open"]
-    return bool(reloads and opens and opens[-1] > reloads[-1] and tab.client is not None)
+    return bool(reloads and opens and opens[-1] > reloads[-1] and tab.controller.client is not None)
 
 
 async def logged_in(window, tab, user="ann"):
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.session.user.setText(user)
     tab.session.login_button.click()
-    await wait_until(lambda: tab.browser.session_id(window.lab.url) is not None, 10, "the session cookie")
+    await wait_until(lambda: tab.controller.browser.session_id(window.lab.url) is not None, 10, "the session cookie")
 
 
 async def test_login_shares_the_cookie_with_every_tab_including_the_websocket(window):
     await logged_in(window, window.sse_tab)
-    browser = window.sse_tab.browser
-    assert all(t.browser is browser for t in window.transport_tabs)
+    browser = window.sse_tab.controller.browser
+    assert all(t.controller.browser is browser for t in window.transport_tabs)
     [cookie] = browser.cookies()
     assert cookie.name == COOKIE and cookie.httponly and cookie.samesite == "Lax" and cookie.session
     ws = window.ws_tab
@@ -46,7 +46,7 @@ async def test_login_shares_the_cookie_with_every_tab_including_the_websocket(wi
 async def test_expiry_ends_open_connections_and_asks_to_log_in_again(window):
     await logged_in(window, window.sse_tab)
     ws, sse = window.ws_tab, window.sse_tab
-    await wait_until(lambda: reopened(ws) and reopened(sse) and ws.client.connected and sse.client.connected, 15,
+    await wait_until(lambda: reopened(ws) and reopened(sse) and ws.controller.client.connected and sse.controller.client.connected, 15,
                      "the tabs reopened with the session")
     await post_fault(window.lab.url, window.lab.token, {"action": "expire_sessions"})
     await wait_until(lambda: any(e.meta.get("code") == 1008 for e in rows(ws, "close")), 10, "1008 on the WebSocket")
@@ -55,7 +55,7 @@ async def test_expiry_ends_open_connections_and_asks_to_log_in_again(window):
     for tab in (ws, sse):
         await wait_until(lambda tab=tab: any("log in again" in e.data for e in rows(tab, "session")), 15,
                          f"{tab.title}: asked to log in again")
-        assert tab.client is None and "failed" in tab.bar.light.text()
+        assert tab.controller.client is None and "failed" in tab.bar.light.text()
     assert "log in again" in window.statusBar().currentMessage()
 
 
@@ -64,21 +64,21 @@ async def test_expiry_can_go_on_as_anonymous(window):
     tab = window.long_poll_tab
     tab.session.on_expiry.setCurrentIndex(tab.session.on_expiry.findData("anonymous"))
     tab.session.on_expiry.activated.emit(tab.session.on_expiry.currentIndex())
-    assert tab.browser.on_expiry == "anonymous"
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "reopened")
+    assert tab.controller.browser.on_expiry == "anonymous"
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "reopened")
     await post_fault(window.lab.url, window.lab.token, {"action": "expire_sessions"})
     await wait_until(lambda: any("anonymous" in e.data for e in rows(tab, "session")), 15, "anonymous again")
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "polling again")
-    assert tab.browser.session_id(window.lab.url) is None
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "polling again")
+    assert tab.controller.browser.session_id(window.lab.url) is None
 
 
 async def test_query_carrier_marks_every_logged_url_with_the_id(window):
     tab = window.short_poll_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.session.carrier.setCurrentIndex(tab.session.carrier.findData("query"))
     tab.session.carrierChanged.emit("query")
     await logged_in(window, tab)
-    sid = tab.browser.sid
+    sid = tab.controller.browser.sid
     await wait_until(lambda: any(sid in e.data for e in rows(tab, "request")), 10, "a request carrying ?sid=")
     model = tab.timeline.model
     leaked = next(e for e in rows(tab, "request") if sid in e.data)
@@ -90,22 +90,22 @@ async def test_query_carrier_marks_every_logged_url_with_the_id(window):
 
 async def test_session_storage_survives_reload_and_not_close_and_a_new_browser_has_no_cookies(window):
     tab = window.ajax_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "ready")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "ready")
     window.tabs.setCurrentWidget(tab)
     panel = tab.session
     panel.add_item.click()
     assert panel.storage.rowCount() == 1
     panel.storage.item(0, 1).setText("draft text")
-    assert tab.vtab.session_storage(window.lab.url) == {"key1": "draft text"}
+    assert tab.controller.vtab.session_storage(window.lab.url) == {"key1": "draft text"}
     panel.reload_button.click()
-    assert tab.vtab.session_storage(window.lab.url) == {"key1": "draft text"}
-    first = tab.vtab
+    assert tab.controller.vtab.session_storage(window.lab.url) == {"key1": "draft text"}
+    first = tab.controller.vtab
     panel.close_button.click()
-    assert tab.vtab is not first and tab.vtab.session_storage(window.lab.url) == {}
+    assert tab.controller.vtab is not first and tab.controller.vtab.session_storage(window.lab.url) == {}
     await logged_in(window, window.sse_tab)
     panel.browserChosen.emit(-1)  # New browser
-    assert tab.browser is window.browsers[1] and tab.browser.cookies() == []
-    assert window.sse_tab.browser.cookies()  # the first browser keeps its session
+    assert tab.controller.browser is window.browsers[1] and tab.controller.browser.cookies() == []
+    assert window.sse_tab.controller.browser.cookies()  # the first browser keeps its session
 
 
 async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_session_cookie(window):
@@ -125,7 +125,7 @@ async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_ses
     await wait_until(lambda: window._events_seen == fetched and window._fetching, 10, "another fetch")
     await wait_until(lambda: not window._fetching, 10, "that fetch done")
     assert len(created()) == 1  # each server event once, however often the view is fetched
-    browser = tab.browser
+    browser = tab.controller.browser
     panel.close_browser.click()
     assert browser.cookies() == [] and browser.session_id(window.lab.url) is None
     await wait_until(lambda: any("closed and reopened" in e.data for e in rows(tab, "session")), 5, "the row")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import drop_then_restart, wait_until
-from ui.timeline_model import NAMED, UNNAMED
+from transport.rows import NAMED, UNNAMED
 
 
 def events_of(tab, kind):
@@ -11,8 +11,8 @@ def events_of(tab, kind):
 
 
 async def connected(tab, n=1):
-    await wait_until(lambda: tab.client is not None and tab.client.connected
-                     and tab.client.ledger.received >= n, 15, f"SSE open with {n} events")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected
+                     and tab.controller.client.ledger.received >= n, 15, f"SSE open with {n} events")
 
 
 async def test_connects_to_the_lab_stream_and_shows_events_and_checks(window):
@@ -55,7 +55,7 @@ async def test_filter_by_event_type_separates_named_and_unnamed(window):
 
 async def test_drop_and_restart_lose_nothing_and_resume_by_last_event_id(window):
     tab = window.sse_tab
-    led = lambda: tab.client.ledger  # noqa: E731
+    led = lambda: tab.controller.client.ledger  # noqa: E731
     await connected(tab, 10)
     await drop_then_restart(tab)
     assert led().lost == 0 and led().duplicated == 0
@@ -69,7 +69,7 @@ async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
     tab = window.sse_tab
     await connected(tab)
     tab.bar.connect_button.click()  # disconnect
-    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText(window.lab.url + "/")  # JSON, not text/event-stream
     tab.bar.connect_button.click()
     await wait_until(lambda: "not text/event-stream" in window.statusBar().currentMessage(), 10, "status message")
@@ -79,17 +79,17 @@ async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
     await wait_until(lambda: "http:// or https://" in window.statusBar().currentMessage(), 10, "invalid URL")
     tab.bar.url.setCurrentText(window.lab.url + "/sse")
     tab.bar.connect_button.click()
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "usable again")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "usable again")
 
 
 async def test_max_event_size_and_policy_from_the_bar_reach_the_client(window):
     tab = window.sse_tab
     await connected(tab)
     tab.bar.connect_button.click()
-    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.max_event.setValue(2)
     tab.bar.policy.setCurrentIndex(tab.bar.policy.findData("fixed"))
     assert tab.bar.interval.isEnabled()
     tab.bar.connect_button.click()
     await connected(tab)
-    assert tab.client.options.max_event_size == 2 << 20 and tab.client.options.policy.name == "fixed"
+    assert tab.controller.client.options.max_event_size == 2 << 20 and tab.controller.client.options.policy.name == "fixed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from transport.events import Event
-from ui.timeline_model import TimelineModel
+from ui.models.timeline_model import TimelineModel
 
 
 def msgs(start: int, n: int, kind: str = "message") -> list[Event]:

@@ -32,7 +32,7 @@ async def test_opens_with_the_lab_running_and_the_feed_flowing(window):
 
 async def test_send_text_json_and_binary_appear_as_out_rows(window):
     tab = window.ws_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     box = tab.send_box
     for kind, text in (("text", "hello"), ("json", '{"topic": "chat", "body": "hi"}'), ("binary", "de ad")):
         box.kind.setCurrentIndex(box.kind.findData(kind))
@@ -67,15 +67,15 @@ async def test_filter_and_pause_view(window):
 
 async def test_drop_and_restart_buttons_recover_with_nothing_lost(window):
     tab = window.ws_tab
-    led = lambda: tab.client.ledger  # noqa: E731
+    led = lambda: tab.controller.client.ledger  # noqa: E731
     tab.bar.policy.setCurrentIndex(tab.bar.policy.findData("fixed"))
     tab.bar.interval.setValue(0.1)
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     # the policy applies from the next connection: reconnect with it
     tab.bar.connect_button.click()
-    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.connect_button.click()
-    await wait_until(lambda: tab.client is not None and tab.client.connected and led().received >= 10, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected and led().received >= 10, 15, "open")
     await drop_then_restart(tab)
     assert led().lost == 0 and led().duplicated == 0
     panel = tab.ledger
@@ -88,9 +88,9 @@ async def test_drop_and_restart_buttons_recover_with_nothing_lost(window):
 
 async def test_invalid_url_gives_one_sentence_and_the_app_stays_usable(window):
     tab = window.ws_tab
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "open")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     tab.bar.connect_button.click()  # disconnect
-    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText("http://example.invalid/ws")
     tab.bar.connect_button.click()
     await wait_until(lambda: "Invalid URL" in window.statusBar().currentMessage(), 5, "status message")
@@ -100,17 +100,17 @@ async def test_invalid_url_gives_one_sentence_and_the_app_stays_usable(window):
     assert "failed" in tab.bar.light.text()
     tab.bar.url.setCurrentText(window.lab.url.replace("http://", "ws://") + "/ws")
     tab.bar.connect_button.click()
-    await wait_until(lambda: tab.client is not None and tab.client.connected, 15, "usable again")
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "usable again")
 
 
 async def test_bad_header_is_refused_before_connecting(window):
     tab = window.ws_tab
-    await wait_until(lambda: tab.client is not None, 15, "client")
+    await wait_until(lambda: tab.controller.client is not None, 15, "client")
     tab.bar.connect_button.click()
-    await wait_until(lambda: tab.client is None, 10, "disconnect")
+    await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.headers.setText("not a header")
     tab.bar.connect_button.click()
-    assert tab.client is None
+    assert tab.controller.client is None
     assert "is not of the form 'Name: value'" in window.statusBar().currentMessage()
 
 

@@ -24,7 +24,8 @@ from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, InvalidURL, NotConnected, explain
 from ..events import EventSink, now_ns
 from ..wirestats import WireStats
-from .base import ClientBase, where
+from ..urls import where
+from .base import ClientBase
 from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
 
 log = logging.getLogger("duplex.ajax")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ..backoff import Policy
 from ..errors import ConnectFailed, DuplexError, InvalidURL, NotConnected, ServerStopped, explain
@@ -19,6 +19,7 @@ from ..events import Event, EventSink
 from ..ledger import Ledger
 from ..receiver import FeedReceiver
 from ..reconnect import Decision, ReconnectController
+from ..urls import is_loopback, where
 from ..wirestats import WireStats
 
 
@@ -41,18 +42,6 @@ class Client(Protocol):
     def drop(self) -> bool: ...
     async def send(self, payload: str | bytes) -> None: ...
     def use_policy(self, policy: Policy | None) -> None: ...
-
-
-def with_query(url: str, **params: object) -> str:
-    """``url`` with ``params`` set in its query string (replacing same names)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    query += [(k, str(v)) for k, v in params.items() if v is not None]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def is_loopback(host: str | None) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1", "[::1]") or bool(host and host.startswith("127."))
 
 
 class Emitter:
@@ -86,16 +75,6 @@ class Pause:
 
     def wake(self) -> None:
         self._wake.set()
-
-
-def where(url: str) -> str:
-    """``host:port`` of a URL (default ports by scheme), for sentences."""
-    parts = urlsplit(url)
-    try:
-        port: int | str = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
-    except ValueError:
-        port = "?"
-    return f"{parts.hostname}:{port}"
 
 
 class ClientBase:

@@ -18,7 +18,7 @@ import aiohttp
 from ..envelope import split_json_list
 from ..errors import WrongResponse
 from ..events import EventSink, now_ns
-from .base import where, with_query
+from ..urls import where, with_query
 from .feed_http import FeedOptions, HttpFeedClient
 from .http import mime_essence, read_body, snippet
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, explain
-from .base import where
+from ..urls import where
 from .http import WireCounter, new_session, snippet
 
 TIMEOUT_S = 10.0

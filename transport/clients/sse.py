@@ -32,7 +32,8 @@ from ..events import EventSink, now_ns
 from ..reconnect import ReconnectController
 from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
-from .base import ClientBase, where
+from ..urls import where
+from .base import ClientBase
 from .http import WireCounter, count_response, mime_essence, new_session, split_head, validate_http_url
 
 log = logging.getLogger("duplex.sse")

@@ -16,7 +16,7 @@ import aiohttp
 
 from ..errors import MessageTooBig, WrongResponse, human_size
 from ..events import now_ns
-from .base import where, with_query
+from ..urls import where, with_query
 from .feed_http import HttpFeedClient
 from .http import mime_essence, read_body, split_head
 

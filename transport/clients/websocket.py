@@ -23,7 +23,8 @@ from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
 from ..events import Event, EventSink, now_ns
-from .base import ClientBase, with_query
+from ..urls import with_query
+from .base import ClientBase
 
 log = logging.getLogger("duplex.ws")
 

@@ -7,10 +7,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from transport.events import Event
+from transport.rows import ALL_EVENTS, NAMED, UNNAMED
 
+from ..models.timeline_model import TimelineModel
 from .detail import DetailPane
 from .timeline_files import TimelineFiles
-from .timeline_model import ALL_EVENTS, NAMED, UNNAMED, TimelineModel
 
 ROW_HEIGHT = 20
 
@@ -20,9 +21,11 @@ class TimelineWidget(QWidget):
 
     said = Signal(str)  # a sentence for the status bar (export and import)
 
-    def __init__(self, cap: int = 1_000_000, parent: QWidget | None = None, event_types: bool = False) -> None:
+    def __init__(self, model: TimelineModel | int = 1_000_000, parent: QWidget | None = None,
+                 event_types: bool = False) -> None:
+        """``model``: the timeline's model (a tab's controller owns it), or a cap for a model of its own."""
         super().__init__(parent)
-        self.model = TimelineModel(cap, self)
+        self.model = model if isinstance(model, TimelineModel) else TimelineModel(model, self)
         self.type_filter: QComboBox | None = None
         self._types: set[str] = set()
         if event_types:
@@ -103,11 +106,14 @@ class TimelineWidget(QWidget):
             self.type_filter.currentIndexChanged.connect(self._on_type_filter_current_index_changed)
 
     def append_events(self, events: list[Event]) -> None:
-        if self.type_filter is not None:
-            self._learn_types(events)
+        """Rows into the model (an import), the event types learnt."""
+        self.learn(events)
         self.model.append_events(events)
 
-    def _learn_types(self, events: list[Event]) -> None:
+    def learn(self, events: list[Event]) -> None:
+        """The type filter offers every event type seen (rows the model already took)."""
+        if self.type_filter is None:
+            return
         for e in events:
             t = e.meta.get("type") if e.kind == "message" else None
             if t is not None and t not in self._types:

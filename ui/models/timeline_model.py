@@ -19,7 +19,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from transport.events import Event
 
-from .row_store import RowStore
+from transport.rows import UNNAMED, RowStore, type_matches
 
 COLUMNS = ("Time", "Dir", "Kind", "Seq", "Size", "Wire", "Latency ms", "Payload")
 PREVIEW_CHARS = 160
@@ -43,22 +43,6 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 # Type filters beyond one event type (SSE: what reaches onmessage vs addEventListener).
-ALL_EVENTS = "*events"
-NAMED = "*named"
-UNNAMED = "message"
-
-
-def type_matches(e: Event, wanted: str) -> bool:
-    if e.kind != "message" or e.direction != "in":
-        return False
-    t = e.meta.get("type")
-    if wanted == ALL_EVENTS:
-        return True
-    if wanted == NAMED:
-        return t is not None and t != UNNAMED
-    return t == wanted
-
-
 _LEAK = QBrush(QColor("#ffe0b2"))
 
 

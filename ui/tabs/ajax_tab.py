@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from typing import Any, Awaitable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QTableWidget, QTableWidgetItem, QWidget)
 
-from transport.clients.ajax import AjaxClient, AjaxOptions, Exchange
+from transport.clients.ajax import AjaxClient, Exchange
 from transport.errors import DuplexError
 from transport.events import Event, EventSink
 
-from .connection_bar import ConnectionBar
+from ..controllers.tab import TabController
+from ..widgets.connection_bar import ConnectionBar
+from ..widgets.wire_panel import WirePanel
 from .transport_tab import TransportTab
-from .wire_panel import WirePanel
 
 COMPARE_ROWS = (("ajax", "AJAX: POST /api/session-value"), ("postback", "Postback: POST /form"),
                 ("load", "Page load: GET /form (once)"))
@@ -23,10 +24,10 @@ COMPARE_COLUMNS = ("Change by", "Round trips", "Sent", "Received", "Total", "ms"
 
 class AjaxTab(TransportTab):
     transport = "ajax"
-    title = "AJAX / postback"
 
-    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None) -> None:
-        super().__init__(sink, cap, parent)
+    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None,
+                 controller: TabController | None = None) -> None:
+        super().__init__(sink, cap, parent, controller)
         self.ledger.hide()  # half-duplex: no feed to lose
         self.wire = WirePanel("")
         self.side.layout().insertWidget(0, self.wire)
@@ -78,73 +79,71 @@ class AjaxTab(TransportTab):
         bar.hide_reconnect()
         return bar
 
-    def lab_endpoint(self, lab_url: str) -> str:
-        parts = urlsplit(lab_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    def make_client(self, sink: EventSink | None = None) -> AjaxClient:
-        return AjaxClient(AjaxOptions(url=self.target_url(), headers=self.bar.header_pairs(),
-                                      browser=self.browser), sink or self._sink)
+    def client_options(self) -> dict[str, Any]:
+        return {"headers": self.bar.header_pairs()}
 
     def on_events(self, events: list[Event]) -> None:
-        client = self.client if self.client is not None else self._shown_client
+        client = self.controller.client
         if client is not None:
-            self._shown_client = client
-            self.wire.show_stats(client.stats)
-            self._show_compare(client)
+            self._shown_client = client  # type: ignore[assignment]
+        if self._shown_client is not None:
+            self.wire.show_stats(self._shown_client.stats)
+            self._show_compare(self._shown_client)
 
     # -- actions -------------------------------------------------------------------------
     def _ready(self) -> AjaxClient | None:
-        if self.client is None or not self.client.connected:
-            self.report("Not connected: connect first, then send.")
+        client = self.controller.client
+        if client is None or not client.connected:
+            self.controller.report("Not connected: connect first, then send.")
             return None
-        return self.client
+        return client  # type: ignore[return-value]
 
     def _on_post_button_clicked(self) -> None:
         client = self._ready()
         if client is not None:
-            self._tasks.spawn(self._do(client.post_message(self.message.text())))
+            self.controller.spawn(self._do(client.post_message(self.message.text())))
 
     def _on_ajax_button_clicked(self) -> None:
         client = self._ready()
         if client is not None:
-            self._tasks.spawn(self._do(client.set_value(self.value.text()), fragment=True))
+            self.controller.spawn(self._do(client.set_value(self.value.text()), fragment=True))
 
     def _on_postback_button_clicked(self) -> None:
         client = self._ready()
         if client is not None:
-            self._tasks.spawn(self._do(client.postback(self.value.text())))
+            self.controller.spawn(self._do(client.postback(self.value.text())))
 
     def _on_both_button_clicked(self) -> None:
         client = self._ready()
         if client is not None:
-            self._tasks.spawn(self._both(client, self.value.text()))
+            self.controller.spawn(self._both(client, self.value.text()))
 
     def _on_get_button_clicked(self) -> None:
         client = self._ready()
         if client is not None:
-            self._tasks.spawn(self._do(client.get_value(), fragment=True))
+            self.controller.spawn(self._do(client.get_value(), fragment=True))
 
     async def _both(self, client: AjaxClient, value: str) -> None:
         if await self._do(client.set_value(value), fragment=True) is not None:
             await self._do(client.postback(value))
             ajax, postback = client.compare.get("ajax"), client.compare.get("postback")
             if ajax is not None and postback is not None and ajax.wire:
-                self.statusMessage.emit(f"The same change: AJAX {ajax.wire:,} B in one round trip, "
+                self.controller.statusMessage.emit(f"The same change: AJAX {ajax.wire:,} B in one round trip, "
                                         f"postback {postback.wire:,} B ({postback.wire / ajax.wire:.1f}×).")
 
-    async def _do(self, op, fragment: bool = False) -> Exchange | None:
+    async def _do(self, op: Awaitable[Exchange], fragment: bool = False) -> Exchange | None:
         try:
             ex = await op
         except DuplexError as err:
-            if not self.session_control.expired(err):
-                self.report(f"AJAX: {err.sentence}")
+            if not self.controller.session.expired(err):
+                self.controller.report(f"AJAX: {err.sentence}")
             return None
         if fragment:
             self.fragment.setText(ex.body.decode("utf-8", "replace")[:200])
             self.fragment.setToolTip("The HTML fragment the server answered")
-        if self.client is not None:
-            self._show_compare(self.client)
+        client = self._ready()
+        if client is not None:
+            self._show_compare(client)
         return ex
 
     def _show_compare(self, client: AjaxClient) -> None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from transport.events import Event
+from typing import Any, Callable
+from .events import Event
 
 NONE = -(1 << 63)  # None in an integer column
 NAN = math.nan
@@ -99,14 +100,15 @@ class RowStore:
         copy = RowStore.__new__(RowStore)
         copy._codes, copy._triples = dict(self._codes), list(self._triples)
         k = self._start
-        copy.t, copy.conn, copy.seq, copy.size, copy.wire, copy.lat, copy.code = (
-            col[k:] for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code))
+        copy.t, copy.conn, copy.seq, copy.size = self.t[k:], self.conn[k:], self.seq[k:], self.size[k:]
+        copy.wire, copy.lat, copy.code = self.wire[k:], self.lat[k:], self.code[k:]
         copy.data, copy.meta = self.data[k:], self.meta[k:]
         copy._start = 0
         return copy
 
     # -- search --------------------------------------------------------------------------------
-    def search(self, needle: str, wanted: str | None, type_test, start: int = 0) -> list[int]:
+    def search(self, needle: str, wanted: str | None, type_test: Callable[[Any, str], bool],
+               start: int = 0) -> list[int]:
         """Rows (indices from 0) at or after ``start`` whose text contains ``needle`` (lower case; "" matches
         all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``."""
         k = self._start + start
@@ -139,3 +141,20 @@ class _TypeProbe:
     def __init__(self, triple: tuple[str, str, str], meta: dict | None) -> None:
         self.transport, self.direction, self.kind = triple
         self.meta = meta or {}
+
+
+# Event-type filters of a timeline (SSE): every event, the named ones, or one type.
+ALL_EVENTS = "*events"
+NAMED = "*named"
+UNNAMED = "message"
+
+
+def type_matches(e: Event, wanted: str) -> bool:
+    if e.kind != "message" or e.direction != "in":
+        return False
+    t = e.meta.get("type")
+    if wanted == ALL_EVENTS:
+        return True
+    if wanted == NAMED:
+        return t is not None and t != UNNAMED
+    return t == wanted

@@ -10,26 +10,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from transport.faults import FAULT_TYPES, TYPES, FaultError, FaultSpec
+
 from .reconnect_plot import ReconnectPlot
 
-# (key, label, kind, attribute, unit) — kind: proxy (a toxic, or down) or server (a lab fault)
-FAULTS = (
-    ("reset_peer", "Reset (TCP RST)", "proxy", "timeout", "ms before"),
-    ("timeout", "Timeout (drop, then close; 0 = hang)", "proxy", "timeout", "ms"),
-    ("latency", "Latency", "proxy", "latency", "ms"),
-    ("bandwidth", "Bandwidth", "proxy", "rate", "KB/s"),
-    ("slicer", "Slicer (small delayed pieces)", "proxy", "average_size", "bytes"),
-    ("limit_data", "Limit data (close after N bytes)", "proxy", "bytes", "bytes"),
-    ("slow_close", "Slow close", "proxy", "delay", "ms"),
-    ("down", "Proxy down (refuse connections)", "proxy", "", ""),
-    ("restart", "Server: stop listening, come back", "server", "", ""),
-    ("close_websockets", "Server: close WebSockets with a code", "server", "code", "code"),
-    ("end_streams", "Server: end SSE and HTTP streams", "server", "", ""),
-    ("evict_history", "Server: evict history (resume → gap)", "server", "", ""),
-    ("expire_sessions", "Server: expire every session", "server", "", ""),
-    ("kill", "Lab process: kill (SIGKILL), start a new one", "process", "", ""),
-)
-BY_KEY = {f[0]: f for f in FAULTS}
 RACE_COLUMNS = (("policy", "Policy"), ("attempts", "Attempts"), ("recovered", "Recovered"),
                 ("median_recover_ms", "Recover ms (median)"), ("lost", "Lost"), ("duplicated", "Dup."))
 
@@ -40,8 +24,8 @@ class FaultForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.fault = QComboBox()
-        for key, label, *_ in FAULTS:
-            self.fault.addItem(label, key)
+        for t in FAULT_TYPES:
+            self.fault.addItem(t.label, t.key)
         self.value = QSpinBox(minimum=0, maximum=10_000_000, value=0)
         self.jitter = QSpinBox(minimum=0, maximum=600_000, value=0, suffix=" ms")
         self.jitter.setToolTip("Latency varies by up to ± this much, per chunk")
@@ -78,51 +62,31 @@ class FaultForm(QWidget):
         self.fault.currentIndexChanged.connect(self._on_fault_current_index_changed)
         self._on_fault_current_index_changed()
 
-    def spec(self) -> dict:
-        key, _label, kind, attribute, _unit = BY_KEY[self.fault.currentData()]
-        return {"fault": key, "kind": kind, "attribute": attribute, "value": self.value.value(),
-                "jitter": self.jitter.value() if key == "latency" else 0,
-                "stream": self.stream.currentData(), "toxicity": self.toxicity.value(),
-                "keep_history": self.keep_history.isChecked(),
-                "duration": self.duration.value(), "every": self.every.value(), "span": self.span.value()}
+    def spec(self) -> FaultSpec:
+        """The fault the form says; raises FaultError (one sentence) when it makes no sense."""
+        t = TYPES[self.fault.currentData()]
+        return FaultSpec(t.key, value=self.value.value(), jitter=self.jitter.value() if t.key == "latency" else 0,
+                         stream=self.stream.currentData(), toxicity=self.toxicity.value(),
+                         keep_history=self.keep_history.isChecked(), duration=self.duration.value(),
+                         every=self.every.value(), span=self.span.value())
 
-    def _on_fault_current_index_changed(self, *_args) -> None:
-        key, _label, kind, attribute, unit = BY_KEY[self.fault.currentData()]
-        self.value.setEnabled(bool(attribute))
-        self.value_label.setText(unit or "—")
-        defaults = {"latency": 300, "bandwidth": 10, "slicer": 16, "limit_data": 1000, "slow_close": 500,
-                    "timeout": 0, "reset_peer": 0, "close_websockets": 1012}
-        if key in defaults:
-            self.value.setValue(defaults[key])
-        proxy = kind == "proxy"
+    def _on_fault_current_index_changed(self, *_args: object) -> None:
+        t = TYPES[self.fault.currentData()]
+        self.value.setEnabled(bool(t.attribute))
+        self.value_label.setText(t.unit or "—")
+        if t.attribute:
+            self.value.setValue(int(t.default))
+        proxy = t.kind == "proxy"
         for widget in (self.stream, self.toxicity):
-            widget.setEnabled(proxy and key != "down")
-        self._form.setRowVisible(self.keep_history, kind == "process")
-        self._form.setRowVisible(self.jitter, key == "latency")
-
-
-def describe(spec: dict) -> str:
-    """A step of a scenario in a few words."""
-    key, label, kind, attribute, unit = BY_KEY[spec["fault"]]
-    text = label
-    if attribute:
-        text += f" {spec['value']}" if unit == "code" else f" {spec['value']} {unit}"
-        if spec.get("jitter"):
-            text += f" ± {spec['jitter']} ms"
-    if kind == "proxy" and key != "down":
-        text += f", {spec['stream']}, toxicity {spec['toxicity']:g}"
-    if kind == "process":
-        text += ", history kept" if spec["keep_history"] else ", history deleted"
-    if spec["duration"] and (kind in ("proxy", "process") or key == "restart"):
-        text += f", {spec['duration']:g} s" + (" down" if kind != "proxy" else "")
-    if spec["every"]:
-        text += f", every {spec['every']:g} s for {spec['span']:g} s"
-    return text
+            widget.setEnabled(proxy and t.key != "down")
+        self._form.setRowVisible(self.keep_history, t.kind == "process")
+        self._form.setRowVisible(self.jitter, t.key == "latency")
 
 
 class FaultPanel(QWidget):
     routeToggled = Signal(bool)
-    applyRequested = Signal(dict)
+    applyRequested = Signal(object)  # a FaultSpec
+    said = Signal(str)  # a sentence for the status bar (a form that makes no sense)
     stopRequested = Signal()
     stormRequested = Signal(int)  # N clients; 0 = stop the storm
     raceRequested = Signal(bool)  # start or stop the policies side by side
@@ -179,8 +143,23 @@ class FaultPanel(QWidget):
         self.plot = ReconnectPlot()
         layout.addWidget(self.plot, 1)
         self.route.toggled.connect(self.routeToggled)
-        self.apply_button.clicked.connect(lambda: self.applyRequested.emit(self.form.spec()))
+        self.apply_button.clicked.connect(self._on_apply_button_clicked)
         self.stop_button.clicked.connect(self.stopRequested)
+
+    def _on_apply_button_clicked(self) -> None:
+        try:
+            spec = self.form.spec()
+        except FaultError as err:
+            self.said.emit(str(err))
+            return
+        self.applyRequested.emit(spec)
+
+    def set_route(self, routed: bool, info: str) -> None:
+        """Show the route as the controller has it (without asking for it again)."""
+        self.route.blockSignals(True)
+        self.route.setChecked(routed)
+        self.route.blockSignals(False)
+        self.route_info.setText(info)
 
     def _on_race_button_toggled(self, on: bool) -> None:
         self.race_button.setText("Stop the race" if on else "Race the reconnect policies")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from transport.events import Event
-from ui.row_store import RowStore
-from ui.timeline_model import NAMED, type_matches
+from transport.rows import RowStore
+from transport.rows import NAMED, type_matches
 
 
 def sample() -> list[Event]:

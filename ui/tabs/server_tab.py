@@ -15,11 +15,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
-from .fault_panel import FaultForm, describe
-from .scenario import Lab, Scenario
-from .server_chart import TRANSPORTS, ServerChart
-from .session_panel import SessionsTable
-from .tasks import TaskGroup
+from transport.faults import FaultError, FaultSpec
+from transport.scenario import Lab, Scenario
+
+from ..tasks import TaskGroup
+from ..widgets.fault_panel import FaultForm
+from ..widgets.server_chart import TRANSPORTS, ServerChart
+from ..widgets.session_panel import SessionsTable
 
 LOG_KEEP = 500
 PEAK_WINDOW = 60  # seconds the storm's peak rate looks back
@@ -129,12 +131,15 @@ class ServerTab(QWidget):
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
 
     # -- the scenario ------------------------------------------------------------------
-    def add_step(self, spec: dict) -> None:
+    def add_step(self, spec: FaultSpec) -> None:
         self.scenario.steps.append(spec)
-        self.steps.addItem(f"{len(self.scenario.steps)}. {describe(spec)}")
+        self.steps.addItem(f"{len(self.scenario.steps)}. {spec.describe()}")
 
     def _on_add_button_clicked(self) -> None:
-        self.add_step(self.form.spec())
+        try:
+            self.add_step(self.form.spec())
+        except FaultError as err:
+            self.statusMessage.emit(str(err))
 
     def _on_remove_button_clicked(self) -> None:
         row = self.steps.currentRow()
@@ -145,7 +150,7 @@ class ServerTab(QWidget):
         del self.scenario.steps[row]
         self.steps.clear()
         for i, spec in enumerate(self.scenario.steps, 1):
-            self.steps.addItem(f"{i}. {describe(spec)}")
+            self.steps.addItem(f"{i}. {spec.describe()}")
 
     def _on_run_button_clicked(self) -> None:
         if self._run is not None and not self._run.done():

@@ -13,8 +13,8 @@ from transport.errors import DuplexError
 from transport.events import Event
 from transport.har import MAX_IMPORT, read_events, to_har, to_jsonl
 
-from .row_store import RowStore
-from .tasks import TaskGroup
+from transport.rows import RowStore
+from ..tasks import TaskGroup
 
 VERSION = "0.1.0"
 FILTERS = "HAR 1.2 (*.har);;JSON Lines (*.jsonl)"

@@ -1,44 +1,40 @@
-"""What the session panel does for a transport tab: log in and out, carrier, the lab's
-renewal settings, closing the virtual tab, and the reaction to an expired session.
+"""A tab's session: log in and out, the carrier, the lab's renewal settings, closing the virtual tab,
+and the reaction to an expired session.
 
 Login and logout go to the origin of the tab's URL (``/session/…``) with the
-virtual browser's cookies; every tab of that browser then reloads (the tab
-emits ``sessionChanged``). A 401 on a tab's connection is the session
-expiring: the tab asks to log in again or goes on as anonymous, as chosen.
+virtual browser's cookies; every tab of that browser then reloads (the
+controller emits ``sessionChanged``). A 401 on a tab's connection is the
+session expiring: the tab asks to log in again or goes on as anonymous, as
+chosen.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
+
+from PySide6.QtCore import QObject
 
 from transport.browser import origin
 from transport.clients.session_api import session_request
 from transport.errors import DuplexError
 from transport.lab_admin import post_fault
 
-if TYPE_CHECKING:
-    from .transport_tab import TransportTab
+from .host import TabHost
 
 
-class SessionControl:
-    def __init__(self, tab: "TransportTab") -> None:
-        self.tab = tab
-        panel = tab.session
-        panel.loginRequested.connect(self._on_login_requested)
-        panel.logoutRequested.connect(self._on_logout_requested)
-        panel.reloadRequested.connect(tab.reload)
-        panel.closeTabRequested.connect(self._on_close_tab_requested)
-        panel.carrierChanged.connect(self._on_carrier_changed)
-        panel.serverSettingsRequested.connect(self._on_server_settings_requested)
+class SessionController(QObject):
+    def __init__(self, tab: TabHost, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tab = tab
 
     def base(self) -> str:
         """The origin the tab's session lives on (ws:// URLs map to http://)."""
-        url = self.tab.bar.url_text() or self.tab.lab_url_here() or ""
+        url = self._tab.url or self._tab.lab_endpoint() or ""
         return origin(url) if url else ""
 
-    # -- panel actions ------------------------------------------------------------------
-    def _on_close_tab_requested(self) -> None:
-        tab = self.tab
+    def close_tab(self) -> None:
+        """Close the virtual tab (its sessionStorage goes) and open a new one in the same browser."""
+        tab = self._tab
         vtab = tab.vtab
         if vtab is None:
             return
@@ -49,15 +45,15 @@ class SessionControl:
         tab.tabMoved.emit()
         tab.reopen()
 
-    def _on_carrier_changed(self, carrier: str) -> None:
-        browser = self.tab.browser
+    def set_carrier(self, carrier: str) -> None:
+        browser = self._tab.browser
         if browser is None:
             return
         browser.carrier = carrier
-        self.tab.report(f"Session carrier: {carrier}. Log in again so the id travels that way.")
+        self._tab.report(f"Session carrier: {carrier}. Log in again so the id travels that way.")
 
-    def _on_server_settings_requested(self, settings: dict) -> None:
-        tab = self.tab
+    def apply_server_settings(self, settings: dict[str, Any]) -> None:
+        tab = self._tab
         if not tab.lab_url:
             tab.report("The lab server is not running.")
             return
@@ -69,16 +65,16 @@ class SessionControl:
 
         tab.spawn(apply())
 
-    def _on_login_requested(self, user: str) -> None:
-        if self.tab.browser is not None:
-            self.tab.spawn(self._login(user))
+    def login(self, user: str) -> None:
+        if self._tab.browser is not None:
+            self._tab.spawn(self._login(user))
 
-    def _on_logout_requested(self) -> None:
-        if self.tab.browser is not None:
-            self.tab.spawn(self._logout())
+    def logout(self) -> None:
+        if self._tab.browser is not None:
+            self._tab.spawn(self._logout())
 
     async def _login(self, user: str) -> None:
-        tab, browser = self.tab, self.tab.browser
+        tab, browser = self._tab, self._tab.browser
         assert browser is not None
         body = {"user": user, **({"carrier": "query"} if browser.carrier == "query" else {})}
         try:
@@ -92,7 +88,7 @@ class SessionControl:
         tab.sessionChanged.emit(browser)
 
     async def _logout(self) -> None:
-        tab, browser = self.tab, self.tab.browser
+        tab, browser = self._tab, self._tab.browser
         assert browser is not None
         try:
             await session_request(browser, self.base() + "/session/logout", None)
@@ -102,10 +98,9 @@ class SessionControl:
         tab.state_row("session", f"logged out of {browser.name}")
         tab.sessionChanged.emit(browser)
 
-    # -- expiry ------------------------------------------------------------------------
     def expired(self, err: DuplexError) -> bool:
         """A 401 for the session: react as the user chose. True if handled."""
-        tab, browser = self.tab, self.tab.browser
+        tab, browser = self._tab, self._tab.browser
         if browser is None or getattr(err, "status", None) != 401:
             return False
         had_session = browser.session_id(self.base()) is not None
@@ -115,7 +110,7 @@ class SessionControl:
                 browser.forget_session()
                 tab.sessionChanged.emit(browser)
             if tab.client is None:
-                tab.connect_client()
+                tab.connect()
             return True
         if not had_session:
             return False

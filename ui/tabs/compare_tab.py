@@ -21,35 +21,28 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayo
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.compare import TRANSPORTS, Tally, make_client, to_csv
+from transport.compare import TRANSPORTS, Tally, fault_loop, make_client, route_through_proxy, to_csv
+from transport.faults import FaultSpec
 from transport.registry import TRANSPORTS as REGISTRY
 from transport.errors import DuplexError
-from transport.lab_admin import admin_call, lab_stats
+from transport.lab_admin import lab_stats
 from transport.storm import stop_clients
 
-from .compare_charts import CompareCharts
-from .fault_control import host_port, proxy_fault, repeat, server_fault
-from .lab_process import LabProcess
-from .tasks import TaskGroup
-from .timeline_files import FILTERS, render
+from ..widgets.compare_charts import CompareCharts
+from ..lab_process import LabProcess
+from ..tasks import TaskGroup
+from ..widgets.timeline_files import FILTERS, render
 
 log = logging.getLogger("duplex.ui.compare")
 
-def _spec(fault: str, kind: str = "proxy", attribute: str = "", value: int = 0, jitter: int = 0,
-          duration: float = 0.0, every: float = 0.0) -> dict:
-    """A fault as the fault panel's form says it (fault_panel.FaultForm.spec)."""
-    return {"fault": fault, "kind": kind, "attribute": attribute, "value": value, "jitter": jitter,
-            "stream": "downstream", "toxicity": 1.0, "duration": duration, "every": every}
-
-
 # (title, spec): every fault acts on the compare lab's one proxy, or on the lab (restart)
-FAULTS = (
+FAULTS: tuple[tuple[str, FaultSpec | None], ...] = (
     ("No fault", None),
-    ("TCP reset every 5 s", _spec("reset_peer", attribute="timeout", duration=0.2, every=5.0)),
-    ("Latency 200 ± 50 ms", _spec("latency", attribute="latency", value=200, jitter=50)),
-    ("Bandwidth 20 KB/s", _spec("bandwidth", attribute="rate", value=20)),
-    ("Proxy down 2 s every 10 s", _spec("down", duration=2.0, every=10.0)),
-    ("Server restart (2 s down) every 10 s", _spec("restart", kind="server", duration=2.0, every=10.0)),
+    ("TCP reset every 5 s", FaultSpec("reset_peer", duration=0.2, every=5.0)),
+    ("Latency 200 ± 50 ms", FaultSpec("latency", value=200, jitter=50)),
+    ("Bandwidth 20 KB/s", FaultSpec("bandwidth", value=20)),
+    ("Proxy down 2 s every 10 s", FaultSpec("down", duration=2.0, every=10.0)),
+    ("Server restart (2 s down) every 10 s", FaultSpec("restart", duration=2.0, every=10.0)),
 )
 # (key, header, tooltip)
 COLUMNS = (("transport", "Transport", ""), ("messages", "Messages", "Feed messages delivered"),
@@ -69,7 +62,6 @@ COLUMNS = (("transport", "Transport", ""), ("messages", "Messages", "Feed messag
            ("rss_mb", "RSS MB", "The lab process's resident memory at the end"),
            ("rss_kb_per_1000", "RSS KB/1k", "One at a time: the lab's resident memory growth per 1 000 messages "
                                             "delivered"))
-PROXY = "compare"
 
 
 class CompareTab(QWidget):
@@ -182,7 +174,7 @@ class CompareTab(QWidget):
             self.stop_button.setEnabled(False)
             self.finished.emit()
 
-    async def _run_once(self, transports: list[str], spec: dict | None) -> None:
+    async def _run_once(self, transports: list[str], spec: FaultSpec | None) -> None:
         rate, duration = self.rate.value(), self.duration.value()
         names = ", ".join(REGISTRY[t].title for t in transports)
         self.state.setText(f"Starting a lab at {rate} msg/s for {names}…")
@@ -195,11 +187,7 @@ class CompareTab(QWidget):
             before = await lab_stats(url, token)
             base = url
             if spec is not None:
-                status, answer = await admin_call(url, token, "POST", "/proxies",
-                                                  {"name": PROXY, "upstream": host_port(url)})
-                if status != 201 or not isinstance(answer, dict):
-                    raise DuplexError(f"The compare lab could not make a fault proxy: {answer}")
-                base = f"http://{answer['listen']}"
+                base = await route_through_proxy(url, token)
             for t in transports:
                 tally = Tally(t)
                 tally.client = make_client(t, base, tally.sink, poll_interval=float(self.poll_interval.value()))
@@ -207,7 +195,7 @@ class CompareTab(QWidget):
                 clients.append(tally.client)
             runs = [asyncio.ensure_future(c.run()) for c in clients]
             if spec is not None:
-                fault_task = asyncio.ensure_future(self._fault_loop(url, token, spec, duration))
+                fault_task = asyncio.ensure_future(fault_loop(url, token, spec, duration))
             started = time.monotonic()
             while (elapsed := time.monotonic() - started) < duration:
                 await asyncio.sleep(min(1.0, duration - elapsed))  # the run's schedule: refresh once a second
@@ -231,21 +219,6 @@ class CompareTab(QWidget):
             await lab.stop_async()
             lab.remove_files()
             lab.deleteLater()
-
-    async def _fault_loop(self, url: str, token: str, spec: dict, duration: float) -> None:
-        async def call(method: str, path: str, body: dict | None = None):
-            return await admin_call(url, token, method, path, body)
-
-        async def once(s: dict) -> None:
-            if s["kind"] == "server":
-                await server_fault(url, token, s)
-            else:
-                await proxy_fault(call, PROXY, s, lambda _text: None)
-
-        every = spec["every"]
-        if every > 0:  # a repeated fault first hits once the transports are flowing
-            await asyncio.sleep(every)  # the schedule itself
-        await repeat({**spec, "span": max(0.0, duration - every)}, once, lambda _text: None)
 
     # -- showing --------------------------------------------------------------------------------
     def _refresh(self, transports: list[str], stats: dict | None, before: dict | None = None) -> None:

@@ -1,0 +1,42 @@
+"""What a tab's helper controllers (faults, session) need of the tab controller that owns them.
+
+A protocol, so the helpers do not import the tab controller (which imports them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Coroutine, Protocol
+
+from PySide6.QtCore import SignalInstance
+
+from transport.browser import VirtualBrowser, VirtualTab
+from transport.clients.base import Client
+
+
+class TabHost(Protocol):
+    transport: str
+    title: str
+    url: str
+    lab_url: str
+    lab_token: str
+    client: Client | None
+    vtab: VirtualTab | None
+    statusMessage: SignalInstance
+    sessionChanged: SignalInstance
+    tabMoved: SignalInstance
+
+    @property
+    def browser(self) -> VirtualBrowser | None: ...
+
+    def lab_endpoint(self) -> str | None: ...
+
+    def report(self, sentence: str) -> None: ...
+
+    def state_row(self, kind: str, text: str, **meta: object) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task: ...
+
+    def reopen(self) -> None: ...
+
+    def connect(self, url: str | None = None, **options: Any) -> None: ...

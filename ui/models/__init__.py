@@ -1,0 +1,1 @@
+"""Qt item models: adapters from pure stores (transport.rows) to views."""

@@ -1,0 +1,75 @@
+"""The polling family's tabs: short polling, long polling, HTTP streaming."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QDoubleSpinBox, QWidget
+
+from transport.events import Event, EventSink
+
+from ..controllers.tab import TabController
+from ..widgets.connection_bar import ConnectionBar
+from ..widgets.wire_panel import WirePanel
+from .transport_tab import TransportTab
+
+
+class FeedTab(TransportTab):
+    """A transport tab with a wire panel."""
+
+    timing = ""
+
+    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None,
+                 controller: TabController | None = None) -> None:
+        super().__init__(sink, cap, parent, controller)
+        self.wire = WirePanel(self.timing)
+        self.side.layout().insertWidget(0, self.wire)
+        self._shown_stats: Any = None
+
+    def make_bar(self) -> ConnectionBar:
+        bar = ConnectionBar(placeholder=f"http(s)://host:port{self.controller.info.lab_path}", subprotocols=False,
+                            resume=False)
+        bar.policy.setToolTip("How to retry after a failure; the client always resumes from its last seq")
+        return bar
+
+    def on_events(self, events: list[Event]) -> None:
+        client = self.controller.client
+        if client is not None:
+            self._shown_stats = client.stats  # after the client ends, its last figures stay
+        if self._shown_stats is not None:
+            self.wire.show_stats(self._shown_stats)
+
+
+class ShortPollTab(FeedTab):
+    transport = "short_poll"
+    timing = "staleness"
+
+    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None,
+                 controller: TabController | None = None) -> None:
+        super().__init__(sink, cap, parent, controller)
+        self.interval = QDoubleSpinBox(suffix=" s", decimals=2, minimum=0.05, maximum=600.0, value=1.0)
+        self.interval.setToolTip("Time between the starts of two polls; messages wait half of it on average")
+        self.bar.add_option("Poll every", self.interval)
+
+    def client_options(self) -> dict[str, Any]:
+        return {**super().client_options(), "interval": float(self.interval.value())}
+
+
+class LongPollTab(FeedTab):
+    transport = "long_poll"
+    timing = "hold"
+
+    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None,
+                 controller: TabController | None = None) -> None:
+        super().__init__(sink, cap, parent, controller)
+        self.hold = QDoubleSpinBox(suffix=" s", decimals=1, minimum=0.0, maximum=120.0, value=25.0)
+        self.hold.setToolTip("How long the server may hold a request before answering [] (?timeout=)")
+        self.bar.add_option("Hold up to", self.hold)
+
+    def client_options(self) -> dict[str, Any]:
+        return {**super().client_options(), "hold": float(self.hold.value())}
+
+
+class StreamTab(FeedTab):
+    transport = "stream"
+    timing = "chunks"

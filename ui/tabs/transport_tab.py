@@ -1,0 +1,175 @@
+"""What every transport tab lays out: the connection bar, the timeline, the ledger, the session and
+fault pages, bound to the tab's controller (ui.controllers.tab), which owns everything else.
+
+A tab subclass names its transport, builds its bar and says what its form
+adds to the client's options (``client_options``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from transport.browser import VirtualBrowser, VirtualTab
+from transport.errors import DuplexError
+from transport.events import Event, EventSink
+from transport.ledger import Ledger
+from transport.registry import transport
+
+from ..controllers.tab import TabController
+from ..widgets.connection_bar import ConnectionBar
+from ..widgets.fault_panel import FaultPanel
+from ..widgets.ledger_panel import LedgerPanel
+from ..widgets.session_panel import SessionPanel
+from ..widgets.timeline import TimelineWidget
+
+
+class TransportTab(QWidget):
+    transport = ""
+
+    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None,
+                 controller: TabController | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller or TabController(transport(self.transport), sink, cap, self)
+        self.title = self.controller.title
+        self._browsers: list[VirtualBrowser] = []
+        self.bar = self.make_bar()
+        self.timeline = self.make_timeline()
+        self.ledger = LedgerPanel()
+        self.side = QWidget()
+        side = QVBoxLayout(self.side)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.ledger, 1)
+        self.session = SessionPanel()
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.side, "Transport")
+        self.side_tabs.addTab(self.session, "Session")
+        self.faults = FaultPanel()
+        scroll = QScrollArea()  # the page is taller than the side pane: it scrolls instead of squeezing
+        scroll.setWidget(self.faults)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.side_tabs.addTab(scroll, "Faults")
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.timeline)
+        split.addWidget(self.side_tabs)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([860, 320])
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.addWidget(self.bar)
+        self.layout_.addWidget(split, 1)
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        c = self.controller
+        self.bar.connectRequested.connect(self._on_bar_connect_requested)
+        self.bar.disconnectRequested.connect(c.disconnect)
+        self.bar.dropRequested.connect(c.drop)
+        self.bar.restartRequested.connect(c.restart_server)
+        self.ledger.exported.connect(c.report)
+        self.timeline.said.connect(c.statusMessage)
+        self.faults.said.connect(c.statusMessage)
+        self.faults.routeToggled.connect(self._on_faults_route_toggled)
+        self.faults.applyRequested.connect(c.faults.start)
+        self.faults.stopRequested.connect(self._on_faults_stop_requested)
+        self.faults.stormRequested.connect(c.set_storm)
+        self.faults.raceRequested.connect(c.set_race)
+        self.session.loginRequested.connect(c.session.login)
+        self.session.logoutRequested.connect(c.session.logout)
+        self.session.reloadRequested.connect(c.reload)
+        self.session.closeTabRequested.connect(c.session.close_tab)
+        self.session.carrierChanged.connect(c.session.set_carrier)
+        self.session.serverSettingsRequested.connect(c.session.apply_server_settings)
+        c.stateChanged.connect(self.bar.set_state)
+        c.ledgerChanged.connect(self._on_controller_ledger_changed)
+        c.eventsArrived.connect(self._on_controller_events_arrived)
+        c.tabMoved.connect(self._on_controller_tab_moved)
+        c.faults.routeChanged.connect(self.faults.set_route)
+        c.faults.stateChanged.connect(self.faults.state.setText)
+        c.stormChanged.connect(self.faults.storm_state.setText)
+        c.raceChanged.connect(self.faults.show_race)
+        c.raceAttempts.connect(self.faults.plot.set_attempts)
+        c.raceEnded.connect(self._on_controller_race_ended)
+
+    # -- what a subclass provides ------------------------------------------------
+    def make_bar(self) -> ConnectionBar:
+        return ConnectionBar()
+
+    def make_timeline(self) -> TimelineWidget:
+        return TimelineWidget(self.controller.model)
+
+    def client_options(self) -> dict[str, Any]:
+        """What the form says beyond the URL (the registry's client options)."""
+        return {"headers": self.bar.header_pairs(), "policy": self.bar.reconnect_policy()}
+
+    def on_events(self, events: list[Event]) -> None:
+        """Hook for tab-specific panels, after the timeline took the batch."""
+
+    # -- binding ------------------------------------------------------------------------
+    def connect_client(self) -> None:
+        """Connect with what the bar says now (a form that makes no sense is said, not connected)."""
+        url = self.bar.url_text()
+        try:
+            options = self.client_options()
+        except DuplexError as err:
+            self.controller.report(err.sentence)
+            return
+        self.bar.remember_url(url)
+        self.controller.connect(url, **options)
+
+    def attach(self, vtab: VirtualTab, browsers: list[VirtualBrowser]) -> None:
+        """Run inside ``vtab`` (of its browser); the panel offers ``browsers``."""
+        self.controller.vtab = vtab
+        self._browsers = browsers
+        self.session.show_tab(vtab, browsers, self.bar.url_text() or self.controller.lab_endpoint() or "")
+
+    def set_lab(self, url: str, token: str, autoconnect: bool = True) -> None:
+        """The lab listens at ``url``: the bar offers its endpoint (unless the user typed another)."""
+        previous = self.controller.lab_endpoint() or ""
+        self.controller.set_lab(url, token)
+        self.bar.restart_button.setEnabled(True)
+        current = self.bar.url_text()
+        endpoint = self.controller.lab_endpoint() or ""
+        if not current or current == previous:
+            self.bar.remember_url(endpoint)
+        if self.controller.vtab is not None:  # the panel now knows the origin of the tab's URL
+            self.session.show_tab(self.controller.vtab, self._browsers, self.bar.url_text())
+        if autoconnect and self.controller.client is None:
+            self.connect_client()
+
+    def set_received(self, n: int) -> None:
+        """Rows the bridge took for this tab (the timeline shows them beside captured and shown)."""
+        self.timeline.received = n
+
+    def _on_bar_connect_requested(self) -> None:
+        self.connect_client()
+
+    def _on_faults_route_toggled(self, on: bool) -> None:
+        self.controller.url = self.bar.url_text() or self.controller.url
+        self.controller.spawn(self.controller.faults.set_routed(on))
+
+    def _on_faults_stop_requested(self) -> None:
+        self.controller.spawn(self.controller.faults.stop())
+
+    def _on_controller_ledger_changed(self, ledger: Ledger) -> None:
+        self.ledger.show_ledger(ledger)
+
+    def _on_controller_events_arrived(self, events: list[Event]) -> None:
+        self.timeline.learn(events)
+        for e in events:
+            if e.kind == "reconnect":
+                self.faults.plot.add_attempt(e.t, e.meta.get("delay_s"))
+            elif e.kind == "fault":
+                self.faults.plot.add_fault(e.t)
+        self.on_events(events)
+
+    def _on_controller_tab_moved(self) -> None:
+        if self.controller.vtab is not None:
+            self.session.show_tab(self.controller.vtab, self._browsers, self.bar.url_text())
+
+    def _on_controller_race_ended(self, labels: list[str]) -> None:
+        for label in labels:
+            self.faults.plot.drop_series(label)

@@ -1,0 +1,1 @@
+"""Widgets: they lay out and bind; logic lives in ui.controllers."""
