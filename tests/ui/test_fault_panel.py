@@ -112,3 +112,49 @@ async def test_faults_stack_on_live_connections_and_stop_removes_them_all(window
     await wait_until(lambda: not tab.controller.faults.running, 10, "both stopped")
     assert await toxics() == []
     await wait_until(lambda: sum("removed" in e.data for e in rows(tab, "fault")) == 2, 5, "two removal markers")
+
+
+async def test_restart_server_is_marked_in_every_timeline_and_the_server_tab(window):
+    tab = window.ws_tab
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
+    tab.bar.down_s.setValue(1)
+    tab.bar.restart_button.click()
+    marker = "server fault: restart (1 s down)"
+    await wait_until(lambda: all(any(marker in e.data for e in rows(t, "fault")) for t in window.transport_tabs),
+                     10, "a marker in every timeline")
+    assert any(marker in window.server_tab.log.item(i).text() for i in range(window.server_tab.log.count()))
+    led = tab.controller.client.ledger
+    await wait_until(lambda: led.episodes and led.episodes[-1].recovered, 15, "back after the restart")
+    assert led.lost == 0 and led.duplicated == 0
+
+
+async def test_the_fault_route_follows_a_url_change(window):
+    from aiohttp.test_utils import TestServer
+
+    from transport.server import ServerConfig, create_app
+    from transport.urls import host_port
+
+    other = TestServer(create_app(ServerConfig(rate=20)), host="127.0.0.1", port=0)
+    await other.start_server()
+    try:
+        tab = window.ws_tab
+        c = tab.controller
+        await wait_until(lambda: c.client is not None and c.client.connected, 15, "open")
+        tab.faults.route.setChecked(True)
+        await wait_until(lambda: c.faults.route.listen is not None and c.client is not None and c.client.connected
+                         and c.faults.route.listen in c.client.options.url, 15, "routed to the lab")
+        first_upstream = c.faults.route.upstream
+        new_url = f"ws://127.0.0.1:{other.port}/ws"
+        tab.bar.connect_button.click()  # Disconnect
+        await wait_until(lambda: c.client is None, 10, "disconnected")
+        tab.bar.url.setCurrentText(new_url)
+        tab.bar.connect_button.click()
+        await wait_until(lambda: c.client is not None and c.client.connected and c.client.ledger.received >= 3, 15,
+                         "messages from the new server through the proxy")
+        assert c.faults.route.upstream == host_port(new_url) != first_upstream
+        assert c.faults.route.listen in c.client.options.url
+        assert "routed" in tab.faults.route_info.text() and str(other.port) in tab.faults.route_info.text()
+        assert any(f"now in front of {host_port(new_url)}" in e.data for e in rows(tab, "fault"))
+    finally:
+        await window.ws_tab.controller.shutdown()
+        await other.close()

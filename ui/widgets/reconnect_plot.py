@@ -63,6 +63,11 @@ class ReconnectPlot(pg.PlotWidget):
             self.removeItem(self._faults.pop(0))
 
     @property
+    def fault_count(self) -> int:
+        """Fault markers drawn (dashed lines)."""
+        return len(self._faults)
+
+    @property
     def attempts(self) -> int:
         return len(self._series[OWN][0]) if OWN in self._series else 0
 
