@@ -56,7 +56,7 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
 @dataclass
 class Tally:
     transport: str
-    client: Any = None
+    client: Client | None = None
     messages: int = 0
     payload: int = 0
     wire: int = 0

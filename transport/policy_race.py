@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .backoff import Policy
+from .clients.base import Client
 from .events import Event, EventSink
 from .storm import stop_clients
 
@@ -31,7 +32,7 @@ SERVER_RETRY = ("server retry", None)
 @dataclass
 class Runner:
     label: str
-    client: Any
+    client: Client | None = None  # set once the client is built around this runner's sink
     attempts: deque = field(default_factory=lambda: deque(maxlen=KEEP))  # (t ns, wait s)
     opens: int = 0
 
@@ -42,6 +43,7 @@ class Runner:
             self.opens += 1
 
     def row(self) -> dict[str, Any]:
+        assert self.client is not None, "a runner's client is built in PolicyRace.__init__"
         ledger = self.client.ledger
         recover = [ep.recover_ms for ep in ledger.episodes if ep.recover_ms is not None]
         return {"policy": self.label, "state": self.client.state, "attempts": len(self.attempts),
@@ -52,11 +54,11 @@ class Runner:
 
 
 class PolicyRace:
-    def __init__(self, make: Callable[[EventSink], Any], entries: list[tuple[str, Policy | None]]) -> None:
+    def __init__(self, make: Callable[[EventSink], Client], entries: list[tuple[str, Policy | None]]) -> None:
         """``make(sink)`` builds a client like the tab's; each gets the entry's policy."""
         self.runners: list[Runner] = []
         for label, policy in entries:
-            runner = Runner(label, None)
+            runner = Runner(label)
             client = make(runner.sink)
             client.use_policy(policy)
             runner.client = client
@@ -64,11 +66,15 @@ class PolicyRace:
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.ensure_future(r.client.run()) for r in self.runners]
+        self._tasks = [asyncio.ensure_future(c.run()) for c in self.clients]
+
+    @property
+    def clients(self) -> list[Client]:
+        return [c for c in (r.client for r in self.runners) if c is not None]
 
     def rows(self) -> list[dict[str, Any]]:
         return [r.row() for r in self.runners]
 
     async def stop(self) -> None:
-        await stop_clients([r.client for r in self.runners], self._tasks)
+        await stop_clients(self.clients, self._tasks)
         self._tasks = []

@@ -12,8 +12,9 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
+from .clients.base import Client
 from .events import Event, EventSink
 
 MAX_CLIENTS = 1000
@@ -31,9 +32,9 @@ class Second:
 
 @dataclass
 class Storm:
-    make: Callable[[EventSink], Any]  # sink → a client with run(), close(), state
+    make: Callable[[EventSink], Client]  # sink → a client built as the tab builds its own
     n: int = 200
-    clients: list[Any] = field(default_factory=list)
+    clients: list[Client] = field(default_factory=list)
     opens: int = 0
     reconnects: int = 0
     messages: int = 0
@@ -79,7 +80,7 @@ class Storm:
         self._tasks = []
 
 
-async def stop_clients(clients: list[Any], tasks: list[asyncio.Task]) -> None:
+async def stop_clients(clients: list[Client], tasks: list[asyncio.Task]) -> None:
     """Close ``clients``, give their run tasks 10 s to end, cancel what is left."""
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
     if tasks:

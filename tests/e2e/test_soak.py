@@ -24,7 +24,8 @@ import pytest
 
 from tests.helpers import start_lab, wait_until
 from transport.backoff import Policy
-from transport.compare import TRANSPORTS, make_client
+from transport.compare import make_client
+from transport.registry import FEED_TRANSPORTS as TRANSPORTS
 from transport.lab_admin import post_fault
 
 FAULTS = 20
