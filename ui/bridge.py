@@ -1,8 +1,9 @@
 """The one bridge from transport events to Qt signals.
 
 Clients call :meth:`EventBridge.push` (a plain callable, so ``transport/``
-stays Qt-free). Events are coalesced and emitted as one list per interval:
-one signal and one model insert per flush, never one per message.
+stays Qt-free). Events are coalesced and emitted once per interval, whole
+(``events``) and per transport (``delivered``: what each tab takes): one
+signal and one model insert per tab per flush, never one per message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from transport.events import Event
 
 class EventBridge(QObject):
     events = Signal(list)  # list[Event], in arrival order
+    delivered = Signal(str, list)  # per transport: its events of the flush, in arrival order
 
     def __init__(self, interval_ms: int = 33, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -39,3 +41,12 @@ class EventBridge(QObject):
             return
         batch, self._pending = self._pending, []
         self.events.emit(batch)
+        by_transport: dict[str, list[Event]] = {}
+        for e in batch:
+            got = by_transport.get(e.transport)
+            if got is None:
+                by_transport[e.transport] = [e]
+            else:
+                got.append(e)
+        for transport, events in by_transport.items():
+            self.delivered.emit(transport, events)

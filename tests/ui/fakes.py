@@ -90,5 +90,5 @@ def fake_controller(transport: str, parent: QObject) -> tuple[TabController, Eve
     """A tab controller on the fake client, its events through a real bridge as in the window."""
     bridge = EventBridge(interval_ms=1, parent=parent)
     controller = TabController(fake_info(transport), bridge.push, 10_000, parent)
-    bridge.events.connect(controller.take)
+    bridge.delivered.connect(lambda _transport, batch: controller.take(batch))
     return controller, bridge

@@ -67,6 +67,7 @@ async def test_expiry_can_go_on_as_anonymous(window):
     assert tab.controller.browser.on_expiry == "anonymous"
     await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "reopened")
     await post_fault(window.lab.url, window.lab.token, {"action": "expire_sessions"})
+    # the first tab of the browser to get the 401 goes on as anonymous; the others reload saying so
     await wait_until(lambda: any("anonymous" in e.data for e in rows(tab, "session")), 15, "anonymous again")
     await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "polling again")
     assert tab.controller.browser.session_id(window.lab.url) is None
@@ -121,9 +122,9 @@ async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_ses
     await wait_until(lambda: any("server: session of ann created" in e.data for e in rows(tab, "session")), 10,
                      "the server's session event in the timeline")
     created = lambda: [e for e in rows(tab, "session") if "created" in e.data]  # noqa: E731
-    fetched = window._events_seen
-    await wait_until(lambda: window._events_seen == fetched and window._fetching, 10, "another fetch")
-    await wait_until(lambda: not window._fetching, 10, "that fetch done")
+    fetched = window.monitor._events_seen
+    await wait_until(lambda: window.monitor._events_seen == fetched and window.monitor._fetching, 10, "another fetch")
+    await wait_until(lambda: not window.monitor._fetching, 10, "that fetch done")
     assert len(created()) == 1  # each server event once, however often the view is fetched
     browser = tab.controller.browser
     panel.close_browser.click()

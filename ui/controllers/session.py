@@ -85,7 +85,7 @@ class SessionController(QObject):
         browser.sid = answer.get("sid") if browser.carrier == "query" else None
         tab.state_row("session", f"logged in as {answer.get('user')} in {browser.name}; idle timeout "
                                  f"{answer.get('idle_expires_in', 0):g} s")
-        tab.sessionChanged.emit(browser)
+        tab.sessionChanged.emit(browser, f"logged in as {answer.get('user')}")
 
     async def _logout(self) -> None:
         tab, browser = self._tab, self._tab.browser
@@ -96,7 +96,7 @@ class SessionController(QObject):
             tab.report(f"Log out failed: {err.sentence}")
         browser.forget_session()
         tab.state_row("session", f"logged out of {browser.name}")
-        tab.sessionChanged.emit(browser)
+        tab.sessionChanged.emit(browser, "logged out")
 
     def expired(self, err: DuplexError) -> bool:
         """A 401 for the session: react as the user chose. True if handled."""
@@ -106,9 +106,10 @@ class SessionController(QObject):
         had_session = browser.session_id(self.base()) is not None
         if browser.on_expiry == "anonymous":
             tab.state_row("session", "session expired or unknown (401): going on as anonymous", status=401)
-            if had_session:  # the first tab to hear of it tells the others (they reload)
+            if had_session:  # the first tab to hear of it tells the others (they reload, and say why)
                 browser.forget_session()
-                tab.sessionChanged.emit(browser)
+                tab.sessionChanged.emit(browser, f"the session expired ({tab.title} got a 401): going on as "
+                                                 "anonymous")
             if tab.client is None:
                 tab.connect()
             return True

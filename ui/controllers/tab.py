@@ -37,7 +37,7 @@ class TabController(QObject):
     eventsArrived = Signal(list)  # a batch of this tab's events, after the model took them
     statusMessage = Signal(str)
     firstMessage = Signal(object)  # the first incoming feed message (an Event)
-    sessionChanged = Signal(object)  # a VirtualBrowser logged in or out: its tabs reload
+    sessionChanged = Signal(object, str)  # a VirtualBrowser logged in or out (and why): its tabs reload
     tabMoved = Signal()  # this tab now runs in another virtual tab
     faultMarker = Signal(str, bool)  # a fault was applied: text, and whether every tab is affected
     killRequested = Signal(float, bool)  # kill the lab process: seconds until the new one, keep history
@@ -87,11 +87,13 @@ class TabController(QObject):
     def browser(self) -> VirtualBrowser | None:
         return self.vtab.browser if self.vtab is not None else None
 
-    def reload(self) -> None:
+    def reload(self, why: str = "") -> None:
         """As a browser reloads: sessionStorage stays, the connections drop and reopen."""
         if self.vtab is not None:
             self.vtab.reload()
-        self.state_row("session", f"tab reloaded ({self.vtab.name if self.vtab else 'tab'}): connections reopen")
+        because = f"{why}; " if why else ""
+        self.state_row("session", f"tab reloaded ({self.vtab.name if self.vtab else 'tab'}): {because}"
+                                  "connections reopen")
         self.reopen()
 
     # -- the client -------------------------------------------------------------------------
