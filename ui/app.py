@@ -8,8 +8,10 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from .event_loop import DuplexEventLoop
@@ -17,6 +19,7 @@ from .logs import setup_logging, stop_logging
 from .main_window import MainWindow
 
 SMOKE_TIMEOUT_S = 20.0
+ICON = Path(__file__).resolve().parent.parent / "resources" / "duplex.svg"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -38,6 +41,8 @@ def run(argv: list[str], started: float | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Duplex")
     app.setOrganizationName("Duplex")
+    if ICON.is_file():  # once, before the window and the loop exist
+        app.setWindowIcon(QIcon(str(ICON)))
     loop = DuplexEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow(rate=args.rate, cap=args.cap)
