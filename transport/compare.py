@@ -18,17 +18,22 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
+from contextlib import AbstractAsyncContextManager
 import math
 import random
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from .backoff import Policy
 from .clients.base import Client
 from .events import Event, EventSink
+from .errors import DuplexError
 from .fault_runner import FaultRoute, lab_call, proxy_fault, repeat, server_fault
 from .faults import FaultSpec
+from .lab_admin import lab_stats
 from .registry import transport
+from .storm import stop_clients
 
 TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll")
 SAMPLE = 50_000  # latencies kept per transport (a uniform sample of the run): sorting it stays cheap
@@ -183,3 +188,56 @@ async def fault_loop(lab_url: str, token: str, spec: FaultSpec, duration: float)
     if spec.repeats:
         await asyncio.sleep(spec.every)  # the schedule itself
     await repeat(replace(spec, span=max(0.0, duration - spec.every)), once, lambda _text: None)
+
+
+LabStarter = Callable[[float], AbstractAsyncContextManager[tuple[str, str]]]  # rate → a running lab's (url, token)
+
+
+class CompareRun:
+    """One Compare run: a lab of its own at ``rate``, one client per transport (through the registry;
+    through a fault proxy when there is a fault), the fault on its schedule, a tally per transport.
+    ``on_second(at_s, stats)`` is called once a second with the lab's ``/_admin/stats`` (None while it
+    does not answer); ``before`` and ``after`` hold the stats at the start and the end."""
+
+    def __init__(self, transports: list[str], *, rate: float, duration: float, start_lab: LabStarter,
+                 on_second: Callable[[float, dict[str, Any] | None], None], spec: FaultSpec | None = None,
+                 poll_interval: float = 1.0) -> None:
+        self.transports = transports
+        self.rate, self.duration, self.spec, self.poll_interval = rate, duration, spec, poll_interval
+        self.tallies = {t: Tally(t) for t in transports}
+        self.before: dict[str, Any] | None = None
+        self.after: dict[str, Any] | None = None
+        self._start_lab = start_lab
+        self._on_second = on_second
+
+    async def run(self) -> None:
+        clients: list[Client] = []
+        runs: list[asyncio.Task] = []
+        fault_task: asyncio.Task | None = None
+        async with self._start_lab(self.rate) as (url, token):
+            try:
+                self.before = await lab_stats(url, token)
+                base = url if self.spec is None else await route_through_proxy(url, token)
+                for t, tally in self.tallies.items():
+                    tally.client = make_client(t, base, tally.sink, poll_interval=self.poll_interval)
+                    clients.append(tally.client)
+                runs = [asyncio.ensure_future(c.run()) for c in clients]
+                if self.spec is not None:
+                    fault_task = asyncio.ensure_future(fault_loop(url, token, self.spec, self.duration))
+                started = time.monotonic()
+                while (elapsed := time.monotonic() - started) < self.duration:
+                    await asyncio.sleep(min(1.0, self.duration - elapsed))  # the run's schedule: once a second
+                    at = time.monotonic() - started
+                    for tally in self.tallies.values():
+                        tally.tick(at)
+                    try:
+                        now: dict[str, Any] | None = await lab_stats(url, token, timeout=2.0)
+                    except DuplexError:
+                        now = None  # restarting: the table keeps the last view
+                    self._on_second(at, now)
+                self.after = await lab_stats(url, token)
+            finally:
+                if fault_task is not None:
+                    fault_task.cancel()
+                    await asyncio.gather(fault_task, return_exceptions=True)
+                await stop_clients(clients, runs)

@@ -50,3 +50,36 @@ async def test_a_tally_splits_the_socket_bytes_into_payload_headers_and_framing(
         await client.close()
         await asyncio.wait_for(task, 10)
         await server.close()
+
+
+async def test_a_compare_run_under_a_fault_measures_every_transport_on_a_lab_of_its_own():
+    """The run below the UI: its lab injected (here in-process), clients through the registry and the
+    fault proxy, the fault on the proxy, a refresh once a second, the lab's stats before and after."""
+    import contextlib
+
+    from transport.compare import CompareRun
+    from transport.faults import FaultSpec
+
+    config = ServerConfig(rate=50)
+    seconds: list[float] = []
+
+    @contextlib.asynccontextmanager
+    async def lab(rate: float):
+        assert rate == 50
+        server = TestServer(create_app(config), host="127.0.0.1", port=0)
+        await server.start_server()
+        try:
+            yield f"http://127.0.0.1:{server.port}", config.admin_token
+        finally:
+            await server.close()
+
+    run = CompareRun(["websocket", "sse", "stream"], rate=50, duration=2.0, start_lab=lab,
+                     on_second=lambda at, stats: seconds.append(at), spec=FaultSpec("latency", value=20),
+                     poll_interval=0.1)
+    await run.run()
+    assert len(seconds) == 2 and run.before is not None and run.after is not None
+    for name, tally in run.tallies.items():
+        row = tally.row()
+        assert row["messages"] > 10, name
+        assert row["lost"] == 0 and row["duplicated"] == 0, name
+        assert row["p50_ms"] >= 20, name  # through the proxy, under the latency fault

@@ -12,21 +12,20 @@ end the table stays and exports as CSV, the charts as PNG.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
 from pathlib import Path
+from typing import AsyncIterator
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.compare import TRANSPORTS, Tally, fault_loop, make_client, route_through_proxy, to_csv
+from transport.compare import TRANSPORTS, CompareRun, Tally, to_csv
+from transport.errors import DuplexError
 from transport.faults import FaultSpec
 from transport.registry import TRANSPORTS as REGISTRY
-from transport.errors import DuplexError
-from transport.lab_admin import lab_stats
-from transport.storm import stop_clients
 
 from ..widgets.compare_charts import CompareCharts
 from ..lab_process import LabProcess
@@ -178,44 +177,25 @@ class CompareTab(QWidget):
         rate, duration = self.rate.value(), self.duration.value()
         names = ", ".join(REGISTRY[t].title for t in transports)
         self.state.setText(f"Starting a lab at {rate} msg/s for {names}…")
+        under = f" under “{self.fault.currentText()}”" if spec else ""
+
+        def on_second(at: float, stats: dict | None) -> None:
+            self._refresh(transports, stats)
+            self.state.setText(f"Running {names}: {at:.0f} of {duration} s{under}")
+
+        run = CompareRun(transports, rate=rate, duration=duration, start_lab=self._lab, on_second=on_second,
+                         spec=spec, poll_interval=float(self.poll_interval.value()))
+        self.tallies.update(run.tallies)
+        await run.run()
+        self._refresh(transports, run.after, run.before if len(transports) == 1 else None)
+
+    @contextlib.asynccontextmanager
+    async def _lab(self, rate: float) -> AsyncIterator[tuple[str, str]]:
+        """A lab process of the run's own, stopped and its files removed after."""
         lab = LabProcess(rate=rate, parent=self, extra=("--sse-heartbeat", "5"))
-        clients: list = []
-        runs: list[asyncio.Task] = []
-        fault_task: asyncio.Task | None = None
         try:
-            url, token = await lab.wait_listening()
-            before = await lab_stats(url, token)
-            base = url
-            if spec is not None:
-                base = await route_through_proxy(url, token)
-            for t in transports:
-                tally = Tally(t)
-                tally.client = make_client(t, base, tally.sink, poll_interval=float(self.poll_interval.value()))
-                self.tallies[t] = tally
-                clients.append(tally.client)
-            runs = [asyncio.ensure_future(c.run()) for c in clients]
-            if spec is not None:
-                fault_task = asyncio.ensure_future(fault_loop(url, token, spec, duration))
-            started = time.monotonic()
-            while (elapsed := time.monotonic() - started) < duration:
-                await asyncio.sleep(min(1.0, duration - elapsed))  # the run's schedule: refresh once a second
-                at = time.monotonic() - started
-                for t in transports:
-                    self.tallies[t].tick(at)
-                try:
-                    now = await lab_stats(url, token, timeout=2.0)
-                except DuplexError:
-                    now = None  # restarting: the table keeps the last view
-                self._refresh(transports, now)
-                self.state.setText(f"Running {names}: {at:.0f} of {duration} s"
-                                   + (f" under “{self.fault.currentText()}”" if spec else ""))
-            after = await lab_stats(url, token)
-            self._refresh(transports, after, before if len(transports) == 1 else None)
+            yield await lab.wait_listening()
         finally:
-            if fault_task is not None:
-                fault_task.cancel()
-                await asyncio.gather(fault_task, return_exceptions=True)
-            await stop_clients(clients, runs)
             await lab.stop_async()
             lab.remove_files()
             lab.deleteLater()
