@@ -34,7 +34,7 @@ from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
 from ..urls import where
 from .base import ClientBase
-from .http import WireCounter, count_response, mime_essence, new_session, split_head, validate_http_url
+from .http import SessionOwner, WireCounter, count_response, mime_essence, new_session, split_head, validate_http_url
 
 log = logging.getLogger("duplex.sse")
 
@@ -66,7 +66,7 @@ def validate_url(url: str) -> str:
     return validate_http_url(url, "an event stream")
 
 
-class SSEClient(ClientBase):
+class SSEClient(ClientBase, SessionOwner):
     transport = "sse"
     options: SSEOptions
 
@@ -118,9 +118,7 @@ class SSEClient(ClientBase):
             resp.close()
 
     async def _finish(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self._discard_session()
 
     # -- one connection ------------------------------------------------------------
     async def _connection(self, url: str) -> str | None:
