@@ -122,8 +122,10 @@ class ReconnectController:
             self._delivered = True
         self._check_healthy()
         empty = not new if empty is None else empty
-        if not empty or hold is None or hold <= 0 or answered_in >= FAST_EMPTY_SHARE * hold:
+        if not empty or hold is None or (hold > 0 and answered_in >= FAST_EMPTY_SHARE * hold):
             return None
+        if hold <= 0:  # asked not to hold: an empty answer is a poll with nothing, paced like one
+            return self._wait("the long poll (hold 0 s) was answered empty", idle=True)
         return self._wait(f"the long poll was answered empty after {answered_in * 1000:.0f} ms, under a tenth "
                           f"of its {hold:g} s hold: the server does not hold requests", idle=True)
 

@@ -124,6 +124,7 @@ def test_long_poll_answered_empty_too_soon_waits_by_the_policy_but_is_no_failure
     assert rc.polled(3, 0.01, 25.0) is None  # it brought something: re-arm at once
     assert rc.polled(0, 0.01, 25.0, empty=False) is None  # a control item (live) is an answer
     assert rc.polled(0, 0.0, None) is None  # short polling keeps its own interval
+    assert rc.polled(0, 0.0, 0.0) is not None  # a long poll told not to hold: paced when empty
 
 
 def test_backoff_resets_after_a_stable_stretch_of_good_polls():
