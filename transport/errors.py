@@ -26,10 +26,20 @@ import socket
 import ssl
 
 
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` as one printable line: control characters escaped, runs of whitespace one space, at most
+    ``limit`` characters (a server's garbage must not reach a terminal or a status bar raw)."""
+    out = " ".join(text.split())
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in out):
+        out = "".join(c if not (ord(c) < 32 or 127 <= ord(c) < 160) else f"\\x{ord(c):02x}" for c in out)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
 class DuplexError(Exception):
     fatal = False  # True: reconnecting cannot help, the client gives up
 
     def __init__(self, sentence: str) -> None:
+        sentence = one_line(sentence)
         super().__init__(sentence)
         self.sentence = sentence
 
@@ -37,8 +47,8 @@ class DuplexError(Exception):
         """The same error (same class, same cause) with another sentence."""
         err = type(self).__new__(type(self))  # no __init__: subclasses take other arguments
         err.__dict__.update(self.__dict__)
-        err.sentence = sentence
-        err.args = (sentence,)
+        err.sentence = one_line(sentence)
+        err.args = (err.sentence,)
         err.__cause__ = self.__cause__
         return err
 

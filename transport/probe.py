@@ -12,7 +12,6 @@ import asyncio
 import logging
 import sys
 from typing import NoReturn, TextIO
-from urllib.parse import urlsplit
 
 from .backoff import Policy
 from .clients.base import Client
@@ -20,6 +19,7 @@ from .clients.sse import DEFAULT_RETRY_MS
 from .errors import InvalidURL
 from .events import Event, EventSink
 from .registry import PROBE_NAMES, by_probe_name
+from .urls import split_url
 
 TRANSPORTS = tuple(PROBE_NAMES)
 
@@ -74,7 +74,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.interval < 0 or args.max_delay < args.interval:
         p.error("need 0 <= --interval <= --max-delay")
     if args.transport is None:
-        args.transport = "sse" if urlsplit(args.url).scheme.lower() in ("http", "https") else "ws"
+        try:
+            scheme = split_url(args.url)[0].scheme.lower()
+        except ValueError as exc:
+            p.error(str(exc))
+        args.transport = "sse" if scheme in ("http", "https") else "ws"
     if args.retries is not None and args.retries < 1:
         p.error("--retries must be >= 1")
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 def with_query(url: str, **params: object) -> str:
@@ -33,3 +33,17 @@ def host_port(url: str) -> str:
     port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
     return f"{host}:{port}"
+
+
+def split_url(url: str) -> tuple[SplitResult, int | None]:
+    """``urlsplit(url)`` and its port; raises ValueError with a sentence for a URL that cannot be parsed
+    (a bad IPv6 literal, a port that is not a number from 0 to 65535)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ValueError(f"Invalid URL {url!r}: it cannot be parsed ({exc}).") from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"Invalid URL {url!r}: the port is not a number from 0 to 65535.") from None
+    return parts, port

@@ -115,3 +115,55 @@ def test_retries_must_be_positive():
 def test_registry_names_every_probe_transport():
     parsed = probe.parse_args(["http://127.0.0.1:1/api/stream", "--transport", "stream"])
     assert isinstance(parsed, argparse.Namespace) and TRANSPORTS["stream"].probe_name == "stream"
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:99999/ws", "ws://127.0.0.1:abc/", "http://[::1", "ws://[::1/ws",
+                                 "http://127.0.0.1:70000/sse"])
+def test_probe_says_in_one_sentence_why_a_url_cannot_be_parsed_and_exits_2(url, capsys):
+    with pytest.raises(SystemExit) as done:
+        probe.parse_args([url])
+    assert done.value.code == 2
+    said = capsys.readouterr().err
+    assert said.startswith("probe: Invalid URL") and said.count("\n") == 1 and "Traceback" not in said
+
+
+async def test_a_server_that_speaks_garbage_gets_one_printable_sentence():
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"\x00\x01\x02 not http\r\n\x1b[31mred\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        args = probe.parse_args([f"ws://127.0.0.1:{port}/", "--retries", "1", "--timeout", "10"])
+        code, reason = await probe.probe(args, out=io.StringIO())
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert code == 1 and reason.startswith("Giving up after 1 failed attempts")
+    assert "\n" not in reason and not any(ord(c) < 32 for c in reason) and "\\x00" in reason
+
+
+async def test_an_sse_id_http_cannot_carry_is_kept_and_the_reconnect_goes_without_it(serve):
+    seen: list[str | None] = []
+
+    async def events(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Last-Event-ID"))
+        body = "id: a\x01b\ndata: {\"n\": 1}\n\n" if len(seen) == 1 else ": nothing\n\n"
+        return web.Response(text=body, content_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    base = await serve(web.get("/sse", events))
+    got: list = []
+    client = TRANSPORTS["sse"].make(base + "/sse", got.append, default_retry_ms=10)
+    task = asyncio.ensure_future(client.run())
+    try:
+        await wait_until(lambda: len(seen) >= 2, 10, "the reconnect")
+    finally:
+        await client.close()
+        err = await task
+    assert err is None and seen[:2] == [None, None]
+    assert client.parser.last_event_id == "a\x01b"  # kept, as the standard says
+    notes = [e for e in got if e.kind == "note"]
+    assert notes and "cannot carry" in notes[0].data

@@ -14,13 +14,13 @@ import asyncio
 import functools
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import aiohttp.abc
 from aiohttp.client_proto import ResponseHandler
 
 from ..errors import DuplexError, InvalidURL, MessageTooBig, human_size
+from ..urls import split_url
 
 
 @dataclass(slots=True)
@@ -89,17 +89,16 @@ def validate_http_url(url: str, what: str) -> str:
     url = url.strip()
     if not url:
         raise InvalidURL(f"Enter an http:// or https:// URL of {what}.")
-    parts = urlsplit(url)
+    try:
+        parts, _port = split_url(url)
+    except ValueError as exc:
+        raise InvalidURL(str(exc)) from None
     scheme = parts.scheme.lower()
     if scheme in ("ws", "wss"):
         raise InvalidURL(f"Invalid URL {url!r}: the URL of {what} starts with http:// or https://, "
                          f"not {scheme}:// (that is a WebSocket URL).")
     if scheme not in ("http", "https"):
         raise InvalidURL(f"Invalid URL {url!r}: it must start with http:// or https://.")
-    try:
-        parts.port
-    except ValueError:
-        raise InvalidURL(f"Invalid URL {url!r}: the port is not a number from 0 to 65535.") from None
     if not parts.hostname:
         raise InvalidURL(f"Invalid URL {url!r}: there is no host name.")
     return url

@@ -61,6 +61,11 @@ class SSEOptions:
     burst_silence: float = 1.0  # …after this much silence (s) looks like a buffering proxy
 
 
+def sendable_header(value: str) -> bool:
+    """Whether HTTP can carry ``value`` as a header value (no control characters, Latin-1)."""
+    return all(31 < ord(c) < 256 and ord(c) != 127 or c == "\t" for c in value)
+
+
 def validate_url(url: str) -> str:
     """Check an http:// or https:// URL; raise InvalidURL with a sentence otherwise."""
     return validate_http_url(url, "an event stream")
@@ -130,8 +135,13 @@ class SSEClient(ClientBase, SessionOwner):
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         headers.update(self._request_headers())
         last_id = self.parser.last_event_id
-        if last_id:
+        if last_id and sendable_header(last_id):
             headers["Last-Event-ID"] = last_id
+        elif last_id:  # kept as the last event ID (WHATWG), but HTTP cannot carry it: said, not fatal
+            self._emit("state", "note", data=f"the last event ID {last_id!r} holds characters an HTTP header "
+                       "cannot carry: reconnecting without Last-Event-ID (the server cannot resume from it)",
+                       meta={"last_event_id": last_id})
+            last_id = ""
         self._set_state("connecting")
         self.requests += 1
         self.stats.requests += 1

@@ -23,7 +23,7 @@ from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
 from ..events import Event, EventSink, now_ns
-from ..urls import with_query
+from ..urls import split_url, with_query
 from .base import ClientBase
 
 log = logging.getLogger("duplex.ws")
@@ -55,13 +55,19 @@ def validate_url(url: str) -> str:
     url = url.strip()
     if not url:
         raise InvalidURL("Enter a ws:// or wss:// URL.")
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        parts, _port = split_url(url)
+    except ValueError as exc:
+        raise InvalidURL(str(exc)) from None
+    scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         raise InvalidURL(f"Invalid URL {url!r}: a WebSocket URL starts with ws:// or wss://, not {scheme}://.")
     try:
         parse_uri(url)
     except InvalidURI as exc:
         raise InvalidURL(f"Invalid URL {url!r}: {exc.msg}.") from exc
+    except ValueError as exc:  # websockets' own parsing of what urlsplit let through
+        raise InvalidURL(f"Invalid URL {url!r}: {exc}.") from exc
     return url
 
 
