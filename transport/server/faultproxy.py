@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import math
 import random
+import re
 import socket
 import struct
 from dataclasses import dataclass, field
@@ -45,6 +48,31 @@ TOXIC_TYPES: dict[str, dict[str, float]] = {
     "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
 }
 READ = 32 * 1024
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # proxy and toxic names: they go into URL paths
+MAX_ATTRIBUTE = 1_000_000_000  # ms, bytes, KB/s: anything larger is a mistake
+
+
+def check_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ToxicError(f"{what} must be 1 to 64 letters, digits, '_', '.' or '-', got {str(name)[:80]!r}")
+    return name
+
+
+def check_number(value: object, what: str, low: float, high: float) -> float:
+    """A finite JSON number from ``low`` to ``high`` (no NaN, no Infinity, no booleans)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        raise ToxicError(f"{what} must be a finite number from {low:g} to {high:g}, got {str(value)[:40]}")
+    return value
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ToxicError(ValueError):
@@ -68,9 +96,7 @@ class Toxic:
         stream = body.get("stream", "downstream")
         if stream not in STREAMS:
             raise ToxicError('stream must be "upstream" or "downstream"')
-        toxicity = body.get("toxicity", 1.0)
-        if not isinstance(toxicity, (int, float)) or not 0 <= toxicity <= 1:
-            raise ToxicError("toxicity must be a number from 0 to 1")
+        toxicity = check_number(body.get("toxicity", 1.0), "toxicity", 0, 1)
         attributes = dict(TOXIC_TYPES[kind])
         given = body.get("attributes") or {}
         if not isinstance(given, dict):
@@ -78,11 +104,9 @@ class Toxic:
         for key, value in given.items():
             if key not in attributes:
                 raise ToxicError(f"{kind} has no attribute {key!r}")
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ToxicError(f"{key} must be a number >= 0")
-            attributes[key] = value
-        name = body.get("name") or f"{kind}_{stream}"
-        return cls(str(name), kind, stream, float(toxicity), attributes)
+            attributes[key] = check_number(value, key, 0, MAX_ATTRIBUTE)
+        name = check_name(body.get("name") or f"{kind}_{stream}", "a toxic's name")
+        return cls(name, kind, stream, float(toxicity), attributes)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "stream": self.stream, "toxicity": self.toxicity,

@@ -13,8 +13,8 @@ import json
 from aiohttp import web
 
 from .admin import _authorised, _error
-from .faultproxy import Proxy, Toxic, ToxicError
-from .keys import PROXIES, Handler
+from .faultproxy import Proxy, Toxic, ToxicError, check_name, is_loopback_host
+from .keys import CONFIG, PROXIES, Handler
 from .origin import origin_allowed
 
 VERSION = "duplex-faultproxy 1 (toxiproxy API 2.x shape)"
@@ -54,15 +54,20 @@ async def list_proxies(request: web.Request) -> web.Response:
 
 async def create_proxy(request: web.Request) -> web.Response:
     body = await _body(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        return _error(400, "name is required")
-    if name in request.app[PROXIES]:
-        return _error(409, "proxy already exists")
     try:
-        proxy = Proxy(name, body.get("listen") or "127.0.0.1:0", body.get("upstream") or "", body.get("enabled", True))
+        name = check_name(body.get("name"), "a proxy's name")
+        listen, upstream, enabled = body.get("listen") or "127.0.0.1:0", body.get("upstream") or "", \
+            body.get("enabled", True)
+        if not isinstance(listen, str) or not isinstance(upstream, str) or not isinstance(enabled, bool):
+            raise ToxicError("listen and upstream must be strings (host:port), enabled a boolean")
+        proxy = Proxy(name, listen, upstream, enabled)
     except ToxicError as exc:
         return _error(400, str(exc))
+    if name in request.app[PROXIES]:
+        return _error(409, "proxy already exists")
+    if not is_loopback_host(proxy.host) and is_loopback_host(request.app[CONFIG].host):
+        return _error(400, f"listen must be a loopback address (127.0.0.1, ::1, localhost) while the lab itself "
+                           f"listens on loopback only, got {proxy.host!r}")
     try:
         await proxy.set_enabled(proxy.want_enabled)
     except OSError as exc:
@@ -79,8 +84,10 @@ async def update_proxy(request: web.Request) -> web.Response:
     proxy = _proxy(request)
     body = await _body(request)
     if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            return _error(400, "enabled must be true or false")
         try:
-            await proxy.set_enabled(bool(body["enabled"]))
+            await proxy.set_enabled(body["enabled"])
         except OSError as exc:
             return _error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
     return web.json_response(proxy.to_json())
