@@ -29,10 +29,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1 only)")
     p.add_argument("--port", type=int, default=0, help="port (0: the OS picks one)")
     p.add_argument("--rate", type=float, default=5.0, help="feed messages per second (0: no ticker)")
-    p.add_argument("--history", type=int, default=10_000, help="messages kept for resume")
+    p.add_argument("--history", type=int, default=10_000, help="messages kept for resume (default 10000)")
+    p.add_argument("--history-bytes", type=int, default=64 << 20, metavar="BYTES",
+                   help="…and at most this many bytes of them: the oldest go first (default 64 MiB)")
     p.add_argument("--history-file", metavar="PATH",
                    help="keep the history in this file: a killed and restarted lab resumes its seq and history")
-    p.add_argument("--max-size", type=int, default=1 << 20, help="largest message/body accepted, bytes")
+    p.add_argument("--max-size", type=int, default=1 << 20, metavar="BYTES",
+                   help="largest message or request body accepted, on every publish path; larger gets 413, "
+                        "or 1009 on /ws (default 1 MiB)")
     p.add_argument("--sse-retry", type=int, default=1000, metavar="MS",
                    help="reconnection time /sse asks for, in milliseconds")
     p.add_argument("--sse-heartbeat", type=float, default=5.0, metavar="S",
@@ -55,8 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--sse-retry >= 0 and --sse-heartbeat > 0 are required")
     if args.session_idle <= 0 or args.session_absolute <= 0:
         p.error("--session-idle and --session-absolute must be > 0")
-    if args.rate < 0 or args.history < 1 or args.max_size < 1024:
-        p.error("--rate >= 0, --history >= 1 and --max-size >= 1024 are required")
+    if args.rate < 0 or args.history < 1 or args.max_size < 1024 or args.history_bytes < args.max_size:
+        p.error("--rate >= 0, --history >= 1, --max-size >= 1024 and --history-bytes >= --max-size are required")
     return args
 
 
@@ -86,6 +90,7 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
+                          history_bytes=args.history_bytes,
                           history_file=args.history_file,
                           max_msg_size=args.max_size,
                           sse_retry_ms=args.sse_retry, sse_heartbeat=args.sse_heartbeat,

@@ -22,6 +22,7 @@ import json
 
 from aiohttp import web
 
+from .bodies import BadInput, loads, publish_client_message, read_json
 from .keys import FEED, VALUES, Handler
 from .state import ValueStore
 from .session_http import SESSION
@@ -43,14 +44,8 @@ async def same_origin_posts(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def messages_handler(request: web.Request) -> web.Response:
-    try:
-        obj = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "body must be JSON")
-    if isinstance(obj, dict) and "body" in obj:
-        msg = request.app[FEED].publish(str(obj.get("topic") or "chat"), obj["body"])
-    else:
-        msg = request.app[FEED].publish("chat", obj)
+    obj = await read_json(request, "the message")
+    msg = publish_client_message(request.app[FEED], obj)
     return web.json_response({"ok": True, "seq": msg.seq})
 
 
@@ -82,10 +77,7 @@ async def value_get_handler(request: web.Request) -> web.Response:
 
 
 async def value_post_handler(request: web.Request) -> web.Response:
-    try:
-        obj = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, 'body must be JSON: {"value": "…"}')
+    obj = await read_json(request, 'the body ({"value": "…"})')
     value = obj.get("value") if isinstance(obj, dict) else None
     if not isinstance(value, str) or len(value) > MAX_VALUE:
         return _error(400, f'"value" must be a string of at most {MAX_VALUE} characters')
@@ -111,9 +103,14 @@ def decode_state(store: ValueStore, state: str) -> dict | None:
         payload = base64.b64decode(raw, validate=True)
     except ValueError:
         return None
-    if not hmac.compare_digest(mac, _sign(store, payload)):
+    # compared as bytes: a forged MAC with non-ASCII characters is just wrong, not an error
+    if not hmac.compare_digest(mac.encode("utf-8", "surrogateescape"), _sign(store, payload).encode()):
         return None
-    return json.loads(payload)
+    try:
+        state = loads(payload.decode("utf-8"), "the signed state")
+    except (BadInput, UnicodeDecodeError):
+        return None
+    return state if isinstance(state, dict) else None
 
 
 PAGE = """<!DOCTYPE html>

@@ -16,6 +16,7 @@ from aiohttp import web
 from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
 from ..wire import EPOCH_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
+from .bodies import bad_input
 from .feed import Feed, Ticker
 from .journal import Journal
 from .ajax import (same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
@@ -87,12 +88,16 @@ async def _on_shutdown(app: web.Application) -> None:
     await close_websockets(app, 1001, "server shutting down")
 
 
+ENVELOPE_ALLOWANCE = 1024  # a published message's envelope (seq, ts, topic) around the largest body
+
+
 def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
-    app = web.Application(client_max_size=cfg.max_msg_size, middlewares=[count_requests, admin_guard, same_origin_posts,
-                                                                         session_middleware])
+    app = web.Application(client_max_size=cfg.max_msg_size,
+                          middlewares=[count_requests, bad_input, admin_guard, same_origin_posts, session_middleware])
     app[CONFIG] = cfg
-    app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None)
+    app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None,
+                     history_bytes=cfg.history_bytes, max_message=cfg.max_msg_size + ENVELOPE_ALLOWANCE)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[STREAMS] = weakref.WeakSet()
     app[SSE_RESUMES] = deque(maxlen=100)

@@ -11,9 +11,10 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 0
     rate: float = 5.0  # feed messages per second from the ticker; 0 = off
-    history: int = 10_000  # ring buffer size for resume
+    history: int = 10_000  # ring buffer size for resume (messages)
+    history_bytes: int = 64 << 20  # …and at most this many bytes of envelopes
     history_file: str | None = None  # keep history in this file across process restarts (journal.py)
-    max_msg_size: int = 1 << 20  # largest WebSocket message / request body accepted
+    max_msg_size: int = 1 << 20  # largest WebSocket message / request body / published message accepted
     ws_heartbeat: float = 15.0  # server pings; dead peers are dropped
     subscriber_backlog: int = 50_000  # per-connection queue before "too slow" (1013)
     sse_retry_ms: int = 1000  # the reconnection time /sse asks clients for

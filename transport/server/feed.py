@@ -25,8 +25,25 @@ class Message:
     seq: int
     ts: int
     topic: str
-    body: Any
-    text: str  # the envelope, serialised once for every subscriber
+    text: str  # the envelope, serialised once for every subscriber (the only copy of the body kept)
+    size: int  # bytes of ``text`` in UTF-8
+
+    @property
+    def body(self) -> Any:
+        """The body, parsed again from the envelope (history keeps only the text: half the memory)."""
+        return json.loads(self.text)["body"]
+
+
+class MessageTooLarge(ValueError):
+    """A message over the feed's limit (the endpoints answer 413, or close a WebSocket with 1009)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the message is {size:,} bytes as an envelope, over the {limit:,}-byte limit")
+        self.size, self.limit = size, limit
+
+
+def utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +103,19 @@ def new_epoch() -> str:
 
 
 class Feed:
+    """``history`` messages at most, and at most ``history_bytes`` of envelopes (the newest message is
+    always kept); no envelope over ``max_message`` bytes is published."""
+
     def __init__(self, history: int = 10_000, clock: Callable[[], int] = time.monotonic_ns,
-                 journal: Journal | None = None) -> None:
-        if history < 1:
-            raise ValueError("history must hold at least one message")
-        self._history: deque[Message] = deque(maxlen=history)
+                 journal: Journal | None = None, history_bytes: int = 64 << 20,
+                 max_message: int = (1 << 20) + 1024) -> None:
+        if history < 1 or history_bytes < 1 or max_message < 1:
+            raise ValueError("history, history_bytes and max_message must be at least 1")
+        self._history: deque[Message] = deque()
+        self.history_limit = history
+        self.history_bytes = history_bytes
+        self.max_message = max_message
+        self.bytes = 0  # of the envelopes in history
         self._clock = clock
         self._subs: set[Subscription] = set()
         self.last_seq = 0
@@ -102,19 +127,25 @@ class Feed:
         if journal is not None:
             epoch, items = journal.load(self.epoch)
             self.epoch = epoch
-            for seq, ts, topic, body, text in items:
-                self._history.append(Message(seq, ts, topic, body, text))
+            for seq, ts, topic, _body, text in items:
+                self._keep(Message(seq, ts, topic, text, utf8_size(text)))
             self.loaded = len(self._history)
             if self._history:
                 self.last_seq = self._history[-1].seq
 
     # -- publishing ----------------------------------------------------------
     def publish(self, topic: str, body: Any) -> Message:
-        self.last_seq += 1
+        """Number and keep a message, and hand it to every subscriber. Raises MessageTooLarge (nothing
+        published, no seq used) for an envelope over ``max_message`` bytes."""
         ts = self._clock()
-        text = json.dumps({"seq": self.last_seq, "ts": ts, "topic": topic, "body": body}, separators=(",", ":"))
-        msg = Message(self.last_seq, ts, topic, body, text)
-        self._history.append(msg)
+        text = json.dumps({"seq": self.last_seq + 1, "ts": ts, "topic": topic, "body": body},
+                          separators=(",", ":"), allow_nan=False)
+        size = utf8_size(text)
+        if size > self.max_message:
+            raise MessageTooLarge(size, self.max_message)
+        self.last_seq += 1
+        msg = Message(self.last_seq, ts, topic, text, size)
+        self._keep(msg)
         self.published += 1
         journal = self.journal
         if journal is not None:
@@ -124,6 +155,14 @@ class Feed:
         for sub in self._subs:
             sub.put(msg)
         return msg
+
+    def _keep(self, msg: Message) -> None:
+        """Into history; the oldest go while it holds too many messages or too many bytes."""
+        history = self._history
+        history.append(msg)
+        self.bytes += msg.size
+        while len(history) > 1 and (len(history) > self.history_limit or self.bytes > self.history_bytes):
+            self.bytes -= history.popleft().size
 
     # -- reading ---------------------------------------------------------------
     def since(self, after: int, epoch: str | None = None) -> tuple[list[Message], Gap | None]:
@@ -155,6 +194,7 @@ class Feed:
         """Forget all history (a fault): resume points become unknown."""
         n = len(self._history)
         self._history.clear()
+        self.bytes = 0
         if self.journal is not None:
             self.journal.rewrite((), self.epoch)
         return n

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .admin import _authorised, _error
 from .faultproxy import Proxy, Toxic, ToxicError, check_name, is_loopback_host
+from .bodies import BadInput, read_json
 from .keys import CONFIG, PROXIES, Handler
 from .origin import origin_allowed
 
@@ -31,13 +32,9 @@ async def admin_guard(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def _body(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be JSON"}), content_type="application/json")
+    body = await read_json(request)
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
-                                 content_type="application/json")
+        raise BadInput("the body must be a JSON object")
     return body
 
 

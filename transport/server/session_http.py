@@ -23,6 +23,7 @@ from typing import Callable
 
 from aiohttp import web
 
+from .bodies import read_json
 from .keys import BOUND, SESSIONS, VALUES, Handler
 from .sessions import COOKIE, QUERY, Session
 
@@ -66,10 +67,7 @@ def set_cookie(resp: web.StreamResponse, request: web.Request, sid: str) -> None
 
 async def login_handler(request: web.Request) -> web.Response:
     if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, 'body must be JSON: {"user": "…"}')
+        body = await read_json(request, 'the body ({"user": "…"})')
     else:
         body = dict(await request.post())
     user = body.get("user") if isinstance(body, dict) else None

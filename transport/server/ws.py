@@ -16,7 +16,9 @@ import logging
 
 from aiohttp import WSMsgType, web
 
+from ..errors import human_size
 from ..wire import EPOCH_HEADER
+from .bodies import BadInput, loads, publish_client_message
 from .feed import Feed, Subscription
 from .keys import CONFIG, FEED, WEBSOCKETS
 from .origin import origin_allowed
@@ -46,7 +48,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     after = parse_after(request)
     ws = web.WebSocketResponse(
         heartbeat=cfg.ws_heartbeat,
-        max_msg_size=cfg.max_msg_size,
+        # read up to twice the limit, so a message just over it is refused with a reason (aiohttp's own
+        # 1009 for frames past its bound carries none)
+        max_msg_size=2 * cfg.max_msg_size,
         compress=False,
         autoping=True,
     )
@@ -58,10 +62,19 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     pump = asyncio.create_task(_pump(ws, feed, sub, after, request.headers.get(EPOCH_HEADER)))
     try:
         async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                _publish_text(feed, msg.data)
-            elif msg.type == WSMsgType.BINARY:
-                feed.publish("binary", msg.data.hex())
+            try:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and len(msg.data) > cfg.max_msg_size:
+                    raise BadInput(f"the message is {len(msg.data):,} bytes, over the "
+                                   f"{human_size(cfg.max_msg_size)} limit (--max-size)", status=413, kind="size")
+                if msg.type == WSMsgType.TEXT:
+                    _publish_text(feed, msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    publish_client_message(feed, {"topic": "binary", "body": msg.data.hex()})
+            except BadInput as err:  # a close code with the reason, never a dropped connection
+                code = 1009 if err.kind == "size" else 1007
+                log.info("closing a /ws client with %d: %s", code, err.reason)
+                await ws.close(code=code, message=err.reason[:120].encode())
+                break
     finally:
         request.app[WEBSOCKETS].discard(ws)  # a WeakSet would keep it until garbage collection
         unbind()
@@ -72,15 +85,15 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
 
 
 def _publish_text(feed: Feed, text: str) -> None:
+    """JSON is published as a message (``topic`` and ``body`` kept); text that is not JSON as a chat
+    string. JSON too deep or with non-finite numbers raises BadInput (the socket closes with 1007)."""
     try:
-        obj = json.loads(text)
-    except ValueError:
-        feed.publish("chat", text)
-        return
-    if isinstance(obj, dict) and "body" in obj:
-        feed.publish(str(obj.get("topic") or "chat"), obj["body"])
-    else:
-        feed.publish("chat", obj)
+        obj = loads(text, "the message")
+    except BadInput as err:
+        if err.kind != "syntax":
+            raise
+        obj = text
+    publish_client_message(feed, obj)
 
 
 async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None,
