@@ -99,7 +99,12 @@ def test_evict_empties_the_history_file(tmp_path):
     feed.publish("t", 1)
     feed.evict()
     feed.journal.close()
-    assert path.read_text() == json.dumps({"epoch": feed.epoch}) + "\n"  # the numbering goes on
+    feed.publish("t", 2)
+    feed.evict()
+    feed.journal.close()
+    again = Feed(history=10, journal=Journal(path, 10))  # the numbering goes on, with nothing to replay
+    assert again.epoch == feed.epoch and again.last_seq == 2 and len(again) == 0
+    assert again.journal.report.epoch == "kept"
 
 
 def test_an_old_numbering_is_a_reset_even_below_the_last_seq(tmp_path):
@@ -109,3 +114,70 @@ def test_an_old_numbering_is_a_reset_even_below_the_last_seq(tmp_path):
     items, gap = feed.since(12, epoch="0ld0ld00")
     assert len(items) == 50 and gap is not None and gap.reset
     assert feed.since(12, epoch=feed.epoch)[1] is None  # its own numbering: an ordinary resume
+
+
+def publish_and_close(path, n: int, keep: int = 100) -> Feed:
+    feed = Feed(history=keep, journal=Journal(path, keep))
+    for i in range(n):
+        feed.publish("t", i)
+    feed.journal.close()
+    return feed
+
+
+def test_a_torn_last_line_keeps_the_numbering(tmp_path):
+    path = tmp_path / "history.ndjson"
+    old = publish_and_close(path, 5)
+    with path.open("ab") as f:
+        f.write(b'{"seq":6,"ts":1,"to')  # killed in the middle of a write: no client had seq 6
+    again = Feed(history=100, journal=Journal(path, 100))
+    assert again.epoch == old.epoch and again.last_seq == 5 and again.journal.report.epoch == "kept"
+    assert again.journal.report.skipped == 1
+
+
+def test_a_file_cut_in_its_middle_ends_the_numbering(tmp_path):
+    path = tmp_path / "history.ndjson"
+    old = publish_and_close(path, 60)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # the second half is gone, and the last line is torn
+    again = Feed(history=100, journal=Journal(path, 100))
+    report = again.journal.report
+    assert again.epoch != old.epoch and report.epoch == "new" and "lost its end" in report.why
+    assert again.last_seq == 0 and again.publish("t", "x").seq == 1  # a new numbering, declared to resumers
+    assert again.since(45, epoch=old.epoch)[1].reset
+
+
+def test_a_damaged_line_in_the_middle_ends_the_numbering(tmp_path):
+    path = tmp_path / "history.ndjson"
+    old = publish_and_close(path, 10)
+    lines = path.read_bytes().split(b"\n")
+    lines[4] = b'{"seq": "garbage'
+    path.write_bytes(b"\n".join(lines))
+    again = Feed(history=100, journal=Journal(path, 100))
+    assert again.epoch != old.epoch and "line 5 is damaged" in again.journal.report.why
+
+
+def test_a_write_that_fails_goes_on_in_memory_and_ends_the_numbering(tmp_path):
+    """A full disk, simulated with a file-size limit (RLIMIT_FSIZE) in a child process."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "history.ndjson"
+    code = f"""
+import resource, json
+from transport.server.feed import Feed
+from transport.server.journal import Journal
+feed = Feed(history=1000, journal=Journal({str(path)!r}, 1000))
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+for i in range(200):
+    feed.publish("t", "x" * 40)  # never an exception: the feed goes on in memory
+feed.journal.close()
+print(json.dumps({{"epoch": feed.epoch, "last": feed.last_seq, "error": feed.journal.error}}))
+"""
+    from tests.helpers import ROOT
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first = json.loads(out.stdout)
+    assert first["last"] == 200 and "cannot be written" in first["error"]
+    again = Feed(history=1000, journal=Journal(path, 1000))
+    assert again.epoch != first["epoch"] and "ended" in again.journal.report.why
+    assert again.since(150, epoch=first["epoch"])[1].reset  # resuming clients get a declared reset

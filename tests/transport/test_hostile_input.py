@@ -87,7 +87,7 @@ async def raw_request(port: int, head: bytes) -> bytes:
 
 async def test_a_non_utf8_authorization_header_is_a_401_not_a_500(client):
     port = client.server.port
-    answer = await raw_request(port, b"GET /_admin/stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    answer = await raw_request(port, b"GET /_admin/stats HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % port +
                                      b"Authorization: Bearer \xff\xfe\xfd\r\nConnection: close\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 401") and b"wrong admin token" in answer
     await alive(client)

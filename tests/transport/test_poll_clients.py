@@ -53,7 +53,9 @@ def messages(run):
 async def test_feed_arrives_in_order_and_socket_bytes_match_an_independent_count(lab_server, transport):
     feed = lab_server.app[FEED]
     async with CountingProxy("127.0.0.1", lab_server.port) as proxy:
-        run = make(transport, f"http://127.0.0.1:{proxy.port}{PATHS[transport]}", interval=0.05, hold=5)
+        # a plain TCP proxy forwards the Host the client sends: name the lab, as its own proxies may
+        run = make(transport, f"http://127.0.0.1:{proxy.port}{PATHS[transport]}", interval=0.05, hold=5,
+                   headers=[("Host", f"127.0.0.1:{lab_server.port}")])
         await wait_until(lambda: run.client.after is not None, 5, "the live point")
         for i in range(30):
             feed.publish(("price", "likes", "chat")[i % 3], {"i": i})

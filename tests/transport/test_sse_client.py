@@ -74,7 +74,8 @@ async def test_lab_stream_events_types_ids_latency_retry_and_heartbeats(lab_serv
 
 async def test_bytes_are_counted_on_the_socket(lab_server):
     async with CountingProxy("127.0.0.1", lab_server.port) as proxy:
-        run = Run(url=f"http://127.0.0.1:{proxy.port}/sse")
+        # a plain TCP proxy forwards the Host the client sends: name the lab, as its own proxies may
+        run = Run(url=f"http://127.0.0.1:{proxy.port}/sse", headers=[("Host", f"127.0.0.1:{lab_server.port}")])
         await wait_until(lambda: run.client.connected, 5, "open")
         for i in range(20):
             lab_server.app[FEED].publish("price", i)

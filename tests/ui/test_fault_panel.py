@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.helpers import wait_until
 
 
@@ -129,12 +131,23 @@ async def test_restart_server_is_marked_in_every_timeline_and_the_server_tab(win
 
 
 async def test_the_fault_route_follows_a_url_change(window):
+    from aiohttp import web
     from aiohttp.test_utils import TestServer
 
-    from transport.server import ServerConfig, create_app
     from transport.urls import host_port
 
-    other = TestServer(create_app(ServerConfig(rate=20)), host="127.0.0.1", port=0)
+    async def feed(request: web.Request) -> web.WebSocketResponse:  # someone else's server: no Host check
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        for seq in range(1, 6):
+            await ws.send_str(json.dumps({"seq": seq, "ts": 0, "topic": "other", "body": seq}))
+        async for _msg in ws:  # stay open until the client goes
+            pass
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", feed)
+    other = TestServer(app, host="127.0.0.1", port=0)
     await other.start_server()
     try:
         tab = window.ws_tab

@@ -19,6 +19,7 @@ import threading
 
 from .config import ServerConfig
 from .keys import FEED
+from .faultproxy import is_loopback_host
 from .runner import LabRunner
 
 log = logging.getLogger("duplex.server")
@@ -118,8 +119,14 @@ async def serve(args: argparse.Namespace) -> int:
     if args.watch_parent:
         _watch_parent(loop, stop)
     feed = runner.app[FEED]
+    if not is_loopback_host(config.host):
+        exposed = "every address of this machine" if config.host in ("0.0.0.0", "", "::") else config.host
+        print(f"warning: the lab listens on {exposed} (--host {config.host}), not on loopback only: other "
+              "machines can reach its feed, sessions and fault proxies (the admin API still needs the token)",
+              file=sys.stderr, flush=True)
     print(json.dumps({"event": "listening", "url": runner.url, "port": runner.port,
                       "admin_token": config.admin_token, "last_seq": feed.last_seq, "loaded": feed.loaded,
+                      "history": feed.journal.report.to_json() if feed.journal is not None else None,
                       "loop": type(loop).__module__.split(".")[0]}),
           flush=True)
     log.info("lab server on %s (rate %.1f/s)", runner.url, config.rate)

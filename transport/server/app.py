@@ -17,6 +17,7 @@ from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
 from ..wire import EPOCH_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
 from .bodies import bad_input
+from .origin import check_host
 from .feed import Feed, Ticker
 from .journal import Journal
 from .ajax import (same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
@@ -94,7 +95,8 @@ ENVELOPE_ALLOWANCE = 1024  # a published message's envelope (seq, ts, topic) aro
 def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
     app = web.Application(client_max_size=cfg.max_msg_size,
-                          middlewares=[count_requests, bad_input, admin_guard, same_origin_posts, session_middleware])
+                          middlewares=[count_requests, check_host, bad_input, admin_guard, same_origin_posts,
+                                       session_middleware])
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None,
                      history_bytes=cfg.history_bytes, max_message=cfg.max_msg_size + ENVELOPE_ALLOWANCE)

@@ -125,13 +125,12 @@ class Feed:
         # the numbering's identity: a new one unless the history file carries on an old numbering
         self.epoch = new_epoch()
         if journal is not None:
-            epoch, items = journal.load(self.epoch)
+            epoch, items, last = journal.load(self.epoch)
             self.epoch = epoch
             for seq, ts, topic, _body, text in items:
                 self._keep(Message(seq, ts, topic, text, utf8_size(text)))
             self.loaded = len(self._history)
-            if self._history:
-                self.last_seq = self._history[-1].seq
+            self.last_seq = last
 
     # -- publishing ----------------------------------------------------------
     def publish(self, topic: str, body: Any) -> Message:
@@ -149,9 +148,8 @@ class Feed:
         self.published += 1
         journal = self.journal
         if journal is not None:
-            journal.append(text)
-            if journal.needs_compaction():
-                journal.rewrite((m.text for m in self._history), self.epoch)
+            journal.append(msg.seq, text)
+            journal.compact((m.text for m in self._history), self._history[0].seq, self.last_seq)
         for sub in self._subs:
             sub.put(msg)
         return msg
@@ -196,7 +194,7 @@ class Feed:
         self._history.clear()
         self.bytes = 0
         if self.journal is not None:
-            self.journal.rewrite((), self.epoch)
+            self.journal.clear(self.last_seq)
         return n
 
     def __len__(self) -> int:

@@ -1,13 +1,87 @@
-"""Origin checks: a web page on another origin must not reach the lab."""
+"""Host and Origin checks: a web page on another origin, or a DNS name rebound to this machine, must not
+reach the lab.
+
+Both are checked against the lab's own addresses, never against the request's own ``Host``: loopback
+names (127.0.0.0/8, ``localhost``, ``[::1]``) with the lab's port or the listen port of one of its own
+fault proxies, plus the bound address when the lab is exposed (``--host`` not loopback).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from aiohttp import web
+
+from .keys import CONFIG, PROXIES, Handler
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def own_ports(request: web.Request) -> set[int]:
+    """The port this request reached the lab on, and every fault proxy's listen port."""
+    ports = {proxy.port for proxy in request.app[PROXIES].values()}
+    sock = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    if sock:
+        ports.add(int(sock[1]))
+    return ports
+
+
+def own_host(host: str, port: int | None, request: web.Request) -> bool:
+    """Whether ``host:port`` (from a Host header or an Origin) names this lab."""
+    if port is None or port not in own_ports(request):
+        return False
+    if _loopback(host):
+        return True
+    bound = request.app[CONFIG].host
+    if _loopback(bound):
+        return False  # loopback only: no other name is ours
+    sock = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    arrived = sock[0] if sock else None
+    return host in (bound, arrived)
+
+
+def _split(hostport: str, default_port: int) -> tuple[str, int | None]:
+    try:
+        parts = urlsplit(f"//{hostport}")
+        return (parts.hostname or ""), (parts.port if parts.port is not None else default_port)
+    except ValueError:
+        return "", None
+
+
+def host_allowed(request: web.Request) -> bool:
+    given = request.headers.get("Host")
+    if given is None:
+        return True  # HTTP/1.0 without a Host: no browser sends that
+    host, port = _split(given, 443 if request.secure else 80)
+    return own_host(host, port, request)
 
 
 def origin_allowed(request: web.Request, extra: tuple[str, ...] = ()) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:  # not a browser (CLI clients, Duplex itself)
         return True
-    own = f"{request.scheme}://{request.host}"
-    return origin in (own, *extra)
+    if origin in extra:
+        return True
+    try:
+        parts = urlsplit(origin)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and own_host(parts.hostname or "", port, request)
+
+
+@web.middleware
+async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request names the lab in its Host header (a DNS-rebinding page names its own domain)."""
+    if not host_allowed(request):
+        return web.json_response({"error": f"the Host header {request.headers.get('Host', '')[:80]!r} names "
+                                           "neither this lab nor one of its fault proxies"}, status=403)
+    return await handler(request)

@@ -40,7 +40,10 @@ class LabRunner:
 
     @property
     def url(self) -> str:
+        """A URL that reaches the lab: a wildcard bind (0.0.0.0, ::) is reachable on loopback."""
         host = self.config.host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1" if host != "::" else "::1"
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 

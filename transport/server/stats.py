@@ -65,6 +65,7 @@ def snapshot(app: web.Application) -> dict:
         "feed": {"last_seq": feed.last_seq, "published": feed.published, "history": len(feed),
                  "first_available": feed.first_available(), "subscribers": feed.subscribers,
                  "loaded": feed.loaded, "history_file": app[CONFIG].history_file,
+                 "history_file_error": feed.journal.error if feed.journal is not None else None,
                  "rate": getattr(app.get(TICKER), "rate", app[CONFIG].rate)},
         "open": {"websocket": len(app[WEBSOCKETS]), "sse": sum(1 for r in app[STREAMS] if r.is_connected()),
                  "stream": holds["stream"], "long_poll": holds["long_poll"],

@@ -220,7 +220,8 @@ class ServerTab(QWidget):
             self.rate.setValue(float(feed["rate"]))
         self.feed.setText(f"{feed.get('rate', 0):g} msg/s · last seq {feed.get('last_seq')} · "
                           f"{feed.get('history'):,} in history from seq "
-                          f"{feed.get('first_available')} · {feed.get('loaded', 0):,} loaded from the file at start")
+                          f"{feed.get('first_available')} · {feed.get('loaded', 0):,} loaded from the file at start"
+                          + (f"\n⚠ {feed['history_file_error']}" if feed.get("history_file_error") else ""))
         self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label, _c in TRANSPORTS
                                             if key in opened) + f" · TCP {opened.get('tcp', '—')}"
                                  + f" · sessions {stats.get('sessions', 0)}")
