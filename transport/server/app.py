@@ -82,6 +82,7 @@ async def _name_the_numbering(request: web.Request, response: web.StreamResponse
 
 
 async def _on_shutdown(app: web.Application) -> None:
+    app[FEED].stop_all()  # readers blocked on clients that do not read let go at once
     await close_all(app)
     for task in app[TASKS]:
         task.cancel()

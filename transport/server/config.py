@@ -16,7 +16,9 @@ class ServerConfig:
     history_file: str | None = None  # keep history in this file across process restarts (journal.py)
     max_msg_size: int = 1 << 20  # largest WebSocket message / request body / published message accepted
     ws_heartbeat: float = 15.0  # server pings; dead peers are dropped
-    subscriber_backlog: int = 50_000  # per-connection queue before "too slow" (1013)
+    subscriber_backlog: int = 50_000  # per-connection queue before "too slow" (1013; SSE and NDJSON end)
+    subscriber_bytes: int = 16 << 20  # …and its bytes
+    write_timeout: float = 10.0  # a stream write that cannot drain this long: the client stopped reading
     sse_retry_ms: int = 1000  # the reconnection time /sse asks clients for
     sse_heartbeat: float = 5.0  # seconds between ": ping" comments on /sse
     session_idle: float = 60.0  # seconds without a renewing request before a session expires

@@ -68,22 +68,43 @@ class Gap:
 
 
 class Subscription:
-    """A per-connection inbox. ``overflowed`` is set when the reader fell behind."""
+    """A per-connection inbox, bounded by count and by bytes. ``overflowed`` is set when the reader fell
+    behind past either bound (its connection is then ended, with the reason logged)."""
 
-    __slots__ = ("_items", "_ready", "limit", "overflowed")
+    __slots__ = ("_items", "_ready", "limit", "limit_bytes", "bytes", "overflowed", "stopped", "deadline")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, limit_bytes: int = 16 << 20) -> None:
         self._items: deque[Message] = deque()
         self._ready = asyncio.Event()
         self.limit = limit
+        self.limit_bytes = limit_bytes
+        self.bytes = 0
         self.overflowed = False
+        self.stopped = False  # the server is shutting down
+        self.deadline: asyncio.Timeout | None = None  # the reader's pending write, if it is blocked in one
+
+    def stop(self) -> None:
+        """The server is going away: a reader blocked in a write to a client that does not read is freed."""
+        self.stopped = True
+        self._expire()
+        self._ready.set()
+
+    def _expire(self) -> None:
+        deadline = self.deadline
+        if deadline is not None and not deadline.expired():
+            deadline.reschedule(asyncio.get_running_loop().time())
 
     def put(self, msg: Message) -> None:
-        if len(self._items) >= self.limit:
+        if self.overflowed:
+            return
+        if len(self._items) >= self.limit or self.bytes + msg.size > self.limit_bytes:
             self.overflowed = True
             self._items.clear()
+            self.bytes = 0
+            self._expire()  # a reader blocked writing to this client gives up now
         else:
             self._items.append(msg)
+            self.bytes += msg.size
         self._ready.set()
 
     def wake(self) -> None:
@@ -95,6 +116,7 @@ class Subscription:
         self._ready.clear()
         items = list(self._items)
         self._items.clear()
+        self.bytes = 0
         return items
 
 
@@ -201,10 +223,15 @@ class Feed:
         return len(self._history)
 
     # -- subscriptions -------------------------------------------------------------
-    def subscribe(self, limit: int = 50_000) -> Subscription:
-        sub = Subscription(limit)
+    def subscribe(self, limit: int = 50_000, limit_bytes: int = 16 << 20) -> Subscription:
+        sub = Subscription(limit, limit_bytes)
         self._subs.add(sub)
         return sub
+
+    def stop_all(self) -> None:
+        """Shutting down: free every reader blocked on a client that does not read."""
+        for sub in self._subs:
+            sub.stop()
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)

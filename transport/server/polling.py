@@ -28,7 +28,7 @@ from aiohttp import web
 from ..wire import EPOCH_HEADER
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
-from .state import Hold
+from .state import Hold, SlowConsumer, write_bounded
 from .session_http import bind
 from .ws import parse_after
 
@@ -102,7 +102,7 @@ def holding(request: web.Request) -> Iterator[tuple[Subscription, Hold]]:
     """A feed subscription and a Hold that faults, shutdown and the session's end can release."""
     app = request.app
     feed = app[FEED]
-    sub = feed.subscribe(app[CONFIG].subscriber_backlog)
+    sub = feed.subscribe(app[CONFIG].subscriber_backlog, app[CONFIG].subscriber_bytes)
     hold = Hold("stream" if request.path.endswith("/stream") else "long_poll")
     app[HOLDS].add(hold)
     unbind = bind(request, hold.ended.set)
@@ -135,30 +135,37 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     with holding(request) as (sub, hold):
         try:
             await resp.prepare(request)
-            await _stream(resp, feed, sub, hold, after, request.headers.get(EPOCH_HEADER), cfg.sse_heartbeat)
+            await _stream(resp, feed, sub, hold, after, request.headers.get(EPOCH_HEADER), cfg.sse_heartbeat,
+                          cfg.write_timeout)
+        except SlowConsumer as exc:  # ended, as /ws ends one with 1013; the client resumes by after=
+            log.info("%s: ending its stream", exc)
+            if request.transport is not None:
+                request.transport.abort()
         except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
             log.debug("stream ended: %s", exc)
     return resp
 
 
 async def _stream(resp: web.StreamResponse, feed: Feed, sub: Subscription, hold: Hold, after: int | None,
-                  epoch: str | None, heartbeat: float) -> None:
+                  epoch: str | None, heartbeat: float, write_timeout: float) -> None:
     """The replay, the live marker, then live lines and heartbeats until the hold ends."""
     gap, backlog, last = feed.resume(after, epoch)
     head = [control("gap", **gap.to_dict())] if gap is not None else []
     head += [m.text for m in backlog]
     head.append(control("live", seq=last))
-    await resp.write(("\n".join(head) + "\n").encode())
+    await write_bounded(resp, ("\n".join(head) + "\n").encode(), write_timeout, "stream", sub)
     while not hold.ended.is_set():
         batch = await _wait(sub, hold, heartbeat)
         if sub.overflowed:
-            log.info("stream client too slow: ending its stream")
+            raise SlowConsumer("stream client too slow: its backlog passed the subscriber bound")
+        if sub.stopped:
             return
         if batch is None:
             if not hold.ended.is_set():
-                await resp.write(b"\n")  # heartbeat; also finds a client that left
+                await write_bounded(resp, b"\n", write_timeout, "stream", sub)  # heartbeat; finds one that left
             continue
         fresh = [m for m in batch if m.seq > last]
         if fresh:
             last = fresh[-1].seq
-            await resp.write(("\n".join(m.text for m in fresh) + "\n").encode())
+            await write_bounded(resp, ("\n".join(m.text for m in fresh) + "\n").encode(), write_timeout, "stream",
+                                sub)

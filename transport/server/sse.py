@@ -28,6 +28,7 @@ from ..wire import EPOCH_HEADER
 from .feed import Message, Subscription
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .session_http import bind
+from .state import SlowConsumer, write_bounded
 from .ws import parse_after
 
 log = logging.getLogger("duplex.server.sse")
@@ -63,7 +64,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     cfg = request.app[CONFIG]
     feed = request.app[FEED]
     after, note = resume_point(request)
-    sub = feed.subscribe(cfg.subscriber_backlog)  # before the replay: nothing falls between
+    sub = feed.subscribe(cfg.subscriber_backlog, cfg.subscriber_bytes)  # before the replay: nothing falls between
     resp = EventSourceResponse(sep="\n", headers=HEADERS, ping_interval=cfg.sse_heartbeat)
     try:
         await resp.prepare(request)
@@ -77,11 +78,15 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
             head += [encode(m) for m in backlog]
             if after is not None:
                 head.append(control("live", {"seq": last}))
-            await resp.write("".join(head).encode())
             try:
-                await _pump(resp, sub, last)
+                await write_bounded(resp, "".join(head).encode(), cfg.write_timeout, "sse", sub)
+                await _pump(resp, sub, last, cfg.write_timeout)
             finally:
                 unbind()
+    except SlowConsumer as exc:  # ended, as /ws ends one with 1013; the client resumes by Last-Event-ID
+        log.info("%s: ending its stream", exc)
+        if request.transport is not None:
+            request.transport.abort()
     except (ConnectionError, RuntimeError) as exc:  # the client went away mid-write
         log.debug("sse stream ended: %s", exc)
     finally:
@@ -90,7 +95,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _pump(resp: EventSourceResponse, sub: Subscription, last: int) -> None:
+async def _pump(resp: EventSourceResponse, sub: Subscription, last: int, write_timeout: float) -> None:
     """Write live messages until the client leaves or the server ends the stream."""
     ended = asyncio.ensure_future(resp.wait())  # done when pings fail or stop_streaming()
     ended.add_done_callback(lambda _f: sub.wake())  # the end wakes the pump: no task per batch to race it
@@ -100,11 +105,12 @@ async def _pump(resp: EventSourceResponse, sub: Subscription, last: int) -> None
             if ended.done():
                 return
             if sub.overflowed:  # too slow: end the stream; the client resumes by Last-Event-ID
-                log.info("sse client too slow: ending its stream")
+                raise SlowConsumer("sse client too slow: its backlog passed the subscriber bound")
+            if sub.stopped:
                 return
             text = "".join(encode(m) for m in messages if m.seq > last)
             if text:
-                await resp.write(text.encode())
+                await write_bounded(resp, text.encode(), write_timeout, "sse", sub)
                 last = max(last, messages[-1].seq)
     finally:
         ended.cancel()

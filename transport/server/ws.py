@@ -58,7 +58,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     feed = request.app[FEED]
     request.app[WEBSOCKETS].add(ws)
     unbind = bind(request, lambda: ws.close(code=1008, message=b"session expired"))
-    sub = feed.subscribe(cfg.subscriber_backlog)
+    sub = feed.subscribe(cfg.subscriber_backlog, cfg.subscriber_bytes)
     pump = asyncio.create_task(_pump(ws, feed, sub, after, request.headers.get(EPOCH_HEADER)))
     try:
         async for msg in ws:
