@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 from .errors import DuplexError
@@ -33,6 +35,7 @@ from .events import DIRECTIONS, Event
 HAR_MIME = {"short_poll": "application/json", "long_poll": "application/json", "stream": "application/x-ndjson",
             "sse": "text/event-stream", "ajax": "application/json"}
 MAX_IMPORT = 256 << 20  # a file larger than this is refused, not read
+MAX_LINE = 16 << 20  # a JSON Lines line longer than this is not an event
 
 
 def _clock() -> int:
@@ -180,28 +183,81 @@ def read_events(text: str, name: str = "the file") -> list[Event]:
     """Events from a Duplex HAR (its ``_duplexEvents``) or JSON Lines; DuplexError says what is wrong."""
     stripped = text.lstrip()
     if stripped.startswith("{") and not stripped.startswith('{"transport"'):
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise DuplexError(f"{name} is not valid JSON: {exc}.") from None
-        records = doc.get("log", {}).get("_duplexEvents") if isinstance(doc, dict) else None
-        if not isinstance(records, list):
-            raise DuplexError(f"{name} is a HAR file without Duplex's event records (log._duplexEvents): "
-                              "only HAR files exported by Duplex can be shown again.")
-        lines: Iterable[tuple[int, Any]] = enumerate(records, 1)
-    else:
-        def parsed() -> Iterable[tuple[int, Any]]:
-            for n, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    try:
-                        yield n, json.loads(line)
-                    except ValueError as exc:
-                        raise DuplexError(f"Line {n} of {name} is not JSON: {exc}.") from None
-        lines = parsed()
-    events = []
-    for n, record in lines:
+        return _records(_har_records(text, name), name)
+    return _records(((n, _line(line, n, name)) for n, line in enumerate(text.splitlines(), 1) if line.strip()), name)
+
+
+def iter_event_batches(path: str | os.PathLike[str], batch: int = 10_000) -> Iterator[list[Event]]:
+    """Events of a Duplex HAR or JSON Lines file, ``batch`` at a time. JSON Lines are read line by line
+    (memory stays near one batch, not the file); a HAR is one document, read whole (up to MAX_IMPORT).
+    DuplexError says what is wrong, with the line or record."""
+    p = Path(path)
+    name = p.name
+    try:
+        size = p.stat().st_size
+        if size > MAX_IMPORT:
+            raise DuplexError(f"{name} is {size / 1e6:,.0f} MB: Duplex imports files up to "
+                              f"{MAX_IMPORT / 1e6:,.0f} MB.")
+        with p.open("rb") as f:
+            start = f.read(64).lstrip()
+            f.seek(0)
+            if start.startswith(b"{") and not start.startswith(b'{"transport"'):
+                text = f.read().decode("utf-8")
+                records: Iterable[tuple[int, Any]] = _har_records(text, name)
+                del text
+                yield from _batches(records, name, batch)
+                return
+            yield from _batches(_jsonl_records(f, name), name, batch)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DuplexError(f"Could not read {name}: {exc}.") from None
+
+
+def _jsonl_records(f: BinaryIO, name: str) -> Iterator[tuple[int, Any]]:
+    for n, raw in enumerate(iter(lambda: f.readline(MAX_LINE + 1), b""), 1):
+        if len(raw) > MAX_LINE:
+            raise DuplexError(f"Line {n} of {name} is longer than {MAX_LINE >> 20} MiB: not a Duplex event.")
+        line = raw.decode("utf-8")
+        if line.strip():
+            yield n, _line(line, n, name)
+
+
+def _line(line: str, n: int, name: str) -> Any:
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise DuplexError(f"Line {n} of {name} nests too deep to be a Duplex event.") from None
+    except ValueError as exc:
+        raise DuplexError(f"Line {n} of {name} is not JSON: {exc}.") from None
+
+
+def _har_records(text: str, name: str) -> list[tuple[int, Any]]:
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise DuplexError(f"{name} nests too deep to be a HAR file.") from None
+    except ValueError as exc:
+        raise DuplexError(f"{name} is not valid JSON: {exc}.") from None
+    log = doc.get("log") if isinstance(doc, dict) else None
+    records = log.get("_duplexEvents") if isinstance(log, dict) else None
+    if not isinstance(records, list):
+        raise DuplexError(f"{name} is a HAR file without Duplex's event records (log._duplexEvents): "
+                          "only HAR files exported by Duplex can be shown again.")
+    return list(enumerate(records, 1))
+
+
+def _records(records: Iterable[tuple[int, Any]], name: str) -> list[Event]:
+    return [event for part in _batches(records, name, 1 << 30) for event in part]
+
+
+def _batches(records: Iterable[tuple[int, Any]], name: str, size: int) -> Iterator[list[Event]]:
+    events: list[Event] = []
+    for n, record in records:
         try:
             events.append(event_from_dict(record))
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise DuplexError(f"Record {n} of {name} is not a Duplex event: {exc}.") from None
-    return events
+        if len(events) >= size:
+            yield events
+            events = []
+    if events:
+        yield events

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -14,11 +16,11 @@ from referencing.jsonschema import DRAFT6
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import ROOT, wait_until
 from transport.compare import TRANSPORTS, make_client
 from transport.errors import DuplexError
 from transport.events import Event
-from transport.har import read_events, to_har, to_jsonl
+from transport.har import iter_event_batches, read_events, to_har, to_jsonl
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED
 
@@ -91,3 +93,55 @@ def test_a_file_that_is_not_duplex_says_why():
         read_events('{"transport":"sse","direction":"in","kind":"message"}\nnot json\n', "x.jsonl")
     with pytest.raises(DuplexError, match="Record 1 of x.jsonl is not a Duplex event"):
         read_events('{"transport":"sse","direction":"sideways","kind":"message"}\n', "x.jsonl")
+
+
+@pytest.mark.parametrize("text, said", [
+    ('{"log": [1, 2]}', "without Duplex's event records"),
+    ('{"log": {"_duplexEvents": {"a": 1}}}', "without Duplex's event records"),
+    ('{"log": {"_duplexEvents": [1]}}', "Record 1 of x is not a Duplex event"),
+    ('{"log": {"_duplexEvents": [{"transport": "websocket", "direction": "in", "kind": "message", '
+     '"data": "zz", "meta": {"binary": true}}]}}', "Record 1 of x is not a Duplex event"),
+    ("[" * 100_000 + "]" * 100_000, "nests too deep"),
+    ('{"transport":"sse","direction":"in","kind":"message"}\n' + "[" * 100_000 + "]" * 100_000, "nests too deep"),
+    ('{"transport": 5, "direction": "in", "kind": "message"}', "not a Duplex event"),
+])
+def test_every_malformed_file_is_one_sentence(tmp_path, text, said):
+    with pytest.raises(DuplexError, match=said.replace("(", r"\(")):
+        read_events(text, "x")
+    path = tmp_path / ("x.jsonl" if text.startswith('{"transport"') else "x")
+    path.write_text(text)
+    with pytest.raises(DuplexError):
+        list(iter_event_batches(path))
+
+
+def test_json_lines_import_streams_with_memory_about_twice_the_file(tmp_path):
+    """A ~20 MB file of events built as the WebSocket client builds them, imported into a timeline's
+    row store in batches, in a child process (its own peak resident memory)."""
+    code = f"""
+import json, os, resource, sys
+from transport.events import Event
+from transport.har import iter_event_batches, to_jsonl
+from transport.rows import RowStore
+path = {str(tmp_path / 'big.jsonl')!r}
+with open(path, "w") as f:
+    n = 0
+    while f.tell() < 20_000_000:
+        f.write(to_jsonl([Event("websocket", "in", "message", 10**12 + i, 1, n + i, 80, 82, 1.5,
+                                json.dumps({{"seq": n + i, "ts": 10**12, "topic": "price",
+                                            "body": {{"symbol": "DPX", "price": 101.5}}}}, separators=(",", ":")),
+                                {{"topic": "price"}}) for i in range(10_000)]))
+        n += 10_000
+size = os.path.getsize(path)
+start = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            int(open("/proc/self/statm").read().split()[1]) * 4096)
+store = RowStore()
+for batch in iter_event_batches(path, 10_000):
+    store.extend(batch)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({{"size": size, "rows": len(store), "grown": peak - start}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["rows"] > 50_000
+    assert got["grown"] <= 2.2 * got["size"], f"{got['grown'] / got['size']:.2f}× the file"

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from transport.errors import DuplexError
 from transport.events import Event
-from transport.har import MAX_IMPORT, read_events, to_har, to_jsonl
+from transport.har import iter_event_batches, to_har, to_jsonl
 
 from transport.rows import RowStore
 from ..tasks import TaskGroup
@@ -26,19 +26,6 @@ def render(events: list[Event], path: str) -> str:
     if path.lower().endswith((".jsonl", ".ndjson")):
         return to_jsonl(events)
     return json.dumps(to_har(events, VERSION), ensure_ascii=False)
-
-
-def load(path: str) -> list[Event]:
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_IMPORT:
-            raise DuplexError(f"{p.name} is {size / 1e6:,.0f} MB: Duplex imports files up to "
-                              f"{MAX_IMPORT / 1e6:,.0f} MB.")
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DuplexError(f"Could not read {p.name}: {exc}.") from None
-    return read_events(text, p.name)
 
 
 class TimelineFiles:
@@ -77,10 +64,11 @@ class TimelineFiles:
 
     def import_(self, path: str) -> asyncio.Task:
         async def read() -> None:
-            events = await asyncio.to_thread(load, path)
-            for k in range(0, len(events), IMPORT_BATCH):  # a million rows must not freeze the window
-                self.append(events[k:k + IMPORT_BATCH])
-                await asyncio.sleep(0)  # let the GUI paint between batches
-            self.say(f"{len(events):,} rows imported from {Path(path).name}.")
+            batches = iter_event_batches(path, IMPORT_BATCH)  # read off the GUI thread, a batch at a time
+            n = 0
+            while (events := await asyncio.to_thread(next, batches, None)) is not None:
+                self.append(events)  # a million rows must not freeze the window: the GUI paints between
+                n += len(events)
+            self.say(f"{n:,} rows imported from {Path(path).name}.")
 
         return self._tasks.spawn(read())
