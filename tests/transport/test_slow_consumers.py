@@ -81,3 +81,15 @@ def test_sigterm_ends_the_lab_within_2_s_with_stuck_clients():
             lab.stop()
 
     assert asyncio.run(scenario()) < 2.0
+
+
+async def test_a_request_whose_head_never_completes_is_closed():
+    lab = await asyncio.to_thread(start_lab, "--header-timeout", "0.5", rate=0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", lab.port)
+        writer.write(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{lab.port}\r\nX-Half: ".encode())  # and nothing more
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # the lab closed it
+        writer.close()
+    finally:
+        lab.stop()

@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--allow-origin", action="append", default=[], help="extra Origin allowed on /ws")
     p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto",
                    help="event loop (auto: uvloop where installed)")
+    p.add_argument("--header-timeout", type=float, default=15.0, metavar="S",
+                   help="close a connection whose request head is not complete within S seconds, or that stays "
+                        "idle that long (default 15)")
     p.add_argument("--watch-parent", action="store_true", help="exit when the parent process dies")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
@@ -58,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--port must be 0..65535")
     if args.sse_retry < 0 or args.sse_heartbeat <= 0:
         p.error("--sse-retry >= 0 and --sse-heartbeat > 0 are required")
+    if args.header_timeout <= 0:
+        p.error("--header-timeout must be > 0")
     if args.session_idle <= 0 or args.session_absolute <= 0:
         p.error("--session-idle and --session-absolute must be > 0")
     if args.rate < 0 or args.history < 1 or args.max_size < 1024 or args.history_bytes < args.max_size:
@@ -91,7 +96,7 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
-                          history_bytes=args.history_bytes,
+                          history_bytes=args.history_bytes, header_timeout=args.header_timeout,
                           history_file=args.history_file,
                           max_msg_size=args.max_size,
                           sse_retry_ms=args.sse_retry, sse_heartbeat=args.sse_heartbeat,

@@ -27,3 +27,4 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()  # extra Origins allowed on /ws
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     shutdown_timeout: float = 1.0
+    header_timeout: float = 15.0  # a request whose head is not complete by then (or an idle connection) is closed

@@ -31,8 +31,9 @@ class LabRunner:
         self.app = create_app(config)
         self.app[GO_DOWN] = self.go_down
         self.app[CONNECTIONS] = self.connections
+        # aiohttp's keep-alive timer also runs while a request's head is incomplete: it is the header timeout
         self._runner = web.AppRunner(self.app, shutdown_timeout=config.shutdown_timeout,
-                                     handle_signals=False, access_log=None)
+                                     keepalive_timeout=config.header_timeout, handle_signals=False, access_log=None)
         self._site: web.TCPSite | None = None
         self._down_lock = asyncio.Lock()
         self.port = config.port
