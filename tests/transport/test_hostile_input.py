@@ -150,3 +150,27 @@ def test_any_json_body_gets_200_or_a_4xx_never_a_500(body):
 
     status = asyncio.new_event_loop().run_until_complete(go())
     assert status == 200 or 400 <= status < 500
+
+
+@given(path=st.sampled_from(["/api/poll", "/api/longpoll", "/api/stream", "/sse", "/ws", "/form",
+                             "/api/session-value", "/session/me", "/"]),
+       params=st.dictionaries(st.sampled_from(["after", "timeout", "limit", "sid", "x"]),
+                              st.text(max_size=30) | st.integers(-10**30, 10**30).map(str), max_size=4),
+       headers=st.dictionaries(st.sampled_from(["Last-Event-ID", "Duplex-Epoch", "Cookie", "X-Any"]),
+                               st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+                               max_size=3))
+@settings(max_examples=80, deadline=None)
+def test_any_query_and_headers_on_any_endpoint_get_an_answer_never_a_500(path, params, headers):
+    async def go() -> int:
+        app = create_app(ServerConfig(rate=0, header_timeout=5))
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+            query = {k: v for k, v in params.items() if k != "timeout"}
+            query["timeout"] = "0"  # a long poll answers at once
+            async with c.get(path, params=query, headers=headers, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                if resp.status == 200 and path in ("/sse", "/api/stream"):
+                    return 200  # a stream: its head is the answer
+                await resp.read()
+                return resp.status
+
+    status = asyncio.new_event_loop().run_until_complete(go())
+    assert status < 500
