@@ -26,6 +26,7 @@ from typing import Iterator
 from aiohttp import web
 
 from ..wire import EPOCH_HEADER
+from .bodies import BadInput
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
 from .state import Hold, SlowConsumer, write_bounded
@@ -49,9 +50,9 @@ def _number(request: web.Request, name: str, default: float, low: float, high: f
     try:
         value = float(raw)
     except ValueError:
-        raise web.HTTPBadRequest(text=f"{name!r} must be a number, got {raw!r}") from None
+        raise BadInput(f"{name!r} must be a number, got {raw[:40]!r}") from None
     if not low <= value <= high:
-        raise web.HTTPBadRequest(text=f"{name!r} must be from {low:g} to {high:g}")
+        raise BadInput(f"{name!r} must be from {low:g} to {high:g}")
     return value
 
 

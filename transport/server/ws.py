@@ -34,9 +34,9 @@ def parse_after(request: web.Request) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise web.HTTPBadRequest(text=f"'after' must be an integer, got {raw!r}") from None
+        raise BadInput(f"'after' must be an integer, got {raw[:40]!r}") from None
     if value < 0:
-        raise web.HTTPBadRequest(text="'after' must be >= 0")
+        raise BadInput("'after' must be >= 0")
     return value
 
 
@@ -44,7 +44,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     cfg = request.app[CONFIG]
     if not origin_allowed(request, cfg.allowed_origins):
         log.warning("rejected /ws from origin %s", request.headers.get("Origin"))
-        raise web.HTTPForbidden(text="Origin not allowed")
+        raise BadInput(f"the Origin {str(request.headers.get('Origin'))[:80]!r} is not this lab's own", status=403)
     after = parse_after(request)
     ws = web.WebSocketResponse(
         heartbeat=cfg.ws_heartbeat,
