@@ -167,7 +167,8 @@ async def test_the_fault_route_follows_a_url_change(window):
         assert c.faults.route.upstream == host_port(new_url) != first_upstream
         assert c.faults.route.listen in c.client.options.url
         assert "routed" in tab.faults.route_info.text() and str(other.port) in tab.faults.route_info.text()
-        assert any(f"now in front of {host_port(new_url)}" in e.data for e in rows(tab, "fault"))
+        await wait_until(lambda: any(f"now in front of {host_port(new_url)}" in e.data for e in rows(tab, "fault")),
+                         5, "the marker row (one bridge flush behind)")
     finally:
         await window.ws_tab.controller.shutdown()
         await other.close()
