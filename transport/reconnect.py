@@ -91,10 +91,6 @@ class ReconnectController:
         """The open connection delivered something new (a message the ledger had not seen)."""
         self._delivered = True
 
-    @property
-    def is_open(self) -> bool:
-        return self._up_since is not None
-
     def failed(self, sentence: str) -> Decision:
         """The attempt raised (refused, timed out, an error status, dropped under a request)."""
         self._check_healthy()
