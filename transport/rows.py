@@ -24,17 +24,22 @@ NAN = math.nan
 
 
 class RowStore:
-    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "data", "meta", "_start", "_codes", "_triples")
+    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "data", "meta", "_start", "_codes",
+                 "_triples", "_topic_codes", "_topics")
 
     def __init__(self) -> None:
         self._codes: dict[tuple[str, str, str], int] = {}
         self._triples: list[tuple[str, str, str]] = []
+        # a meta that is only {"topic": T} (every lab message) is kept as a 2-byte code, not a dict per row
+        self._topic_codes: dict[str, int] = {}
+        self._topics: list[str] = [""]  # code 0: no topic-only meta
         self._reset()
 
     def _reset(self) -> None:
         self.t, self.conn, self.seq, self.size, self.wire = (array("q") for _ in range(5))
         self.lat = array("d")
         self.code = array("H")
+        self.topic = array("H")
         self.data: list = []
         self.meta: list = []
         self._start = 0
@@ -55,8 +60,8 @@ class RowStore:
     def extend(self, events: list[Event]) -> None:
         t, conn, seq, size, wire, lat = (self.t.append, self.conn.append, self.seq.append, self.size.append,
                                          self.wire.append, self.lat.append)
-        code, data, meta = self.code.append, self.data.append, self.meta.append
-        codes = self._codes
+        code, data, meta, topic = self.code.append, self.data.append, self.meta.append, self.topic.append
+        codes, topic_codes = self._codes, self._topic_codes
         for e in events:
             t(e.t)
             conn(e.conn)
@@ -70,7 +75,28 @@ class RowStore:
             c = codes.get((e.transport, e.direction, e.kind))
             code(self._code(e) if c is None else c)
             data(e.data)
-            meta(e.meta or None)
+            m = e.meta
+            tc = 0
+            if m and len(m) == 1:
+                name = m.get("topic")
+                if type(name) is str:
+                    tc = topic_codes.get(name) or self._topic_code(name)
+            topic(tc)
+            meta(None if tc else (m or None))
+
+    def _topic_code(self, name: str) -> int:
+        if len(self._topics) >= 0xFFFF:
+            return 0  # too many topics to code: the row keeps its meta dict
+        code = self._topic_codes[name] = len(self._topics)
+        self._topics.append(name)
+        return code
+
+    def _meta(self, j: int) -> dict[str, Any]:
+        m = self.meta[j]
+        if m is not None:
+            return m
+        tc = self.topic[j]
+        return {"topic": self._topics[tc]} if tc else {}
 
     def event(self, i: int) -> Event:
         """Row ``i`` (0: the oldest kept) as an Event."""
@@ -78,7 +104,7 @@ class RowStore:
         transport, direction, kind = self._triples[self.code[j]]
         s, w, la = self.seq[j], self.wire[j], self.lat[j]
         return Event(transport, direction, kind, self.t[j], self.conn[j], None if s == NONE else s, self.size[j],
-                     None if w == NONE else w, None if la != la else la, self.data[j], self.meta[j] or {})
+                     None if w == NONE else w, None if la != la else la, self.data[j], self._meta(j))
 
     def events(self, start: int = 0) -> list[Event]:
         return [self.event(i) for i in range(start, len(self))]
@@ -87,7 +113,7 @@ class RowStore:
         self._start += min(n, len(self))
         if self._start > 4096 and self._start * 4 > len(self.data):  # compact when a quarter is dead
             k = self._start
-            for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code):
+            for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code, self.topic):
                 del col[:k]
             del self.data[:k], self.meta[:k]
             self._start = 0
@@ -99,9 +125,10 @@ class RowStore:
         """A copy to rebuild Events from off the GUI thread (arrays and lists copy fast)."""
         copy = RowStore.__new__(RowStore)
         copy._codes, copy._triples = dict(self._codes), list(self._triples)
+        copy._topic_codes, copy._topics = dict(self._topic_codes), list(self._topics)
         k = self._start
         copy.t, copy.conn, copy.seq, copy.size = self.t[k:], self.conn[k:], self.seq[k:], self.size[k:]
-        copy.wire, copy.lat, copy.code = self.wire[k:], self.lat[k:], self.code[k:]
+        copy.wire, copy.lat, copy.code, copy.topic = self.wire[k:], self.lat[k:], self.code[k:], self.topic[k:]
         copy.data, copy.meta = self.data[k:], self.meta[k:]
         copy._start = 0
         return copy
@@ -115,9 +142,9 @@ class RowStore:
         typed: list[int] | None = None
         if wanted is not None:
             incoming = {c for c, (_t, d, kind) in enumerate(self._triples) if d == "in" and kind == "message"}
-            triples, meta = self._triples, self.meta
+            triples = self._triples
             typed = [i for i, c in enumerate(self.code[k:], start)
-                     if c in incoming and type_test(_TypeProbe(triples[c], meta[self._start + i]), wanted)]
+                     if c in incoming and type_test(_TypeProbe(triples[c], self._meta(self._start + i)), wanted)]
         if not needle:
             return typed if typed is not None else list(range(start, len(self)))
         named = {c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"}
@@ -128,6 +155,9 @@ class RowStore:
             hits.update(i for i, s in enumerate(self.seq[k:], start) if s != NONE and needle in str(s))
         hits.update(i for i, m in enumerate(self.meta[k:], start)
                     if m is not None and needle in str(m.get("topic", "")).lower())
+        topics = {c for c, name in enumerate(self._topics) if c and needle in name.lower()}
+        if topics:
+            hits.update(i for i, c in enumerate(self.topic[k:], start) if c in topics)
         if typed is not None:
             hits.intersection_update(typed)
         return sorted(hits)

@@ -47,3 +47,25 @@ def test_search_matches_payload_kind_seq_and_topic_without_case():
     assert store.search("", NAMED, type_matches) == [0]
     assert store.search("hey", NAMED, type_matches) == []
     assert store.search("message", None, type_matches, start=3) == [4]
+
+
+def test_a_topic_only_meta_is_coded_and_every_row_reads_back_exactly():
+    """Lab messages carry {"topic": T}: kept as a code, not a dict per row; what a row shows is unchanged."""
+    from transport.events import Event
+    from transport.rows import RowStore
+
+    events = [Event("websocket", "in", "message", 10 + i, 1, i, 80, 82, 1.5, f'{{"seq":{i}}}',
+                    {"topic": ("price", "likes", "chat")[i % 3]}) for i in range(30)]
+    events.append(Event("sse", "in", "message", 99, 2, 31, 10, None, None, "x", {"type": "price",
+                                                                              "last_event_id": "31"}))
+    events.append(Event("websocket", "in", "message", 100, 1, None, 3, None, None, b"\x01",
+                        {"topic": "t", "ledger": "duplicate"}))
+    events.append(Event("websocket", "state", "open", 101))
+    store = RowStore()
+    store.extend(events)
+    assert store.events() == events
+    assert sum(m is not None for m in store.meta) == 2  # only the rows whose meta is more than a topic
+    assert store.search("likes", None, lambda e, w: True) == [i for i in range(30) if i % 3 == 1]
+    copy = store.snapshot()
+    store.drop_oldest(5)
+    assert store.events() == events[5:] and copy.events() == events
