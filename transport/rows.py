@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 from array import array
+
+import numpy as np
 from typing import Any, Callable
 from .events import Event
 
@@ -25,7 +27,7 @@ NAN = math.nan
 
 class RowStore:
     __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "data", "meta", "_start", "_codes",
-                 "_triples", "_topic_codes", "_topics")
+                 "_triples", "_topic_codes", "_topics", "_binary")
 
     def __init__(self) -> None:
         self._codes: dict[tuple[str, str, str], int] = {}
@@ -41,6 +43,7 @@ class RowStore:
         self.code = array("H")
         self.topic = array("H")
         self.data: list = []
+        self._binary = 0  # rows whose payload is bytes (the filter reads them as hex)
         self.meta: list = []
         self._start = 0
 
@@ -74,15 +77,18 @@ class RowStore:
             lat(NAN if la is None else la)
             c = codes.get((e.transport, e.direction, e.kind))
             code(self._code(e) if c is None else c)
-            data(e.data)
+            d = e.data
+            data(d)
+            if type(d) is bytes:
+                self._binary += 1
             m = e.meta
             tc = 0
-            if m and len(m) == 1:
+            if m:
                 name = m.get("topic")
-                if type(name) is str:
+                if type(name) is str:  # every row's topic is a code (the filter reads codes, not dicts)
                     tc = topic_codes.get(name) or self._topic_code(name)
             topic(tc)
-            meta(None if tc else (m or None))
+            meta(None if tc and len(m) == 1 else (m or None))  # a topic-only meta is the code alone
 
     def _topic_code(self, name: str) -> int:
         if len(self._topics) >= 0xFFFF:
@@ -97,6 +103,11 @@ class RowStore:
             return m
         tc = self.topic[j]
         return {"topic": self._topics[tc]} if tc else {}
+
+    def _codes_in(self, column: array, wanted: list[int], k: int, start: int) -> Any:
+        """Rows (from ``start``) whose code in ``column`` is one of ``wanted`` (a scan in numpy)."""
+        codes = np.frombuffer(column[k:], dtype=np.uint16)  # a copy: the column itself may grow later
+        return np.flatnonzero(np.isin(codes, wanted)) + start
 
     def event(self, i: int) -> Event:
         """Row ``i`` (0: the oldest kept) as an Event."""
@@ -130,6 +141,7 @@ class RowStore:
         copy.t, copy.conn, copy.seq, copy.size = self.t[k:], self.conn[k:], self.seq[k:], self.size[k:]
         copy.wire, copy.lat, copy.code, copy.topic = self.wire[k:], self.lat[k:], self.code[k:], self.topic[k:]
         copy.data, copy.meta = self.data[k:], self.meta[k:]
+        copy._binary = self._binary
         copy._start = 0
         return copy
 
@@ -147,20 +159,30 @@ class RowStore:
                      if c in incoming and type_test(_TypeProbe(triples[c], self._meta(self._start + i)), wanted)]
         if not needle:
             return typed if typed is not None else list(range(start, len(self)))
-        named = {c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"}
-        hits = {i for i, c in enumerate(self.code[k:], start) if c in named} if named else set()
-        hits.update(i for i, s in enumerate(self.data[k:], start)
-                    if s is not None and needle in (s.lower() if isinstance(s, str) else s.hex()))
+        parts: list[Any] = []
+        named = [c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"]
+        if named:
+            parts.append(self._codes_in(self.code, named, k, start))
+        lower = str.lower  # the payload: text rows in one pass, binary rows (as hex) only if there are any
+        parts.append(np.array([i for i, s in enumerate(self.data[k:], start) if type(s) is str and needle in lower(s)],
+                              dtype=np.int64))
+        if self._binary:
+            parts.append(np.array([i for i, s in enumerate(self.data[k:], start)
+                                   if type(s) is bytes and needle in s.hex()], dtype=np.int64))
         if needle.isdigit():
-            hits.update(i for i, s in enumerate(self.seq[k:], start) if s != NONE and needle in str(s))
-        hits.update(i for i, m in enumerate(self.meta[k:], start)
-                    if m is not None and needle in str(m.get("topic", "")).lower())
-        topics = {c for c, name in enumerate(self._topics) if c and needle in name.lower()}
+            parts.append(np.array([i for i, s in enumerate(self.seq[k:], start) if s != NONE and needle in str(s)],
+                                  dtype=np.int64))
+        topics = [c for c, name in enumerate(self._topics) if c and needle in name.lower()]
         if topics:
-            hits.update(i for i, c in enumerate(self.topic[k:], start) if c in topics)
+            parts.append(self._codes_in(self.topic, topics, k, start))
+        mask = np.zeros(len(self) - start, dtype=bool)  # the union, in row order, without a sort
+        for part in parts:
+            mask[part - start] = True
         if typed is not None:
-            hits.intersection_update(typed)
-        return sorted(hits)
+            kept = np.zeros_like(mask)
+            kept[np.array(typed, dtype=np.int64) - start] = True
+            mask &= kept
+        return (np.flatnonzero(mask) + start).tolist()
 
 
 class _TypeProbe:
