@@ -16,8 +16,10 @@ from transport.events import Event
 
 
 class EventBridge(QObject):
-    events = Signal(list)  # list[Event], in arrival order
-    delivered = Signal(str, list)  # per transport: its events of the flush, in arrival order
+    # list[Event] in arrival order. ``object``, not ``list``: PySide6 converts a list signal's every element on
+    # each emit (~350 µs for a 700-event batch), an object signal passes the reference (~2 µs)
+    events = Signal(object)
+    delivered = Signal(str, object)  # per transport: its events of the flush, in arrival order
 
     def __init__(self, interval_ms: int = 33, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -48,7 +48,7 @@ async def one(rows: int) -> dict:
         controller = TabController(TRANSPORTS["websocket"], bridge.push, cap=rows)
         bridge.delivered.connect(lambda _t, batch: controller.take(batch))
         model = controller.model
-        controller.connect(lab.ws_url)
+        controller.open_client(lab.ws_url)
         await wait_until(lambda: controller.client is not None and controller.client.connected, 15, "connected")
         gc.collect()
         before = rss()

@@ -18,9 +18,9 @@ log = logging.getLogger("duplex.ui.lab")
 
 class LabMonitor(QObject):
     second = Signal()  # once a second, whether or not the lab answered
-    viewed = Signal(dict, dict)  # stats, sessions
+    viewed = Signal(object, object)  # stats, sessions (dicts: passed as they are, not converted)
     unreachable = Signal()  # the lab did not answer (down, restarting, killed)
-    sessionEvents = Signal(list)  # the server's session events not seen before (created, expired, ended)
+    sessionEvents = Signal(object)  # the server's session events not seen before (created, expired, ended)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -111,7 +111,7 @@ class SessionController(QObject):
                 tab.sessionChanged.emit(browser, f"the session expired ({tab.title} got a 401): going on as "
                                                  "anonymous")
             if tab.client is None:
-                tab.connect()
+                tab.open_client()
             return True
         if not had_session:
             return False

@@ -2,7 +2,7 @@
 the fault route and faults, the storm, the policy race, the timeline model, the lab link.
 
 The tab widget lays out and binds: it hands the controller what its form
-says (``connect(url, **options)``) and shows what the controller's signals
+says (``open_client(url, **options)``) and shows what the controller's signals
 report. Clients are built through the transport registry.
 """
 
@@ -34,7 +34,7 @@ log = logging.getLogger("duplex.ui.tab")
 class TabController(QObject):
     stateChanged = Signal(str)  # the client's state (idle, connecting, open, waiting, closed, failed)
     ledgerChanged = Signal(object)  # the client's Ledger, after each batch and at the end
-    eventsArrived = Signal(list)  # a batch of this tab's events, after the model took them
+    eventsArrived = Signal(object)  # list[Event]: a batch of this tab's events, after the model took them
     statusMessage = Signal(str)
     firstMessage = Signal(object)  # the first incoming feed message (an Event)
     sessionChanged = Signal(object, str)  # a VirtualBrowser logged in or out (and why): its tabs reload
@@ -43,7 +43,7 @@ class TabController(QObject):
     killRequested = Signal(float, bool)  # kill the lab process: seconds until the new one, keep history
     stormChanged = Signal(str)  # the storm's live counts (empty: no storm)
     raceChanged = Signal(list)  # the race's rows (one per policy)
-    raceAttempts = Signal(str, list)  # a racer's reconnect attempts (t ns, wait s), for the plot
+    raceAttempts = Signal(str, object)  # a racer's reconnect attempts [(t ns, wait s)], for the plot
     raceEnded = Signal(list)  # the labels of a race that stopped
 
     def __init__(self, info: TransportInfo, sink: EventSink, cap: int = 1_000_000,
@@ -105,7 +105,7 @@ class TabController(QObject):
         return self.info.make(self.faults.target(self.url), sink or self._sink, browser=self.browser,
                               **self.options)
 
-    def connect(self, url: str | None = None, **options: Any) -> None:
+    def open_client(self, url: str | None = None, **options: Any) -> None:
         """Connect with ``url`` and the form's ``options`` (None: as last time). A routed tab's proxy
         follows a new server first."""
         if url is not None:
@@ -156,14 +156,14 @@ class TabController(QObject):
         """Close the client (if any) and connect a new one with the last settings."""
         client = self.client
         if client is None:
-            self.connect()
+            self.open_client()
             return
 
         async def reopen() -> None:
             await client.close()
             if self._run_task is not None:
                 await asyncio.wait({self._run_task}, timeout=10.0)
-            self.connect()
+            self.open_client()
 
         self.spawn(reopen())
 

@@ -118,7 +118,7 @@ class TransportTab(QWidget):
             self.controller.report(err.sentence)
             return
         self.bar.remember_url(url)
-        self.controller.connect(url, **options)
+        self.controller.open_client(url, **options)
 
     def attach(self, vtab: VirtualTab, browsers: list[VirtualBrowser]) -> None:
         """Run inside ``vtab`` (of its browser); the panel offers ``browsers``."""
