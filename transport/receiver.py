@@ -75,17 +75,22 @@ class FeedReceiver:
 
     # -- items -----------------------------------------------------------------------------
     def text(self, text: str, t: int, wire: int | None = None, meta: dict[str, Any] | None = None,
-             control: str | None = None, rtt_ms: float | None = None) -> Event | None:
+             control: str | None = None, rtt_ms: float | None = None, size: int | None = None) -> Event | None:
         """One text message (a WebSocket frame, an SSE event's data). ``control`` names the control
         item it is by its transport's own marking (an SSE event type); otherwise a JSON object's
         ``"control"`` key does. ``rtt_ms``: the latency to show when one-way latency is unknown (a
-        ping's round trip). Returns the message event, None for a control item."""
+        ping's round trip); ``size``: its UTF-8 bytes, if the caller counted them already. Returns the
+        message event, None for a control item."""
         seq, ts, topic, obj = envelope_fields(text)
         if obj is not None:
             kind = control if control is not None else obj.get("control")
             if kind is not None and self._control(kind, obj, text, t, wire, meta, strict=control is not None):
                 return None
-        return self._message(text, t, wire, seq, ts, topic, meta, rtt_ms)
+        return self._message(text, t, wire, seq, ts, topic, meta, rtt_ms, size)
+
+    def binary(self, data: bytes, t: int, wire: int | None = None, rtt_ms: float | None = None) -> Event:
+        """One binary message: no envelope, so no seq (loss cannot be checked)."""
+        return self._message(data, t, wire, None, None, None, None, rtt_ms, len(data))
 
     def value(self, text: str, value: Any, t: int, wire: int | None = None) -> Event | None:
         """One item already parsed as JSON (a poll answer's element, an NDJSON line)."""
@@ -98,10 +103,12 @@ class FeedReceiver:
                                  topic if isinstance(topic, str) else None, None)
         return self._message(text, t, wire, None, None, None, None)
 
-    def _message(self, text: str, t: int, wire: int | None, seq: int | None, ts: int | None,
-                 topic: str | None, meta: dict[str, Any] | None, rtt_ms: float | None = None) -> Event:
+    def _message(self, text: str | bytes, t: int, wire: int | None, seq: int | None, ts: int | None,
+                 topic: str | None, meta: dict[str, Any] | None, rtt_ms: float | None = None,
+                 size: int | None = None) -> Event:
         # the per-message hot path: no helper calls beyond the ledger's
-        size = len(text) if text.isascii() else len(text.encode())
+        if size is None:
+            size = len(text) if isinstance(text, bytes) or text.isascii() else len(text.encode())
         meta = {} if meta is None else meta
         latency = None
         if seq is not None:

@@ -133,7 +133,6 @@ class ClientBase:
             url = self._validate(self.options.url)
         except InvalidURL as err:
             return self._fail(err)
-        rc = self.reconnect
         try:
             while not self._closing:
                 self._emit.conn += 1
@@ -153,6 +152,7 @@ class ClientBase:
                 self._note_progress()
                 if self._closing:
                     break
+                rc = self.reconnect  # as it is now (use_policy may have replaced it)
                 decision = rc.failed(failure.sentence) if failure is not None else rc.ended(how)
                 if decision.give_up:
                     return self._fail(failure.restated(decision.why) if failure is not None
@@ -197,10 +197,15 @@ class ClientBase:
         self._delivered_mark = self.receiver.delivered
         self.reconnect.opened()
 
+    def _new_since_mark(self) -> int:
+        """Messages delivered new since the last look (the mark moves on)."""
+        new = self.receiver.delivered - self._delivered_mark
+        self._delivered_mark = self.receiver.delivered
+        return new
+
     def _note_progress(self) -> None:
         """Tell the controller whether the open connection delivered anything new."""
-        if self.receiver.delivered != self._delivered_mark:
-            self._delivered_mark = self.receiver.delivered
+        if self._new_since_mark():
             self.reconnect.delivered()
 
     @property

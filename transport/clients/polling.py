@@ -54,9 +54,8 @@ class PollClient(HttpFeedClient):
                 await self._cycle(session, url)
             finally:
                 self._busy = False
-            new = self.receiver.delivered - self._delivered_mark
-            self._delivered_mark = self.receiver.delivered
-            decision = self.reconnect.polled(new, time.monotonic() - self._started, hold, empty=not self._items)
+            decision = self.reconnect.polled(self._new_since_mark(), time.monotonic() - self._started, hold,
+                                             empty=not self._items)
             if decision is not None:
                 self._last_end = None  # the wait is the policy's, not a re-arm gap
                 await self._wait_to_reconnect(decision, verb="polling again")

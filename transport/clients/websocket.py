@@ -22,7 +22,7 @@ from websockets.uri import parse_uri
 from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
-from ..events import Event, EventSink, now_ns
+from ..events import EventSink, now_ns
 from ..urls import split_url, with_query
 from .base import ClientBase
 
@@ -200,22 +200,12 @@ class WebSocketClient(ClientBase):
 
     def _on_message(self, ws: ClientConnection, message: str | bytes) -> None:
         received = now_ns()
+        rtt = None if self.receiver.one_way or not ws.latency else ws.latency * 1000.0
         if isinstance(message, str):
             size = len(message) if message.isascii() else len(message.encode())
-            rtt = None if self.receiver.one_way or not ws.latency else ws.latency * 1000.0
-            self.receiver.text(message, received, size + frame_overhead(size, masked=False), rtt_ms=rtt)
-            return
-        size = len(message)
-        meta = {}
-        latency = None
-        if not self.receiver.one_way and ws.latency:
-            latency = ws.latency * 1000.0
-            meta["latency"] = "rtt"
-        self.stats.messages += 1
-        self.stats.payload += size
-        self.receiver.delivered += 1
-        self._sink(Event("websocket", "in", "message", received, self._emit.conn, None, size,
-                         size + frame_overhead(size, masked=False), latency, message, meta))
+            self.receiver.text(message, received, size + frame_overhead(size, masked=False), rtt_ms=rtt, size=size)
+        else:
+            self.receiver.binary(message, received, len(message) + frame_overhead(len(message), masked=False), rtt)
 
     def _closed(self, ws: ClientConnection) -> tuple[str, DuplexError | None]:
         """Emit the close row (and an error row for abnormal closes); how it ended, and the error."""
