@@ -40,16 +40,14 @@ async def repeat(spec: FaultSpec, once: Callable[[FaultSpec], Awaitable[None]], 
     """Apply ``spec`` (``await once(spec)``) once, or at 0, every, 2·every… seconds while that is
     within its span ("every 5 s for 60 s": 12 times); ``say`` gets the progress. Returns the count."""
     start = clock()
-    n = 0
-    while True:
-        n += 1
+    times = spec.times()
+    for n in range(1, times + 1):
         say(f"running {spec.fault} (#{n})")
         await once(spec)
-        if not spec.repeats or n * spec.every >= spec.span:
-            break
-        await sleep(max(0.0, start + n * spec.every - clock()))  # the schedule itself
-    say(f"done: {spec.fault} applied {n} time(s)")
-    return n
+        if n < times:
+            await sleep(max(0.0, start + n * spec.every - clock()))  # the schedule itself
+    say(f"done: {spec.fault} applied {times} time(s)")
+    return times
 
 
 async def hold(duration: float, sleep: Sleep = asyncio.sleep) -> None:
