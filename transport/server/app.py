@@ -60,10 +60,20 @@ def _resumes(app: web.Application) -> list[str | None]:
     return list(resumes)
 
 
+async def watch_writers(app: web.Application) -> None:
+    """The stream writers' watchdog: one look every quarter of the write timeout (at most a second)."""
+    limit = app[CONFIG].write_timeout
+    interval = min(1.0, limit / 4)
+    feed = app[FEED]
+    while True:
+        await asyncio.sleep(interval)  # a periodic look, not a wait for a condition
+        feed.check_writers(interval, limit)
+
+
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     ticker = app[TICKER] = Ticker(app[FEED], app[CONFIG].rate)
     ticker.start()
-    tasks = [asyncio.create_task(sweeper(app))]
+    tasks = [asyncio.create_task(sweeper(app)), asyncio.create_task(watch_writers(app))]
     yield
     await ticker.stop()
     for task in tasks:

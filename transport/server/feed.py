@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import secrets
 import time
 from collections import deque
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .journal import Journal
+
+log = logging.getLogger("duplex.server.feed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +72,13 @@ class Gap:
 
 class Subscription:
     """A per-connection inbox, bounded by count and by bytes. ``overflowed`` is set when the reader fell
-    behind past either bound (its connection is then ended, with the reason logged)."""
+    behind past either bound. A stream's reader says when it is writing (``writing``, ``writes``) and on
+    which transport: a client that stops reading is cut — at once when its backlog overflows or the
+    server shuts down, and by :meth:`Feed.check_writers` when a write has not drained for too long —
+    with the reason logged. No timer per write: one watchdog looks at every writer."""
 
-    __slots__ = ("_items", "_ready", "limit", "limit_bytes", "bytes", "overflowed", "stopped", "deadline")
+    __slots__ = ("_items", "_ready", "limit", "limit_bytes", "bytes", "overflowed", "stopped", "writing", "writes",
+                 "transport", "what", "_seen", "_stuck")
 
     def __init__(self, limit: int, limit_bytes: int = 16 << 20) -> None:
         self._items: deque[Message] = deque()
@@ -81,18 +88,33 @@ class Subscription:
         self.bytes = 0
         self.overflowed = False
         self.stopped = False  # the server is shutting down
-        self.deadline: asyncio.Timeout | None = None  # the reader's pending write, if it is blocked in one
+        self.writing = 0  # bytes of the write in progress (0: not writing)
+        self.writes = 0  # writes completed
+        self.transport: asyncio.Transport | None = None  # the client's connection (a stream's reader sets it)
+        self.what = "stream"
+        self._seen = 0
+        self._stuck = 0.0
 
     def stop(self) -> None:
         """The server is going away: a reader blocked in a write to a client that does not read is freed."""
         self.stopped = True
-        self._expire()
+        self._cut(f"{self.what} client not reading while the server shuts down")
         self._ready.set()
 
-    def _expire(self) -> None:
-        deadline = self.deadline
-        if deadline is not None and not deadline.expired():
-            deadline.reschedule(asyncio.get_running_loop().time())
+    def _cut(self, why: str) -> None:
+        """End the connection of a reader blocked writing to it (the write then fails and the reader ends)."""
+        if self.writing and self.transport is not None and not self.transport.is_closing():
+            log.info("%s: ending its stream", why)
+            self.transport.abort()
+
+    def check(self, interval: float, limit: float) -> None:
+        """Every ``interval`` seconds: a write that has not drained for ``limit`` seconds is cut."""
+        if not self.writing or self.writes != self._seen:
+            self._seen, self._stuck = self.writes, 0.0
+            return
+        self._stuck += interval
+        if self._stuck >= limit:
+            self._cut(f"{self.what} client too slow: {self.writing:,} bytes not taken in {limit:g} s")
 
     def put(self, msg: Message) -> None:
         if self.overflowed:
@@ -101,7 +123,7 @@ class Subscription:
             self.overflowed = True
             self._items.clear()
             self.bytes = 0
-            self._expire()  # a reader blocked writing to this client gives up now
+            self._cut(f"{self.what} client too slow: its backlog passed the subscriber bound")
         else:
             self._items.append(msg)
             self.bytes += msg.size
@@ -232,6 +254,11 @@ class Feed:
         """Shutting down: free every reader blocked on a client that does not read."""
         for sub in self._subs:
             sub.stop()
+
+    def check_writers(self, interval: float, limit: float) -> None:
+        """The watchdog's look (every ``interval`` s): cut writers stuck for ``limit`` s."""
+        for sub in list(self._subs):
+            sub.check(interval, limit)
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)

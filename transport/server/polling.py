@@ -29,7 +29,7 @@ from ..wire import EPOCH_HEADER
 from .bodies import BadInput
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
-from .state import Hold, SlowConsumer, write_bounded
+from .state import Hold, SlowConsumer, write_watched
 from .session_http import bind
 from .ws import parse_after
 
@@ -104,6 +104,7 @@ def holding(request: web.Request) -> Iterator[tuple[Subscription, Hold]]:
     app = request.app
     feed = app[FEED]
     sub = feed.subscribe(app[CONFIG].subscriber_backlog, app[CONFIG].subscriber_bytes)
+    sub.transport = request.transport
     hold = Hold("stream" if request.path.endswith("/stream") else "long_poll")
     app[HOLDS].add(hold)
     unbind = bind(request, hold.ended.set)
@@ -136,8 +137,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     with holding(request) as (sub, hold):
         try:
             await resp.prepare(request)
-            await _stream(resp, feed, sub, hold, after, request.headers.get(EPOCH_HEADER), cfg.sse_heartbeat,
-                          cfg.write_timeout)
+            await _stream(resp, feed, sub, hold, after, request.headers.get(EPOCH_HEADER), cfg.sse_heartbeat)
         except SlowConsumer as exc:  # ended, as /ws ends one with 1013; the client resumes by after=
             log.info("%s: ending its stream", exc)
             if request.transport is not None:
@@ -148,13 +148,13 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def _stream(resp: web.StreamResponse, feed: Feed, sub: Subscription, hold: Hold, after: int | None,
-                  epoch: str | None, heartbeat: float, write_timeout: float) -> None:
+                  epoch: str | None, heartbeat: float) -> None:
     """The replay, the live marker, then live lines and heartbeats until the hold ends."""
     gap, backlog, last = feed.resume(after, epoch)
     head = [control("gap", **gap.to_dict())] if gap is not None else []
     head += [m.text for m in backlog]
     head.append(control("live", seq=last))
-    await write_bounded(resp, ("\n".join(head) + "\n").encode(), write_timeout, "stream", sub)
+    await write_watched(resp, ("\n".join(head) + "\n").encode(), sub)
     while not hold.ended.is_set():
         batch = await _wait(sub, hold, heartbeat)
         if sub.overflowed:
@@ -163,10 +163,9 @@ async def _stream(resp: web.StreamResponse, feed: Feed, sub: Subscription, hold:
             return
         if batch is None:
             if not hold.ended.is_set():
-                await write_bounded(resp, b"\n", write_timeout, "stream", sub)  # heartbeat; finds one that left
+                await write_watched(resp, b"\n", sub)  # heartbeat; finds a client that left
             continue
         fresh = [m for m in batch if m.seq > last]
         if fresh:
             last = fresh[-1].seq
-            await write_bounded(resp, ("\n".join(m.text for m in fresh) + "\n").encode(), write_timeout, "stream",
-                                sub)
+            await write_watched(resp, ("\n".join(m.text for m in fresh) + "\n").encode(), sub)

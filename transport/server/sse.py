@@ -28,7 +28,7 @@ from ..wire import EPOCH_HEADER
 from .feed import Message, Subscription
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .session_http import bind
-from .state import SlowConsumer, write_bounded
+from .state import SlowConsumer, write_watched
 from .ws import parse_after
 
 log = logging.getLogger("duplex.server.sse")
@@ -65,6 +65,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     feed = request.app[FEED]
     after, note = resume_point(request)
     sub = feed.subscribe(cfg.subscriber_backlog, cfg.subscriber_bytes)  # before the replay: nothing falls between
+    sub.transport, sub.what = request.transport, "sse"
     resp = EventSourceResponse(sep="\n", headers=HEADERS, ping_interval=cfg.sse_heartbeat)
     try:
         await resp.prepare(request)
@@ -79,8 +80,8 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
             if after is not None:
                 head.append(control("live", {"seq": last}))
             try:
-                await write_bounded(resp, "".join(head).encode(), cfg.write_timeout, "sse", sub)
-                await _pump(resp, sub, last, cfg.write_timeout)
+                await write_watched(resp, "".join(head).encode(), sub)
+                await _pump(resp, sub, last)
             finally:
                 unbind()
     except SlowConsumer as exc:  # ended, as /ws ends one with 1013; the client resumes by Last-Event-ID
@@ -95,7 +96,7 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _pump(resp: EventSourceResponse, sub: Subscription, last: int, write_timeout: float) -> None:
+async def _pump(resp: EventSourceResponse, sub: Subscription, last: int) -> None:
     """Write live messages until the client leaves or the server ends the stream."""
     ended = asyncio.ensure_future(resp.wait())  # done when pings fail or stop_streaming()
     ended.add_done_callback(lambda _f: sub.wake())  # the end wakes the pump: no task per batch to race it
@@ -110,7 +111,7 @@ async def _pump(resp: EventSourceResponse, sub: Subscription, last: int, write_t
                 return
             text = "".join(encode(m) for m in messages if m.seq > last)
             if text:
-                await write_bounded(resp, text.encode(), write_timeout, "sse", sub)
+                await write_watched(resp, text.encode(), sub)
                 last = max(last, messages[-1].seq)
     finally:
         ended.cancel()

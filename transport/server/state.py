@@ -42,24 +42,12 @@ class SlowConsumer(Exception):
     """A stream's client stopped reading: what it has not taken passed the bound."""
 
 
-async def write_bounded(resp: web.StreamResponse, data: bytes, timeout: float, what: str,
-                        sub: Subscription) -> None:
-    """``resp.write(data)``, but a client that does not take it within ``timeout`` seconds (its unsent
-    buffer stays past the transport's high-water mark), whose backlog passes the subscriber's bound, or
-    that blocks a server shutting down, is too slow: raises SlowConsumer with the reason."""
+async def write_watched(resp: web.StreamResponse, data: bytes, sub: Subscription) -> None:
+    """``resp.write(data)``, seen by the feed's watchdog (``Feed.check_writers``): a client that does not
+    take it in time, or whose backlog overflows meanwhile, has its connection cut and the write fails."""
+    sub.writing = len(data)
     try:
-        async with asyncio.timeout(timeout) as deadline:
-            sub.deadline = deadline
-            if sub.overflowed or sub.stopped:
-                deadline.reschedule(asyncio.get_running_loop().time())
-            await resp.write(data)
-    except TimeoutError:
-        if sub.overflowed:
-            why = "its backlog passed the subscriber bound (--max-size, subscriber_bytes)"
-        elif sub.stopped:
-            why = "the server is shutting down and it is not reading"
-        else:
-            why = f"{len(data):,} bytes not taken in {timeout:g} s"
-        raise SlowConsumer(f"{what} client too slow: {why}") from None
+        await resp.write(data)
     finally:
-        sub.deadline = None
+        sub.writing = 0
+        sub.writes += 1
