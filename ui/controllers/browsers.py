@@ -42,10 +42,7 @@ class BrowsersController(QObject):
             return
         if tab.vtab is not None:
             tab.vtab.close()
-        tab.vtab = browser.new_tab()
-        tab.tabMoved.emit()
-        tab.state_row("session", f"now in {browser.name}: its own cookies, a new tab")
-        tab.reload()
+        tab.run_in(browser, f"now in {browser.name}: its own cookies, a new tab")
         self.changed.emit()
 
     def close(self, browser: VirtualBrowser | None) -> None:
@@ -55,11 +52,8 @@ class BrowsersController(QObject):
         browser.close()
         for tab in self.tabs:
             if tab.browser is browser:
-                tab.vtab = browser.new_tab()
-                tab.tabMoved.emit()
-                tab.state_row("session", f"{browser.name} closed and reopened: session cookies dropped, "
-                                         "persistent cookies kept")
-                tab.reload()
+                tab.run_in(browser, f"{browser.name} closed and reopened: session cookies dropped, persistent "
+                                    "cookies kept")
         self.changed.emit()
 
     def server_events(self, events: list[dict]) -> None:

@@ -38,12 +38,9 @@ class SessionController(QObject):
         vtab = tab.vtab
         if vtab is None:
             return
-        browser = vtab.browser
         vtab.close()
-        tab.state_row("session", "tab closed: its sessionStorage is gone; a new tab opens with the browser's cookies")
-        tab.vtab = browser.new_tab()
-        tab.tabMoved.emit()
-        tab.reopen()
+        tab.run_in(vtab.browser, "tab closed: its sessionStorage is gone; a new tab opens with the browser's cookies",
+                   reload=False)
 
     def set_carrier(self, carrier: str) -> None:
         browser = self._tab.browser

@@ -87,6 +87,17 @@ class TabController(QObject):
     def browser(self) -> VirtualBrowser | None:
         return self.vtab.browser if self.vtab is not None else None
 
+    def run_in(self, browser: VirtualBrowser, why: str, reload: bool = True) -> None:
+        """Run in a new virtual tab of ``browser`` (a row says ``why``); its connections reopen, as a reload
+        (``reload``) or simply."""
+        self.vtab = browser.new_tab()
+        self.tabMoved.emit()
+        self.state_row("session", why)
+        if reload:
+            self.reload()
+        else:
+            self.reopen()
+
     def reload(self, why: str = "") -> None:
         """As a browser reloads: sessionStorage stays, the connections drop and reopen."""
         if self.vtab is not None:
