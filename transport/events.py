@@ -1,4 +1,4 @@
-"""The event record: one frozen dataclass for everything a timeline shows.
+"""The event record: one immutable record for everything a timeline shows.
 
 Clients never touch widgets; they produce :class:`Event` records and hand them
 to a sink (a plain callable). The UI bridge and the ``probe`` CLI are sinks.
@@ -6,10 +6,10 @@ to a sink (a plain callable). The UI bridge and the ``probe`` CLI are sinks.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, NamedTuple
 
 Transport = Literal["short_poll", "long_poll", "stream", "ajax", "websocket", "sse"]
 Direction = Literal["in", "out", "state"]
@@ -25,40 +25,38 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Event:
+class _Fields(NamedTuple):
     transport: str
     direction: str
     kind: str
-    t: int = field(default_factory=now_ns)
-    conn: int = 0
-    seq: int | None = None
-    size: int = 0
-    wire: int | None = None
-    latency_ms: float | None = None
-    data: str | bytes | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    t: int
+    conn: int
+    seq: int | None
+    size: int
+    wire: int | None
+    latency_ms: float | None
+    data: str | bytes | None
+    meta: dict[str, Any]
 
-    def __init__(self, transport: str, direction: str, kind: str, t: int | None = None, conn: int = 0,
-                 seq: int | None = None, size: int = 0, wire: int | None = None, latency_ms: float | None = None,
-                 data: str | bytes | None = None, meta: dict[str, Any] | None = None) -> None:
-        # The dataclass's own __init__ for a frozen class sets each field through object.__setattr__
-        # (1.6 µs per event); the slots' descriptors do the same in a third of that. Still frozen after.
+
+class Event(_Fields):
+    """One row of a timeline. Immutable: a tuple with named fields (built in about a fifth of the time
+    of a frozen dataclass, which the feed's hot path feels at 100 000 messages a second).
+
+    :func:`event_from` builds one from its eleven fields without the checks, for the receiver's hot
+    path, whose transport and direction are its own constants."""
+
+    __slots__ = ()
+
+    def __new__(cls, transport: str, direction: str, kind: str, t: int | None = None, conn: int = 0,
+                seq: int | None = None, size: int = 0, wire: int | None = None, latency_ms: float | None = None,
+                data: str | bytes | None = None, meta: dict[str, Any] | None = None) -> Event:
         if transport not in _TRANSPORT_SET:
             raise ValueError(f"unknown transport {transport!r}")
         if direction not in _DIRECTION_SET:
             raise ValueError(f"unknown direction {direction!r}")
-        _set_transport(self, transport)
-        _set_direction(self, direction)
-        _set_kind(self, kind)
-        _set_t(self, time.monotonic_ns() if t is None else t)
-        _set_conn(self, conn)
-        _set_seq(self, seq)
-        _set_size(self, size)
-        _set_wire(self, wire)
-        _set_latency(self, latency_ms)
-        _set_data(self, data)
-        _set_meta(self, {} if meta is None else meta)
+        return _new(cls, (transport, direction, kind, time.monotonic_ns() if t is None else t, conn, seq, size,
+                          wire, latency_ms, data, {} if meta is None else meta))
 
     def __str__(self) -> str:
         parts = [f"{self.transport}#{self.conn}", self.direction, self.kind]
@@ -82,7 +80,8 @@ class Event:
         return self.data
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = self._asdict()
+        d["meta"] = dict(self.meta)
         d["data"] = self.text() if self.data is not None else None
         if isinstance(self.data, bytes):
             d["meta"] = {**self.meta, "binary": True}
@@ -92,7 +91,20 @@ class Event:
         return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
 
 
-(_set_transport, _set_direction, _set_kind, _set_t, _set_conn, _set_seq, _set_size, _set_wire, _set_latency,
- _set_data, _set_meta) = (getattr(Event, f.name).__set__ for f in fields(Event))
+_new = tuple.__new__
+event_from: Callable[[tuple[Any, ...]], Event] = functools.partial(_new, Event)
 
 EventSink = Callable[[Event], None]
+
+
+def batch_sink(sink: EventSink) -> Callable[[list[Event]], None]:
+    """How to hand ``sink`` a list of events at once: its ``many`` method when it has one (the UI
+    bridge: one append, one timer check per list), else one call per event."""
+    many = getattr(sink, "many", None)
+    if callable(many):
+        return many
+
+    def each(events: list[Event]) -> None:
+        for e in events:
+            sink(e)
+    return each

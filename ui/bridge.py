@@ -29,16 +29,38 @@ class EventBridge(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.flush)
         self.pushed = 0
+        self._armed = False  # the flush timer is running (kept here: QTimer.isActive() per event costs)
         self.counts: Counter[str] = Counter()  # pushed, per transport
 
     def push(self, event: Event) -> None:
         self._pending.append(event)
         self.pushed += 1
         self.counts[event.transport] += 1
-        if not self._timer.isActive():
+        if not self._armed:
+            self._armed = True
+            self._timer.start()
+
+    __call__ = push  # the bridge is a client's sink
+
+    def many(self, events: list[Event]) -> None:
+        """A client's events of one read, in order (one append and one timer check for all)."""
+        if not events:
+            return
+        self._pending += events
+        self.pushed += len(events)
+        counts = self.counts
+        transport = events[0].transport
+        if events[-1].transport == transport and all(e.transport == transport for e in events):
+            counts[transport] += len(events)
+        else:
+            for e in events:
+                counts[e.transport] += 1
+        if not self._armed:
+            self._armed = True
             self._timer.start()
 
     def flush(self) -> None:
+        self._armed = False
         if not self._pending:
             return
         batch, self._pending = self._pending, []

@@ -43,12 +43,12 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("Duplex", "Duplex")
         self.bridge = EventBridge(parent=self)
         self.lab = LabProcess(rate=rate, parent=self)
-        self.ws_tab = WebSocketTab(self.bridge.push, cap)
-        self.sse_tab = SSETab(self.bridge.push, cap)
-        self.short_poll_tab = ShortPollTab(self.bridge.push, cap)
-        self.long_poll_tab = LongPollTab(self.bridge.push, cap)
-        self.stream_tab = StreamTab(self.bridge.push, cap)
-        self.ajax_tab = AjaxTab(self.bridge.push, cap)
+        self.ws_tab = WebSocketTab(self.bridge, cap)
+        self.sse_tab = SSETab(self.bridge, cap)
+        self.short_poll_tab = ShortPollTab(self.bridge, cap)
+        self.long_poll_tab = LongPollTab(self.bridge, cap)
+        self.stream_tab = StreamTab(self.bridge, cap)
+        self.ajax_tab = AjaxTab(self.bridge, cap)
         self.transport_tabs: list[TransportTab] = [self.ws_tab, self.sse_tab, self.short_poll_tab,
                                                    self.long_poll_tab, self.stream_tab, self.ajax_tab]
         self.virtual_browsers = BrowsersController([tab.controller for tab in self.transport_tabs], self)

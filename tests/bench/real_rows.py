@@ -45,7 +45,7 @@ async def one(rows: int) -> dict:
     lab = start_lab(rate=0)
     try:
         bridge = EventBridge()
-        controller = TabController(TRANSPORTS["websocket"], bridge.push, cap=rows)
+        controller = TabController(TRANSPORTS["websocket"], bridge, cap=rows)
         bridge.delivered.connect(lambda _t, batch: controller.take(batch))
         model = controller.model
         controller.open_client(lab.ws_url)

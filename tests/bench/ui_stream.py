@@ -52,7 +52,7 @@ async def main() -> dict:
         timeline.show()
         bridge = EventBridge()
         bridge.events.connect(timeline.append_events)
-        client = WebSocketClient(WebSocketOptions(lab.ws_url, policy=Policy("fixed", 0.1)), bridge.push)
+        client = WebSocketClient(WebSocketOptions(lab.ws_url, policy=Policy("fixed", 0.1)), bridge)
         run = asyncio.ensure_future(client.run())
         await wait_until(lambda: client.connected, 10, "the first connection")
         steps = []

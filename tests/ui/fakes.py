@@ -89,6 +89,6 @@ def fake_info(transport: str) -> TransportInfo:
 def fake_controller(transport: str, parent: QObject) -> tuple[TabController, EventBridge]:
     """A tab controller on the fake client, its events through a real bridge as in the window."""
     bridge = EventBridge(interval_ms=1, parent=parent)
-    controller = TabController(fake_info(transport), bridge.push, 10_000, parent)
+    controller = TabController(fake_info(transport), bridge, 10_000, parent)
     bridge.delivered.connect(lambda _transport, batch: controller.take(batch))
     return controller, bridge

@@ -15,16 +15,18 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
 from websockets.uri import parse_uri
 
 from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
-from ..events import EventSink, now_ns
+from ..events import EventSink
 from ..urls import split_url, with_query
+from ..wsframes import Frame
 from .base import ClientBase
+from .ws_connection import FeedConnection, frame_overhead
 
 log = logging.getLogger("duplex.ws")
 
@@ -71,19 +73,13 @@ def validate_url(url: str) -> str:
     return url
 
 
-def frame_overhead(size: int, masked: bool) -> int:
-    """Bytes of framing around an unfragmented frame of ``size`` payload bytes."""
-    head = 2 if size < 126 else 4 if size < 65536 else 10
-    return head + (4 if masked else 0)
-
-
 class WebSocketClient(ClientBase):
     transport = "websocket"
     options: WebSocketOptions
 
     def __init__(self, options: WebSocketOptions, sink: EventSink) -> None:
         super().__init__(options, sink, log)
-        self._ws: ClientConnection | None = None
+        self._ws: FeedConnection | None = None
 
     # -- public API ------------------------------------------------------------
     @property
@@ -139,7 +135,7 @@ class WebSocketClient(ClientBase):
             return None
         return await self._session(ws, target)
 
-    async def _connect(self, url: str) -> ClientConnection:
+    async def _connect(self, url: str) -> FeedConnection:
         o = self.options
         headers = self._request_headers()
         if o.browser is not None:  # websockets has no cookie jar: send the browser's
@@ -157,14 +153,16 @@ class WebSocketClient(ClientBase):
             close_timeout=o.close_timeout,
             max_size=o.max_size,
             proxy=None,
+            create_connection=FeedConnection.factory(o.max_size),  # type: ignore[arg-type]  # a factory
         )
+        assert isinstance(ws, FeedConnection)
         if ws.response is not None:
             self.receiver.note_epoch(ws.response.headers)
             if o.browser is not None:
                 o.browser.take_set_cookies(ws.response.headers.get_all("Set-Cookie"), url)
         return ws
 
-    async def _session(self, ws: ClientConnection, url: str) -> str | None:
+    async def _session(self, ws: FeedConnection, url: str) -> str | None:
         """One connection from open to close; returns how it ended. A fatal close raises."""
         self._ws = ws
         req, resp = ws.request, ws.response
@@ -179,18 +177,17 @@ class WebSocketClient(ClientBase):
             "request_headers": dict(req.headers.raw_items()) if req else {},
             "response_headers": dict(resp.headers.raw_items()) if resp else {},
         })
-        receive = self._on_message
+        ws.attach(self._on_messages)
         try:
-            async for message in ws:
-                receive(ws, message)
-        except ConnectionClosed:
-            pass
+            await ws.wait_closed()
         except asyncio.CancelledError:
             if ws.transport is not None:
                 ws.transport.abort()
             raise
         finally:
             self._ws = None
+        if ws.sink_error is not None:
+            raise ws.sink_error
         how, err = self._closed(ws)
         if not self._closing:
             self.receiver.connection_lost()
@@ -198,16 +195,13 @@ class WebSocketClient(ClientBase):
             raise err
         return how
 
-    def _on_message(self, ws: ClientConnection, message: str | bytes) -> None:
-        received = now_ns()
-        rtt = None if self.receiver.one_way or not ws.latency else ws.latency * 1000.0
-        if isinstance(message, str):
-            size = len(message) if message.isascii() else len(message.encode())
-            self.receiver.text(message, received, size + frame_overhead(size, masked=False), rtt_ms=rtt, size=size)
-        else:
-            self.receiver.binary(message, received, len(message) + frame_overhead(len(message), masked=False), rtt)
+    def _on_messages(self, messages: list[Frame], received: int) -> None:
+        """The messages of one read, in order (all arrived at ``received``)."""
+        ws = self._ws
+        rtt = None if self.receiver.one_way or ws is None or not ws.latency else ws.latency * 1000.0
+        self.receiver.texts(messages, received, rtt)
 
-    def _closed(self, ws: ClientConnection) -> tuple[str, DuplexError | None]:
+    def _closed(self, ws: FeedConnection) -> tuple[str, DuplexError | None]:
         """Emit the close row (and an error row for abnormal closes); how it ended, and the error."""
         proto = ws.protocol
         rcvd, sent = proto.close_rcvd, proto.close_sent
