@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import time
-from typing import Any, Callable, Literal, NamedTuple
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Literal, NamedTuple
 
 Transport = Literal["short_poll", "long_poll", "stream", "ajax", "websocket", "sse"]
 Direction = Literal["in", "out", "state"]
@@ -95,6 +96,48 @@ _new = tuple.__new__
 event_from: Callable[[tuple[Any, ...]], Event] = functools.partial(_new, Event)
 
 EventSink = Callable[[Event], None]
+
+
+class Outbox:
+    """Where a client's events go, in order: to its sink one by one, or, inside :meth:`batch` (the
+    events one socket read produced), as one list: one hand-over per read instead of one per message."""
+
+    __slots__ = ("_sink", "_many", "_held")
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._many = batch_sink(sink)
+        self._held: list[Event] | None = None
+
+    def __call__(self, event: Event) -> None:
+        held = self._held
+        if held is None:
+            self._sink(event)
+        else:
+            held.append(event)
+
+    def many(self, events: list[Event]) -> None:
+        held = self._held
+        if held is None:
+            self._many(events)
+        else:
+            held += events
+
+    @contextmanager
+    def batch(self) -> Iterator[Callable[[Event], None]]:
+        """Hold what is emitted until the block ends (however it ends), then hand it over at once.
+        Yields the held list's ``append`` (the cheapest way to emit inside the block)."""
+        if self._held is not None:  # already inside one
+            yield self._held.append
+            return
+        held: list[Event] = []
+        self._held = held
+        try:
+            yield held.append
+        finally:
+            self._held = None
+            if held:
+                self._many(held)
 
 
 def batch_sink(sink: EventSink) -> Callable[[list[Event]], None]:

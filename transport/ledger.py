@@ -53,10 +53,14 @@ class Ledger:
     resets: int = 0  # times the server's numbering started again (history lost)
     _lost_earlier: int = 0  # holes of earlier numberings, closed for good
     _declared_earlier: int = 0
+    # no drop episode open and no replay running: the next seq after ``high`` is plainly new (the feed
+    # receiver's fast path reads this instead of calling record())
+    steady: bool = True
 
     # -- connection lifecycle ------------------------------------------------
     def connection_lost(self) -> None:
         """The connection dropped: open an episode unless one is still open."""
+        self.steady = False
         if self.episodes and not self.episodes[-1].recovered:
             return
         self.episodes.append(Episode(index=len(self.episodes) + 1, last_before=self.high))
@@ -64,6 +68,7 @@ class Ledger:
 
     def replay_started(self) -> None:
         self._replaying = True
+        self.steady = False
 
     def replay_finished(self) -> None:
         """The server said the replay is over and the stream is live."""
@@ -71,6 +76,7 @@ class Ledger:
         ep = self._open_episode()
         if ep is not None:
             ep.mark_recovered()
+        self.steady = True
 
     def gap(self, after: int, first_available: int, reset: bool = False) -> None:
         """The server declared seqs ``after+1 .. first_available-1`` unrecoverable; with ``reset``
@@ -130,6 +136,7 @@ class Ledger:
             # no replay marker from the server (a remote endpoint): the first
             # new message after the reconnect ends the episode
             ep.mark_recovered()
+            self.steady = True
         return verdict
 
     # -- queries ---------------------------------------------------------------

@@ -22,10 +22,10 @@ controller needs to know.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from .envelope import envelope_fields
-from .events import Event, EventSink, batch_sink, event_from
+from .events import Event, EventSink, Outbox, event_from
 from .ledger import Ledger, gap_sentence
 from .wire import EPOCH_HEADER
 from .wirestats import WireStats
@@ -47,8 +47,7 @@ class FeedReceiver:
         self.one_way = one_way
         self.delivered = 0  # messages that were new (not duplicates): what the reconnect rule reads
         self.conn = 0  # the client's connection id, stamped on every event
-        self._sink = sink
-        self._many = batch_sink(sink)
+        self._out = sink if isinstance(sink, Outbox) else Outbox(sink)  # one list per read, in order
         self._resuming = False
 
     # -- connection lifecycle --------------------------------------------------------
@@ -93,67 +92,77 @@ class FeedReceiver:
                 return None
         return self._message(text, t, wire, seq, ts, topic, meta, rtt_ms, size)
 
-    def texts(self, messages: list[tuple[str | bytes, int, int]], t: int, rtt_ms: float | None = None) -> None:
-        """The messages of one read, in order, all arrived at ``t``: ``(payload, bytes, wire bytes)``
-        each (a WebSocket frame: text decoded, or binary). Handed to the sink as one list. Does what
-        :meth:`text` and :meth:`binary` do; the lab's own envelopes in one loop without helper calls."""
+    def texts(self, messages: Sequence[tuple[str | bytes, int, int | None]], t: int, rtt_ms: float | None = None,
+              metas: Sequence[dict[str, Any]] | None = None, other: Callable[[int], object] | None = None) -> int:
+        """The messages of one read, in order, all arrived at ``t``: ``(payload, bytes, wire bytes or
+        None)`` each (WebSocket frames, SSE events' data, NDJSON lines, a poll answer's items), handed
+        to the sink as one list. The lab's own envelopes take one loop without helper calls; any other
+        message ``i`` goes to ``other(i)`` (the transport's own handling) or, without it, :meth:`text`
+        / :meth:`binary`. ``metas``: each message's meta to start from (an SSE event's type and id).
+        Returns how many were lab envelopes."""
         match = _LAB_ENVELOPE.match
-        record = self.ledger.record
+        ledger = self.ledger
+        record = ledger.record
         stats = self.stats
         staleness = stats.staleness_ms
         one_way = self.one_way
         transport, conn = self.transport, self.conn
-        events: list[Event] = []
-        add = events.append
-        payload_bytes = 0
-        delivered = 0
+        out = self._out
+        payload_bytes = found = delivered = 0
         after = self.after
-        for payload, size, wire in messages:
-            m = match(payload) if type(payload) is str else None
-            if m is None or payload[-1] != "}":  # the general path
-                if events:
-                    self._settle(events, payload_bytes, delivered, after)
-                    events, payload_bytes, delivered = [], 0, 0
-                    add = events.append
-                if isinstance(payload, str):
-                    self.text(payload, t, wire, rtt_ms=rtt_ms, size=size)
+        with out.batch() as add:
+            for i, (payload, size, wire) in enumerate(messages):
+                m = match(payload) if type(payload) is str else None
+                if m is None or payload[-1] != "}":  # not the lab's envelope: the general path
+                    self.after = after
+                    if other is not None:
+                        other(i)
+                    elif isinstance(payload, str):
+                        self.text(payload, t, wire, metas[i] if metas is not None else None, rtt_ms=rtt_ms,
+                                  size=size)
+                    else:
+                        self.binary(payload, t, wire, rtt_ms)
+                    after = self.after
+                    continue
+                seq_text, ts_text, topic = m.groups()
+                seq = int(seq_text)
+                high = ledger.high
+                if ledger.steady and high is not None and seq == high + 1:  # the next one, nothing open
+                    ledger.high = seq
+                    ledger.received += 1
+                    verdict = "new"
                 else:
-                    self.binary(payload, t, wire, rtt_ms)
-                after = self.after
-                continue
-            seq_text, ts_text, topic = m.groups()
-            seq = int(seq_text)
-            verdict = record(seq)
-            if verdict == "new":
-                delivered += 1
-                meta: dict[str, Any] = {"topic": topic}
-            else:  # the keys in the order the general path writes them
+                    verdict = record(seq)
                 if verdict != "duplicate":
                     delivered += 1
-                meta = {"ledger": verdict, "topic": topic}
-            if after is None or seq > after:
-                after = seq
-            latency = None
-            if one_way:
-                lat = (t - int(ts_text)) / 1e6
-                if 0 <= lat < MAX_LATENCY_MS:
-                    latency = lat
-                    staleness.total += lat
-                    staleness.count += 1
-            if latency is None and rtt_ms is not None:
-                latency = rtt_ms
-                meta["latency"] = "rtt"
-            payload_bytes += size
-            add(event_from((transport, "in", "message", t, conn, seq, size, wire, latency, payload, meta)))
-        if events:
-            self._settle(events, payload_bytes, delivered, after)
-
-    def _settle(self, events: list[Event], payload_bytes: int, delivered: int, after: int | None) -> None:
-        self.after = after
-        self.delivered += delivered
-        self.stats.messages += len(events)
-        self.stats.payload += payload_bytes
-        self._many(events)
+                meta: dict[str, Any]
+                if metas is not None:  # the keys in the order the general path writes them
+                    meta = metas[i]
+                    if verdict != "new":
+                        meta["ledger"] = verdict
+                    meta["topic"] = topic
+                else:
+                    meta = {"topic": topic} if verdict == "new" else {"ledger": verdict, "topic": topic}
+                if after is None or seq > after:
+                    after = seq
+                latency = None
+                if one_way:
+                    lat = (t - int(ts_text)) / 1e6
+                    if 0 <= lat < MAX_LATENCY_MS:
+                        latency = lat
+                        staleness.total += lat
+                        staleness.count += 1
+                if latency is None and rtt_ms is not None:
+                    latency = rtt_ms
+                    meta["latency"] = "rtt"
+                payload_bytes += size
+                found += 1
+                add(event_from((transport, "in", "message", t, conn, seq, size, wire, latency, payload, meta)))
+            self.after = after
+            self.delivered += delivered
+            stats.messages += found
+            stats.payload += payload_bytes
+        return found
 
     def binary(self, data: bytes, t: int, wire: int | None = None, rtt_ms: float | None = None) -> Event:
         """One binary message: no envelope, so no seq (loss cannot be checked)."""
@@ -202,8 +211,8 @@ class FeedReceiver:
         stats = self.stats
         stats.messages += 1
         stats.payload += size
-        event = Event(self.transport, "in", "message", t, self.conn, seq, size, wire, latency, text, meta)
-        self._sink(event)
+        event = event_from((self.transport, "in", "message", t, self.conn, seq, size, wire, latency, text, meta))
+        self._out(event)
         return event
 
     def _control(self, kind: object, obj: dict[str, Any], text: str, t: int, wire: int | None,
@@ -244,4 +253,4 @@ class FeedReceiver:
 
     def _row(self, direction: str, kind: str, t: int, size: int, wire: int | None, data: str,
              meta: dict[str, Any]) -> None:
-        self._sink(Event(self.transport, direction, kind, t, self.conn, None, size, wire, None, data, meta))
+        self._out(Event(self.transport, direction, kind, t, self.conn, None, size, wire, None, data, meta))

@@ -1,13 +1,24 @@
-"""A timeline's rows as columns: about half the memory of one Event object per row.
+"""A timeline's rows as columns, with no Python object per row.
 
 An ``Event`` per row costs about 360 bytes with a 64-byte payload (the
-object, its own empty ``meta`` dict, boxed ints and floats). Here the numbers
-live in typed arrays, transport/direction/kind in one interned 2-byte code,
-an empty ``meta`` is not kept, and only the payload stays an object: about
-180 bytes per such row. Rows are rebuilt as Events when asked for (the few
-rows on screen, the detail pane, an export). Dropping the oldest rows moves
-a start offset; the arrays are compacted only when a quarter is dead, so a
-full timeline taking new rows does not copy megabytes per batch.
+object, its own ``meta`` dict, boxed ints and floats), and a million objects
+make every full garbage collection walk a million references (60 ms pauses
+in the window at 20 000 msg/s). Here every column is a typed array or one
+byte buffer, none of which the collector walks:
+
+- numbers in arrays (``None`` as a sentinel), transport/direction/kind as one
+  interned 2-byte code;
+- the payload as UTF-8 (or raw bytes) in one ``bytearray`` with an end offset
+  per row and a kind byte (none, ASCII text, other text, binary);
+- ``meta`` as codes when it is one of the shapes the feed's rows have (the
+  lab's ``{"topic"}``; an SSE event's ``{"type", "last_event_id" == seq,
+  "topic"}``; a ping's ``"latency": "rtt"`` after them), else kept whole in a
+  sparse dict. Key order is kept, so a row's record reads back exactly.
+
+Rows are rebuilt as Events when asked for (the rows on screen, the detail
+pane, an export). Dropping the oldest rows moves a start offset; the columns
+are compacted only when a quarter is dead. A text filter searches the buffer
+itself (lower-cased once per search), not a row at a time.
 
 Pure Python (no Qt): the model in timeline_model.py uses it.
 """
@@ -15,43 +26,64 @@ Pure Python (no Qt): the model in timeline_model.py uses it.
 from __future__ import annotations
 
 import math
+import re
 from array import array
+from itertools import accumulate
+from typing import Any, Callable
 
 import numpy as np
-from typing import Any, Callable
-from .events import Event
+
+from .events import Event, event_from
 
 NONE = -(1 << 63)  # None in an integer column
 NAN = math.nan
 
+# payload kinds
+P_NONE, P_ASCII, P_TEXT, P_BINARY = 0, 1, 2, 3
+# meta shapes (bits), in key order: SSE's type and id, the topic, the ping's round trip
+M_SSE, M_TOPIC, M_RTT, M_SPARSE = 1, 2, 4, 8
+_SHAPES: dict[tuple[str, ...], int] = {
+    ("topic",): M_TOPIC,
+    ("type", "last_event_id"): M_SSE,
+    ("type", "last_event_id", "topic"): M_SSE | M_TOPIC,
+    ("latency",): M_RTT,
+    ("topic", "latency"): M_TOPIC | M_RTT,
+    ("type", "last_event_id", "latency"): M_SSE | M_RTT,
+    ("type", "last_event_id", "topic", "latency"): M_SSE | M_TOPIC | M_RTT,
+}
+
+
+_TOPIC_ONLY = ("topic",)
+
 
 class RowStore:
-    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "data", "meta", "_start", "_codes",
-                 "_triples", "_topic_codes", "_topics", "_binary")
+    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "etype", "shape", "buf", "ends",
+                 "pkind", "sparse", "_start", "_dropped", "_codes", "_triples", "_names", "_name_list", "_binary",
+                 "_other_text")
 
     def __init__(self) -> None:
         self._codes: dict[tuple[str, str, str], int] = {}
         self._triples: list[tuple[str, str, str]] = []
-        # a meta that is only {"topic": T} (every lab message) is kept as a 2-byte code, not a dict per row
-        self._topic_codes: dict[str, int] = {}
-        self._topics: list[str] = [""]  # code 0: no topic-only meta
+        self._names: dict[str, int] = {}  # topic and SSE type strings, interned as 2-byte codes
+        self._name_list: list[str] = [""]  # code 0: none
         self._reset()
 
     def _reset(self) -> None:
-        self.t, self.conn, self.seq, self.size, self.wire = (array("q") for _ in range(5))
+        self.t, self.conn, self.seq, self.size, self.wire, self.ends = (array("q") for _ in range(6))
         self.lat = array("d")
-        self.code = array("H")
-        self.topic = array("H")
-        self.data: list = []
+        self.code, self.topic, self.etype = array("H"), array("H"), array("H")
+        self.shape, self.pkind = array("B"), array("B")
+        self.buf = bytearray()
+        self.sparse: dict[int, dict[str, Any]] = {}  # absolute row → a meta of no coded shape
+        self._start = 0  # rows dropped but not compacted yet
+        self._dropped = 0  # rows compacted away (absolute row = physical index + this)
         self._binary = 0  # rows whose payload is bytes (the filter reads them as hex)
-        self.meta: list = []
-        self._start = 0
+        self._other_text = 0  # text rows that are not ASCII (the filter lowers them one by one)
 
     def __len__(self) -> int:
-        return len(self.data) - self._start
+        return len(self.t) - self._start
 
-    def _code(self, e: Event) -> int:
-        triple = (e.transport, e.direction, e.kind)
+    def _code_of(self, triple: tuple[str, str, str]) -> int:
         code = self._codes.get(triple)
         if code is None:
             if len(self._triples) >= 0xFFFF:
@@ -60,88 +92,205 @@ class RowStore:
             self._triples.append(triple)
         return code
 
-    def extend(self, events: list[Event]) -> None:
-        t, conn, seq, size, wire, lat = (self.t.append, self.conn.append, self.seq.append, self.size.append,
-                                         self.wire.append, self.lat.append)
-        code, data, meta, topic = self.code.append, self.data.append, self.meta.append, self.topic.append
-        codes, topic_codes = self._codes, self._topic_codes
-        for e in events:
-            t(e.t)
-            conn(e.conn)
-            s = e.seq
-            seq(NONE if s is None else s)
-            size(e.size)
-            w = e.wire
-            wire(NONE if w is None else w)
-            la = e.latency_ms
-            lat(NAN if la is None else la)
-            c = codes.get((e.transport, e.direction, e.kind))
-            code(self._code(e) if c is None else c)
-            d = e.data
-            data(d)
-            if type(d) is bytes:
-                self._binary += 1
-            m = e.meta
-            tc = 0
-            if m:
-                name = m.get("topic")
-                if type(name) is str:  # every row's topic is a code (the filter reads codes, not dicts)
-                    tc = topic_codes.get(name) or self._topic_code(name)
-            topic(tc)
-            meta(None if tc and len(m) == 1 else (m or None))  # a topic-only meta is the code alone
-
-    def _topic_code(self, name: str) -> int:
-        if len(self._topics) >= 0xFFFF:
-            return 0  # too many topics to code: the row keeps its meta dict
-        code = self._topic_codes[name] = len(self._topics)
-        self._topics.append(name)
+    def _name(self, name: str) -> int:
+        """The code of a topic or type; 0 when the table is full (the row keeps its meta whole)."""
+        code = self._names.get(name)
+        if code is None:
+            if len(self._name_list) >= 0xFFFF:
+                return 0
+            code = self._names[name] = len(self._name_list)
+            self._name_list.append(name)
         return code
 
-    def _meta(self, j: int) -> dict[str, Any]:
-        m = self.meta[j]
-        if m is not None:
-            return m
-        tc = self.topic[j]
-        return {"topic": self._topics[tc]} if tc else {}
+    def extend(self, events: list[Event]) -> None:
+        """Append rows, a column at a time (an Event is a tuple: ``zip(*events)`` gives its columns)."""
+        if not events:
+            return
+        (transports, directions, kinds, ts, conns, seqs, sizes, wires, lats, datas,
+         metas) = zip(*events)
+        codes, code_of = self._codes, self._code_of
+        kind_codes = [codes.get(k) or code_of(k) for k in zip(transports, directions, kinds)]  # may refuse: first
+        shapes, topics, etypes = self._metas(metas, seqs)
+        self._payloads(datas)
+        self.t.extend(ts)
+        self.conn.extend(conns)
+        self.seq.extend(seqs if None not in seqs else [NONE if s is None else s for s in seqs])
+        self.size.extend(sizes)
+        self.wire.extend(wires if None not in wires else [NONE if w is None else w for w in wires])
+        self.lat.extend(lats if None not in lats else [NAN if la is None else la for la in lats])
+        self.code.extend(kind_codes)
+        self.shape.extend(shapes)
+        self.topic.extend(topics)
+        self.etype.extend(etypes)
 
-    def _codes_in(self, column: array, wanted: list[int], k: int, start: int) -> Any:
-        """Rows (from ``start``) whose code in ``column`` is one of ``wanted`` (a scan in numpy)."""
-        codes = np.frombuffer(column[k:], dtype=np.uint16)  # a copy: the column itself may grow later
-        return np.flatnonzero(np.isin(codes, wanted)) + start
+    def _payloads(self, datas: tuple[Any, ...]) -> None:
+        types = list(map(type, datas))
+        if types.count(str) == len(datas):  # the usual batch: text only
+            ascii_ = [s.isascii() for s in datas]
+            if all(ascii_):
+                self.pkind.extend(bytes([P_ASCII]) * len(datas))
+                lengths = list(map(len, datas))
+                self.buf += "".join(datas).encode()
+            else:
+                encoded = [s.encode() for s in datas]
+                self.pkind.extend([P_ASCII if a else P_TEXT for a in ascii_])
+                self._other_text += ascii_.count(False)
+                lengths = list(map(len, encoded))
+                self.buf += b"".join(encoded)
+        else:
+            parts: list[bytes] = []
+            kinds: list[int] = []
+            for d, ty in zip(datas, types):
+                if ty is str:
+                    if d.isascii():
+                        kinds.append(P_ASCII)
+                    else:
+                        kinds.append(P_TEXT)
+                        self._other_text += 1
+                    parts.append(d.encode())
+                elif d is None:
+                    kinds.append(P_NONE)
+                    parts.append(b"")
+                else:
+                    kinds.append(P_BINARY)
+                    self._binary += 1
+                    parts.append(bytes(d))
+            self.pkind.extend(kinds)
+            lengths = list(map(len, parts))
+            self.buf += b"".join(parts)
+        ends = accumulate(lengths, initial=self.ends[-1] if self.ends else 0)
+        next(ends)  # the initial value is the previous row's end
+        self.ends.extend(ends)
+
+    def _metas(self, metas: tuple[dict[str, Any], ...], seqs: tuple[int | None, ...]
+               ) -> tuple[list[int], list[int], list[int]]:
+        """Each meta as (shape bits, topic code, type code); what fits no shape goes to ``sparse``."""
+        names, name = self._names, self._name
+        n = len(metas)
+        keys = list(map(tuple, metas))
+        if keys.count(_TOPIC_ONLY) == n:  # the lab's messages on WebSocket, polls and streams
+            names_of = [m["topic"] for m in metas]
+            if list(map(type, names_of)).count(str) == n:
+                topics = [names.get(p) or name(p) for p in names_of]
+                if 0 not in topics:
+                    return [M_TOPIC] * n, topics, [0] * n
+        shapes: list[int] = []
+        topics = []
+        etypes: list[int] = []
+        row = self._dropped + len(self.t)
+        for m, seq in zip(metas, seqs):
+            if not m:
+                shapes.append(0)
+                topics.append(0)
+                etypes.append(0)
+            else:
+                shape = _SHAPES.get(tuple(m), M_SPARSE)
+                tc = ec = 0
+                if shape & M_TOPIC:
+                    topic = m["topic"]
+                    tc = (names.get(topic) or name(topic)) if type(topic) is str else 0
+                    if not tc:
+                        shape = M_SPARSE
+                if shape & M_SSE:
+                    kind = m["type"]
+                    ec = (names.get(kind) or name(kind)) if type(kind) is str else 0
+                    if not ec or seq is None or m["last_event_id"] != str(seq):
+                        shape = M_SPARSE
+                if shape & M_RTT and m["latency"] != "rtt":
+                    shape = M_SPARSE
+                if shape == M_SPARSE:
+                    self.sparse[row] = m
+                    # a topic is still coded, so the topic filter reads codes only
+                    topic = m.get("topic")
+                    tc = (names.get(topic) or name(topic)) if type(topic) is str else 0
+                    ec = 0
+                shapes.append(shape)
+                topics.append(tc)
+                etypes.append(ec)
+            row += 1
+        return shapes, topics, etypes
+
+    def _meta(self, j: int) -> dict[str, Any]:
+        shape = self.shape[j]
+        if not shape:
+            return {}
+        if shape == M_SPARSE:
+            return self.sparse[j + self._dropped]
+        m: dict[str, Any] = {}
+        if shape & M_SSE:
+            m["type"] = self._name_list[self.etype[j]]
+            m["last_event_id"] = str(self.seq[j])
+        if shape & M_TOPIC:
+            m["topic"] = self._name_list[self.topic[j]]
+        if shape & M_RTT:
+            m["latency"] = "rtt"
+        return m
+
+    def _payload(self, j: int) -> str | bytes | None:
+        kind = self.pkind[j]
+        if kind == P_NONE:
+            return None
+        raw = self.buf[self.ends[j - 1] if j else 0:self.ends[j]]
+        return bytes(raw) if kind == P_BINARY else raw.decode()
 
     def event(self, i: int) -> Event:
         """Row ``i`` (0: the oldest kept) as an Event."""
         j = self._start + i
         transport, direction, kind = self._triples[self.code[j]]
         s, w, la = self.seq[j], self.wire[j], self.lat[j]
-        return Event(transport, direction, kind, self.t[j], self.conn[j], None if s == NONE else s, self.size[j],
-                     None if w == NONE else w, None if la != la else la, self.data[j], self._meta(j))
+        return event_from((transport, direction, kind, self.t[j], self.conn[j], None if s == NONE else s,
+                           self.size[j], None if w == NONE else w, None if la != la else la, self._payload(j),
+                           self._meta(j)))
 
     def events(self, start: int = 0) -> list[Event]:
         return [self.event(i) for i in range(start, len(self))]
 
     def drop_oldest(self, n: int) -> None:
         self._start += min(n, len(self))
-        if self._start > 4096 and self._start * 4 > len(self.data):  # compact when a quarter is dead
-            k = self._start
-            for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code, self.topic):
-                del col[:k]
-            del self.data[:k], self.meta[:k]
-            self._start = 0
+        if self._start > 4096 and self._start * 4 > len(self.t):  # compact when a quarter is dead
+            self._compact()
+
+    def _compact(self) -> None:
+        k = self._start
+        cut = self.ends[k - 1]
+        gone_kinds = self.pkind[:k]
+        self._binary -= gone_kinds.count(P_BINARY)
+        self._other_text -= gone_kinds.count(P_TEXT)
+        for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code, self.topic, self.etype,
+                    self.shape, self.pkind, self.ends):
+            del col[:k]
+        del self.buf[:cut]
+        ends = np.frombuffer(self.ends, dtype=np.int64)
+        ends -= cut  # in place, in the array's own memory
+        del ends
+        self._dropped += k
+        self._start = 0
+        if self.sparse:
+            self.sparse = {row: m for row, m in self.sparse.items() if row >= self._dropped}
+
+    @property
+    def physical(self) -> int:
+        """Rows held, the dropped but not yet compacted ones included."""
+        return len(self.t)
 
     def clear(self) -> None:
         self._reset()
 
-    def snapshot(self) -> "RowStore":
-        """A copy to rebuild Events from off the GUI thread (arrays and lists copy fast)."""
+    def snapshot(self) -> RowStore:
+        """A copy to rebuild Events from off the GUI thread (arrays and buffers copy fast)."""
         copy = RowStore.__new__(RowStore)
         copy._codes, copy._triples = dict(self._codes), list(self._triples)
-        copy._topic_codes, copy._topics = dict(self._topic_codes), list(self._topics)
+        copy._names, copy._name_list = dict(self._names), list(self._name_list)
         k = self._start
+        cut = self.ends[k - 1] if k else 0
         copy.t, copy.conn, copy.seq, copy.size = self.t[k:], self.conn[k:], self.seq[k:], self.size[k:]
         copy.wire, copy.lat, copy.code, copy.topic = self.wire[k:], self.lat[k:], self.code[k:], self.topic[k:]
-        copy.data, copy.meta = self.data[k:], self.meta[k:]
-        copy._binary = self._binary
+        copy.etype, copy.shape, copy.pkind = self.etype[k:], self.shape[k:], self.pkind[k:]
+        copy.buf = self.buf[cut:]
+        copy.ends = array("q", (np.frombuffer(self.ends, dtype=np.int64)[k:] - cut).tobytes())
+        copy._dropped = self._dropped + k
+        copy.sparse = {row: m for row, m in self.sparse.items() if row >= copy._dropped}
+        copy._binary, copy._other_text = self._binary, self._other_text
         copy._start = 0
         return copy
 
@@ -163,16 +312,11 @@ class RowStore:
         named = [c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"]
         if named:
             parts.append(self._codes_in(self.code, named, k, start))
-        lower = str.lower  # the payload: text rows in one pass, binary rows (as hex) only if there are any
-        parts.append(np.array([i for i, s in enumerate(self.data[k:], start) if type(s) is str and needle in lower(s)],
-                              dtype=np.int64))
-        if self._binary:
-            parts.append(np.array([i for i, s in enumerate(self.data[k:], start)
-                                   if type(s) is bytes and needle in s.hex()], dtype=np.int64))
+        parts.append(self._payload_rows(needle, k, start))
         if needle.isdigit():
             parts.append(np.array([i for i, s in enumerate(self.seq[k:], start) if s != NONE and needle in str(s)],
                                   dtype=np.int64))
-        topics = [c for c, name in enumerate(self._topics) if c and needle in name.lower()]
+        topics = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
         if topics:
             parts.append(self._codes_in(self.topic, topics, k, start))
         mask = np.zeros(len(self) - start, dtype=bool)  # the union, in row order, without a sort
@@ -183,6 +327,45 @@ class RowStore:
             kept[np.array(typed, dtype=np.int64) - start] = True
             mask &= kept
         return (np.flatnonzero(mask) + start).tolist()
+
+    def _codes_in(self, column: array, wanted: list[int], k: int, start: int) -> Any:
+        """Rows (from ``start``) whose code in ``column`` is one of ``wanted`` (a scan in numpy)."""
+        codes = np.frombuffer(column, dtype=np.uint16)[k:]
+        return np.flatnonzero(np.isin(codes, wanted)) + start
+
+    def _payload_rows(self, needle: str, k: int, start: int) -> Any:
+        """Rows (from ``start``) whose payload contains ``needle``: text lower-cased as ``str.lower``
+        does, binary read as hex."""
+        n = len(self.t)
+        if k >= n:
+            return np.zeros(0, dtype=np.int64)
+        lo = self.ends[k - 1] if k else 0
+        ends = np.frombuffer(self.ends, dtype=np.int64)[k:]
+        kinds = np.frombuffer(self.pkind, dtype=np.uint8)[k:]
+        found: list[Any] = []
+        if needle.isascii():  # ASCII rows: one search over their bytes, lower-cased once
+            low = bytes(self.buf[lo:]).lower()
+            key = needle.encode()
+            at = np.fromiter((m.start() for m in re.finditer(re.escape(key), low)), dtype=np.int64)
+            if len(at):
+                at += lo
+                rows = np.searchsorted(ends, at, side="right")  # the row each hit starts in (it starts < the end)
+                rows = rows[at + len(key) <= ends[rows]]  # a hit across two rows is no hit
+                rows = rows[kinds[rows] == P_ASCII]
+                found.append(np.unique(rows))
+        others = (P_TEXT,) if needle.isascii() else (P_ASCII, P_TEXT)
+        if self._other_text or not needle.isascii():  # text that lower() may change beyond ASCII
+            idx = np.flatnonzero(np.isin(kinds, others))
+            lower = str.lower
+            found.append(np.array([i for i in idx.tolist() if needle in lower(self._payload(k + i))],  # type: ignore[arg-type]
+                                  dtype=np.int64))
+        if self._binary:
+            idx = np.flatnonzero(kinds == P_BINARY)
+            found.append(np.array([i for i in idx.tolist() if needle in self._payload(k + i).hex()],  # type: ignore[union-attr]
+                                  dtype=np.int64))
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(found) + start
 
 
 class _TypeProbe:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from .event_loop import DuplexEventLoop
 from .logs import setup_logging, stop_logging
+from .heap import freeze_startup
 from .main_window import MainWindow
 
 SMOKE_TIMEOUT_S = 20.0
@@ -62,6 +63,7 @@ def run(argv: list[str], started: float | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
     window.show()
+    freeze_startup()
     try:
         with loop:
             loop.run_until_complete(quit_event.wait())

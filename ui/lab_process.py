@@ -30,6 +30,12 @@ log = logging.getLogger("duplex.lab")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# The app's lab keeps more history than the CLI's default (10 000): a short poll every second must still
+# find its resume point at the feed rates the window takes (tens of thousands a second). ~9 MB of lab
+# envelopes; --history-bytes bounds it anyway.
+APP_HISTORY = 200_000
+
+
 class LabProcess(QObject):
     listening = Signal(str, str)  # url, admin token
     failed = Signal(str)  # one sentence
@@ -74,7 +80,8 @@ class LabProcess(QObject):
         self._announced = False
         self._buffer = b""
         self.proc.setArguments(["-m", "transport.server", "--port", str(port), "--rate", f"{self.rate:g}",
-                                "--history-file", self.history_file, "--watch-parent", "--log-level", "WARNING",
+                                "--history", str(APP_HISTORY), "--history-file", self.history_file,
+                                "--watch-parent", "--log-level", "WARNING",
                                 *self.extra])
         self.proc.start()
 

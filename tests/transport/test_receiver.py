@@ -100,3 +100,41 @@ def test_the_epoch_is_kept_and_echoed():
     assert rx.epoch_headers() == []
     rx.note_epoch({EPOCH_HEADER: "abc"})
     assert rx.epoch == "abc" and rx.epoch_headers() == [(EPOCH_HEADER, "abc")]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_steps = st.lists(st.one_of(
+    st.tuples(st.just("msgs"), st.lists(st.integers(1, 40), max_size=8)),
+    st.tuples(st.just("lost"), st.just([])),
+    st.tuples(st.just("resume"), st.just([])),
+    st.tuples(st.just("live"), st.just([])),
+), max_size=25)
+
+
+@settings(max_examples=150)
+@given(_steps)
+def test_a_read_handed_at_once_counts_what_one_at_a_time_counts(steps):
+    """The batch path's shortcut for the plainly next seq keeps the ledger exactly as record() would:
+    across drops, replays and live markers, duplicates and holes."""
+    def run(batched):
+        rows = []
+        r = FeedReceiver("websocket", rows.append, one_way=True)
+        for op, seqs in steps:
+            if op == "msgs":
+                frames = [(f'{{"seq":{s},"ts":1,"topic":"t","body":0}}', 30, 32) for s in seqs]
+                if batched:
+                    r.texts(frames, 5)
+                else:
+                    for text, size, wire in frames:
+                        r.text(text, 5, wire, size=size)
+            elif op == "lost":
+                r.connection_lost()
+            elif op == "resume":
+                r.resume_started()
+            else:
+                r.text(f'{{"control":"live","seq":{r.after or 0}}}', 5)
+        led = r.ledger
+        return (led.summary(), [(e.first_after, e.replayed, e.lost, e.duplicated, e.reordered, e.recovered)
+                                for e in led.episodes], r.after, r.delivered, [(e.kind, e.seq, e.meta) for e in rows])
+    assert run(True) == run(False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hypothesis import given, strategies as st
+
 from transport.events import Event
 from transport.rows import RowStore
 from transport.rows import NAMED, type_matches
@@ -30,9 +32,9 @@ def test_dropping_the_oldest_keeps_the_rest_and_compacts():
     many = [Event("websocket", "in", "message", i, 1, i, 1, 3, 0.5, str(i), {}) for i in range(10_000)]
     store.extend(many)
     store.drop_oldest(100)  # a start offset moves
-    assert len(store) == 9_900 and len(store.data) == 10_000 and store.event(0) == many[100]
+    assert len(store) == 9_900 and store.physical == 10_000 and store.event(0) == many[100]
     store.drop_oldest(4_900)  # a quarter and more dead: compacted
-    assert len(store) == 5_000 and len(store.data) == 5_000 and store.event(0) == many[5_000]
+    assert len(store) == 5_000 and store.physical == 5_000 and store.event(0) == many[5_000]
     assert store.events()[-1] == many[-1]
 
 
@@ -64,8 +66,55 @@ def test_a_topic_only_meta_is_coded_and_every_row_reads_back_exactly():
     store = RowStore()
     store.extend(events)
     assert store.events() == events
-    assert sum(m is not None for m in store.meta) == 2  # only the rows whose meta is more than a topic
+    assert list(store.sparse) == [31]  # only the row whose meta has no coded shape (a ledger verdict)
     assert store.search("likes", None, lambda e, w: True) == [i for i in range(30) if i % 3 == 1]
     copy = store.snapshot()
     store.drop_oldest(5)
     assert store.events() == events[5:] and copy.events() == events
+
+
+def naive_search(events, needle):
+    """What the filter means, a row at a time: the payload (binary as hex) lower-cased contains it."""
+    def text(e):
+        if e.data is None:
+            return ""
+        return e.data.hex() if isinstance(e.data, bytes) else e.data.lower()
+    return [i for i, e in enumerate(events) if needle in text(e)]
+
+
+payloads = st.one_of(st.text(alphabet="abcABC xyzÉéİK\u212a", max_size=12), st.binary(max_size=6), st.none())
+
+
+@given(st.lists(payloads, max_size=40), st.text(alphabet="abcxyzéi k", min_size=1, max_size=3),
+       st.integers(0, 10))
+def test_the_payload_search_finds_what_a_row_by_row_search_finds(datas, needle, dropped):
+    """Hits are never across two rows, text lower-cases as str.lower does (beyond ASCII too), binary
+    reads as hex; after dropping and compacting rows as well."""
+    events = [Event("websocket", "in", "message", i, 1, None, 0, None, None, d, {}) for i, d in enumerate(datas)]
+    store = RowStore()
+    store.extend(events[: len(events) // 2])
+    store.extend(events[len(events) // 2:])
+    needle = needle.lower()
+    got = set(store._payload_rows(needle, store._start, 0).tolist())
+    assert got == set(naive_search(events, needle))
+    drop = min(dropped, len(events))
+    store.drop_oldest(drop)
+    store._compact() if store._start else None
+    assert set(store._payload_rows(needle, store._start, 0).tolist()) == set(naive_search(events[drop:], needle))
+    assert store.events() == events[drop:]
+
+
+def test_metas_of_the_feed_shapes_read_back_in_their_key_order():
+    metas = [{"type": "price", "last_event_id": "5", "topic": "price"},
+             {"type": "price", "last_event_id": "5", "ledger": "duplicate", "topic": "price"},
+             {"type": "message", "last_event_id": "4"},  # an id that is not the seq: kept whole
+             {"topic": "chat", "latency": "rtt"},
+             {"latency": "rtt"},
+             {"latency": 3},
+             {"status": 101, "request_headers": {"a": "b"}}]
+    events = [Event("sse", "in", "message", 1, 1, 5, 0, None, None, "x", m) for m in metas]
+    store = RowStore()
+    store.extend(events)
+    got = store.events()
+    assert got == events and [list(e.meta) for e in got] == [list(m) for m in metas]
+    assert sorted(store.sparse) == [1, 2, 5, 6]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from ..backoff import Policy
 from ..errors import ConnectFailed, DuplexError, InvalidURL, NotConnected, ServerStopped, explain
-from ..events import Event, EventSink
+from ..events import Event, EventSink, Outbox
 from ..ledger import Ledger
 from ..receiver import FeedReceiver
 from ..reconnect import Decision, ReconnectController
@@ -95,13 +95,14 @@ class ClientBase:
         self.last_error: DuplexError | None = None
         self._log = log
         self._sink = sink
-        self._emit = Emitter(self.transport, sink)
+        self._outbox = Outbox(sink)  # the emitter and the receiver write through it, so a batch keeps order
+        self._emit = Emitter(self.transport, self._outbox)
         self._closing = False
         self._pause = Pause()
         host = urlsplit(options.url).hostname
         one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
         self.stats = stats if stats is not None else WireStats()
-        self.receiver = FeedReceiver(self.transport, sink, one_way=one_way, after=after, stats=self.stats)
+        self.receiver = FeedReceiver(self.transport, self._outbox, one_way=one_way, after=after, stats=self.stats)
         self.reconnect = self._make_reconnect()
         self._delivered_mark = 0
 

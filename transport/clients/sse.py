@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -35,6 +36,8 @@ from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEv
 from ..urls import where
 from .base import ClientBase
 from .http import SessionOwner, WireCounter, count_response, mime_essence, new_session, split_head, validate_http_url
+
+CONTROL_TYPES = ("gap", "live")  # the lab's control events, by their SSE event type
 
 log = logging.getLogger("duplex.sse")
 
@@ -251,16 +254,30 @@ class SSEClient(ClientBase, SessionOwner):
                 owed = 0
                 received = now_ns()
                 n = 0
-                for i, item in enumerate(items):
-                    wire = share + (extra if i == 0 else 0)
-                    if type(item) is ServerSentEvent:
-                        n += 1
-                        self._on_event(item, received, wire)
-                    elif type(item) is Comment:
-                        emit("in", "comment", t=received, size=len(item.text), wire=wire, data=item.text)
-                    elif type(item) is Retry:
-                        emit("in", "retry", t=received, wire=wire, data=f"retry: {item.ms} ms",
-                             meta={"retry_ms": item.ms})
+                with self._outbox.batch():  # the read's rows: one hand-over
+                    run: list[tuple[str, int, int]] = []  # events in a row, for the receiver at once
+                    metas: list[dict[str, Any]] = []
+                    for i, item in enumerate(items):
+                        wire = share + (extra if i == 0 else 0)
+                        if type(item) is ServerSentEvent and item.type not in CONTROL_TYPES:
+                            n += 1
+                            data = item.data
+                            run.append((data, len(data) if data.isascii() else len(data.encode()), wire))
+                            metas.append({"type": item.type, "last_event_id": item.last_event_id})
+                            continue
+                        if run:
+                            self.receiver.texts(run, received, metas=metas)
+                            run, metas = [], []
+                        if type(item) is ServerSentEvent:
+                            n += 1
+                            self._on_event(item, received, wire)
+                        elif type(item) is Comment:
+                            emit("in", "comment", t=received, size=len(item.text), wire=wire, data=item.text)
+                        elif type(item) is Retry:
+                            emit("in", "retry", t=received, wire=wire, data=f"retry: {item.ms} ms",
+                                 meta={"retry_ms": item.ms})
+                    if run:
+                        self.receiver.texts(run, received, metas=metas)
                 if not burst_warned and n >= o.burst_events and silence >= o.burst_silence:
                     burst_warned = True
                     self._warn("buffering", f"{n} events arrived in one read after {silence:.1f} s of silence: "
@@ -268,7 +285,7 @@ class SSEClient(ClientBase, SessionOwner):
                                "nginx: X-Accel-Buffering: no).")
 
     def _on_event(self, ev: ServerSentEvent, received: int, wire: int) -> None:
-        control = ev.type if ev.type in ("gap", "live") else None
+        control = ev.type if ev.type in CONTROL_TYPES else None
         self.receiver.text(ev.data, received, wire, {"type": ev.type, "last_event_id": ev.last_event_id},
                            control=control)
 

@@ -98,11 +98,13 @@ class StreamClient(HttpFeedClient):
                 if pending_len > o.max_body:
                     raise MessageTooBig(f"{peer} sent a line over the {human_size(o.max_body)} limit: "
                                         "the stream is closed and not retried.")
-                self._emit("in", "chunk", t=t, size=len(chunk), wire=wire,
-                           data=f"HTTP chunk of {len(chunk)} bytes, {len(lines)} line(s)",
-                           meta={"chunk": self.stats.chunks, "lines": len(lines)})
-                for line in lines:
-                    self._line(line, t, peer)
+                with self._outbox.batch():  # the chunk's row and its lines' rows: one hand-over
+                    self._emit("in", "chunk", t=t, size=len(chunk), wire=wire,
+                               data=f"HTTP chunk of {len(chunk)} bytes, {len(lines)} line(s)",
+                               meta={"chunk": self.stats.chunks, "lines": len(lines)})
+                    texts = [raw.decode("utf-8", "replace").rstrip("\r") for raw in lines]
+                    self.receiver.texts([(x, len(x) if x.isascii() else len(x.encode()), None) for x in texts], t,
+                                        other=lambda i: self._line(lines[i], t, peer))
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError) as exc:
             self._emit("state", "close", data=f"connection lost mid-stream: {exc}", meta={"by": "network"})
             self.receiver.connection_lost()
@@ -112,6 +114,7 @@ class StreamClient(HttpFeedClient):
         return "the server ended the stream"
 
     def _line(self, raw: bytes, t: int, peer: str) -> None:
+        """A line that is not the lab's envelope: a heartbeat, JSON of another shape, or not JSON."""
         text = raw.decode("utf-8", "replace").rstrip("\r")
         if not text.strip():
             self.stats.empty += 1

@@ -23,6 +23,7 @@ from transport.rows import UNNAMED, RowStore, type_matches
 
 COLUMNS = ("Time", "Dir", "Kind", "Seq", "Size", "Wire", "Latency ms", "Payload")
 PREVIEW_CHARS = 160
+SHOWN_CACHE = 512  # rows kept built as Events for painting (a screenful, many times over)
 
 _ARROWS = {"in": "← in", "out": "→ out", "state": "• state"}
 _COLOURS = {
@@ -68,6 +69,7 @@ class TimelineModel(QAbstractTableModel):
         self._type: str | None = None
         self._paused = False
         self._waiting: list[Event] = []
+        self._shown_rows: dict[int, Event] = {}  # absolute index → its Event, for painting
         self.captured = 0  # every event ever appended
         # wall-clock mapping for the monotonic event times
         self._wall0 = time.time()
@@ -176,6 +178,7 @@ class TimelineModel(QAbstractTableModel):
         self._base += len(self._rows)
         self._rows.clear()
         self._waiting.clear()
+        self._shown_rows.clear()
         if self._view is not None:
             self._view = []
         self.endResetModel()
@@ -190,8 +193,20 @@ class TimelineModel(QAbstractTableModel):
         if self._view is not None:
             if not 0 <= row < len(self._view):
                 return None
-            return self._rows.event(self._view[row] - self._base)
-        return self._rows.event(row) if 0 <= row < len(self._rows) else None
+            i = self._view[row] - self._base
+        elif 0 <= row < len(self._rows):
+            i = row
+        else:
+            return None
+        # a painted row asks for each column and role: build its Event once (rows never change; the
+        # absolute index names one row until clear(), which empties this)
+        key = self._base + i
+        e = self._shown_rows.get(key)
+        if e is None:
+            if len(self._shown_rows) >= SHOWN_CACHE:
+                self._shown_rows.clear()
+            e = self._shown_rows[key] = self._rows.event(i)
+        return e
 
     def events(self) -> list[Event]:
         """The captured rows (not the waiting ones), oldest first."""

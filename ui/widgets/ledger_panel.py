@@ -62,7 +62,8 @@ class LedgerPanel(QGroupBox):
         self.export_button.clicked.connect(self._on_export_button_clicked)
         layout.addWidget(self.export_button)
         self.ledger = Ledger()
-        self._shown: tuple = ()
+        self._shown: tuple | None = None  # (counters, episodes) on screen
+        self._ok: bool | None = None  # the verdict's colour on screen
         self._writes: set[asyncio.Future] = set()
         self.show_ledger(Ledger())
 
@@ -90,16 +91,23 @@ class LedgerPanel(QGroupBox):
     def show_ledger(self, ledger: Ledger) -> None:
         s = ledger.summary()
         self.ledger = ledger
-        key = tuple(s.values()) + tuple((e.first_after, e.replayed, e.lost, e.duplicated, e.reordered, e.gap_declared,
-                                            e.recovered, e.seq_reset) for e in ledger.episodes)
-        if key == self._shown:
+        counters = tuple(s.values())
+        episodes = tuple((e.first_after, e.replayed, e.lost, e.duplicated, e.reordered, e.gap_declared, e.recovered,
+                          e.seq_reset) for e in ledger.episodes)
+        if (counters, episodes) == self._shown:
             return
-        self._shown = key
-        for name in COUNTERS:
-            self.values[name].setText(f"{s[name]:,}")
-        ok = ledger.lost == 0 and ledger.duplicated == 0
-        self.verdict.setText(("✔ " if ok else "✘ ") + ledger.verdict())
-        self.verdict.setStyleSheet(f"font-weight: bold; color: {'#2e7d32' if ok else '#c62828'}")
+        shown_counters, shown_episodes = self._shown or (None, None)
+        self._shown = (counters, episodes)
+        if counters != shown_counters:
+            for name in COUNTERS:
+                self.values[name].setText(f"{s[name]:,}")
+            ok = ledger.lost == 0 and ledger.duplicated == 0
+            self.verdict.setText(("✔ " if ok else "✘ ") + ledger.verdict())
+            if ok != self._ok:  # a style sheet costs a restyle: set it when the colour changes
+                self._ok = ok
+                self.verdict.setStyleSheet(f"font-weight: bold; color: {'#2e7d32' if ok else '#c62828'}")
+        if episodes == shown_episodes:
+            return
         eps = ledger.episodes
         self.episodes.setRowCount(len(eps))
         for row, ep in enumerate(eps):
