@@ -54,6 +54,7 @@ _SHAPES: dict[tuple[str, ...], int] = {
 
 
 _TOPIC_ONLY = ("topic",)
+_ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 
 
 class RowStore:
@@ -296,9 +297,9 @@ class RowStore:
 
     # -- search --------------------------------------------------------------------------------
     def search(self, needle: str, wanted: str | None, type_test: Callable[[Any, str], bool],
-               start: int = 0) -> list[int]:
-        """Rows (indices from 0) at or after ``start`` whose text contains ``needle`` (lower case; "" matches
-        all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``."""
+               start: int = 0, offset: int = 0) -> list[int]:
+        """Rows (indices from 0, plus ``offset``) at or after ``start`` whose text contains ``needle`` (lower
+        case; "" matches all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``."""
         k = self._start + start
         typed: list[int] | None = None
         if wanted is not None:
@@ -307,15 +308,15 @@ class RowStore:
             typed = [i for i, c in enumerate(self.code[k:], start)
                      if c in incoming and type_test(_TypeProbe(triples[c], self._meta(self._start + i)), wanted)]
         if not needle:
-            return typed if typed is not None else list(range(start, len(self)))
+            return [i + offset for i in typed] if typed is not None else list(range(start + offset,
+                                                                                    len(self) + offset))
         parts: list[Any] = []
         named = [c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"]
         if named:
             parts.append(self._codes_in(self.code, named, k, start))
         parts.append(self._payload_rows(needle, k, start))
-        if needle.isdigit():
-            parts.append(np.array([i for i, s in enumerate(self.seq[k:], start) if s != NONE and needle in str(s)],
-                                  dtype=np.int64))
+        if needle.isdigit() and needle.isascii():
+            parts.append(_digits_in(np.frombuffer(self.seq, dtype=np.int64)[k:], needle) + start)
         topics = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
         if topics:
             parts.append(self._codes_in(self.topic, topics, k, start))
@@ -326,7 +327,7 @@ class RowStore:
             kept = np.zeros_like(mask)
             kept[np.array(typed, dtype=np.int64) - start] = True
             mask &= kept
-        return (np.flatnonzero(mask) + start).tolist()
+        return (np.flatnonzero(mask) + (start + offset)).tolist()
 
     def _codes_in(self, column: array, wanted: list[int], k: int, start: int) -> Any:
         """Rows (from ``start``) whose code in ``column`` is one of ``wanted`` (a scan in numpy)."""
@@ -343,16 +344,13 @@ class RowStore:
         ends = np.frombuffer(self.ends, dtype=np.int64)[k:]
         kinds = np.frombuffer(self.pkind, dtype=np.uint8)[k:]
         found: list[Any] = []
-        if needle.isascii():  # ASCII rows: one search over their bytes, lower-cased once
-            low = bytes(self.buf[lo:]).lower()
+        if needle.isascii():  # ASCII rows: one search over their bytes, lower-cased (as str.lower does ASCII)
             key = needle.encode()
-            at = np.fromiter((m.start() for m in re.finditer(re.escape(key), low)), dtype=np.int64)
+            at = _find_all(self.buf, key, lo)
             if len(at):
-                at += lo
                 rows = np.searchsorted(ends, at, side="right")  # the row each hit starts in (it starts < the end)
                 rows = rows[at + len(key) <= ends[rows]]  # a hit across two rows is no hit
-                rows = rows[kinds[rows] == P_ASCII]
-                found.append(np.unique(rows))
+                found.append(rows[kinds[rows] == P_ASCII])  # repeats are harmless: the caller marks a mask
         others = (P_TEXT,) if needle.isascii() else (P_ASCII, P_TEXT)
         if self._other_text or not needle.isascii():  # text that lower() may change beyond ASCII
             idx = np.flatnonzero(np.isin(kinds, others))
@@ -366,6 +364,44 @@ class RowStore:
         if not found:
             return np.zeros(0, dtype=np.int64)
         return np.concatenate(found) + start
+
+
+CHUNK = 1 << 20  # the buffer is lower-cased a megabyte at a time (a copy of it all would fault in ~100 MB)
+
+
+def _find_all(buf: bytearray, key: bytes, lo: int) -> Any:
+    """Where ``key`` starts in ``buf[lo:]`` lower-cased (ASCII, as ``str.lower`` does it), non-overlapping."""
+    find = re.compile(re.escape(key)).finditer
+    start_of = re.Match.start
+    found: list[Any] = [np.zeros(0, dtype=np.int64)]
+    view = memoryview(buf)
+    end = len(buf)
+    reach = len(key) - 1  # a hit that starts in a chunk may end in the next
+    at = lo
+    while at < end:
+        stop = min(end, at + CHUNK)
+        low = view[at:min(end, stop + reach)].tobytes().translate(_ASCII_LOWER)
+        hits = np.fromiter(map(start_of, find(low)), dtype=np.int64)
+        found.append(hits[hits < stop - at] + at)
+        at = stop
+    view.release()
+    return np.concatenate(found)
+
+
+def _digits_in(seqs: Any, needle: str) -> Any:
+    """Indices of the numbers (NONE: none) whose decimal digits contain ``needle``, as
+    ``needle in str(n)`` says, in whole-array arithmetic: a window of len(needle) digits at each place."""
+    if len(needle) > 18:  # beyond int64's digits: one at a time
+        return np.array([i for i, n in enumerate(seqs.tolist()) if n != NONE and needle in str(n)], dtype=np.int64)
+    known = seqs != NONE
+    q = np.abs(np.where(known, seqs, 0))
+    width, value = 10 ** len(needle), int(needle)
+    hit = known & (q == 0) if needle == "0" else np.zeros(len(q), dtype=bool)  # "0" has one digit: 0
+    while True:  # the window at this place lies inside the number when q has len(needle) digits left
+        hit |= known & (q % width == value) & (q >= width // 10)
+        q = q // 10
+        if not q.any():
+            return np.flatnonzero(hit)
 
 
 class _TypeProbe:

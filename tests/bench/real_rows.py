@@ -75,12 +75,14 @@ async def one(rows: int) -> dict:
         flushes = []
         for _ in range(50):
             batch.clear()
+            frames = []
             for _ in range(FLUSH_ROWS):
                 seq += 1
                 topic = TOPICS[seq % 3]
-                receiver.text(json.dumps({"seq": seq, "ts": time.monotonic_ns(), "topic": topic,
-                                          "body": demo_body(topic, seq)}, separators=(",", ":")),
-                              time.monotonic_ns(), 86)
+                text = json.dumps({"seq": seq, "ts": time.monotonic_ns(), "topic": topic,
+                                   "body": demo_body(topic, seq)}, separators=(",", ":"))
+                frames.append((text, len(text), len(text) + 2))
+            receiver.texts(frames, time.monotonic_ns())  # as the WebSocket client hands a read
             t0 = time.perf_counter()
             model.append_events(list(batch))
             flushes.append(time.perf_counter() - t0)

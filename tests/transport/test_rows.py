@@ -86,10 +86,21 @@ payloads = st.one_of(st.text(alphabet="abcABC xyzÉéİK\u212a", max_size=12), s
 
 
 @given(st.lists(payloads, max_size=40), st.text(alphabet="abcxyzéi k", min_size=1, max_size=3),
-       st.integers(0, 10))
-def test_the_payload_search_finds_what_a_row_by_row_search_finds(datas, needle, dropped):
+       st.integers(0, 10), st.sampled_from([1, 2, 5, 1 << 20]))
+def test_the_payload_search_finds_what_a_row_by_row_search_finds(datas, needle, dropped, chunk):
     """Hits are never across two rows, text lower-cases as str.lower does (beyond ASCII too), binary
-    reads as hex; after dropping and compacting rows as well."""
+    reads as hex; after dropping and compacting rows as well; whatever the size of the pieces the
+    buffer is lower-cased in."""
+    from transport import rows
+
+    rows.CHUNK = chunk
+    try:
+        check_search(datas, needle, dropped)
+    finally:
+        rows.CHUNK = 1 << 20
+
+
+def check_search(datas, needle, dropped):
     events = [Event("websocket", "in", "message", i, 1, None, 0, None, None, d, {}) for i, d in enumerate(datas)]
     store = RowStore()
     store.extend(events[: len(events) // 2])
@@ -97,6 +108,10 @@ def test_the_payload_search_finds_what_a_row_by_row_search_finds(datas, needle, 
     needle = needle.lower()
     got = set(store._payload_rows(needle, store._start, 0).tolist())
     assert got == set(naive_search(events, needle))
+    for start in (len(events) // 2, len(events) - 1):  # a filter kept current: the newest rows only
+        if start > 0:
+            newest = set(store._payload_rows(needle, store._start + start, start).tolist())
+            assert newest == {i for i in naive_search(events, needle) if i >= start}
     drop = min(dropped, len(events))
     store.drop_oldest(drop)
     store._compact() if store._start else None
@@ -118,3 +133,13 @@ def test_metas_of_the_feed_shapes_read_back_in_their_key_order():
     got = store.events()
     assert got == events and [list(e.meta) for e in got] == [list(m) for m in metas]
     assert sorted(store.sparse) == [1, 2, 5, 6]
+
+
+@given(st.lists(st.one_of(st.integers(-10**15, 10**15), st.integers(0, 1000), st.just(0)), max_size=60),
+       st.text(alphabet="0123456789", min_size=1, max_size=20))
+def test_a_number_filter_finds_the_seqs_whose_digits_contain_it(seqs, needle):
+    import numpy as np
+    from transport.rows import NONE, _digits_in
+
+    column = np.array(seqs + [NONE], dtype=np.int64)
+    assert _digits_in(column, needle).tolist() == [i for i, n in enumerate(seqs) if needle in str(n)]

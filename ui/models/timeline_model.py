@@ -103,7 +103,7 @@ class TimelineModel(QAbstractTableModel):
             return
         old = len(self._rows)
         self._rows.extend(events)
-        matches = [start_abs + i - old for i in self._rows.search(self._filter, self._type, type_matches, old)]
+        matches = self._rows.search(self._filter, self._type, type_matches, old, offset=start_abs - old)
         if matches:
             first = len(self._view)
             self.beginInsertRows(QModelIndex(), first, first + len(matches) - 1)
@@ -167,7 +167,7 @@ class TimelineModel(QAbstractTableModel):
         self.beginResetModel()  # one reset per filter change, never per message
         self._filter, self._type = text, wanted
         if text or wanted is not None:
-            self._view = [self._base + i for i in self._rows.search(text, wanted, type_matches)]
+            self._view = self._rows.search(text, wanted, type_matches, offset=self._base)
         else:
             self._view = None
         self.endResetModel()
