@@ -54,6 +54,7 @@ _SHAPES: dict[tuple[str, ...], int] = {
 
 
 _TOPIC_ONLY = ("topic",)
+_SSE_TOPIC = ("type", "last_event_id", "topic")
 _ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 
 
@@ -175,9 +176,18 @@ class RowStore:
                 topics = [names.get(p) or name(p) for p in names_of]
                 if 0 not in topics:
                     return [M_TOPIC] * n, topics, [0] * n
+        elif keys.count(_SSE_TOPIC) == n and None not in seqs:  # the lab's messages on SSE
+            if [m["last_event_id"] for m in metas] == list(map(str, seqs)):
+                names_of = [m["topic"] for m in metas]
+                kinds = [m["type"] for m in metas]
+                if list(map(type, names_of)).count(str) == n and list(map(type, kinds)).count(str) == n:
+                    topics = [names.get(p) or name(p) for p in names_of]
+                    etypes = [names.get(k) or name(k) for k in kinds]
+                    if 0 not in topics and 0 not in etypes:
+                        return [M_SSE | M_TOPIC] * n, topics, etypes
         shapes: list[int] = []
         topics = []
-        etypes: list[int] = []
+        etypes = []
         row = self._dropped + len(self.t)
         for m, seq in zip(metas, seqs):
             if not m:

@@ -43,18 +43,12 @@ class EventBridge(QObject):
     __call__ = push  # the bridge is a client's sink
 
     def many(self, events: list[Event]) -> None:
-        """A client's events of one read, in order (one append and one timer check for all)."""
+        """One client's events of one read, in order (one append and one timer check for all)."""
         if not events:
             return
         self._pending += events
         self.pushed += len(events)
-        counts = self.counts
-        transport = events[0].transport
-        if events[-1].transport == transport and all(e.transport == transport for e in events):
-            counts[transport] += len(events)
-        else:
-            for e in events:
-                counts[e.transport] += 1
+        self.counts[events[0].transport] += len(events)  # one client's list: one transport
         if not self._armed:
             self._armed = True
             self._timer.start()

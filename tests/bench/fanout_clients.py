@@ -3,8 +3,10 @@
 ``python fanout_clients.py URL ws|sse N``: connects N clients (200 at a time),
 prints ``{"connected": N, "connect_s": S}``; then for every line ``go`` on
 stdin waits until each client has received one feed message and prints
-``{"received": K, "latencies_ms": [...]}`` (receive time − the message's ts,
-one clock on one machine). Ends at stdin EOF. Bounded: 60 s per step.
+``{"received": K, "latencies_ms": [...], "cpu_ms": C}`` (receive time − the
+message's ts, one clock on one machine; C: this process's CPU time while it
+waited, so the bench can tell whether the fleet, not the lab, was the limit).
+Ends at stdin EOF. Bounded: 60 s per step.
 """
 
 from __future__ import annotations
@@ -84,11 +86,13 @@ async def main() -> None:
             fleet.latencies, fleet.pending = [], n
             fleet.done.clear()
             print(json.dumps({"armed": True}), flush=True)
+            cpu0 = time.process_time()
             try:
                 await asyncio.wait_for(fleet.done.wait(), STEP_S)
             except TimeoutError:
                 pass
-            print(json.dumps({"received": len(fleet.latencies), "latencies_ms": fleet.latencies}), flush=True)
+            print(json.dumps({"received": len(fleet.latencies), "latencies_ms": fleet.latencies,
+                              "cpu_ms": (time.process_time() - cpu0) * 1000}), flush=True)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

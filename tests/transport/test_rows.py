@@ -143,3 +143,15 @@ def test_a_number_filter_finds_the_seqs_whose_digits_contain_it(seqs, needle):
 
     column = np.array(seqs + [NONE], dtype=np.int64)
     assert _digits_in(column, needle).tolist() == [i for i, n in enumerate(seqs) if needle in str(n)]
+
+
+def test_a_batch_of_lab_sse_events_is_coded_whole_and_one_odd_id_keeps_only_itself():
+    def sse(seq, last_id):
+        return Event("sse", "in", "message", seq, 1, seq, 9, 40, 0.5, f'{{"seq":{seq}}}',
+                     {"type": ("price", "message")[seq % 2], "last_event_id": last_id, "topic": "price"})
+    plain = [sse(i, str(i)) for i in range(1, 50)]
+    odd = [sse(i, str(i)) for i in range(50, 60)] + [sse(60, "x")]
+    store = RowStore()
+    store.extend(plain)
+    store.extend(odd)
+    assert store.events() == plain + odd and list(store.sparse) == [59]
