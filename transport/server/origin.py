@@ -9,11 +9,13 @@ fault proxies, plus the bound address when the lab is exposed (``--host`` not lo
 from __future__ import annotations
 
 import ipaddress
+from typing import Awaitable
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from .keys import CONFIG, PROXIES, Handler
+from .passthrough import answered
 
 
 def _loopback(host: str) -> bool:
@@ -79,9 +81,11 @@ def origin_allowed(request: web.Request, extra: tuple[str, ...] = ()) -> bool:
 
 
 @web.middleware
-async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every request names the lab in its Host header (a DNS-rebinding page names its own domain)."""
+def check_host(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Every request names the lab in its Host header (a DNS-rebinding page names its own domain).
+    (Pass-through: passthrough.py.)"""
     if not host_allowed(request):
-        return web.json_response({"error": f"the Host header {request.headers.get('Host', '')[:80]!r} names "
-                                           "neither this lab nor one of its fault proxies"}, status=403)
-    return await handler(request)
+        return answered(web.json_response({"error": f"the Host header {request.headers.get('Host', '')[:80]!r} "
+                                                    "names neither this lab nor one of its fault proxies"},
+                                          status=403))
+    return handler(request)

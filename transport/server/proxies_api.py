@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from typing import Awaitable
+
 from aiohttp import web
 
 from .admin import _authorised, _error
@@ -17,18 +19,20 @@ from .faultproxy import Proxy, Toxic, ToxicError, check_name, is_loopback_host
 from .bodies import BadInput, read_json
 from .keys import CONFIG, PROXIES, Handler
 from .origin import origin_allowed
+from .passthrough import answered
 
 VERSION = "duplex-faultproxy 1 (toxiproxy API 2.x shape)"
 
 
 @web.middleware
-async def admin_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+def admin_guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """The admin API: same origin and the token (pass-through: passthrough.py)."""
     if request.path.startswith("/_admin/") and request.path not in ("/_admin/faults", "/_admin/sessions"):
         if not origin_allowed(request):
-            return _error(403, "cross-origin requests are not allowed")
+            return answered(_error(403, "cross-origin requests are not allowed"))
         if not _authorised(request):
-            return _error(401, "missing or wrong admin token")
-    return await handler(request)
+            return answered(_error(401, "missing or wrong admin token"))
+    return handler(request)
 
 
 async def _body(request: web.Request) -> dict:

@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Callable
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from .bodies import read_json
 from .keys import BOUND, SESSIONS, VALUES, Handler
 from .sessions import COOKIE, QUERY, Session
+from .passthrough import answered
 
 log = logging.getLogger("duplex.server.sessions")
 
@@ -45,7 +46,7 @@ def presented_id(request: web.Request) -> str | None:
 
 
 @web.middleware
-async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def session_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     request[SESSION] = None
     path = request.path
     sid = presented_id(request)
@@ -55,10 +56,10 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         if session is None:
             if why == "expired":  # found expired before the sweeper got to it: end its connections too
                 end_bound(request.app, sid)
-            return _error(401, f"session {why}: log in again", reason=why)
+            return answered(_error(401, f"session {why}: log in again", reason=why))
         store.touch(session, background=path in BACKGROUND)
         request[SESSION] = session
-    return await handler(request)
+    return handler(request)
 
 
 def set_cookie(resp: web.StreamResponse, request: web.Request, sid: str) -> None:

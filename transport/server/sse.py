@@ -28,6 +28,7 @@ from ..wire import EPOCH_HEADER
 from .feed import Message, Subscription
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .session_http import bind
+from .direct import Sent, sse_lane
 from .state import SlowConsumer, write_watched
 from .ws import parse_after
 
@@ -100,20 +101,25 @@ async def _pump(resp: EventSourceResponse, sub: Subscription, last: int) -> None
     """Write live messages until the client leaves or the server ends the stream."""
     ended = asyncio.ensure_future(resp.wait())  # done when pings fail or stop_streaming()
     ended.add_done_callback(lambda _f: sub.wake())  # the end wakes the pump: no task per batch to race it
+    sent = Sent(last)
+    lane = sse_lane(resp, sub.transport, sent, encode)
     try:
         while True:
+            sub.direct = None if ended.done() else lane  # idle: a broadcast may write at once (direct.py)
             messages = await sub.get_batch()
+            sub.direct = None  # working: what comes now is queued behind this batch
             if ended.done():
                 return
             if sub.overflowed:  # too slow: end the stream; the client resumes by Last-Event-ID
                 raise SlowConsumer("sse client too slow: its backlog passed the subscriber bound")
             if sub.stopped:
                 return
-            text = "".join(encode(m) for m in messages if m.seq > last)
+            text = "".join(encode(m) for m in messages if m.seq > sent.last)
             if text:
                 await write_watched(resp, text.encode(), sub)
-                last = max(last, messages[-1].seq)
+                sent.last = max(sent.last, messages[-1].seq)
     finally:
+        sub.direct = None
         ended.cancel()
 
 

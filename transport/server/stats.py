@@ -12,6 +12,7 @@ import resource
 import sys
 import time
 from collections import Counter
+from typing import Awaitable
 
 from aiohttp import web
 
@@ -32,9 +33,10 @@ def family(path: str) -> str:
 
 
 @web.middleware
-async def count_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+def count_requests(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """(Pass-through: passthrough.py.)"""
     request.app[REQUESTS][family(request.path)] += 1
-    return await handler(request)
+    return handler(request)
 
 
 def requests_by_family(app: web.Application) -> dict[str, int]:

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from ..errors import human_size
 from ..wire import EPOCH_HEADER
 from .bodies import BadInput, loads, publish_client_message
+from .direct import Sent, ws_lane
 from .feed import Feed, Subscription
 from .keys import CONFIG, FEED, WEBSOCKETS
 from .origin import origin_allowed
@@ -59,7 +60,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     request.app[WEBSOCKETS].add(ws)
     unbind = bind(request, lambda: ws.close(code=1008, message=b"session expired"))
     sub = feed.subscribe(cfg.subscriber_backlog, cfg.subscriber_bytes)
-    pump = asyncio.create_task(_pump(ws, feed, sub, after, request.headers.get(EPOCH_HEADER)))
+    pump = asyncio.create_task(_pump(ws, feed, sub, after, request.headers.get(EPOCH_HEADER), request.transport))
     try:
         async for msg in ws:
             try:
@@ -97,7 +98,7 @@ def _publish_text(feed: Feed, text: str) -> None:
 
 
 async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None,
-                epoch: str | None) -> None:
+                epoch: str | None, transport: asyncio.Transport | None) -> None:
     try:
         gap, backlog, last = feed.resume(after, epoch)
         if gap is not None:
@@ -105,14 +106,20 @@ async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after:
         for m in backlog:
             await ws.send_str(m.text)
         await ws.send_str(json.dumps({"control": "live", "seq": last}))
+        sent = Sent(last)
+        lane = ws_lane(ws, transport, sent)
         while not ws.closed:
+            sub.direct = lane  # idle: a broadcast may write to this client at once (direct.py)
             batch = await sub.get_batch()
+            sub.direct = None  # working: what comes now is queued behind this batch
             if sub.overflowed:
                 await ws.close(code=1013, message=b"client too slow: reconnect and resume")
                 return
             for m in batch:
-                if m.seq > last:
+                if m.seq > sent.last:
                     await ws.send_str(m.text)
-                    last = m.seq
+                    sent.last = m.seq
     except (ConnectionError, RuntimeError) as exc:  # peer went away mid-send
         log.debug("websocket pump ended: %s", exc)
+    finally:
+        sub.direct = None
