@@ -303,12 +303,17 @@ async def main() -> int:
     fan = await fanout.measure()
     for (kind, n), res in fan.items():
         tag = f"{'WebSocket' if kind == 'ws' else 'SSE'} fan-out, {n:,} clients"
+        limited = f"limit: {res['limit']}, busiest fleet process {res['fleet_busy']:.0%}"
+        judged = 1.0 if n == fanout.SIZES[-1] else None  # the targets are for 10 000 clients
         rows.append(row(f"{tag}: memory per connection (baseline: the 16 KB target)",
-                        res["bytes_per_conn"] / 1024, "KB", 16.0, 1.0, False))
-        rows.append(row(f"{tag}: broadcast delivered to all, p99 (baseline: the 500 ms target)",
-                        res["p99_ms"], "ms", 500.0, 1.0, False))
+                        res["bytes_per_conn"] / 1024, "KB", 16.0, judged, False))
+        delivery = row(f"{tag}: broadcast delivered to all, p99 over every client ({res['undelivered']:g} never got "
+                       f"it; {limited}; baseline: the 500 ms target)", res["p99_ms"], "ms", 500.0, judged, False)
+        if judged and res["limit"] == "fleet":  # a measure of the fleet, not of the lab
+            delivery["met"] = False
+        rows.append(delivery)
         rows.append(row(f"{tag}: lab CPU to write one broadcast (baseline: the 150 ms target)", res["write_ms"], "ms",
-                        150.0, 1.0, False))
+                        150.0, judged, False))
         small = fan[(kind, fanout.SIZES[0])]
         rows.append(row(f"{tag}: time to connect all (vs {fanout.SIZES[0]:,}, per client)", res["connect_s"] / n * 1e3,
                         "ms/client", small["connect_s"] / fanout.SIZES[0] * 1e3, None, False))

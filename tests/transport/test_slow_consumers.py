@@ -1,5 +1,5 @@
-"""Clients of SSE and NDJSON streams that stop reading are ended (logged with the reason), as /ws ends
-them with 1013; the lab stays up and SIGTERM still ends it within 2 s."""
+"""Clients of SSE and NDJSON streams and WebSockets that stop reading are ended (logged with the
+reason); the lab stays up and SIGTERM still ends it within 2 s."""
 
 from __future__ import annotations
 
@@ -20,15 +20,17 @@ BIG = "x" * 64_000
 
 
 async def silent_client(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Sends the request, reads the head, then never reads again."""
+    """Sends the request (for /ws, an upgrade), reads the head, then never reads again."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    upgrade = ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n") if path == "/ws" else ""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{upgrade}\r\n".encode())
     await writer.drain()
     await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     return reader, writer
 
 
-@pytest.mark.parametrize("path", ["/sse", "/api/stream"])
+@pytest.mark.parametrize("path", ["/sse", "/api/stream", "/ws"])
 @pytest.mark.parametrize("bound", ["backlog", "write"])
 async def test_a_client_that_stops_reading_is_ended(path, bound, caplog):
     config = ServerConfig(rate=0, write_timeout=0.5,

@@ -7,7 +7,6 @@ tests (through aiohttp's test server on port 0).
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections import Counter, deque
 from typing import AsyncIterator
 
@@ -111,8 +110,8 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None,
                      history_bytes=cfg.history_bytes, max_message=cfg.max_msg_size + ENVELOPE_ALLOWANCE)
-    app[WEBSOCKETS] = weakref.WeakSet()
-    app[STREAMS] = weakref.WeakSet()
+    app[WEBSOCKETS] = set()  # plain sets (a weak reference per connection costs ~150 B); each handler removes
+    app[STREAMS] = set()  # its own in a finally
     app[SSE_RESUMES] = deque(maxlen=100)
     app[HOLDS] = set()
     app[VALUES] = {"": ValueStore()}  # per session id; "" is the anonymous value

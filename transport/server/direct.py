@@ -26,15 +26,6 @@ from .feed import Message
 DIRECT_BUFFER = 64 << 10  # bytes already waiting in a transport: past this, the reader takes over
 
 
-class Sent:
-    """The highest seq a reader's client was sent, shared by the reader and its lane."""
-
-    __slots__ = ("last",)
-
-    def __init__(self, last: int) -> None:
-        self.last = last
-
-
 def _ws_frame(payload: bytes) -> bytes:
     n = len(payload)
     if n < 126:
@@ -59,40 +50,66 @@ class _Last:
 _WS, _SSE = _Last(), _Last()
 
 
-def ws_lane(ws: web.WebSocketResponse, transport: asyncio.Transport | None, sent: Sent
-            ) -> Callable[[Message], bool] | None:
-    """A lane to one /ws client, or None when its frames cannot be written as they are (compression)."""
-    if transport is None or ws.compress:
-        return None
+class Lane:
+    """A subscriber's lane (called with a message: written at once, or False), and the highest seq
+    its client was sent, shared with its reader. One small object per connection, called directly
+    (a closure and its cells, or a bound method, would cost more per connection)."""
 
-    def lane(m: Message) -> bool:
-        if m.seq <= sent.last:
+    __slots__ = ("last", "transport", "open")
+
+    def __init__(self, last: int, transport: asyncio.Transport | None, open_: bool) -> None:
+        self.last = last
+        self.transport = transport
+        self.open = open_ and transport is not None  # False: this client cannot be written to at once
+
+    @property
+    def direct(self) -> Callable[[Message], bool] | None:
+        """What the subscription calls, or None."""
+        return self if self.open else None
+
+    def __call__(self, m: Message) -> bool:
+        raise NotImplementedError
+
+
+class WebSocketLane(Lane):
+    __slots__ = ("ws",)
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None, last: int) -> None:
+        super().__init__(last, transport, not ws.compress)
+        self.ws = ws
+
+    def __call__(self, m: Message) -> bool:
+        if m.seq <= self.last:
             return True
-        if ws.closed or transport.is_closing() or transport.get_write_buffer_size() > DIRECT_BUFFER:
+        t = self.transport
+        assert t is not None
+        if self.ws.closed or t.is_closing() or t.get_write_buffer_size() > DIRECT_BUFFER:
             return False
         if _WS.msg is not m:
             _WS.msg, _WS.data = m, _ws_frame(m.text.encode())
-        transport.write(_WS.data)
-        sent.last = m.seq
+        t.write(_WS.data)
+        self.last = m.seq
         return True
-    return lane
 
 
-def sse_lane(resp: web.StreamResponse, transport: asyncio.Transport | None, sent: Sent,
-             encode: Callable[[Message], str]) -> Callable[[Message], bool] | None:
-    """A lane to one /sse client (its chunked body), or None when it cannot be written to as it is."""
-    if transport is None or resp.compression or not resp.chunked:
-        return None
+class SSELane(Lane):
+    __slots__ = ("encode",)
 
-    def lane(m: Message) -> bool:
-        if m.seq <= sent.last:
+    def __init__(self, resp: web.StreamResponse, transport: asyncio.Transport | None, last: int,
+                 encode: Callable[[Message], str]) -> None:
+        super().__init__(last, transport, not resp.compression and resp.chunked)
+        self.encode = encode
+
+    def __call__(self, m: Message) -> bool:
+        if m.seq <= self.last:
             return True
-        if transport.is_closing() or transport.get_write_buffer_size() > DIRECT_BUFFER:
+        t = self.transport
+        assert t is not None
+        if t.is_closing() or t.get_write_buffer_size() > DIRECT_BUFFER:
             return False
         if _SSE.msg is not m:
-            event = encode(m).encode()
+            event = self.encode(m).encode()
             _SSE.msg, _SSE.data = m, b"%x\r\n%s\r\n" % (len(event), event)
-        transport.write(_SSE.data)
-        sent.last = m.seq
+        t.write(_SSE.data)
+        self.last = m.seq
         return True
-    return lane

@@ -78,7 +78,7 @@ class Subscription:
     with the reason logged. No timer per write: one watchdog looks at every writer."""
 
     __slots__ = ("_items", "_ready", "_waiter", "limit", "limit_bytes", "bytes", "overflowed", "stopped", "writing",
-                 "writes", "transport", "what", "_seen", "_stuck", "direct")
+                 "writes", "transport", "what", "_seen", "_stuck", "direct", "on_queue")
 
     def __init__(self, limit: int, limit_bytes: int = 16 << 20) -> None:
         # a list and a future, not a deque and an asyncio.Event: ~1.5 KB less for every open connection
@@ -97,6 +97,8 @@ class Subscription:
         # set by a reader waiting with nothing queued: writes a message to its client at once if it can
         # (True), so a broadcast costs no task switch per subscriber; False: queue it as usual
         self.direct: Callable[[Message], bool] | None = None
+        # called when a message is queued: a reader that runs only while there is a queue starts here
+        self.on_queue: Callable[[], None] | None = None
         self._seen = 0
         self._stuck = 0.0
 
@@ -136,6 +138,13 @@ class Subscription:
             self._items.append(msg)
             self.bytes += msg.size
         self.wake()
+        if self.on_queue is not None:
+            self.on_queue()
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting for the reader."""
+        return len(self._items)
 
     def wake(self) -> None:
         """Wake a reader waiting in get_batch (it gets what is there, possibly nothing)."""

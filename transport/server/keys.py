@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections import Counter, deque
 from typing import Any, Awaitable, Callable, Coroutine
 
@@ -20,9 +19,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CONFIG = web.AppKey("config", ServerConfig)
 FEED = web.AppKey("feed", Feed)
-WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
+WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("websockets")  # each removes itself
 # Open SSE responses, so a fault or shutdown can end them.
-STREAMS: web.AppKey[weakref.WeakSet[Any]] = web.AppKey("streams")
+STREAMS: web.AppKey[set[Any]] = web.AppKey("streams")  # each removes itself when it ends
 # Held long polls and open NDJSON streams (polling.Hold), so a fault or shutdown can end them.
 HOLDS: web.AppKey[set[Hold]] = web.AppKey("holds")
 # The value that AJAX and the postback form read and write, per session id ("" is anonymous).

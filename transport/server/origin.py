@@ -50,10 +50,12 @@ def own_host(host: str, port: int | None, request: web.Request) -> bool:
     return host in (bound, arrived)
 
 
-def _split(hostport: str, default_port: int) -> tuple[str, int | None]:
+def _split(hostport: str, request: web.Request) -> tuple[str, int | None]:
+    """Host and port; the scheme's port when none is named (``request.secure`` is read only then: it is
+    kept as long as the request, and a WebSocket's lasts as long as its connection)."""
     try:
         parts = urlsplit(f"//{hostport}")
-        return (parts.hostname or ""), (parts.port if parts.port is not None else default_port)
+        return (parts.hostname or ""), (parts.port if parts.port is not None else 443 if request.secure else 80)
     except ValueError:
         return "", None
 
@@ -62,7 +64,7 @@ def host_allowed(request: web.Request) -> bool:
     given = request.headers.get("Host")
     if given is None:
         return True  # HTTP/1.0 without a Host: no browser sends that
-    host, port = _split(given, 443 if request.secure else 80)
+    host, port = _split(given, request)
     return own_host(host, port, request)
 
 

@@ -42,12 +42,17 @@ def _error(status: int, text: str, **extra: object) -> web.Response:
 
 
 def presented_id(request: web.Request) -> str | None:
-    return request.cookies.get(COOKIE) or request.query.get(QUERY) or None
+    # ``request.cookies`` and ``request.query`` are parsed once and kept as long as the request (a
+    # WebSocket's or a stream's is as long as its connection): only when there is something to parse
+    sid = request.cookies.get(COOKIE) if "Cookie" in request.headers else None
+    if not sid and request.query_string:
+        sid = request.query.get(QUERY)
+    return sid or None
 
 
 @web.middleware
 def session_middleware(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-    request[SESSION] = None
+    """``request.get(SESSION)``: the request's session, when it presented a live one."""
     path = request.path
     sid = presented_id(request)
     if sid and path != "/session/login" and path != "/" and not path.startswith("/_admin"):
@@ -90,14 +95,14 @@ async def login_handler(request: web.Request) -> web.Response:
 
 
 async def me_handler(request: web.Request) -> web.Response:
-    session: Session | None = request[SESSION]
+    session: Session | None = request.get(SESSION)
     if session is None:
         return _error(401, "not logged in", reason="none")
     return web.json_response(request.app[SESSIONS].describe(session))
 
 
 async def logout_handler(request: web.Request) -> web.Response:
-    session: Session | None = request[SESSION]
+    session: Session | None = request.get(SESSION)
     if session is not None:
         request.app[SESSIONS].logout(session.sid)
         end_bound(request.app, session.sid)
@@ -109,12 +114,16 @@ async def logout_handler(request: web.Request) -> web.Response:
 # -- connections bound to a session ---------------------------------------------------
 def bind(request: web.Request, end: Callable[[], object]) -> Callable[[], None]:
     """Register how to end this connection when its session ends; returns the unbind."""
-    session: Session | None = request[SESSION]
+    session: Session | None = request.get(SESSION)
     if session is None:
-        return lambda: None
+        return _nothing
     bound = request.app[BOUND][session.sid]
     bound.add(end)
     return lambda: bound.discard(end)
+
+
+def _nothing() -> None:
+    """The unbind of a connection without a session (one function for all of them)."""
 
 
 def end_bound(app: web.Application, sid: str) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Callable
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
@@ -28,7 +29,7 @@ from ..wire import EPOCH_HEADER
 from .feed import Message, Subscription
 from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from .session_http import bind
-from .direct import Sent, sse_lane
+from .direct import SSELane
 from .state import SlowConsumer, write_watched
 from .ws import parse_after
 
@@ -93,34 +94,44 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
         log.debug("sse stream ended: %s", exc)
     finally:
         feed.unsubscribe(sub)
-        request.app[STREAMS].discard(resp)  # a WeakSet would keep it until garbage collection
+        request.app[STREAMS].discard(resp)
     return resp
 
 
 async def _pump(resp: EventSourceResponse, sub: Subscription, last: int) -> None:
     """Write live messages until the client leaves or the server ends the stream."""
-    ended = asyncio.ensure_future(resp.wait())  # done when pings fail or stop_streaming()
-    ended.add_done_callback(lambda _f: sub.wake())  # the end wakes the pump: no task per batch to race it
-    sent = Sent(last)
-    lane = sse_lane(resp, sub.transport, sent, encode)
+    ended = _on_end(resp, sub.wake)  # the end (pings failed, stop_streaming()) wakes the pump
+    lane = SSELane(resp, sub.transport, last, encode)
     try:
         while True:
-            sub.direct = None if ended.done() else lane  # idle: a broadcast may write at once (direct.py)
+            sub.direct = None if ended() else lane.direct  # idle: a broadcast may write at once (direct.py)
             messages = await sub.get_batch()
             sub.direct = None  # working: what comes now is queued behind this batch
-            if ended.done():
+            if ended():
                 return
             if sub.overflowed:  # too slow: end the stream; the client resumes by Last-Event-ID
                 raise SlowConsumer("sse client too slow: its backlog passed the subscriber bound")
             if sub.stopped:
                 return
-            text = "".join(encode(m) for m in messages if m.seq > sent.last)
+            text = "".join(encode(m) for m in messages if m.seq > lane.last)
             if text:
                 await write_watched(resp, text.encode(), sub)
-                sent.last = max(sent.last, messages[-1].seq)
+                lane.last = max(lane.last, messages[-1].seq)
     finally:
         sub.direct = None
-        ended.cancel()
+
+
+def _on_end(resp: EventSourceResponse, wake: Callable[[], None]) -> Callable[[], bool]:
+    """Call ``wake`` when the response ends (its ping task ends: pings failed, or stop_streaming());
+    returns whether it has. A callback on aiohttp-sse's ping task where it has one (no task of our
+    own per connection); otherwise a task waiting on ``resp.wait()``."""
+    ping = getattr(resp, "_ping_task", None)
+    if isinstance(ping, asyncio.Task):
+        ping.add_done_callback(lambda _t: wake())
+        return ping.done
+    ended = asyncio.ensure_future(resp.wait())
+    ended.add_done_callback(lambda _f: wake())
+    return ended.done
 
 
 async def _session_ended(resp: EventSourceResponse) -> None:

@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from ..errors import human_size
 from ..wire import EPOCH_HEADER
 from .bodies import BadInput, loads, publish_client_message
-from .direct import Sent, ws_lane
+from .direct import WebSocketLane
 from .feed import Feed, Subscription
 from .keys import CONFIG, FEED, WEBSOCKETS
 from .origin import origin_allowed
@@ -60,8 +60,10 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     request.app[WEBSOCKETS].add(ws)
     unbind = bind(request, lambda: ws.close(code=1008, message=b"session expired"))
     sub = feed.subscribe(cfg.subscriber_backlog, cfg.subscriber_bytes)
-    pump = asyncio.create_task(_pump(ws, feed, sub, after, request.headers.get(EPOCH_HEADER), request.transport))
+    sub.transport, sub.what = request.transport, "websocket"  # a client that stops reading is cut
+    writer: _Writer | None = None
     try:
+        writer = await _replay(ws, feed, sub, after, request.headers.get(EPOCH_HEADER), request.transport)
         async for msg in ws:
             try:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and len(msg.data) > cfg.max_msg_size:
@@ -77,11 +79,11 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
                 await ws.close(code=code, message=err.reason[:120].encode())
                 break
     finally:
-        request.app[WEBSOCKETS].discard(ws)  # a WeakSet would keep it until garbage collection
+        request.app[WEBSOCKETS].discard(ws)
         unbind()
-        pump.cancel()
         feed.unsubscribe(sub)
-        await asyncio.gather(pump, return_exceptions=True)
+        if writer is not None:
+            await writer.stop()
     return ws
 
 
@@ -97,8 +99,10 @@ def _publish_text(feed: Feed, text: str) -> None:
     publish_client_message(feed, obj)
 
 
-async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None,
-                epoch: str | None, transport: asyncio.Transport | None) -> None:
+async def _replay(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None,
+                  epoch: str | None, transport: asyncio.Transport | None) -> _Writer | None:
+    """The gap notice, the backlog and the live marker (the client's messages wait meanwhile), then
+    the live feed's writer; None when the client went away."""
     try:
         gap, backlog, last = feed.resume(after, epoch)
         if gap is not None:
@@ -106,20 +110,62 @@ async def _pump(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after:
         for m in backlog:
             await ws.send_str(m.text)
         await ws.send_str(json.dumps({"control": "live", "seq": last}))
-        sent = Sent(last)
-        lane = ws_lane(ws, transport, sent)
-        while not ws.closed:
-            sub.direct = lane  # idle: a broadcast may write to this client at once (direct.py)
-            batch = await sub.get_batch()
-            sub.direct = None  # working: what comes now is queued behind this batch
-            if sub.overflowed:
-                await ws.close(code=1013, message=b"client too slow: reconnect and resume")
-                return
-            for m in batch:
-                if m.seq > sent.last:
-                    await ws.send_str(m.text)
-                    sent.last = m.seq
     except (ConnectionError, RuntimeError) as exc:  # peer went away mid-send
-        log.debug("websocket pump ended: %s", exc)
-    finally:
-        sub.direct = None
+        log.debug("websocket replay ended: %s", exc)
+        return None
+    writer = _Writer(ws, sub, WebSocketLane(ws, transport, last))
+    if sub.queued:  # published while the backlog was written
+        writer.start()
+    return writer
+
+
+class _Writer:
+    """A /ws client's live feed: through its lane while idle (direct.py), and through a task only
+    while a queue drains (a client that reads slower than the feed for a moment): no task per idle
+    connection."""
+
+    __slots__ = ("ws", "sub", "lane", "task")
+
+    def __init__(self, ws: web.WebSocketResponse, sub: Subscription, lane: WebSocketLane) -> None:
+        self.ws, self.sub, self.lane = ws, sub, lane
+        self.task: asyncio.Task[None] | None = None
+        sub.direct = lane.direct
+        sub.on_queue = self  # called: start draining (itself, not a bound method: less per connection)
+
+    def __call__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        if self.task is None or self.task.done():
+            self.sub.direct = None  # what comes now is queued behind what is there
+            self.task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        ws, sub, lane = self.ws, self.sub, self.lane
+        try:
+            while not ws.closed:
+                batch = await sub.get_batch()
+                if sub.overflowed:
+                    await ws.close(code=1013, message=b"client too slow: reconnect and resume")
+                    return
+                for m in batch:
+                    if m.seq > lane.last:
+                        sub.writing = m.size or 1  # seen by the feed's watchdog (Feed.check_writers)
+                        try:
+                            await ws.send_str(m.text)
+                        finally:
+                            sub.writing = 0
+                            sub.writes += 1
+                        lane.last = m.seq
+                if not sub.queued:  # drained: back to the lane
+                    sub.direct = lane.direct
+                    return
+        except (ConnectionError, RuntimeError) as exc:  # peer went away mid-send
+            log.debug("websocket writer ended: %s", exc)
+
+    async def stop(self) -> None:
+        self.sub.direct = self.sub.on_queue = None
+        task = self.task
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
