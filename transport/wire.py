@@ -21,3 +21,7 @@ POLL_PATH = "/api/poll"
 LONGPOLL_PATH = "/api/longpoll"
 STREAM_PATH = "/api/stream"
 FEED_PATHS = frozenset((WS_PATH, SSE_PATH, POLL_PATH, LONGPOLL_PATH, STREAM_PATH))
+
+# A poll answer holds at most POLL_DEFAULT_LIMIT messages, or ?limit=N of them up to POLL_MAX_LIMIT.
+POLL_DEFAULT_LIMIT = 1000
+POLL_MAX_LIMIT = 10_000

@@ -239,3 +239,31 @@ async def test_ajax_against_a_server_without_the_endpoints(serve):
         await run.client.get_value()
     assert "HTTP 404" in run.rows("error")[0].data
     await run.stop()
+
+
+@pytest.mark.parametrize("lab", [True, False])
+async def test_a_poll_asks_a_duplex_lab_for_its_largest_answers_and_leaves_other_servers_alone(serve, lab):
+    """Told apart by what the server answers (the lab's numbering header), not by its address."""
+    from aiohttp import web
+
+    from transport.clients.polling import ShortPollClient
+    from transport.clients.feed_http import FeedOptions
+    from transport.clients.polling import LAB_ANSWER
+    from transport.wire import EPOCH_HEADER
+
+    seen: list[dict[str, str]] = []
+
+    async def poll(request: web.Request) -> web.Response:
+        seen.append(dict(request.query))
+        return web.json_response([], headers={EPOCH_HEADER: "abcd1234"} if lab else {})
+
+    base = await serve(web.get("/api/poll", poll))
+    client = ShortPollClient(FeedOptions(base + "/api/poll", interval=0.01), lambda e: None)
+    task = asyncio.ensure_future(client.run())
+    try:
+        await wait_until(lambda: len(seen) >= 3, 10, "three polls")
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 10)
+    assert "limit" not in seen[0]  # nothing is known of the server yet
+    assert all(q.get("limit") == (str(LAB_ANSWER) if lab else None) for q in seen[1:])

@@ -26,6 +26,19 @@ from .feed import Message
 DIRECT_BUFFER = 64 << 10  # bytes already waiting in a transport: past this, the reader takes over
 
 
+def _chunk(data: bytes) -> bytes:
+    """One piece of a chunked HTTP body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _ws_message(m: Message) -> bytes:
+    return _ws_frame(m.text.encode())
+
+
+def _ws_messages(msgs: list[Message]) -> bytes:
+    return b"".join(map(_ws_message, msgs))
+
+
 def _ws_frame(payload: bytes) -> bytes:
     n = len(payload)
     if n < 126:
@@ -63,12 +76,40 @@ class Lane:
         self.open = open_ and transport is not None  # False: this client cannot be written to at once
 
     @property
-    def direct(self) -> Callable[[Message], bool] | None:
+    def direct(self) -> Lane | None:
         """What the subscription calls, or None."""
         return self if self.open else None
 
     def __call__(self, m: Message) -> bool:
         raise NotImplementedError
+
+    def many(self, msgs: list[Message]) -> bool:
+        """Several messages in one write (the same bytes for every subscriber of the kind)."""
+        raise NotImplementedError
+
+    def _ready(self) -> asyncio.Transport | None:
+        t = self.transport
+        if t is None or t.is_closing() or t.get_write_buffer_size() > DIRECT_BUFFER:
+            return None
+        return t
+
+
+class _Joined:
+    """A list of messages' bytes, joined once for every subscriber of one kind."""
+
+    __slots__ = ("msgs", "data")
+
+    def __init__(self) -> None:
+        self.msgs: list[Message] | None = None
+        self.data = b""
+
+    def get(self, msgs: list[Message], build: Callable[[list[Message]], bytes]) -> bytes:
+        if self.msgs is not msgs:
+            self.msgs, self.data = msgs, build(msgs)
+        return self.data
+
+
+_WS_MANY, _SSE_MANY = _Joined(), _Joined()
 
 
 class WebSocketLane(Lane):
@@ -81,14 +122,24 @@ class WebSocketLane(Lane):
     def __call__(self, m: Message) -> bool:
         if m.seq <= self.last:
             return True
-        t = self.transport
-        assert t is not None
-        if self.ws.closed or t.is_closing() or t.get_write_buffer_size() > DIRECT_BUFFER:
+        t = self._ready()
+        if t is None or self.ws.closed:
             return False
         if _WS.msg is not m:
-            _WS.msg, _WS.data = m, _ws_frame(m.text.encode())
+            _WS.msg, _WS.data = m, _ws_message(m)
         t.write(_WS.data)
         self.last = m.seq
+        return True
+
+    def many(self, msgs: list[Message]) -> bool:
+        t = self._ready()
+        if t is None or self.ws.closed:
+            return False
+        if msgs[0].seq > self.last:
+            t.write(_WS_MANY.get(msgs, _ws_messages))
+        else:  # some were sent already (just after the replay): these bytes are this client's own
+            t.write(_ws_messages([m for m in msgs if m.seq > self.last]))
+        self.last = max(self.last, msgs[-1].seq)
         return True
 
 
@@ -103,13 +154,28 @@ class SSELane(Lane):
     def __call__(self, m: Message) -> bool:
         if m.seq <= self.last:
             return True
-        t = self.transport
-        assert t is not None
-        if t.is_closing() or t.get_write_buffer_size() > DIRECT_BUFFER:
+        t = self._ready()
+        if t is None:
             return False
         if _SSE.msg is not m:
-            event = self.encode(m).encode()
-            _SSE.msg, _SSE.data = m, b"%x\r\n%s\r\n" % (len(event), event)
+            _SSE.msg, _SSE.data = m, _chunk(self.encode(m).encode())
         t.write(_SSE.data)
         self.last = m.seq
+        return True
+
+    def many(self, msgs: list[Message]) -> bool:
+        t = self._ready()
+        if t is None:
+            return False
+        encode = self.encode
+
+        def events(batch: list[Message]) -> bytes:  # one chunk for all of them
+            return _chunk("".join(map(encode, batch)).encode())
+        if msgs[0].seq > self.last:
+            t.write(_SSE_MANY.get(msgs, events))
+        else:  # some were sent already (just after the replay): these bytes are this client's own
+            fresh = [m for m in msgs if m.seq > self.last]
+            if fresh:
+                t.write(events(fresh))
+        self.last = max(self.last, msgs[-1].seq)
         return True

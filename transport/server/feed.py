@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from .journal import Journal
 
@@ -70,6 +70,13 @@ class Gap:
         return body
 
 
+class Direct(Protocol):
+    """A reader's lane (transport/server/direct.py): writes messages to its client at once, or says no."""
+
+    def __call__(self, msg: Message, /) -> bool: ...
+    def many(self, msgs: list[Message], /) -> bool: ...
+
+
 class Subscription:
     """A per-connection inbox, bounded by count and by bytes. ``overflowed`` is set when the reader fell
     behind past either bound. A stream's reader says when it is writing (``writing``, ``writes``) and on
@@ -96,7 +103,7 @@ class Subscription:
         self.what = "stream"
         # set by a reader waiting with nothing queued: writes a message to its client at once if it can
         # (True), so a broadcast costs no task switch per subscriber; False: queue it as usual
-        self.direct: Callable[[Message], bool] | None = None
+        self.direct: Direct | None = None
         # called when a message is queued: a reader that runs only while there is a queue starts here
         self.on_queue: Callable[[], None] | None = None
         self._seen = 0
@@ -140,6 +147,13 @@ class Subscription:
         self.wake()
         if self.on_queue is not None:
             self.on_queue()
+
+    def put_many(self, msgs: list[Message]) -> None:
+        direct = self.direct
+        if direct is not None and not self._items and not self.overflowed and direct.many(msgs):
+            return
+        for msg in msgs:
+            self.put(msg)
 
     @property
     def queued(self) -> int:
@@ -204,6 +218,28 @@ class Feed:
     def publish(self, topic: str, body: Any) -> Message:
         """Number and keep a message, and hand it to every subscriber. Raises MessageTooLarge (nothing
         published, no seq used) for an envelope over ``max_message`` bytes."""
+        msg = self._number(topic, body)
+        self._journal()
+        for sub in self._subs:
+            sub.put(msg)
+        return msg
+
+    def publish_many(self, items: list[tuple[str, Any]]) -> list[Message]:
+        """Publish several messages at once (the ticker's tick, a burst): each numbered and kept as by
+        :meth:`publish`, then handed to every subscriber together (one write per client for all of
+        them). A message over the limit raises MessageTooLarge after those before it went out."""
+        msgs: list[Message] = []
+        try:
+            for topic, body in items:
+                msgs.append(self._number(topic, body))
+        finally:
+            if msgs:
+                self._journal()
+                for sub in self._subs:
+                    sub.put_many(msgs)
+        return msgs
+
+    def _number(self, topic: str, body: Any) -> Message:
         ts = self._clock()
         text = json.dumps({"seq": self.last_seq + 1, "ts": ts, "topic": topic, "body": body},
                           separators=(",", ":"), allow_nan=False)
@@ -214,13 +250,14 @@ class Feed:
         msg = Message(self.last_seq, ts, topic, text, size)
         self._keep(msg)
         self.published += 1
+        if self.journal is not None:
+            self.journal.append(msg.seq, text)
+        return msg
+
+    def _journal(self) -> None:
         journal = self.journal
         if journal is not None:
-            journal.append(msg.seq, text)
             journal.compact((m.text for m in self._history), self._history[0].seq, self.last_seq)
-        for sub in self._subs:
-            sub.put(msg)
-        return msg
 
     def _keep(self, msg: Message) -> None:
         """Into history; the oldest go while it holds too many messages or too many bytes."""
@@ -346,8 +383,8 @@ async def run_ticker(feed: Feed, rate: float) -> None:
         if due - n > rate:  # fell more than a second behind (suspended machine): do not burst
             start = now - n / rate
             due = n + 1
-        while n < due:
-            n += 1
-            topic = TOPICS[n % len(TOPICS)]
-            feed.publish(topic, demo_body(topic, n))
+        if n < due:
+            feed.publish_many([(TOPICS[i % len(TOPICS)], demo_body(TOPICS[i % len(TOPICS)], i))
+                               for i in range(n + 1, due + 1)])
+            n = due
         await asyncio.sleep(max(TICK, start + n / rate - loop.time()))

@@ -25,7 +25,7 @@ from typing import Iterator
 
 from aiohttp import web
 
-from ..wire import EPOCH_HEADER
+from ..wire import EPOCH_HEADER, POLL_DEFAULT_LIMIT, POLL_MAX_LIMIT
 from .bodies import BadInput
 from .feed import Feed, Message, Subscription
 from .keys import CONFIG, FEED, HOLDS
@@ -35,8 +35,8 @@ from .ws import parse_after
 
 log = logging.getLogger("duplex.server.polling")
 
-DEFAULT_LIMIT = 1000
-MAX_LIMIT = 10_000
+DEFAULT_LIMIT = POLL_DEFAULT_LIMIT
+MAX_LIMIT = POLL_MAX_LIMIT
 DEFAULT_HOLD_S = 25.0
 MAX_HOLD_S = 120.0
 JSON_TYPE = "application/json"
