@@ -56,6 +56,7 @@ class Ledger:
     # no drop episode open and no replay running: the next seq after ``high`` is plainly new (the feed
     # receiver's fast path reads this instead of calling record())
     steady: bool = True
+    unnumbered: int = 0  # messages that carried no sequence id: nothing can be said of their loss
 
     # -- connection lifecycle ------------------------------------------------
     def connection_lost(self) -> None:
@@ -159,16 +160,30 @@ class Ledger:
             "episodes": len(self.episodes),
             "high": self.high,
             "seq_resets": self.resets,
+            "unnumbered": self.unnumbered,
         }
 
     def to_json(self) -> dict[str, Any]:
         """The whole ledger, for export: counters, verdict, every episode."""
-        return {**self.summary(), "verdict": self.verdict(), "ok": self.lost == 0 and self.duplicated == 0,
+        return {**self.summary(), "verdict": self.verdict(),
+                "ok": self.checkable and self.lost == 0 and self.duplicated == 0,
                 "episodes": [ep.to_dict() for ep in self.episodes]}
+
+    @property
+    def checkable(self) -> bool:
+        """Whether loss can be known at all: some message carried a sequence id."""
+        return self.received > 0
 
     def verdict(self) -> str:
         """The one sentence the UI shows."""
+        if not self.checkable:
+            if self.unnumbered:
+                return (f"no sequence ids: loss cannot be checked ({self.unnumbered:,} message"
+                        f"{'s' if self.unnumbered != 1 else ''} without one)")
+            return "nothing received yet"
         s = f"{self.lost} lost, {self.duplicated} duplicated"
+        if self.unnumbered:
+            s += f"; {self.unnumbered:,} without sequence ids, not checked"
         if self.gap_declared:
             s += f" ({self.gap_declared} in server-declared gaps)"
         if self.resets:

@@ -205,6 +205,7 @@ class FeedReceiver:
                     self.stats.staleness_ms.add(lat)
         else:
             self.delivered += 1  # no sequence ids: each message is news (loss cannot be checked)
+            self.ledger.unnumbered += 1
         if latency is None and rtt_ms is not None:
             latency = rtt_ms
             meta["latency"] = "rtt"

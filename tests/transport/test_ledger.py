@@ -89,3 +89,18 @@ def test_a_server_that_lost_its_history_starts_a_new_numbering():
     assert (ep.seq_reset, ep.first_after, ep.replayed, ep.duplicated) == (True, 1, 2, 0)
     assert led.lost == 1 and led.duplicated == 0 and led.high == 3
     assert "numbered from 1 again" in led.verdict()
+
+
+def test_loss_is_not_claimed_checked_when_nothing_carried_a_sequence_id():
+    from transport.receiver import FeedReceiver
+
+    r = FeedReceiver("websocket", lambda e: None, one_way=False)
+    assert r.ledger.verdict() == "nothing received yet" and not r.ledger.checkable
+    for text in ("hello", '{"no":"seq"}'):
+        r.text(text, 1)
+    r.binary(b"\x01", 1)
+    led = r.ledger
+    assert not led.checkable and led.verdict() == "no sequence ids: loss cannot be checked (3 messages without one)"
+    assert led.to_json()["ok"] is False
+    r.text('{"seq":1,"ts":1,"topic":"t","body":0}', 2)
+    assert led.checkable and led.verdict() == "0 lost, 0 duplicated; 3 without sequence ids, not checked"

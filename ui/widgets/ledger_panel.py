@@ -63,7 +63,7 @@ class LedgerPanel(QGroupBox):
         layout.addWidget(self.export_button)
         self.ledger = Ledger()
         self._shown: tuple | None = None  # (counters, episodes) on screen
-        self._ok: bool | None = None  # the verdict's colour on screen
+        self._ok: bool | None | str = ""  # the verdict's colour on screen ("": none yet)
         self._writes: set[asyncio.Future] = set()
         self.show_ledger(Ledger())
 
@@ -101,11 +101,14 @@ class LedgerPanel(QGroupBox):
         if counters != shown_counters:
             for name in COUNTERS:
                 self.values[name].setText(f"{s[name]:,}")
-            ok = ledger.lost == 0 and ledger.duplicated == 0
-            self.verdict.setText(("✔ " if ok else "✘ ") + ledger.verdict())
+            # a green check only when loss could be checked (some message carried a sequence id)
+            ok: bool | None = (ledger.lost == 0 and ledger.duplicated == 0) if ledger.checkable else None
+            mark = "? " if ok is None else "✔ " if ok else "✘ "
+            self.verdict.setText(mark + ledger.verdict())
             if ok != self._ok:  # a style sheet costs a restyle: set it when the colour changes
                 self._ok = ok
-                self.verdict.setStyleSheet(f"font-weight: bold; color: {'#2e7d32' if ok else '#c62828'}")
+                colour = "#6d6d6d" if ok is None else "#2e7d32" if ok else "#c62828"
+                self.verdict.setStyleSheet(f"font-weight: bold; color: {colour}")
         if episodes == shown_episodes:
             return
         eps = ledger.episodes
