@@ -37,18 +37,28 @@ _LAB_ENVELOPE = re.compile(r'\{"seq":(\d{1,18}),"ts":(\d{1,19}),"topic":"([^"\\]
 
 
 class FeedReceiver:
-    def __init__(self, transport: str, sink: EventSink, *, one_way: bool, after: int | None = None,
-                 stats: WireStats | None = None) -> None:
+    def __init__(self, transport: str, sink: EventSink, *, one_way: bool | None, after: int | None = None,
+                 stats: WireStats | None = None, same_machine: bool = True) -> None:
         self.transport = transport
         self.ledger = Ledger()
         self.stats = stats if stats is not None else WireStats()
         self.after = after  # the resume point: the highest seq known delivered (or the user's start)
         self.epoch: str | None = None  # the lab's numbering, echoed when resuming
-        self.one_way = one_way
+        self._one_way = one_way  # True / False: forced; None: decided by what the server answers
+        self._same_machine = same_machine
         self.delivered = 0  # messages that were new (not duplicates): what the reconnect rule reads
         self.conn = 0  # the client's connection id, stamped on every event
         self._out = sink if isinstance(sink, Outbox) else Outbox(sink)  # one list per read, in order
         self._resuming = False
+
+    @property
+    def one_way(self) -> bool:
+        """Latency is one way, against the lab's clock: when forced, else when the server is a Duplex
+        lab (it named its numbering: the ``Duplex-Epoch`` header) on this machine (one clock). Any
+        other server's latency is the ping's round trip, wherever it runs."""
+        if self._one_way is not None:
+            return self._one_way
+        return self._same_machine and self.epoch is not None
 
     # -- connection lifecycle --------------------------------------------------------
     def note_epoch(self, headers: Any) -> None:

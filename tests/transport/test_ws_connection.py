@@ -140,3 +140,26 @@ async def test_a_server_close_frame_ends_the_connection_cleanly(raw_server):
     assert [m[0] for m in messages(events)] == ["bye soon"]
     close = next(e for e in events if e.kind == "close")
     assert close.meta == {"code": 1001, "reason": "going", "by": "server"}
+
+
+async def test_a_server_on_this_machine_that_is_not_a_lab_gets_the_ping_round_trip_as_latency(raw_server):
+    """Told by what the server answers (no Duplex-Epoch header), not by its loopback address."""
+    async def script(reader, writer, response):
+        writer.write(response + frame(b'{"seq":1,"ts":5,"topic":"t","body":0}'))
+        await writer.drain()
+        head = await reader.readexactly(2)  # the client's keepalive ping, masked
+        assert head[0] == 0x89
+        n = head[1] & 0x7F
+        mask = await reader.readexactly(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(await reader.readexactly(n)))
+        # the pong, and the next message right behind it (the client reads the pong first, in stream order)
+        writer.write(frame(payload, 0x8A) + frame(b'{"seq":2,"ts":5,"topic":"t","body":0}'))
+        await writer.drain()
+        await reader.read(100)
+
+    client, events = await run_client(await raw_server(script), lambda ev: len(messages(ev)) >= 2,
+                                      ping_interval=0.05)
+    first, second = [e for e in events if e.kind == "message"]
+    assert not client.receiver.one_way
+    assert first.latency_ms is None  # no round trip measured yet; never a one-way figure from its ts
+    assert second.latency_ms is not None and second.meta.get("latency") == "rtt"

@@ -100,9 +100,10 @@ class ClientBase:
         self._closing = False
         self._pause = Pause()
         host = urlsplit(options.url).hostname
-        one_way = options.one_way_latency if options.one_way_latency is not None else is_loopback(host)
+
         self.stats = stats if stats is not None else WireStats()
-        self.receiver = FeedReceiver(self.transport, self._outbox, one_way=one_way, after=after, stats=self.stats)
+        self.receiver = FeedReceiver(self.transport, self._outbox, one_way=options.one_way_latency, after=after,
+                                     stats=self.stats, same_machine=is_loopback(host))
         self.reconnect = self._make_reconnect()
         self._delivered_mark = 0
 

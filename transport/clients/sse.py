@@ -57,7 +57,7 @@ class SSEOptions:
     idle_timeout: float | None = None  # no bytes for this long: treat as dropped (a browser has none)
     max_event_size: int = 16 << 20
     max_failures: int | None = None  # consecutive failed attempts before giving up
-    one_way_latency: bool | None = None  # None: when the host is loopback (same clock)
+    one_way_latency: bool | None = None  # None: for a Duplex lab on this machine (receiver.one_way)
     verify_tls: bool = True
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     burst_events: int = 20  # this many events in one read…

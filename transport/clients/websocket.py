@@ -48,7 +48,7 @@ class WebSocketOptions:
     ping_interval: float = 5.0
     ping_timeout: float = 10.0
     close_timeout: float = 2.0
-    one_way_latency: bool | None = None  # None: when the host is loopback (same clock)
+    one_way_latency: bool | None = None  # None: for a Duplex lab on this machine (receiver.one_way)
     browser: VirtualBrowser | None = None  # whose cookies (and ?sid=) the handshake carries
 
 
