@@ -221,6 +221,28 @@ def _explain_aiohttp(exc: BaseException, where: str) -> DuplexError | None:
     return None
 
 
+def lost_mid_stream(exc: BaseException) -> str:
+    """Why a body being read stopped, in words: never a library's repr (a ``TransferEncodingError:
+    400`` reads like an HTTP status)."""
+    import aiohttp
+    from aiohttp import http_exceptions as hx
+
+    causes = (exc, exc.__cause__, exc.__context__)
+    if any(isinstance(c, hx.TransferEncodingError) for c in causes) or "TransferEncodingError" in str(exc):
+        return "the body was cut in the middle of a chunk (the server or something between closed the connection)"
+    if any(isinstance(c, hx.ContentLengthError) for c in causes) or "ContentLengthError" in str(exc):
+        return "the body ended before the length the server announced"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the response body was cut off"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return "the connection was reset"
+    if isinstance(exc, (aiohttp.ClientOSError, OSError)) and getattr(exc, "strerror", None):
+        return f"the connection failed ({str(exc.strerror).lower()})"
+    return f"the connection failed ({type(exc).__name__})"
+
+
 def _chain(err: DuplexError, cause: BaseException) -> DuplexError:
     err.__cause__ = cause
     return err

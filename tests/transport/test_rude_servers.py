@@ -167,3 +167,39 @@ async def test_an_sse_id_http_cannot_carry_is_kept_and_the_reconnect_goes_withou
     assert client.parser.last_event_id == "a\x01b"  # kept, as the standard says
     notes = [e for e in got if e.kind == "note"]
     assert notes and "cannot carry" in notes[0].data
+
+
+async def test_a_body_cut_mid_chunk_is_said_in_words_not_as_a_library_error(serve):
+    """An SSE stream and an NDJSON stream whose chunked body is cut in the middle of a chunk: the close
+    row says what happened; no 'TransferEncodingError: 400' (which reads like an HTTP status)."""
+    import socket
+
+    from aiohttp import web
+
+    async def cut(request: web.Request) -> web.StreamResponse:
+        sse = request.path == "/sse"
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream" if sse else "application/x-ndjson",
+                                           "Cache-Control": "no-cache"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        await resp.write(b"data: {}\n\n" if sse else b"{}\n")
+        transport = request.transport
+        transport.write(b"40\r\nhalf a chunk")  # announces 64 bytes, sends 12, then the connection ends
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\0" * 8)
+        transport.close()
+        return resp
+
+    base = await serve(web.get("/sse", cut), web.get("/api/stream", cut))
+    for name, path in (("sse", "/sse"), ("stream", "/api/stream")):
+        events = []
+        client = TRANSPORTS[name].make(base + path, events.append, policy=Policy("fixed", 30.0), max_failures=1)
+        task = asyncio.ensure_future(client.run())
+        try:
+            await wait_until(lambda: any(e.kind == "close" for e in events), 10, f"{name}: the close row")
+        finally:
+            await client.close()
+            await asyncio.wait_for(task, 10)
+        close = next(e for e in events if e.kind == "close")
+        assert "Error" not in close.data and "400" not in close.data, close.data
+        assert close.data.startswith("connection lost mid-stream: the "), close.data

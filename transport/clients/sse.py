@@ -28,7 +28,7 @@ import aiohttp
 
 from ..backoff import Policy
 from ..browser import VirtualBrowser
-from ..errors import BadStatus, MessageTooBig, ServerStopped, WrongResponse, human_size
+from ..errors import BadStatus, MessageTooBig, ServerStopped, WrongResponse, human_size, lost_mid_stream
 from ..events import EventSink, now_ns
 from ..reconnect import ReconnectController
 from ..wirestats import WireStats
@@ -210,7 +210,7 @@ class SSEClient(ClientBase, SessionOwner):
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError, TimeoutError) as exc:
             self.parser.end()
             reason = f"no bytes for {o.idle_timeout:g} s" if isinstance(exc, TimeoutError) else \
-                (str(exc) or type(exc).__name__)
+                lost_mid_stream(exc)
             if not self._closing:
                 self._emit("state", "close", data=f"connection lost mid-stream: {reason}",
                            meta={"by": "network", "error": str(exc)})

@@ -14,7 +14,7 @@ import json
 
 import aiohttp
 
-from ..errors import MessageTooBig, WrongResponse, human_size
+from ..errors import MessageTooBig, WrongResponse, human_size, lost_mid_stream
 from ..events import now_ns
 from ..urls import where, with_query
 from .feed_http import HttpFeedClient
@@ -106,9 +106,11 @@ class StreamClient(HttpFeedClient):
                     self.receiver.texts([(x, len(x) if x.isascii() else len(x.encode()), None) for x in texts], t,
                                         other=lambda i: self._line(lines[i], t, peer))
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError) as exc:
-            self._emit("state", "close", data=f"connection lost mid-stream: {exc}", meta={"by": "network"})
+            reason = lost_mid_stream(exc)
+            self._emit("state", "close", data=f"connection lost mid-stream: {reason}",
+                       meta={"by": "network", "error": str(exc)})
             self.receiver.connection_lost()
-            return f"connection lost mid-stream: {exc}"
+            return f"connection lost mid-stream: {reason}"
         self._emit("state", "close", data="the server ended the stream", meta={"by": "server"})
         self.receiver.connection_lost()
         return "the server ended the stream"
