@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QItemSelection, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from transport.events import Event
 from transport.rows import ALL_EVENTS, NAMED, UNNAMED
@@ -68,7 +68,14 @@ class TimelineWidget(QWidget):
         for col, width in enumerate((96, 64, 130 if event_types else 64, 60, 60, 60, 84)):
             self.table.setColumnWidth(col, width)
         self.detail = DetailPane()
-        self._follow = True  # keep the newest row in view while the user is at the bottom
+        # Following (as in DevTools): the newest row stays in view. Selecting a row or scrolling up
+        # pauses it (the button shows it); the button, the End key or scrolling to the bottom resume it.
+        self._follow = True
+        self.follow_button = QPushButton("Following newest")
+        self.follow_button.setCheckable(True)
+        self.follow_button.setChecked(True)
+        self.follow_button.setToolTip("Keep the newest row in view (End). Selecting a row or scrolling up pauses it.")
+        self.table.installEventFilter(self)  # End resumes following (before the table takes it as a move)
 
         bar = QHBoxLayout()
         bar.addWidget(self.filter_edit, 1)
@@ -86,7 +93,10 @@ class TimelineWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        layout.addWidget(self.counts)  # its own line: the counts grow, the controls must not be squeezed
+        line = QHBoxLayout()  # its own line: the counts grow, the controls must not be squeezed
+        line.addWidget(self.counts, 1)
+        line.addWidget(self.follow_button)
+        layout.addLayout(line)
         layout.addWidget(split, 1)
         self._connect_signals()
         self._update_counts()
@@ -98,10 +108,12 @@ class TimelineWidget(QWidget):
         self.export_button.clicked.connect(self.files.ask_export)
         self.import_button.clicked.connect(self.files.ask_import)
         self.model.countsChanged.connect(self._update_counts)
-        self.model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
         self.model.rowsInserted.connect(self._on_model_rows_inserted)
-        self.model.modelReset.connect(lambda: self.detail.show_event(None))
+        self.model.modelReset.connect(self._on_model_reset)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
+        self.table.verticalScrollBar().actionTriggered.connect(self._on_scroll_bar_action_triggered)
+        self.follow_button.toggled.connect(self._on_follow_button_toggled)
+
         if self.type_filter is not None:
             self.type_filter.currentIndexChanged.connect(self._on_type_filter_current_index_changed)
 
@@ -143,17 +155,58 @@ class TimelineWidget(QWidget):
         if self._follow:  # rows that arrived while the tab was hidden
             self.table.scrollToBottom()
 
-    def _on_model_rows_about_to_be_inserted(self, *_args) -> None:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if (watched is self.table and event.type() == QEvent.Type.KeyPress
+                and event.key() == Qt.Key.Key_End):  # type: ignore[attr-defined]  # a QKeyEvent
+            self.set_following(True)
+            return True
+        return super().eventFilter(watched, event)
+
+    # -- following ------------------------------------------------------------------------------
+    @property
+    def following(self) -> bool:
+        return self._follow
+
+    def set_following(self, on: bool) -> None:
+        """Follow the newest row (and go to it now), or stay where the view is."""
+        self._follow = on
+        if self.follow_button.isChecked() != on:
+            self.follow_button.blockSignals(True)
+            self.follow_button.setChecked(on)
+            self.follow_button.blockSignals(False)
+        self.follow_button.setText("Following newest" if on else "Follow newest (End)")
+        if on:
+            self.table.scrollToBottom()
+
+    def _on_follow_button_toggled(self, on: bool) -> None:
+        self.set_following(on)
+
+    def _on_scroll_bar_action_triggered(self, _action: int) -> None:
+        """The user scrolled (wheel, keys, drag): up pauses following, down to the end resumes it."""
         bar = self.table.verticalScrollBar()
-        self._follow = bar.value() >= bar.maximum() - 2
+        at_end = bar.sliderPosition() >= bar.maximum() - 1
+        if at_end != self._follow:
+            self.set_following(at_end)
 
     def _on_model_rows_inserted(self, *_args) -> None:
+        if self._follow:
+            self.table.scrollToBottom()
+
+    def _on_model_reset(self) -> None:
+        """A filter changed (or the timeline was cleared): a following view stays at the newest row."""
+        self.detail.show_event(None)
+        if self._follow:
+            QTimer.singleShot(0, self._scroll_if_following)  # once the view has laid out the new rows
+
+    def _scroll_if_following(self) -> None:
         if self._follow:
             self.table.scrollToBottom()
 
     def _on_table_selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = selected.indexes()
         self.detail.show_event(self.model.event_at(rows[0].row()) if rows else None)
+        if rows and self._follow:  # a row chosen: it stays where it is
+            self.set_following(False)
 
     def _update_counts(self) -> None:
         m = self.model
