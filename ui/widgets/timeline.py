@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QItemSelection, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from transport.events import Event
 from transport.rows import ALL_EVENTS, NAMED, UNNAMED
@@ -39,7 +39,7 @@ class TimelineWidget(QWidget):
             self._types.add(UNNAMED)
         self.filter_edit = QLineEdit(placeholderText="Filter: text in kind, seq, topic or payload")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMinimumWidth(220)
+        self.filter_edit.setMinimumWidth(120)
         self.pause_button = QPushButton("Pause view")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip("Freeze the table; capture continues and the waiting rows are counted")
@@ -77,14 +77,20 @@ class TimelineWidget(QWidget):
         self.follow_button.setToolTip("Keep the newest row in view (End). Selecting a row or scrolling up pauses it.")
         self.table.installEventFilter(self)  # End resumes following (before the table takes it as a move)
 
-        bar = QHBoxLayout()
-        bar.addWidget(self.filter_edit, 1)
+        # Three short lines, not one long one: at the window's minimum size (900×600) the timeline
+        # gets ~430 px beside its panels, and one line of every control overlapped.
+        find = QHBoxLayout()
+        find.addWidget(self.filter_edit, 1)
         if self.type_filter is not None:
-            bar.addWidget(self.type_filter)
+            self.type_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            self.type_filter.setMinimumContentsLength(12)
+            find.addWidget(self.type_filter)
+        bar = QHBoxLayout()
         bar.addWidget(self.pause_button)
         bar.addWidget(self.clear_button)
         bar.addWidget(self.export_button)
         bar.addWidget(self.import_button)
+        bar.addStretch(1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
@@ -92,8 +98,10 @@ class TimelineWidget(QWidget):
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(find)
         layout.addLayout(bar)
-        line = QHBoxLayout()  # its own line: the counts grow, the controls must not be squeezed
+        line = QHBoxLayout()  # the counts grow: they may be cut (the whole line is their tooltip)
+        self.counts.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         line.addWidget(self.counts, 1)
         line.addWidget(self.follow_button)
         layout.addLayout(line)
@@ -217,3 +225,4 @@ class TimelineWidget(QWidget):
         if m.paused:
             text += f" · <b>{m.waiting:,} waiting</b>"
         self.counts.setText(text)
+        self.counts.setToolTip(text)

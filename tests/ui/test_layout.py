@@ -1,0 +1,58 @@
+"""No two visible sibling widgets overlap, on every tab and every page of a tab's side panel, at the
+window's minimum size (not above 900×600) and at 1600×1000."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from PySide6.QtCore import QSettings, QSize
+from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
+
+from ui.main_window import MainWindow
+
+
+def overlapping(root: QWidget) -> list[str]:
+    found = []
+    for parent in [root, *root.findChildren(QWidget)]:
+        if not parent.isVisible():
+            continue
+        kids = [c for c in parent.children() if isinstance(c, QWidget) and c.isVisible() and not c.isWindow()]
+        for a, b in itertools.combinations(kids, 2):
+            both = a.geometry().intersected(b.geometry())
+            if both.width() > 1 and both.height() > 1:
+                found.append(f"in {type(parent).__name__}: {type(a).__name__} {a.geometry().getRect()} and "
+                             f"{type(b).__name__} {b.geometry().getRect()}")
+    return found
+
+
+def every_page(win: MainWindow):
+    """Each main tab, and within it each page of every side-panel tab widget."""
+    for i in range(win.tabs.count()):
+        win.tabs.setCurrentIndex(i)
+        QApplication.processEvents()
+        inner = [t for t in win.tabs.currentWidget().findChildren(QTabWidget) if t.isVisible()]
+        if not inner:
+            yield win.tabs.tabText(i)
+        for tabs in inner:
+            for j in range(tabs.count()):
+                tabs.setCurrentIndex(j)
+                QApplication.processEvents()
+                yield f"{win.tabs.tabText(i)} / {tabs.tabText(j)}"
+
+
+@pytest.mark.parametrize("size", ["minimum", (1600, 1000)])
+def test_no_visible_siblings_overlap_on_any_page(qtbot, tmp_path, size):
+    settings = QSettings(str(tmp_path / "duplex.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(rate=5, start_lab=False, settings=settings)
+    qtbot.addWidget(win)
+    smallest = win.minimumSize()
+    assert smallest.width() <= 900 and smallest.height() <= 600
+    win.resize(smallest if size == "minimum" else QSize(*size))
+    win.show()
+    qtbot.waitExposed(win)
+    problems = []
+    for page in every_page(win):
+        QApplication.processEvents()
+        problems += [f"{page}: {p}" for p in overlapping(win)]
+    assert not problems, "\n".join(problems)
