@@ -55,11 +55,23 @@ def _pairs(headers: Any) -> list[dict[str, str]]:
     return []
 
 
+def _cookies(headers: Any) -> list[dict[str, str]]:
+    """The request's cookies as HAR lists them, from its ``Cookie`` header(s)."""
+    out = []
+    for pair in _pairs(headers):
+        if pair["name"].lower() == "cookie":
+            for part in pair["value"].split(";"):
+                name, eq, value = part.strip().partition("=")
+                if eq and name:
+                    out.append({"name": name, "value": value})
+    return out
+
+
 def _entry(t: int, url: str, method: str, headers: Any, offset: int, resource: str) -> dict[str, Any]:
     """An entry started at ``t`` (monotonic ns); its response and body are filled as rows follow."""
     return {
         "startedDateTime": _iso(t, offset), "time": 0,
-        "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+        "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1", "cookies": _cookies(headers),
                     "headers": _pairs(headers),
                     "queryString": [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(url).query)],
                     "headersSize": -1, "bodySize": -1},

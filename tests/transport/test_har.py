@@ -145,3 +145,18 @@ print(json.dumps({{"size": size, "rows": len(store), "grown": peak - start}}))
     got = json.loads(out.stdout)
     assert got["rows"] > 50_000
     assert got["grown"] <= 2.2 * got["size"], f"{got['grown'] / got['size']:.2f}× the file"
+
+
+def test_a_request_that_carried_a_cookie_header_lists_its_cookies():
+    from transport.events import Event
+    from transport.har import to_har
+
+    events = [Event("short_poll", "out", "request", 1, 1, data="GET http://127.0.0.1:1/api/poll",
+                    meta={"headers": {"Cookie": "duplex_sid=abc123; theme=dark", "Accept": "*/*"}}),
+              Event("short_poll", "in", "response", 2, 1, data="200 OK", meta={"status": 200}),
+              Event("websocket", "state", "open", 3, 2, data="ws://127.0.0.1:1/ws",
+                    meta={"request_headers": {"cookie": "duplex_sid=abc123"}, "response_headers": {}})]
+    entries = to_har(events)["log"]["entries"]
+    assert entries[0]["request"]["cookies"] == [{"name": "duplex_sid", "value": "abc123"},
+                                                {"name": "theme", "value": "dark"}]
+    assert entries[1]["request"]["cookies"] == [{"name": "duplex_sid", "value": "abc123"}]

@@ -16,6 +16,9 @@ CDF_POINTS = 2000  # points drawn per curve, however many latencies
 
 
 class CompareCharts(pg.GraphicsLayoutWidget):
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override): the page scrolls, the charts do not zoom
+        event.ignore()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setBackground("w")
@@ -26,6 +29,9 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         self.cdf = self.addPlot(row=0, col=2, title=title.format("Latency CDF"))
         for plot in (self.latency, self.bytes, self.cdf):
             plot.showGrid(x=True, y=True, alpha=0.3)
+            plot.setMouseEnabled(x=False, y=False)  # the wheel scrolls the page; axes fit the data
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
         self.latency.setLabel("bottom", "time", units="s")
         self.cdf.setLabel("bottom", "latency (ms)")
         self.cdf.setLogMode(x=True, y=False)

@@ -17,11 +17,20 @@ class ReconnectPlot(pg.PlotWidget):
         self.setTitle("Reconnect attempts: wait before each (s)", color="#333", size="9pt")
         self.setLabel("bottom", "time", units="s")
         self.showGrid(x=True, y=True, alpha=0.3)
+        # a chart inside a page: the wheel scrolls the page, and the axes always fit the data (no zoom
+        # or pan to get lost in, and nothing to find the way back from)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        self.enableAutoRange()
         self.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200),
                        colCount=2)
         self._t0: int | None = None
         self._series: dict[str, tuple[list[float], list[float], pg.PlotDataItem]] = {}
         self._faults: list[pg.InfiniteLine] = []
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override): the page scrolls, the chart does not zoom
+        event.ignore()
 
     def _x(self, t_ns: int) -> float:
         if self._t0 is None:
