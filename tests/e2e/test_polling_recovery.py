@@ -26,12 +26,15 @@ async def test_drops_ends_and_restarts_give_0_lost_0_duplicated(transport):
     run = asyncio.ensure_future(client.run())
     led = client.ledger
     try:
+        def idle_drops() -> int:  # a short poll dropped between polls: a row, not a loss episode
+            return sum(1 for e in events if e.kind == "fault" and e.meta.get("in_flight") is False)
+
         async def cut(fault) -> None:
             target = led.received + 20
-            before = len(led.episodes)
+            before, idle = len(led.episodes), idle_drops()
             await wait_until(lambda: led.received >= target and client.connected, 15, "messages before the fault")
             await fault()
-            await wait_until(lambda: len(led.episodes) > before, 10, "the cut")
+            await wait_until(lambda: len(led.episodes) > before or idle_drops() > idle, 10, "the cut")
 
         async def drop() -> None:
             assert client.drop()
@@ -46,7 +49,7 @@ async def test_drops_ends_and_restarts_give_0_lost_0_duplicated(transport):
     finally:
         run.cancel()
         lab.stop()
-    assert len(led.episodes) >= 3
+    assert len(led.episodes) + idle_drops() >= 3
     assert all(ep.recovered and ep.lost == 0 and ep.duplicated == 0 for ep in led.episodes), led.summary()
     seqs = [e.seq for e in events if e.kind == "message"]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))

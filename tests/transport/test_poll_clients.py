@@ -115,8 +115,12 @@ async def test_drop_resumes_from_the_last_seq_with_nothing_lost(lab_server, tran
         feed.publish("price", i)
     await wait_until(lambda: run.client.ledger.received == 6, 5, "seqs 2..6")
     led = run.client.ledger
-    assert led.episodes and led.episodes[0].recovered and (led.lost, led.duplicated) == (0, 0)
-    assert run.rows("fault")
+    fault = run.rows("fault")[0]
+    if fault.meta["in_flight"]:  # a request was cut: a loss episode, recovered with nothing lost
+        assert led.episodes and led.episodes[0].recovered
+    else:  # an idle short poll: nothing was in flight, nothing to lose, no episode
+        assert led.episodes == []
+    assert (led.lost, led.duplicated) == (0, 0)
     await run.stop()
 
 
@@ -267,3 +271,35 @@ async def test_a_poll_asks_a_duplex_lab_for_its_largest_answers_and_leaves_other
         await asyncio.wait_for(task, 10)
     assert "limit" not in seen[0]  # nothing is known of the server yet
     assert all(q.get("limit") == (str(LAB_ANSWER) if lab else None) for q in seen[1:])
+
+
+async def test_dropping_an_idle_short_poll_is_a_row_not_a_loss_episode(lab_server):
+    from transport.clients.feed_http import FeedOptions
+    from transport.clients.polling import LongPollClient, ShortPollClient
+
+    base = f"http://127.0.0.1:{lab_server.port}"
+    feed = lab_server.app[FEED]
+    events: list = []
+    short = ShortPollClient(FeedOptions(base + "/api/poll", interval=30.0), events.append)
+    task = asyncio.ensure_future(short.run())
+    try:
+        await wait_until(lambda: short.stats.responses >= 1 and not short._busy, 10, "the first poll answered")
+        assert short.drop()
+        fault = next(e for e in events if e.kind == "fault")
+        assert "nothing was in flight" in fault.data and fault.meta["in_flight"] is False
+        feed.publish("chat", "after the drop")
+        await wait_until(lambda: short.stats.requests >= 2, 10, "the next poll")
+        assert short.ledger.episodes == []
+    finally:
+        await short.close()
+        await asyncio.wait_for(task, 10)
+    held: list = []
+    long = LongPollClient(FeedOptions(base + "/api/longpoll", hold=30.0), held.append)
+    task = asyncio.ensure_future(long.run())
+    try:
+        await wait_until(lambda: long._busy and long.stats.requests >= 1, 10, "a poll held")
+        assert long.drop()
+        await wait_until(lambda: len(long.ledger.episodes) == 1, 10, "the drop of a held poll: an episode")
+    finally:
+        await long.close()
+        await asyncio.wait_for(task, 10)

@@ -70,6 +70,7 @@ class HttpFeedClient(ClientBase, SessionOwner):
         self._session: aiohttp.ClientSession | None = None
         self._inflight: asyncio.Task | None = None
         self._busy = False  # an exchange is on the wire
+        self._idle_drop = False  # the last drop found nothing in flight
         self._last_end: int | None = None  # when the last answer was read (re-arm gaps start there)
         self._exchanges = 0
 
@@ -83,8 +84,13 @@ class HttpFeedClient(ClientBase, SessionOwner):
         task = self._inflight
         if self.state != "open" or task is None:
             return False
+        # a drop with nothing in flight loses nothing: a row, not a loss episode (the next request
+        # would have fetched the same messages anyway, so they are not "replayed")
+        self._idle_drop = not self._busy
         self._emit("state", "fault", data="connection dropped (closed under the request)" if self._busy
-                   else "connection dropped (the idle keep-alive connection is closed)", meta={"fault": "drop"})
+                   else "connection dropped (the idle keep-alive connection is closed): nothing was in flight, "
+                        "nothing can be lost; the next request opens a new connection",
+                   meta={"fault": "drop", "in_flight": self._busy})
         task.cancel()
         return True
 
@@ -118,7 +124,8 @@ class HttpFeedClient(ClientBase, SessionOwner):
             self._inflight = None
         self._last_end = None  # a retry's wait is not a re-arm gap
         if task.cancelled():  # dropped (or closed): the connection closed under it
-            if not self._closing:
+            idle, self._idle_drop = self._idle_drop, False
+            if not self._closing and not idle:
                 self.receiver.connection_lost()
             await self._discard_session()
             return "the connection was dropped"
