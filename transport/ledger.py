@@ -77,7 +77,8 @@ class Ledger:
         ep = self._open_episode()
         if ep is not None:
             ep.mark_recovered()
-        self.steady = True
+        last = self._current_episode()
+        self.steady = last is None or last.first_after is not None  # else record() fills first_after yet
 
     def gap(self, after: int, first_available: int, reset: bool = False) -> None:
         """The server declared seqs ``after+1 .. first_available-1`` unrecoverable; with ``reset``
@@ -105,8 +106,10 @@ class Ledger:
         """Count one delivered message; returns ``new``, ``duplicate`` or ``reordered``."""
         self.received += 1
         ep = self._current_episode()
-        if ep is not None and ep.first_after is None and not ep.recovered:
-            ep.first_after = seq
+        if ep is not None and ep.first_after is None:  # the first seq after the drop, even when the
+            ep.first_after = seq  # server's live marker closed the episode before any message came
+            if ep.recovered and not self._replaying:
+                self.steady = True
         verdict = "new"
         if self.high is None:
             self.high = seq

@@ -104,3 +104,20 @@ def test_loss_is_not_claimed_checked_when_nothing_carried_a_sequence_id():
     assert led.to_json()["ok"] is False
     r.text('{"seq":1,"ts":1,"topic":"t","body":0}', 2)
     assert led.checkable and led.verdict() == "0 lost, 0 duplicated; 3 without sequence ids, not checked"
+
+
+def test_first_after_is_filled_when_the_live_marker_came_before_any_message():
+    """A stream that resumes with nothing to replay says "live" first: the episode is recovered, and
+    its first seq after the drop is still the first message that comes (through the fast path too)."""
+    from transport.receiver import FeedReceiver
+
+    r = FeedReceiver("stream", lambda e: None, one_way=True)
+    env = '{{"seq":{},"ts":1,"topic":"t","body":0}}'
+    r.texts([(env.format(1), 30, None), (env.format(2), 30, None)], 1)
+    r.connection_lost()
+    r.resume_started()
+    r.text('{"control":"live","seq":2}', 2)
+    ep = r.ledger.episodes[0]
+    assert ep.recovered and ep.first_after is None and not r.ledger.steady
+    r.texts([(env.format(3), 30, None), (env.format(4), 30, None)], 3)
+    assert ep.first_after == 3 and r.ledger.steady and r.ledger.received == 4
