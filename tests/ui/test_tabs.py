@@ -152,3 +152,28 @@ async def test_ajax_tab_connects_without_a_ledger(make_tab):
     tab.bar.connect_button.click()
     await wait_until(lambda: "open" in tab.bar.light.text(), 5, "ready")
     assert tab.ledger.isHidden() and tab.faults.race_button.isHidden()
+
+
+@pytest.mark.parametrize("cls", FEED_TABS)
+async def test_enter_in_the_url_box_connects_and_a_new_url_is_a_new_connection(make_tab, qtbot, cls):
+    from PySide6.QtCore import Qt
+
+    tab, _said = make_tab(cls)
+    edit = tab.bar.url.lineEdit()
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    await wait_until(lambda: "open" in tab.bar.light.text(), 5, "connected by Enter")
+    first = FakeClient.made[-1]
+    first.deliver(1, 2, 3)
+    await wait_until(lambda: len(rows(tab, "message")) == 3, 5, "three rows")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)  # the same URL: nothing new
+    assert FakeClient.made[-1] is first
+    other = URLS[cls.transport].replace(":9/", ":10/").replace(":9", ":10")
+    edit.setText(other)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    await wait_until(lambda: FakeClient.made[-1] is not first and "open" in tab.bar.light.text(), 5,
+                     "the new connection")
+    assert first.state == "closed" and FakeClient.made[-1].options.url == other
+    await wait_until(lambda: rows(tab, "separator"), 5, "the separator row")
+    separator = rows(tab, "separator")[0]
+    assert other in separator.data and separator.meta["previous"] == URLS[cls.transport]
+    assert tab.controller.client.ledger.received == 0  # counters start again with the new connection

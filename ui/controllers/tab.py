@@ -128,6 +128,29 @@ class TabController(QObject):
             return
         self._start()
 
+    def connect_to(self, url: str, **options: Any) -> None:
+        """Connect to ``url`` now: already connected there with the same form, nothing; elsewhere, the
+        old connection closes and a new one starts (its own client: ledger and counters start again),
+        marked by a separator row."""
+        url = url.strip()
+        client = self.client
+        if client is not None and url == self.url and options == self.options:
+            return
+        if client is None:
+            self.open_client(url, **options)
+            return
+        self.state_row("separator", f"new connection: {url}", url=url, previous=self.url)
+        self.url, self.options = url, options
+        running = self._run_task
+
+        async def swap() -> None:
+            await client.close()
+            if running is not None:
+                await asyncio.gather(running, return_exceptions=True)
+            if self.client is None:
+                self.open_client()
+        self.spawn(swap())
+
     async def _follow_then_start(self) -> None:
         await self.faults.follow(self.url)
         if self.client is None:

@@ -66,6 +66,7 @@ class TransportTab(QWidget):
     def _connect_signals(self) -> None:
         c = self.controller
         self.bar.connectRequested.connect(self._on_bar_connect_requested)
+        self.bar.urlEntered.connect(self._on_bar_url_entered)
         self.bar.disconnectRequested.connect(c.disconnect)
         self.bar.dropRequested.connect(c.drop)
         self.bar.restartRequested.connect(c.restart_server)
@@ -146,6 +147,18 @@ class TransportTab(QWidget):
 
     def _on_bar_connect_requested(self) -> None:
         self.connect_client()
+
+    def _on_bar_url_entered(self) -> None:
+        """Enter in the URL box connects; to a new URL, as a new connection (a separator row, fresh
+        counters), the old one closed first."""
+        url = self.bar.url_text()
+        try:
+            options = self.client_options()
+        except DuplexError as err:
+            self.controller.report(err.sentence)
+            return
+        self.bar.remember_url(url)
+        self.controller.connect_to(url, **options)
 
     def _on_faults_route_toggled(self, on: bool) -> None:
         self.controller.url = self.bar.url_text() or self.controller.url

@@ -36,6 +36,7 @@ def parse_headers(text: str) -> list[tuple[str, str]]:
 
 class ConnectionBar(QWidget):
     connectRequested = Signal()
+    urlEntered = Signal()  # Enter in the URL box: connect there (a new URL is a new connection)
     disconnectRequested = Signal()
     dropRequested = Signal()
     restartRequested = Signal(float)
@@ -99,6 +100,9 @@ class ConnectionBar(QWidget):
         self.policy.currentIndexChanged.connect(self._on_policy_current_index_changed)
         self._on_policy_current_index_changed()
         self.connect_button.clicked.connect(self._on_connect_button_clicked)
+        url_edit = self.url.lineEdit()
+        if url_edit is not None:
+            url_edit.returnPressed.connect(self.urlEntered)
         self.drop_button.clicked.connect(self.dropRequested)
         self.restart_button.clicked.connect(lambda: self.restartRequested.emit(float(self.down_s.value())))
         self.set_state("idle")
