@@ -8,7 +8,7 @@ from typing import Awaitable, Callable
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 
 from transport.errors import DuplexError
 from transport.events import Event
@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
         self.lab.killed.connect(self._on_lab_killed)
         for tab in self.transport_tabs:
             c = tab.controller
-            c.statusMessage.connect(self._on_tab_status_message)
+            c.statusMessage.connect(lambda text, t=tab: log.info("%s: %s", t.title, text))  # the tab shows it
             c.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
             c.killRequested.connect(self.kill_lab)
             tab.session.browserChosen.connect(lambda index, c=c: self.virtual_browsers.move(c, index))
@@ -97,8 +97,8 @@ class MainWindow(QMainWindow):
         self.monitor.sessionEvents.connect(self.virtual_browsers.server_events)
         self.server_tab.killRequested.connect(self.kill_lab)
         self.server_tab.rateRequested.connect(self._on_server_tab_rate_requested)
-        self.server_tab.statusMessage.connect(self._on_tab_status_message)
-        self.compare_tab.statusMessage.connect(self._on_tab_status_message)
+        self.server_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.server_tab, text))
+        self.compare_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.compare_tab, text))
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
 
     # -- slots -----------------------------------------------------------------
@@ -184,8 +184,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(sentence, STATUS_MS)
         log.error("%s", sentence)
 
-    def _on_tab_status_message(self, text: str) -> None:
-        self.statusBar().showMessage(text, STATUS_MS)
+    def _on_tab_status_message(self, tab: QWidget, text: str) -> None:
+        """The Compare and Server tabs' sentences: on the window's status bar while that tab is shown
+        (the transport tabs have status lines of their own), and in the log either way."""
+        log.info("%s", text)
+        if self.tabs.currentWidget() is tab:
+            self.statusBar().showMessage(text, STATUS_MS)
 
     def _on_monitor_second(self) -> None:
         pushed = self.bridge.pushed

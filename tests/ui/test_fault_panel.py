@@ -41,7 +41,7 @@ async def test_a_server_fault_is_marked_in_every_timeline_and_network_faults_nee
     panel = tab.faults
     panel.form.fault.setCurrentIndex(panel.form.fault.findData("latency"))
     panel.apply_button.click()
-    await wait_until(lambda: "Route this tab" in window.statusBar().currentMessage(), 10, "the refusal")
+    await wait_until(lambda: "Route this tab" in tab.status.text(), 10, "the refusal")
     panel.form.fault.setCurrentIndex(panel.form.fault.findData("end_streams"))
     panel.apply_button.click()
     for other in window.transport_tabs:
@@ -63,7 +63,7 @@ async def test_the_ledger_exports_as_json_with_time_to_recover(window, tmp_path)
     assert float(tab.ledger.episodes.item(0, 8).text()) >= 0  # recover ms
     target = tmp_path / "ledger.json"
     tab.ledger.export(str(target))
-    await wait_until(lambda: "Ledger written" in window.statusBar().currentMessage(), 10, "the export")
+    await wait_until(lambda: "Ledger written" in tab.status.text(), 10, "the export")
     data = json.loads(target.read_text())
     assert data["ok"] is True and data["verdict"] == "0 lost, 0 duplicated"
     assert data["episodes"][0]["recovered"] and data["episodes"][0]["recover_ms"] >= 0

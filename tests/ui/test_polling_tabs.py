@@ -51,7 +51,7 @@ async def test_a_server_that_answers_something_else_gets_one_sentence(window):
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText(window.lab.url + "/")  # a JSON object, not a list
     tab.bar.connect_button.click()
-    await wait_until(lambda: "not a list of messages" in window.statusBar().currentMessage(), 10, "the sentence")
+    await wait_until(lambda: "not a list of messages" in tab.status.text(), 10, "the sentence")
     assert "failed" in tab.bar.light.text()
 
 
@@ -61,7 +61,7 @@ async def test_ajax_change_against_postback_and_a_broadcast_message(window):
     assert tab.bar.url_text() == window.lab.url and not tab.bar.policy.isVisible()
     tab.value.setText("green")
     tab.both_button.click()
-    await wait_until(lambda: "The same change" in window.statusBar().currentMessage(), 10, "the comparison")
+    await wait_until(lambda: "The same change" in tab.status.text(), 10, "the comparison")
     table = tab.compare
     assert [table.item(r, 1).text() for r in range(3)] == ["1", "1", "1"]
     ajax_total = int(table.item(0, 4).text().split()[0].replace(",", ""))
@@ -75,4 +75,4 @@ async def test_ajax_change_against_postback_and_a_broadcast_message(window):
                      "the message on the WebSocket tab")
     tab.message.setText("{broken")
     tab.post_button.click()
-    await wait_until(lambda: "Not valid JSON" in window.statusBar().currentMessage(), 5, "the JSON error")
+    await wait_until(lambda: "Not valid JSON" in tab.status.text(), 5, "the JSON error")

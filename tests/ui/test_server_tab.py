@@ -103,6 +103,7 @@ async def test_a_scenario_runs_its_steps_on_schedule_and_marks_every_timeline(wi
 
 async def test_network_steps_need_a_routed_tab(window):
     server = window.server_tab
+    window.tabs.setCurrentWidget(server)  # the user is on the tab whose button they click
     server.form.fault.setCurrentIndex(server.form.fault.findData("latency"))
     server.add_button.click()
     server.run_button.click()

@@ -72,11 +72,11 @@ async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText(window.lab.url + "/")  # JSON, not text/event-stream
     tab.bar.connect_button.click()
-    await wait_until(lambda: "not text/event-stream" in window.statusBar().currentMessage(), 10, "status message")
+    await wait_until(lambda: "not text/event-stream" in tab.status.text(), 10, "status message")
     assert "failed" in tab.bar.light.text()
     tab.bar.url.setCurrentText("ws://127.0.0.1:1/sse")
     tab.bar.connect_button.click()
-    await wait_until(lambda: "http:// or https://" in window.statusBar().currentMessage(), 10, "invalid URL")
+    await wait_until(lambda: "http:// or https://" in tab.status.text(), 10, "invalid URL")
     tab.bar.url.setCurrentText(window.lab.url + "/sse")
     tab.bar.connect_button.click()
     await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "usable again")

@@ -177,3 +177,14 @@ async def test_enter_in_the_url_box_connects_and_a_new_url_is_a_new_connection(m
     separator = rows(tab, "separator")[0]
     assert other in separator.data and separator.meta["previous"] == URLS[cls.transport]
     assert tab.controller.client.ledger.received == 0  # counters start again with the new connection
+
+
+async def test_each_tab_says_its_own_sentences_on_its_own_line(make_tab):
+    ws, _ = make_tab(WebSocketTab)
+    poll, _ = make_tab(ShortPollTab)
+    ws.controller.report("WebSocket: something about the WebSocket")
+    poll.controller.report("Short polling: connection refused")
+    assert ws.status.text().endswith("WebSocket: something about the WebSocket")
+    assert poll.status.text().endswith("Short polling: connection refused")
+    ws.controller.report("WebSocket: a second sentence")
+    assert "something about the WebSocket" in ws.status.toolTip()  # the recent ones stay reachable

@@ -16,7 +16,7 @@ async def test_export_a_live_timeline_and_import_it_elsewhere(window, tmp_path):
     har, jsonl = tmp_path / "ws.har", tmp_path / "ws.jsonl"
     await ws.timeline.files.export(str(har))
     await ws.timeline.files.export(str(jsonl))
-    assert "rows written to" in window.statusBar().currentMessage()
+    assert "rows written to" in ws.status.text()
     doc = json.loads(har.read_text())
     entry = next(e for e in doc["log"]["entries"] if e["_resourceType"] == "websocket")
     assert len([m for m in entry["_webSocketMessages"] if m["type"] == "receive"]) >= 10
@@ -26,7 +26,7 @@ async def test_export_a_live_timeline_and_import_it_elsewhere(window, tmp_path):
     await target.files.import_(str(har))
     await wait_until(lambda: target.model.captured == before + len(rows), 5, "the imported rows")
     assert target.model.events()[-len(rows):] == rows
-    assert "imported from ws.har" in window.statusBar().currentMessage()
+    assert "imported from ws.har" in window.ajax_tab.status.text()
 
 
 async def test_importing_a_file_that_is_not_a_timeline_says_why(window, tmp_path):
@@ -37,6 +37,6 @@ async def test_importing_a_file_that_is_not_a_timeline_says_why(window, tmp_path
     before = tab.timeline.model.captured
     task = tab.timeline.files.import_(str(bad))
     await wait_until(lambda: task.done(), 5, "the import to fail")
-    await wait_until(lambda: "Line 1 of notes.jsonl is not JSON" in window.statusBar().currentMessage(), 5,
+    await wait_until(lambda: "Line 1 of notes.jsonl is not JSON" in tab.status.text(), 5,
                      "the sentence")
     assert tab.timeline.model.captured == before  # nothing imported

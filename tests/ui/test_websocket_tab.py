@@ -46,7 +46,7 @@ async def test_send_text_json_and_binary_appear_as_out_rows(window):
     box.kind.setCurrentIndex(box.kind.findData("binary"))
     box.payload.setText("zz")
     box.send_button.click()
-    assert "hex" in window.statusBar().currentMessage()
+    assert "hex" in tab.status.text()
 
 
 async def test_filter_and_pause_view(window):
@@ -93,7 +93,7 @@ async def test_invalid_url_gives_one_sentence_and_the_app_stays_usable(window):
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText("http://example.invalid/ws")
     tab.bar.connect_button.click()
-    await wait_until(lambda: "Invalid URL" in window.statusBar().currentMessage(), 5, "status message")
+    await wait_until(lambda: "Invalid URL" in tab.status.text(), 5, "status message")
     errors = lambda: [e for e in tab.timeline.model.events() if e.kind == "error"]  # noqa: E731
     await wait_until(lambda: errors(), 5, "the error row")
     assert "ws:// or wss://" in errors()[-1].data
@@ -111,7 +111,7 @@ async def test_bad_header_is_refused_before_connecting(window):
     tab.bar.headers.setText("not a header")
     tab.bar.connect_button.click()
     assert tab.controller.client is None
-    assert "is not of the form 'Name: value'" in window.statusBar().currentMessage()
+    assert "is not of the form 'Name: value'" in tab.status.text()
 
 
 async def test_recent_urls_persist_except_the_lab_of_this_launch(window):

@@ -24,6 +24,7 @@ from ..widgets.fault_panel import FaultPanel
 from ..widgets.ledger_panel import LedgerPanel
 from ..widgets.session_panel import SessionPanel
 from ..widgets.timeline import TimelineWidget
+from ..widgets.status_line import StatusLine
 
 
 class TransportTab(QWidget):
@@ -61,6 +62,8 @@ class TransportTab(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.addWidget(self.bar)
         self.layout_.addWidget(split, 1)
+        self.status = StatusLine()  # this tab's own sentences (errors, results), not the window's
+        self.layout_.addWidget(self.status)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -71,6 +74,7 @@ class TransportTab(QWidget):
         self.bar.dropRequested.connect(c.drop)
         self.bar.restartRequested.connect(c.restart_server)
         self.ledger.exported.connect(c.report)
+        c.statusMessage.connect(self.status.say)
         self.timeline.said.connect(c.statusMessage)
         self.faults.said.connect(c.statusMessage)
         self.faults.routeToggled.connect(self._on_faults_route_toggled)
