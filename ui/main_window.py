@@ -8,7 +8,7 @@ from typing import Awaitable, Callable
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabBar, QTabWidget, QToolButton, QWidget
 
 from transport.errors import DuplexError
 from transport.events import Event
@@ -27,6 +27,7 @@ from .tabs.sse_tab import SSETab
 from .tabs.transport_tab import TransportTab
 from .tabs.websocket_tab import WebSocketTab
 from .tasks import TaskGroup
+from .widgets.timeline import TimelineWidget
 
 log = logging.getLogger("duplex.ui")
 
@@ -42,6 +43,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Duplex — real-time transport lab")
         self.settings = settings or QSettings("Duplex", "Duplex")
         self.bridge = EventBridge(parent=self)
+        self.cap = cap
         self.lab = LabProcess(rate=rate, parent=self)
         self.ws_tab = WebSocketTab(self.bridge, cap)
         self.sse_tab = SSETab(self.bridge, cap)
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.lab.failed.connect(self._on_lab_failed)
         self.lab.killed.connect(self._on_lab_killed)
         for tab in self.transport_tabs:
+            tab.timeline.files.open_view = self.open_import
             c = tab.controller
             c.statusMessage.connect(lambda text, t=tab: log.info("%s: %s", t.title, text))  # the tab shows it
             c.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
@@ -183,6 +186,29 @@ class MainWindow(QMainWindow):
         self.lab_label.setText("Lab server: down")
         self.statusBar().showMessage(sentence, STATUS_MS)
         log.error("%s", sentence)
+
+    def open_import(self, name: str) -> Callable[[list[Event]], None]:
+        """A read-only timeline tab for an imported file, titled with it and closable; where its rows go."""
+        view = TimelineWidget(self.cap)
+        for button in (view.import_button, view.clear_button, view.pause_button):
+            button.hide()  # a file's rows: nothing arrives, nothing to pause or clear
+        view.said.connect(lambda text: self._on_tab_status_message(view, text))
+        index = self.tabs.addTab(view, f"{name} (imported)")
+        self.tabs.setTabToolTip(index, f"Rows imported from {name}: read-only")
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip(f"Close {name}")
+        close.clicked.connect(lambda: self._close_import(view))
+        self.tabs.tabBar().setTabButton(index, QTabBar.ButtonPosition.RightSide, close)
+        self.tabs.setCurrentIndex(index)
+        return view.append_events
+
+    def _close_import(self, view: QWidget) -> None:
+        index = self.tabs.indexOf(view)
+        if index >= 0:
+            self.tabs.removeTab(index)
+            view.deleteLater()
 
     def _on_tab_status_message(self, tab: QWidget, text: str) -> None:
         """The Compare and Server tabs' sentences: on the window's status bar while that tab is shown

@@ -21,12 +21,18 @@ async def test_export_a_live_timeline_and_import_it_elsewhere(window, tmp_path):
     entry = next(e for e in doc["log"]["entries"] if e["_resourceType"] == "websocket")
     assert len([m for m in entry["_webSocketMessages"] if m["type"] == "receive"]) >= 10
     assert len(jsonl.read_text().splitlines()) == len(rows)
-    target = window.ajax_tab.timeline
-    before = target.model.captured
-    await target.files.import_(str(har))
-    await wait_until(lambda: target.model.captured == before + len(rows), 5, "the imported rows")
-    assert target.model.events()[-len(rows):] == rows
+    live = window.ajax_tab.timeline
+    before, tabs = live.model.captured, window.tabs.count()
+    await live.files.import_(str(har))
+    # the file opens in a read-only timeline tab of its own, titled with it; the live timeline is untouched
+    assert window.tabs.count() == tabs + 1 and window.tabs.tabText(tabs) == "ws.har (imported)"
+    view = window.tabs.widget(tabs)
+    assert window.tabs.currentWidget() is view and not view.import_button.isVisible()
+    await wait_until(lambda: view.model.captured == len(rows), 5, "the imported rows")
+    assert view.model.events() == rows and live.model.captured == before
     assert "imported from ws.har" in window.ajax_tab.status.text()
+    window.tabs.tabBar().tabButton(tabs, window.tabs.tabBar().ButtonPosition.RightSide).click()
+    assert window.tabs.count() == tabs
 
 
 async def test_importing_a_file_that_is_not_a_timeline_says_why(window, tmp_path):

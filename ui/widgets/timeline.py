@@ -47,7 +47,7 @@ class TimelineWidget(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the timeline as HAR 1.2 (opens in HAR viewers and DevTools) or JSON Lines")
         self.import_button = QPushButton("Import…")
-        self.import_button.setToolTip("Show a Duplex HAR or JSON Lines file again, in this timeline")
+        self.import_button.setToolTip("Show a Duplex HAR or JSON Lines file again, in a read-only tab of its own")
         self.received: int | None = None  # rows the bridge took for this timeline (the window sets it)
         self.files = TimelineFiles(self, self.model.snapshot, self.append_events, self.said.emit)
         self.counts = QLabel()

@@ -34,6 +34,8 @@ class TimelineFiles:
     def __init__(self, parent: QWidget, snapshot: Callable[[], RowStore],
                  append: Callable[[list[Event]], None], say: Callable[[str], None]) -> None:
         self.parent, self.snapshot, self.append, self.say = parent, snapshot, append, say
+        # the window's offer of a timeline of its own for an import: title → where its rows go
+        self.open_view: Callable[[str], Callable[[list[Event]], None]] | None = None
         self._tasks = TaskGroup(say)
 
     def ask_export(self) -> None:
@@ -63,12 +65,18 @@ class TimelineFiles:
         return self._tasks.spawn(write())
 
     def import_(self, path: str) -> asyncio.Task:
+        """Read ``path`` into a timeline of its own when the window offers one (``open_view``: a
+        read-only tab titled with the file), else into this one."""
         async def read() -> None:
             batches = iter_event_batches(path, IMPORT_BATCH)  # read off the GUI thread, a batch at a time
+            first = await asyncio.to_thread(next, batches, None)  # a file that is not a timeline fails here
+            append = self.open_view(Path(path).name) if self.open_view is not None else self.append
             n = 0
-            while (events := await asyncio.to_thread(next, batches, None)) is not None:
-                self.append(events)  # a million rows must not freeze the window: the GUI paints between
+            events = first
+            while events is not None:
+                append(events)  # a million rows must not freeze the window: the GUI paints between
                 n += len(events)
+                events = await asyncio.to_thread(next, batches, None)
             self.say(f"{n:,} rows imported from {Path(path).name}.")
 
         return self._tasks.spawn(read())
