@@ -57,6 +57,12 @@ async def test_expiry_ends_open_connections_and_asks_to_log_in_again(window):
                          f"{tab.title}: asked to log in again")
         assert tab.controller.client is None and "failed" in tab.bar.light.text()
     assert all("log in again" in tab.status.text() for tab in (ws, sse))  # each tab says it on its own line
+    for tab in (ws, sse):  # and asks, without a dialog: a banner on each affected tab
+        assert not tab.banner.isHidden() and "expired" in tab.banner.text.text()
+    ws.banner.login_button.click()
+    await wait_until(lambda: all(t.controller.client is not None and t.controller.client.connected for t in (ws, sse)),
+                     15, "both tabs going on after logging in again")
+    await wait_until(lambda: ws.banner.isHidden() and sse.banner.isHidden(), 5, "the banners gone")
 
 
 async def test_expiry_can_go_on_as_anonymous(window):

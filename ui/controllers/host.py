@@ -24,6 +24,7 @@ class TabHost(Protocol):
     vtab: VirtualTab | None
     statusMessage: SignalInstance
     sessionChanged: SignalInstance
+    loginAsked: SignalInstance
     tabMoved: SignalInstance
 
     @property

@@ -114,4 +114,6 @@ class SessionController(QObject):
             return False
         tab.state_row("session", "session expired or unknown (401): log in again", status=401)
         tab.report(f"{tab.title}: the session expired — log in again (Session panel).")
+        tab.loginAsked.emit(f"The session of {browser.name} expired ({tab.title} got a 401): this tab stopped. "
+                            "Log in again to go on.")
         return True

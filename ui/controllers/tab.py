@@ -38,6 +38,7 @@ class TabController(QObject):
     statusMessage = Signal(str)
     firstMessage = Signal(object)  # the first incoming feed message (an Event)
     sessionChanged = Signal(object, str)  # a VirtualBrowser logged in or out (and why): its tabs reload
+    loginAsked = Signal(str)  # the session expired and the user chose to be asked: the sentence to show
     tabMoved = Signal()  # this tab now runs in another virtual tab
     faultMarker = Signal(str, bool)  # a fault was applied: text, and whether every tab is affected
     killRequested = Signal(float, bool)  # kill the lab process: seconds until the new one, keep history

@@ -22,9 +22,10 @@ from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar
 from ..widgets.fault_panel import FaultPanel
 from ..widgets.ledger_panel import LedgerPanel
+from ..widgets.login_banner import LoginBanner
 from ..widgets.session_panel import SessionPanel
-from ..widgets.timeline import TimelineWidget
 from ..widgets.status_line import StatusLine
+from ..widgets.timeline import TimelineWidget
 
 
 class TransportTab(QWidget):
@@ -61,6 +62,8 @@ class TransportTab(QWidget):
         split.setSizes([860, 320])
         self.layout_ = QVBoxLayout(self)
         self.layout_.addWidget(self.bar)
+        self.banner = LoginBanner()  # shown when the session expired and the user chose to be asked
+        self.layout_.addWidget(self.banner)
         self.layout_.addWidget(split, 1)
         self.status = StatusLine()  # this tab's own sentences (errors, results), not the window's
         self.layout_.addWidget(self.status)
@@ -83,6 +86,9 @@ class TransportTab(QWidget):
         self.faults.stormRequested.connect(c.set_storm)
         self.faults.raceRequested.connect(c.set_race)
         self.session.loginRequested.connect(c.session.login)
+        c.loginAsked.connect(self.banner.ask)
+        self.banner.loginClicked.connect(lambda: c.session.login(self.session.user.text().strip()))
+        c.stateChanged.connect(lambda state: self.banner.hide() if state == "open" else None)  # going on again
         self.session.logoutRequested.connect(c.session.logout)
         self.session.reloadRequested.connect(c.reload)
         self.session.closeTabRequested.connect(c.session.close_tab)
