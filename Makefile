@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test typecheck bench venv clean
+.PHONY: run test typecheck bench desktop venv clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -28,6 +28,9 @@ typecheck: venv
 
 bench: venv
 	QT_QPA_PLATFORM=offscreen $(PY) tests/bench/run.py
+
+desktop: venv
+	$(PY) -m ui.identity --install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

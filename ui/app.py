@@ -8,7 +8,6 @@ import json
 import signal
 import sys
 import time
-from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
@@ -17,10 +16,11 @@ from PySide6.QtWidgets import QApplication
 from .event_loop import DuplexEventLoop
 from .logs import setup_logging, stop_logging
 from .heap import freeze_startup
+from .identity import APP_ID, NAME, ORGANIZATION, icon_path
 from .main_window import MainWindow
 
 SMOKE_TIMEOUT_S = 20.0
-ICON = Path(__file__).resolve().parent.parent / "resources" / "duplex.svg"
+ICON = icon_path()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -40,8 +40,9 @@ def run(argv: list[str], started: float | None = None) -> int:
     started = time.monotonic() if started is None else started
     setup_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Duplex")
-    app.setOrganizationName("Duplex")
+    app.setApplicationName(NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setDesktopFileName(APP_ID)  # the desktop entry (make desktop) and the window are one app
     if ICON.is_file():  # once, before the window and the loop exist
         app.setWindowIcon(QIcon(str(ICON)))
     loop = DuplexEventLoop(app)

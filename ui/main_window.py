@@ -18,6 +18,7 @@ from transport.lab_admin import post_fault
 from .bridge import EventBridge
 from .controllers.browsers import BrowsersController
 from .controllers.lab_monitor import LabMonitor
+from .identity import NAME, ORGANIZATION
 from .lab_process import LabProcess
 from .tabs.ajax_tab import AjaxTab
 from .tabs.compare_tab import CompareTab
@@ -41,7 +42,7 @@ class MainWindow(QMainWindow):
                  settings: QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("Duplex — real-time transport lab")
-        self.settings = settings or QSettings("Duplex", "Duplex")
+        self.settings = settings or QSettings(ORGANIZATION, NAME)
         self.bridge = EventBridge(parent=self)
         self.cap = cap
         self.lab = LabProcess(rate=rate, parent=self)

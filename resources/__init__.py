@@ -1,0 +1,1 @@
+"""Duplex's identity, shipped with the package: the app icon (SVG) and the desktop entry's template."""
