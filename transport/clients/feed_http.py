@@ -141,15 +141,16 @@ class HttpFeedClient(ClientBase, SessionOwner):
         raise NotImplementedError
 
     # -- for subclasses ----------------------------------------------------------------
-    def _request(self, url: str, note: str = "", **meta: Any) -> int:
-        """The request row; returns its time. Bytes left from a failed exchange are not ours."""
+    def _request(self, url: str, note: str = "", headers: list[tuple[str, str]] | None = None, **meta: Any) -> int:
+        """The request row (``headers``: the request's own, if the caller has them); returns its time.
+        Bytes left from a failed exchange are not ours."""
         self.counter.mark()
         self.stats.requests += 1
         self._exchanges += 1
         t = now_ns()
-        headers = dict(self._request_headers())
+        shown = dict(self._request_headers() if headers is None else headers)
         self._emit("out", "request", t=t, data=f"GET {url}{note}", meta={
-            "headers": headers, "after": self.after, "exchange": self._exchanges, **meta})
+            "headers": shown, "after": self.after, "exchange": self._exchanges, **meta})
         return t
 
     def _check_status(self, resp: aiohttp.ClientResponse, body: bytes | None, peer: str) -> None:

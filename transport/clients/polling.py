@@ -45,6 +45,7 @@ class PollClient(HttpFeedClient):
         self._items = 0  # items (messages and control items) in the last answer
         self._prefix: str | None = None
         self._prefix_limit: int | None = None
+        self._peer = ""  # where(url), with the prefix
 
     def _pace(self) -> float:
         if self.long or self._full:
@@ -86,18 +87,20 @@ class PollClient(HttpFeedClient):
             self._prefix_limit = limit
             self._prefix = with_query(url, **params)
             self._prefix += "&" if "?" in self._prefix else "?"
+            self._peer = where(url)
         after = self.after
         target = f"{self._prefix}after={after}" if after is not None else self._prefix.rstrip("?&")
         self._started = time.monotonic()
         rearm = (now_ns() - self._last_end) / 1e6 if self.long and self._last_end is not None else None
         target = self._carried(target)
+        headers = self._request_headers()  # once: the row shows what the request carries
         started = self._request(target, f"  · re-armed after {rearm:.2f} ms" if rearm is not None else "",
-                                rearm_ms=None if rearm is None else round(rearm, 3))
+                                headers=headers, rearm_ms=None if rearm is None else round(rearm, 3))
         if rearm is not None:
             self.stats.rearm_ms.add(rearm)
-        peer = where(url)
+        peer = self._peer
         async with asyncio.timeout(o.open_timeout + (o.hold if self.long else 0)):
-            resp = await session.get(target, headers=self._request_headers())
+            resp = await session.get(target, headers=headers)
         try:
             head_t = now_ns()
             body = await read_body(resp, o.max_body, o.body_timeout, peer)
