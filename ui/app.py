@@ -47,10 +47,15 @@ def run(argv: list[str], started: float | None = None) -> int:
         app.setWindowIcon(QIcon(str(ICON)))
     loop = DuplexEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(rate=args.rate, cap=args.cap)
     outcome = {"code": 0}
     quit_event = asyncio.Event()
     app.aboutToQuit.connect(quit_event.set)
+    # Ctrl+C or a session logout: quit cleanly. Through the asyncio event, not app.quit(): a signal that
+    # lands before the Qt loop runs would be lost. Installed before the window starts the lab process,
+    # so a signal that comes as soon as the lab exists still finds it.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
+    window = MainWindow(rate=args.rate, cap=args.cap)
     if args.smoke:
         window.lab.failed.connect(lambda sentence: _smoke_fail(sentence, outcome, app))
         def on_first(_event) -> None:
@@ -59,10 +64,6 @@ def run(argv: list[str], started: float | None = None) -> int:
         window.ws_tab.controller.firstMessage.connect(on_first)
         QTimer.singleShot(int(SMOKE_TIMEOUT_S * 1000), lambda: _smoke_fail(
             f"no live WebSocket message within {SMOKE_TIMEOUT_S:g} s", outcome, app))
-    # Ctrl+C or a session logout: quit cleanly. Through the asyncio event, not
-    # app.quit(): a signal that lands before the Qt loop runs would be lost.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
     window.show()
     freeze_startup()
     try:
