@@ -120,8 +120,10 @@ class TransportTab(QWidget):
         """Hook for tab-specific panels, after the timeline took the batch."""
 
     # -- binding ------------------------------------------------------------------------
-    def connect_client(self) -> None:
-        """Connect with what the bar says now (a form that makes no sense is said, not connected)."""
+    def connect_client(self, new_connection: bool = False) -> None:
+        """Connect with what the bar says now (a form that makes no sense is said, not connected).
+        ``new_connection`` (Enter in the URL box): to a new URL even while connected, as a new
+        connection (a separator row, fresh counters), the old one closed first."""
         url = self.bar.url_text()
         try:
             options = self.client_options()
@@ -129,7 +131,10 @@ class TransportTab(QWidget):
             self.controller.report(err.sentence)
             return
         self.bar.remember_url(url)
-        self.controller.open_client(url, **options)
+        if new_connection:
+            self.controller.connect_to(url, **options)
+        else:
+            self.controller.open_client(url, **options)
 
     def attach(self, vtab: VirtualTab, browsers: list[VirtualBrowser]) -> None:
         """Run inside ``vtab`` (of its browser); the panel offers ``browsers``."""
@@ -159,16 +164,7 @@ class TransportTab(QWidget):
         self.connect_client()
 
     def _on_bar_url_entered(self) -> None:
-        """Enter in the URL box connects; to a new URL, as a new connection (a separator row, fresh
-        counters), the old one closed first."""
-        url = self.bar.url_text()
-        try:
-            options = self.client_options()
-        except DuplexError as err:
-            self.controller.report(err.sentence)
-            return
-        self.bar.remember_url(url)
-        self.controller.connect_to(url, **options)
+        self.connect_client(new_connection=True)
 
     def _on_faults_route_toggled(self, on: bool) -> None:
         self.controller.url = self.bar.url_text() or self.controller.url
