@@ -53,8 +53,8 @@ class Ledger:
     resets: int = 0  # times the server's numbering started again (history lost)
     _lost_earlier: int = 0  # holes of earlier numberings, closed for good
     _declared_earlier: int = 0
-    # no drop episode open and no replay running: the next seq after ``high`` is plainly new (the feed
-    # receiver's fast path reads this instead of calling record())
+    # no drop episode open and no replay running: the next seq after ``high`` is plainly new, and
+    # record() counts it without the episode bookkeeping (the feed's hot path)
     steady: bool = True
     unnumbered: int = 0  # messages that carried no sequence id: nothing can be said of their loss
 
@@ -104,6 +104,11 @@ class Ledger:
     # -- messages ------------------------------------------------------------
     def record(self, seq: int) -> str:
         """Count one delivered message; returns ``new``, ``duplicate`` or ``reordered``."""
+        high = self.high
+        if self.steady and high is not None and seq == high + 1:  # the plainly next one
+            self.high = seq
+            self.received += 1
+            return "new"
         self.received += 1
         ep = self._current_episode()
         if ep is not None and ep.first_after is None:  # the first seq after the drop, even when the

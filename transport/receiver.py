@@ -111,8 +111,7 @@ class FeedReceiver:
         / :meth:`binary`. ``metas``: each message's meta to start from (an SSE event's type and id).
         Returns how many were lab envelopes."""
         match = _LAB_ENVELOPE.match
-        ledger = self.ledger
-        record = ledger.record
+        record = self.ledger.record
         stats = self.stats
         staleness = stats.staleness_ms
         one_way = self.one_way
@@ -136,13 +135,7 @@ class FeedReceiver:
                     continue
                 seq_text, ts_text, topic = m.groups()
                 seq = int(seq_text)
-                high = ledger.high
-                if ledger.steady and high is not None and seq == high + 1:  # the next one, nothing open
-                    ledger.high = seq
-                    ledger.received += 1
-                    verdict = "new"
-                else:
-                    verdict = record(seq)
+                verdict = record(seq)
                 if verdict != "duplicate":
                     delivered += 1
                 meta: dict[str, Any]
