@@ -195,3 +195,44 @@ def test_bad_toxics_are_refused_with_a_reason():
                         ({"type": "latency", "attributes": {"latency": -1}}, "finite number from 0")):
         with pytest.raises(ToxicError, match=words):
             Toxic.from_json(body)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_latency_times_each_chunk_from_its_own_arrival():
+    """300 ms ± 0 on chunks that arrive 100 ms apart: each leaves 300 ms after it came, not in ticks."""
+    from transport.server.faultproxy import DelaySchedule, forward, latency_of
+
+    clock, schedule, queue, sent = FakeClock(), DelaySchedule(), asyncio.Queue(), []
+    lat = toxic("latency", latency=300)
+    for arrived, data in [(0.0, b"a"), (0.1, b"b"), (0.2, b"c"), (0.25, b"")]:
+        queue.put_nowait((schedule.due(arrived, latency_of(lat)), data))
+
+    async def send(data: bytes) -> bool:
+        sent.append((round(clock.now, 3), data))
+        return bool(data)
+
+    await forward(queue, send, clock, clock.sleep)
+    assert sent == [(0.3, b"a"), (0.4, b"b"), (0.5, b"c"), (0.55, b"")]
+
+
+def test_jitter_never_reorders_a_stream():
+    from transport.server.faultproxy import DelaySchedule, latency_of
+
+    schedule = DelaySchedule()
+    lat = toxic("latency", latency=300, jitter=200)
+    assert latency_of(lat, draw=lambda lo, hi: hi) == 500 and latency_of(lat, draw=lambda lo, hi: lo) == 100
+    first = schedule.due(0.0, 500)  # a slow draw
+    second = schedule.due(0.1, 100)  # a fast one right behind it waits for it
+    assert (first, second) == (0.5, 0.5)
+    assert schedule.due(1.0, 0) == 1.0
+    assert latency_of(toxic("latency", latency=50, jitter=200), draw=lambda lo, hi: lo) == 0.0

@@ -33,6 +33,8 @@ import re
 import socket
 import struct
 from dataclasses import dataclass, field
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger("duplex.server.faultproxy")
@@ -48,6 +50,7 @@ TOXIC_TYPES: dict[str, dict[str, float]] = {
     "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
 }
 READ = 32 * 1024
+QUEUE_CHUNKS = 64  # chunks read but not yet due, per direction (at most 2 MiB): then reading waits
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # proxy and toxic names: they go into URL paths
 MAX_ATTRIBUTE = 1_000_000_000  # ms, bytes, KB/s: anything larger is a mistake
 
@@ -120,6 +123,39 @@ def split_hostport(text: str, what: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def latency_of(t: Toxic, draw: Callable[[float, float], float] = random.uniform) -> float:
+    """One chunk's delay (ms) under a latency toxic: ``latency`` ± up to ``jitter``, never below 0."""
+    jitter = t.attributes["jitter"]
+    return max(0.0, t.attributes["latency"] + (draw(-jitter, jitter) if jitter else 0.0))
+
+
+class DelaySchedule:
+    """When each chunk may leave: its own arrival plus its own delay (sans-I/O, times in seconds).
+
+    Never before the chunk ahead of it: a TCP stream keeps its order, so jitter can hold a chunk
+    back behind a slower one but cannot reorder them.
+    """
+
+    def __init__(self) -> None:
+        self._last = -math.inf
+
+    def due(self, arrived: float, delay_ms: float) -> float:
+        self._last = max(arrived + delay_ms / 1000, self._last)
+        return self._last
+
+
+async def forward(queue: "asyncio.Queue[tuple[float, bytes]]", send: Callable[[bytes], Awaitable[bool]],
+                  clock: Callable[[], float], sleep: Callable[[float], Awaitable[Any]]) -> None:
+    """Send each queued ``(due, chunk)`` once its time comes, in order, until ``send`` says done."""
+    while True:
+        due, data = await queue.get()
+        wait = due - clock()
+        if wait > 0:
+            await sleep(wait)
+        if not await send(data):
+            return
+
+
 class _Link:
     """One client connection and its upstream connection."""
 
@@ -178,43 +214,69 @@ class _Link:
         self.closed.set()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stream: str) -> None:
-        try:
-            while not self.closed.is_set():
+        """Read on; each chunk is timed from its own arrival (``latency``), and forwarded in order.
+
+        Reading and writing are two tasks so a chunk that waits out its latency does not hold up the
+        reading of the next one: two chunks 100 ms apart under 300 ms of latency leave 100 ms apart,
+        never together at the end of one sleep. The queue between them is bounded (backpressure).
+        """
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(QUEUE_CHUNKS)
+        schedule = DelaySchedule()
+
+        async def pump() -> None:
+            while True:
                 data = await reader.read(READ)
-                toxics = self.toxics(stream)
+                delay = sum(latency_of(t) for t in self.toxics(stream) if t.type == "latency")
+                await queue.put((schedule.due(self.proxy.clock(), delay), data))
                 if not data:
-                    for t in toxics:
-                        if t.type == "slow_close":
-                            await asyncio.sleep(t.attributes["delay"] / 1000)
-                    with contextlib.suppress(Exception):
-                        writer.write_eof()
                     return
-                pieces = [data]
-                for t in toxics:
-                    applied = await self._apply(t, pieces, stream)
-                    if applied is None:
-                        return
-                    pieces = applied
-                for piece in pieces:
-                    if self.closed.is_set():
-                        return
-                    writer.write(piece)
-                    await writer.drain()
-                    self.sent[stream] += len(piece)
-                    self.proxy.bytes[stream] += len(piece)
-                    if piece is not pieces[-1]:
-                        slicer = next((t for t in toxics if t.type == "slicer"), None)
-                        if slicer is not None and slicer.attributes["delay"]:
-                            await asyncio.sleep(slicer.attributes["delay"] / 1e6)
+
+        reading = asyncio.ensure_future(pump())
+        sending = asyncio.ensure_future(forward(queue, lambda data: self._send(writer, data, stream),
+                                                self.proxy.clock, asyncio.sleep))
+        try:
+            await asyncio.wait({reading, sending}, return_when=asyncio.FIRST_COMPLETED)
+            if reading.done() and not reading.cancelled() and reading.exception() is None:
+                await sending  # the end of the stream is queued behind the chunks still due
         except (ConnectionError, OSError):
             return
+        finally:
+            for task in (reading, sending):
+                task.cancel()
+            await asyncio.gather(reading, sending, return_exceptions=True)
+
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes, stream: str) -> bool:
+        """Forward one chunk through the other toxics; False when the connection is done."""
+        toxics = [t for t in self.toxics(stream) if t.type != "latency"]
+        if not data:
+            for t in toxics:
+                if t.type == "slow_close":
+                    await asyncio.sleep(t.attributes["delay"] / 1000)
+            with contextlib.suppress(Exception):
+                writer.write_eof()
+            return False
+        pieces = [data]
+        for t in toxics:
+            applied = await self._apply(t, pieces, stream)
+            if applied is None:
+                return False
+            pieces = applied
+        for piece in pieces:
+            if self.closed.is_set():
+                return False
+            writer.write(piece)
+            await writer.drain()
+            self.sent[stream] += len(piece)
+            self.proxy.bytes[stream] += len(piece)
+            if piece is not pieces[-1]:
+                slicer = next((t for t in toxics if t.type == "slicer"), None)
+                if slicer is not None and slicer.attributes["delay"]:
+                    await asyncio.sleep(slicer.attributes["delay"] / 1e6)
+        return True
 
     async def _apply(self, t: Toxic, pieces: list[bytes], stream: str) -> list[bytes] | None:
         a = t.attributes
-        if t.type == "latency":
-            jitter = a["jitter"]
-            await asyncio.sleep(max(0.0, a["latency"] + random.uniform(-jitter, jitter)) / 1000)
-        elif t.type == "bandwidth":
+        if t.type == "bandwidth":
             if a["rate"] > 0:
                 await asyncio.sleep(sum(map(len, pieces)) / (a["rate"] * 1024))
         elif t.type == "timeout":
@@ -279,6 +341,7 @@ class Proxy:
         self.links: set[_Link] = set()
         self.bytes = {"upstream": 0, "downstream": 0}
         self.connections = 0
+        self.clock: Callable[[], float] = time.monotonic
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._accepted: set[asyncio.StreamWriter] = set()  # accepted, upstream not connected yet
