@@ -12,8 +12,9 @@ byte buffer, none of which the collector walks:
   per row and a kind byte (none, ASCII text, other text, binary);
 - ``meta`` as codes when it is one of the shapes the feed's rows have (the
   lab's ``{"topic"}``; an SSE event's ``{"type", "last_event_id" == seq,
-  "topic"}``; a ping's ``"latency": "rtt"`` after them), else kept whole in a
-  sparse dict. Key order is kept, so a row's record reads back exactly.
+  "wire_read"?, "topic"}`` where ``wire_read`` is the byte total of a read
+  whose rows share it; a ping's ``"latency": "rtt"`` after them), else kept
+  whole in a sparse dict. Key order is kept, so a row's record reads back exactly.
 
 Rows are rebuilt as Events when asked for (the rows on screen, the detail
 pane, an export). Dropping the oldest rows moves a start offset; the columns
@@ -40,26 +41,25 @@ NAN = math.nan
 
 # payload kinds
 P_NONE, P_ASCII, P_TEXT, P_BINARY = 0, 1, 2, 3
-# meta shapes (bits), in key order: SSE's type and id, the topic, the ping's round trip
-M_SSE, M_TOPIC, M_RTT, M_SPARSE = 1, 2, 4, 8
+# meta shapes (bits), in key order: SSE's type and id, a shared read's total, the topic, the ping's round trip
+M_SSE, M_TOPIC, M_RTT, M_SPARSE, M_READ = 1, 2, 4, 8, 16
+_KEYS = ((M_SSE, ("type", "last_event_id")), (M_READ, ("wire_read",)), (M_TOPIC, ("topic",)),
+         (M_RTT, ("latency",)))
 _SHAPES: dict[tuple[str, ...], int] = {
-    ("topic",): M_TOPIC,
-    ("type", "last_event_id"): M_SSE,
-    ("type", "last_event_id", "topic"): M_SSE | M_TOPIC,
-    ("latency",): M_RTT,
-    ("topic", "latency"): M_TOPIC | M_RTT,
-    ("type", "last_event_id", "latency"): M_SSE | M_RTT,
-    ("type", "last_event_id", "topic", "latency"): M_SSE | M_TOPIC | M_RTT,
+    tuple(k for bit, keys in _KEYS if bits & bit for k in keys): bits
+    for bits in range(1, 32) if not bits & M_SPARSE
 }
+READ_MAX = 0xFFFFFFFF  # a shared read's total fits the column (a read is far smaller)
 
 
 _TOPIC_ONLY = ("topic",)
 _SSE_TOPIC = ("type", "last_event_id", "topic")
+_SSE_READ_TOPIC = ("type", "last_event_id", "wire_read", "topic")
 _ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 
 
 class RowStore:
-    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "etype", "shape", "buf", "ends",
+    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "etype", "shape", "read", "buf", "ends",
                  "pkind", "sparse", "_start", "_dropped", "_codes", "_triples", "_names", "_name_list", "_binary",
                  "_other_text")
 
@@ -75,6 +75,7 @@ class RowStore:
         self.lat = array("d")
         self.code, self.topic, self.etype = array("H"), array("H"), array("H")
         self.shape, self.pkind = array("B"), array("B")
+        self.read = array("I")  # a shared read's byte total (M_READ), else 0
         self.buf = bytearray()
         self.sparse: dict[int, dict[str, Any]] = {}  # absolute row → a meta of no coded shape
         self._start = 0  # rows dropped but not compacted yet
@@ -112,7 +113,7 @@ class RowStore:
          metas) = zip(*events)
         codes, code_of = self._codes, self._code_of
         kind_codes = [codes.get(k) or code_of(k) for k in zip(transports, directions, kinds)]  # may refuse: first
-        shapes, topics, etypes = self._metas(metas, seqs)
+        shapes, topics, etypes, reads = self._metas(metas, seqs)
         self._payloads(datas)
         self.t.extend(ts)
         self.conn.extend(conns)
@@ -124,6 +125,7 @@ class RowStore:
         self.shape.extend(shapes)
         self.topic.extend(topics)
         self.etype.extend(etypes)
+        self.read.extend(reads)
 
     def _payloads(self, datas: tuple[Any, ...]) -> None:
         types = list(map(type, datas))
@@ -165,8 +167,8 @@ class RowStore:
         self.ends.extend(ends)
 
     def _metas(self, metas: tuple[dict[str, Any], ...], seqs: tuple[int | None, ...]
-               ) -> tuple[list[int], list[int], list[int]]:
-        """Each meta as (shape bits, topic code, type code); what fits no shape goes to ``sparse``."""
+               ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Each meta as (shape bits, topic code, type code, read total); what fits no shape goes to ``sparse``."""
         names, name = self._names, self._name
         n = len(metas)
         keys = list(map(tuple, metas))
@@ -175,28 +177,36 @@ class RowStore:
             if list(map(type, names_of)).count(str) == n:
                 topics = [names.get(p) or name(p) for p in names_of]
                 if 0 not in topics:
-                    return [M_TOPIC] * n, topics, [0] * n
-        elif keys.count(_SSE_TOPIC) == n and None not in seqs:  # the lab's messages on SSE
-            if [m["last_event_id"] for m in metas] == list(map(str, seqs)):
+                    return [M_TOPIC] * n, topics, [0] * n, [0] * n
+        elif (plain := keys.count(_SSE_TOPIC)) + keys.count(_SSE_READ_TOPIC) == n and None not in seqs:
+            # the lab's messages on SSE (those of a read of several events share its wire bytes)
+            reads = [m.get("wire_read", 0) for m in metas] if plain != n else [0] * n
+            if [m["last_event_id"] for m in metas] == list(map(str, seqs)) \
+                    and list(map(type, reads)).count(int) == n and 0 <= min(reads) and max(reads) <= READ_MAX \
+                    and n - plain == n - reads.count(0):
                 names_of = [m["topic"] for m in metas]
                 kinds = [m["type"] for m in metas]
                 if list(map(type, names_of)).count(str) == n and list(map(type, kinds)).count(str) == n:
                     topics = [names.get(p) or name(p) for p in names_of]
                     etypes = [names.get(k) or name(k) for k in kinds]
                     if 0 not in topics and 0 not in etypes:
-                        return [M_SSE | M_TOPIC] * n, topics, etypes
+                        shapes = [M_SSE | M_TOPIC] * n if plain == n else \
+                            [M_SSE | M_TOPIC | (M_READ if r else 0) for r in reads]
+                        return shapes, topics, etypes, reads
         shapes: list[int] = []
         topics = []
         etypes = []
+        reads = []
         row = self._dropped + len(self.t)
         for m, seq in zip(metas, seqs):
             if not m:
                 shapes.append(0)
                 topics.append(0)
                 etypes.append(0)
+                reads.append(0)
             else:
                 shape = _SHAPES.get(tuple(m), M_SPARSE)
-                tc = ec = 0
+                tc = ec = rd = 0
                 if shape & M_TOPIC:
                     topic = m["topic"]
                     tc = (names.get(topic) or name(topic)) if type(topic) is str else 0
@@ -209,6 +219,10 @@ class RowStore:
                         shape = M_SPARSE
                 if shape & M_RTT and m["latency"] != "rtt":
                     shape = M_SPARSE
+                if shape & M_READ:
+                    rd = m["wire_read"]
+                    if type(rd) is not int or not 0 < rd <= READ_MAX:
+                        shape, rd = M_SPARSE, 0
                 if shape == M_SPARSE:
                     self.sparse[row] = m
                     # a topic is still coded, so the topic filter reads codes only
@@ -218,8 +232,9 @@ class RowStore:
                 shapes.append(shape)
                 topics.append(tc)
                 etypes.append(ec)
+                reads.append(rd)
             row += 1
-        return shapes, topics, etypes
+        return shapes, topics, etypes, reads
 
     def _meta(self, j: int) -> dict[str, Any]:
         shape = self.shape[j]
@@ -231,6 +246,8 @@ class RowStore:
         if shape & M_SSE:
             m["type"] = self._name_list[self.etype[j]]
             m["last_event_id"] = str(self.seq[j])
+        if shape & M_READ:
+            m["wire_read"] = self.read[j]
         if shape & M_TOPIC:
             m["topic"] = self._name_list[self.topic[j]]
         if shape & M_RTT:
@@ -268,7 +285,7 @@ class RowStore:
         self._binary -= gone_kinds.count(P_BINARY)
         self._other_text -= gone_kinds.count(P_TEXT)
         for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code, self.topic, self.etype,
-                    self.shape, self.pkind, self.ends):
+                    self.shape, self.read, self.pkind, self.ends):
             del col[:k]
         del self.buf[:cut]
         ends = np.frombuffer(self.ends, dtype=np.int64)
@@ -296,7 +313,7 @@ class RowStore:
         cut = self.ends[k - 1] if k else 0
         copy.t, copy.conn, copy.seq, copy.size = self.t[k:], self.conn[k:], self.seq[k:], self.size[k:]
         copy.wire, copy.lat, copy.code, copy.topic = self.wire[k:], self.lat[k:], self.code[k:], self.topic[k:]
-        copy.etype, copy.shape, copy.pkind = self.etype[k:], self.shape[k:], self.pkind[k:]
+        copy.etype, copy.shape, copy.pkind, copy.read = self.etype[k:], self.shape[k:], self.pkind[k:], self.read[k:]
         copy.buf = self.buf[cut:]
         copy.ends = array("q", (np.frombuffer(self.ends, dtype=np.int64)[k:] - cut).tobytes())
         copy._dropped = self._dropped + k
@@ -307,9 +324,16 @@ class RowStore:
 
     # -- search --------------------------------------------------------------------------------
     def search(self, needle: str, wanted: str | None, type_test: Callable[[Any, str], bool],
-               start: int = 0, offset: int = 0) -> list[int]:
+               start: int = 0, offset: int = 0, where: dict[str, str] | None = None) -> list[int]:
         """Rows (indices from 0, plus ``offset``) at or after ``start`` whose text contains ``needle`` (lower
-        case; "" matches all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``."""
+        case; "" matches all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``;
+        ``where``: exact qualifiers as :func:`parse_filter` gives them (topic, kind, dir, conn)."""
+        if where:
+            allowed = self._where(where, start)
+            if not needle and wanted is None:
+                return (np.flatnonzero(allowed) + (start + offset)).tolist()
+            found = np.array(self.search(needle, wanted, type_test, start, 0), dtype=np.int64)
+            return (found[allowed[found - start]] + offset).tolist()
         k = self._start + start
         typed: list[int] | None = None
         if wanted is not None:
@@ -338,6 +362,25 @@ class RowStore:
             kept[np.array(typed, dtype=np.int64) - start] = True
             mask &= kept
         return (np.flatnonzero(mask) + (start + offset)).tolist()
+
+    def _where(self, where: dict[str, str], start: int) -> Any:
+        """A mask over the rows from ``start``: those every qualifier names exactly."""
+        k = self._start + start
+        mask = np.ones(len(self) - start, dtype=bool)
+        for key, value in where.items():
+            if key == "topic":
+                code = self._names.get(value)
+                hit = np.zeros_like(mask) if code is None else \
+                    np.frombuffer(self.topic, dtype=np.uint16)[k:] == code
+            elif key == "conn":
+                hit = np.frombuffer(self.conn, dtype=np.int64)[k:] == int(value) if value.isdigit() \
+                    else np.zeros_like(mask)
+            else:  # kind or dir: the row codes whose triple says so
+                at = 2 if key == "kind" else 1
+                codes = [c for c, triple in enumerate(self._triples) if triple[at] == value]
+                hit = np.isin(np.frombuffer(self.code, dtype=np.uint16)[k:], codes)
+            mask &= hit
+        return mask
 
     def _codes_in(self, column: array, wanted: list[int], k: int, start: int) -> Any:
         """Rows (from ``start``) whose code in ``column`` is one of ``wanted`` (a scan in numpy)."""
@@ -412,6 +455,24 @@ def _digits_in(seqs: Any, needle: str) -> Any:
         q = q // 10
         if not q.any():
             return np.flatnonzero(hit)
+
+
+QUALIFIERS = ("topic", "kind", "dir", "conn")
+
+
+def parse_filter(text: str) -> tuple[str, dict[str, str]]:
+    """A filter box's text as (free text, lower case; exact qualifiers): ``topic:chat kind:message
+    conn:3 dir:out hello`` keeps the rows of topic "chat" (case kept), kind "message", connection 3,
+    outgoing, whose text contains "hello"."""
+    free: list[str] = []
+    where: dict[str, str] = {}
+    for word in text.split(" "):
+        key, sep, value = word.partition(":")
+        if sep and value and key.lower() in QUALIFIERS:
+            where[key.lower()] = value if key.lower() == "topic" else value.lower()
+        else:
+            free.append(word)
+    return " ".join(free).strip().lower(), where
 
 
 class _TypeProbe:

@@ -161,6 +161,32 @@ async def test_retry_is_kept_across_reconnects_when_not_resent(serve):
     await run.stop()
 
 
+async def test_events_of_one_read_say_their_wire_bytes_are_a_share(serve):
+    """Three events written at once arrive in one read: each row's wire is a share of the read, marked as
+    such with the read's total; an event alone in its read has exact wire bytes and no mark."""
+    go = asyncio.Event()
+
+    async def handler(request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        await resp.write(b"id: 1\ndata: a\n\nid: 2\ndata: bb\n\n: note\n\n")
+        await go.wait()
+        await resp.write(b"id: 3\ndata: ccc\n\n")
+        await asyncio.Event().wait()
+
+    base = await serve(web.get("/s", handler))
+    run = Run(url=base + "/s")
+    await wait_until(lambda: len(messages(run)) == 2, 5, "the first read")
+    go.set()
+    await wait_until(lambda: len(messages(run)) == 3, 5, "the second read")
+    first_read = [e for e in run.events if e.direction == "in" and e.kind in ("message", "comment")][:3]
+    totals = {e.meta.get("wire_read") for e in first_read}
+    assert len(totals) == 1 and None not in totals
+    assert sum(e.wire for e in first_read) == totals.pop()
+    assert "wire_read" not in messages(run)[2].meta
+    await run.stop()
+
+
 # -- how a stream can stop ------------------------------------------------------------------------
 async def test_204_stops_reconnecting_for_good(serve):
     hits = []

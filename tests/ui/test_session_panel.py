@@ -91,8 +91,10 @@ async def test_query_carrier_marks_every_logged_url_with_the_id(window):
     leaked = next(e for e in rows(tab, "request") if sid in e.data)
     row = model.events().index(leaked)
     from PySide6.QtCore import Qt
-    assert model.data(model.index(row, 7), Qt.ItemDataRole.BackgroundRole) is not None
-    assert "session id" in model.data(model.index(row, 7), Qt.ItemDataRole.ToolTipRole)
+
+    from ui.models.timeline_model import PAYLOAD
+    assert model.data(model.index(row, PAYLOAD), Qt.ItemDataRole.BackgroundRole) is not None
+    assert "session id" in model.data(model.index(row, PAYLOAD), Qt.ItemDataRole.ToolTipRole)
 
 
 async def test_session_storage_survives_reload_and_not_close_and_a_new_browser_has_no_cookies(window):

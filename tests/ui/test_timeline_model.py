@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from transport.events import Event
-from ui.models.timeline_model import TimelineModel
+from ui.models.timeline_model import PAYLOAD, TOPIC, WIRE, TimelineModel
 
 
 def msgs(start: int, n: int, kind: str = "message") -> list[Event]:
@@ -62,6 +62,56 @@ def test_display_columns_show_the_record():
     model = TimelineModel()
     e = Event("websocket", "in", "message", seq=7, size=42, wire=44, latency_ms=1.234, data="x\ny")
     model.append_events([e])
-    row = [model.data(model.index(0, c), Qt.ItemDataRole.DisplayRole) for c in range(8)]
-    assert row[1:] == ["← in", "message", "7", "42", "44", "1.23", "x⏎y"]
+    row = [model.data(model.index(0, c), Qt.ItemDataRole.DisplayRole) for c in range(9)]
+    assert row[1:] == ["← in", "message", "", "7", "42", "44", "1.23", "x⏎y"]
     assert len(row[0]) == len("12:00:00.000")
+
+
+def test_an_envelope_shows_its_topic_and_its_body_not_seq_and_ts_again():
+    model = TimelineModel()
+    text = '{"seq":7,"ts":1,"topic":"chat","body":{"from":"ana","text":"hi"}}'
+    model.append_events([Event("websocket", "in", "message", seq=7, size=len(text), data=text,
+                               meta={"topic": "chat"})])
+    assert model.data(model.index(0, TOPIC)) == "chat"
+    assert model.data(model.index(0, PAYLOAD)) == '{"from": "ana", "text": "hi"}'
+    assert model.full_text(0, PAYLOAD) == text  # copy and the tooltip give the whole message
+
+
+def test_every_header_explains_itself():
+    model = TimelineModel()
+    tips = [model.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+            for c in range(model.columnCount())]
+    assert all(tips) and len(set(tips)) == len(tips)
+
+
+def test_a_shared_read_shows_its_share_as_approximate():
+    model = TimelineModel()
+    meta = {"type": "message", "last_event_id": "3", "wire_read": 301, "topic": "t"}
+    model.append_events([Event("sse", "in", "message", seq=3, size=10, wire=100, data="x", meta=meta),
+                         Event("sse", "in", "message", seq=4, size=10, wire=100, data="y",
+                               meta={"type": "message", "last_event_id": "4", "topic": "t"})])
+    assert model.data(model.index(0, WIRE)) == "≈100" and model.data(model.index(1, WIRE)) == "100"
+    assert "301 bytes" in model.data(model.index(0, WIRE), Qt.ItemDataRole.ToolTipRole)
+    assert model.event_at(0).meta == meta  # the store keeps the read's total
+
+
+def test_qualifiers_filter_exactly_and_combine_with_text():
+    model = TimelineModel()
+    rows = [Event("websocket", "in", "message", conn=c, seq=i, data=f"hello {i}", meta={"topic": topic})
+            for i, (c, topic) in enumerate([(1, "chat"), (1, "Chat"), (2, "chat"), (2, "price")])]
+    rows.append(Event("websocket", "out", "send", conn=2, data="hello out"))
+    model.append_events(rows)
+    def shown():
+        return [model.event_at(r).data for r in range(model.rowCount())]
+    model.set_filter("topic:chat")
+    assert shown() == ["hello 0", "hello 2"]  # the topic's case counts
+    model.set_filter("topic:chat conn:2")
+    assert shown() == ["hello 2"]
+    model.set_filter("dir:out hello")
+    assert shown() == ["hello out"]
+    model.set_filter("kind:message 3")
+    assert shown() == ["hello 3"]
+    model.append_events([Event("websocket", "in", "message", conn=2, seq=9, data="hello 9", meta={"topic": "price"})])
+    assert shown() == ["hello 3"]  # rows arriving later pass the same filter
+    model.set_filter("")
+    assert model.rowCount() == 6

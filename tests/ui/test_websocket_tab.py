@@ -6,6 +6,7 @@ import json
 
 
 from tests.helpers import drop_then_restart, wait_until
+from ui.models.timeline_model import SEQ, TOPIC
 
 
 def incoming(tab):
@@ -22,7 +23,8 @@ async def test_opens_with_the_lab_running_and_the_feed_flowing(window):
     model = tab.timeline.model
     first = incoming(tab)[0]
     row = model.events().index(first)
-    assert model.data(model.index(row, 3)) == str(first.seq)
+    assert model.data(model.index(row, SEQ)) == str(first.seq)
+    assert model.data(model.index(row, TOPIC)) == first.meta["topic"]
     # selecting a row shows pretty JSON, raw text and hex
     tab.timeline.table.selectRow(row)
     assert json.loads(tab.timeline.detail.pretty.toPlainText())["seq"] == first.seq

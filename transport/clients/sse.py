@@ -251,7 +251,8 @@ class SSEClient(ClientBase, SessionOwner):
                     emit("state", "first_event", data=f"first item {since:.1f} ms after the request",
                          meta={"from_request_ms": round(since, 2)})
                 share, extra = divmod(owed, len(items))
-                owed = 0
+                shared = owed if len(items) > 1 and owed else 0  # several rows share this read's bytes
+                total, owed = owed, 0
                 received = now_ns()
                 n = 0
                 with self._outbox.batch():  # the read's rows: one hand-over
@@ -263,19 +264,23 @@ class SSEClient(ClientBase, SessionOwner):
                             n += 1
                             data = item.data
                             run.append((data, len(data) if data.isascii() else len(data.encode()), wire))
-                            metas.append({"type": item.type, "last_event_id": item.last_event_id})
+                            metas.append({"type": item.type, "last_event_id": item.last_event_id,
+                                          "wire_read": total} if shared else
+                                         {"type": item.type, "last_event_id": item.last_event_id})
                             continue
                         if run:
                             self.receiver.texts(run, received, metas=metas)
                             run, metas = [], []
                         if type(item) is ServerSentEvent:
                             n += 1
-                            self._on_event(item, received, wire)
+                            self._on_event(item, received, wire, shared)
                         elif type(item) is Comment:
-                            emit("in", "comment", t=received, size=len(item.text), wire=wire, data=item.text)
+                            emit("in", "comment", t=received, size=len(item.text), wire=wire, data=item.text,
+                                 meta={"wire_read": total} if shared else None)
                         elif type(item) is Retry:
                             emit("in", "retry", t=received, wire=wire, data=f"retry: {item.ms} ms",
-                                 meta={"retry_ms": item.ms})
+                                 meta={"retry_ms": item.ms, "wire_read": total} if shared else
+                                 {"retry_ms": item.ms})
                     if run:
                         self.receiver.texts(run, received, metas=metas)
                 if not burst_warned and n >= o.burst_events and silence >= o.burst_silence:
@@ -284,10 +289,13 @@ class SSEClient(ClientBase, SessionOwner):
                                "a proxy or the server may be buffering the stream (flush after each event; "
                                "nginx: X-Accel-Buffering: no).")
 
-    def _on_event(self, ev: ServerSentEvent, received: int, wire: int) -> None:
+    def _on_event(self, ev: ServerSentEvent, received: int, wire: int, shared: int = 0) -> None:
+        """One event the fast path did not take; ``shared``: the total of the read whose bytes it shares."""
         control = ev.type if ev.type in CONTROL_TYPES else None
-        self.receiver.text(ev.data, received, wire, {"type": ev.type, "last_event_id": ev.last_event_id},
-                           control=control)
+        meta: dict[str, Any] = {"type": ev.type, "last_event_id": ev.last_event_id}
+        if shared:
+            meta["wire_read"] = shared
+        self.receiver.text(ev.data, received, wire, meta, control=control)
 
     def _check_headers(self, resp: aiohttp.ClientResponse) -> None:
         cache = resp.headers.get("Cache-Control", "").lower()

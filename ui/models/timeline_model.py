@@ -11,6 +11,7 @@ into a waiting list that is inserted on resume.
 from __future__ import annotations
 
 import bisect
+import json
 import time
 from typing import Any
 
@@ -19,9 +20,24 @@ from PySide6.QtGui import QBrush, QColor
 
 from transport.events import Event
 
-from transport.rows import UNNAMED, RowStore, type_matches
+from transport.rows import UNNAMED, RowStore, parse_filter, type_matches
 
-COLUMNS = ("Time", "Dir", "Kind", "Seq", "Size", "Wire", "Latency ms", "Payload")
+COLUMNS = ("Time", "Dir", "Kind", "Topic", "Seq", "Size", "Wire", "Latency ms", "Payload")
+TIME, DIR, KIND, TOPIC, SEQ, SIZE, WIRE, LATENCY, PAYLOAD = range(len(COLUMNS))
+HEADER_TIPS = (
+    "When the row was recorded (this machine's clock)",
+    "in: from the server · out: sent by Duplex · state: what the client did or saw",
+    "What the row is: a message, a request, a response, a reconnect, a gap, … (SSE: the event's type)",
+    "The feed's topic of the message (the envelope's \"topic\")",
+    "The message's sequence number: the ledger checks it for loss, duplicates and order",
+    "Bytes of the message's payload",
+    "Bytes on the wire for this row, framing and headers included; ≈: a share of one read that "
+    "carried several events (the read's total is in the Record page)",
+    "One-way latency from the lab's timestamp (a Duplex lab on this machine), or the ping's round "
+    "trip (\"rtt\") for any other server",
+    "The message's body (a feed envelope shows its \"body\": seq, ts and topic have their columns)",
+)
+NUMERIC = (SEQ, SIZE, WIRE, LATENCY)
 PREVIEW_CHARS = 160
 SHOWN_CACHE = 512  # rows kept built as Events for painting (a screenful, many times over)
 
@@ -54,6 +70,21 @@ def _leaks_session(e: Event) -> bool:
 
 
 
+def _preview(e: Event) -> str:
+    """A row's payload on one line; a feed envelope (a topic and a seq) shows its body only."""
+    if isinstance(e.data, bytes):
+        return ("0x" + e.text())[:PREVIEW_CHARS]
+    text = e.text()
+    if "topic" in e.meta and e.seq is not None and text.startswith("{") and '"body"' in text:
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and "body" in obj:
+            text = json.dumps(obj["body"], ensure_ascii=False, separators=(", ", ": "))
+    return text[:PREVIEW_CHARS].replace("\n", "⏎")
+
+
 class TimelineModel(QAbstractTableModel):
     countsChanged = Signal()
 
@@ -65,11 +96,14 @@ class TimelineModel(QAbstractTableModel):
         self._rows = RowStore()
         self._base = 0  # absolute index of _rows[0] (rows trimmed so far)
         self._view: list[int] | None = None  # absolute indices matching the filter
-        self._filter = ""
+        self._filter = ""  # the free text of the filter, lower case
+        self._where: dict[str, str] = {}  # its qualifiers (topic:, kind:, dir:, conn:)
+        self._filter_text = ""  # the filter as typed
         self._type: str | None = None
         self._paused = False
         self._waiting: list[Event] = []
         self._shown_rows: dict[int, Event] = {}  # absolute index → its Event, for painting
+        self._previews: dict[int, str] = {}  # absolute index → its payload preview (the body)
         self.captured = 0  # every event ever appended
         # wall-clock mapping for the monotonic event times
         self._wall0 = time.time()
@@ -103,7 +137,8 @@ class TimelineModel(QAbstractTableModel):
             return
         old = len(self._rows)
         self._rows.extend(events)
-        matches = self._rows.search(self._filter, self._type, type_matches, old, offset=start_abs - old)
+        matches = self._rows.search(self._filter, self._type, type_matches, old, offset=start_abs - old,
+                                    where=self._where)
         if matches:
             first = len(self._view)
             self.beginInsertRows(QModelIndex(), first, first + len(matches) - 1)
@@ -147,27 +182,31 @@ class TimelineModel(QAbstractTableModel):
 
     @property
     def filter_text(self) -> str:
-        return self._filter
+        """The filter as the user typed it (stripped)."""
+        return self._filter_text
 
     @property
     def type_filter(self) -> str | None:
         return self._type
 
     def set_filter(self, text: str) -> None:
-        text = text.strip().lower()
-        if text != self._filter:
-            self._refilter(text, self._type)
+        """Free text (any case) and qualifiers: ``topic:chat``, ``kind:message``, ``dir:out``, ``conn:3``."""
+        text = text.strip()
+        if text != self._filter_text:
+            self._filter_text = text
+            needle, where = parse_filter(text)
+            self._refilter(needle, self._type, where)
 
     def set_type_filter(self, wanted: str | None) -> None:
         """Only incoming events of this type (or ALL_EVENTS, NAMED); None: every row."""
         if wanted != self._type:
-            self._refilter(self._filter, wanted)
+            self._refilter(self._filter, wanted, self._where)
 
-    def _refilter(self, text: str, wanted: str | None) -> None:
+    def _refilter(self, text: str, wanted: str | None, where: dict[str, str]) -> None:
         self.beginResetModel()  # one reset per filter change, never per message
-        self._filter, self._type = text, wanted
-        if text or wanted is not None:
-            self._view = self._rows.search(text, wanted, type_matches, offset=self._base)
+        self._filter, self._type, self._where = text, wanted, where
+        if text or wanted is not None or where:
+            self._view = self._rows.search(text, wanted, type_matches, offset=self._base, where=where)
         else:
             self._view = None
         self.endResetModel()
@@ -179,6 +218,7 @@ class TimelineModel(QAbstractTableModel):
         self._rows.clear()
         self._waiting.clear()
         self._shown_rows.clear()
+        self._previews.clear()
         if self._view is not None:
             self._view = []
         self.endResetModel()
@@ -205,6 +245,7 @@ class TimelineModel(QAbstractTableModel):
         if e is None:
             if len(self._shown_rows) >= SHOWN_CACHE:
                 self._shown_rows.clear()
+                self._previews.clear()
             e = self._shown_rows[key] = self._rows.event(i)
         return e
 
@@ -226,8 +267,12 @@ class TimelineModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS[section]
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -238,33 +283,84 @@ class TimelineModel(QAbstractTableModel):
             return None
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if col == PAYLOAD:
+                return self.preview(index.row(), e)
             return self._display(e, col)
-        if role == Qt.ItemDataRole.ToolTipRole and col == 7:
-            if _leaks_session(e):
-                return "This URL carries the session id (?sid=): it ends up in logs, history and Referer.\n" \
-                    + e.text()[:2000]
-            return e.text()[:2000]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(e, col)
         if role == Qt.ItemDataRole.BackgroundRole and _leaks_session(e):
             return _LEAK
         if role == Qt.ItemDataRole.ForegroundRole:
             colour = _COLOURS.get(e.kind) or (_OUT if e.direction == "out" else None)
             return QBrush(colour) if colour is not None else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (3, 4, 5, 6):
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
+    def _tooltip(self, e: Event, col: int) -> str | None:
+        """What a cell's tooltip says beyond its text (the view shows cut text whole by itself)."""
+        if col == PAYLOAD and _leaks_session(e):
+            return "This URL carries the session id (?sid=): it ends up in logs, history and Referer.\n" \
+                + e.text()[:2000]
+        if col == WIRE and "wire_read" in e.meta:
+            return (f"≈ {e.wire} bytes: an even share of one read of {e.meta['wire_read']:,} bytes that carried "
+                    "several events (the split is not exact)")
+        if col == LATENCY and e.latency_ms is not None:
+            return "the ping's round trip (the server gives no timestamp to measure one way)" \
+                if e.meta.get("latency") == "rtt" else "one way: from the lab's timestamp to this row"
+        return None
+
+    def preview(self, row: int, e: Event | None = None) -> str:
+        """The Payload column's text: a feed envelope's body, else the payload, on one line."""
+        e = e if e is not None else self.event_at(row)
+        if e is None:
+            return ""
+        key = self._absolute(row)
+        text = self._previews.get(key)
+        if text is None:
+            text = self._previews[key] = _preview(e)
+        return text
+
+    def _absolute(self, row: int) -> int:
+        return self._view[row] if self._view is not None else self._base + row
+
+    def full_text(self, row: int, col: int) -> str:
+        """A cell's whole text (the Payload column: the whole payload, up to 2 000 characters)."""
+        e = self.event_at(row)
+        if e is None:
+            return ""
+        if col == PAYLOAD:
+            return ("0x" if isinstance(e.data, bytes) else "") + e.text()[:2000]
+        return self._display(e, col)
+
     def _display(self, e: Event, col: int) -> str:
-        if col == 0:
+        if col == TIME:
             wall = self._wall0 + (e.t - self._mono0) / 1e9
             return time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall * 1000) % 1000:03d}"
-        if col == 1:
+        if col == DIR:
             return _ARROWS.get(e.direction, e.direction)
-        if col == 2:
+        if col == KIND:
             kind = e.meta.get("type")
             named = kind is not None and kind != UNNAMED and e.kind == "message"
             return f"{e.kind} · {kind}" if named else e.kind
-        if col == 3:
+        if col == TOPIC:
+            topic = e.meta.get("topic")
+            return topic if isinstance(topic, str) else ""
+        if col == SEQ:
             return "" if e.seq is None else str(e.seq)
+        if col == SIZE:
+            return str(e.size) if e.size else ""
+        if col == WIRE:
+            if e.wire is None:
+                return ""
+            return f"≈{e.wire}" if "wire_read" in e.meta else str(e.wire)
+        if col == LATENCY:
+            if e.latency_ms is None:
+                return ""
+            return f"{e.latency_ms:.2f}" + (" rtt" if e.meta.get("latency") == "rtt" else "")
+        if col == PAYLOAD:
+            return _preview(e)
+        return "" if e.seq is None else str(e.seq)
         if col == 4:
             return str(e.size) if e.size else ""
         if col == 5:

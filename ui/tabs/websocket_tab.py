@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from transport.events import EventSink
+from transport.events import Event, EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.send_box import SendBox
@@ -23,6 +23,8 @@ class WebSocketTab(TransportTab):
         self.layout_.insertWidget(1, self.send_box)
         self.send_box.sendRequested.connect(self._on_send_box_send_requested)
         self.send_box.failed.connect(self.controller.report)
+        self.timeline.can_resend = True
+        self.timeline.resendRequested.connect(self._on_timeline_resend_requested)
 
     def client_options(self) -> dict[str, Any]:
         return {**super().client_options(), "subprotocols": self.bar.subprotocol_list(),
@@ -37,3 +39,12 @@ class WebSocketTab(TransportTab):
             self.controller.spawn(client.send_json(payload))  # type: ignore[attr-defined]
         else:
             self.controller.spawn(client.send(payload))
+
+    def _on_timeline_resend_requested(self, e: Event) -> None:
+        """An outgoing row sent again, as it was (text or binary)."""
+        client = self.controller.client
+        if client is None or not client.connected:
+            self.controller.report("Not connected: connect first, then resend.")
+            return
+        if e.data is not None:
+            self.controller.spawn(client.send(e.data))

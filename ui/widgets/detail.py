@@ -38,7 +38,12 @@ def hexdump(data: bytes, limit: int = MAX_SHOWN) -> str:
 def record(event: Event) -> str:
     d = event.to_dict()
     d.pop("data", None)
-    return json.dumps(d, indent=2, default=str)
+    text = json.dumps(d, indent=2, default=str)
+    read = event.meta.get("wire_read")
+    if read is not None:
+        text = (f"wire ≈ {event.wire}: an even share of one read of {read:,} bytes that carried several "
+                "events; the split is not exact.\n\n") + text
+    return text
 
 
 class DetailPane(QTabWidget):

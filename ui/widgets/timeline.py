@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelection, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QItemSelection, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
+                               QPushButton, QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from transport.events import Event
 from transport.rows import ALL_EVENTS, NAMED, UNNAMED
 
-from ..models.timeline_model import TimelineModel
+from ..models.timeline_model import COLUMNS, TimelineModel
 from .detail import DetailPane
+from .row_menu import CutTextTips, build_row_menu
 from .timeline_files import TimelineFiles
 
 ROW_HEIGHT = 20
+WIDTHS = (96, 64, 64, 70, 60, 60, 60, 84)  # every column but the last (Payload), which stretches
 
 
 class TimelineWidget(QWidget):
     """``event_types``: offer a filter by event type (SSE), filled as types appear."""
 
     said = Signal(str)  # a sentence for the status bar (export and import)
+    resendRequested = Signal(object)  # an outgoing row's Event, from the row menu (tabs that can send)
+    columnsChanged = Signal(list)  # the hidden columns' names, after the user chose in the header's menu
 
     def __init__(self, model: TimelineModel | int = 1_000_000, parent: QWidget | None = None,
                  event_types: bool = False) -> None:
@@ -37,7 +41,9 @@ class TimelineWidget(QWidget):
             self.type_filter.addItem("Named events (addEventListener)", NAMED)
             self.type_filter.addItem("Unnamed: message (onmessage)", UNNAMED)
             self._types.add(UNNAMED)
-        self.filter_edit = QLineEdit(placeholderText="Filter: text in kind, seq, topic or payload")
+        self.filter_edit = QLineEdit(placeholderText="Filter: text, or topic:NAME kind:KIND dir:out conn:N")
+        self.filter_edit.setToolTip("Rows whose kind, seq, topic or payload contain the text; topic:, kind:, "
+                                    "dir: and conn: keep exact matches (right-click a row to add one)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMinimumWidth(120)
         self.pause_button = QPushButton("Pause view")
@@ -63,10 +69,14 @@ class TimelineWidget(QWidget):
         vh.setVisible(False)  # the default header makes every insert O(rows)
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vh.setDefaultSectionSize(ROW_HEIGHT)
+        self.can_resend = False  # the tab sets it when it can send (the row menu offers Resend)
+        self.table.setItemDelegate(CutTextTips(self.model.full_text, self.table))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         hh = self.table.horizontalHeader()
         hh.setStretchLastSection(True)
-        for col, width in enumerate((96, 64, 130 if event_types else 64, 60, 60, 60, 84)):
-            self.table.setColumnWidth(col, width)
+        hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)  # the column chooser
+        for col, width in enumerate(WIDTHS):
+            self.table.setColumnWidth(col, 130 if event_types and COLUMNS[col] == "Kind" else width)
         self.detail = DetailPane()
         # Following (as in DevTools): the newest row stays in view. Selecting a row or scrolling up
         # pauses it (the button shows it); the button, the End key or scrolling to the bottom resume it.
@@ -91,11 +101,14 @@ class TimelineWidget(QWidget):
         bar.addWidget(self.export_button)
         bar.addWidget(self.import_button)
         bar.addStretch(1)
-        split = QSplitter(Qt.Orientation.Vertical)
+        split = QSplitter(Qt.Orientation.Vertical)  # drag the handle: the detail pane grows to most of it
         split.addWidget(self.table)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        self.table.setMinimumHeight(3 * ROW_HEIGHT)
+        self.split = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(find)
@@ -121,9 +134,62 @@ class TimelineWidget(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         self.table.verticalScrollBar().actionTriggered.connect(self._on_scroll_bar_action_triggered)
         self.follow_button.toggled.connect(self._on_follow_button_toggled)
+        self.table.customContextMenuRequested.connect(self._on_table_context_menu)
+        self.table.horizontalHeader().customContextMenuRequested.connect(self._on_header_context_menu)
 
         if self.type_filter is not None:
             self.type_filter.currentIndexChanged.connect(self._on_type_filter_current_index_changed)
+
+    # -- the row menu, the filter and the columns -----------------------------------------------
+    def row_menu(self, row: int) -> QMenu | None:
+        """The context menu of the row at ``row`` (None: no such row)."""
+        e = self.model.event_at(row)
+        if e is None:
+            return None
+        return build_row_menu(e, self, self.add_filter, self.resendRequested.emit if self.can_resend else None)
+
+    def _on_table_context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        menu = self.row_menu(index.row()) if index.isValid() else None
+        if menu is not None:
+            menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def add_filter(self, qualifier: str) -> None:
+        """Narrow the filter by ``topic:…``, ``kind:…`` or ``conn:…`` (one of a kind: it replaces its like)."""
+        key = qualifier.partition(":")[0] + ":"
+        words = [w for w in self.filter_edit.text().split(" ") if w and not w.lower().startswith(key)]
+        self.filter_edit.setText(" ".join(words + [qualifier]))
+
+    def focus_filter(self) -> None:
+        """Find: the filter box, its text selected to type over."""
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def columns_menu(self, parent: QWidget | None = None) -> QMenu:
+        """A checkable entry per column (Payload stays): the header's right-click and View → Columns."""
+        menu = QMenu("Columns", parent or self)
+        for col, name in enumerate(COLUMNS[:-1]):
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(not self.table.isColumnHidden(col))
+            action.setToolTip(str(self.model.headerData(col, Qt.Orientation.Horizontal,
+                                                        Qt.ItemDataRole.ToolTipRole)))
+            action.toggled.connect(lambda on, c=col: self._choose_column(c, on))
+        return menu
+
+    def _on_header_context_menu(self, pos: QPoint) -> None:
+        self.columns_menu().popup(self.table.horizontalHeader().mapToGlobal(pos))
+
+    def _choose_column(self, col: int, shown: bool) -> None:
+        self.table.setColumnHidden(col, not shown)
+        self.columnsChanged.emit(self.hidden_columns())
+
+    def hidden_columns(self) -> list[str]:
+        return [name for col, name in enumerate(COLUMNS) if self.table.isColumnHidden(col)]
+
+    def set_hidden_columns(self, names: list[str]) -> None:
+        for col, name in enumerate(COLUMNS[:-1]):
+            self.table.setColumnHidden(col, name in names)
 
     def append_events(self, events: list[Event]) -> None:
         """Rows into the model (an import), the event types learnt."""
