@@ -16,11 +16,12 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
 
 from transport.events import Event
 
 from transport.rows import UNNAMED, RowStore, parse_filter, type_matches
+
+from ..theme import theme
 
 COLUMNS = ("Time", "Dir", "Kind", "Topic", "Seq", "Size", "Wire", "Latency ms", "Payload")
 TIME, DIR, KIND, TOPIC, SEQ, SIZE, WIRE, LATENCY, PAYLOAD = range(len(COLUMNS))
@@ -42,25 +43,22 @@ PREVIEW_CHARS = 160
 SHOWN_CACHE = 512  # rows kept built as Events for painting (a screenful, many times over)
 
 _ARROWS = {"in": "← in", "out": "→ out", "state": "• state"}
-_COLOURS = {
-    "error": QColor("#c62828"),
-    "fault": QColor("#ad1457"),
-    "gap": QColor("#c62828"),
-    "close": QColor("#8d6e00"),
-    "retry": QColor("#8d6e00"),
-    "reconnect": QColor("#8d6e00"),
-    "warning": QColor("#e65100"),
-    "comment": QColor("#757575"),
-    "open": QColor("#2e7d32"),
-    "live": QColor("#2e7d32"),
+_COLOURS = {  # a row's kind → the theme's colour for it (resources/themes/)
+    "error": "error",
+    "fault": "fault",
+    "gap": "error",
+    "close": "caution",
+    "retry": "caution",
+    "reconnect": "caution",
+    "warning": "warning",
+    "comment": "muted",
+    "open": "ok",
+    "live": "ok",
 }
-_OUT = QColor("#1565c0")
 
 _Index = QModelIndex | QPersistentModelIndex
 
 
-# Type filters beyond one event type (SSE: what reaches onmessage vs addEventListener).
-_LEAK = QBrush(QColor("#ffe0b2"))
 
 
 def _leaks_session(e: Event) -> bool:
@@ -289,10 +287,10 @@ class TimelineModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(e, col)
         if role == Qt.ItemDataRole.BackgroundRole and _leaks_session(e):
-            return _LEAK
+            return theme().brush("leak_background")
         if role == Qt.ItemDataRole.ForegroundRole:
-            colour = _COLOURS.get(e.kind) or (_OUT if e.direction == "out" else None)
-            return QBrush(colour) if colour is not None else None
+            colour = _COLOURS.get(e.kind) or ("outgoing" if e.direction == "out" else None)
+            return theme().brush(colour) if colour is not None else None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

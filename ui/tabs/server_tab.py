@@ -222,13 +222,13 @@ class ServerTab(QWidget):
                           f"{feed.get('history'):,} in history from seq "
                           f"{feed.get('first_available')} · {feed.get('loaded', 0):,} loaded from the file at start"
                           + (f"\n⚠ {feed['history_file_error']}" if feed.get("history_file_error") else ""))
-        self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label, _c in TRANSPORTS
+        self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label in TRANSPORTS
                                             if key in opened) + f" · TCP {opened.get('tcp', '—')}"
                                  + f" · sessions {stats.get('sessions', 0)}")
         self.chart.add(opened, rates)
         return {key: {"open": opened.get(key, "—"), "rate": rates.get(key, 0.0),
                       "peak": max((r.get(key, 0.0) for r in self._rates), default=0.0)}
-                for key, _label, _c in TRANSPORTS}
+                for key, _label in TRANSPORTS}
 
     async def shutdown(self) -> None:
         await self._tasks.cancel_all()

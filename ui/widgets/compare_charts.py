@@ -8,10 +8,11 @@ from PySide6.QtWidgets import QWidget
 from transport.compare import TRANSPORTS
 from transport.registry import TRANSPORTS as REGISTRY
 
-COLOURS = {"websocket": "#1565c0", "sse": "#2e7d32", "long_poll": "#6a1b9a", "stream": "#00838f",
-           "short_poll": "#ef6c00"}
-PARTS = (("payload_per_msg", "payload", "#90caf9"), ("headers_per_msg", "headers (cookies)", "#ffb74d"),
-         ("framing_per_msg", "framing", "#a5d6a7"))
+from ..theme import theme
+from .chart_look import ChartLook
+
+PARTS = (("payload_per_msg", "payload", "part_payload"), ("headers_per_msg", "headers (cookies)", "part_headers"),
+         ("framing_per_msg", "framing", "part_framing"))  # the colours are the theme's (each transport's too)
 CDF_POINTS = 2000  # points drawn per curve, however many latencies
 
 
@@ -21,12 +22,10 @@ class CompareCharts(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
         self.setMinimumHeight(240)
-        title = "<span style='color:#333'>{}</span>"
-        self.latency = self.addPlot(row=0, col=0, title=title.format("Latency over time (p50 per second, ms)"))
-        self.bytes = self.addPlot(row=0, col=1, title=title.format("Bytes on the wire per message"))
-        self.cdf = self.addPlot(row=0, col=2, title=title.format("Latency CDF"))
+        self.latency = self.addPlot(row=0, col=0)
+        self.bytes = self.addPlot(row=0, col=1)
+        self.cdf = self.addPlot(row=0, col=2)
         for plot in (self.latency, self.bytes, self.cdf):
             plot.showGrid(x=True, y=True, alpha=0.3)
             plot.setMouseEnabled(x=False, y=False)  # the wheel scrolls the page; axes fit the data
@@ -36,18 +35,18 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         self.cdf.setLabel("bottom", "latency (ms)")
         self.cdf.setLogMode(x=True, y=False)
         self.latency.setLogMode(x=False, y=True)  # polling's hundreds of ms beside push's single ms
-        self.latency.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
-                               brush=pg.mkBrush(255, 255, 255, 200))
-        legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
-                                      brush=pg.mkBrush(255, 255, 255, 200))
-        self._lines = {t: self.latency.plot([], [], name=REGISTRY[t].title, pen=pg.mkPen(COLOURS[t], width=2))
+        self.latency.addLegend(offset=(5, 5), labelTextSize="8pt")
+        legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.look = ChartLook(self, [(self.latency, "Latency over time (p50 per second, ms)"),
+                                     (self.bytes, "Bytes on the wire per message"), (self.cdf, "Latency CDF")])
+        self._lines = {t: self.look.line(self.latency.plot([], [], name=REGISTRY[t].title), t, width=2)
                        for t in TRANSPORTS}
-        self._cdfs = {t: self.cdf.plot([], [], pen=pg.mkPen(COLOURS[t], width=2)) for t in TRANSPORTS}
+        self._cdfs = {t: self.look.line(self.cdf.plot([], []), t, width=2) for t in TRANSPORTS}
         self._bars: list[pg.BarGraphItem] = []
         axis = self.bytes.getAxis("bottom")
         axis.setTicks([[(i, REGISTRY[t].title.split()[0]) for i, t in enumerate(TRANSPORTS)]])
         for _key, label, colour in PARTS:  # legend entries for the stacked parts
-            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=colour), label)
+            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=theme().hex(colour)), label)
 
     def reset(self) -> None:
         for item in list(self._lines.values()) + list(self._cdfs.values()):
@@ -75,7 +74,7 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         for key, _label, colour in PARTS:
             heights = [float((rows.get(t) or {}).get(key) or 0.0) for t in TRANSPORTS]
             bar = pg.BarGraphItem(x=list(range(len(TRANSPORTS))), height=heights, y0=bottoms, width=0.6,
-                                  brush=colour, pen=pg.mkPen("#555", width=0.5))
+                                  brush=theme().hex(colour), pen=self.look.pen("chart_outline", width=0.5))
             self.bytes.addItem(bar)
             self._bars.append(bar)
             bottoms = [b + h for b, h in zip(bottoms, heights)]

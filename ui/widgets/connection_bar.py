@@ -9,13 +9,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout
 from transport.backoff import Policy
 from transport.errors import DuplexError
 
+from ..theme import theme
+
 STATE_LOOK = {
-    "idle": ("#9e9e9e", "idle"),
-    "connecting": ("#f9a825", "connecting…"),
-    "open": ("#2e7d32", "open"),
-    "waiting": ("#ef6c00", "reconnecting…"),
-    "closed": ("#9e9e9e", "closed"),
-    "failed": ("#c62828", "failed"),
+    "idle": ("idle", "idle"),
+    "connecting": ("connecting", "connecting…"),
+    "open": ("ok", "open"),
+    "waiting": ("waiting", "reconnecting…"),
+    "closed": ("idle", "closed"),
+    "failed": ("error", "failed"),
 }
 MAX_RECENT = 12
 
@@ -66,6 +68,8 @@ class ConnectionBar(QWidget):
         self.resume.setVisible(resume)
         self.connect_button = QPushButton("Connect")
         self.light = QLabel()
+        self._state = "idle"
+        theme().changed.connect(self._on_theme_changed)
         self.light.setObjectName("state_light")
         self.drop_button = QPushButton("Drop connection")
         self.drop_button.setToolTip("Abort the TCP connection now, without a close frame")
@@ -136,9 +140,13 @@ class ConnectionBar(QWidget):
         return Policy(name, float(self.interval.value()), 5.0, 2.0, 0.5)
 
     # -- showing state ---------------------------------------------------------
+    def _on_theme_changed(self, _name: str) -> None:
+        self.set_state(self._state)
+
     def set_state(self, state: str) -> None:
-        colour, text = STATE_LOOK.get(state, ("#9e9e9e", state))
-        self.light.setText(f"<span style='color:{colour}; font-size:16px'>●</span> {text}")
+        self._state = state
+        colour, text = STATE_LOOK.get(state, ("idle", state))
+        self.light.setText(f"<span style='color:{theme().hex(colour)}; font-size:16px'>●</span> {text}")
         self._connected = state in ("connecting", "open", "waiting")
         self.connect_button.setText("Disconnect" if self._connected else "Connect")
         self.drop_button.setEnabled(state == "open")

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QGroupBox, QHeaderView, QLabel,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transport.ledger import Ledger
+
+from ..theme import theme
 
 COUNTERS = ("received", "replayed", "lost", "duplicated", "reordered", "episodes")
 EPISODE_COLUMNS = ("#", "result", "last before", "first after", "replayed", "lost", "dup", "reord", "gap",
@@ -66,6 +67,18 @@ class LedgerPanel(QGroupBox):
         self._ok: bool | None | str = ""  # the verdict's colour on screen ("": none yet)
         self._writes: set[asyncio.Future] = set()
         self.show_ledger(Ledger())
+        theme().changed.connect(self._on_theme_changed)
+
+    def _paint_verdict(self) -> None:
+        """✔ green, ✘ red, ? grey (loss cannot be checked), in the theme's colours."""
+        colour = theme().hex("muted" if self._ok is None else "ok" if self._ok else "error")
+        self.verdict.setStyleSheet(f"font-weight: bold; color: {colour}")
+
+    def _on_theme_changed(self, _name: str) -> None:
+        if self._ok != "":
+            self._paint_verdict()
+        self._shown = None  # the episodes' badges take the new colours at the next refresh
+        self.show_ledger(self.ledger)
 
     def _on_export_button_clicked(self) -> None:
         dialog = QFileDialog(self, "Export the ledger", "ledger.json", "JSON (*.json)")
@@ -107,8 +120,7 @@ class LedgerPanel(QGroupBox):
             self.verdict.setText(mark + ledger.verdict())
             if ok != self._ok:  # a style sheet costs a restyle: set it when the colour changes
                 self._ok = ok
-                colour = "#6d6d6d" if ok is None else "#2e7d32" if ok else "#c62828"
-                self.verdict.setStyleSheet(f"font-weight: bold; color: {colour}")
+                self._paint_verdict()
         if episodes == shown_episodes:
             return
         eps = ledger.episodes
@@ -119,5 +131,5 @@ class LedgerPanel(QGroupBox):
             for col, value in enumerate(cells):
                 self.episodes.setItem(row, col, QTableWidgetItem("" if value is None else str(value)))
             badge = self.episodes.item(row, 1)
-            badge.setForeground(QColor("#2e7d32" if badge.text().startswith("✔") else
-                                       "#c62828" if badge.text().startswith("✘") else "#6d6d6d"))
+            badge.setForeground(theme().colour("ok" if badge.text().startswith("✔") else
+                                               "error" if badge.text().startswith("✘") else "muted"))

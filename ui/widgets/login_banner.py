@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from ..theme import theme
+
 
 class LoginBanner(QFrame):
     loginClicked = Signal()
@@ -12,7 +14,8 @@ class LoginBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("login_banner")
-        self.setStyleSheet("#login_banner { background: #fff3cd; border: 1px solid #e0b84c; border-radius: 3px; }")
+        self._paint()
+        theme().changed.connect(self._paint)
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.login_button = QPushButton("Log in again")
@@ -25,6 +28,11 @@ class LoginBanner(QFrame):
         self.login_button.clicked.connect(self.loginClicked)
         self.dismiss_button.clicked.connect(self.hide)
         self.hide()
+
+    def _paint(self, *_args) -> None:
+        t = theme()
+        self.setStyleSheet(f"#login_banner {{ background: {t.hex('banner_background')}; "
+                           f"border: 1px solid {t.hex('banner_border')}; border-radius: 3px; }}")
 
     def ask(self, sentence: str) -> None:
         self.text.setText(sentence)

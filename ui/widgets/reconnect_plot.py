@@ -5,16 +5,17 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from .chart_look import ChartLook
+
 KEEP = 500  # points per series and markers kept: the plot stays cheap however long it runs
-COLOURS = ("#ef6c00", "#1565c0", "#2e7d32", "#6a1b9a", "#00838f")
+COLOURS = ("short_poll", "websocket", "sse", "long_poll", "stream")  # the theme's colours, in turn
 OWN = "this tab"
 
 
 class ReconnectPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background="w")
+        super().__init__(parent)
         self.setMinimumHeight(200)
-        self.setTitle("Reconnect attempts: wait before each (s)", color="#333", size="9pt")
         self.setLabel("bottom", "time", units="s")
         self.showGrid(x=True, y=True, alpha=0.3)
         # a chart inside a page: the wheel scrolls the page, and the axes always fit the data (no zoom
@@ -23,8 +24,8 @@ class ReconnectPlot(pg.PlotWidget):
         self.hideButtons()
         self.setMenuEnabled(False)
         self.enableAutoRange()
-        self.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 200),
-                       colCount=2)
+        self.addLegend(offset=(5, 5), labelTextSize="8pt", colCount=2)
+        self.look = ChartLook(self, [(self.getPlotItem(), "Reconnect attempts: wait before each (s)")])
         self._t0: int | None = None
         self._series: dict[str, tuple[list[float], list[float], pg.PlotDataItem]] = {}
         self._faults: list[pg.InfiniteLine] = []
@@ -40,8 +41,7 @@ class ReconnectPlot(pg.PlotWidget):
     def _line(self, name: str) -> tuple[list[float], list[float], pg.PlotDataItem]:
         if name not in self._series:
             colour = COLOURS[len(self._series) % len(COLOURS)]
-            item = self.plot([], [], name=name, pen=pg.mkPen(colour, width=1), symbol="o", symbolSize=6,
-                             symbolBrush=colour)
+            item = self.look.line(self.plot([], [], name=name, symbol="o", symbolSize=6), colour, width=1)
             self._series[name] = ([], [], item)
         return self._series[name]
 
@@ -65,7 +65,7 @@ class ReconnectPlot(pg.PlotWidget):
             self.removeItem(entry[2])
 
     def add_fault(self, t_ns: int) -> None:
-        line = pg.InfiniteLine(self._x(t_ns), angle=90, pen=pg.mkPen("#ad1457", style=pg.QtCore.Qt.PenStyle.DashLine))
+        line = pg.InfiniteLine(self._x(t_ns), angle=90, pen=self.look.pen("fault", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.addItem(line)
         self._faults.append(line)
         while len(self._faults) > KEEP:

@@ -8,33 +8,33 @@ import time
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from .chart_look import ChartLook
+
 KEEP = 600  # samples (one a second: ten minutes)
-TRANSPORTS = (("websocket", "WebSocket", "#1565c0"), ("sse", "SSE", "#2e7d32"), ("short_poll", "Short poll", "#ef6c00"),
-              ("long_poll", "Long poll", "#6a1b9a"), ("stream", "HTTP stream", "#00838f"), ("ajax", "AJAX", "#795548"))
+TRANSPORTS = (("websocket", "WebSocket"), ("sse", "SSE"), ("short_poll", "Short poll"), ("long_poll", "Long poll"),
+              ("stream", "HTTP stream"), ("ajax", "AJAX"))  # each drawn in the theme's colour of its name
 
 
 class ServerChart(pg.GraphicsLayoutWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
         self.setMinimumHeight(260)
         self._t0 = time.monotonic()
-        self.open_plot = self.addPlot(row=0, col=0, title="<span style='color:#333'>Open connections</span>")
-        self.rate_plot = self.addPlot(row=1, col=0, title="<span style='color:#333'>Requests (handshakes) "
-                                                          "per second</span>")
+        self.open_plot = self.addPlot(row=0, col=0)
+        self.rate_plot = self.addPlot(row=1, col=0)
         self._xs: list[float] = []
         self._lines: dict[tuple[str, str], tuple[list[float], pg.PlotDataItem]] = {}
         for plot in (self.open_plot, self.rate_plot):
             plot.showGrid(x=True, y=True, alpha=0.3)
-            plot.addLegend(offset=(5, 5), labelTextSize="8pt", labelTextColor="#222",
-                           brush=pg.mkBrush(255, 255, 255, 200))
+            plot.addLegend(offset=(5, 5), labelTextSize="8pt")
             plot.setLabel("bottom", "time", units="s")
+        self.look = ChartLook(self, [(self.open_plot, "Open connections"),
+                                     (self.rate_plot, "Requests (handshakes) per second")])
         self.rate_plot.setXLink(self.open_plot)
-        for key, label, colour in TRANSPORTS:
-            pen = pg.mkPen(colour, width=2)
+        for key, label in TRANSPORTS:
             if key not in ("short_poll", "ajax"):  # nothing stays open for these
-                self._lines[("open", key)] = ([], self.open_plot.plot([], [], name=label, pen=pen))
-            self._lines[("rate", key)] = ([], self.rate_plot.plot([], [], name=label, pen=pen))
+                self._lines[("open", key)] = ([], self.look.line(self.open_plot.plot([], [], name=label), key, width=2))
+            self._lines[("rate", key)] = ([], self.look.line(self.rate_plot.plot([], [], name=label), key, width=2))
         self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
 
     def add(self, opened: dict[str, int], rates: dict[str, float]) -> None:
@@ -49,7 +49,7 @@ class ServerChart(pg.GraphicsLayoutWidget):
     def mark(self) -> None:
         """A fault now: a dashed line on both plots."""
         x = time.monotonic() - self._t0
-        pen = pg.mkPen("#ad1457", style=pg.QtCore.Qt.PenStyle.DashLine)
+        pen = self.look.pen("fault", style=pg.QtCore.Qt.PenStyle.DashLine)
         pair = (pg.InfiniteLine(x, angle=90, pen=pen), pg.InfiniteLine(x, angle=90, pen=pen))
         self.open_plot.addItem(pair[0])
         self.rate_plot.addItem(pair[1])

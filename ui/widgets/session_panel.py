@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxL
 
 from transport.browser import VirtualBrowser, VirtualTab, origin
 
+from ..theme import theme
+
 COOKIE_COLUMNS = ("Name", "Value", "Domain", "Path", "Expires", "HttpOnly", "Secure", "SameSite")
 STORAGE_COLUMNS = ("Key", "Value")
 SERVER_COLUMNS = ("User", "Id", "Idle in", "Absolute in", "Requests")
@@ -226,7 +228,7 @@ class SessionPanel(QWidget):
                                    f"{_seconds(mine['absolute_expires_in'])}")
         elif server_view is not None:
             self.who.setText(f"id {sid[:8]}… is not a live session on the server")
-            self.countdown.setText("<b style='color:#c62828'>expired or unknown</b>")
+            self.countdown.setText(f"<b style='color:{theme().hex('error')}'>expired or unknown</b>")
         if server_view is not None:
             self.server.fill(sessions)
             if not self.renew.hasFocus():

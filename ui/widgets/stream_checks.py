@@ -7,8 +7,11 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
 from transport.events import Event
 
-OK = "<span style='color:#2e7d32'>✔</span> "
-WARN = "<span style='color:#e65100'>⚠</span> "
+from ..theme import theme
+
+def mark(good: bool) -> str:
+    """✔ or ⚠ in the theme's colour, before a check's sentence."""
+    return f"<span style='color:{theme().hex('ok' if good else 'warning')}'>{'✔' if good else '⚠'}</span> "
 CHECKS = (("cache-control", "Cache-Control", "no-cache"), ("compression", "Encoding", "not compressed"),
           ("buffering", "Delivery", "no buffering seen"))
 
@@ -46,7 +49,7 @@ class StreamChecks(QGroupBox):
                 if e.meta.get("status") == 200:
                     self._warned.clear()
                     for key, _, good in CHECKS:
-                        lab[key].setText(OK + good)
+                        lab[key].setText(mark(True) + good)
             elif kind == "first_event":
                 lab["first"].setText(f"{e.meta.get('from_request_ms', 0):.1f} ms from the request")
             elif kind == "reconnect":
@@ -56,7 +59,7 @@ class StreamChecks(QGroupBox):
                 check = e.meta.get("check", "")
                 if check in lab:
                     self._warned.add(check)
-                    lab[check].setText(WARN + str(e.data))
+                    lab[check].setText(mark(False) + str(e.data))
         if last_id is not None:
             lab["last_id"].setText(last_id or "(none)")
 

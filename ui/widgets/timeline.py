@@ -10,6 +10,7 @@ from transport.events import Event
 from transport.rows import ALL_EVENTS, NAMED, UNNAMED
 
 from ..models.timeline_model import COLUMNS, TimelineModel
+from ..theme import theme
 from .detail import DetailPane
 from .row_menu import CutTextTips, build_row_menu
 from .timeline_files import TimelineFiles
@@ -135,10 +136,14 @@ class TimelineWidget(QWidget):
         self.table.verticalScrollBar().actionTriggered.connect(self._on_scroll_bar_action_triggered)
         self.follow_button.toggled.connect(self._on_follow_button_toggled)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu)
+        theme().changed.connect(self._on_theme_changed)
         self.table.horizontalHeader().customContextMenuRequested.connect(self._on_header_context_menu)
 
         if self.type_filter is not None:
             self.type_filter.currentIndexChanged.connect(self._on_type_filter_current_index_changed)
+
+    def _on_theme_changed(self, _name: str) -> None:
+        self.table.viewport().update()  # rows take their colours from the theme when painted
 
     # -- the row menu, the filter and the columns -----------------------------------------------
     def row_menu(self, row: int) -> QMenu | None:
