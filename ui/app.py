@@ -55,7 +55,7 @@ def run(argv: list[str], started: float | None = None) -> int:
     # so a signal that comes as soon as the lab exists still finds it.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
-    window = MainWindow(rate=args.rate, cap=args.cap)
+    window = MainWindow(rate=args.rate, cap=args.cap, workspace=not args.smoke)
     if args.smoke:
         window.lab.failed.connect(lambda sentence: _smoke_fail(sentence, outcome, app))
         def on_first(_event) -> None:

@@ -1,4 +1,5 @@
-"""Logging for the GUI: stderr and a file, written off the GUI thread."""
+"""Logging for the GUI: everything to a rotating file in the user's state folder (Help → Show log), only
+warnings to the terminal and each kind of warning once; written off the GUI thread."""
 
 from __future__ import annotations
 
@@ -9,6 +10,25 @@ import queue
 from pathlib import Path
 
 _listener: logging.handlers.QueueListener | None = None
+_path: Path | None = None
+
+
+class OncePerKind(logging.Filter):
+    """Lets the first record of each kind through (a kind: the logger and the message before its
+    arguments are filled in), so a warning that repeats every second is said once on the terminal."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+        self.limit = limit  # kinds remembered (a bound: after it, every record passes)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, str(record.msg))
+        if kind in self.seen:
+            return False
+        if len(self.seen) < self.limit:
+            self.seen.add(kind)
+        return True
 
 
 def log_path() -> Path:
@@ -21,7 +41,11 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
     global _listener
     if _listener is not None:
         return None
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    global _path
+    terminal = logging.StreamHandler()
+    terminal.setLevel(logging.WARNING)
+    terminal.addFilter(OncePerKind())
+    handlers: list[logging.Handler] = [terminal]
     path: Path | None = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +61,13 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
     root.addHandler(logging.handlers.QueueHandler(q))
     _listener = logging.handlers.QueueListener(q, *handlers, respect_handler_level=True)
     _listener.start()
+    _path = path
     return path
+
+
+def current_log() -> Path | None:
+    """The log file being written (None: logging to a file failed, or was never set up)."""
+    return _path
 
 
 def stop_logging() -> None:

@@ -41,9 +41,11 @@ def every_page(win: MainWindow):
                 yield f"{win.tabs.tabText(i)} / {tabs.tabText(j)}"
 
 
+@pytest.mark.parametrize("mode", ["light", "dark"])
 @pytest.mark.parametrize("size", ["minimum", (1600, 1000)])
-def test_no_visible_siblings_overlap_on_any_page(qtbot, tmp_path, size):
+def test_no_visible_siblings_overlap_on_any_page(qtbot, tmp_path, size, mode):
     settings = QSettings(str(tmp_path / "duplex.ini"), QSettings.Format.IniFormat)
+    settings.setValue("view/theme", mode)
     win = MainWindow(rate=5, start_lab=False, settings=settings)
     qtbot.addWidget(win)
     smallest = win.minimumSize()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
@@ -29,6 +29,7 @@ from transport.registry import TRANSPORTS as REGISTRY
 
 from ..widgets.compare_charts import CompareCharts
 from ..lab_process import LabProcess
+from ..dialogs import ask_path
 from ..tasks import TaskGroup
 from ..widgets.timeline_files import FILTERS, render
 
@@ -242,10 +243,7 @@ class CompareTab(QWidget):
 
     # -- export --------------------------------------------------------------------------------
     def _ask_path(self, title: str, name: str, kinds: str, then) -> None:
-        dialog = QFileDialog(self, title, name, kinds)
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.fileSelected.connect(then)
-        dialog.open()  # not exec(): no nested loop under qasync
+        ask_path(self, title, then, save=True, name=name, filters=kinds)
 
     def table_rows(self) -> list[dict]:
         return [self.rows[t] for t in TRANSPORTS if t in self.rows]

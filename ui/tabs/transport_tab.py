@@ -26,6 +26,7 @@ from ..widgets.login_banner import LoginBanner
 from ..widgets.session_panel import SessionPanel
 from ..widgets.status_line import StatusLine
 from ..widgets.timeline import TimelineWidget
+from ..workspace import Connection, SavedMessage
 
 
 class TransportTab(QWidget):
@@ -36,6 +37,7 @@ class TransportTab(QWidget):
         super().__init__(parent)
         self.controller = controller or TabController(transport(self.transport), sink, cap, self)
         self.title = self.controller.title
+        self._kept_messages: list[SavedMessage] = []
         self._browsers: list[VirtualBrowser] = []
         self.bar = self.make_bar()
         self.timeline = self.make_timeline()
@@ -118,6 +120,39 @@ class TransportTab(QWidget):
 
     def on_events(self, events: list[Event]) -> None:
         """Hook for tab-specific panels, after the timeline took the batch."""
+
+    # -- the workspace ------------------------------------------------------------------
+    def connection(self) -> Connection:
+        """This tab's connection as a workspace keeps it (the lab's own endpoint is kept as "")."""
+        url = self.bar.url_text()
+        form = self.bar.form()
+        browser = self.controller.browser
+        return Connection(self.transport, "" if url == (self.controller.lab_endpoint() or "") else url,
+                          form["headers"], form["subprotocols"], form["policy"], form["interval_s"], form["resume"],
+                          browser.carrier if browser is not None else "cookie", self.saved_messages())
+
+    def saved_messages(self) -> list[SavedMessage]:
+        """Messages kept to send again (the tabs that can send edit them; the others keep a workspace's)."""
+        return list(self._kept_messages)
+
+    def set_saved_messages(self, messages: list[SavedMessage]) -> None:
+        """Take a workspace's saved messages (a tab that cannot send keeps them for the next save)."""
+        self._kept_messages = list(messages)
+
+    def apply_connection(self, conn: Connection) -> None:
+        """Open a workspace's connection here: its form, its messages, and its URL (a new connection
+        when it differs from the one in use; "" is the lab's)."""
+        self.bar.set_form(conn.headers, conn.subprotocols, conn.policy, conn.interval_s, conn.resume)
+        self.set_saved_messages(conn.messages)
+        browser = self.controller.browser
+        if browser is not None and browser.carrier != conn.carrier:
+            self.session.carrier.setCurrentIndex(max(0, self.session.carrier.findData(conn.carrier)))
+            self.controller.session.set_carrier(conn.carrier)
+        url = conn.url or self.controller.lab_endpoint() or ""
+        if url and url != self.bar.url_text():
+            self.bar.remember_url(url)
+            if self.controller.client is not None or self.controller.lab_endpoint():
+                self.connect_client(new_connection=True)
 
     # -- binding ------------------------------------------------------------------------
     def connect_client(self, new_connection: bool = False) -> None:

@@ -10,6 +10,7 @@ from transport.events import Event, EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.send_box import SendBox
+from ..workspace import SavedMessage
 from .transport_tab import TransportTab
 
 
@@ -39,6 +40,12 @@ class WebSocketTab(TransportTab):
             self.controller.spawn(client.send_json(payload))  # type: ignore[attr-defined]
         else:
             self.controller.spawn(client.send(payload))
+
+    def saved_messages(self) -> list[SavedMessage]:
+        return self.send_box.saved_messages()
+
+    def set_saved_messages(self, messages: list[SavedMessage]) -> None:
+        self.send_box.set_saved(messages)
 
     def _on_timeline_resend_requested(self, e: Event) -> None:
         """An outgoing row sent again, as it was (text or binary)."""

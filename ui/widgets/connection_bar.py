@@ -151,6 +151,30 @@ class ConnectionBar(QWidget):
         self.connect_button.setText("Disconnect" if self._connected else "Connect")
         self.drop_button.setEnabled(state == "open")
 
+    # -- the form as a workspace keeps it ---------------------------------------------------------
+    def form(self) -> dict:
+        """What a workspace keeps of the bar: headers, subprotocols, the reconnect policy and resume."""
+        return {"headers": self.header_pairs_or_none() or [],
+                "subprotocols": self.subprotocol_list(),
+                "policy": self.policy.currentData(), "interval_s": float(self.interval.value()),
+                "resume": self.resume.isChecked()}
+
+    def header_pairs_or_none(self) -> list[tuple[str, str]] | None:
+        try:
+            return self.header_pairs()
+        except DuplexError:
+            return None
+
+    def set_form(self, headers: list[tuple[str, str]], subprotocols: list[str], policy: str,
+                 interval_s: float, resume: bool) -> None:
+        self.headers.setText("; ".join(f"{k}: {v}" for k, v in headers))
+        self.subprotocols.setText(", ".join(subprotocols))
+        index = self.policy.findData(policy)
+        if index >= 0:  # a policy this transport does not offer (server retry elsewhere than SSE): kept as is
+            self.policy.setCurrentIndex(index)
+        self.interval.setValue(interval_s)
+        self.resume.setChecked(resume)
+
     def remember_url(self, url: str) -> None:
         idx = self.url.findText(url)
         if idx >= 0:

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGridLayout, QGroupBox, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transport.ledger import Ledger
 
+from ..dialogs import ask_path
 from ..theme import theme
 
 COUNTERS = ("received", "replayed", "lost", "duplicated", "reordered", "episodes")
@@ -81,10 +82,7 @@ class LedgerPanel(QGroupBox):
         self.show_ledger(self.ledger)
 
     def _on_export_button_clicked(self) -> None:
-        dialog = QFileDialog(self, "Export the ledger", "ledger.json", "JSON (*.json)")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.fileSelected.connect(self.export)
-        dialog.open()  # not exec(): no nested loop under qasync
+        ask_path(self, "Export the ledger", self.export, save=True, name="ledger.json", filters="JSON (*.json)")
 
     def export(self, path: str) -> None:
         """Write the ledger to ``path`` off the GUI thread; ``exported`` says where (or why not)."""

@@ -12,7 +12,7 @@ from transport.rows import ALL_EVENTS, NAMED, UNNAMED
 from ..models.timeline_model import COLUMNS, TimelineModel
 from ..theme import theme
 from .detail import DetailPane
-from .row_menu import CutTextTips, build_row_menu
+from .row_menu import CutTextTips, build_row_menu, copy, payload_text
 from .timeline_files import TimelineFiles
 
 ROW_HEIGHT = 20
@@ -164,6 +164,15 @@ class TimelineWidget(QWidget):
         key = qualifier.partition(":")[0] + ":"
         words = [w for w in self.filter_edit.text().split(" ") if w and not w.lower().startswith(key)]
         self.filter_edit.setText(" ".join(words + [qualifier]))
+
+    def copy_selected(self) -> bool:
+        """The selected row's payload to the clipboard (False: no row is selected)."""
+        rows = self.table.selectionModel().selectedRows()
+        e = self.model.event_at(rows[0].row()) if rows else None
+        if e is None:
+            return False
+        copy(payload_text(e))
+        return True
 
     def focus_filter(self) -> None:
         """Find: the filter box, its text selected to type over."""

@@ -14,6 +14,7 @@ from transport.events import Event
 from transport.har import iter_event_batches, to_har, to_jsonl
 
 from transport.rows import RowStore
+from ..dialogs import ask_path
 from ..tasks import TaskGroup
 
 VERSION = "0.1.0"
@@ -38,17 +39,13 @@ class TimelineFiles:
         self.open_view: Callable[[str], Callable[[list[Event]], None]] | None = None
         self._tasks = TaskGroup(say)
 
-    def ask_export(self) -> None:
-        dialog = QFileDialog(self.parent, "Export the timeline", "timeline.har", FILTERS)
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.fileSelected.connect(self.export)
-        dialog.open()  # not exec(): no nested loop under qasync
+    def ask_export(self) -> QFileDialog:
+        return ask_path(self.parent, "Export the timeline", self.export, save=True, name="timeline.har",
+                        filters=FILTERS)
 
-    def ask_import(self) -> None:
-        dialog = QFileDialog(self.parent, "Show a Duplex HAR or JSON Lines file", "", FILTERS + ";;All files (*)")
-        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-        dialog.fileSelected.connect(self.import_)
-        dialog.open()
+    def ask_import(self) -> QFileDialog:
+        return ask_path(self.parent, "Show a Duplex HAR or JSON Lines file", self.import_, save=False,
+                        filters=FILTERS + ";;All files (*)")
 
     def export(self, path: str) -> asyncio.Task:
         rows = self.snapshot()  # copied on the GUI thread (fast), rebuilt as events off it
