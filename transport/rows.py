@@ -183,16 +183,16 @@ class RowStore:
             reads = [m.get("wire_read", 0) for m in metas] if plain != n else [0] * n
             if [m["last_event_id"] for m in metas] == list(map(str, seqs)) \
                     and list(map(type, reads)).count(int) == n and 0 <= min(reads) and max(reads) <= READ_MAX \
-                    and n - plain == n - reads.count(0):
+                    and reads.count(0) == plain:
                 names_of = [m["topic"] for m in metas]
                 kinds = [m["type"] for m in metas]
                 if list(map(type, names_of)).count(str) == n and list(map(type, kinds)).count(str) == n:
                     topics = [names.get(p) or name(p) for p in names_of]
                     etypes = [names.get(k) or name(k) for k in kinds]
                     if 0 not in topics and 0 not in etypes:
-                        shapes = [M_SSE | M_TOPIC] * n if plain == n else \
+                        coded = [M_SSE | M_TOPIC] * n if plain == n else \
                             [M_SSE | M_TOPIC | (M_READ if r else 0) for r in reads]
-                        return shapes, topics, etypes, reads
+                        return coded, topics, etypes, reads
         shapes: list[int] = []
         topics = []
         etypes = []

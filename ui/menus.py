@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
@@ -14,14 +14,12 @@ from PySide6.QtWidgets import QMenu, QMenuBar
 from .models.timeline_model import COLUMNS, HEADER_TIPS
 from .theme import MODE_TITLES, MODES
 
-if TYPE_CHECKING:
-    from .main_window import MainWindow
-
 Key = QKeySequence.StandardKey
 
 
 class Menus:
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: Any) -> None:
+        """``window``: the main window (its methods are the actions' slots; not imported: it imports us)."""
         self.window = window
         self.actions: dict[str, QAction] = {}
         bar: QMenuBar = window.menuBar()

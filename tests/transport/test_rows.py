@@ -155,3 +155,24 @@ def test_a_batch_of_lab_sse_events_is_coded_whole_and_one_odd_id_keeps_only_itse
     store.extend(plain)
     store.extend(odd)
     assert store.events() == plain + odd and list(store.sparse) == [59]
+
+
+def test_a_shared_reads_total_is_coded_and_reads_back_in_its_key_order():
+    def sse(seq, read=None, last_id=None):
+        meta = {"type": "price", "last_event_id": last_id or str(seq)}
+        if read is not None:
+            meta["wire_read"] = read
+        meta["topic"] = "price"
+        return Event("sse", "in", "message", seq, 1, seq, 9, 40, None, f'{{"seq":{seq}}}', meta)
+    batch = [sse(1, 120), sse(2, 120), sse(3), sse(4, 80), sse(5, 80)]  # the fast path, mixed
+    odd = [sse(6, 0), sse(7, "12"), sse(8, 2**40), sse(9, 50, last_id="x")]  # values the column cannot hold
+    alone = [Event("sse", "in", "comment", 10, 1, None, 2, 7, None, "hb", {"wire_read": 30}),
+             Event("sse", "in", "retry", 11, 1, None, 0, 7, None, "retry: 5 ms", {"retry_ms": 5, "wire_read": 30})]
+    store = RowStore()
+    store.extend(batch)
+    store.extend(odd)
+    store.extend(alone)
+    got = store.events()
+    assert got == batch + odd + alone
+    assert [list(e.meta) for e in got] == [list(e.meta) for e in batch + odd + alone]
+    assert sorted(store.sparse) == [5, 6, 7, 8, 10]  # the comment's total is coded, the retry's kept whole

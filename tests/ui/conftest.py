@@ -22,3 +22,12 @@ async def window(qtbot, tmp_path):
         assert not win.lab.running
         win.close()
         win.deleteLater()
+
+
+@pytest.fixture(autouse=True)
+def light_theme_after():
+    """The theme is the app's one object: a test that switches it leaves the next one in light."""
+    yield
+    from ui.theme import theme
+    if theme().name != "light" or theme().mode != "light":
+        theme().set_mode("light")

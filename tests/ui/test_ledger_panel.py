@@ -1,6 +1,7 @@
 """The ledger panel's verdict: a green check only when loss could be checked."""
 
 from transport.ledger import Ledger
+from ui.theme import theme
 from ui.widgets.ledger_panel import LedgerPanel
 
 
@@ -13,11 +14,11 @@ def test_no_green_check_without_sequence_ids(qtbot):
     led.unnumbered = 5
     panel.show_ledger(led)
     assert panel.verdict.text().startswith("? no sequence ids: loss cannot be checked")
-    assert "#6d6d6d" in panel.verdict.styleSheet()
+    assert theme().hex("muted") in panel.verdict.styleSheet()
     led.record(1)
     led.record(3)
     panel.show_ledger(led)
-    assert panel.verdict.text().startswith("✘ 1 lost") and "#c62828" in panel.verdict.styleSheet()
+    assert panel.verdict.text().startswith("✘ 1 lost") and theme().hex("error") in panel.verdict.styleSheet()
     led.record(2)
     panel.show_ledger(led)
-    assert panel.verdict.text().startswith("✔ 0 lost") and "#2e7d32" in panel.verdict.styleSheet()
+    assert panel.verdict.text().startswith("✔ 0 lost") and theme().hex("ok") in panel.verdict.styleSheet()

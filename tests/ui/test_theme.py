@@ -24,8 +24,7 @@ def win(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "duplex.ini"), QSettings.Format.IniFormat)
     w = MainWindow(rate=5, start_lab=False, settings=settings)
     qtbot.addWidget(w)
-    yield w
-    w.set_theme("light")
+    return w
 
 
 def test_both_palettes_name_the_same_colours():

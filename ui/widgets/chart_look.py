@@ -40,6 +40,12 @@ class ChartLook(QObject):
             item.setSymbolBrush(hex_)
 
     def apply(self, *_args: Any) -> None:
+        try:
+            self._apply()
+        except RuntimeError:  # the chart was closed (pyqtgraph clears its scene then): nothing left to paint
+            theme().changed.disconnect(self.apply)
+
+    def _apply(self) -> None:
         t = theme()
         text, outline = t.hex("chart_text"), t.hex("chart_outline")
         background = t.colour("chart_background")
