@@ -102,11 +102,13 @@ class CompareTab(QWidget):
             controls.addWidget(QLabel(label))
             controls.addWidget(widget)
         controls.addStretch(1)
-        controls.addWidget(self.run_button)
-        controls.addWidget(self.stop_button)
-        controls.addWidget(self.csv_button)
-        controls.addWidget(self.png_button)
-        controls.addWidget(self.har_button)
+        actions = QHBoxLayout()  # a second line: at 900 px one line cut the buttons and the combos
+        actions.addWidget(self.run_button)
+        actions.addWidget(self.stop_button)
+        actions.addStretch(1)
+        actions.addWidget(self.csv_button)
+        actions.addWidget(self.png_button)
+        actions.addWidget(self.har_button)
         self.table = QTableWidget(len(TRANSPORTS), len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
         for c, (_key, _header, tip) in enumerate(COLUMNS):
@@ -123,6 +125,7 @@ class CompareTab(QWidget):
         split.setSizes([230, 420])
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
+        layout.addLayout(actions)
         layout.addWidget(self.state)
         layout.addWidget(split, 1)
         self.tallies: dict[str, Tally] = {}

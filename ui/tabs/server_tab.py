@@ -42,11 +42,14 @@ class ServerTab(QWidget):
         self._rates: list[dict[str, float]] = []
         # -- the process
         self.address = QLabel("starting…")
+        self.address.setWordWrap(True)
         self.address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.process = QLabel("—")
         self.feed = QLabel("—")
         self.feed.setWordWrap(True)
         self.connections = QLabel("—")
+        self.connections.setWordWrap(True)
+        self.process.setWordWrap(True)
         self.kill_down = QDoubleSpinBox(suffix=" s down", minimum=0.0, maximum=300.0, value=3.0, decimals=1)
         self.kill_keep = QCheckBox("keep history")
         self.kill_keep.setChecked(True)
@@ -59,6 +62,8 @@ class ServerTab(QWidget):
         self.rate_button = QPushButton("Set feed rate")
         box = QGroupBox("Lab process")
         form = QFormLayout(box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Address", self.address)
         form.addRow("Process", self.process)
         form.addRow("Feed", self.feed)

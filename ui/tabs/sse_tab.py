@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QSpinBox, QWidget
+from PySide6.QtWidgets import QSizePolicy, QSpinBox, QWidget
 
 from transport.clients.sse import DEFAULT_RETRY_MS
 from transport.events import Event, EventSink
@@ -23,6 +23,7 @@ class SSETab(TransportTab):
                  controller: TabController | None = None) -> None:
         super().__init__(sink, cap, parent, controller)
         self.checks = StreamChecks()
+        self.checks.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)  # never squeezed
         self.side.layout().insertWidget(0, self.checks)
         self.max_event = QSpinBox(suffix=" MiB", minimum=1, maximum=1024, value=16)
         self.max_event.setToolTip("Largest event (data plus an unfinished line) the client reads; "

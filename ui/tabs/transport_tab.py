@@ -48,7 +48,11 @@ class TransportTab(QWidget):
         side.addWidget(self.ledger, 1)
         self.session = SessionPanel()
         self.side_tabs = QTabWidget()
-        self.side_tabs.addTab(self.side, "Transport")
+        page = QScrollArea()  # at 900×600 the SSE checks and the ledger are taller than the pane: scroll
+        page.setWidget(self.side)
+        page.setWidgetResizable(True)
+        page.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.side_tabs.addTab(page, "Transport")
         self.side_tabs.addTab(self.session, "Session")
         self.faults = FaultPanel()
         scroll = QScrollArea()  # the page is taller than the side pane: it scrolls instead of squeezing

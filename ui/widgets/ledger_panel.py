@@ -43,7 +43,9 @@ class LedgerPanel(QGroupBox):
             label = QLabel(name.capitalize())
             value = QLabel("0")
             value.setObjectName(f"ledger_{name}")
-            value.setStyleSheet("font-weight: bold")
+            bold = value.font()
+            bold.setBold(True)
+            value.setFont(bold)  # a font, not a style sheet: a style sheet keeps the palette it started with
             grid.addWidget(label, i // 3, (i % 3) * 2)
             grid.addWidget(value, i // 3, (i % 3) * 2 + 1)
             self.values[name] = value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QSizePolicy, QWidget
 
 from transport.wirestats import WireStats
 
@@ -37,6 +37,7 @@ class WirePanel(QGroupBox):
 
     def __init__(self, timing: str = "", parent: QWidget | None = None) -> None:
         super().__init__("Wire: measured on the socket", parent)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)  # rows never squeezed
         self.timing = timing
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
