@@ -8,8 +8,7 @@ from typing import Awaitable, Callable
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QApplication, QLabel, QLineEdit, QMainWindow, QPlainTextEdit, QTabBar, QTabWidget,
-                               QToolButton, QWidget)
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabBar, QTabWidget, QToolButton, QWidget
 
 from transport.errors import DuplexError
 from transport.events import Event
@@ -20,12 +19,10 @@ from . import dialogs
 from .bridge import EventBridge
 from .controllers.browsers import BrowsersController
 from .controllers.lab_monitor import LabMonitor
-from .controllers.workspace import FILTER as WORKSPACE_FILTER
 from .controllers.workspace import WorkspaceFiles
-from .help import LogWindow, Preferences, about_dialog, open_once, shortcuts_dialog
 from .identity import NAME, ORGANIZATION
 from .lab_process import LabProcess
-from .logs import current_log
+from .commands import WindowCommands
 from .menus import Menus
 from .tabs.ajax_tab import AjaxTab
 from .tabs.compare_tab import CompareTab
@@ -35,9 +32,8 @@ from .tabs.sse_tab import SSETab
 from .tabs.transport_tab import TransportTab
 from .tabs.websocket_tab import WebSocketTab
 from .tasks import TaskGroup
-from .theme import MODES, theme
+from .theme import MODES
 from .widgets.timeline import TimelineWidget
-from .workspace import Connection, Workspace
 
 log = logging.getLogger("duplex.ui")
 
@@ -87,9 +83,8 @@ class MainWindow(QMainWindow):
         self._last_pushed = 0
         self._routes = {tab.transport: tab for tab in self.transport_tabs}
         self.workspaces = WorkspaceFiles(self.settings, self)
-        self._unknown_connections: list[Connection] = []  # a newer Duplex's kinds: kept for the next save
-        self._windows: dict[str, QWidget] = {}  # the help and settings windows (one of each)
-        self.menus = Menus(self)
+        self.commands = WindowCommands(self)
+        self.menus = Menus(self.menuBar(), self.commands)
         self._connect_signals()
         self._restore_settings()
         self.monitor.start()
@@ -121,10 +116,10 @@ class MainWindow(QMainWindow):
         self.server_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.server_tab, text))
         self.compare_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.compare_tab, text))
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
-        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        self.tabs.currentChanged.connect(self.commands.on_current_changed)
         for tab in self.transport_tabs:
-            tab.timeline.columnsChanged.connect(self.set_hidden_columns)
-        self.workspaces.opened.connect(self._on_workspace_opened)
+            tab.timeline.columnsChanged.connect(self.commands.set_hidden_columns)
+        self.workspaces.opened.connect(self.commands.on_workspace_opened)
         self.workspaces.said.connect(lambda text: self.statusBar().showMessage(text, STATUS_MS))
         self.workspaces.said.connect(lambda text: log.info("%s", text))
 
@@ -268,161 +263,14 @@ class MainWindow(QMainWindow):
             tab.controller.state_row("fault", text if tab is source else f"{text} (from the {source.title} tab)")
         self.server_tab.log_fault(f"{source.title}: {text}")
 
-    # -- the menus' actions ----------------------------------------------------------------
-    def current_transport_tab(self) -> TransportTab | None:
-        tab = self.tabs.currentWidget()
-        return tab if isinstance(tab, TransportTab) else None
-
-    def current_timeline(self) -> TimelineWidget | None:
-        tab = self.tabs.currentWidget()
-        if isinstance(tab, TransportTab):
-            return tab.timeline
-        return tab if isinstance(tab, TimelineWidget) else None
-
-    def _say(self, text: str) -> None:
-        tab = self.current_transport_tab()
-        if tab is not None:
-            tab.status.say(text)
-        else:
-            self.statusBar().showMessage(text, STATUS_MS)
-
-    def _on_tabs_current_changed(self, _index: int) -> None:
-        self.menus.set_transport_tab(self.current_transport_tab() is not None)
-        has_timeline = self.current_timeline() is not None
-        for name in ("export", "copy", "find", "clear", "follow"):
-            self.menus.actions[name].setEnabled(has_timeline)
-
-    def workspace(self) -> Workspace:
-        """The connections of every transport tab (and any kept from a newer Duplex's workspace)."""
-        return Workspace([tab.connection() for tab in self.transport_tabs] + self._unknown_connections)
-
-    def ask_open_workspace(self) -> None:
-        dialogs.ask_path(self, "Open a workspace", self.workspaces.open, save=False, filters=WORKSPACE_FILTER)
-
-    def save_workspace(self) -> None:
-        if self.workspaces.path is None:
-            self.ask_save_workspace()
-        else:
-            self.workspaces.save(self.workspace(), self.workspaces.path)
-
-    def ask_save_workspace(self) -> None:
-        dialogs.ask_path(self, "Save the workspace", lambda path: self.workspaces.save(self.workspace(), path),
-                         save=True, name="workspace.duplex.json", filters=WORKSPACE_FILTER)
-
-    def _on_workspace_opened(self, workspace: Workspace, path: str) -> None:
-        for tab in self.transport_tabs:
-            conn = workspace.connection(tab.transport)
-            if conn is not None:
-                tab.apply_connection(conn)
-        self._unknown_connections = [c for c in workspace.connections if c.unknown is not None]
-        self.setWindowTitle(f"Duplex — {path.rsplit('/', 1)[-1]}")
-
-    def export_current(self) -> None:
-        timeline = self.current_timeline()
-        if timeline is not None:
-            timeline.files.ask_export()
-
-    def import_timeline(self) -> None:
-        timeline = self.current_timeline() or self.ws_tab.timeline
-        timeline.files.ask_import()
-
-    def copy_selected(self) -> None:
-        """Edit → Copy: a text box copies its selection; a timeline its selected row's payload."""
-        focus = QApplication.focusWidget()
-        if isinstance(focus, (QLineEdit, QPlainTextEdit)):
-            focus.copy()
-            return
-        timeline = self.current_timeline()
-        if timeline is not None and not timeline.copy_selected():
-            self._say("Select a row first: Copy takes its payload.")
-
-    def find(self) -> None:
-        timeline = self.current_timeline()
-        if timeline is not None:
-            timeline.focus_filter()
-
-    def clear_current(self) -> None:
-        timeline = self.current_timeline()
-        if timeline is not None and timeline.clear_button.isVisible():
-            timeline.model.clear()
-
-    def follow_current(self) -> None:
-        timeline = self.current_timeline()
-        if timeline is not None:
-            timeline.set_following(True)
-
-    def set_hidden_columns(self, names: list[str]) -> None:
-        """View → Columns (and every timeline's header menu): the same columns in every timeline."""
-        for tab in self.transport_tabs:
-            tab.timeline.set_hidden_columns(names)
-        self.menus.show_hidden_columns(names)
-        self.settings.setValue("timeline/hidden_columns", names)
-
-    def set_theme(self, mode: str) -> None:
-        theme().set_mode(mode)
-        self.menus.show_theme(mode)
-        self.settings.setValue("view/theme", mode)
-
-    def connect_current(self) -> None:
-        tab = self.current_transport_tab()
-        if tab is not None:
-            tab.connect_client(new_connection=tab.controller.client is not None)
-
-    def disconnect_current(self) -> None:
-        tab = self.current_transport_tab()
-        if tab is not None:
-            tab.controller.disconnect()
-
-    def drop_current(self) -> None:
-        tab = self.current_transport_tab()
-        if tab is not None:
-            if tab.bar.drop_button.isEnabled():
-                tab.controller.drop()
-            else:
-                tab.status.say("Nothing to drop: the connection is not open.")
-
-    def restart_current(self) -> None:
-        tab = self.current_transport_tab()
-        if tab is not None:
-            if tab.bar.restart_button.isEnabled():
-                tab.controller.restart_server(float(tab.bar.down_s.value()))
-            else:
-                tab.status.say("The lab server is not running yet: nothing to restart.")
-
-    def show_preferences(self) -> None:
-        def make() -> QWidget:
-            prefs = Preferences(theme().mode, self.settings.value("workspace/reopen", True, type=bool), self)
-            prefs.themeChosen.connect(self.set_theme)
-            prefs.reopenChanged.connect(lambda on: self.settings.setValue("workspace/reopen", on))
-            return prefs
-        open_once(self._windows, "preferences", make)
-
-    def show_shortcuts(self) -> None:
-        open_once(self._windows, "shortcuts", lambda: shortcuts_dialog(self, self.menus.shortcut_rows()))
-
-    def show_about(self) -> None:
-        open_once(self._windows, "about", lambda: about_dialog(self))
-
-    def show_log(self) -> None:
-        def make() -> QWidget:
-            window = LogWindow(current_log(), self)
-            window.refresh()
-            return window
-        open_once(self._windows, "log", make)
-
-    def quit_app(self) -> None:
-        self.close()
-        app = QApplication.instance()
-        if app is not None:
-            app.quit()
-
     # -- settings and lifetime -------------------------------------------------
     def _restore_settings(self) -> None:
         self.setMinimumSize(900, 600)
         mode = self.settings.value("view/theme", "system")
-        self.set_theme(mode if mode in MODES else "system")
+        self.commands.set_theme(mode if mode in MODES else "system")
         hidden = self.settings.value("timeline/hidden_columns") or []
-        self.set_hidden_columns([hidden] if isinstance(hidden, str) else [h for h in hidden if isinstance(h, str)])
+        self.commands.set_hidden_columns([hidden] if isinstance(hidden, str) else
+                                         [h for h in hidden if isinstance(h, str)])
         geometry = self.settings.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry) or self.width() < 1000:
             self.resize(1200, 760)

@@ -18,12 +18,9 @@ Key = QKeySequence.StandardKey
 
 
 class Menus:
-    def __init__(self, window: Any) -> None:
-        """``window``: the main window (its methods are the actions' slots; not imported: it imports us)."""
-        self.window = window
+    def __init__(self, bar: QMenuBar, w: Any) -> None:
+        """``w``: the window's commands (ui/commands.py): each action calls one."""
         self.actions: dict[str, QAction] = {}
-        bar: QMenuBar = window.menuBar()
-        w = window
 
         file = bar.addMenu("&File")
         self._add(file, "open_workspace", "&Open workspace…", w.ask_open_workspace, Key.Open)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from websockets.asyncio.client import connect  # noqa: E402
 
 from tests.bench import fanout, sse, transports  # noqa: E402
-from tests.helpers import start_lab, wait_until  # noqa: E402
+from tests.helpers import start_lab  # noqa: E402
 from transport.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
 from transport.lab_admin import post_fault  # noqa: E402

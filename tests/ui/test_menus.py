@@ -84,16 +84,16 @@ def test_end_resumes_following_from_the_menu(win):
 
 def test_help_windows_open_once_each_without_blocking(win, qtbot):
     win.menus.actions["shortcuts"].trigger()
-    shortcuts = win._windows["shortcuts"]
+    shortcuts = win.commands.windows["shortcuts"]
     assert isinstance(shortcuts, QDialog) and not shortcuts.isModal() and shortcuts.isVisible()
     win.menus.actions["shortcuts"].trigger()
-    assert win._windows["shortcuts"] is shortcuts  # raised, not a second one
+    assert win.commands.windows["shortcuts"] is shortcuts  # raised, not a second one
     rows = dict(win.menus.shortcut_rows())
     assert rows["Find"] == QKeySequence("Ctrl+F").toString(QKeySequence.SequenceFormat.NativeText)
     win.menus.actions["about"].trigger()
-    assert win._windows["about"].isVisible()
+    assert win.commands.windows["about"].isVisible()
     shortcuts.close()
-    win._windows["about"].close()
+    win.commands.windows["about"].close()
 
 
 def test_about_names_the_versions_a_bug_report_needs():

@@ -35,7 +35,7 @@ def test_both_palettes_name_the_same_colours():
 def test_the_theme_switch_repaints_the_window_and_the_rows(win):
     win.ws_tab.timeline.append_events([Event("websocket", "state", "error", 1, 1, data="refused")])
     model = win.ws_tab.timeline.model
-    win.set_theme("light")
+    win.commands.set_theme("light")
     light_window = QApplication.palette().color(QPalette.ColorRole.Window)
     light_error = model.data(model.index(0, KIND), Qt.ItemDataRole.ForegroundRole).color()
     win.menus.theme_actions["dark"].trigger()

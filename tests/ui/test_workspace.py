@@ -57,7 +57,7 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     ws.send_box.kind.setCurrentIndex(ws.send_box.kind.findData("json"))
     ws.send_box.save_button.click()
     path = tmp_path / "team.duplex.json"
-    await first.workspaces.save(first.workspace(), str(path))
+    await first.workspaces.save(first.commands.workspace(), str(path))
     saved = json.loads(path.read_text())
     conn = next(c for c in saved["connections"] if c["kind"] == "websocket")
     assert conn["url"] == "ws://127.0.0.1:9/echo" and conn["headers"] == [["X-Token", "abc"], ["X-Other", "2"]]
@@ -75,7 +75,7 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     assert tab.bar.subprotocol_list() == ["chat", "v2"] and tab.bar.policy.currentData() == "fixed"
     assert [m.payload for m in tab.send_box.saved_messages()] == ['{"topic": "chat", "body": "hello"}']
     assert second.settings.value("workspace/last") == str(path)
-    await second.workspaces.save(second.workspace(), str(tmp_path / "again.json"))
+    await second.workspaces.save(second.commands.workspace(), str(tmp_path / "again.json"))
     assert (tmp_path / "again.json").read_text() == path.read_text()  # nothing lost, nothing reordered
     for w in (first, second):
         await w.shutdown()
