@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from PySide6.QtCore import QSettings, QSize
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtWidgets import QApplication, QTabWidget, QWidget
 
 from ui.main_window import MainWindow
@@ -58,3 +58,24 @@ def test_no_visible_siblings_overlap_on_any_page(qtbot, tmp_path, size, mode):
         QApplication.processEvents()
         problems += [f"{page}: {p}" for p in overlapping(win)]
     assert not problems, "\n".join(problems)
+
+
+def test_every_table_header_says_what_its_column_holds(qtbot, tmp_path):
+    from PySide6.QtWidgets import QTableView, QTableWidget
+
+    settings = QSettings(str(tmp_path / "duplex.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(rate=5, start_lab=False, settings=settings)
+    qtbot.addWidget(win)
+    missing = []
+    for table in win.findChildren(QTableView):
+        model = table.model()
+        for col in range(model.columnCount()):
+            if isinstance(table, QTableWidget):
+                item = table.horizontalHeaderItem(col)
+                tip = item.toolTip() if item is not None else ""
+            else:
+                tip = model.headerData(col, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+            if not tip:
+                missing.append(f"{table.objectName() or type(table.parent()).__name__}: "
+                               f"{model.headerData(col, Qt.Orientation.Horizontal)}")
+    assert not missing, missing

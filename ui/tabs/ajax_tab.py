@@ -14,6 +14,7 @@ from transport.events import Event, EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar
+from ..widgets.header_tips import set_header_tips
 from ..widgets.wire_panel import WirePanel
 from .transport_tab import TransportTab
 
@@ -44,6 +45,7 @@ class AjaxTab(TransportTab):
         self.fragment.setTextFormat(Qt.TextFormat.PlainText)  # show the HTML the server sent, not render it
         self.compare = QTableWidget(len(COMPARE_ROWS), len(COMPARE_COLUMNS))
         self.compare.setHorizontalHeaderLabels(COMPARE_COLUMNS)
+        set_header_tips(self.compare)
         self.compare.verticalHeader().setVisible(False)
         self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

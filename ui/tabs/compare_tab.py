@@ -45,7 +45,7 @@ FAULTS: tuple[tuple[str, FaultSpec | None], ...] = (
     ("Server restart (2 s down) every 10 s", FaultSpec("restart", duration=2.0, every=10.0)),
 )
 # (key, header, tooltip)
-COLUMNS = (("transport", "Transport", ""), ("messages", "Messages", "Feed messages delivered"),
+COLUMNS = (("transport", "Transport", "The transport measured, all on the same feed"), ("messages", "Messages", "Feed messages delivered"),
            ("p50_ms", "p50 ms", "One-way latency from the server's publish time: median"),
            ("p95_ms", "p95 ms", "One-way latency: 95th percentile"), ("p99_ms", "p99 ms", "One-way latency: 99th percentile"),
            ("wire_per_msg", "Wire B/msg", "Bytes on the wire per message, both ways"),

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from transport.faults import FAULT_TYPES, TYPES, FaultError, FaultSpec
 
+from .header_tips import set_header_tips
 from .reconnect_plot import ReconnectPlot
 
 RACE_COLUMNS = (("policy", "Policy"), ("attempts", "Attempts"), ("recovered", "Recovered"),
@@ -133,6 +134,7 @@ class FaultPanel(QWidget):
         layout.addWidget(self.race_button)
         self.race_table = QTableWidget(0, len(RACE_COLUMNS))
         self.race_table.setHorizontalHeaderLabels([c[1] for c in RACE_COLUMNS])
+        set_header_tips(self.race_table)
         self.race_table.verticalHeader().hide()
         self.race_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.race_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

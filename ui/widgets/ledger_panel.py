@@ -14,6 +14,7 @@ from transport.ledger import Ledger
 
 from ..dialogs import ask_path
 from ..theme import theme
+from .header_tips import set_header_tips
 
 COUNTERS = ("received", "replayed", "lost", "duplicated", "reordered", "episodes")
 EPISODE_COLUMNS = ("#", "result", "last before", "first after", "replayed", "lost", "dup", "reord", "gap",
@@ -54,6 +55,7 @@ class LedgerPanel(QGroupBox):
         self.verdict.setWordWrap(True)  # a long verdict must not widen the side pane
         self.episodes = QTableWidget(0, len(EPISODE_COLUMNS))
         self.episodes.setHorizontalHeaderLabels(EPISODE_COLUMNS)
+        set_header_tips(self.episodes)
         self.episodes.verticalHeader().setVisible(False)
         self.episodes.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.episodes.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

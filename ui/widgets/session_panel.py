@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxL
 from transport.browser import VirtualBrowser, VirtualTab, origin
 
 from ..theme import theme
+from .header_tips import set_header_tips
 
 COOKIE_COLUMNS = ("Name", "Value", "Domain", "Path", "Expires", "HttpOnly", "Secure", "SameSite")
 STORAGE_COLUMNS = ("Key", "Value")
@@ -30,6 +31,7 @@ def _table(columns: tuple[str, ...], editable: bool) -> QTableWidget:
 
 def _setup(table: QTableWidget, columns: tuple[str, ...], editable: bool) -> QTableWidget:
     table.setHorizontalHeaderLabels(columns)
+    set_header_tips(table)
     table.verticalHeader().setVisible(False)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
