@@ -150,7 +150,7 @@ class TransportTab(QWidget):
         self.set_saved_messages(conn.messages)
         browser = self.controller.browser
         if browser is not None and browser.carrier != conn.carrier:
-            self.session.carrier.setCurrentIndex(max(0, self.session.carrier.findData(conn.carrier)))
+            self.session.show_carrier(conn.carrier)
             self.controller.session.set_carrier(conn.carrier)
         url = conn.url or self.controller.lab_endpoint() or ""
         if url and url != self.bar.url_text():

@@ -196,6 +196,10 @@ class SessionPanel(QWidget):
     def browser(self) -> VirtualBrowser | None:
         return self.vtab.browser if self.vtab is not None else None
 
+    def show_carrier(self, carrier: str) -> None:
+        """The carrier the tab's browser uses now (``cookie`` or ``query``)."""
+        self.carrier.setCurrentIndex(max(0, self.carrier.findData(carrier)))
+
     def show_tab(self, vtab: VirtualTab, browsers: list[VirtualBrowser], url: str) -> None:
         self.vtab, self.url = vtab, url
         self.browser_choice.clear()
@@ -203,7 +207,7 @@ class SessionPanel(QWidget):
             self.browser_choice.addItem(b.name)
         self.browser_choice.setCurrentIndex(browsers.index(vtab.browser))
         self.tab_label.setText(f"Tab {vtab.number}")
-        self.carrier.setCurrentIndex(self.carrier.findData(vtab.browser.carrier))
+        self.show_carrier(vtab.browser.carrier)
         self.on_expiry.setCurrentIndex(self.on_expiry.findData(vtab.browser.on_expiry))
         self.refresh()
 

@@ -157,6 +157,7 @@ class TimelineWidget(QWidget):
         index = self.table.indexAt(pos)
         menu = self.row_menu(index.row()) if index.isValid() else None
         if menu is not None:
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right-click: gone when closed
             menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def add_filter(self, qualifier: str) -> None:
@@ -192,7 +193,9 @@ class TimelineWidget(QWidget):
         return menu
 
     def _on_header_context_menu(self, pos: QPoint) -> None:
-        self.columns_menu().popup(self.table.horizontalHeader().mapToGlobal(pos))
+        menu = self.columns_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.table.horizontalHeader().mapToGlobal(pos))
 
     def _choose_column(self, col: int, shown: bool) -> None:
         self.table.setColumnHidden(col, not shown)
