@@ -12,10 +12,11 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Literal, NamedTuple
 
-Transport = Literal["short_poll", "long_poll", "stream", "ajax", "websocket", "sse"]
+# "http": a browser's HTTP exchanges; "browser": what happens to a browser tab itself (chromium_watch.py)
+Transport = Literal["short_poll", "long_poll", "stream", "ajax", "websocket", "sse", "http", "browser"]
 Direction = Literal["in", "out", "state"]
 
-TRANSPORTS: tuple[str, ...] = ("short_poll", "long_poll", "stream", "ajax", "websocket", "sse")
+TRANSPORTS: tuple[str, ...] = ("short_poll", "long_poll", "stream", "ajax", "websocket", "sse", "http", "browser")
 DIRECTIONS: tuple[str, ...] = ("in", "out", "state")
 _TRANSPORT_SET = frozenset(TRANSPORTS)
 _DIRECTION_SET = frozenset(DIRECTIONS)

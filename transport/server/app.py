@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
+from importlib import resources
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -35,6 +36,18 @@ from .stats import count_requests, stats_handler
 from .ws import ws_handler
 
 
+DEMO_PAGE = resources.files("transport.server") / "static" / "demo.html"
+_demo: list[str] = []  # the page's text, read once (off the loop)
+
+
+async def demo_handler(request: web.Request) -> web.Response:
+    """The demo page: the browser's own WebSocket, EventSource, fetch, cookies and sessionStorage against
+    this lab (the Browser tab and ``probe --transport browser`` open it)."""
+    if not _demo:
+        _demo.append(await asyncio.to_thread(DEMO_PAGE.read_text, encoding="utf-8"))
+    return web.Response(text=_demo[0], content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
 async def index(request: web.Request) -> web.Response:
     feed = request.app[FEED]
     return web.json_response({
@@ -46,7 +59,7 @@ async def index(request: web.Request) -> web.Response:
         "endpoints": {"websocket": "/ws?after=N", "sse": "/sse (Last-Event-ID or ?after=N)",
                       "short_poll": "/api/poll?after=N", "long_poll": "/api/longpoll?after=N&timeout=S",
                       "stream": "/api/stream?after=N", "ajax": "POST /api/messages, GET/POST /api/session-value",
-                      "postback": "GET/POST /form", "session": "POST /session/login, GET /session/me, POST /session/logout",
+                      "postback": "GET/POST /form", "demo": "/demo (a browser page using them all)", "session": "POST /session/login, GET /session/me, POST /session/logout",
                       "admin": "/_admin/faults, /_admin/sessions, /_admin/stats, /_admin/proxies"},
         "held": len(request.app[HOLDS]),
         "sessions": len(request.app[SESSIONS]),
@@ -122,6 +135,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[TASKS] = set()
     app[REQUESTS] = Counter()
     app.router.add_get("/", index)
+    app.router.add_get("/demo", demo_handler)
     app.router.add_get(WS_PATH, ws_handler)
     app.router.add_get(SSE_PATH, sse_handler)
     app.router.add_get(POLL_PATH, poll_handler)
