@@ -21,7 +21,7 @@ from .events import Event, EventSink
 from .registry import PROBE_NAMES, by_probe_name
 from .urls import split_url
 
-TRANSPORTS = tuple(PROBE_NAMES)
+TRANSPORTS = (*PROBE_NAMES, "browser")  # browser: a page in headless Chromium (browser_probe.py)
 
 
 class _Args(argparse.ArgumentParser):
@@ -62,6 +62,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="long_poll: how long the server may hold a request (?timeout=)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
                    help="sse: treat a stream silent this long as dropped")
+    p.add_argument("--attach", default=None, metavar="HOST:PORT",
+                   help="browser: watch a Chrome started with --remote-debugging-port instead of starting one")
     args = p.parse_args(argv)
     if args.count is not None and args.count < 1:
         p.error("--count must be >= 1")
@@ -81,6 +83,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.transport = "sse" if scheme in ("http", "https") else "ws"
     if args.retries is not None and args.retries < 1:
         p.error("--retries must be >= 1")
+    if args.transport == "browser":
+        if split_url(args.url)[0].scheme.lower() not in ("http", "https", "file"):
+            p.error("--transport browser opens a page: an http(s):// URL")
+        return args
     try:
         by_probe_name(args.transport).validate(args.url)
     except InvalidURL as exc:
@@ -146,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("duplex").addHandler(logging.NullHandler())
     logging.getLogger("duplex").propagate = False
     try:
-        code, reason = asyncio.run(probe(args))
+        if args.transport == "browser":
+            from .browser_probe import probe_browser
+            code, reason = asyncio.run(probe_browser(args))
+        else:
+            code, reason = asyncio.run(probe(args))
     except KeyboardInterrupt:
         return 130
     if reason:

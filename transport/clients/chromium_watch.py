@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from ..cdp import CDPConnection, CDPError
 from ..envelope import split_json_list
+from .sse import CONTROL_TYPES
 from ..events import EventSink, Outbox, now_ns
 from ..receiver import FeedReceiver
 from ..urls import is_loopback
@@ -54,6 +55,7 @@ class PageTab:
     sockets: dict[str, str] = field(default_factory=dict)  # a WebSocket's request id → its URL
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id → what is known of it
     streaming: dict[str, bytearray] = field(default_factory=dict)  # NDJSON request id → an unfinished line
+    extra: dict[str, dict[str, str]] = field(default_factory=dict)  # headers sent, when they come first
     storage: dict[str, str] = field(default_factory=dict)  # its sessionStorage (the page's origin)
     frames_in: int = 0
     sse_in: int = 0
@@ -273,9 +275,10 @@ class BrowserWatch:
         receiver = self.receiver(tab, "sse", info.get("url", tab.url))
         tab.sse_in += 1
         data = p.get("data", "")
-        meta = {"type": p.get("eventName") or "message", "last_event_id": p.get("eventId", "")}
+        kind = p.get("eventName") or "message"
+        meta = {"type": kind, "last_event_id": p.get("eventId", "")}
         size = len(data.encode())
-        receiver.text(data, now_ns(), None, meta, size=size)
+        receiver.text(data, now_ns(), None, meta, size=size, control=kind if kind in CONTROL_TYPES else None)
 
     # HTTP
     def _request(self, tab: PageTab, p: dict[str, Any]) -> None:
@@ -292,10 +295,29 @@ class BrowserWatch:
             receiver = self.receiver(tab, "sse", url)
             if receiver.ledger.received or receiver.ledger.episodes:
                 receiver.resume_started()
-        if kind == "Document" and p.get("frameId") == p.get("loaderId"):
-            pass
         self._emit(tab, "http", "out", "request", data=f"{request.get('method', 'GET')} {url}",
                    meta={"type": kind, "headers": headers})
+        sent = tab.extra.pop(rid, None)
+        if sent is not None:
+            self._sent_headers(tab, rid, sent)
+
+    def _request_extra(self, tab: PageTab, p: dict[str, Any]) -> None:
+        """The headers the request really carried (cookies, Last-Event-ID): they may come before the
+        request's own event, or after it."""
+        rid = p["requestId"]
+        headers = p.get("headers", {})
+        if rid in tab.requests:
+            self._sent_headers(tab, rid, headers)
+        elif len(tab.extra) < 1000:
+            tab.extra[rid] = headers
+
+    def _sent_headers(self, tab: PageTab, rid: str, headers: dict[str, str]) -> None:
+        info = tab.requests[rid]
+        info["sent_headers"] = headers
+        last_id = next((v for k, v in headers.items() if k.lower() == "last-event-id"), None)
+        if info["type"] == "EventSource" and last_id is not None:
+            self._emit(tab, "sse", "out", "resume", data=f"Last-Event-ID: {last_id}",
+                       meta={"last_event_id": last_id, "url": info["url"]})
 
     def _response(self, tab: PageTab, p: dict[str, Any]) -> None:
         info = tab.requests.get(p["requestId"])
@@ -341,7 +363,7 @@ class BrowserWatch:
         receiver = self.receiver(tab, "stream", info.get("url", tab.url))
         t = now_ns()
         items = [(line, len(line.encode()), None) for line in lines.decode("utf-8", "replace").split("\n") if line]
-        receiver.texts(items, t)  # type: ignore[arg-type]
+        receiver.texts(items, t)
 
     def _finished(self, tab: PageTab, p: dict[str, Any]) -> None:
         rid = p["requestId"]
@@ -349,6 +371,7 @@ class BrowserWatch:
         if info is None:
             return
         tab.streaming.pop(rid, None)
+        tab.extra.pop(rid, None)
         wire = int(p.get("encodedDataLength") or 0)
         status = info.get("status")
         self._emit(tab, "http", "in", "response", wire=wire,
@@ -426,6 +449,7 @@ _HANDLERS: dict[str, Any] = {
     "Network.webSocketFrameError": BrowserWatch._ws_error,
     "Network.eventSourceMessageReceived": BrowserWatch._sse_message,
     "Network.requestWillBeSent": BrowserWatch._request,
+    "Network.requestWillBeSentExtraInfo": BrowserWatch._request_extra,
     "Network.responseReceived": BrowserWatch._response,
     "Network.dataReceived": BrowserWatch._data,
     "Network.loadingFinished": BrowserWatch._finished,
