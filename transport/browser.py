@@ -134,6 +134,14 @@ class VirtualBrowser:
         found = self._jar.filter_cookies(_http_url(url))
         return "; ".join(f"{m.key}={m.value}" for m in found.values()) or None
 
+    def script_cookies(self, url: str) -> str:
+        """What ``document.cookie`` shows a page at ``url``: its cookies but the HttpOnly ones."""
+        if self._jar is None:
+            return ""
+        sent = self._jar.filter_cookies(_http_url(url))  # the names a request there carries (values only)
+        hidden = {m.key for m in self._jar if m["httponly"]}  # the jar's own morsels keep the flags
+        return "; ".join(f"{m.key}={m.value}" for m in sent.values() if m.key not in hidden)
+
     def take_set_cookies(self, values: Iterable[str], url: str) -> None:
         """``Set-Cookie`` headers of a response that did not go through the jar (a WebSocket handshake)."""
         for value in values:

@@ -35,9 +35,10 @@ class WindowCommands(QObject):
 
     def current_timeline(self) -> TimelineWidget | None:
         tab = self.w.tabs.currentWidget()
-        if isinstance(tab, TransportTab):
-            return tab.timeline
-        return tab if isinstance(tab, TimelineWidget) else None
+        if isinstance(tab, TimelineWidget):
+            return tab
+        timeline = getattr(tab, "timeline", None)  # a transport tab's, the Browser tab's
+        return timeline if isinstance(timeline, TimelineWidget) else None
 
     def _say(self, text: str) -> None:
         tab = self.current_transport_tab()

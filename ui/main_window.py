@@ -25,6 +25,7 @@ from .lab_process import LabProcess
 from .commands import WindowCommands
 from .menus import Menus
 from .tabs.ajax_tab import AjaxTab
+from .tabs.browser_tab import BrowserTab
 from .tabs.compare_tab import CompareTab
 from .tabs.feed_tabs import LongPollTab, ShortPollTab, StreamTab
 from .tabs.server_tab import ServerTab
@@ -68,6 +69,8 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)
             tab.attach(tab.controller.vtab, self.browsers)
+        self.browser_tab = BrowserTab(cap)
+        self.tabs.addTab(self.browser_tab, self.browser_tab.title)
         self.compare_tab = CompareTab()
         self.tabs.addTab(self.compare_tab, self.compare_tab.title)
         self.server_tab = ServerTab(self)
@@ -142,6 +145,7 @@ class MainWindow(QMainWindow):
             self.mark_everywhere(text)
         for tab in self.transport_tabs:
             tab.set_lab(url, token)
+        self.browser_tab.set_lab(url, token)
         self.monitor.watch(url, token)
         self.labReady.emit(url)
 
@@ -242,6 +246,7 @@ class MainWindow(QMainWindow):
         self._last_pushed = pushed
         for tab in self.transport_tabs:
             tab.controller.tick(self.server_view.get(tab.transport))
+        self.browser_tab.controller.tick()
 
     def _on_monitor_viewed(self, stats: dict, sessions: dict) -> None:
         self.server_view = self.server_tab.show_stats(stats)
@@ -299,6 +304,7 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             await tab.controller.shutdown()
         await self.server_tab.shutdown()
+        await self.browser_tab.shutdown()
         await self.compare_tab.shutdown()
         await self.monitor.shutdown()
         await self.workspaces.shutdown()

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from ..cdp import CDPConnection, CDPError
 from ..envelope import split_json_list
 from .sse import CONTROL_TYPES
-from ..events import EventSink, Outbox, now_ns
+from ..events import Event, EventSink, Outbox, now_ns
 from ..receiver import FeedReceiver
 from ..urls import is_loopback
 from ..wire import LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
@@ -92,7 +92,7 @@ class BrowserWatch:
                             session=s)
         await self.cdp.send("Page.enable", session=s)
         await self.cdp.send("DOMStorage.enable", session=s)
-        self._state(tab, "tab", f"tab {tab.number} watched" + (f" on {url}" if url else ""))
+        self.note(tab, "tab", f"tab {tab.number} watched" + (f" on {url}" if url else ""))
         return tab
 
     async def attach_pages(self) -> list[PageTab]:
@@ -106,14 +106,14 @@ class BrowserWatch:
 
     async def navigate(self, tab: PageTab, url: str) -> None:
         tab.url = url
-        self._state(tab, "navigate", f"navigate to {url}")
+        self.note(tab, "navigate", f"navigate to {url}")
         answer = await self.cdp.send("Page.navigate", {"url": url}, session=tab.session)
         if answer.get("errorText"):
             raise CDPError(f"Chromium could not open {url}: {answer['errorText']}.")
 
     async def reload(self, tab: PageTab) -> None:
         """Reload: the page's WebSocket closes and a new one opens; sessionStorage stays."""
-        self._state(tab, "reload", "reload (sessionStorage stays; the page's connections start again)")
+        self.note(tab, "reload", "reload (sessionStorage stays; the page's connections start again)")
         await self.cdp.send("Page.reload", {"ignoreCache": True}, session=tab.session)
 
     async def close_tab(self, tab: PageTab) -> None:
@@ -132,7 +132,7 @@ class BrowserWatch:
         what = "offline" if offline else "online"
         if latency_ms or down_kbps > 0 or up_kbps > 0:
             what += f", {latency_ms:g} ms latency, {down_kbps:g}/{up_kbps:g} kbit/s down/up"
-        self._state(tab, "network", what)
+        self.note(tab, "network", what)
 
     async def evaluate(self, tab: PageTab, expression: str, await_promise: bool = True) -> Any:
         """The value of a JavaScript expression in the page (JSON-able values)."""
@@ -170,13 +170,11 @@ class BrowserWatch:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- events ----------------------------------------------------------------------------------
-    def _state(self, tab: PageTab, kind: str, text: str, meta: dict[str, Any] | None = None,
+    def note(self, tab: PageTab, kind: str, text: str, meta: dict[str, Any] | None = None,
                transport: str = "browser") -> None:
-        from ..events import Event
         self._out(Event(transport, "state", kind, now_ns(), tab.number, data=text, meta=meta or {}))
 
     def _emit(self, tab: PageTab, transport: str, direction: str, kind: str, **fields: Any) -> None:
-        from ..events import Event
         fields.setdefault("t", now_ns())
         self._out(Event(transport, direction, kind, conn=tab.number, **fields))
 
@@ -186,7 +184,7 @@ class BrowserWatch:
         tab.closed = True
         for receiver in tab.receivers.values():
             receiver.connection_lost()
-        self._state(tab, "close", f"tab {tab.number} {why}: its sessionStorage is gone")
+        self.note(tab, "close", f"tab {tab.number} {why}: its sessionStorage is gone")
         self._by_session.pop(tab.session, None)
 
     def _spawn(self, coro: Any) -> None:
@@ -416,7 +414,7 @@ class BrowserWatch:
         if frame.get("parentId"):
             return
         tab.url = frame.get("url", tab.url)
-        self._state(tab, "page", f"page {tab.url}")
+        self.note(tab, "page", f"page {tab.url}")
 
     def _storage(self, tab: PageTab, method: str, p: dict[str, Any]) -> None:
         if p.get("storageId", {}).get("isLocalStorage"):
@@ -431,7 +429,7 @@ class BrowserWatch:
         else:
             tab.storage[key] = p.get("newValue", "")
             text = f"sessionStorage {key} = {p.get('newValue', '')}"
-        self._state(tab, "storage", text, {"storage": dict(tab.storage)})
+        self.note(tab, "storage", text, {"storage": dict(tab.storage)})
 
 
 def _frame_head(size: int) -> int:

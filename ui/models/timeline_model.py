@@ -103,6 +103,7 @@ class TimelineModel(QAbstractTableModel):
         self._shown_rows: dict[int, Event] = {}  # absolute index → its Event, for painting
         self._previews: dict[int, str] = {}  # absolute index → its payload preview (the body)
         self.captured = 0  # every event ever appended
+        self.show_transport = False  # a timeline of several transports (the browser's): Kind names each
         # wall-clock mapping for the monotonic event times
         self._wall0 = time.time()
         self._mono0 = time.monotonic_ns()
@@ -340,7 +341,8 @@ class TimelineModel(QAbstractTableModel):
         if col == KIND:
             kind = e.meta.get("type")
             named = kind is not None and kind != UNNAMED and e.kind == "message"
-            return f"{e.kind} · {kind}" if named else e.kind
+            shown = f"{e.kind} · {kind}" if named else e.kind
+            return f"{e.transport} {shown}" if self.show_transport else shown
         if col == TOPIC:
             topic = e.meta.get("topic")
             return topic if isinstance(topic, str) else ""

@@ -28,6 +28,10 @@ TIPS = {
     "Change by": "How the value was changed: an AJAX request or a full form postback",
     "Round trips": "HTTP exchanges it took", "Sent": "Bytes sent", "Received": "Bytes received",
     "Total": "Bytes both ways", "ms": "Time until the change was shown",
+    # the Browser tab's ledgers
+    "Tab": "The browser tab (a connection of its own)", "API": "The page's API: websocket, sse, polls, stream",
+    "Replayed": "Messages the server sent again after the page reconnected or reloaded",
+    "Episodes": "Times the page lost the connection (a close, a reload, a restart)",
     # the policy race
     "Policy": "The reconnect policy each racing client follows", "Attempts": "Reconnect attempts so far",
     "Recovered": "Clients back and caught up", "Recover ms (median)": "The median time to recover",

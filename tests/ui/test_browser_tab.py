@@ -1,0 +1,59 @@
+"""The Browser tab in the window, with the real lab and a real headless Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import wait_until
+from transport.chromium import find_chromium
+
+pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)")
+
+
+def rows(tab, transport=None, kind=None):
+    return [e for e in tab.timeline.model.events()
+            if (transport is None or e.transport == transport) and (kind is None or e.kind == kind)]
+
+
+async def test_launch_watch_and_act_on_the_demo_page(window):
+    tab = window.browser_tab
+    window.tabs.setCurrentWidget(tab)
+    await wait_until(lambda: tab.url.text() == window.lab.url + "/demo", 10, "the demo page offered")
+    tab.launch_button.click()
+    await wait_until(lambda: tab.state.text() == "running" and tab.tab_choice.count() == 1, 20, "Chromium running")
+    await wait_until(lambda: len(rows(tab, "websocket", "message")) >= 3 and len(rows(tab, "sse", "message")) >= 3,
+                     20, "the page's frames and events in the timeline")
+    assert tab.timeline.model.data(tab.timeline.model.index(0, 2)).startswith("browser ")  # Kind names the API
+    await wait_until(lambda: tab.ledgers.rowCount() >= 2, 5, "the ledgers")
+    apis = {tab.ledgers.item(r, 1).text() for r in range(tab.ledgers.rowCount())}
+    assert {"websocket", "sse"} <= apis
+    tab.reload_button.click()
+    await wait_until(lambda: rows(tab, "browser", "reload") and len(rows(tab, "websocket", "connecting")) >= 2,
+                     15, "the reload: a new WebSocket")
+    await wait_until(lambda: "visits=2" in tab.storage.text(), 10, "sessionStorage kept across the reload")
+    tab.new_tab_button.click()
+    await wait_until(lambda: tab.tab_choice.count() == 2, 15, "a second tab")
+    tab.offline.setChecked(True)
+    await wait_until(lambda: any("offline" in e.data for e in rows(tab, "browser", "network")), 10, "offline")
+    tab.offline.setChecked(False)
+    tab.close_tab_button.click()
+    await wait_until(lambda: tab.tab_choice.count() == 1, 10, "the tab closed")
+    tab.stop_button.click()
+    await wait_until(lambda: tab.state.text() == "stopped", 15, "the browser stopped")
+
+
+async def test_no_chromium_is_one_sentence(window, monkeypatch):
+    monkeypatch.setenv("DUPLEX_CHROMIUM", "/nonexistent/chromium")
+    tab = window.browser_tab
+    await wait_until(lambda: tab.url.text().endswith("/demo"), 10, "the demo page offered")
+    tab.launch_button.click()
+    assert tab.status.text().split("  ", 1)[1].startswith("No Chromium found")
+    assert tab.state.text() == "no browser"
+
+
+async def test_attach_needs_an_address_that_answers(window):
+    tab = window.browser_tab
+    tab.attach_address.setText("127.0.0.1:1")
+    tab.attach_button.click()
+    await wait_until(lambda: "Nothing answers at 127.0.0.1:1" in tab.status.text(), 10, "the reason")
+    await wait_until(lambda: tab.state.text() == "failed", 5, "failed")

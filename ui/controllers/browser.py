@@ -1,0 +1,241 @@
+"""The Browser tab's logic, without widgets: a Chromium Duplex starts (or one it attaches to), the page
+watcher, its events into the tab's own timeline, the tabs' actions and their ledgers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from transport.cdp import CDPConnection
+from transport.chromium import Chromium, devtools_url, find_chromium, launch, no_chromium_sentence
+from transport.clients.chromium_watch import BrowserWatch, PageTab
+from transport.errors import DuplexError
+from transport.events import Event
+
+from ..bridge import EventBridge
+from ..models.timeline_model import TimelineModel
+from ..tasks import TaskGroup
+
+log = logging.getLogger("duplex.ui.browser")
+
+THROTTLES = {  # name → (latency ms, down kbit/s, up kbit/s), as DevTools offers them
+    "none": (0, -1, -1),
+    "fast 4G": (60, 9000, 1500),
+    "slow 4G": (150, 1600, 750),
+    "3G": (300, 400, 400),
+}
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class BrowserController(QObject):
+    stateChanged = Signal(str)  # idle, starting, running, attached, stopped, failed
+    statusMessage = Signal(str)
+    tabsChanged = Signal(list)  # [(number, url, closed)]
+    ledgersChanged = Signal(list)  # rows: {"tab", "api", "received", "replayed", "lost", "duplicated", …}
+    eventsArrived = Signal(object)  # list[Event], after the model took them
+
+    def __init__(self, cap: int = 1_000_000, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = TimelineModel(cap, self)
+        self.model.show_transport = True  # one timeline, many APIs: the Kind column names each
+        self.bridge = EventBridge(parent=self)
+        self.bridge.delivered.connect(self._on_delivered)
+        self.chromium: Chromium | None = None
+        self.cdp: CDPConnection | None = None
+        self.watch: BrowserWatch | None = None
+        self.state = "idle"
+        self.lab_url = ""
+        self._tasks = TaskGroup(self.report)
+
+    # -- state ------------------------------------------------------------------------------
+    def report(self, text: str) -> None:
+        log.info("browser: %s", text)
+        self.statusMessage.emit(text)
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.stateChanged.emit(state)
+
+    @property
+    def running(self) -> bool:
+        return self.watch is not None and self.cdp is not None and not self.cdp.closed.is_set()
+
+    def demo_url(self) -> str:
+        return self.lab_url + "/demo" if self.lab_url else ""
+
+    def _on_delivered(self, _transport: str, events: list[Event]) -> None:
+        self.model.append_events(events)
+        self.eventsArrived.emit(events)
+
+    # -- start and stop ---------------------------------------------------------------------
+    def launch(self, url: str, headless: bool = True) -> None:
+        """Start Chromium (a throwaway profile) on ``url``."""
+        if self.running:
+            self.report("A browser is already running: stop it first, or open a new tab.")
+            return
+        if find_chromium() is None:
+            self.report(no_chromium_sentence())
+            return
+        if not headless and not has_display():
+            self.report("No display to show a window on: the browser runs headless.")
+            headless = True
+
+        async def start() -> None:
+            self._set_state("starting")
+            try:
+                self.chromium = await launch(headless=headless)
+                self.cdp = await CDPConnection.connect(self.chromium.devtools)
+                self.watch = BrowserWatch(self.cdp, self.bridge)
+                await self.watch.open_tab(url)
+            except DuplexError:
+                await self.stop()
+                self._set_state("failed")
+                raise
+            self._set_state("running")
+            self.report(f"Chromium {'headless' if headless else 'with a window'} (pid {self.chromium.pid}) on {url}.")
+            self._publish_tabs()
+            self._tasks.spawn(self._watch_closed())
+
+        self._tasks.spawn(start())
+
+    def attach(self, address: str) -> None:
+        """Watch a Chrome / Chromium the user started with --remote-debugging-port."""
+        if self.running:
+            self.report("A browser is already watched: stop it first.")
+            return
+
+        async def start() -> None:
+            self._set_state("starting")
+            try:
+                self.cdp = await CDPConnection.connect(await devtools_url(address))
+                self.watch = BrowserWatch(self.cdp, self.bridge)
+                tabs = await self.watch.attach_pages()
+            except DuplexError:
+                await self.stop()
+                self._set_state("failed")
+                raise
+            self._set_state("attached")
+            self.report(f"Attached to {address}: {len(tabs)} tabs watched (reload one to see its connections "
+                        "from their start).")
+            self._publish_tabs()
+            self._tasks.spawn(self._watch_closed())
+
+        self._tasks.spawn(start())
+
+    async def _watch_closed(self) -> None:
+        cdp = self.cdp
+        if cdp is None:
+            return
+        await cdp.closed.wait()
+        if self.cdp is cdp:
+            self.report("The browser went away (closed, or its DevTools connection ended).")
+            await self.stop()
+
+    async def stop(self) -> None:
+        watch, cdp, chromium = self.watch, self.cdp, self.chromium
+        self.watch = self.cdp = self.chromium = None
+        if watch is not None:
+            await watch.close()
+        if cdp is not None:
+            await cdp.close()
+        if chromium is not None:
+            await chromium.stop()
+        self.bridge.flush()
+        if self.state not in ("idle", "failed"):
+            self._set_state("stopped")
+        self._publish_tabs()
+
+    def stop_soon(self) -> None:
+        self._tasks.spawn(self.stop())
+
+    # -- tabs and their actions -------------------------------------------------------------------
+    def tabs(self) -> list[PageTab]:
+        return list(self.watch.tabs.values()) if self.watch is not None else []
+
+    def tab(self, number: int) -> PageTab | None:
+        return self.watch.tabs.get(number) if self.watch is not None else None
+
+    def _publish_tabs(self) -> None:
+        self.tabsChanged.emit([(t.number, t.url, t.closed) for t in self.tabs()])
+
+    def _act(self, number: int, what: str, action: Any) -> None:
+        """Run ``action(watch, tab)`` on an open tab; say why not when it cannot."""
+        tab = self.tab(number)
+        if self.watch is None or tab is None or tab.closed:
+            self.report(f"No open browser tab to {what}: launch or attach first.")
+            return
+        watch = self.watch
+
+        async def run() -> None:
+            await action(watch, tab)
+            self._publish_tabs()
+
+        self._tasks.spawn(run())
+
+    def reload(self, number: int) -> None:
+        self._act(number, "reload", lambda w, t: w.reload(t))
+
+    def close_tab(self, number: int) -> None:
+        self._act(number, "close", lambda w, t: w.close_tab(t))
+
+    def new_tab(self, url: str) -> None:
+        if self.watch is None:
+            self.report("No browser: launch or attach first.")
+            return
+        watch = self.watch
+
+        async def run() -> None:
+            await watch.open_tab(url)
+            self._publish_tabs()
+
+        self._tasks.spawn(run())
+
+    def set_network(self, number: int, offline: bool, throttle: str = "none") -> None:
+        latency, down, up = THROTTLES.get(throttle, THROTTLES["none"])
+        self._act(number, "change its network", lambda w, t: w.set_network(t, offline, latency, down, up))
+
+    def login(self, number: int, user: str) -> None:
+        script = ("fetch('/session/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, "
+                  f"body: JSON.stringify({{user: {user!r}}})}}).then(r => r.status)")
+        self._act(number, "log in", lambda w, t: self._page_call(w, t, script, f"log in as {user}"))
+
+    def logout(self, number: int) -> None:
+        script = "fetch('/session/logout', {method: 'POST'}).then(r => r.status)"
+        self._act(number, "log out", lambda w, t: self._page_call(w, t, script, "log out"))
+
+    async def _page_call(self, watch: BrowserWatch, tab: PageTab, script: str, what: str) -> None:
+        watch.note(tab, "session", f"the page asks to {what}")
+        status = await watch.evaluate(tab, script)
+        self.report(f"Tab {tab.number}: {what}: HTTP {status}.")
+
+    async def cookies_and_storage(self, number: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        tab = self.tab(number)
+        if self.watch is None or tab is None or tab.closed:
+            return [], {}
+        return await self.watch.cookies(tab), dict(tab.storage)
+
+    # -- the ledgers --------------------------------------------------------------------------
+    def ledger_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for tab in self.tabs():
+            for api, receiver in tab.receivers.items():
+                led = receiver.ledger
+                rows.append({"tab": tab.number, "api": api, "received": led.received, "replayed": led.replayed,
+                             "lost": led.lost, "duplicated": led.duplicated, "episodes": len(led.episodes),
+                             "checkable": led.checkable, "closed": tab.closed})
+        return rows
+
+    def tick(self) -> None:
+        """Once a second: the ledgers' figures."""
+        if self.watch is not None:
+            self.ledgersChanged.emit(self.ledger_rows())
+
+    async def shutdown(self) -> None:
+        await self.stop()
+        await self._tasks.cancel_all()
