@@ -106,22 +106,25 @@ def to_har(events: Iterable[Event], creator_version: str = "0") -> dict[str, Any
     events = list(events)
     offset = _clock()
     entries: list[dict[str, Any]] = []
-    open_: dict[tuple[str, int], dict[str, Any]] = {}  # (transport, conn) → the entry being filled
-    last_t: dict[tuple[str, int], int] = {}
+    # (transport, conn, request id) → the entry being filled; a browser's exchanges overlap on one tab, so its
+    # rows name their request (meta "request_id"); a client's exchanges follow one another ("")
+    open_: dict[tuple[str, int, str], dict[str, Any]] = {}
+    last_t: dict[tuple[str, int, str], int] = {}
 
-    def close(key: tuple[str, int]) -> None:
+    def close(key: tuple[str, int, str]) -> None:
         entry = open_.pop(key, None)
         if entry is not None:
             entries.append(_finish(entry, key[0], last_t.get(key, 0)))
 
     for e in events:
-        key = (e.transport, e.conn)
+        key = (e.transport, e.conn, str(e.meta.get("request_id", "")))
         last_t[key] = e.t
         if e.kind == "request" and e.direction == "out":
             close(key)
             method, _, rest = (e.text() or "GET ").partition(" ")
             url = rest.split("  ·", 1)[0].strip()
-            resource = {"sse": "eventsource", "ajax": "xhr"}.get(e.transport, "fetch")
+            resource = str(e.meta.get("type") or "").lower() or {"sse": "eventsource", "ajax": "xhr"}.get(
+                e.transport, "fetch")
             open_[key] = _entry(e.t, url, method or "GET", e.meta.get("headers"), offset, resource)
         elif e.kind == "response" and e.direction == "in" and key in open_:
             entry = open_[key]

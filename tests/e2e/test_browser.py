@@ -104,6 +104,11 @@ async def test_an_httponly_cookie_is_in_the_jar_and_invisible_to_the_page():
             assert "duplex_sid" not in await b.watch.evaluate(tab, "document.cookie")
             me = await b.watch.evaluate(tab, "fetch('/session/me').then(r => r.json())")
             assert me["user"] == "ana"
+            await wait_until(lambda: tab.session_status == 200, 10, "the page seeing its login")
+            await post_fault(lab.url, lab.token, {"action": "session_settings", "absolute": 1})
+            await wait_until(lambda: tab.session_status == 401, 10, "the page seeing the expiry")
+            said = [e.data for e in b.events if e.transport == "browser" and e.kind == "session"]
+            assert "session is over" in said[-1]
     finally:
         lab.stop()
 
@@ -227,3 +232,28 @@ def alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_the_pages_har_has_its_websocket_frames_and_its_exchanges_in_chromes_shape():
+    from transport.har import to_har
+    lab = start_lab(rate=50)
+    events: list = []
+    try:
+        async with Browser(events) as b:
+            tab = await b.watch.open_tab(lab.url + "/demo?apis=ws,longpoll")
+            await wait_until(lambda: all(a in tab.receivers and tab.receivers[a].ledger.received >= 10
+                                         for a in ("websocket", "long_poll")), 20, "the page's feeds")
+    finally:
+        lab.stop()
+    har = to_har(events)["log"]["entries"]
+    sockets = [e for e in har if e["_resourceType"] == "websocket"]
+    assert sockets and sockets[0]["response"]["status"] == 101
+    frames = sockets[0]["_webSocketMessages"]
+    assert {f["type"] for f in frames} == {"send", "receive"} and all(f["opcode"] == 1 for f in frames)
+    received = [f for f in frames if f["type"] == "receive"]
+    assert len(received) >= 10 and json.loads(received[-1]["data"])["seq"] > 0
+    polls = [e for e in har if "/api/longpoll" in e["request"]["url"]]
+    assert polls and all(p["_resourceType"] == "fetch" for p in polls)
+    assert any(p["response"]["status"] == 200 for p in polls)
+    document = next(e for e in har if e["request"]["url"].endswith("/demo?apis=ws,longpoll"))
+    assert document["_resourceType"] == "document" and document["response"]["status"] == 200

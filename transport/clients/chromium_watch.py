@@ -37,6 +37,7 @@ from ..wire import LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
 log = logging.getLogger("duplex.clients.chromium")
 
 FEED_OF_PATH = {POLL_PATH: "short_poll", LONGPOLL_PATH: "long_poll", STREAM_PATH: "stream"}
+SESSION_ME = "/session/me"  # the lab's "who am I": the page asks it every 2 s
 MAX_BODY = 16 << 20  # a response body read for the ledger: larger ones are not asked for
 OPCODE_TEXT, OPCODE_BINARY = 1, 2
 
@@ -56,9 +57,11 @@ class PageTab:
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id → what is known of it
     streaming: dict[str, bytearray] = field(default_factory=dict)  # NDJSON request id → an unfinished line
     extra: dict[str, dict[str, str]] = field(default_factory=dict)  # headers sent, when they come first
+    handshakes: dict[str, dict[str, str]] = field(default_factory=dict)  # a WebSocket's request headers
     storage: dict[str, str] = field(default_factory=dict)  # its sessionStorage (the page's origin)
     frames_in: int = 0
     sse_in: int = 0
+    session_status: int | None = None  # what the page's last /session/me was answered
 
 
 class BrowserWatch:
@@ -218,23 +221,23 @@ class BrowserWatch:
         receiver = self.receiver(tab, "websocket", url)
         if receiver.ledger.received or receiver.ledger.episodes:
             receiver.resume_started()  # a new socket of the same page: what comes before live is a replay
-        self._emit(tab, "websocket", "state", "connecting", data=url, meta={"request_id": p["requestId"]})
+        self._emit(tab, "websocket", "state", "connecting", data=url, meta={"socket": p["requestId"]})
 
     def _ws_request(self, tab: PageTab, p: dict[str, Any]) -> None:
-        headers = p.get("request", {}).get("headers", {})
-        url = tab.sockets.get(p["requestId"], "")
-        self._emit(tab, "websocket", "out", "request", data=f"GET {url}", meta={"headers": headers})
+        tab.handshakes[p["requestId"]] = p.get("request", {}).get("headers", {})
 
     def _ws_response(self, tab: PageTab, p: dict[str, Any]) -> None:
+        """The handshake's answer: the socket is open (one row, with both sides' headers, as the WebSocket
+        client writes it and HAR's ``_webSocketMessages`` entry reads it)."""
         response = p.get("response", {})
         headers = response.get("headers", {})
         url = tab.sockets.get(p["requestId"], "")
         receiver = self.receiver(tab, "websocket", url)
         receiver.note_epoch({k.lower(): v for k, v in headers.items()} | headers)
         status = response.get("status")
-        self._emit(tab, "websocket", "in", "response", data=f"{status} {response.get('statusText', '')}".strip(),
-                   meta={"status": status, "headers": headers})
-        self._emit(tab, "websocket", "state", "open", data=url)
+        self._emit(tab, "websocket", "state", "open", data=url, meta={
+            "status": status, "request_headers": tab.handshakes.pop(p["requestId"], {}),
+            "response_headers": headers, "socket": p["requestId"]})
 
     def _ws_frame_in(self, tab: PageTab, p: dict[str, Any]) -> None:
         frame = p.get("response", {})
@@ -294,7 +297,7 @@ class BrowserWatch:
             if receiver.ledger.received or receiver.ledger.episodes:
                 receiver.resume_started()
         self._emit(tab, "http", "out", "request", data=f"{request.get('method', 'GET')} {url}",
-                   meta={"type": kind, "headers": headers})
+                   meta={"type": kind, "headers": headers, "request_id": rid})
         sent = tab.extra.pop(rid, None)
         if sent is not None:
             self._sent_headers(tab, rid, sent)
@@ -375,7 +378,9 @@ class BrowserWatch:
         self._emit(tab, "http", "in", "response", wire=wire,
                    data=f"{status} {info.get('status_text', '')} {info['url']}".replace("  ", " "),
                    meta={"status": status, "type": info["type"], "headers": info.get("headers", {}),
-                         "encoded_data_length": wire})
+                         "encoded_data_length": wire, "request_id": rid})
+        if info["path"] == SESSION_ME and status != tab.session_status:
+            self._session_seen(tab, status)
         api = FEED_OF_PATH.get(info["path"])
         if info["type"] == "EventSource":
             receiver = tab.receivers.get("sse")
@@ -383,6 +388,17 @@ class BrowserWatch:
                 receiver.connection_lost()
         elif api in ("short_poll", "long_poll") and status == 200:
             self._spawn(self._poll_body(tab, rid, api, info["url"]))
+
+    def _session_seen(self, tab: PageTab, status: int | None) -> None:
+        """The session as the page sees it changed (a login, a logout, the server-side expiry)."""
+        before, tab.session_status = tab.session_status, status
+        if status == 200:
+            text = "the page is logged in (/session/me: 200)"
+        elif before == 200:
+            text = f"the page's session is over: /session/me answers {status} (logged out, or expired on the server)"
+        else:
+            text = f"the page has no session (/session/me: {status})"
+        self.note(tab, "session", text, {"status": status})
 
     async def _poll_body(self, tab: PageTab, rid: str, api: str, url: str) -> None:
         answer = await self.cdp.send("Network.getResponseBody", {"requestId": rid}, session=tab.session)
