@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text[:1].upper() + text[1:], STATUS_MS)
         for tab in self.transport_tabs:
             tab.controller.state_row("fault", text)
+        self.browser_tab.controller.state_row("fault", text)
         self.server_tab.log_fault(text)
 
     async def restart_lab(self, down_s: float, keep_history: bool) -> None:

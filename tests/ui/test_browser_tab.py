@@ -57,3 +57,32 @@ async def test_attach_needs_an_address_that_answers(window):
     tab.attach_button.click()
     await wait_until(lambda: "Nothing answers at 127.0.0.1:1" in tab.status.text(), 10, "the reason")
     await wait_until(lambda: tab.state.text() == "failed", 5, "failed")
+
+
+async def test_the_browser_through_a_fault_proxy_and_a_server_restart_lose_nothing(window):
+    from transport.faults import FaultSpec
+    tab = window.browser_tab
+    window.tabs.setCurrentWidget(tab)
+    await wait_until(lambda: tab.url.text() == window.lab.url + "/demo", 10, "the demo page offered")
+    tab.url.setText(window.lab.url + "/demo?apis=ws,sse")
+    tab.faults.route.setChecked(True)
+    await wait_until(lambda: tab.controller.faults.route.routed, 10, "the route")
+    tab.launch_button.click()
+    await wait_until(lambda: tab.state.text() == "running", 20, "Chromium running")
+    page = tab.controller.tabs()[0]
+    await wait_until(lambda: page.url.startswith(f"http://{tab.controller.faults.route.listen}/"), 10,
+                     "the page opened through the proxy")
+    await wait_until(lambda: all(a in page.receivers and page.receivers[a].ledger.received >= 10
+                                 for a in ("websocket", "sse")), 20, "both feeds through the proxy")
+    tab.controller.faults.start(FaultSpec("restart", duration=1))
+    await wait_until(lambda: any(e.kind == "fault" for e in rows(tab, "browser")), 10, "the fault marked")
+    await wait_until(lambda: all(page.receivers[a].ledger.episodes and page.receivers[a].ledger.episodes[-1].recovered
+                                 for a in ("websocket", "sse")), 30, "recovered")
+    for api in ("websocket", "sse"):
+        led = page.receivers[api].ledger
+        assert led.lost == 0 and led.duplicated == 0, (api, led.summary())
+    tab.controller.faults.start(FaultSpec("reset_peer"))  # a network fault on the proxy: the page reconnects
+    await wait_until(lambda: len(page.receivers["websocket"].ledger.episodes) >= 2, 20, "the reset seen")
+    await tab.controller.faults.stop()
+    tab.stop_button.click()
+    await wait_until(lambda: tab.state.text() == "stopped", 15, "stopped")

@@ -50,6 +50,7 @@ class PageTab:
     target: str
     session: str
     url: str = ""
+    page: str = ""  # the page it was opened on, as the user named it (before a fault proxy's address)
     closed: bool = False
     offline: bool = False
     receivers: dict[str, FeedReceiver] = field(default_factory=dict)  # per API: websocket, sse, …

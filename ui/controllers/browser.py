@@ -18,6 +18,7 @@ from transport.events import Event
 from ..bridge import EventBridge
 from ..models.timeline_model import TimelineModel
 from ..tasks import TaskGroup
+from .faults import FaultController
 
 log = logging.getLogger("duplex.ui.browser")
 
@@ -34,6 +35,11 @@ def has_display() -> bool:
 
 
 class BrowserController(QObject):
+    """Also what a FaultController needs of its tab (ui/controllers/host.py): the browser's tabs open the
+    page through the lab's fault proxy when routed, and faults are marked in each tab's rows."""
+
+    transport = "browser"
+    title = "Browser"
     stateChanged = Signal(str)  # idle, starting, running, attached, stopped, failed
     statusMessage = Signal(str)
     tabsChanged = Signal(list)  # [(number, url, closed)]
@@ -51,7 +57,36 @@ class BrowserController(QObject):
         self.watch: BrowserWatch | None = None
         self.state = "idle"
         self.lab_url = ""
+        self.lab_token = ""
+        self.url = ""  # the page the browser was launched on (its address before any fault proxy)
+        self.client = None
+        self.vtab = None
         self._tasks = TaskGroup(self.report)
+        self.faults = FaultController(self, self)
+        self.faults.marker.connect(lambda text, _everywhere: self.state_row("fault", text))
+
+    # -- what the fault controller needs ---------------------------------------------------
+    def lab_endpoint(self) -> str | None:
+        return self.demo_url() or None
+
+    def spawn(self, coro: Any) -> Any:
+        return self._tasks.spawn(coro)
+
+    def state_row(self, kind: str, text: str, **meta: object) -> None:
+        """A marker row in every open tab of the browser (a fault, a lab restart)."""
+        if self.watch is not None:
+            for tab in self.tabs():
+                if not tab.closed:
+                    self.watch.note(tab, kind, text, dict(meta))
+
+    def reopen(self) -> None:
+        """The route changed: every open tab opens its page again, through the proxy or not."""
+        if self.watch is None:
+            return
+        watch = self.watch
+        for tab in self.tabs():
+            if not tab.closed and tab.page:
+                self._tasks.spawn(watch.navigate(tab, self.faults.target(tab.page)))
 
     # -- state ------------------------------------------------------------------------------
     def report(self, text: str) -> None:
@@ -92,7 +127,9 @@ class BrowserController(QObject):
                 self.chromium = await launch(headless=headless)
                 self.cdp = await CDPConnection.connect(self.chromium.devtools)
                 self.watch = BrowserWatch(self.cdp, self.bridge)
-                await self.watch.open_tab(url)
+                self.url = url
+                tab = await self.watch.open_tab(self.faults.target(url))
+                tab.page = url
             except DuplexError:
                 await self.stop()
                 self._set_state("failed")
@@ -191,7 +228,8 @@ class BrowserController(QObject):
         watch = self.watch
 
         async def run() -> None:
-            await watch.open_tab(url)
+            tab = await watch.open_tab(self.faults.target(url))
+            tab.page = url
             self._publish_tabs()
 
         self._tasks.spawn(run())

@@ -7,11 +7,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QScrollArea, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QScrollArea, QSplitter, QTabWidget, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..controllers.browser import THROTTLES, BrowserController, has_display
 from ..widgets.agreement_panel import AgreementPanel
+from ..widgets.fault_panel import FaultPanel
 from ..widgets.header_tips import set_header_tips
 from ..widgets.status_line import StatusLine
 from ..widgets.timeline import TimelineWidget
@@ -114,14 +115,19 @@ class BrowserTab(QWidget):
         grid.addWidget(self.refresh_button, 2, 1)
         grid.setColumnStretch(1, 1)
         side_layout.addWidget(page)
-        side_layout.addWidget(self.agreement, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        side_layout.addStretch(1)
+        self.faults = FaultPanel()
+        self.faults.faults_only()
+        self.side_tabs = QTabWidget()
+        for widget, title in ((side, "Ledgers"), (self.faults, "Faults"), (self.agreement, "Virtual vs real")):
+            scroll = QScrollArea()  # taller than the pane at 900×600: it scrolls instead of squeezing
+            scroll.setWidget(widget)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            self.side_tabs.addTab(scroll, title)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
-        split.addWidget(scroll)
+        split.addWidget(self.side_tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([760, 420])
@@ -158,13 +164,20 @@ class BrowserTab(QWidget):
                                                                                      or "ana")))
         self.logout_button.clicked.connect(lambda: self._with_tab(c.logout))
         self.refresh_button.clicked.connect(self._on_refresh)
+        f = c.faults
+        self.faults.routeToggled.connect(self._on_route_toggled)
+        self.faults.applyRequested.connect(f.start)
+        self.faults.stopRequested.connect(lambda: c.spawn(f.stop()))
+        self.faults.said.connect(c.statusMessage)
+        f.routeChanged.connect(self.faults.set_route)
+        f.stateChanged.connect(self.faults.state.setText)
         self.tab_choice.currentIndexChanged.connect(lambda _i: self._show_storage())
 
     # -- the lab ----------------------------------------------------------------------------------
     def set_lab(self, url: str, token: str) -> None:
         """The lab listens at ``url``: the page box offers its demo page (unless the user typed another)."""
         previous = self.controller.demo_url()
-        self.controller.lab_url = url
+        self.controller.lab_url, self.controller.lab_token = url, token
         self.agreement.lab_url, self.agreement.lab_token = url, token
         if not self.url.text() or self.url.text() == previous:
             self.url.setText(self.controller.demo_url())
@@ -176,6 +189,11 @@ class BrowserTab(QWidget):
             self.status.say("Type a page's http(s):// address (the lab's /demo page by default).")
             return
         self.controller.launch(url, headless=not self.show_window.isChecked())
+
+    def _on_route_toggled(self, on: bool) -> None:
+        c = self.controller
+        c.url = self.url.text().strip() or c.url or c.demo_url()
+        c.spawn(c.faults.set_routed(on))
 
     def _on_attach(self) -> None:
         address = self.attach_address.text().strip()
@@ -233,6 +251,11 @@ class BrowserTab(QWidget):
 
     def _on_events(self, events: list) -> None:
         self.timeline.learn(events)
+        for e in events:
+            if e.kind == "reconnect":
+                self.faults.plot.add_attempt(e.t, e.meta.get("delay_s"))
+            elif e.kind == "fault":
+                self.faults.plot.add_fault(e.t)
 
     def _show_storage(self) -> None:
         tab = self.controller.tab(self.tab_choice.currentData() or -1)

@@ -148,6 +148,16 @@ class FaultPanel(QWidget):
         self.apply_button.clicked.connect(self._on_apply_button_clicked)
         self.stop_button.clicked.connect(self.stopRequested)
 
+    def faults_only(self) -> None:
+        """Network and server faults only: no storm or race of virtual clients (the Browser tab)."""
+        for widget in (self.storm_n, self.storm_button, self.storm_state, self.race_button, self.race_table):
+            widget.hide()
+        for label in self.findChildren(QLabel):
+            if label.text() == "Storm":
+                label.hide()
+        self.route.setText("Route the browser through a fault proxy")
+        self.route.setToolTip("The lab puts a proxy in front of itself; the browser's tabs open the page through it")
+
     def _on_apply_button_clicked(self) -> None:
         try:
             spec = self.form.spec()
