@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
+from tests.bench import browser as browser_bench  # noqa: E402
 from tests.bench import fanout, sse, transports  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.backoff import Policy  # noqa: E402
@@ -338,6 +339,13 @@ async def main() -> int:
     rows.append(row("launch to first live message, main.py --smoke (vs lab + bare client, no Qt)",
                     launch["gui"], "s", launch["bare"], None, False))
     rows.append(row("launch to first live message (baseline: the 2 s target)", launch["gui"], "s", 2.0, 1.0, False))
+    web = child_bench("browser")
+    rows.append(row(f"the browser path: the demo page's WebSocket in headless Chromium, recorded through DevTools, "
+                    f"vs Duplex's own WebSocket client on the same {browser_bench.BURST:,}-message lab burst "
+                    f"(nothing lost; median of {browser_bench.ROUNDS})", web["browser_rate"], "msg/s",
+                    web["client_rate"], None, True))
+    rows.append(row(f"the browser path: launch Chromium to the page's first recorded frame (median of "
+                    f"{browser_bench.LAUNCHES}; baseline: the 3 s target)", web["first_frame_s"], "s", 3.0, 1.0, False))
     uv, aio = per_loop["uvloop"]["bare websockets recv()"], per_loop["asyncio"]["bare websockets recv()"]
     rows.append(row("lab server RTT p50, uvloop vs asyncio (bare client)", uv["p50"], "ms", aio["p50"], 1.0, False))
     rows.append(row("lab server burst throughput, uvloop vs asyncio (bare client, wall clock)", uv["wall_rate"], "msg/s",
