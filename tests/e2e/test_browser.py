@@ -257,3 +257,26 @@ async def test_the_pages_har_has_its_websocket_frames_and_its_exchanges_in_chrom
     assert any(p["response"]["status"] == 200 for p in polls)
     document = next(e for e in har if e["request"]["url"].endswith("/demo?apis=ws,longpoll"))
     assert document["_resourceType"] == "document" and document["response"]["status"] == 200
+
+
+async def test_the_bytes_split_per_api_shows_polling_paying_heads_that_push_does_not():
+    lab = start_lab(rate=5)  # a few messages per poll: each answer's head is shared by few
+    apis = ("websocket", "sse", "short_poll")
+
+    def per(tab, what):
+        return {a: (tab.wire.get(a, 0) if what == "wire" else tab.receivers[a].stats.payload)
+                / tab.receivers[a].stats.messages for a in apis}
+
+    try:
+        async with Browser([]) as b:
+            tab = await b.watch.open_tab(lab.url + "/demo?apis=ws,sse,poll")
+            await wait_until(lambda: all(a in tab.receivers and tab.receivers[a].stats.messages >= 25 for a in apis),
+                             30, "three feeds")
+            # a stream's bytes are reported as they arrive, its events as they complete: let them meet
+            await wait_until(lambda: per(tab, "wire")["sse"] > per(tab, "payload")["sse"], 10, "the SSE bytes")
+            wire, payload = per(tab, "wire"), per(tab, "payload")
+    finally:
+        lab.stop()
+    assert payload["websocket"] < wire["websocket"] <= payload["websocket"] + 4  # frame headers only
+    assert wire["sse"] - payload["sse"] < 60  # "id:", "event:", "data:" lines
+    assert wire["short_poll"] > wire["sse"]  # a head per poll, shared by the few messages of its answer

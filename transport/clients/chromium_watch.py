@@ -63,6 +63,7 @@ class PageTab:
     frames_in: int = 0
     sse_in: int = 0
     session_status: int | None = None  # what the page's last /session/me was answered
+    wire: dict[str, int] = field(default_factory=dict)  # per API: bytes received for it (frames, bodies, heads)
 
 
 class BrowserWatch:
@@ -249,10 +250,13 @@ class BrowserWatch:
         tab.frames_in += 1
         if frame.get("opcode") == OPCODE_BINARY:
             raw = base64.b64decode(data)
-            receiver.binary(raw, t, len(raw) + _frame_head(len(raw)))
+            wire = len(raw) + _frame_head(len(raw))
+            receiver.binary(raw, t, wire)
         else:
             size = len(data.encode())
-            receiver.text(data, t, size + _frame_head(size), size=size)
+            wire = size + _frame_head(size)
+            receiver.text(data, t, wire, size=size)
+        tab.wire["websocket"] = tab.wire.get("websocket", 0) + wire
 
     def _ws_frame_out(self, tab: PageTab, p: dict[str, Any]) -> None:
         frame = p.get("response", {})
@@ -344,6 +348,11 @@ class BrowserWatch:
             self._stream_bytes(tab, rid, base64.b64decode(buffered))
 
     def _data(self, tab: PageTab, p: dict[str, Any]) -> None:
+        info = tab.requests.get(p["requestId"])
+        if info is not None:  # a long response's bytes as they arrive (the EventSource, the NDJSON stream)
+            api = "sse" if info["type"] == "EventSource" else FEED_OF_PATH.get(info["path"])
+            if api in ("sse", "stream"):
+                tab.wire[api] = tab.wire.get(api, 0) + int(p.get("encodedDataLength") or 0)
         data = p.get("data")
         if data and p["requestId"] in tab.streaming:
             self._stream_bytes(tab, p["requestId"], base64.b64decode(data))
@@ -387,8 +396,10 @@ class BrowserWatch:
             receiver = tab.receivers.get("sse")
             if receiver is not None:
                 receiver.connection_lost()
-        elif api in ("short_poll", "long_poll") and status == 200:
-            self._spawn(self._poll_body(tab, rid, api, info["url"]))
+        elif api in ("short_poll", "long_poll"):
+            tab.wire[api] = tab.wire.get(api, 0) + wire  # the whole exchange: heads and body
+            if status == 200:
+                self._spawn(self._poll_body(tab, rid, api, info["url"]))
 
     def _session_seen(self, tab: PageTab, status: int | None) -> None:
         """The session as the page sees it changed (a login, a logout, the server-side expiry)."""

@@ -264,9 +264,12 @@ class BrowserController(QObject):
         for tab in self.tabs():
             for api, receiver in tab.receivers.items():
                 led = receiver.ledger
+                n = receiver.stats.messages
                 rows.append({"tab": tab.number, "api": api, "received": led.received, "replayed": led.replayed,
                              "lost": led.lost, "duplicated": led.duplicated, "episodes": len(led.episodes),
-                             "checkable": led.checkable, "closed": tab.closed})
+                             "checkable": led.checkable, "closed": tab.closed,
+                             "payload_per_msg": receiver.stats.payload / n if n else None,
+                             "wire_per_msg": tab.wire.get(api, 0) / n if n else None})
         return rows
 
     def tick(self) -> None:

@@ -17,7 +17,7 @@ from ..widgets.header_tips import set_header_tips
 from ..widgets.status_line import StatusLine
 from ..widgets.timeline import TimelineWidget
 
-LEDGER_COLUMNS = ("Tab", "API", "Received", "Replayed", "Lost", "Dup.", "Episodes")
+LEDGER_COLUMNS = ("Tab", "API", "Received", "Replayed", "Lost", "Dup.", "Episodes", "Payload B/msg", "Wire B/msg")
 STATE_TEXT = {"idle": "no browser", "starting": "starting…", "running": "running", "attached": "attached",
               "stopped": "stopped", "failed": "failed"}
 
@@ -239,8 +239,10 @@ class BrowserTab(QWidget):
     def _on_ledgers(self, rows: list[dict[str, Any]]) -> None:
         self.ledgers.setRowCount(len(rows))
         for r, row in enumerate(rows):
+            per = [("—" if v is None else f"{v:.0f}") for v in (row["payload_per_msg"], row["wire_per_msg"])]
             cells = (f"{row['tab']}{' (closed)' if row['closed'] else ''}", row["api"], row["received"],
-                     row["replayed"], row["lost"] if row["checkable"] else "?", row["duplicated"], row["episodes"])
+                     row["replayed"], row["lost"] if row["checkable"] else "?", row["duplicated"], row["episodes"],
+                     *per)
             for col, value in enumerate(cells):
                 item = self.ledgers.item(r, col)
                 if item is None:

@@ -32,6 +32,9 @@ TIPS = {
     "Tab": "The browser tab (a connection of its own)", "API": "The page's API: websocket, sse, polls, stream",
     "Replayed": "Messages the server sent again after the page reconnected or reloaded",
     "Episodes": "Times the page lost the connection (a close, a reload, a restart)",
+    "Payload B/msg": "The messages' own bytes, per message",
+    "Wire B/msg": "Bytes the browser received for this API, per message: frames and their headers (WebSocket), "
+                  "the stream's bytes (EventSource, NDJSON), whole exchanges with their heads (polls)",
     # the policy race
     "Policy": "The reconnect policy each racing client follows", "Attempts": "Reconnect attempts so far",
     "Recovered": "Clients back and caught up", "Recover ms (median)": "The median time to recover",
