@@ -27,7 +27,7 @@ from .clients.sse import SSEClient, SSEOptions
 from .clients.websocket import WebSocketClient, WebSocketOptions
 from .errors import BadStatus, DuplexError
 from .events import Event
-from .lab_admin import post_fault
+from .lab_admin import lab_sessions, post_fault
 from .wire import SESSION_COOKIE
 
 ASPECTS = (
@@ -77,7 +77,6 @@ async def compare(lab_url: str, token: str, say: Callable[[str], None] = lambda 
     virtual = await run_virtual(lab_url, token)
     say("Chromium: running the scenario…")
     real = await run_real(lab_url, token)
-    await post_fault(lab_url, token, {"action": "session_settings", "absolute": 8 * 3600})
     return [Row(key, aspect, virtual.get(key, "—"), real.get(key, "—")) for key, aspect in ASPECTS]
 
 
@@ -139,12 +138,15 @@ async def _virtual_me(browser: VirtualBrowser, lab_url: str) -> str:
 
 
 async def _expiry(lab_url: str, token: str, me: Callable[[], Any]) -> str:
-    """Shorten the sessions' absolute lifetime, wait it out, and ask /session/me."""
+    """Shorten the sessions' absolute lifetime, wait it out, ask /session/me, and put the lab's back."""
+    before = (await lab_sessions(lab_url, token)).get("absolute")
     await post_fault(lab_url, token, {"action": "session_settings", "absolute": EXPIRY_S})
-    await asyncio.sleep(EXPIRY_S + 0.5)  # the server's clock must pass the session's absolute end
-    answer = await me()
-    await post_fault(lab_url, token, {"action": "session_settings", "absolute": 8 * 3600})
-    return answer
+    try:
+        await asyncio.sleep(EXPIRY_S + 0.5)  # the server's clock must pass the session's absolute end
+        return str(await me())
+    finally:
+        if isinstance(before, (int, float)) and before > 0:
+            await post_fault(lab_url, token, {"action": "session_settings", "absolute": before})
 
 
 async def run_real(lab_url: str, token: str) -> dict[str, str]:

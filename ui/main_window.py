@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.server_tab.killRequested.connect(self.kill_lab)
         self.server_tab.rateRequested.connect(self._on_server_tab_rate_requested)
         self.server_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.server_tab, text))
+        self.browser_tab.agreement.faultMarked.connect(self.mark_everywhere)
         self.compare_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.compare_tab, text))
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
         self.tabs.currentChanged.connect(self.commands.on_current_changed)

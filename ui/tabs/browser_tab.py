@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..controllers.browser import THROTTLES, BrowserController, has_display
+from ..models.timeline_model import KIND
 from ..widgets.agreement_panel import AgreementPanel
 from ..widgets.fault_panel import FaultPanel
 from ..widgets.header_tips import set_header_tips
@@ -84,6 +85,7 @@ class BrowserTab(QWidget):
 
         self.timeline = TimelineWidget(c.model)
         self.timeline.import_button.hide()
+        self.timeline.table.setColumnWidth(KIND, 170)  # "websocket message", "http response": the API first
         self.ledgers = QTableWidget(0, len(LEDGER_COLUMNS))
         self.ledgers.setHorizontalHeaderLabels(LEDGER_COLUMNS)
         set_header_tips(self.ledgers)
@@ -91,6 +93,7 @@ class BrowserTab(QWidget):
         self.ledgers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.ledgers.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.ledgers.setMinimumHeight(120)
+        self.ledgers.setMinimumWidth(160)  # it scrolls sideways itself: the side pane never has to
         self.storage = QLabel("—")
         self.storage.setWordWrap(True)
         self.storage.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -103,7 +106,8 @@ class BrowserTab(QWidget):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        box = QGroupBox("Ledgers: per tab and API, across reloads and reconnects")
+        box = QGroupBox("Per tab and API")
+        box.setToolTip("Each browser tab's ledger per API, across the page's reloads and reconnects")
         QVBoxLayout(box).addWidget(self.ledgers)
         side_layout.addWidget(box)
         page = QGroupBox("The chosen tab")

@@ -3,10 +3,11 @@ of the same scenario on both (transport/browser_agreement.py)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QGroupBox, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from transport.browser_agreement import Row, compare
+from transport.browser_agreement import EXPIRY_S, RESTART_DOWN_S, Row, compare
 
 from ..tasks import TaskGroup
 from ..theme import theme
@@ -19,6 +20,8 @@ TIPS.update({"Aspect": "What both browsers did in the same scenario against the 
 
 
 class AgreementPanel(QGroupBox):
+    faultMarked = Signal(str)  # the scenario restarts the lab: every timeline marks it
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Virtual against real", parent)
         self.lab_url = ""
@@ -33,7 +36,12 @@ class AgreementPanel(QGroupBox):
         set_header_tips(self.table)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the aspect wraps; the values fit
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setWordWrap(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(160)
         layout = QVBoxLayout(self)
         layout.addWidget(self.run_button)
@@ -48,6 +56,9 @@ class AgreementPanel(QGroupBox):
             self.state.setText("The lab is not running yet.")
             return
         self.run_button.setEnabled(False)
+
+        self.faultMarked.emit(f"virtual vs real: the scenario restarts the lab ({RESTART_DOWN_S:g} s down) and "
+                              f"shortens the sessions' lifetime to {EXPIRY_S} s for a moment")
 
         async def go() -> None:
             try:
