@@ -36,6 +36,9 @@ from .registry import transport
 from .storm import stop_clients
 
 TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll")
+BROWSER = "browser"  # a real Chromium on the lab's demo page, its WebSocket (when the user asks for it)
+ALL = (*TRANSPORTS, BROWSER)
+TITLES = {**{t: transport(t).title for t in TRANSPORTS}, BROWSER: "Browser (Chromium, WebSocket)"}
 SAMPLE = 50_000  # latencies kept per transport (a uniform sample of the run): sorting it stays cheap
 MAX_EVENTS = 100_000  # events kept per transport for the run's HAR / JSON Lines export (~36 MB each)
 
@@ -44,6 +47,9 @@ def make_client(name: str, base_url: str, sink: EventSink, *, policy: Policy | N
                 poll_interval: float = 1.0, hold: float = 25.0) -> Client:
     """A client of transport ``name`` for the lab-shaped server at ``base_url`` (``http://host:port``);
     SSE follows the server's retry, as a browser does."""
+    if name == BROWSER:
+        from .clients.chromium_page import BrowserPageClient  # starts Chromium only when asked
+        return BrowserPageClient(base_url, sink)
     info = transport(name)
     policy = policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5)
     return info.make(info.lab_url(base_url), sink, policy=None if info.server_retry else policy,
@@ -108,7 +114,7 @@ class Tally:
             self.cookies += meta.get("cookies") or 0
             if meta.get("messages") == 0:
                 self.empty += 1
-        elif kind == "open" and e.direction == "state" and self.transport == "websocket":
+        elif kind == "open" and e.direction == "state" and e.transport == "websocket":
             self.requests += 1  # the upgrade request; its wire is the handshake
             self.heads += e.wire or 0
 

@@ -77,3 +77,26 @@ async def test_a_run_under_a_fault_shows_how_each_transport_degrades(window):
         assert tab.rows[t]["messages"] >= 50 and ledger.lost == 0 and ledger.duplicated == 0, t
     resets = [t for t in TRANSPORTS if tab.tallies[t].client.ledger.episodes]
     assert "websocket" in resets and "sse" in resets  # a reset cuts every long-lived connection
+
+
+async def test_a_real_browser_is_one_more_row_with_the_same_bytes_split(window):
+    import pytest
+    from transport.chromium import find_chromium
+    if find_chromium() is None:
+        pytest.skip("no Chromium (CI installs it and never skips)")
+    tab = window.compare_tab
+    tab.rate.setValue(50)
+    tab.duration.setValue(4)
+    tab.with_browser.setChecked(True)
+    tab.run_button.click()
+    await wait_until(lambda: tab.running, 5, "the run")
+    await wait_until(lambda: not tab.running, 60, "the run to end")
+    assert tab.state.text().startswith("Done."), tab.state.text()
+    rows = {r["transport"]: r for r in tab.table_rows()}
+    browser, own = rows["browser"], rows["websocket"]
+    assert browser["messages"] >= 50 and browser["lost"] == 0 and browser["duplicated"] == 0
+    split = browser["payload_per_msg"] + browser["headers_per_msg"] + browser["framing_per_msg"]
+    assert abs(split - browser["wire_per_msg"]) < 0.5
+    assert browser["headers_per_msg"] > 0 and browser["requests"] >= 1  # the page's own handshake
+    assert abs(browser["payload_per_msg"] - own["payload_per_msg"]) < 2  # the same feed
+    assert tab.table.item(5, 0).text() == "Browser (Chromium, WebSocket)"

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.compare import TRANSPORTS, CompareRun, Tally, to_csv
+from transport.chromium import find_chromium
+from transport.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, Tally, to_csv
 from transport.errors import DuplexError
 from transport.faults import FaultSpec
-from transport.registry import TRANSPORTS as REGISTRY
 
 from ..widgets.compare_charts import CompareCharts
 from ..lab_process import LabProcess
@@ -102,22 +102,29 @@ class CompareTab(QWidget):
             controls.addWidget(QLabel(label))
             controls.addWidget(widget)
         controls.addStretch(1)
+        self.with_browser = QCheckBox("with a real browser")
+        self.with_browser.setToolTip("One more row: a headless Chromium on the lab's demo page, its own WebSocket "
+                                     "(the page's cost as the browser pays it)")
+        if find_chromium() is None:
+            self.with_browser.setEnabled(False)
+            self.with_browser.setToolTip("No Chromium found: install it (apt install chromium) for this row")
         actions = QHBoxLayout()  # a second line: at 900 px one line cut the buttons and the combos
         actions.addWidget(self.run_button)
         actions.addWidget(self.stop_button)
+        actions.addWidget(self.with_browser)
         actions.addStretch(1)
         actions.addWidget(self.csv_button)
         actions.addWidget(self.png_button)
         actions.addWidget(self.har_button)
-        self.table = QTableWidget(len(TRANSPORTS), len(COLUMNS))
+        self.table = QTableWidget(len(ALL), len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
         for c, (_key, _header, tip) in enumerate(COLUMNS):
             self.table.horizontalHeaderItem(c).setToolTip(tip)
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for r, t in enumerate(TRANSPORTS):
-            self.table.setItem(r, 0, QTableWidgetItem(REGISTRY[t].title))
+        for r, t in enumerate(ALL):
+            self.table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
         self.charts = CompareCharts()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
@@ -166,10 +173,11 @@ class CompareTab(QWidget):
         self._show()
         spec = self.fault.currentData()
         try:
+            chosen = [*TRANSPORTS, BROWSER] if self.with_browser.isChecked() else list(TRANSPORTS)
             if self.mode.currentData() == "all":
-                await self._run_once(list(TRANSPORTS), spec)
+                await self._run_once(chosen, spec)
             else:
-                for t in TRANSPORTS:
+                for t in chosen:
                     await self._run_once([t], spec)
             self.state.setText(self._summary())
         finally:
@@ -179,7 +187,7 @@ class CompareTab(QWidget):
 
     async def _run_once(self, transports: list[str], spec: FaultSpec | None) -> None:
         rate, duration = self.rate.value(), self.duration.value()
-        names = ", ".join(REGISTRY[t].title for t in transports)
+        names = ", ".join(TITLES[t] for t in transports)
         self.state.setText(f"Starting a lab at {rate} msg/s for {names}…")
         under = f" under “{self.fault.currentText()}”" if spec else ""
 
@@ -222,7 +230,7 @@ class CompareTab(QWidget):
         self.charts.redraw(self.tallies, self.rows)
 
     def _show(self) -> None:
-        for r, t in enumerate(TRANSPORTS):
+        for r, t in enumerate(ALL):
             row = self.rows.get(t, {})
             for c, (key, _header, _tip) in enumerate(COLUMNS[1:], start=1):
                 value = row.get(key)
@@ -241,15 +249,15 @@ class CompareTab(QWidget):
         lean = min(rows, key=lambda r: r["wire_per_msg"] or float("inf"))
         fast = min(rows, key=lambda r: r["p50_ms"] if r["p50_ms"] is not None else float("inf"))
         lost = sum(r["lost"] or 0 for r in rows)
-        return (f"Done. Leanest: {REGISTRY[lean['transport']].title} ({lean['wire_per_msg']} B per message); fastest: "
-                f"{REGISTRY[fast['transport']].title} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
+        return (f"Done. Leanest: {TITLES[lean['transport']]} ({lean['wire_per_msg']} B per message); fastest: "
+                f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
 
     # -- export --------------------------------------------------------------------------------
     def _ask_path(self, title: str, name: str, kinds: str, then) -> None:
         ask_path(self, title, then, save=True, name=name, filters=kinds)
 
     def table_rows(self) -> list[dict]:
-        return [self.rows[t] for t in TRANSPORTS if t in self.rows]
+        return [self.rows[t] for t in ALL if t in self.rows]
 
     def export_csv(self, path: str) -> asyncio.Task:
         text = to_csv(self.table_rows())

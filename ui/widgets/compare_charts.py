@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from transport.compare import TRANSPORTS
-from transport.registry import TRANSPORTS as REGISTRY
+from transport.compare import ALL as TRANSPORTS
+from transport.compare import TITLES
 
 from ..theme import theme
 from .chart_look import ChartLook
@@ -39,12 +39,12 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt")
         self.look = ChartLook(self, [(self.latency, "Latency over time (p50 per second, ms)"),
                                      (self.bytes, "Bytes on the wire per message"), (self.cdf, "Latency CDF")])
-        self._lines = {t: self.look.line(self.latency.plot([], [], name=REGISTRY[t].title), t, width=2)
+        self._lines = {t: self.look.line(self.latency.plot([], [], name=TITLES[t]), t, width=2)
                        for t in TRANSPORTS}
         self._cdfs = {t: self.look.line(self.cdf.plot([], []), t, width=2) for t in TRANSPORTS}
         self._bars: list[pg.BarGraphItem] = []
         axis = self.bytes.getAxis("bottom")
-        axis.setTicks([[(i, REGISTRY[t].title.split()[0]) for i, t in enumerate(TRANSPORTS)]])
+        axis.setTicks([[(i, TITLES[t].split()[0]) for i, t in enumerate(TRANSPORTS)]])
         for _key, label, colour in PARTS:  # legend entries for the stacked parts
             legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=theme().hex(colour)), label)
 
