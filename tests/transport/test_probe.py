@@ -91,3 +91,15 @@ def test_polling_transports_print_request_response_pairs_with_wire_and_status(la
         msgs = [e for e in events if e["kind"] == "message"]
         seqs = [m["seq"] for m in msgs]
         assert len(msgs) >= 4 and seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # a poll may carry more
+
+
+def test_browser_without_chromium_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("DUPLEX_CHROMIUM", "/nonexistent/chromium")
+    res = probe("http://127.0.0.1:9/demo", "--transport", "browser", "--count", "1", "--timeout", "5")
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.startswith("probe: No Chromium found") and res.stderr.count("\n") == 1
+
+
+def test_browser_needs_a_page_address():
+    res = probe("ws://127.0.0.1:9/ws", "--transport", "browser")
+    assert res.returncode == 2 and "opens a page" in res.stderr
