@@ -19,9 +19,7 @@ from typing import Any
 import aiohttp
 
 from .browser import VirtualBrowser
-from .cdp import CDPConnection
-from .chromium import launch
-from .clients.chromium_watch import BrowserWatch
+from .clients.chromium_watch import WatchedBrowser
 from .clients.session_api import session_request
 from .clients.sse import SSEClient, SSEOptions
 from .clients.websocket import WebSocketClient, WebSocketOptions
@@ -151,13 +149,8 @@ async def _expiry(lab_url: str, token: str, me: Callable[[], Any]) -> str:
 
 async def run_real(lab_url: str, token: str) -> dict[str, str]:
     found: dict[str, str] = {}
-    chromium = await launch()
-    cdp: CDPConnection | None = None
-    watch: BrowserWatch | None = None
     events: list[Event] = []
-    try:
-        cdp = await CDPConnection.connect(chromium.devtools)
-        watch = BrowserWatch(cdp, events.append)
+    async with WatchedBrowser(events.append) as watch:
         page = lab_url + "/demo?apis=ws,sse"
         tab = await watch.open_tab(page)
         await until(lambda: tab.storage.get("visits") == "1", 15, "the page's first visit")
@@ -197,10 +190,4 @@ async def run_real(lab_url: str, token: str) -> dict[str, str]:
         found["ws_loss"] = f"{ws.lost} / {ws.duplicated}"
         found["expired_me"] = await _expiry(lab_url, token, lambda: watch.evaluate(
             other, "fetch('/session/me').then(r => String(r.status))"))
-    finally:
-        if watch is not None:
-            await watch.close()
-        if cdp is not None:
-            await cdp.close()
-        await chromium.stop()
     return found

@@ -13,16 +13,12 @@ import asyncio
 import sys
 from typing import TextIO
 
-from .cdp import CDPConnection
-from .chromium import Chromium, devtools_url, launch
-from .clients.chromium_watch import BrowserWatch
+from .clients.chromium_watch import BrowserWatch, WatchedBrowser
 from .errors import DuplexError
 from .events import Event
 
 
 async def probe_browser(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int, str]:
-    browser: Chromium | None = None
-    cdp: CDPConnection | None = None
     watch: BrowserWatch | None = None
     done = asyncio.Event()
 
@@ -34,15 +30,11 @@ async def probe_browser(args: argparse.Namespace, out: TextIO = sys.stdout) -> t
         if args.count is not None and incoming() >= args.count:
             done.set()
 
+    browser = WatchedBrowser(sink, attach=args.attach)
     try:
-        if args.attach:
-            cdp = await CDPConnection.connect(await devtools_url(args.attach))
-        else:
-            browser = await launch(headless=True)
-            cdp = await CDPConnection.connect(browser.devtools)
-        watch = BrowserWatch(cdp, sink)
+        watch = await browser.start()
         await watch.open_tab(args.url)
-        waiting = [asyncio.ensure_future(done.wait()), asyncio.ensure_future(cdp.closed.wait())]
+        waiting = [asyncio.ensure_future(done.wait()), asyncio.ensure_future(watch.cdp.closed.wait())]
         try:
             await asyncio.wait(waiting, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -51,7 +43,7 @@ async def probe_browser(args: argparse.Namespace, out: TextIO = sys.stdout) -> t
         out.flush()
         if done.is_set():
             return 0, ""
-        if cdp.closed.is_set():
+        if watch.cdp.closed.is_set():
             return 1, "the browser went away"
         got = f"{incoming()} of {args.count}" if args.count else str(incoming())
         return 1, f"timeout: {args.timeout:g} s passed with {got} messages received"
@@ -59,9 +51,4 @@ async def probe_browser(args: argparse.Namespace, out: TextIO = sys.stdout) -> t
         return 1, err.sentence
     finally:
         out.flush()
-        if watch is not None:
-            await watch.close()
-        if cdp is not None:
-            await cdp.close()
-        if browser is not None:
-            await browser.stop()
+        await browser.stop()

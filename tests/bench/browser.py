@@ -16,9 +16,7 @@ import statistics
 import time
 
 from tests.helpers import start_lab
-from transport.cdp import CDPConnection
-from transport.chromium import launch
-from transport.clients.chromium_watch import BrowserWatch
+from transport.clients.chromium_watch import WatchedBrowser
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.lab_admin import post_fault
 
@@ -39,26 +37,15 @@ async def until(predicate, timeout: float = TIMEOUT) -> None:
 async def first_frame(url: str) -> float:
     t0 = time.monotonic()
     got: list = []
-    chromium = await launch()
-    try:
-        cdp = await CDPConnection.connect(chromium.devtools)
-        watch = BrowserWatch(cdp, got.append)
+    async with WatchedBrowser(got.append) as watch:
         await watch.open_tab(url + "/demo?apis=ws")
         await until(lambda: any(e.transport == "websocket" and e.kind == "message" and e.direction == "in"
                                 for e in got))
-        elapsed = time.monotonic() - t0
-        await watch.close()
-        await cdp.close()
-    finally:
-        await chromium.stop()
-    return elapsed
+        return time.monotonic() - t0
 
 
 async def burst_through_browser(lab) -> float:
-    chromium = await launch()
-    try:
-        cdp = await CDPConnection.connect(chromium.devtools)
-        watch = BrowserWatch(cdp, lambda e: None)
+    async with WatchedBrowser(lambda e: None) as watch:
         tab = await watch.open_tab(lab.url + "/demo?apis=ws")
         await until(lambda: "websocket" in tab.receivers and tab.frames_in >= 1)
         led = tab.receivers["websocket"].ledger
@@ -68,10 +55,6 @@ async def burst_through_browser(lab) -> float:
         await until(lambda: led.received >= start + BURST)
         elapsed = time.monotonic() - t0
         assert led.lost == 0 and led.duplicated == 0
-        await watch.close()
-        await cdp.close()
-    finally:
-        await chromium.stop()
     return BURST / elapsed
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from tests.helpers import ROOT, start_lab, wait_until
 from transport.cdp import CDPConnection
-from transport.chromium import find_chromium, launch
-from transport.clients.chromium_watch import BrowserWatch
+from transport.chromium import find_chromium
+from transport.clients.chromium_watch import BrowserWatch, WatchedBrowser
 from transport.lab_admin import post_fault
 
 pytestmark = pytest.mark.skipif(find_chromium() is None and not os.environ.get("CI"),
@@ -27,15 +27,12 @@ class Browser:
         self.events = events
 
     async def __aenter__(self) -> "Browser":
-        self.chromium = await launch()
-        self.cdp = await CDPConnection.connect(self.chromium.devtools)
-        self.watch = BrowserWatch(self.cdp, self.events.append)
+        self.browser = WatchedBrowser(self.events.append)
+        self.watch = await self.browser.start()
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.watch.close()
-        await self.cdp.close()
-        await self.chromium.stop()
+        await self.browser.stop()
 
 
 def rows(events, transport, kind=None, direction=None):
@@ -214,7 +211,7 @@ def test_probe_prints_the_pages_frames_and_exits_after_count():
 def test_the_browser_never_outlives_a_killed_parent():
     """SIGKILL the process that started Chromium: the kernel ends the browser too (PR_SET_PDEATHSIG)."""
     code = ("import asyncio, sys\nfrom transport.chromium import launch\n"
-            "async def main():\n    b = await launch()\n    print(b.pid, flush=True)\n    await asyncio.sleep(60)\n"
+            "async def main():\n    b = await launch()\n    print(b.pid, flush=True)\n    await asyncio.Event().wait()\n"
             "asyncio.run(main())\n")
     parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -15,13 +15,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..backoff import Policy
-from ..cdp import CDPConnection
-from ..chromium import Chromium, launch
 from ..errors import DuplexError
 from ..events import Event, EventSink
 from ..ledger import Ledger
 from ..wirestats import WireStats
-from .chromium_watch import BrowserWatch, PageTab
+from .chromium_watch import PageTab, WatchedBrowser
 
 log = logging.getLogger("duplex.clients.chromium_page")
 
@@ -67,16 +65,12 @@ class BrowserPageClient:
         self._sink(e)
 
     async def run(self) -> DuplexError | None:
-        chromium: Chromium | None = None
-        cdp: CDPConnection | None = None
-        watch: BrowserWatch | None = None
+        browser = WatchedBrowser(self._forward)
         self.state = "connecting"
         try:
-            chromium = await launch()
-            cdp = await CDPConnection.connect(chromium.devtools)
-            watch = BrowserWatch(cdp, self._forward)
+            watch = await browser.start()
             self._tab = await watch.open_tab(self.options.url)
-            closed = asyncio.ensure_future(cdp.closed.wait())
+            closed = asyncio.ensure_future(watch.cdp.closed.wait())
             closing = asyncio.ensure_future(self._closing.wait())
             try:
                 await asyncio.wait({closed, closing}, return_when=asyncio.FIRST_COMPLETED)
@@ -92,12 +86,7 @@ class BrowserPageClient:
             self.state = "failed"
             return err
         finally:
-            if watch is not None:
-                await watch.close()
-            if cdp is not None:
-                await cdp.close()
-            if chromium is not None:
-                await chromium.stop()
+            await browser.stop()
             if self.state != "failed":
                 self.state = "closed"
 

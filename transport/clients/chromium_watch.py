@@ -488,3 +488,44 @@ _HANDLERS: dict[str, Any] = {
 }
 
 __all__ = ["BrowserWatch", "PageTab", "SSE_PATH", "WS_PATH"]
+
+
+class WatchedBrowser:
+    """A Chromium Duplex starts (or one it attaches to) with its DevTools connection and watcher: started
+    and stopped as one (``async with``, or ``start()`` / ``stop()`` when the two happen apart)."""
+
+    def __init__(self, sink: EventSink, *, headless: bool = True, attach: str | None = None) -> None:
+        self.sink, self.headless, self.attach = sink, headless, attach
+        self.chromium: Any = None  # a chromium.Chromium when Duplex started it
+        self.cdp: CDPConnection | None = None
+        self.watch: BrowserWatch | None = None
+
+    async def start(self) -> BrowserWatch:
+        from ..chromium import devtools_url, launch
+        try:
+            if self.attach:
+                self.cdp = await CDPConnection.connect(await devtools_url(self.attach))
+            else:
+                self.chromium = await launch(headless=self.headless)
+                self.cdp = await CDPConnection.connect(self.chromium.devtools)
+            self.watch = BrowserWatch(self.cdp, self.sink)
+        except BaseException:
+            await self.stop()
+            raise
+        return self.watch
+
+    async def stop(self) -> None:
+        watch, cdp, chromium = self.watch, self.cdp, self.chromium
+        self.watch = self.cdp = self.chromium = None
+        if watch is not None:
+            await watch.close()
+        if cdp is not None:
+            await cdp.close()
+        if chromium is not None:
+            await chromium.stop()
+
+    async def __aenter__(self) -> BrowserWatch:
+        return await self.start()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()

@@ -9,9 +9,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.cdp import CDPConnection
-from transport.chromium import Chromium, devtools_url, find_chromium, launch, no_chromium_sentence
-from transport.clients.chromium_watch import BrowserWatch, PageTab
+from transport.chromium import find_chromium, no_chromium_sentence
+from transport.clients.chromium_watch import BrowserWatch, PageTab, WatchedBrowser
 from transport.errors import DuplexError
 from transport.events import Event
 
@@ -52,9 +51,7 @@ class BrowserController(QObject):
         self.model.show_transport = True  # one timeline, many APIs: the Kind column names each
         self.bridge = EventBridge(parent=self)
         self.bridge.delivered.connect(self._on_delivered)
-        self.chromium: Chromium | None = None
-        self.cdp: CDPConnection | None = None
-        self.watch: BrowserWatch | None = None
+        self.browser: WatchedBrowser | None = None  # the browser watched now (started here, or attached)
         self.state = "idle"
         self.lab_url = ""
         self.lab_token = ""
@@ -98,8 +95,12 @@ class BrowserController(QObject):
         self.stateChanged.emit(state)
 
     @property
+    def watch(self) -> BrowserWatch | None:
+        return self.browser.watch if self.browser is not None else None
+
+    @property
     def running(self) -> bool:
-        return self.watch is not None and self.cdp is not None and not self.cdp.closed.is_set()
+        return self.watch is not None and not self.watch.cdp.closed.is_set()
 
     def demo_url(self) -> str:
         return self.lab_url + "/demo" if self.lab_url else ""
@@ -123,19 +124,19 @@ class BrowserController(QObject):
 
         async def start() -> None:
             self._set_state("starting")
+            self.browser = WatchedBrowser(self.bridge, headless=headless)
             try:
-                self.chromium = await launch(headless=headless)
-                self.cdp = await CDPConnection.connect(self.chromium.devtools)
-                self.watch = BrowserWatch(self.cdp, self.bridge)
+                watch = await self.browser.start()
                 self.url = url
-                tab = await self.watch.open_tab(self.faults.target(url))
+                tab = await watch.open_tab(self.faults.target(url))
                 tab.page = url
             except DuplexError:
                 await self.stop()
                 self._set_state("failed")
                 raise
             self._set_state("running")
-            self.report(f"Chromium {'headless' if headless else 'with a window'} (pid {self.chromium.pid}) on {url}.")
+            pid = self.browser.chromium.pid if self.browser.chromium is not None else "?"
+            self.report(f"Chromium {'headless' if headless else 'with a window'} (pid {pid}) on {url}.")
             self._publish_tabs()
             self._tasks.spawn(self._watch_closed())
 
@@ -149,10 +150,10 @@ class BrowserController(QObject):
 
         async def start() -> None:
             self._set_state("starting")
+            self.browser = WatchedBrowser(self.bridge, attach=address)
             try:
-                self.cdp = await CDPConnection.connect(await devtools_url(address))
-                self.watch = BrowserWatch(self.cdp, self.bridge)
-                tabs = await self.watch.attach_pages()
+                watch = await self.browser.start()
+                tabs = await watch.attach_pages()
             except DuplexError:
                 await self.stop()
                 self._set_state("failed")
@@ -166,23 +167,18 @@ class BrowserController(QObject):
         self._tasks.spawn(start())
 
     async def _watch_closed(self) -> None:
-        cdp = self.cdp
-        if cdp is None:
+        browser, watch = self.browser, self.watch
+        if browser is None or watch is None:
             return
-        await cdp.closed.wait()
-        if self.cdp is cdp:
+        await watch.cdp.closed.wait()
+        if self.browser is browser:
             self.report("The browser went away (closed, or its DevTools connection ended).")
             await self.stop()
 
     async def stop(self) -> None:
-        watch, cdp, chromium = self.watch, self.cdp, self.chromium
-        self.watch = self.cdp = self.chromium = None
-        if watch is not None:
-            await watch.close()
-        if cdp is not None:
-            await cdp.close()
-        if chromium is not None:
-            await chromium.stop()
+        browser, self.browser = self.browser, None
+        if browser is not None:
+            await browser.stop()
         self.bridge.flush()
         if self.state not in ("idle", "failed"):
             self._set_state("stopped")

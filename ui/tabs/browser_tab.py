@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QScrollArea, QSplitter, QTabWidget, QTableWidget,
+                               QLineEdit, QPushButton, QSplitter, QTabWidget, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..controllers.browser import THROTTLES, BrowserController, has_display
@@ -15,6 +15,7 @@ from ..models.timeline_model import KIND
 from ..widgets.agreement_panel import AgreementPanel
 from ..widgets.fault_panel import FaultPanel
 from ..widgets.header_tips import set_header_tips
+from ..widgets.scroll import scrolled
 from ..widgets.status_line import StatusLine
 from ..widgets.timeline import TimelineWidget
 
@@ -124,11 +125,7 @@ class BrowserTab(QWidget):
         self.faults.faults_only()
         self.side_tabs = QTabWidget()
         for widget, title in ((side, "Ledgers"), (self.faults, "Faults"), (self.agreement, "Virtual vs real")):
-            scroll = QScrollArea()  # taller than the pane at 900×600: it scrolls instead of squeezing
-            scroll.setWidget(widget)
-            scroll.setWidgetResizable(True)
-            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-            self.side_tabs.addTab(scroll, title)
+            self.side_tabs.addTab(scrolled(widget), title)  # taller than the pane at 900×600: it scrolls
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
         split.addWidget(self.side_tabs)

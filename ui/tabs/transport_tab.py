@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from transport.browser import VirtualBrowser, VirtualTab
 from transport.errors import DuplexError
@@ -23,6 +23,7 @@ from ..widgets.connection_bar import ConnectionBar
 from ..widgets.fault_panel import FaultPanel
 from ..widgets.ledger_panel import LedgerPanel
 from ..widgets.login_banner import LoginBanner
+from ..widgets.scroll import scrolled
 from ..widgets.session_panel import SessionPanel
 from ..widgets.status_line import StatusLine
 from ..widgets.timeline import TimelineWidget
@@ -48,18 +49,10 @@ class TransportTab(QWidget):
         side.addWidget(self.ledger, 1)
         self.session = SessionPanel()
         self.side_tabs = QTabWidget()
-        page = QScrollArea()  # at 900×600 the SSE checks and the ledger are taller than the pane: scroll
-        page.setWidget(self.side)
-        page.setWidgetResizable(True)
-        page.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.side_tabs.addTab(page, "Transport")
+        self.side_tabs.addTab(scrolled(self.side), "Transport")  # at 900×600 the checks and ledger are taller
         self.side_tabs.addTab(self.session, "Session")
         self.faults = FaultPanel()
-        scroll = QScrollArea()  # the page is taller than the side pane: it scrolls instead of squeezing
-        scroll.setWidget(self.faults)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.side_tabs.addTab(scroll, "Faults")
+        self.side_tabs.addTab(scrolled(self.faults), "Faults")
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
         split.addWidget(self.side_tabs)
