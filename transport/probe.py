@@ -62,6 +62,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="long_poll: how long the server may hold a request (?timeout=)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
                    help="sse: treat a stream silent this long as dropped")
+    p.add_argument("--method", choices=("GET", "POST"), default="GET",
+                   help="sse: POST sends --data and reads the answer's stream (LLM APIs, MCP); exit 0 when it ends")
+    p.add_argument("--data", default=None, metavar="BODY", help="sse: the POST body")
+    p.add_argument("--content-type", default="application/json", help="sse: the POST body's Content-Type")
     p.add_argument("--attach", default=None, metavar="HOST:PORT",
                    help="browser: watch a Chrome started with --remote-debugging-port instead of starting one")
     args = p.parse_args(argv)
@@ -83,6 +87,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.transport = "sse" if scheme in ("http", "https") else "ws"
     if args.retries is not None and args.retries < 1:
         p.error("--retries must be >= 1")
+    if args.method != "GET" and args.transport != "sse":
+        p.error("--method POST streams an answer over SSE: use it with --transport sse")
+    if args.data is not None and args.method == "GET":
+        p.error("--data is a POST's body: add --method POST")
     if args.transport == "browser":
         if split_url(args.url)[0].scheme.lower() not in ("http", "https", "file"):
             p.error("--transport browser opens a page: an http(s):// URL")
@@ -120,6 +128,8 @@ async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int
     finished.cancel()
     if run.done():
         err = run.result()
+        if err is None and getattr(args, "method", "GET") != "GET":
+            return 0, ""  # a POST's stream ended normally ([DONE], or the end of the body): done
         return 1, err.sentence if err is not None else "the connection closed"
     await client.close()
     run.cancel()
@@ -143,7 +153,7 @@ def make_client(args: argparse.Namespace, sink: EventSink) -> Client:
                      resume=not args.no_resume, open_timeout=args.open_timeout, max_size=args.max_size,
                      max_body=args.max_size, max_event_size=args.max_size, max_failures=args.retries,
                      default_retry_ms=args.retry, idle_timeout=args.idle_timeout, interval=args.poll_interval,
-                     hold=args.hold)
+                     hold=args.hold, method=args.method, body=args.data, content_type=args.content_type)
 
 
 def main(argv: list[str] | None = None) -> int:

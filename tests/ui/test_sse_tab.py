@@ -94,3 +94,19 @@ async def test_max_event_size_and_policy_from_the_bar_reach_the_client(window):
     tab.bar.connect_button.click()
     await connected(tab)
     assert tab.controller.client.options.max_event_size == 2 << 20 and tab.controller.client.options.policy.name == "fixed"
+
+
+async def test_a_post_stream_shows_its_tokens_and_the_answer_text(window):
+    tab = window.sse_tab
+    await connected(tab, 1)
+    tab.method.setCurrentText("POST")
+    assert tab.post_row.isVisibleTo(tab)
+    tab.body.setText('{"stream": true, "pace_ms": 1, "tokens": 30}')
+    tab.bar.url.setCurrentText(window.lab.url + "/api/chat")
+    tab.bar.urlEntered.emit()
+    await wait_until(lambda: any(e.kind == "done" for e in tab.timeline.model.events()), 15, "the answer's [DONE]")
+    await wait_until(lambda: tab.text.toPlainText().count(" ") == 30, 5, "the text view")
+    assert tab.text_box.isVisibleTo(tab)
+    requests = [e for e in tab.timeline.model.events() if e.kind == "request" and e.data.startswith("POST ")]
+    assert len(requests) == 1
+    await wait_until(lambda: "closed" in tab.bar.light.text(), 5, "the exchange complete, not retried")

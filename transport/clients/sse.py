@@ -19,6 +19,7 @@ have no total timeout, and lines of any length up to ``max_event_size``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -35,7 +36,8 @@ from ..wirestats import WireStats
 from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
 from ..urls import where
 from .base import ClientBase
-from .http import SessionOwner, WireCounter, count_response, mime_essence, new_session, split_head, validate_http_url
+from .http import (SessionOwner, WireCounter, count_response, mime_essence, new_session, read_body, split_head,
+                   validate_http_url)
 
 CONTROL_TYPES = ("gap", "live")  # the lab's control events, by their SSE event type
 
@@ -62,6 +64,29 @@ class SSEOptions:
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     burst_events: int = 20  # this many events in one read…
     burst_silence: float = 1.0  # …after this much silence (s) looks like a buffering proxy
+    # A stream that answers a request with a body (OpenAI-style chat completions, MCP streamable HTTP),
+    # which an EventSource cannot send: not retried by itself (a POST is not idempotent) unless asked.
+    method: str = "GET"
+    body: str | None = None
+    content_type: str = "application/json"
+    retry_post: bool = False
+    max_body: int = 16 << 20  # a POST answered with one JSON document instead of a stream: read up to this
+
+    @property
+    def posts(self) -> bool:
+        return self.method.upper() != "GET"
+
+
+def openai_delta(data: str) -> str | None:
+    """The text an OpenAI-style ``chat.completion.chunk`` adds (``choices[0].delta.content``), else None."""
+    if not data.startswith("{") or '"choices"' not in data:
+        return None
+    try:
+        obj = json.loads(data)
+        content = obj["choices"][0]["delta"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return content if isinstance(content, str) else None
 
 
 def sendable_header(value: str) -> bool:
@@ -83,6 +108,9 @@ class SSEClient(ClientBase, SessionOwner):
         super().__init__(options, sink, log, stats=WireStats(self.counter))
         self.parser = EventStreamParser(max_size=options.max_event_size)
         self.requests = 0
+        self._done = False  # the stream said [DONE] (an OpenAI-style stream's end)
+        self._last_event_ns: int | None = None  # a POST stream's previous event: the gap between tokens
+        self.text = ""  # an OpenAI-style stream's choices[0].delta.content, accumulated
         self._session: aiohttp.ClientSession | None = None
         self._resp: aiohttp.ClientResponse | None = None
         self._carry = 0
@@ -146,15 +174,22 @@ class SSEClient(ClientBase, SessionOwner):
                        meta={"last_event_id": last_id})
             last_id = ""
         self._set_state("connecting")
+        self._done, self._last_event_ns = False, None
         self.requests += 1
         self.stats.requests += 1
         self.counter.mark()  # what a failed attempt left is not this exchange's
         started = now_ns()
         url = self._carried(url)
-        self._emit("out", "request", t=started, data=f"GET {url}", meta={
-            "headers": headers, "last_event_id": last_id or None, "attempt": self.requests})
+        method = o.method.upper()
+        data = o.body.encode() if o.body is not None and o.posts else None
+        if data is not None:
+            headers["Content-Type"] = o.content_type
+        self._emit("out", "request", t=started, data=f"{method} {url}", meta={
+            "headers": headers, "last_event_id": last_id or None, "attempt": self.requests,
+            **({"body": o.body[:2000] if o.body else "", "body_bytes": len(data)} if data is not None else {})})
         async with asyncio.timeout(o.open_timeout):
-            resp = await session.get(url, headers=headers, allow_redirects=True, max_redirects=10)
+            resp = await session.request(method, url, headers=headers, data=data, allow_redirects=True,
+                                         max_redirects=10)
         try:
             return await self._stream(resp, url, started, bool(last_id))
         finally:
@@ -189,6 +224,8 @@ class SSEClient(ClientBase, SessionOwner):
                             + f" instead of 200: the connection fails and is not retried{body}.", resp.status)
             err.fatal = True  # any status but 200 and 204 fails an EventSource for good
             raise err
+        if o.posts and mime_essence(ctype) != "text/event-stream":
+            return await self._single_answer(resp, got, peer)
         if mime_essence(ctype) != "text/event-stream":
             shown = ctype if ctype else "no Content-Type at all"
             raise WrongResponse(f"{peer} answered with {shown!r}, not text/event-stream: it is not an "
@@ -217,10 +254,35 @@ class SSEClient(ClientBase, SessionOwner):
                 self.receiver.connection_lost()
             return f"connection lost mid-stream: {reason}"
         self.parser.end()
+        if self._done:
+            self._emit("state", "close", data="the stream said [DONE]: it is complete", meta={"by": "server"})
+            return self._post_ended("the stream said [DONE]")
         if not self._closing:
             self._emit("state", "close", data="the server ended the stream", meta={"by": "server"})
+            if o.posts and not o.retry_post:
+                return self._post_ended("the server ended the stream")
             self.receiver.connection_lost()
         return "the server ended the stream"
+
+    def _post_ended(self, how: str) -> str:
+        """A POST's answer is complete: the client stops (sending it again would ask again), unless the
+        user asked for a retry."""
+        if self.options.posts and not self.options.retry_post:
+            self._closing = True
+        return how
+
+    async def _single_answer(self, resp: aiohttp.ClientResponse, got: int, peer: str) -> str:
+        """A POST answered with one document (JSON, as MCP's streamable HTTP may answer): shown as one
+        message, not an error; the exchange is complete."""
+        body = await read_body(resp, self.options.max_body, self.options.open_timeout, peer)
+        text = body.decode("utf-8", "replace")
+        _sent, received = self.counter.mark()
+        self._emit("in", "message", t=now_ns(), size=len(body), wire=received, data=text, meta={
+            "type": "response", "content_type": resp.headers.get("Content-Type", ""), "single": True})
+        self._emit("state", "close", data=f"a single {mime_essence(resp.headers.get('Content-Type')) or 'body'} "
+                   "answer, not a stream: the exchange is complete", meta={"by": "server"})
+        self._closing = True
+        return "a single answer"
 
     async def _read(self, resp: aiohttp.ClientResponse, started: int) -> None:
         """Feed the parser until the stream ends; emit what each read completed."""
@@ -228,6 +290,7 @@ class SSEClient(ClientBase, SessionOwner):
         parser, emit = self.parser, self._emit
         loop = asyncio.get_running_loop()
         owed = 0  # bytes read that completed no item yet
+        posts = o.posts
         last_read = time.monotonic()
         burst_warned = False
         first = True
@@ -260,6 +323,10 @@ class SSEClient(ClientBase, SessionOwner):
                     metas: list[dict[str, Any]] = []
                     for i, item in enumerate(items):
                         wire = share + (extra if i == 0 else 0)
+                        if posts and type(item) is ServerSentEvent:  # a POST's stream: each event on its own
+                            n += 1
+                            self._post_event(item, received, wire, total if shared else 0)
+                            continue
                         if type(item) is ServerSentEvent and item.type not in CONTROL_TYPES:
                             n += 1
                             data = item.data
@@ -283,11 +350,33 @@ class SSEClient(ClientBase, SessionOwner):
                                  {"retry_ms": item.ms})
                     if run:
                         self.receiver.texts(run, received, metas=metas)
+                if self._done:
+                    return  # [DONE]: what follows is not the answer
                 if not burst_warned and n >= o.burst_events and silence >= o.burst_silence:
                     burst_warned = True
                     self._warn("buffering", f"{n} events arrived in one read after {silence:.1f} s of silence: "
                                "a proxy or the server may be buffering the stream (flush after each event; "
                                "nginx: X-Accel-Buffering: no).")
+
+    def _post_event(self, ev: ServerSentEvent, received: int, wire: int, shared: int) -> None:
+        """One event of a POST's stream: ``[DONE]`` ends it; others carry the gap since the one before
+        and, in an OpenAI-style chunk, the text it adds (``choices[0].delta.content``)."""
+        if ev.data == "[DONE]":
+            self._done = True
+            self._emit("in", "done", t=received, size=6, wire=wire, data="[DONE]",
+                       meta={"wire_read": shared} if shared else None)
+            return
+        meta: dict[str, Any] = {"type": ev.type, "last_event_id": ev.last_event_id}
+        if shared:
+            meta["wire_read"] = shared
+        if self._last_event_ns is not None:
+            meta["gap_ms"] = round((received - self._last_event_ns) / 1e6, 2)
+        self._last_event_ns = received
+        delta = openai_delta(ev.data)
+        if delta is not None:
+            meta["delta"] = delta
+            self.text += delta
+        self.receiver.text(ev.data, received, wire, meta)
 
     def _on_event(self, ev: ServerSentEvent, received: int, wire: int, shared: int = 0) -> None:
         """One event the fast path did not take; ``shared``: the total of the read whose bytes it shares."""

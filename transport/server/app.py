@@ -31,6 +31,7 @@ from .state import ValueStore
 from .polling import longpoll_handler, poll_handler, stream_handler
 from .proxies_api import add_routes as add_proxy_routes
 from .proxies_api import admin_guard, close_all
+from .chat import chat_handler
 from .sse import end_streams, sse_handler
 from .stats import count_requests, stats_handler
 from .ws import ws_handler
@@ -59,6 +60,7 @@ async def index(request: web.Request) -> web.Response:
         "endpoints": {"websocket": "/ws?after=N", "sse": "/sse (Last-Event-ID or ?after=N)",
                       "short_poll": "/api/poll?after=N", "long_poll": "/api/longpoll?after=N&timeout=S",
                       "stream": "/api/stream?after=N", "ajax": "POST /api/messages, GET/POST /api/session-value",
+                      "chat": "POST /api/chat (an OpenAI-style stream of tokens; \"stream\": false for JSON)",
                       "postback": "GET/POST /form", "demo": "/demo (a browser page using them all)", "session": "POST /session/login, GET /session/me, POST /session/logout",
                       "admin": "/_admin/faults, /_admin/sessions, /_admin/stats, /_admin/proxies"},
         "held": len(request.app[HOLDS]),
@@ -142,6 +144,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app.router.add_get(LONGPOLL_PATH, longpoll_handler)
     app.router.add_get(STREAM_PATH, stream_handler)
     app.router.add_post("/api/messages", messages_handler)
+    app.router.add_post("/api/chat", chat_handler)
     app.router.add_get("/api/session-value", value_get_handler)
     app.router.add_post("/api/session-value", value_post_handler)
     app.router.add_post("/session/login", login_handler)

@@ -1,0 +1,129 @@
+"""Streams that answer a POST (OpenAI-style chat completions, MCP streamable HTTP): the lab's /api/chat and
+hand-made servers on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.helpers import ROOT, start_lab, wait_until
+from transport.clients.sse import SSEClient, SSEOptions, openai_delta
+from transport.server import ServerConfig, create_app
+from transport.server.chat import tokens
+
+
+@pytest.fixture
+async def lab():
+    server = TestServer(create_app(ServerConfig(rate=0, max_msg_size=4096)), host="127.0.0.1", port=0)
+    await server.start_server()
+    yield f"http://127.0.0.1:{server.port}"
+    await server.close()
+
+
+async def post(url: str, body: dict | str, **options) -> tuple[SSEClient, list, object]:
+    events: list = []
+    client = SSEClient(SSEOptions(url, method="POST", body=body if isinstance(body, str) else json.dumps(body),
+                                  **options), events.append)
+    err = await asyncio.wait_for(client.run(), 30)
+    return client, events, err
+
+
+def rows(events, kind, direction="in"):
+    return [e for e in events if e.kind == kind and e.direction == direction]
+
+
+async def test_a_chat_stream_is_read_to_done_with_one_request_and_its_text(lab):
+    client, events, err = await post(lab + "/api/chat", {"stream": True, "pace_ms": 2, "tokens": 12})
+    assert err is None and client.state == "closed"
+    assert len(rows(events, "request", "out")) == 1 and client.requests == 1  # never sent again
+    assert rows(events, "request", "out")[0].data.startswith("POST ")
+    assert len(rows(events, "message")) == 12 + 2  # the role's chunk, 12 tokens, the finish chunk
+    assert rows(events, "done")[0].data == "[DONE]"
+    assert client.text == "".join(tokens(12))
+    gaps = [e.meta["gap_ms"] for e in rows(events, "message")[1:] if "gap_ms" in e.meta]
+    assert len(gaps) == 13 and max(gaps[:-1]) >= 1.0  # the pace shows between tokens
+    assert rows(events, "response")[0].meta["ttfb_ms"] > 0
+
+
+async def test_rapid_events_are_never_merged_or_dropped(lab):
+    client, events, err = await post(lab + "/api/chat", {"stream": True, "pace_ms": 1, "tokens": 1000})
+    assert err is None
+    deltas = [e.meta.get("delta") for e in rows(events, "message")]
+    assert len(deltas) == 1002 and deltas[0] == "" and deltas[1:-1] == tokens(1000)  # each its own row, in order
+    assert client.text == "".join(tokens(1000))
+
+
+async def test_a_json_answer_to_a_post_is_one_response_not_an_error(lab):
+    client, events, err = await post(lab + "/api/chat", {"stream": False})
+    assert err is None and client.requests == 1
+    (answer,) = rows(events, "message")
+    assert answer.meta["single"] and json.loads(answer.data)["object"] == "chat.completion"
+    assert not [e for e in events if e.kind == "error"]
+
+
+async def test_a_post_stream_is_not_sent_again_unless_asked(serve):
+    calls = []
+
+    async def handler(request):
+        calls.append(await request.text())
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        await resp.write(b"data: first\n\ndata: second\n\n")  # ends without [DONE]
+        return resp
+
+    base = await serve(web.post("/mcp", handler))
+    client, events, err = await post(base + "/mcp", '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+                                     default_retry_ms=20)
+    assert err is None and len(calls) == 1 and [e.data for e in rows(events, "message")] == ["first", "second"]
+    assert calls[0] == '{"jsonrpc":"2.0","id":1,"method":"ping"}'
+    events2: list = []
+    again = SSEClient(SSEOptions(base + "/mcp", method="POST", body="{}", retry_post=True, default_retry_ms=20),
+                      events2.append)
+    run = asyncio.ensure_future(again.run())
+    try:
+        await wait_until(lambda: len(calls) >= 3, 10, "the POST sent again, as asked")
+    finally:
+        await again.close()
+        await asyncio.gather(run, return_exceptions=True)
+    assert len(calls) >= 3
+
+
+async def test_the_chat_endpoint_keeps_the_labs_rules(lab):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(lab + "/api/chat", json={}, headers={"Origin": "http://evil.example"}) as r:
+            assert r.status == 403
+        async with http.post(lab + "/api/chat", data="x" * 10_000, headers={"Content-Type": "application/json"}) as r:
+            assert r.status == 413 and "limit" in (await r.json())["error"]
+        async with http.post(lab + "/api/chat", json={"stream": "yes"}) as r:
+            assert r.status == 400 and '"stream"' in (await r.json())["error"]
+        async with http.post(lab + "/api/chat", json={"pace_ms": float("1e9")}) as r:
+            assert r.status == 400
+
+
+def test_openai_delta():
+    chunk = '{"choices":[{"index":0,"delta":{"content":"hi"}}]}'
+    assert openai_delta(chunk) == "hi"
+    assert openai_delta('{"choices":[{"delta":{}}]}') is None and openai_delta("[DONE]") is None
+    assert openai_delta("not json {") is None
+
+
+def test_probe_posts_once_and_exits_0_when_the_stream_ends():
+    lab = start_lab(rate=0)
+    try:
+        res = subprocess.run([sys.executable, "main.py", "probe", lab.url + "/api/chat", "--transport", "sse",
+                              "--method", "POST", "--data", '{"stream": true, "pace_ms": 1, "tokens": 20}',
+                              "--timeout", "20"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        lab.stop()
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len([e for e in events if e["kind"] == "request"]) == 1
+    assert [e["kind"] for e in events if e["direction"] == "in"][-1] == "done"
+    assert len([e for e in events if e["kind"] == "message"]) == 22
