@@ -32,6 +32,8 @@ from .polling import longpoll_handler, poll_handler, stream_handler
 from .proxies_api import add_routes as add_proxy_routes
 from .proxies_api import admin_guard, close_all
 from .chat import chat_handler
+from .socketio_lab import attach as attach_socketio
+from .socketio_lab import socketio_origin
 from .sse import end_streams, sse_handler
 from .stats import count_requests, stats_handler
 from .ws import ws_handler
@@ -60,6 +62,7 @@ async def index(request: web.Request) -> web.Response:
         "endpoints": {"websocket": "/ws?after=N", "sse": "/sse (Last-Event-ID or ?after=N)",
                       "short_poll": "/api/poll?after=N", "long_poll": "/api/longpoll?after=N&timeout=S",
                       "stream": "/api/stream?after=N", "ajax": "POST /api/messages, GET/POST /api/session-value",
+                      "socketio": "/socket.io/ (each envelope an event named after its topic; auth {after, epoch} resumes)",
                       "chat": "POST /api/chat (an OpenAI-style stream of tokens; \"stream\": false for JSON)",
                       "postback": "GET/POST /form", "demo": "/demo (a browser page using them all)", "session": "POST /session/login, GET /session/me, POST /session/logout",
                       "admin": "/_admin/faults, /_admin/sessions, /_admin/stats, /_admin/proxies"},
@@ -121,7 +124,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
     app = web.Application(client_max_size=cfg.max_msg_size,
                           middlewares=[count_requests, check_host, bad_input, admin_guard, same_origin_posts,
-                                       session_middleware])
+                                       socketio_origin, session_middleware])
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None,
                      history_bytes=cfg.history_bytes, max_message=cfg.max_msg_size + ENVELOPE_ALLOWANCE)
@@ -155,6 +158,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app.router.add_post("/_admin/faults", faults_handler)
     app.router.add_get("/_admin/sessions", sessions_handler)
     app.router.add_get("/_admin/stats", stats_handler)
+    attach_socketio(app)
     app.cleanup_ctx.append(_background_ctx)
     app.on_shutdown.append(_on_shutdown)
     app.on_response_prepare.append(_name_the_numbering)

@@ -45,9 +45,12 @@ def presented_id(request: web.Request) -> str | None:
     # ``request.cookies`` and ``request.query`` are parsed once and kept as long as the request (a
     # WebSocket's or a stream's is as long as its connection): only when there is something to parse
     sid = request.cookies.get(COOKIE) if "Cookie" in request.headers else None
-    if not sid and request.query_string:
-        sid = request.query.get(QUERY)
+    if not sid and request.query_string and not request.path.startswith(ENGINEIO_PATH):
+        sid = request.query.get(QUERY)  # (on /socket.io/, ?sid= is Engine.IO's own session, not ours)
     return sid or None
+
+
+ENGINEIO_PATH = "/socket.io/"
 
 
 @web.middleware

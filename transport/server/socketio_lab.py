@@ -1,0 +1,127 @@
+"""``/socket.io/``: the lab's feed over Socket.IO, served by python-socketio (a real implementation).
+
+Each feed envelope is an event named after its topic, its one argument the envelope (so its ``seq``
+reaches the client's ledger). python-socketio has no connection-state recovery, so the lab resumes a
+client from what its CONNECT auth payload says — ``{"after": N, "epoch": E}`` — as ``/ws?after=``
+does: a ``gap`` event if history no longer reaches back, the backlog, then ``live`` and live events,
+in order (one task per connection sends them all). An event a client emits is published on the feed
+(topic: the event's name) and acknowledged with its seq. ``always_connect``: the CONNECT answer goes
+out before the replay starts.
+
+The lab's rules hold here too: the Origin must be the lab's own (a middleware: python-engineio's own
+CORS handling is off, so no CORS header is ever sent), and messages are bounded by ``--max-size``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Awaitable
+
+import socketio
+from aiohttp import web
+
+from .bodies import BadInput, publish_client_message
+from .feed import Feed, Gap, Subscription
+from .keys import CONFIG, FEED, SOCKETIO, Handler
+from .origin import origin_allowed
+from .passthrough import answered
+
+log = logging.getLogger("duplex.server.socketio")
+PATH = "/socket.io/"
+
+
+def attach(app: web.Application) -> None:
+    cfg = app[CONFIG]
+    sio = socketio.AsyncServer(async_mode="aiohttp", always_connect=True, cors_allowed_origins=[],
+                               max_http_buffer_size=cfg.max_msg_size, logger=False, engineio_logger=False)
+    sio.attach(app, socketio_path="socket.io")
+    app[SOCKETIO] = sio
+    pumps: dict[str, tuple[asyncio.Task[None], Subscription]] = {}
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:
+        feed: Feed = app[FEED]
+        try:
+            after, epoch = resume_point(auth)
+        except BadInput as err:
+            raise socketio.exceptions.ConnectionRefusedError(err.reason) from None
+        sub = feed.subscribe()  # before the snapshot, in the same step: nothing falls between
+        sub.what = "socket.io"
+        gap, backlog, last = feed.resume(after, epoch)
+        task = asyncio.ensure_future(pump(sio, sid, feed, sub, gap, backlog, last))
+        pumps[sid] = (task, sub)
+        return True
+
+    @sio.event
+    async def disconnect(sid: str, reason: Any = None) -> None:
+        entry = pumps.pop(sid, None)
+        if entry is not None:
+            task, sub = entry
+            task.cancel()
+            app[FEED].unsubscribe(sub)
+
+    @sio.on("*")
+    async def any_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
+        """A client's event: published on the feed (topic = its name); the ack says its seq."""
+        try:
+            msg = publish_client_message(app[FEED], {"topic": event[:64], "body": args[0] if args else None})
+        except BadInput as err:
+            return {"ok": False, "error": err.reason}
+        return {"ok": True, "seq": msg.seq}
+
+    async def stop(_app: web.Application) -> None:
+        for task, _sub in list(pumps.values()):
+            task.cancel()
+        await sio.shutdown()
+
+    app.on_shutdown.append(stop)
+
+
+def resume_point(auth: Any) -> tuple[int | None, str | None]:
+    if auth is None:
+        return None, None
+    if not isinstance(auth, dict):
+        raise BadInput("the CONNECT auth payload must be an object, like {\"after\": 41, \"epoch\": \"…\"}")
+    after, epoch = auth.get("after"), auth.get("epoch")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+        raise BadInput('"after" must be a sequence number (an integer from 0)')
+    if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
+        raise BadInput('"epoch" must be the string the lab named its numbering with')
+    return after, epoch
+
+
+async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscription, gap: Gap | None,
+               backlog: list[Any], last: int) -> None:
+    """One connection's feed, in order: the gap notice, the backlog, live, then live events."""
+    try:
+        if gap is not None:
+            await sio.emit("gap", {"control": "gap", **gap.to_dict()}, to=sid)
+        for msg in backlog:
+            await sio.emit(msg.topic, json.loads(msg.text), to=sid)
+        await sio.emit("live", {"control": "live", "seq": last}, to=sid)
+        while True:
+            batch = await sub.get_batch()
+            if sub.overflowed or sub.stopped:
+                log.info("socket.io client %s too slow or the lab stops: disconnecting it", sid)
+                await sio.disconnect(sid)
+                return
+            for msg in batch:
+                if msg.seq > last:
+                    await sio.emit(msg.topic, json.loads(msg.text), to=sid)
+                    last = msg.seq
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # a connection that went away mid-send
+        log.debug("socket.io pump for %s ended", sid, exc_info=True)
+
+
+@web.middleware
+def socketio_origin(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """``/socket.io/`` takes requests from the lab's own pages only (every method, the upgrade included).
+    (Pass-through, as the lab's other checks: passthrough.py.)"""
+    if request.path.startswith(PATH) and not origin_allowed(request, request.app[CONFIG].allowed_origins):
+        return answered(web.json_response({"error": "cross-origin requests are not allowed on /socket.io/"},
+                                          status=403))
+    return handler(request)
