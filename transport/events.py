@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Literal, NamedTuple
 
 # "http": a browser's HTTP exchanges; "browser": what happens to a browser tab itself (chromium_watch.py)
-Transport = Literal["short_poll", "long_poll", "stream", "ajax", "websocket", "sse", "http", "browser"]
+Transport = Literal["short_poll", "long_poll", "stream", "ajax", "websocket", "sse", "http", "browser", "socketio"]
 Direction = Literal["in", "out", "state"]
 
-TRANSPORTS: tuple[str, ...] = ("short_poll", "long_poll", "stream", "ajax", "websocket", "sse", "http", "browser")
+TRANSPORTS: tuple[str, ...] = ("short_poll", "long_poll", "stream", "ajax", "websocket", "sse", "http", "browser",
+                               "socketio")
 DIRECTIONS: tuple[str, ...] = ("in", "out", "state")
 _TRANSPORT_SET = frozenset(TRANSPORTS)
 _DIRECTION_SET = frozenset(DIRECTIONS)

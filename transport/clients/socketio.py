@@ -1,0 +1,431 @@
+"""The Socket.IO client: Engine.IO v4 over Duplex's own HTTP (aiohttp) and WebSocket (websockets) stacks.
+
+The real sequence, every step a row: the handshake over polling (sid, pingInterval, pingTimeout,
+maxPayload, upgrades), the polling requests, the upgrade probe (``2probe`` / ``3probe``: its round trip
+is the RTT) and the switch (``5``), the server's pings and Duplex's pongs (a late ping flagged), the
+CONNECT to a namespace with an auth payload, events with their name and arguments, emits with acks and
+their round trip, disconnects with the reason. ``transports``: ``upgrade`` (polling, then WebSocket),
+``polling`` or ``websocket``. It reconnects by the shared reconnect rules; against a Duplex lab it
+resumes with ``{"after", "epoch"}`` in its CONNECT auth, against a server that offers connection-state
+recovery (Socket.IO 4.6+) with ``{"pid", "offset"}``. The codec is transport/socketio_codec.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import aiohttp
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from ..backoff import Policy
+from ..browser import VirtualBrowser
+from ..errors import BadStatus, DuplexError, ProtocolViolation, ServerStopped
+from ..events import EventSink, now_ns
+from ..socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT,
+                              MESSAGE, NOOP, OPEN, PING, PONG, PROBE, UPGRADE, CodecError, EioPacket, SioDecoder,
+                              SioPacket, eio_decode, eio_encode, open_info, payload_decode, payload_encode, sio_encode)
+from ..wirestats import WireStats
+from .base import ClientBase
+from .http import SessionOwner, WireCounter, new_session, read_body, snippet, validate_http_url
+
+log = logging.getLogger("duplex.clients.socketio")
+
+MODES = ("upgrade", "polling", "websocket")
+CONTROL_EVENTS = ("gap", "live")  # the lab's control items, as events of these names
+
+
+@dataclass(slots=True)
+class SocketIOOptions:
+    url: str  # http(s)://host:port (the Engine.IO path below it is ``path``)
+    namespace: str = "/"
+    auth: dict[str, Any] | None = None
+    transports: str = "upgrade"
+    path: str = "/socket.io/"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    # Socket.IO's own defaults: 1 s doubling to 5 s, ±50 % jitter (the client's reconnectionDelay…)
+    policy: Policy | None = field(default_factory=lambda: Policy("exponential", 1.0, 5.0, 2.0, 0.5))
+    resume: bool = True  # a Duplex lab: {"after", "epoch"} in the CONNECT auth when reconnecting
+    open_timeout: float = 10.0
+    ack_timeout: float = 10.0
+    max_size: int = 16 << 20
+    max_failures: int | None = None
+    one_way_latency: bool | None = None
+    verify_tls: bool = True
+    browser: VirtualBrowser | None = None
+
+
+def validate_url(url: str) -> str:
+    return validate_http_url(url, "a Socket.IO server")
+
+
+class SocketIOClient(ClientBase, SessionOwner):
+    transport = "socketio"
+    options: SocketIOOptions
+
+    def __init__(self, options: SocketIOOptions, sink: EventSink) -> None:
+        if options.transports not in MODES:
+            raise DuplexError(f"Socket.IO transports: one of {', '.join(MODES)}, not {options.transports!r}.")
+        self.counter = WireCounter()
+        super().__init__(options, sink, log, stats=WireStats(self.counter))
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: ClientConnection | None = None
+        self._sid: str | None = None  # Engine.IO's session
+        self.info: dict[str, Any] = {}
+        self.pid: str | None = None  # connection-state recovery: the server's private session id…
+        self.offset: str | None = None  # …and the last event's offset
+        self._acks: dict[int, tuple[asyncio.Future[list[Any]], int]] = {}
+        self._ack_ids = itertools.count(1)
+        self._last_ping: float | None = None
+        self.rtt_ms: float | None = None  # the upgrade probe's round trip
+        self.via = ""  # polling or websocket, now
+
+    # -- the Client protocol ---------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.state == "open"
+
+    def drop(self) -> bool:
+        ws = self._ws
+        if ws is not None and ws.transport is not None:
+            self._emit("state", "fault", data="connection dropped (TCP abort)", meta={"fault": "drop"})
+            ws.transport.abort()
+            return True
+        return False
+
+    async def send(self, payload: str | bytes) -> None:
+        """A text is an event ``message`` with that argument (JSON text: its value)."""
+        arg: Any = payload
+        if isinstance(payload, str):
+            try:
+                arg = json.loads(payload)
+            except ValueError:
+                arg = payload
+        await self.emit("message", [arg], ack=False)
+
+    async def emit(self, event: str, args: list[Any], ack: bool = True) -> list[Any] | None:
+        """Emit ``event`` with ``args``; with ``ack``, wait for the server's ack and return its arguments."""
+        if not self.connected:
+            raise DuplexError("Not connected: connect first, then emit.")
+        ident = next(self._ack_ids) if ack else None
+        parts = sio_encode(EVENT, [event, *args], self.options.namespace, ident)
+        t = now_ns()
+        future: asyncio.Future[list[Any]] | None = None
+        if ident is not None:
+            future = asyncio.get_running_loop().create_future()
+            self._acks[ident] = (future, t)
+        text = parts[0] if isinstance(parts[0], str) else ""
+        self._emit("out", "emit", t=t, size=len(text.encode()), data=text,
+                   meta={"event": event, **({"ack": ident} if ident is not None else {})})
+        await self._send_parts(parts)
+        if future is None:
+            return None
+        try:
+            return await asyncio.wait_for(future, self.options.ack_timeout)
+        except asyncio.TimeoutError:
+            raise DuplexError(f"No ack for {event!r} within {self.options.ack_timeout:g} s.") from None
+        finally:
+            self._acks.pop(ident or 0, None)
+
+    # -- the run loop's I/O ----------------------------------------------------------------------
+    def _validate(self, url: str) -> str:
+        return validate_url(url)
+
+    async def _close_connection(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+
+    async def _finish(self) -> None:
+        await self._discard_session()
+
+    def _engine_url(self, url: str, transport: str, sid: str | None = None, ws: bool = False) -> str:
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        if ws:
+            scheme = "wss" if scheme == "https" else "ws"
+        query = {"EIO": "4", "transport": transport, **({"sid": sid} if sid else {})}
+        if transport == "polling":
+            query["t"] = f"{time.monotonic_ns():x}"[-8:]  # no cache may answer a poll
+        path = self.options.path if self.options.path.endswith("/") else self.options.path + "/"
+        return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+
+    async def _connection(self, url: str) -> str | None:
+        o = self.options
+        self._ws, self._sid, self.via = None, None, ""
+        self._decoder = SioDecoder()
+        self._set_state("connecting")
+        if o.transports == "websocket":
+            await self._open_websocket(url, handshake=True)
+        else:
+            await self._handshake_polling(url)
+        await self._send_parts(sio_encode(CONNECT, self._connect_auth(), o.namespace))
+        if o.transports == "polling":
+            return await self._poll_loop(url)
+        if o.transports == "upgrade":
+            await self._poll_once(url)  # the CONNECT's answer (and what came with it) over polling
+            if "websocket" in self.info.get("upgrades", []) and not self._closing:
+                await self._upgrade(url)
+            else:
+                return await self._poll_loop(url)
+        return await self._ws_loop()
+
+    def _connect_auth(self) -> dict[str, Any] | None:
+        auth = dict(self.options.auth or {})
+        if self.options.resume and self.receiver.after is not None:
+            self.receiver.resume_started()  # what comes before the lab's live event is a replay
+            auth["after"] = self.receiver.after
+            if self.receiver.epoch:
+                auth["epoch"] = self.receiver.epoch
+        if self.pid is not None:
+            auth["pid"] = self.pid
+            if self.offset is not None:
+                auth["offset"] = self.offset
+        return auth or None
+
+    # polling
+    async def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = new_session(self.counter, self.options.open_timeout, self.options.verify_tls,
+                                        jar=self._jar)
+        return self._session
+
+    async def _handshake_polling(self, url: str) -> None:
+        target = self._engine_url(url, "polling")
+        packets = await self._get(target, "handshake")
+        if not packets:
+            raise ProtocolViolation("The Socket.IO server's handshake was empty.")
+        self._on_open(packets[0], "polling")
+        for pkt in packets[1:]:
+            await self._handle(pkt, now_ns(), None)
+
+    async def _get(self, target: str, what: str) -> list[EioPacket]:
+        session = await self._http()
+        self.counter.mark()
+        t = now_ns()
+        self._emit("out", "request", t=t, data=f"GET {target}", meta={"poll": what})
+        timeout = self.options.open_timeout + self.info.get("pingInterval", 25000) / 1000
+        async with asyncio.timeout(timeout):
+            async with session.get(target, headers=self._request_headers()) as resp:
+                body = await read_body(resp, self.options.max_size, timeout, target)
+        self.receiver.note_epoch(resp.headers)
+        sent, received = self.counter.mark()
+        text = body.decode("utf-8", "replace")
+        if resp.status != 200:
+            raise BadStatus(f"The Socket.IO server answered HTTP {resp.status} to the {what} poll "
+                            f"({snippet(body)}).", resp.status)
+        try:
+            packets = payload_decode(text)
+        except CodecError as err:
+            raise ProtocolViolation(f"The {what} poll's answer is not Engine.IO: {err.sentence}") from None
+        self._emit("in", "response", t=now_ns(), wire=sent + received, size=len(body),
+                   data=f"{resp.status} · {len(packets)} packets", meta={"status": resp.status, "poll": what,
+                                                                          "packets": len(packets)})
+        return packets
+
+    async def _post(self, packets: list[EioPacket]) -> None:
+        session = await self._http()
+        target = self._engine_url(self.options.url, "polling", self._sid)
+        self.counter.mark()
+        async with asyncio.timeout(self.options.open_timeout):
+            async with session.post(target, data=payload_encode(packets).encode(),
+                                    headers={"Content-Type": "text/plain;charset=UTF-8", **dict(self._request_headers())}
+                                    ) as resp:
+                body = await resp.read()
+        sent, received = self.counter.mark()
+        if resp.status != 200:
+            raise BadStatus(f"The Socket.IO server answered HTTP {resp.status} to a polling send "
+                            f"({snippet(body)}).", resp.status)
+        self._emit("out", "send", t=now_ns(), wire=sent + received, data=f"POST {len(packets)} packets",
+                   meta={"via": "polling"})
+
+    async def _poll_once(self, url: str) -> bool:
+        packets = await self._get(self._engine_url(url, "polling", self._sid), "poll")
+        t = now_ns()
+        for pkt in packets:
+            if not await self._handle(pkt, t, None):
+                return False
+        return True
+
+    async def _poll_loop(self, url: str) -> str:
+        self.via = "polling"
+        while not self._closing:
+            if not await self._poll_once(url):
+                return "the server closed the Engine.IO session"
+        return "closed"
+
+    # websocket
+    async def _open_websocket(self, url: str, handshake: bool) -> None:
+        target = self._engine_url(url, "websocket", None if handshake else self._sid, ws=True)
+        headers = self._request_headers()
+        if self.options.browser is not None:
+            cookie = self.options.browser.cookie_header(url)
+            if cookie:
+                headers.append(("Cookie", cookie))
+        self._emit("out", "request", data=f"GET {target}", meta={"upgrade": "websocket"})
+        self._ws = await connect(target, additional_headers=headers or None, open_timeout=self.options.open_timeout,
+                                 max_size=self.options.max_size, ping_interval=None, compression=None, proxy=None)
+        if self._ws.response is not None:
+            self.receiver.note_epoch(self._ws.response.headers)
+        if handshake:
+            raw = await asyncio.wait_for(self._ws.recv(), self.options.open_timeout)
+            self._on_open(eio_decode(raw), "websocket")
+
+    async def _upgrade(self, url: str) -> None:
+        """The probe (``2probe`` → ``3probe``, its round trip the RTT) and the switch (``5``)."""
+        await self._open_websocket(url, handshake=False)
+        assert self._ws is not None
+        t0 = time.monotonic()
+        await self._ws.send(str(eio_encode(EioPacket(PING, PROBE))))
+        while True:
+            raw = await asyncio.wait_for(self._ws.recv(), self.options.open_timeout)
+            pkt = eio_decode(raw)
+            if pkt.type == PONG and pkt.data == PROBE:
+                break
+        self.rtt_ms = (time.monotonic() - t0) * 1e3
+        await self._ws.send(str(eio_encode(EioPacket(UPGRADE))))
+        self.via = "websocket"
+        self._emit("state", "upgrade", data=f"upgraded to WebSocket (probe round trip {self.rtt_ms:.2f} ms)",
+                   latency_ms=round(self.rtt_ms, 3), meta={"rtt_ms": round(self.rtt_ms, 3), "latency": "rtt"})
+
+    async def _ws_loop(self) -> str:
+        ws = self._ws
+        assert ws is not None
+        self.via = "websocket"
+        idle = (self.info.get("pingInterval", 25000) + self.info.get("pingTimeout", 20000)) / 1000
+        try:
+            while not self._closing:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), idle)
+                except asyncio.TimeoutError:
+                    self.receiver.connection_lost()
+                    return f"no ping from the server for {idle:g} s (pingInterval + pingTimeout)"
+                size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
+                if not await self._handle(eio_decode(raw), now_ns(), size + (2 if size < 126 else 4)):
+                    return "the server closed the Engine.IO session"
+        except ConnectionClosed as exc:
+            if not self._closing:
+                self._emit("state", "close", data=f"WebSocket closed: {exc}", meta={"by": "network"})
+                self.receiver.connection_lost()
+            return "the WebSocket closed"
+        finally:
+            self._ws = None
+        return "closed"
+
+    async def _send_parts(self, parts: list[str | bytes]) -> None:
+        packets = [EioPacket(MESSAGE, p) for p in parts]
+        ws = self._ws
+        if ws is not None and (self.via == "websocket" or self.options.transports == "websocket"):
+            for pkt in packets:
+                await ws.send(eio_encode(pkt))
+        else:
+            await self._post(packets)
+
+    # -- what arrives ------------------------------------------------------------------------------
+    def _on_open(self, pkt: EioPacket, via: str) -> None:
+        try:
+            self.info = open_info(pkt)
+        except CodecError as err:
+            raise ProtocolViolation(err.sentence) from None
+        self._sid = self.info["sid"]
+        self._last_ping = time.monotonic()
+        self._emit("in", "handshake", data=f"Engine.IO sid {self._sid} over {via}", meta={
+            k: self.info.get(k) for k in ("sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload")})
+
+    async def _handle(self, pkt: EioPacket, t: int, wire: int | None) -> bool:
+        """One Engine.IO packet; False when the session is over."""
+        kind = pkt.type
+        if kind == PING:
+            now = time.monotonic()
+            gap_ms = (now - self._last_ping) * 1e3 if self._last_ping is not None else None
+            self._last_ping = now
+            late = gap_ms is not None and gap_ms > self.info.get("pingInterval", 25000) * 1.2
+            self._emit("in", "ping", t=t, wire=wire, data="ping" + (f" after {gap_ms:.0f} ms" if gap_ms else ""),
+                       meta={"gap_ms": round(gap_ms, 1) if gap_ms else None, **({"late": True} if late else {})})
+            await self._send_eio(EioPacket(PONG))
+            self._emit("out", "pong", data="pong")
+            return True
+        if kind == MESSAGE:
+            try:
+                spkt = self._decoder.feed(pkt.data)
+            except CodecError as err:
+                raise ProtocolViolation(err.sentence) from None
+            if spkt is not None:
+                await self._on_socketio(spkt, t, wire, pkt.data)
+            return True
+        if kind == CLOSE:
+            self._emit("state", "close", t=t, data="the server closed the Engine.IO session", meta={"by": "server"})
+            self.receiver.connection_lost()
+            return False
+        if kind in (NOOP, PONG, OPEN, UPGRADE):
+            return True
+        return True
+
+    async def _send_eio(self, pkt: EioPacket) -> None:
+        ws = self._ws
+        if ws is not None and self.via == "websocket":
+            await ws.send(eio_encode(pkt))
+        else:
+            await self._post([pkt])
+
+    async def _on_socketio(self, p: SioPacket, t: int, wire: int | None, raw: str | bytes) -> None:
+        if p.type == CONNECT:
+            data = p.data if isinstance(p.data, dict) else {}
+            pid = data.get("pid")
+            recovered = pid is not None and pid == self.pid
+            if isinstance(pid, str):
+                self.pid = pid
+            self._set_state("open")
+            self._opened()
+            self._emit("state", "open", t=t, wire=wire, data=f"connected to {p.namespace} (sid {data.get('sid')})"
+                       + (f", {'recovered' if recovered else 'not recovered'} (pid)" if pid else ""),
+                       meta={"namespace": p.namespace, "sid": data.get("sid"), "via": self.via or "polling",
+                             **({"pid": pid, "recovered": recovered} if pid else {})})
+            return
+        if p.type == CONNECT_ERROR:
+            message = p.data.get("message") if isinstance(p.data, dict) else p.data
+            err = ServerStopped(f"The Socket.IO server refused the connection to {p.namespace}: {message}.")
+            raise err
+        if p.type == DISCONNECT:
+            self._emit("state", "close", t=t, data=f"the server disconnected {p.namespace}",
+                       meta={"by": "server", "reason": "io server disconnect"})
+            self.receiver.connection_lost()
+            raise ServerStopped(f"The Socket.IO server disconnected {p.namespace} (io server disconnect): a client "
+                                "does not reconnect by itself after that.")
+        if p.type in (ACK, BINARY_ACK):
+            entry = self._acks.get(p.ack or 0)
+            rtt = (t - entry[1]) / 1e6 if entry is not None else None
+            self._emit("in", "ack", t=t, wire=wire, data=json.dumps(p.args, default=repr)[:2000],
+                       latency_ms=round(rtt, 3) if rtt is not None else None,
+                       meta={"ack": p.ack, **({"latency": "rtt"} if rtt is not None else {})})
+            if entry is not None and not entry[0].done():
+                entry[0].set_result(p.args)
+            return
+        if p.type in (EVENT, BINARY_EVENT):
+            await self._on_event(p, t, wire)
+
+    async def _on_event(self, p: SioPacket, t: int, wire: int | None) -> None:
+        name = p.event or ""
+        args = p.args
+        if self.pid is not None and args and isinstance(args[-1], str):
+            self.offset = args[-1]  # connection-state recovery: each event's offset comes last
+        first = args[0] if args else None
+        if name in CONTROL_EVENTS and isinstance(first, dict) and first.get("control") == name:
+            self.receiver.text(json.dumps(first, separators=(",", ":")), t, wire)  # the lab's gap / live
+        elif isinstance(first, dict) and "seq" in first and "topic" in first:  # a lab envelope
+            text = json.dumps(first, separators=(",", ":"), ensure_ascii=False)
+            self.receiver.text(text, t, wire, {"event": name}, rtt_ms=self.rtt_ms)
+        elif p.binary:
+            self._emit("in", "message", t=t, wire=wire, data=repr(args)[:2000], meta={"event": name, "binary": True})
+        else:
+            text = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
+            self.receiver.text(text, t, wire, {"event": name}, rtt_ms=self.rtt_ms)
+        if p.ack is not None:  # the server asks for an ack: an empty one
+            await self._send_parts(sio_encode(ACK, [], self.options.namespace, p.ack))
