@@ -62,6 +62,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="long_poll: how long the server may hold a request (?timeout=)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
                    help="sse: treat a stream silent this long as dropped")
+    p.add_argument("--namespace", default="/", help="socketio: the namespace to connect to")
+    p.add_argument("--sio-transport", choices=("upgrade", "polling", "websocket"), default="upgrade",
+                   help="socketio: polling then WebSocket (as Socket.IO clients do), polling only, WebSocket only")
     p.add_argument("--method", choices=("GET", "POST"), default="GET",
                    help="sse: POST sends --data and reads the answer's stream (LLM APIs, MCP); exit 0 when it ends")
     p.add_argument("--data", default=None, metavar="BODY", help="sse: the POST body")
@@ -153,7 +156,8 @@ def make_client(args: argparse.Namespace, sink: EventSink) -> Client:
                      resume=not args.no_resume, open_timeout=args.open_timeout, max_size=args.max_size,
                      max_body=args.max_size, max_event_size=args.max_size, max_failures=args.retries,
                      default_retry_ms=args.retry, idle_timeout=args.idle_timeout, interval=args.poll_interval,
-                     hold=args.hold, method=args.method, body=args.data, content_type=args.content_type)
+                     hold=args.hold, method=args.method, body=args.data, content_type=args.content_type,
+                     namespace=args.namespace, transports=args.sio_transport)
 
 
 def main(argv: list[str] | None = None) -> int:

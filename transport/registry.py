@@ -16,6 +16,8 @@ from .clients.base import Client
 from .clients.feed_http import FeedOptions
 from .clients.feed_http import validate_url as validate_feed_url
 from .clients.polling import LongPollClient, ShortPollClient
+from .clients.socketio import SocketIOClient, SocketIOOptions
+from .clients.socketio import validate_url as validate_socketio_url
 from .clients.sse import SSEClient, SSEOptions
 from .clients.sse import validate_url as validate_sse_url
 from .clients.stream import StreamClient
@@ -68,6 +70,9 @@ TRANSPORTS: dict[str, TransportInfo] = {info.name: info for info in (
                   False, validate_feed_url),
     TransportInfo("ajax", "AJAX / postback", AjaxClient, AjaxOptions, "", "ajax", False, False, False,
                   validate_ajax_url),
+    # the lab serves Engine.IO at /socket.io/ below the server's address (the client adds the path)
+    TransportInfo("socketio", "Socket.IO", SocketIOClient, SocketIOOptions, "", "socketio", False, True, False,
+                  validate_socketio_url),
 )}
 
 FEED_TRANSPORTS: tuple[str, ...] = tuple(name for name, info in TRANSPORTS.items() if info.reads_feed)
