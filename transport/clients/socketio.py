@@ -139,9 +139,19 @@ class SocketIOClient(ClientBase, SessionOwner):
         return validate_url(url)
 
     async def _close_connection(self) -> None:
+        """Leave the namespace, then end the transport: the WebSocket's close, or the HTTP session (a
+        long poll the server holds ends at once)."""
         ws = self._ws
         if ws is not None:
+            try:
+                if self.connected:
+                    for part in sio_encode(DISCONNECT, None, self.options.namespace):
+                        await ws.send(eio_encode(EioPacket(MESSAGE, part)))
+            except (ConnectionClosed, OSError):
+                pass
             await ws.close()
+        elif self._session is not None:
+            await self._discard_session()
 
     async def _finish(self) -> None:
         await self._discard_session()

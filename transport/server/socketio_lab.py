@@ -121,7 +121,14 @@ async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscriptio
 def socketio_origin(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """``/socket.io/`` takes requests from the lab's own pages only (every method, the upgrade included).
     (Pass-through, as the lab's other checks: passthrough.py.)"""
-    if request.path.startswith(PATH) and not origin_allowed(request, request.app[CONFIG].allowed_origins):
-        return answered(web.json_response({"error": "cross-origin requests are not allowed on /socket.io/"},
-                                          status=403))
+    if request.path.startswith(PATH):
+        cfg = request.app[CONFIG]
+        if not origin_allowed(request, cfg.allowed_origins):
+            return answered(web.json_response({"error": "cross-origin requests are not allowed on /socket.io/"},
+                                              status=403))
+        if request.method == "POST" and (request.content_length is None
+                                         or request.content_length > cfg.max_msg_size):
+            # python-engineio does not answer a body over its limit (the request hangs): the lab does
+            return answered(web.json_response({"error": f"a polling body must name its length and be at most "
+                                                        f"{cfg.max_msg_size:,} bytes (--max-size)"}, status=413))
     return handler(request)
