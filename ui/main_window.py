@@ -29,6 +29,7 @@ from .tabs.browser_tab import BrowserTab
 from .tabs.compare_tab import CompareTab
 from .tabs.feed_tabs import LongPollTab, ShortPollTab, StreamTab
 from .tabs.server_tab import ServerTab
+from .tabs.socketio_tab import SocketIOTab
 from .tabs.sse_tab import SSETab
 from .tabs.transport_tab import TransportTab
 from .tabs.websocket_tab import WebSocketTab
@@ -60,8 +61,10 @@ class MainWindow(QMainWindow):
         self.long_poll_tab = LongPollTab(self.bridge, cap)
         self.stream_tab = StreamTab(self.bridge, cap)
         self.ajax_tab = AjaxTab(self.bridge, cap)
+        self.socketio_tab = SocketIOTab(self.bridge, cap)
         self.transport_tabs: list[TransportTab] = [self.ws_tab, self.sse_tab, self.short_poll_tab,
-                                                   self.long_poll_tab, self.stream_tab, self.ajax_tab]
+                                                   self.long_poll_tab, self.stream_tab, self.ajax_tab,
+                                                   self.socketio_tab]
         self.virtual_browsers = BrowsersController([tab.controller for tab in self.transport_tabs], self)
         self.browsers = self.virtual_browsers.browsers
         self.monitor = LabMonitor(self)

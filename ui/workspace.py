@@ -19,7 +19,7 @@ MAX_BYTES = 4 << 20  # a workspace larger than this is not one
 MESSAGE_KINDS = ("text", "json", "binary")
 POLICIES = ("server", "exponential", "fixed")
 CARRIERS = ("cookie", "query")
-KINDS = ("websocket", "sse", "short_poll", "long_poll", "stream", "ajax")  # this version's connections
+KINDS = ("websocket", "sse", "short_poll", "long_poll", "stream", "ajax", "socketio")  # this version's connections
 
 
 class WorkspaceError(DuplexError):

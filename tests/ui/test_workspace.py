@@ -23,12 +23,12 @@ def make(qtbot, tmp_path, name="duplex.ini", **kw) -> MainWindow:
 def test_the_format_round_trips_and_keeps_kinds_it_does_not_know():
     ws = Workspace([Connection("websocket", "ws://127.0.0.1:9000/feed", [("X-Token", "abc")], ["chat"], "fixed", 2.5,
                                False, "query", [SavedMessage("hi", '{"a": 1}', "json")]),
-                    Connection("socketio", unknown={"kind": "socketio", "url": "http://x/", "namespace": "/chat"})])
+                    Connection("mqtt", unknown={"kind": "mqtt", "url": "mqtt://x/", "topic": "/chat"})])
     text = ws.dumps()
     assert text.endswith("}\n") and json.loads(text)["duplex_workspace"] == FORMAT
     again = loads(text)
     assert again == ws and again.dumps() == text  # stable: an unchanged workspace saves to the same bytes
-    assert again.unknown_kinds == ["socketio"]
+    assert again.unknown_kinds == ["mqtt"]
 
 
 @pytest.mark.parametrize("text, says", [

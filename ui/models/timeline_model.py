@@ -339,7 +339,7 @@ class TimelineModel(QAbstractTableModel):
         if col == DIR:
             return _ARROWS.get(e.direction, e.direction)
         if col == KIND:
-            kind = e.meta.get("type")
+            kind = e.meta.get("type") or e.meta.get("event")  # an SSE event's type, a Socket.IO event's name
             named = kind is not None and kind != UNNAMED and e.kind == "message"
             shown = f"{e.kind} · {kind}" if named else e.kind
             return f"{e.transport} {shown}" if self.show_transport else shown
