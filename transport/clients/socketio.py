@@ -426,6 +426,7 @@ class SocketIOClient(ClientBase, SessionOwner):
         args = p.args
         if self.pid is not None and args and isinstance(args[-1], str):
             self.offset = args[-1]  # connection-state recovery: each event's offset comes last
+            args = args[:-1]
         first = args[0] if args else None
         if name in CONTROL_EVENTS and isinstance(first, dict) and first.get("control") == name:
             self.receiver.text(json.dumps(first, separators=(",", ":")), t, wire)  # the lab's gap / live
