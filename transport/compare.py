@@ -35,10 +35,13 @@ from .lab_admin import lab_stats
 from .registry import transport
 from .storm import stop_clients
 
-TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll")
+TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll", "socketio", "socketio_polling")
+SOCKETIO_POLLING = "socketio_polling"  # Socket.IO kept on HTTP long polling (no upgrade)
 BROWSER = "browser"  # a real Chromium on the lab's demo page, its WebSocket (when the user asks for it)
 ALL = (*TRANSPORTS, BROWSER)
-TITLES = {**{t: transport(t).title for t in TRANSPORTS}, BROWSER: "Browser (Chromium, WebSocket)"}
+TITLES = {**{t: transport(t).title for t in TRANSPORTS if t != SOCKETIO_POLLING},
+          "socketio": "Socket.IO (WebSocket)", SOCKETIO_POLLING: "Socket.IO (polling)",
+          BROWSER: "Browser (Chromium, WebSocket)"}
 SAMPLE = 50_000  # latencies kept per transport (a uniform sample of the run): sorting it stays cheap
 MAX_EVENTS = 100_000  # events kept per transport for the run's HAR / JSON Lines export (~36 MB each)
 
@@ -50,6 +53,9 @@ def make_client(name: str, base_url: str, sink: EventSink, *, policy: Policy | N
     if name == BROWSER:
         from .clients.chromium_page import BrowserPageClient  # starts Chromium only when asked
         return BrowserPageClient(base_url, sink)
+    if name == SOCKETIO_POLLING:
+        return transport("socketio").make(base_url, sink, policy=policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5),
+                                          transports="polling")
     info = transport(name)
     policy = policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5)
     return info.make(info.lab_url(base_url), sink, policy=None if info.server_retry else policy,
@@ -107,8 +113,8 @@ class Tally:
                         self._sorted = None
         elif kind == "request":
             self.requests += 1
-        elif kind == "response":
-            self.responses += 1
+        elif kind == "response" or (kind == "send" and "heads" in e.meta):  # a Socket.IO polling send too
+            self.responses += kind == "response"
             meta = e.meta
             self.heads += meta.get("heads") or 0
             self.cookies += meta.get("cookies") or 0

@@ -34,7 +34,7 @@ from ..socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CON
                               SioPacket, eio_decode, eio_encode, open_info, payload_decode, payload_encode, sio_encode)
 from ..wirestats import WireStats
 from .base import ClientBase
-from .http import SessionOwner, WireCounter, new_session, read_body, snippet, validate_http_url
+from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
 
 log = logging.getLogger("duplex.clients.socketio")
 
@@ -235,9 +235,11 @@ class SocketIOClient(ClientBase, SessionOwner):
             packets = payload_decode(text)
         except CodecError as err:
             raise ProtocolViolation(f"The {what} poll's answer is not Engine.IO: {err.sentence}") from None
+        heads, cookies = count_response(self.stats, resp)
         self._emit("in", "response", t=now_ns(), wire=sent + received, size=len(body),
                    data=f"{resp.status} · {len(packets)} packets", meta={"status": resp.status, "poll": what,
-                                                                          "packets": len(packets)})
+                                                                          "packets": len(packets), "heads": heads,
+                                                                          "cookies": cookies})
         return packets
 
     async def _post(self, packets: list[EioPacket]) -> None:
@@ -253,8 +255,9 @@ class SocketIOClient(ClientBase, SessionOwner):
         if resp.status != 200:
             raise BadStatus(f"The Socket.IO server answered HTTP {resp.status} to a polling send "
                             f"({snippet(body)}).", resp.status)
+        heads, cookies = count_response(self.stats, resp)
         self._emit("out", "send", t=now_ns(), wire=sent + received, data=f"POST {len(packets)} packets",
-                   meta={"via": "polling"})
+                   meta={"via": "polling", "heads": heads, "cookies": cookies})
 
     async def _poll_once(self, url: str) -> bool:
         packets = await self._get(self._engine_url(url, "polling", self._sid), "poll")
@@ -267,8 +270,13 @@ class SocketIOClient(ClientBase, SessionOwner):
     async def _poll_loop(self, url: str) -> str:
         self.via = "polling"
         while not self._closing:
-            if not await self._poll_once(url):
-                return "the server closed the Engine.IO session"
+            try:
+                if not await self._poll_once(url):
+                    return "the server closed the Engine.IO session"
+            except (aiohttp.ClientError, OSError):
+                if self._closing:  # close() ended the held poll: not a failure
+                    return "closed"
+                raise
         return "closed"
 
     # websocket

@@ -104,7 +104,7 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _name_the_numbering(request: web.Request, response: web.StreamResponse) -> None:
     """Every feed response says which numbering its seqs belong to; a client resuming echoes it, so
     a lab restarted without its history can tell an old resume point from one of its own."""
-    if request.path in FEED_PATHS:
+    if request.path in FEED_PATHS or request.path.startswith("/socket.io/"):
         response.headers[EPOCH_HEADER] = request.app[FEED].epoch
 
 
