@@ -127,3 +127,32 @@ def test_probe_posts_once_and_exits_0_when_the_stream_ends():
     assert len([e for e in events if e["kind"] == "request"]) == 1
     assert [e["kind"] for e in events if e["direction"] == "in"][-1] == "done"
     assert len([e for e in events if e["kind"] == "message"]) == 22
+
+
+async def test_the_ndjson_stream_answers_a_post_once(serve):
+    from transport.clients.feed_http import FeedOptions
+    from transport.clients.stream import StreamClient
+    bodies = []
+
+    async def handler(request):
+        bodies.append(await request.json())
+        if bodies[-1].get("json"):
+            return web.json_response({"answer": 42})
+        resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await resp.prepare(request)
+        for i in range(1, 6):
+            await resp.write(json.dumps({"seq": i, "ts": 1, "topic": "t", "body": i}, separators=(",", ":"))
+                             .encode() + b"\n")
+        return resp
+
+    base = await serve(web.post("/ndjson", handler))
+    events: list = []
+    client = StreamClient(FeedOptions(base + "/ndjson", method="POST", body='{"q": 1}'), events.append)
+    assert await asyncio.wait_for(client.run(), 10) is None
+    assert bodies == [{"q": 1}] and client.ledger.received == 5  # one request, its whole answer
+    assert [e for e in events if e.kind == "request"][0].data.startswith("POST ")
+    events2: list = []
+    single = StreamClient(FeedOptions(base + "/ndjson", method="POST", body='{"json": true}'), events2.append)
+    assert await asyncio.wait_for(single.run(), 10) is None
+    answer = [e for e in events2 if e.kind == "message"]
+    assert len(answer) == 1 and answer[0].meta["single"] and json.loads(answer[0].data) == {"answer": 42}

@@ -45,6 +45,11 @@ class FeedOptions:
     one_way_latency: bool | None = None
     verify_tls: bool = True
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
+    # the stream only: a request with a body (an NDJSON answer to a POST); not sent again by itself
+    method: str = "GET"
+    body: str | None = None
+    content_type: str = "application/json"
+    retry_post: bool = False
 
 
 def validate_url(url: str) -> str:
@@ -149,7 +154,8 @@ class HttpFeedClient(ClientBase, SessionOwner):
         self._exchanges += 1
         t = now_ns()
         shown = dict(self._request_headers() if headers is None else headers)
-        self._emit("out", "request", t=t, data=f"GET {url}{note}", meta={
+        method = getattr(self.options, "method", "GET").upper()
+        self._emit("out", "request", t=t, data=f"{method} {url}{note}", meta={
             "headers": shown, "after": self.after, "exchange": self._exchanges, **meta})
         return t
 

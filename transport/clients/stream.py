@@ -34,21 +34,38 @@ class StreamClient(HttpFeedClient):
         target = with_query(url, after=after) if after is not None else url
         target = self._carried(target)
         self._busy = True
-        started = self._request(target)
+        posts = o.method.upper() != "GET"
+        headers = self._request_headers()
+        data = o.body.encode() if posts and o.body is not None else None
+        if data is not None:
+            headers.append(("Content-Type", o.content_type))
+        started = self._request(target, headers=headers, **({"body": (o.body or "")[:2000]} if posts else {}))
         peer = where(url)
         async with asyncio.timeout(o.open_timeout):
-            resp = await session.get(target, headers=self._request_headers())
+            resp = await session.request(o.method.upper(), target, headers=headers, data=data)
         try:
-            return await self._read(resp, started, peer)
+            how = await self._read(resp, started, peer)
         finally:
             resp.close()
             self._busy = False
+        if posts and not o.retry_post:
+            self._closing = True  # a POST is not idempotent: its answer is not asked for again by itself
+        return how
 
     async def _read(self, resp: aiohttp.ClientResponse, started: int, peer: str) -> str:
         o = self.options
         if resp.status >= 300:
             self._check_status(resp, await read_body(resp, 4096, 2, peer), peer)
         ctype = mime_essence(resp.headers.get("Content-Type"))
+        if o.method.upper() != "GET" and ctype == "application/json":  # one answer to a POST, not a stream
+            body = await read_body(resp, o.max_body, o.body_timeout, peer)
+            sent, received = self.counter.mark()
+            t = now_ns()
+            self._response_row(resp, t, started, sent + received, sent=sent, received=received,
+                               ttfb_ms=round((t - started) / 1e6, 2))
+            self._emit("in", "message", t=t, size=len(body), data=body.decode("utf-8", "replace"),
+                       meta={"single": True, "content_type": ctype})
+            return "a single answer"
         if ctype not in NDJSON_TYPES:
             raise WrongResponse(f"{peer} answered {ctype or 'no content type'}, not newline-delimited JSON "
                                 "(application/x-ndjson): it is not a stream of messages.")

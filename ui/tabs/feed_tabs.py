@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QDoubleSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from transport.events import Event, EventSink
 
@@ -73,3 +73,33 @@ class LongPollTab(FeedTab):
 class StreamTab(FeedTab):
     transport = "stream"
     timing = "chunks"
+
+    def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None,
+                 controller: TabController | None = None) -> None:
+        super().__init__(sink, cap, parent, controller)
+        self.method = QComboBox()
+        self.method.addItems(["GET", "POST"])
+        self.method.setToolTip("POST: send a body and read the NDJSON stream that answers it")
+        self.body = QLineEdit(placeholderText="POST body")
+        self.content_type = QLineEdit("application/json")
+        self.content_type.setMaximumWidth(150)
+        self.retry_post = QCheckBox("Retry POST")
+        self.retry_post.setToolTip("A POST is not idempotent: it is not sent again when its stream ends, unless this "
+                                   "is ticked")
+        self.bar.add_option("Method", self.method)
+        self.post_row = QWidget()
+        row = QHBoxLayout(self.post_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget in (QLabel("Body"), self.body, QLabel("Content-Type"), self.content_type, self.retry_post):
+            row.addWidget(widget, 1 if widget is self.body else 0)
+        self.layout_.insertWidget(1, self.post_row)
+        self.post_row.setVisible(False)
+        self.method.currentTextChanged.connect(lambda m: self.post_row.setVisible(m != "GET"))
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = super().client_options()
+        if self.method.currentText() != "GET":
+            options.update(method=self.method.currentText(), body=self.body.text(),
+                           content_type=self.content_type.text().strip() or "application/json",
+                           retry_post=self.retry_post.isChecked())
+        return options
