@@ -147,6 +147,11 @@ class SioDecoder:
     max_attachments: int = MAX_ATTACHMENTS
     _waiting: Any = field(default=None, repr=False)
 
+    @property
+    def waiting(self) -> bool:
+        """A binary packet waits for its attachments."""
+        return self._waiting is not None
+
     def feed(self, data: str | bytes) -> SioPacket | None:
         if self._waiting is not None:
             if not isinstance(data, bytes):

@@ -36,7 +36,7 @@ from transport.lab_admin import lab_stats, post_fault
 from ui.heap import freeze_startup
 from ui.main_window import MainWindow
 
-FEED = ("websocket", "sse", "long_poll", "short_poll", "stream")
+FEED = ("websocket", "sse", "long_poll", "short_poll", "stream", "socketio")
 RATES = {None: (5_000, 10_000, 15_000, 20_000, 25_000, 30_000),
          "websocket": (20_000, 35_000, 50_000, 65_000, 80_000, 100_000)}
 LAG_LIMIT_MS = 50.0
@@ -105,7 +105,7 @@ async def main(only: str | None) -> dict:
     try:
         feed_tabs = [t for t in win.transport_tabs if t.controller.transport in FEED]
         await wait_until(lambda: all(t.controller.client is not None and t.controller.client.connected
-                                     for t in feed_tabs), 30, "the five feed tabs to connect")
+                                     for t in feed_tabs), 30, "the feed tabs to connect")
         if only is not None:
             for tab in feed_tabs:
                 if tab.controller.transport != only:

@@ -54,3 +54,18 @@ async def test_a_dropped_connection_is_recovered_with_nothing_missed(node_server
     finally:
         await client.close()
         await asyncio.wait_for(run, 10)
+
+
+async def test_the_servers_pings_keep_the_connection_and_each_is_answered(node_server):
+    """The Node peer pings every 2 s with a 2 s timeout: past 4 s the connection is still there, pongs sent."""
+    events: list = []
+    client = SocketIOClient(SocketIOOptions(node_server, transports="websocket"), events.append)
+    run = asyncio.ensure_future(client.run())
+    try:
+        await wait_until(lambda: len([e for e in events if e.kind == "ping"]) >= 3, 15, "three pings")
+        assert client.connected and len([e for e in events if e.kind == "open"]) == 1
+        assert len([e for e in events if e.kind == "pong"]) >= 3
+        assert not [e for e in events if e.kind == "ping" and e.meta.get("late")]
+    finally:
+        await client.close()
+        await asyncio.wait_for(run, 10)

@@ -35,6 +35,7 @@ from ..socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CON
 from ..wirestats import WireStats
 from .base import ClientBase
 from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
+from .ws_connection import FeedConnection
 
 log = logging.getLogger("duplex.clients.socketio")
 
@@ -86,6 +87,12 @@ class SocketIOClient(ClientBase, SessionOwner):
         self._last_ping: float | None = None
         self.rtt_ms: float | None = None  # the upgrade probe's round trip
         self.via = ""  # polling or websocket, now
+        self._early_frames: list[Any] = []  # frames read with the handshake or the probe's answer
+        self._handling: asyncio.Future[None] | None = None  # the packet being handled (in order)
+        self._fatal: DuplexError | None = None  # what a packet said that ends the run (a refusal)
+        self._ended: str | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog_armed = 0.0
 
     # -- the Client protocol ---------------------------------------------------------------------
     @property
@@ -288,54 +295,129 @@ class SocketIOClient(ClientBase, SessionOwner):
             if cookie:
                 headers.append(("Cookie", cookie))
         self._emit("out", "request", data=f"GET {target}", meta={"upgrade": "websocket"})
-        self._ws = await connect(target, additional_headers=headers or None, open_timeout=self.options.open_timeout,
-                                 max_size=self.options.max_size, ping_interval=None, compression=None, proxy=None)
-        if self._ws.response is not None:
-            self.receiver.note_epoch(self._ws.response.headers)
+        ws = await connect(target, additional_headers=headers or None, open_timeout=self.options.open_timeout,
+                           max_size=self.options.max_size, ping_interval=None, compression=None, proxy=None,
+                           create_connection=FeedConnection.factory(self.options.max_size))  # type: ignore[arg-type]
+        assert isinstance(ws, FeedConnection)
+        self._ws = ws
+        if ws.response is not None:
+            self.receiver.note_epoch(ws.response.headers)
         if handshake:
-            raw = await asyncio.wait_for(self._ws.recv(), self.options.open_timeout)
+            raw = await self._next_frame(ws)
             self._on_open(eio_decode(raw), "websocket")
+
+    async def _next_frame(self, ws: FeedConnection) -> str | bytes:
+        """The next frame, read on its own (the handshake, the probe's answer): the sink is set per read."""
+        got: asyncio.Future[str | bytes] = asyncio.get_running_loop().create_future()
+        extra: list[Any] = []
+
+        def take(frames: list[Any], _t: int) -> None:
+            for frame in frames:
+                if not got.done():
+                    got.set_result(frame[0])
+                else:
+                    extra.append(frame)
+
+        ws.attach(take)
+        try:
+            return await asyncio.wait_for(got, self.options.open_timeout)
+        finally:
+            self._early_frames = extra  # what came with it, for the read loop
 
     async def _upgrade(self, url: str) -> None:
         """The probe (``2probe`` → ``3probe``, its round trip the RTT) and the switch (``5``)."""
         await self._open_websocket(url, handshake=False)
-        assert self._ws is not None
+        ws = self._ws
+        assert isinstance(ws, FeedConnection)
         t0 = time.monotonic()
-        await self._ws.send(str(eio_encode(EioPacket(PING, PROBE))))
+        await ws.send(str(eio_encode(EioPacket(PING, PROBE))))
         while True:
-            raw = await asyncio.wait_for(self._ws.recv(), self.options.open_timeout)
-            pkt = eio_decode(raw)
+            pkt = eio_decode(await self._next_frame(ws))
             if pkt.type == PONG and pkt.data == PROBE:
                 break
         self.rtt_ms = (time.monotonic() - t0) * 1e3
-        await self._ws.send(str(eio_encode(EioPacket(UPGRADE))))
+        await ws.send(str(eio_encode(EioPacket(UPGRADE))))
         self.via = "websocket"
         self._emit("state", "upgrade", data=f"upgraded to WebSocket (probe round trip {self.rtt_ms:.2f} ms)",
                    latency_ms=round(self.rtt_ms, 3), meta={"rtt_ms": round(self.rtt_ms, 3), "latency": "rtt"})
 
     async def _ws_loop(self) -> str:
+        """Frames as each socket read brings them (one hand-over per read, no recv() per frame); the server's
+        pings keep a watchdog at bay (pingInterval + pingTimeout)."""
         ws = self._ws
-        assert ws is not None
+        assert isinstance(ws, FeedConnection)
         self.via = "websocket"
         idle = (self.info.get("pingInterval", 25000) + self.info.get("pingTimeout", 20000)) / 1000
+        self._ended, self._fatal = None, None
+        self._arm_watchdog(ws, idle)
+        early, self._early_frames = self._early_frames, []
+        if early:
+            self._on_frames(early, now_ns())
+        ws.attach(self._on_frames)
         try:
-            while not self._closing:
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), idle)
-                except asyncio.TimeoutError:
-                    self.receiver.connection_lost()
-                    return f"no ping from the server for {idle:g} s (pingInterval + pingTimeout)"
-                size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
-                if not await self._handle(eio_decode(raw), now_ns(), size + (2 if size < 126 else 4)):
-                    return "the server closed the Engine.IO session"
-        except ConnectionClosed as exc:
-            if not self._closing:
-                self._emit("state", "close", data=f"WebSocket closed: {exc}", meta={"by": "network"})
-                self.receiver.connection_lost()
-            return "the WebSocket closed"
+            await ws.wait_closed()
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
             self._ws = None
-        return "closed"
+        if self._handling is not None:
+            await asyncio.gather(self._handling, return_exceptions=True)
+        if ws.sink_error is not None:
+            raise ws.sink_error
+        if self._fatal is not None:
+            raise self._fatal
+        if self._ended:
+            return self._ended
+        if not self._closing:
+            self._emit("state", "close", data="WebSocket closed", meta={"by": "network"})
+            self.receiver.connection_lost()
+        return "the WebSocket closed"
+
+    def _arm_watchdog(self, ws: ClientConnection, idle: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._watchdog_armed = loop.time()
+        self._watchdog = loop.call_later(idle, self._silent, ws, idle)
+
+    def _silent(self, ws: ClientConnection, idle: float) -> None:
+        self._ended = f"no ping from the server for {idle:g} s (pingInterval + pingTimeout)"
+        self._emit("state", "close", data=self._ended, meta={"by": "client"})
+        self.receiver.connection_lost()
+        if ws.transport is not None:
+            ws.transport.abort()
+
+    def _on_frames(self, frames: list[Any], t: int) -> None:
+        """One read's frames: the feed's events through the receiver at once, the rest one by one."""
+        with self._outbox.batch():
+            for data, size, wire in frames:
+                if type(data) is str and data.startswith("42[\"") and self.pid is None \
+                        and not self._decoder.waiting:
+                    end = data.find('",', 4)
+                    if end > 0 and data.startswith('{"seq":', end + 2) and data.endswith("}]") \
+                            and "\\" not in data[4:end]:
+                        self.receiver.text(data[end + 2:-1], t, wire, {"event": data[4:end]}, rtt_ms=self.rtt_ms)
+                        continue
+                self._spawn_handle(eio_decode(data), t, wire)
+
+    def _spawn_handle(self, pkt: EioPacket, t: int, wire: int | None) -> None:
+        """A packet that may need an answer (a pong, an ack): handled in order, after what came before."""
+        previous = self._handling
+
+        async def handle() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            try:
+                if not await self._handle(pkt, t, wire):
+                    self._ended = "the server closed the Engine.IO session"
+                    if self._ws is not None:
+                        await self._ws.close()
+            except DuplexError as err:
+                self._ended = err.sentence
+                self._fatal = err
+                if self._ws is not None and self._ws.transport is not None:
+                    self._ws.transport.abort()
+
+        self._handling = asyncio.ensure_future(handle())
 
     async def _send_parts(self, parts: list[str | bytes]) -> None:
         packets = [EioPacket(MESSAGE, p) for p in parts]
@@ -361,6 +443,10 @@ class SocketIOClient(ClientBase, SessionOwner):
         """One Engine.IO packet; False when the session is over."""
         kind = pkt.type
         if kind == PING:
+            if self._watchdog is not None and self._ws is not None:  # the server is alive: wait again
+                idle = self._watchdog.when() - self._watchdog_armed
+                self._watchdog.cancel()
+                self._arm_watchdog(self._ws, idle)
             now = time.monotonic()
             gap_ms = (now - self._last_ping) * 1e3 if self._last_ping is not None else None
             self._last_ping = now
@@ -371,6 +457,15 @@ class SocketIOClient(ClientBase, SessionOwner):
             self._emit("out", "pong", data="pong")
             return True
         if kind == MESSAGE:
+            data = pkt.data
+            if type(data) is str and data.startswith('2["') and self.pid is None and not self._decoder.waiting:
+                # the common case read without a second JSON parse: an event on the default namespace, no ack,
+                # whose one argument is a lab envelope (handed on as the text it is)
+                end = data.find('",', 3)
+                if end > 0 and data.startswith('{"seq":', end + 2) and data.endswith("}]") \
+                        and "\\" not in data[3:end]:
+                    self.receiver.text(data[end + 2:-1], t, wire, {"event": data[3:end]}, rtt_ms=self.rtt_ms)
+                    return True
             try:
                 spkt = self._decoder.feed(pkt.data)
             except CodecError as err:

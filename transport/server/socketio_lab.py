@@ -94,13 +94,22 @@ def resume_point(auth: Any) -> tuple[int | None, str | None]:
 
 async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscription, gap: Gap | None,
                backlog: list[Any], last: int) -> None:
-    """One connection's feed, in order: the gap notice, the backlog, live, then live events."""
+    """One connection's feed, in order: the gap notice, the backlog, live, then live events.
+
+    An event is python-engineio's message carrying the Socket.IO EVENT packet ``2["topic",<envelope>]``
+    (the default namespace, no ack), written from the envelope's text as the feed keeps it: python-socketio's
+    ``emit`` would parse each envelope and serialise it again, per client."""
+    eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+
+    async def send(event: str, text: str) -> None:
+        await sio.eio.send(eio_sid, f"2[{json.dumps(event)},{text}]")
+
     try:
         if gap is not None:
-            await sio.emit("gap", {"control": "gap", **gap.to_dict()}, to=sid)
+            await send("gap", json.dumps({"control": "gap", **gap.to_dict()}, separators=(",", ":")))
         for msg in backlog:
-            await sio.emit(msg.topic, json.loads(msg.text), to=sid)
-        await sio.emit("live", {"control": "live", "seq": last}, to=sid)
+            await send(msg.topic, msg.text)
+        await send("live", json.dumps({"control": "live", "seq": last}, separators=(",", ":")))
         while True:
             batch = await sub.get_batch()
             if sub.overflowed or sub.stopped:
@@ -109,7 +118,7 @@ async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscriptio
                 return
             for msg in batch:
                 if msg.seq > last:
-                    await sio.emit(msg.topic, json.loads(msg.text), to=sid)
+                    await send(msg.topic, msg.text)
                     last = msg.seq
     except asyncio.CancelledError:
         raise
