@@ -28,7 +28,8 @@ TIME, DIR, KIND, TOPIC, SEQ, SIZE, WIRE, LATENCY, PAYLOAD = range(len(COLUMNS))
 HEADER_TIPS = (
     "When the row was recorded (this machine's clock)",
     "in: from the server · out: sent by Duplex · state: what the client did or saw",
-    "What the row is: a message, a request, a response, a reconnect, a gap, … (SSE: the event's type)",
+    "What the row is: a message, a request, a response, a reconnect, a gap, … (SSE: the event's type; "
+    "Socket.IO: the event's name)",
     "The feed's topic of the message (the envelope's \"topic\")",
     "The message's sequence number: the ledger checks it for loss, duplicates and order",
     "Bytes of the message's payload",

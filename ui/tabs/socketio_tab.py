@@ -12,6 +12,7 @@ from transport.errors import DuplexError
 from transport.events import EventSink
 
 from ..controllers.tab import TabController
+from ..models.timeline_model import KIND
 from ..widgets.connection_bar import ConnectionBar
 from .transport_tab import TransportTab
 
@@ -64,6 +65,7 @@ class SocketIOTab(TransportTab):
         row.addWidget(self.want_ack)
         row.addWidget(self.emit_button)
         self.layout_.insertWidget(1, composer)
+        self.timeline.table.setColumnWidth(KIND, 150)  # "message · <event name>": the Kind column names the event
         self.emit_button.clicked.connect(self._on_emit)
         self.args.returnPressed.connect(self._on_emit)
 
