@@ -42,12 +42,13 @@ NAN = math.nan
 # payload kinds
 P_NONE, P_ASCII, P_TEXT, P_BINARY = 0, 1, 2, 3
 # meta shapes (bits), in key order: SSE's type and id, a shared read's total, the topic, the ping's round trip
-M_SSE, M_TOPIC, M_RTT, M_SPARSE, M_READ = 1, 2, 4, 8, 16
-_KEYS = ((M_SSE, ("type", "last_event_id")), (M_READ, ("wire_read",)), (M_TOPIC, ("topic",)),
-         (M_RTT, ("latency",)))
+M_SSE, M_TOPIC, M_RTT, M_SPARSE, M_READ, M_EVENT = 1, 2, 4, 8, 16, 32
+# a Socket.IO event's name (M_EVENT) is kept in the column of an SSE event's type: a row has one or the other
+_KEYS = ((M_SSE, ("type", "last_event_id")), (M_EVENT, ("event",)), (M_READ, ("wire_read",)),
+         (M_TOPIC, ("topic",)), (M_RTT, ("latency",)))
 _SHAPES: dict[tuple[str, ...], int] = {
     tuple(k for bit, keys in _KEYS if bits & bit for k in keys): bits
-    for bits in range(1, 32) if not bits & M_SPARSE
+    for bits in range(1, 64) if not bits & M_SPARSE and not (bits & M_SSE and bits & M_EVENT)
 }
 READ_MAX = 0xFFFFFFFF  # a shared read's total fits the column (a read is far smaller)
 
@@ -219,6 +220,11 @@ class RowStore:
                         shape = M_SPARSE
                 if shape & M_RTT and m["latency"] != "rtt":
                     shape = M_SPARSE
+                if shape & M_EVENT:
+                    event = m["event"]
+                    ec = (names.get(event) or name(event)) if type(event) is str else 0
+                    if not ec:
+                        shape = M_SPARSE
                 if shape & M_READ:
                     rd = m["wire_read"]
                     if type(rd) is not int or not 0 < rd <= READ_MAX:
@@ -246,6 +252,8 @@ class RowStore:
         if shape & M_SSE:
             m["type"] = self._name_list[self.etype[j]]
             m["last_event_id"] = str(self.seq[j])
+        if shape & M_EVENT:
+            m["event"] = self._name_list[self.etype[j]]
         if shape & M_READ:
             m["wire_read"] = self.read[j]
         if shape & M_TOPIC:

@@ -176,3 +176,14 @@ def test_a_shared_reads_total_is_coded_and_reads_back_in_its_key_order():
     assert got == batch + odd + alone
     assert [list(e.meta) for e in got] == [list(e.meta) for e in batch + odd + alone]
     assert sorted(store.sparse) == [5, 6, 7, 8, 10]  # the comment's total is coded, the retry's kept whole
+
+
+def test_a_socketio_events_name_is_coded_and_reads_back():
+    metas = [{"event": "price", "topic": "price"}, {"event": "chat", "topic": "chat", "latency": "rtt"},
+             {"event": "x"}, {"event": 5, "topic": "t"}]
+    events = [Event("socketio", "in", "message", 1, 1, i, 0, None, None, "x", m) for i, m in enumerate(metas)]
+    store = RowStore()
+    store.extend(events)
+    got = store.events()
+    assert got == events and [list(e.meta) for e in got] == [list(m) for m in metas]
+    assert list(store.sparse) == [3]  # only the name that is not a string is kept whole

@@ -387,17 +387,26 @@ class SocketIOClient(ClientBase, SessionOwner):
             ws.transport.abort()
 
     def _on_frames(self, frames: list[Any], t: int) -> None:
-        """One read's frames: the feed's events through the receiver at once, the rest one by one."""
+        """One read's frames: the lab's events through the receiver's batch path at once, the rest in order."""
+        run: list[tuple[str, int, int | None]] = []
+        metas: list[dict[str, Any]] = []
         with self._outbox.batch():
             for data, size, wire in frames:
-                if type(data) is str and data.startswith("42[\"") and self.pid is None \
+                if type(data) is str and data.startswith('42["') and self.pid is None \
                         and not self._decoder.waiting:
                     end = data.find('",', 4)
                     if end > 0 and data.startswith('{"seq":', end + 2) and data.endswith("}]") \
                             and "\\" not in data[4:end]:
-                        self.receiver.text(data[end + 2:-1], t, wire, {"event": data[4:end]}, rtt_ms=self.rtt_ms)
+                        text = data[end + 2:-1]
+                        run.append((text, size - end - 4, wire))
+                        metas.append({"event": data[4:end]})
                         continue
+                if run:
+                    self.receiver.texts(run, t, self.rtt_ms, metas=metas)
+                    run, metas = [], []
                 self._spawn_handle(eio_decode(data), t, wire)
+            if run:
+                self.receiver.texts(run, t, self.rtt_ms, metas=metas)
 
     def _spawn_handle(self, pkt: EioPacket, t: int, wire: int | None) -> None:
         """A packet that may need an answer (a pong, an ack): handled in order, after what came before."""
