@@ -1,8 +1,8 @@
 """The real window under a fast feed (a child process, offscreen Qt, the app's own loop and lab).
 
 ``python -m tests.bench.window_lag [--only websocket]`` builds the MainWindow as the app does (its
-lab process, its bridge, the tabs' controllers, the startup heap freeze), waits for the five feed
-tabs (WebSocket, SSE, long and short polling, HTTP streaming) to connect — or, with ``--only``, keeps
+lab process, its bridge, the tabs' controllers, the startup heap freeze), waits for the six feed
+tabs (WebSocket, SSE, long and short polling, HTTP streaming, Socket.IO) to connect — or, with ``--only``, keeps
 that one tab connected and disconnects the others, with that tab shown — and raises the lab's
 rate step by step. Each step: 1 s to settle, then 3 s measured between two points of the lab's
 numbering: S0 and S1, the lab's last seq when the window opens and closes.

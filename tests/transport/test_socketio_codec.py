@@ -8,7 +8,7 @@ import pytest
 import socketio.packet as sp
 from hypothesis import given, strategies as st
 
-from transport.socketio_codec import (ACK, BINARY_EVENT, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT, MESSAGE, OPEN,
+from transport.socketio_codec import (ACK, BINARY_EVENT, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT, MESSAGE,
                                       PING, CodecError, EioPacket, SioDecoder, eio_decode, eio_encode, open_info,
                                       payload_decode, payload_encode, sio_encode)
 
