@@ -392,21 +392,28 @@ class SocketIOClient(ClientBase, SessionOwner):
         metas: list[dict[str, Any]] = []
         with self._outbox.batch():
             for data, size, wire in frames:
-                if type(data) is str and data.startswith('42["') and self.pid is None \
-                        and not self._decoder.waiting:
-                    end = data.find('",', 4)
-                    if end > 0 and data.startswith('{"seq":', end + 2) and data.endswith("}]") \
-                            and "\\" not in data[4:end]:
-                        text = data[end + 2:-1]
-                        run.append((text, size - end - 4, wire))
-                        metas.append({"event": data[4:end]})
-                        continue
+                found = self._lab_event(data, 1)  # a frame still has its Engine.IO type ("4")
+                if found is not None:
+                    run.append((found[1], len(found[1].encode()), wire))
+                    metas.append({"event": found[0]})
+                    continue
                 if run:
                     self.receiver.texts(run, t, self.rtt_ms, metas=metas)
                     run, metas = [], []
                 self._spawn_handle(eio_decode(data), t, wire)
             if run:
                 self.receiver.texts(run, t, self.rtt_ms, metas=metas)
+
+    def _lab_event(self, data: object, at: int) -> tuple[str, str] | None:
+        """``(event, envelope text)`` when ``data[at:]`` is a Socket.IO event on the default namespace, with no ack,
+        whose one argument is a lab envelope: read without a JSON parse (the common case); else None."""
+        if type(data) is not str or not data.startswith('2["', at) or self.pid is not None or self._decoder.waiting:
+            return None
+        end = data.find('",', at + 3)
+        if end < 0 or not data.startswith('{"seq":', end + 2) or not data.endswith("}]") \
+                or "\\" in data[at + 3:end]:
+            return None
+        return data[at + 3:end], data[end + 2:-1]
 
     def _spawn_handle(self, pkt: EioPacket, t: int, wire: int | None) -> None:
         """A packet that may need an answer (a pong, an ack): handled in order, after what came before."""
@@ -467,14 +474,10 @@ class SocketIOClient(ClientBase, SessionOwner):
             return True
         if kind == MESSAGE:
             data = pkt.data
-            if type(data) is str and data.startswith('2["') and self.pid is None and not self._decoder.waiting:
-                # the common case read without a second JSON parse: an event on the default namespace, no ack,
-                # whose one argument is a lab envelope (handed on as the text it is)
-                end = data.find('",', 3)
-                if end > 0 and data.startswith('{"seq":', end + 2) and data.endswith("}]") \
-                        and "\\" not in data[3:end]:
-                    self.receiver.text(data[end + 2:-1], t, wire, {"event": data[3:end]}, rtt_ms=self.rtt_ms)
-                    return True
+            found = self._lab_event(data, 0)
+            if found is not None:
+                self.receiver.text(found[1], t, wire, {"event": found[0]}, rtt_ms=self.rtt_ms)
+                return True
             try:
                 spkt = self._decoder.feed(pkt.data)
             except CodecError as err:
