@@ -231,10 +231,11 @@ class RowStore:
                         shape, rd = M_SPARSE, 0
                 if shape == M_SPARSE:
                     self.sparse[row] = m
-                    # a topic is still coded, so the topic filter reads codes only
+                    # a topic and an event's name are still coded, so the topic and event filters read codes only
                     topic = m.get("topic")
                     tc = (names.get(topic) or name(topic)) if type(topic) is str else 0
-                    ec = 0
+                    event = m.get("event") or m.get("type")
+                    ec = (names.get(event) or name(event)) if type(event) is str else 0
                 shapes.append(shape)
                 topics.append(tc)
                 etypes.append(ec)
@@ -360,8 +361,9 @@ class RowStore:
         if needle.isdigit() and needle.isascii():
             parts.append(_digits_in(np.frombuffer(self.seq, dtype=np.int64)[k:], needle) + start)
         topics = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
-        if topics:
+        if topics:  # a topic's or an event's name (they share the codes)
             parts.append(self._codes_in(self.topic, topics, k, start))
+            parts.append(self._codes_in(self.etype, topics, k, start))
         mask = np.zeros(len(self) - start, dtype=bool)  # the union, in row order, without a sort
         for part in parts:
             mask[part - start] = True
@@ -376,10 +378,10 @@ class RowStore:
         k = self._start + start
         mask = np.ones(len(self) - start, dtype=bool)
         for key, value in where.items():
-            if key == "topic":
+            if key in ("topic", "event"):
                 code = self._names.get(value)
                 hit = np.zeros_like(mask) if code is None else \
-                    np.frombuffer(self.topic, dtype=np.uint16)[k:] == code
+                    np.frombuffer(self.topic if key == "topic" else self.etype, dtype=np.uint16)[k:] == code
             elif key == "conn":
                 hit = np.frombuffer(self.conn, dtype=np.int64)[k:] == int(value) if value.isdigit() \
                     else np.zeros_like(mask)
@@ -465,19 +467,20 @@ def _digits_in(seqs: Any, needle: str) -> Any:
             return np.flatnonzero(hit)
 
 
-QUALIFIERS = ("topic", "kind", "dir", "conn")
+QUALIFIERS = ("topic", "event", "kind", "dir", "conn")
 
 
 def parse_filter(text: str) -> tuple[str, dict[str, str]]:
     """A filter box's text as (free text, lower case; exact qualifiers): ``topic:chat kind:message
     conn:3 dir:out hello`` keeps the rows of topic "chat" (case kept), kind "message", connection 3,
-    outgoing, whose text contains "hello"."""
+    outgoing, whose text contains "hello"; ``event:price`` the rows of an SSE event type or a Socket.IO
+    event named "price" (case kept)."""
     free: list[str] = []
     where: dict[str, str] = {}
     for word in text.split(" "):
         key, sep, value = word.partition(":")
         if sep and value and key.lower() in QUALIFIERS:
-            where[key.lower()] = value if key.lower() == "topic" else value.lower()
+            where[key.lower()] = value if key.lower() in ("topic", "event") else value.lower()
         else:
             free.append(word)
     return " ".join(free).strip().lower(), where

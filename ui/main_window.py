@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
 
     def open_import(self, name: str) -> Callable[[list[Event]], None]:
         """A read-only timeline tab for an imported file, titled with it and closable; where its rows go."""
-        view = TimelineWidget(self.cap)
+        view = TimelineWidget(self.cap, event_names=True)  # a file may hold SSE or Socket.IO events
         for button in (view.import_button, view.clear_button, view.pause_button):
             button.hide()  # a file's rows: nothing arrives, nothing to pause or clear
         view.said.connect(lambda text: self._on_tab_status_message(view, text))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import wait_until
-from ui.models.timeline_model import KIND
+from ui.models.timeline_model import EVENT, KIND
 from ui.tabs.socketio_tab import parse_args
 
 
@@ -20,7 +20,9 @@ async def test_connects_upgrades_shows_events_by_name_and_emits_with_an_ack(wind
     await wait_until(lambda: any(e.kind == "message" for e in model.events()), 10, "feed events")
     rows = model.events()
     row = next(i for i, e in enumerate(rows) if e.kind == "message")
-    assert model.data(model.index(row, KIND)) == f"message · {rows[row].meta['event']}"
+    assert model.data(model.index(row, KIND)) == "message"
+    assert model.data(model.index(row, EVENT)) == rows[row].meta["event"] != ""  # the Event column names it
+    assert not tab.timeline.table.isColumnHidden(EVENT)
     assert any(e.kind == "upgrade" for e in rows) and any(e.kind == "handshake" for e in rows)
     tab.event.setText("chat")
     tab.args.setText('{"text": "hello from the tab"}')

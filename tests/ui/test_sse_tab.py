@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.helpers import drop_then_restart, wait_until
 from transport.rows import NAMED, UNNAMED
-from ui.models.timeline_model import KIND, SEQ
+from ui.models.timeline_model import EVENT, KIND, SEQ
 
 
 def events_of(tab, kind):
@@ -23,8 +23,8 @@ async def test_connects_to_the_lab_stream_and_shows_events_and_checks(window):
     model = tab.timeline.model
     for first in events_of(tab, "message")[:3]:  # price, likes (named) and chat (unnamed)
         row = model.events().index(first)
-        named = first.meta["type"] != "message"
-        assert model.data(model.index(row, KIND)) == (f"message · {first.meta['type']}" if named else "message")
+        assert model.data(model.index(row, KIND)) == "message"
+        assert model.data(model.index(row, EVENT)) == first.meta["type"]  # "message" for an unnamed one
         assert model.data(model.index(row, SEQ)) == str(first.seq) == first.meta["last_event_id"]
     assert events_of(tab, "request") and events_of(tab, "response") and events_of(tab, "retry")
     labels = tab.checks.labels

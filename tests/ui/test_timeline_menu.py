@@ -1,5 +1,5 @@
-"""A row's context menu (copy three ways, resend, filter by its topic, kind or connection), the column
-chooser, and the tooltip that shows cut text whole."""
+"""A row's context menu (copy three ways, resend, filter by its topic, event, kind or connection), the
+Event column, the column chooser, and the tooltip that shows cut text whole."""
 
 import json
 
@@ -8,7 +8,7 @@ from PySide6.QtGui import QGuiApplication, QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from transport.events import Event
-from ui.models.timeline_model import COLUMNS, PAYLOAD, TOPIC
+from ui.models.timeline_model import COLUMNS, EVENT, PAYLOAD, TOPIC
 from ui.widgets.timeline import TimelineWidget
 
 BODY = {"from": "ana", "text": "a long message " * 20}
@@ -73,15 +73,51 @@ def test_resend_is_offered_on_outgoing_rows_of_a_tab_that_can_send(qtbot):
     assert sent.args[0].data == "hello"
 
 
+def socketio_rows() -> list[Event]:
+    return [Event("socketio", "in", "message", 1, 1, 7, 30, 40, None, '{"seq":7,"topic":"price","body":1}',
+                  {"event": "price", "topic": "price"}),
+            Event("socketio", "in", "message", 2, 1, 8, 30, 40, None, '{"seq":8,"topic":"chat","body":"hi"}',
+                  {"event": "chat", "topic": "chat"}),
+            Event("socketio", "in", "ack", 3, 1, None, 9, 12, None, '[{"ok":true}]', {}),
+            Event("socketio", "in", "message", 4, 1, None, 10, 12, None, '["hi"]', {"event": "hello there"})]
+
+
+def test_the_event_column_names_each_event_and_filters_by_it(qtbot):
+    w = TimelineWidget(1000, event_names=True)
+    qtbot.addWidget(w)
+    w.append_events(socketio_rows())
+    assert not w.table.isColumnHidden(EVENT)
+    assert [w.model.data(w.model.index(r, EVENT)) for r in range(4)] == ["price", "chat", "", "hello there"]
+    assert not [a for a in w.row_menu(3).actions() if a.text().startswith("Filter by event")]  # a space
+    action(w.row_menu(1), "Filter by event “chat”").trigger()
+    assert w.filter_edit.text() == "event:chat" and w.model.rowCount() == 1
+    w.filter_edit.setText("hello")  # free text finds an event's name too
+    assert w.model.rowCount() == 1 and w.model.event_at(0).seq is None
+
+
 def test_the_column_chooser_hides_and_shows_columns(qtbot):
     w = make(qtbot)
     menu = w.columns_menu()
-    assert [a.text() for a in menu.actions()] == list(COLUMNS[:-1])  # Payload always stays
+    # Payload always stays; Event is not offered where no row can have a name (a WebSocket timeline)
+    assert [a.text() for a in menu.actions()] == [c for c in COLUMNS[:-1] if c != "Event"]
+    assert w.table.isColumnHidden(EVENT)
     with qtbot.waitSignal(w.columnsChanged, timeout=1000) as changed:
         action(menu, "Topic").trigger()
     assert w.table.isColumnHidden(TOPIC) and changed.args[0] == ["Topic"]
     w.set_hidden_columns([])
-    assert not w.table.isColumnHidden(TOPIC)
+    assert not w.table.isColumnHidden(TOPIC) and w.table.isColumnHidden(EVENT)
+
+
+def test_a_hidden_event_column_stays_hidden_through_a_timeline_without_one(qtbot):
+    plain, named = make(qtbot), TimelineWidget(1000, event_names=True)
+    qtbot.addWidget(named)
+    assert "Event" in [a.text() for a in named.columns_menu().actions()]
+    for w in (plain, named):
+        w.set_hidden_columns(["Event"])
+    assert named.table.isColumnHidden(EVENT)
+    with qtbot.waitSignal(plain.columnsChanged, timeout=1000) as changed:
+        action(plain.columns_menu(), "Seq").trigger()
+    assert changed.args[0] == ["Event", "Seq"]  # the choice made elsewhere is kept
 
 
 def test_cut_text_shows_whole_as_its_tooltip(qtbot):

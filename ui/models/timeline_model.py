@@ -19,17 +19,18 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from transport.events import Event
 
-from transport.rows import UNNAMED, RowStore, parse_filter, type_matches
+from transport.rows import RowStore, parse_filter, type_matches
 
 from ..theme import theme
 
-COLUMNS = ("Time", "Dir", "Kind", "Topic", "Seq", "Size", "Wire", "Latency ms", "Payload")
-TIME, DIR, KIND, TOPIC, SEQ, SIZE, WIRE, LATENCY, PAYLOAD = range(len(COLUMNS))
+COLUMNS = ("Time", "Dir", "Kind", "Event", "Topic", "Seq", "Size", "Wire", "Latency ms", "Payload")
+TIME, DIR, KIND, EVENT, TOPIC, SEQ, SIZE, WIRE, LATENCY, PAYLOAD = range(len(COLUMNS))
 HEADER_TIPS = (
     "When the row was recorded (this machine's clock)",
     "in: from the server · out: sent by Duplex · state: what the client did or saw",
-    "What the row is: a message, a request, a response, a reconnect, a gap, … (SSE: the event's type; "
-    "Socket.IO: the event's name)",
+    "What the row is: a message, a request, a response, a reconnect, a gap, …",
+    "The event's name: an SSE event's type (\"message\" when it has none: onmessage gets it), a Socket.IO "
+    "event's name (filter: event:NAME)",
     "The feed's topic of the message (the envelope's \"topic\")",
     "The message's sequence number: the ledger checks it for loss, duplicates and order",
     "Bytes of the message's payload",
@@ -340,10 +341,10 @@ class TimelineModel(QAbstractTableModel):
         if col == DIR:
             return _ARROWS.get(e.direction, e.direction)
         if col == KIND:
-            kind = e.meta.get("type") or e.meta.get("event")  # an SSE event's type, a Socket.IO event's name
-            named = kind is not None and kind != UNNAMED and e.kind == "message"
-            shown = f"{e.kind} · {kind}" if named else e.kind
-            return f"{e.transport} {shown}" if self.show_transport else shown
+            return f"{e.transport} {e.kind}" if self.show_transport else e.kind
+        if col == EVENT:
+            name = e.meta.get("event") or e.meta.get("type")  # a Socket.IO event's name, an SSE event's type
+            return name if isinstance(name, str) and e.kind == "message" else ""
         if col == TOPIC:
             topic = e.meta.get("topic")
             return topic if isinstance(topic, str) else ""
@@ -361,19 +362,4 @@ class TimelineModel(QAbstractTableModel):
             return f"{e.latency_ms:.2f}" + (" rtt" if e.meta.get("latency") == "rtt" else "")
         if col == PAYLOAD:
             return _preview(e)
-        return "" if e.seq is None else str(e.seq)
-        if col == 4:
-            return str(e.size) if e.size else ""
-        if col == 5:
-            return "" if e.wire is None else str(e.wire)
-        if col == 6:
-            if e.latency_ms is None:
-                return ""
-            return f"{e.latency_ms:.2f}" + (" rtt" if e.meta.get("latency") == "rtt" else "")
-        if col == 7:
-            text = e.text()
-            if isinstance(e.data, bytes):
-                text = "0x" + text
-            text = text[:PREVIEW_CHARS].replace("\n", "⏎")
-            return text
         return ""

@@ -12,8 +12,8 @@ from transport.errors import DuplexError
 from transport.events import EventSink
 
 from ..controllers.tab import TabController
-from ..models.timeline_model import KIND
 from ..widgets.connection_bar import ConnectionBar
+from ..widgets.timeline import TimelineWidget
 from .transport_tab import TransportTab
 
 
@@ -65,9 +65,11 @@ class SocketIOTab(TransportTab):
         row.addWidget(self.want_ack)
         row.addWidget(self.emit_button)
         self.layout_.insertWidget(1, composer)
-        self.timeline.table.setColumnWidth(KIND, 150)  # "message · <event name>": the Kind column names the event
         self.emit_button.clicked.connect(self._on_emit)
         self.args.returnPressed.connect(self._on_emit)
+
+    def make_timeline(self) -> TimelineWidget:
+        return TimelineWidget(self.controller.model, event_names=True)  # the Event column: each event's name
 
     def make_bar(self) -> ConnectionBar:
         return ConnectionBar(placeholder="http(s)://host:port of a Socket.IO server", subprotocols=False,

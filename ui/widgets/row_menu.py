@@ -36,7 +36,7 @@ def copy(text: str) -> None:
 
 def build_row_menu(e: Event, parent: QWidget, add_filter: Callable[[str], None],
                    resend: Callable[[Event], None] | None) -> QMenu:
-    """The menu for row ``e``: copy three ways, resend (an outgoing message), filter by its topic, kind or
+    """The menu for row ``e``: copy three ways, resend (an outgoing message), filter by its topic, event, kind or
     connection."""
     menu = QMenu(parent)
     menu.addAction("Copy payload", lambda: copy(payload_text(e)))
@@ -50,6 +50,9 @@ def build_row_menu(e: Event, parent: QWidget, add_filter: Callable[[str], None],
     topic = e.meta.get("topic")
     if isinstance(topic, str) and topic and " " not in topic:
         menu.addAction(f"Filter by topic “{topic}”", lambda: add_filter(f"topic:{topic}"))
+    event = (e.meta.get("event") or e.meta.get("type")) if e.kind == "message" else None
+    if isinstance(event, str) and event and " " not in event:
+        menu.addAction(f"Filter by event “{event}”", lambda: add_filter(f"event:{event}"))
     if " " not in e.kind:
         menu.addAction(f"Filter by kind “{e.kind}”", lambda: add_filter(f"kind:{e.kind}"))
     menu.addAction(f"Filter by connection #{e.conn}", lambda: add_filter(f"conn:{e.conn}"))

@@ -9,29 +9,33 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 from transport.events import Event
 from transport.rows import ALL_EVENTS, NAMED, UNNAMED
 
-from ..models.timeline_model import COLUMNS, TimelineModel
+from ..models.timeline_model import COLUMNS, EVENT, TimelineModel
 from ..theme import theme
 from .detail import DetailPane
 from .row_menu import CutTextTips, build_row_menu, copy, payload_text
 from .timeline_files import TimelineFiles
 
 ROW_HEIGHT = 20
-WIDTHS = (96, 64, 64, 70, 60, 60, 60, 84)  # every column but the last (Payload), which stretches
+WIDTHS = (96, 64, 64, 90, 70, 60, 60, 60, 84)  # every column but the last (Payload), which stretches
 
 
 class TimelineWidget(QWidget):
-    """``event_types``: offer a filter by event type (SSE), filled as types appear."""
+    """``event_types``: offer a filter by event type (SSE), filled as types appear. ``event_names``: rows
+    may carry an event's name (SSE, Socket.IO, a real browser, an import), so the Event column is shown
+    (unless the user hid it); elsewhere it would stay empty and is not offered."""
 
     said = Signal(str)  # a sentence for the status bar (export and import)
     resendRequested = Signal(object)  # an outgoing row's Event, from the row menu (tabs that can send)
     columnsChanged = Signal(list)  # the hidden columns' names, after the user chose in the header's menu
 
     def __init__(self, model: TimelineModel | int = 1_000_000, parent: QWidget | None = None,
-                 event_types: bool = False) -> None:
+                 event_types: bool = False, event_names: bool | None = None) -> None:
         """``model``: the timeline's model (a tab's controller owns it), or a cap for a model of its own."""
         super().__init__(parent)
         self.model = model if isinstance(model, TimelineModel) else TimelineModel(model, self)
         self.type_filter: QComboBox | None = None
+        self.event_names = event_types if event_names is None else event_names
+        self._chosen_hidden: list[str] = []  # the user's choice, kept whole (Event too, where not offered)
         self._types: set[str] = set()
         if event_types:
             self.type_filter = QComboBox()
@@ -42,9 +46,9 @@ class TimelineWidget(QWidget):
             self.type_filter.addItem("Named events (addEventListener)", NAMED)
             self.type_filter.addItem("Unnamed: message (onmessage)", UNNAMED)
             self._types.add(UNNAMED)
-        self.filter_edit = QLineEdit(placeholderText="Filter: text, or topic:NAME kind:KIND dir:out conn:N")
-        self.filter_edit.setToolTip("Rows whose kind, seq, topic or payload contain the text; topic:, kind:, "
-                                    "dir: and conn: keep exact matches (right-click a row to add one)")
+        self.filter_edit = QLineEdit(placeholderText="Filter: text, or topic:NAME event:NAME kind:KIND dir:out conn:N")
+        self.filter_edit.setToolTip("Rows whose kind, event, seq, topic or payload contain the text; topic:, "
+                                    "event:, kind:, dir: and conn: keep exact matches (right-click a row to add one)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMinimumWidth(120)
         self.pause_button = QPushButton("Pause view")
@@ -77,7 +81,8 @@ class TimelineWidget(QWidget):
         hh.setStretchLastSection(True)
         hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)  # the column chooser
         for col, width in enumerate(WIDTHS):
-            self.table.setColumnWidth(col, 130 if event_types and COLUMNS[col] == "Kind" else width)
+            self.table.setColumnWidth(col, width)
+        self.table.setColumnHidden(EVENT, not self.event_names)
         self.detail = DetailPane()
         # Following (as in DevTools): the newest row stays in view. Selecting a row or scrolling up
         # pauses it (the button shows it); the button, the End key or scrolling to the bottom resume it.
@@ -184,6 +189,8 @@ class TimelineWidget(QWidget):
         """A checkable entry per column (Payload stays): the header's right-click and View → Columns."""
         menu = QMenu("Columns", parent or self)
         for col, name in enumerate(COLUMNS[:-1]):
+            if col == EVENT and not self.event_names:
+                continue
             action = menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(not self.table.isColumnHidden(col))
@@ -202,11 +209,15 @@ class TimelineWidget(QWidget):
         self.columnsChanged.emit(self.hidden_columns())
 
     def hidden_columns(self) -> list[str]:
-        return [name for col, name in enumerate(COLUMNS) if self.table.isColumnHidden(col)]
+        """The columns the user hid (Event as last chosen where this timeline does not offer it)."""
+        return [name for col, name in enumerate(COLUMNS)
+                if (self.table.isColumnHidden(col) if col != EVENT or self.event_names
+                    else name in self._chosen_hidden)]
 
     def set_hidden_columns(self, names: list[str]) -> None:
+        self._chosen_hidden = list(names)
         for col, name in enumerate(COLUMNS[:-1]):
-            self.table.setColumnHidden(col, name in names)
+            self.table.setColumnHidden(col, name in names or (col == EVENT and not self.event_names))
 
     def append_events(self, events: list[Event]) -> None:
         """Rows into the model (an import), the event types learnt."""
