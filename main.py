@@ -5,6 +5,7 @@
     main.py --smoke              start, wait for the first live message, print the time, exit
     main.py --serve [options]    run the lab server in the foreground (python -m transport.server)
     main.py probe URL [options]  watch an endpoint headless, one JSON line per event (no Qt)
+    main.py storm URL [options]  a reconnect storm on Locust, each user's ledger aggregated (no Qt)
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["probe"]:
         from transport.probe import main as probe_main
         return probe_main(argv[1:])
+    if argv[:1] == ["storm"]:
+        from transport.loadtest.cli import main as storm_main
+        return storm_main(argv[1:])
     if "--serve" in argv:
         from transport.server.__main__ import run as serve
         return serve([a for a in argv if a != "--serve"])

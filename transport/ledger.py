@@ -30,6 +30,9 @@ class Episode:
     recovered: bool = False
     started: float = field(default_factory=time.monotonic)  # when the connection was lost
     recover_ms: float | None = None  # lost → first live message after it
+    # a server with connection-state recovery (Socket.IO's pid / offset) said whether it resumed the
+    # session: "recovered" (it sent what was missed) or "missed" (it could not; how much is unknown)
+    session: str | None = None
 
     def mark_recovered(self) -> None:
         self.recovered = True
@@ -57,6 +60,8 @@ class Ledger:
     # record() counts it without the episode bookkeeping (the feed's hot path)
     steady: bool = True
     unnumbered: int = 0  # messages that carried no sequence id: nothing can be said of their loss
+    sessions_recovered: int = 0  # reconnects the server said it recovered (it replays what was missed)
+    sessions_missed: int = 0  # reconnects it could not recover: what it sent meanwhile is missed
 
     # -- connection lifecycle ------------------------------------------------
     def connection_lost(self) -> None:
@@ -79,6 +84,20 @@ class Ledger:
             ep.mark_recovered()
         last = self._current_episode()
         self.steady = last is None or last.first_after is not None  # else record() fills first_after yet
+
+    def session_resumed(self, recovered: bool) -> None:
+        """After a drop, the server said whether it recovered the session (connection-state recovery:
+        it then sends what it emitted meanwhile). The proof for servers whose messages carry no seq."""
+        ep = self._open_episode()
+        if recovered:
+            self.sessions_recovered += 1
+        else:
+            self.sessions_missed += 1
+        if ep is not None:
+            ep.session = "recovered" if recovered else "missed"
+            if self.high is None:  # no seq will close it: the server's word does
+                ep.mark_recovered()
+                self.steady = True
 
     def gap(self, after: int, first_available: int, reset: bool = False) -> None:
         """The server declared seqs ``after+1 .. first_available-1`` unrecoverable; with ``reset``
@@ -169,6 +188,8 @@ class Ledger:
             "high": self.high,
             "seq_resets": self.resets,
             "unnumbered": self.unnumbered,
+            "sessions_recovered": self.sessions_recovered,
+            "sessions_missed": self.sessions_missed,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -187,7 +208,7 @@ class Ledger:
         if not self.checkable:
             if self.unnumbered:
                 return (f"no sequence ids: loss cannot be checked ({self.unnumbered:,} message"
-                        f"{'s' if self.unnumbered != 1 else ''} without one)")
+                        f"{'s' if self.unnumbered != 1 else ''} without one)" + self._sessions())
             return "nothing received yet"
         s = f"{self.lost} lost, {self.duplicated} duplicated"
         if self.unnumbered:
@@ -197,6 +218,18 @@ class Ledger:
         if self.resets:
             s += (f"; the server restarted without its history {self.resets} time(s) and numbered from 1 "
                   "again (what it had not delivered then is unknowable)")
+        return s + self._sessions()
+
+    def _sessions(self) -> str:
+        """What a server with connection-state recovery said of each reconnect."""
+        done = self.sessions_recovered + self.sessions_missed
+        if not done:
+            return ""
+        s = f"; the server recovered the session after {self.sessions_recovered} of {done} reconnect" \
+            f"{'s' if done != 1 else ''}"
+        if self.sessions_missed:
+            s += (f", not after {self.sessions_missed}: what it sent while this client was away is missed "
+                  "(how much is unknown)")
         return s
 
     def _current_episode(self) -> Episode | None:

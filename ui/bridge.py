@@ -4,11 +4,14 @@ Clients call :meth:`EventBridge.push` (a plain callable, so ``transport/``
 stays Qt-free). Events are coalesced and emitted once per interval, whole
 (``events``) and per transport (``delivered``: what each tab takes): one
 signal and one model insert per tab per flush, never one per message.
+A timed flush hands the tabs their batches one per turn of the event loop, so
+six busy tabs never hold it for all six inserts at once (the window stays
+responsive between them); an explicit :meth:`flush` delivers everything now.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -27,7 +30,12 @@ class EventBridge(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self._on_timeout)
+        self._queue: deque[tuple[str, list[Event]]] = deque()  # per-transport batches not yet delivered
+        self._step = QTimer(self)  # the next batch, on the loop's next turn
+        self._step.setSingleShot(True)
+        self._step.setInterval(0)
+        self._step.timeout.connect(self._deliver_one)
         self.pushed = 0
         self._armed = False  # the flush timer is running (kept here: QTimer.isActive() per event costs)
         self.counts: Counter[str] = Counter()  # pushed, per transport
@@ -54,6 +62,17 @@ class EventBridge(QObject):
             self._timer.start()
 
     def flush(self) -> None:
+        """Everything pushed so far, delivered before this returns (a stop, a shutdown)."""
+        self._take_pending()
+        self._step.stop()
+        while self._queue:
+            self.delivered.emit(*self._queue.popleft())
+
+    def _on_timeout(self) -> None:
+        self._take_pending()
+        self._deliver_one()
+
+    def _take_pending(self) -> None:
         self._armed = False
         if not self._pending:
             return
@@ -66,5 +85,10 @@ class EventBridge(QObject):
                 by_transport[e.transport] = [e]
             else:
                 got.append(e)
-        for transport, events in by_transport.items():
-            self.delivered.emit(transport, events)
+        self._queue.extend(by_transport.items())
+
+    def _deliver_one(self) -> None:
+        if self._queue:
+            self.delivered.emit(*self._queue.popleft())
+        if self._queue and not self._step.isActive():
+            self._step.start()

@@ -96,7 +96,7 @@ async def step(win, tabs, rate: int) -> dict:
             "lag_max_ms": worst, "events_per_s": events, "lost": lost, "reconnects": reconnects}
 
 
-async def main(only: str | None) -> dict:
+async def main(only: str | None, rates: list[int] | None = None) -> dict:
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "duplex.ini"), QSettings.Format.IniFormat)
     win = MainWindow(rate=5, settings=settings)
     win.resize(1600, 1000)
@@ -113,7 +113,7 @@ async def main(only: str | None) -> dict:
             feed_tabs = [t for t in feed_tabs if t.controller.transport == only]
             win.tabs.setCurrentWidget(feed_tabs[0])
         steps = []
-        for rate in RATES[only]:
+        for rate in rates or RATES[only]:
             steps.append(await step(win, feed_tabs, rate))
             if steps[-1]["lag_p99_ms"] >= LAG_LIMIT_MS * 4:
                 break
@@ -129,5 +129,7 @@ async def main(only: str | None) -> dict:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(prog="python -m tests.bench.window_lag")
     p.add_argument("--only", choices=FEED, help="keep only this tab connected (and shown)")
+    p.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")],
+                   help="these steps only, e.g. 20000,20000 (to profile one rate)")
     args = p.parse_args(sys.argv[1:])
-    print_from_app_loop(lambda: main(args.only))
+    print_from_app_loop(lambda: main(args.only, args.rates))

@@ -121,3 +121,19 @@ def test_first_after_is_filled_when_the_live_marker_came_before_any_message():
     assert ep.recovered and ep.first_after is None and not r.ledger.steady
     r.texts([(env.format(3), 30, None), (env.format(4), 30, None)], 3)
     assert ep.first_after == 3 and r.ledger.steady and r.ledger.received == 4
+
+
+def test_a_server_with_session_recovery_says_what_each_reconnect_recovered():
+    """Socket.IO's connection-state recovery: no seq to count, but the server's word on each reconnect."""
+    led = Ledger()
+    led.unnumbered = 5
+    led.connection_lost()
+    led.session_resumed(True)
+    assert led.episodes[-1].session == "recovered" and led.episodes[-1].recovered
+    led.connection_lost()  # a new episode: the last one was closed by the server's word
+    led.session_resumed(False)
+    assert len(led.episodes) == 2 and led.episodes[-1].session == "missed"
+    assert led.verdict() == ("no sequence ids: loss cannot be checked (5 messages without one); the server "
+                             "recovered the session after 1 of 2 reconnects, not after 1: what it sent while "
+                             "this client was away is missed (how much is unknown)")
+    assert (led.summary()["sessions_recovered"], led.summary()["sessions_missed"]) == (1, 1)

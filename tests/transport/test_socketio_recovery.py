@@ -51,6 +51,10 @@ async def test_a_dropped_connection_is_recovered_with_nothing_missed(node_server
         assert second.meta["recovered"] is True and "recovered (pid)" in second.data
         got = ticks(events)
         assert got == list(range(got[0], got[0] + len(got)))  # the ticks missed while down came on recovery
+        ledger = client.receiver.ledger
+        assert (ledger.sessions_recovered, ledger.sessions_missed) == (1, 0)
+        assert ledger.episodes[-1].session == "recovered" and ledger.episodes[-1].recovered
+        assert "the server recovered the session after 1 of 1 reconnect" in ledger.verdict()
     finally:
         await client.close()
         await asyncio.wait_for(run, 10)

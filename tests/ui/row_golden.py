@@ -37,7 +37,7 @@ def rows(deliver: Deliver, one_way: bool = True, rtt_ms: float | None = None) ->
     from PySide6.QtCore import Qt
 
     from transport.receiver import FeedReceiver
-    from ui.models.timeline_model import TimelineModel
+    from ui.models.timeline_model import EVENT, TimelineModel
     from ui.widgets.detail import pretty, record
 
     got: list = []
@@ -52,9 +52,16 @@ def rows(deliver: Deliver, one_way: bool = True, rtt_ms: float | None = None) ->
     model.append_events(got)
     out = []
     for row in range(model.rowCount()):
-        shown = [model.data(model.index(row, col), Qt.ItemDataRole.DisplayRole) for col in range(1, model.columnCount())]
+        # the Event column came later than the record (a WebSocket frame has no event name): it is kept
+        # beside the other columns, where a row has one
+        shown = [model.data(model.index(row, col), Qt.ItemDataRole.DisplayRole) for col in range(1, model.columnCount())
+                 if col != EVENT]
         e = model.event_at(row)
-        out.append({"columns": shown, "pretty": pretty(e), "record": record(e)})
+        item = {"columns": shown, "pretty": pretty(e), "record": record(e)}
+        event = model.data(model.index(row, EVENT), Qt.ItemDataRole.DisplayRole)
+        if event:
+            item["event"] = event
+        out.append(item)
     return out
 
 

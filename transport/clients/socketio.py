@@ -505,6 +505,8 @@ class SocketIOClient(ClientBase, SessionOwner):
             data = p.data if isinstance(p.data, dict) else {}
             pid = data.get("pid")
             recovered = pid is not None and pid == self.pid
+            if self.pid is not None:  # a reconnect to a server that offers recovery: did it recover?
+                self.receiver.ledger.session_resumed(recovered)
             if isinstance(pid, str):
                 self.pid = pid
             self._set_state("open")

@@ -23,8 +23,12 @@ EPISODE_COLUMNS = ("#", "result", "last before", "first after", "replayed", "los
 
 def episode_result(ep) -> str:
     """The episode's pass/fail badge: recovered with nothing lost or duplicated, or what went wrong."""
-    if not ep.recovered:
+    if ep.session == "missed":  # no seq to count: the server said it could not recover the session
+        text = "✘ session not recovered (loss uncounted)"
+    elif not ep.recovered:
         text = "open"
+    elif ep.session == "recovered" and ep.first_after is None:
+        text = "✔ session recovered by the server"
     elif ep.lost or ep.duplicated:
         wrong = [f"{ep.lost} lost" if ep.lost else "", f"{ep.duplicated} dup" if ep.duplicated else ""]
         text = "✘ " + ", ".join(w for w in wrong if w) + (" (gap declared)" if ep.gap_declared else "")
@@ -108,7 +112,7 @@ class LedgerPanel(QGroupBox):
         self.ledger = ledger
         counters = tuple(s.values())
         episodes = tuple((e.first_after, e.replayed, e.lost, e.duplicated, e.reordered, e.gap_declared, e.recovered,
-                          e.seq_reset) for e in ledger.episodes)
+                          e.seq_reset, e.session) for e in ledger.episodes)
         if (counters, episodes) == self._shown:
             return
         shown_counters, shown_episodes = self._shown or (None, None)
