@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .child_process import own_group_dying_with_parent
 from .errors import DuplexError
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -56,13 +55,6 @@ def find_chromium() -> str | None:
 def no_chromium_sentence() -> str:
     return ("No Chromium found: install it (Debian: apt install chromium) or name it in DUPLEX_CHROMIUM; "
             "or start Chrome with --remote-debugging-port=9222 and attach to 127.0.0.1:9222.")
-
-
-def _die_with_parent() -> None:  # pragma: no cover (runs in the child between fork and exec)
-    os.setsid()  # a process group of its own: stop() ends every process Chromium starts
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Chromium:
@@ -110,7 +102,7 @@ async def launch(headless: bool = True, binary: str | None = None, extra: tuple[
         process = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
                                                        stdout=asyncio.subprocess.DEVNULL,
                                                        stderr=asyncio.subprocess.PIPE,
-                                                       preexec_fn=_die_with_parent)
+                                                       preexec_fn=own_group_dying_with_parent)
     except OSError as err:
         shutil.rmtree(profile, True)
         raise NoChromium(f"Could not start {binary}: {err.strerror or err}.") from None

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
+
+import pytest
 
 from tests.helpers import wait_until
+from transport.loadtest.control import LocustStormSpec
+from ui.widgets.fault_panel import FaultPanel
 
 
 def rows(tab, kind):
@@ -80,6 +85,48 @@ async def test_a_storm_of_clients_from_the_faults_page(window):
     tab.faults.storm_button.setChecked(False)
     assert tab.controller.storm is None
     await wait_until(lambda: any("storm stopped" in e.data for e in rows(tab, "fault")), 5, "the stop marker")
+
+
+@pytest.mark.timeout(120)
+async def test_a_storm_on_locust_from_the_faults_page_ends_with_every_users_ledger(window):
+    """Run on Locust: the GUI starts Locust's master and two workers, shows their live counts, and on Stop
+    the users' ledgers are added up in a row of the timeline; the button comes back up by itself."""
+    tab = window.ws_tab
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
+    tab.faults.on_locust.setChecked(True)
+    assert tab.faults.storm_n.maximum() == 100_000 and tab.faults.locust_master.isVisibleTo(tab.faults)
+    tab.faults.storm_n.setValue(60)
+    tab.faults.storm_button.setChecked(True)
+    assert tab.controller.storm is None and tab.controller.locust is not None  # not in the GUI's process
+    assert "locust" not in sys.modules and "gevent" not in sys.modules
+    await wait_until(lambda: "Locust: 60 users" in tab.faults.storm_state.text()
+                     and "60 open" in tab.faults.storm_state.text(), 60, "60 users open on Locust")
+    tab.faults.storm_button.setChecked(False)
+    await wait_until(lambda: tab.controller.locust is None, 60, "the storm's end")
+    await wait_until(lambda: any("storm on Locust" in e.data for e in rows(tab, "fault")[1:]), 5, "the end's row")
+    ended = [e for e in rows(tab, "fault") if "storm on Locust ended" in e.data]
+    assert ended, [e.data for e in rows(tab, "fault")]
+    assert ended[0].meta["storm"]["users"] == 60 and ended[0].meta["storm"]["ok"] is True
+    assert tab.faults.storm_state.text().startswith("✔ storm on Locust ended: 60 users")
+    assert not tab.faults.storm_button.isChecked() and tab.faults.storm_button.text() == "Start storm"
+
+
+def test_a_storm_on_locust_is_asked_for_with_its_users_rate_and_master(qtbot):
+    panel = FaultPanel()
+    qtbot.addWidget(panel)
+    panel.on_locust.setChecked(True)
+    panel.storm_n.setValue(20_000)
+    panel.locust_rate.setValue(500)
+    panel.locust_master.setText(" http://10.0.0.5:8089 ")
+    with qtbot.waitSignal(panel.locustStormRequested, timeout=1000) as asked:
+        panel.storm_button.setChecked(True)
+    assert asked.args[0] == LocustStormSpec(20_000, 500.0, master="http://10.0.0.5:8089")
+    assert not panel.on_locust.isEnabled()
+    with qtbot.waitSignal(panel.locustStormRequested, timeout=1000) as stopped:
+        panel.storm_button.setChecked(False)
+    assert stopped.args[0] is None
+    panel.on_locust.setChecked(False)
+    assert panel.storm_n.maximum() == 1000 and panel.storm_n.value() == 1000  # the in-process storm's bound
 
 
 async def test_faults_stack_on_live_connections_and_stop_removes_them_all(window):

@@ -16,10 +16,12 @@ import os
 import signal
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
+from ..child_process import end_group, own_group_dying_with_parent
 from ..errors import DuplexError
 from ..lab_admin import admin_call, post_fault
 from ..registry import PROBE_NAMES, by_probe_name
@@ -145,6 +147,10 @@ async def _fault(args: argparse.Namespace, base: str, at: float, what: str, said
 
 
 async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, str]:
+    from .control import locust_missing
+    missing = locust_missing()
+    if missing:
+        return 1, None, missing
     base = base_of(args.url)
     host = args.url
     if args.through_proxy:
@@ -156,17 +162,28 @@ async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, s
         result_path = str(Path(folder) / "ledger.json")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(
             os.pathsep)}
+        # stop early (Ctrl+C, the GUI's Stop): Locust ends the storm as at its duration, ledgers collected.
+        # The handlers are in place before Locust starts, so a stop can never leave it running alone.
+        early: list[int] = []
+        started: list[int] = []
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: _ask_to_end(started[0]) if started else early.append(1))
         proc = await asyncio.create_subprocess_exec(*locust_command(args, host, result_path), cwd=str(ROOT), env=env,
-                                                    start_new_session=True)
+                                                    preexec_fn=partial(own_group_dying_with_parent, signal.SIGTERM))
+        started.append(proc.pid)
+        if early:
+            _ask_to_end(proc.pid)
         said: list[str] = []
         faults = asyncio.create_task(_faults(args, base, said))
         try:
             code = await asyncio.wait_for(proc.wait(), args.duration + GRACE_S)
         except TimeoutError:
-            _kill(proc.pid)
+            end_group(proc.pid)
             await proc.wait()
             return 1, None, f"Locust did not finish within {args.duration + GRACE_S:g} s; stopped."
         finally:
+            end_group(proc.pid)  # a worker Locust left behind, if any
             faults.cancel()
             await asyncio.gather(faults, return_exceptions=True)
             if args.through_proxy:
@@ -184,9 +201,10 @@ async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, s
     return 0, result, ""
 
 
-def _kill(pid: int) -> None:
+def _ask_to_end(pid: int) -> None:
+    print("storm: stopping; collecting every user's ledger", file=sys.stderr, flush=True)
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGUSR1)
     except ProcessLookupError:
         pass
 
@@ -205,3 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"storm: {reason}", file=sys.stderr)
     return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import time
 from typing import Any
 
@@ -186,10 +187,14 @@ class DuplexUser(User):
 # -- the master's side: status lines, the ledgers of every worker, the verdict ------------------------
 class Master:
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.ledgers: list[dict[str, Any]] = []
         self.reports = 0  # workers (or the local runner) that sent their ledgers
         self.status: dict[str, dict[str, int]] = {}
         self._opens_before = 0
+        self._last_t = 0.0
         self.result: dict[str, Any] | None = None
 
     def on_ledgers(self, environment: Any, msg: Any, **_kw: Any) -> None:
@@ -199,21 +204,30 @@ class Master:
     def on_status(self, environment: Any, msg: Any, **_kw: Any) -> None:
         self.status[msg.node_id] = msg.data
 
+    def current(self, environment: Any) -> dict[str, Any]:
+        """The storm now: users, connects per second (since the last call), open connections, lost."""
+        opens = sum(s.get("opens", 0) for s in self.status.values())
+        now = time.monotonic()
+        elapsed = now - self._last_t if self._last_t else STATUS_S
+        out = {
+            "users": environment.runner.user_count if environment.runner else 0,
+            "connects_per_s": round(max(0, opens - self._opens_before) / max(elapsed, 1e-3), 1),
+            "open": sum(s.get("open", 0) for s in self.status.values()),
+            "lost": sum(s.get("lost", 0) for s in self.status.values()),
+            "duplicated": sum(s.get("duplicated", 0) for s in self.status.values()),
+            "messages": environment.stats.get("message", environment.parsed_options.duplex_transport).num_requests,
+        }
+        self._opens_before, self._last_t = opens, now
+        return out
+
+    def snapshot(self, environment: Any) -> dict[str, Any]:
+        """For the web route: the storm now and, once it stopped, the aggregated ledger."""
+        return {"duplex_status": self.current(environment), "duplex_storm": self.result}
+
     def print_status_forever(self, environment: Any) -> None:
         while True:
             gevent.sleep(STATUS_S)
-            opens = sum(s.get("opens", 0) for s in self.status.values())
-            line = {"duplex_status": {
-                "users": environment.runner.user_count if environment.runner else 0,
-                "connects_per_s": round((opens - self._opens_before) / STATUS_S, 1),
-                "open": sum(s.get("open", 0) for s in self.status.values()),
-                "lost": sum(s.get("lost", 0) for s in self.status.values()),
-                "duplicated": sum(s.get("duplicated", 0) for s in self.status.values()),
-                "messages": environment.stats.get("message", environment.parsed_options.duplex_transport)
-                .num_requests,
-            }}
-            self._opens_before = opens
-            print(json.dumps(line), flush=True)
+            print(json.dumps({"duplex_status": self.current(environment)}), flush=True)
 
     def wait_for_workers(self, workers: int) -> None:
         for _ in range(int(LEDGERS_S / 0.1)):
@@ -246,6 +260,13 @@ def _init(environment: Any, **_kw: Any) -> None:
         gevent.spawn(MASTER.print_status_forever, environment)
     if isinstance(runner, (WorkerRunner, LocalRunner)):
         gevent.spawn(_report_status_forever, environment)
+    if isinstance(runner, (MasterRunner, LocalRunner)):
+        # SIGUSR1: end the storm now, the same way as at its duration (main.py storm sends it on Ctrl+C,
+        # the GUI's Stop through it)
+        gevent.signal_handler(signal.SIGUSR1, lambda: gevent.spawn(_end, environment))
+    web = getattr(environment, "web_ui", None)
+    if web is not None:  # a master the user started with its web UI: the GUI reads the storm here
+        web.app.add_url_rule("/duplex/status", "duplex_status", lambda: MASTER.snapshot(environment))
 
 
 def _report_status_forever(environment: Any) -> None:
@@ -262,8 +283,10 @@ def _report_status_forever(environment: Any) -> None:
 def _test_start(environment: Any, **_kw: Any) -> None:
     runner = environment.runner
     duration = environment.parsed_options.duplex_duration
-    if isinstance(runner, (MasterRunner, LocalRunner)) and duration > 0:
-        gevent.spawn_later(duration, _end, environment)
+    if isinstance(runner, (MasterRunner, LocalRunner)):
+        MASTER.reset()  # a new run on the same master (its web UI): nothing of the last one
+        if duration > 0:
+            gevent.spawn_later(duration, _end, environment)
 
 
 def _end(environment: Any) -> None:

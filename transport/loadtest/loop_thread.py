@@ -21,11 +21,24 @@ from gevent.monkey import get_original
 STEP_S = 0.05  # how often a greenlet looks at a result from the loop's thread
 
 
+_GETADDRINFO = get_original("socket", "getaddrinfo")
+
+
+class _Loop(asyncio.SelectorEventLoop):
+    """asyncio resolves names in its default executor, whose threads gevent turned into greenlets (of a
+    hub this thread does not run: a lookup would never end). Here a lookup is the C library's own, on
+    the loop's thread: instant for an IP address or /etc/hosts, one resolver round trip otherwise."""
+
+    async def getaddrinfo(self, host: Any, port: Any, *, family: int = 0, type: int = 0, proto: int = 0,
+                          flags: int = 0) -> Any:
+        return _GETADDRINFO(host, port, family, type, proto, flags)
+
+
 class LoopThread:
     def __init__(self) -> None:
         # gevent swapped the selectors module's classes for its own (they wait on the hub, which does
         # not run in this thread): the loop gets the original one
-        self.loop = asyncio.SelectorEventLoop(get_original("selectors", "DefaultSelector")())
+        self.loop = _Loop(get_original("selectors", "DefaultSelector")())
         self.inbox: deque[Any] = deque()  # from the loop's thread to the greenlets, in order
         self._started = False
 

@@ -21,6 +21,7 @@ from transport.events import Event, EventSink
 from transport.urls import host_port
 from transport.policy_race import SERVER_RETRY, STANDARD, PolicyRace
 from transport.registry import TransportInfo
+from transport.loadtest.control import LocalStorm, LocustStormSpec, RemoteStorm, storm_runner
 from transport.storm import Storm
 
 from ..models.timeline_model import TimelineModel
@@ -42,6 +43,7 @@ class TabController(QObject):
     tabMoved = Signal()  # this tab now runs in another virtual tab
     faultMarker = Signal(str, bool)  # a fault was applied: text, and whether every tab is affected
     killRequested = Signal(float, bool)  # kill the lab process: seconds until the new one, keep history
+    stormEnded = Signal()  # a storm on Locust ended (its button goes back up)
     stormChanged = Signal(str)  # the storm's live counts (empty: no storm)
     raceChanged = Signal(list)  # the race's rows (one per policy)
     raceAttempts = Signal(str, object)  # a racer's reconnect attempts [(t ns, wait s)], for the plot
@@ -62,6 +64,7 @@ class TabController(QObject):
         self.lab_token = ""
         self.vtab: VirtualTab | None = None
         self.storm: Storm | None = None
+        self.locust: LocalStorm | RemoteStorm | None = None  # a storm on Locust (its own processes)
         self.race: PolicyRace | None = None
         self._tasks = TaskGroup(self.report)
         self._run_task: asyncio.Task | None = None
@@ -251,6 +254,58 @@ class TabController(QObject):
             self.storm = storm
             self.state_row("fault", f"storm started: {n} clients of {self.title}")
 
+    def set_locust_storm(self, spec: LocustStormSpec | None) -> None:
+        """Start a storm on Locust (``spec``: its users, or a master started elsewhere), or end it (None):
+        its users stop and the rows say what every user's ledger proves."""
+        if spec is None:
+            if self.locust is not None:
+                self.locust.stop()
+                self.stormChanged.emit("stopping: Locust collects every user's ledger…")
+            return
+        if self.locust is not None:
+            return
+        if not spec.master and not self.url:
+            self.report(f"No storm: enter the {self.title} URL first.")
+            self.stormEnded.emit()
+            return
+        try:
+            runner = storm_runner(spec, self.faults.target(self.url) if self.url else "", self.info.probe_name,
+                                  self.lab_token)
+        except DuplexError as err:
+            self.report(f"No storm: {err.sentence}")
+            self.stormEnded.emit()
+            return
+        self.locust = runner
+        where = spec.master or f"this machine ({spec.workers} workers)"
+        self.state_row("fault", f"storm on Locust started: {spec.users:,} users of {self.title} on {where}")
+        self.spawn(self._run_locust(runner))
+
+    async def _run_locust(self, runner: LocalStorm | RemoteStorm) -> None:
+        def status(s: dict) -> None:
+            self.stormChanged.emit(
+                f"Locust: {s.get('users', 0):,} users · {s.get('connects_per_s', 0):,.0f} connects/s · "
+                f"{s.get('open', 0):,} open · {s.get('messages', 0):,} messages · {s.get('lost', 0):,} lost · "
+                f"{s.get('duplicated', 0):,} duplicated")
+
+        def result(ledger: dict | None, sentence: str) -> None:
+            if ledger is not None:
+                text = (f"storm on Locust ended: {ledger.get('verdict')} · {ledger.get('users', 0):,} users, "
+                        f"{ledger.get('opens', 0):,} connections opened, recovery p50 "
+                        f"{ledger.get('recover_ms_p50') or 0:,.0f} ms")
+                self.state_row("fault", text, storm=ledger)
+                self.stormChanged.emit(("✔ " if ledger.get("ok") else "✘ ") + text)
+            else:
+                self.state_row("fault", f"storm on Locust failed: {sentence}")
+                self.stormChanged.emit(f"✘ {sentence}")
+                self.report(f"Storm on Locust: {sentence}")
+
+        try:
+            await runner.run(status, result)
+        finally:
+            runner.kill()
+            self.locust = None
+            self.stormEnded.emit()
+
     def set_race(self, on: bool) -> None:
         """Race the reconnect policies side by side (one more client per policy), or stop."""
         old, self.race = self.race, None
@@ -302,6 +357,8 @@ class TabController(QObject):
         await self.faults.stop()
         if self.storm is not None:
             await self.storm.stop()
+        if self.locust is not None:
+            self.locust.kill()
         if self.race is not None:
             await self.race.stop()
         client = self.client

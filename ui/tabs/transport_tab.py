@@ -83,6 +83,8 @@ class TransportTab(QWidget):
         self.faults.applyRequested.connect(c.faults.start)
         self.faults.stopRequested.connect(self._on_faults_stop_requested)
         self.faults.stormRequested.connect(c.set_storm)
+        self.faults.locustStormRequested.connect(c.set_locust_storm)
+        c.stormEnded.connect(self.faults.storm_ended)
         self.faults.raceRequested.connect(c.set_race)
         self.session.loginRequested.connect(c.session.login)
         c.loginAsked.connect(self.banner.ask)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transport.faults import FAULT_TYPES, TYPES, FaultError, FaultSpec
+from transport.loadtest.control import LocustStormSpec
 
 from .header_tips import set_header_tips
 from .reconnect_plot import ReconnectPlot
@@ -90,6 +91,7 @@ class FaultPanel(QWidget):
     said = Signal(str)  # a sentence for the status bar (a form that makes no sense)
     stopRequested = Signal()
     stormRequested = Signal(int)  # N clients; 0 = stop the storm
+    locustStormRequested = Signal(object)  # a LocustStormSpec; None = stop the storm on Locust
     raceRequested = Signal(bool)  # start or stop the policies side by side
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -118,13 +120,31 @@ class FaultPanel(QWidget):
         self.storm_button.setCheckable(True)
         self.storm_state = QLabel("")
         self.storm_state.setWordWrap(True)
+        self.on_locust = QCheckBox("Run on Locust")
+        self.on_locust.setToolTip("Tens of thousands of users in Locust's own processes (a master and 2 local "
+                                  "workers, or a master started elsewhere); each user's ledger is added up at "
+                                  "the end. Needs Locust: pip install 'duplex[load]'")
+        self.locust_rate = QSpinBox(minimum=1, maximum=10_000, value=200, suffix=" users/s")
+        self.locust_rate.setToolTip("Users Locust starts per second")
+        self.locust_master = QLineEdit()
+        self.locust_master.setPlaceholderText("master: start one here, or http://host:8089")
+        self.locust_master.setToolTip("Empty: Duplex starts Locust's master and 2 worker processes on this machine. "
+                                      "Or the web UI of a master started elsewhere with Duplex's locustfile "
+                                      "(README: storms across machines)")
         storm = QHBoxLayout()
         storm.addWidget(QLabel("Storm"))
         storm.addWidget(self.storm_n)
         storm.addWidget(self.storm_button)
         layout.addLayout(storm)
+        locust = QHBoxLayout()
+        locust.addWidget(self.on_locust)
+        locust.addWidget(self.locust_rate)
+        locust.addWidget(self.locust_master, 1)
+        layout.addLayout(locust)
         layout.addWidget(self.storm_state)
         self.storm_button.toggled.connect(self._on_storm_button_toggled)
+        self.on_locust.toggled.connect(self._on_locust_toggled)
+        self._on_locust_toggled(False)
         self.race_button = QPushButton("Race the reconnect policies")
         self.race_button.setCheckable(True)
         self.race_button.setToolTip("One more client per policy beside this tab's own, through the same faults: "
@@ -150,7 +170,8 @@ class FaultPanel(QWidget):
 
     def faults_only(self) -> None:
         """Network and server faults only: no storm or race of virtual clients (the Browser tab)."""
-        for widget in (self.storm_n, self.storm_button, self.storm_state, self.race_button, self.race_table):
+        for widget in (self.storm_n, self.storm_button, self.storm_state, self.race_button, self.race_table,
+                       self.on_locust, self.locust_rate, self.locust_master):
             widget.hide()
         for label in self.findChildren(QLabel):
             if label.text() == "Storm":
@@ -197,4 +218,24 @@ class FaultPanel(QWidget):
 
     def _on_storm_button_toggled(self, on: bool) -> None:
         self.storm_button.setText("Stop storm" if on else "Start storm")
-        self.stormRequested.emit(self.storm_n.value() if on else 0)
+        self.on_locust.setEnabled(not on)
+        if self.on_locust.isChecked():
+            self.locustStormRequested.emit(LocustStormSpec(self.storm_n.value(), float(self.locust_rate.value()),
+                                                           master=self.locust_master.text().strip())
+                                           if on else None)
+        else:
+            self.stormRequested.emit(self.storm_n.value() if on else 0)
+
+    def _on_locust_toggled(self, on: bool) -> None:
+        self.storm_n.setMaximum(100_000 if on else 1000)
+        self.storm_n.setSuffix(" users" if on else " clients")
+        self.locust_rate.setVisible(on)
+        self.locust_master.setVisible(on)
+
+    def storm_ended(self) -> None:
+        """The storm ended by itself (on Locust): the button comes back up, without asking to stop."""
+        self.storm_button.blockSignals(True)
+        self.storm_button.setChecked(False)
+        self.storm_button.blockSignals(False)
+        self.storm_button.setText("Start storm")
+        self.on_locust.setEnabled(True)
