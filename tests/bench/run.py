@@ -346,6 +346,14 @@ async def main() -> int:
                     web["client_rate"], None, True))
     rows.append(row(f"the browser path: launch Chromium to the page's first recorded frame (median of "
                     f"{browser_bench.LAUNCHES}; baseline: the 3 s target)", web["first_frame_s"], "s", 3.0, 1.0, False))
+    storms = child_bench("storm")
+    for name, title in (("ws", "WebSocket"), ("sse", "SSE")):
+        st = storms[name]
+        rows.append(row(f"storm on Locust, {title}: users held through a lab restart (0 lost, 0 duplicated, one "
+                        f"recovered episode each; {st['users']:,} users across 2 local workers on this machine, "
+                        f"peak {st['open_peak']:,} open at once, {st['connects_per_s_peak']:,.0f} connects/s, "
+                        f"recovery p50 {st['recover_ms_p50'] or 0:,.0f} ms; baseline: the 5 000 target)",
+                        st["held"], "users", 5000, 1.0, True))
     uv, aio = per_loop["uvloop"]["bare websockets recv()"], per_loop["asyncio"]["bare websockets recv()"]
     rows.append(row("lab server RTT p50, uvloop vs asyncio (bare client)", uv["p50"], "ms", aio["p50"], 1.0, False))
     rows.append(row("lab server burst throughput, uvloop vs asyncio (bare client, wall clock)", uv["wall_rate"], "msg/s",
