@@ -17,6 +17,7 @@ from transport.clients.socketio import SocketIOClient, SocketIOOptions
 from transport.lab_admin import post_fault
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED
+from transport.server.stats import snapshot
 
 
 @pytest.fixture
@@ -61,7 +62,10 @@ async def test_each_transport_mode_reads_the_feed_and_emits_with_acks(lab, mode)
     assert run.client.via == ("polling" if mode == "polling" else "websocket")
     if mode == "upgrade":
         assert run.rows("upgrade")[0].meta["rtt_ms"] > 0
+    seen = snapshot(lab.app)  # the Server tab's view: Socket.IO clients and requests counted as such
+    assert seen["open"]["socketio"] == 1 and seen["requests"]["socketio"] >= 1
     assert await run.stop() is None
+    await wait_until(lambda: snapshot(lab.app)["open"]["socketio"] == 0, 5, "the client gone from the count")
 
 
 async def test_a_namespace_the_server_does_not_serve_is_one_sentence(lab):

@@ -107,7 +107,7 @@ async def test_a_storm_on_locust_from_the_faults_page_ends_with_every_users_ledg
     ended = [e for e in rows(tab, "fault") if "storm on Locust ended" in e.data]
     assert ended, [e.data for e in rows(tab, "fault")]
     assert ended[0].meta["storm"]["users"] == 60 and ended[0].meta["storm"]["ok"] is True
-    assert tab.faults.storm_state.text().startswith("✔ storm on Locust ended: 60 users")
+    assert tab.faults.storm_state.text().startswith("✔ storm on Locust ended: 60 users: ")
     assert not tab.faults.storm_button.isChecked() and tab.faults.storm_button.text() == "Start storm"
 
 

@@ -115,3 +115,15 @@ def test_qualifiers_filter_exactly_and_combine_with_text():
     assert shown() == ["hello 3"]  # rows arriving later pass the same filter
     model.set_filter("")
     assert model.rowCount() == 6
+
+
+def test_a_url_carrying_the_session_id_is_marked_but_not_engineio_s_own_sid():
+    model = TimelineModel()
+    model.append_events([
+        Event("websocket", "state", "open", data="ws://127.0.0.1:1/ws?sid=abc"),
+        Event("socketio", "out", "request", data="GET http://127.0.0.1:1/socket.io/?EIO=4&transport=polling&sid=x"),
+    ])
+    role = Qt.ItemDataRole.BackgroundRole
+    assert model.data(model.index(0, PAYLOAD), role) is not None  # the login session in a URL: logs keep it
+    assert "session id" in model.data(model.index(0, PAYLOAD), Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(1, PAYLOAD), role) is None  # the protocol's connection id, by design

@@ -92,8 +92,8 @@ def aggregate(users: list[UserLedger], expected_users: int | None = None) -> dic
         problems.append(f"{total['episodes'] - total['episodes_recovered']} drop episodes never recovered")
     total["ok"] = not problems and len(users) > 0
     total["verdict"] = ("; ".join(problems) if problems else
-                        f"{len(users)} users: {total['received']:,} messages, 0 lost, 0 duplicated, "
-                        f"{total['episodes_recovered']} episodes recovered") if users else "no user reported"
+                        f"{len(users):,} users: {total['received']:,} messages, 0 lost, 0 duplicated, "
+                        f"{total['episodes_recovered']:,} episodes recovered") if users else "no user reported"
     return total
 
 

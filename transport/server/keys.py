@@ -20,6 +20,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CONFIG = web.AppKey("config", ServerConfig)
 FEED = web.AppKey("feed", Feed)
 SOCKETIO: web.AppKey[Any] = web.AppKey("socketio")  # the python-socketio server at /socket.io/
+SOCKETIO_CLIENTS: web.AppKey[dict] = web.AppKey("socketio_clients")  # connected Socket.IO clients (sid → pump)
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("websockets")  # each removes itself
 # Open SSE responses, so a fault or shutdown can end them.
 STREAMS: web.AppKey[set[Any]] = web.AppKey("streams")  # each removes itself when it ends

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from .bodies import BadInput, publish_client_message
 from .feed import Feed, Gap, Subscription
-from .keys import CONFIG, FEED, SOCKETIO, Handler
+from .keys import CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, Handler
 from .origin import origin_allowed
 from .passthrough import answered
 
@@ -41,6 +41,7 @@ def attach(app: web.Application) -> None:
     sio.attach(app, socketio_path="socket.io")
     app[SOCKETIO] = sio
     pumps: dict[str, tuple[asyncio.Task[None], Subscription]] = {}
+    app[SOCKETIO_CLIENTS] = pumps  # the Server tab counts them
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> bool:

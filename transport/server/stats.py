@@ -16,11 +16,11 @@ from typing import Awaitable
 
 from aiohttp import web
 
-from .keys import (CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, STREAMS, TICKER, WEBSOCKETS,
-                   Handler)
+from .keys import (CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SOCKETIO_CLIENTS, STREAMS, TICKER,
+                   WEBSOCKETS, Handler)
 
 FAMILIES = (("/ws", "websocket"), ("/sse", "sse"), ("/api/poll", "short_poll"), ("/api/longpoll", "long_poll"),
-            ("/api/stream", "stream"), ("/api/", "ajax"), ("/form", "ajax"), ("/session/", "session"),
+            ("/api/stream", "stream"), ("/socket.io/", "socketio"), ("/api/", "ajax"), ("/form", "ajax"), ("/session/", "session"),
             ("/_admin/", "admin"))
 STARTED = time.monotonic()
 
@@ -71,6 +71,7 @@ def snapshot(app: web.Application) -> dict:
                  "rate": getattr(app.get(TICKER), "rate", app[CONFIG].rate)},
         "open": {"websocket": len(app[WEBSOCKETS]), "sse": sum(1 for r in app[STREAMS] if r.is_connected()),
                  "stream": holds["stream"], "long_poll": holds["long_poll"],
+                 "socketio": len(app.get(SOCKETIO_CLIENTS) or ()),
                  "tcp": connections() if connections is not None else None},
         "requests": requests_by_family(app),
         "sessions": len(app[SESSIONS]),

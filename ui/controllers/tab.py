@@ -226,7 +226,9 @@ class TabController(QObject):
                 self._had_error = True
             elif e.direction == "state" and e.kind == "open" and self._had_error:
                 self._had_error = False
-                self.statusMessage.emit(f"{self.title}: connected again to {e.data}")
+                said = str(e.data)  # a URL, or a sentence of its own (Socket.IO: "connected to / (sid …)")
+                self.statusMessage.emit(f"{self.title}: " + (said if said.startswith("connected")
+                                                             else f"connected again to {said}"))
             elif not self._got_first and e.direction == "in" and e.kind == "message":
                 self._got_first = True
                 self.firstMessage.emit(e)
@@ -289,9 +291,9 @@ class TabController(QObject):
 
         def result(ledger: dict | None, sentence: str) -> None:
             if ledger is not None:
-                text = (f"storm on Locust ended: {ledger.get('verdict')} · {ledger.get('users', 0):,} users, "
-                        f"{ledger.get('opens', 0):,} connections opened, recovery p50 "
-                        f"{ledger.get('recover_ms_p50') or 0:,.0f} ms")
+                text = (f"storm on Locust ended: {ledger.get('verdict')} · {ledger.get('opens', 0):,} connections "
+                        f"opened" + (f", recovery p50 {ledger['recover_ms_p50']:,.0f} ms"
+                                     if ledger.get("recover_ms_p50") is not None else ""))
                 self.state_row("fault", text, storm=ledger)
                 self.stormChanged.emit(("✔ " if ledger.get("ok") else "✘ ") + text)
             else:

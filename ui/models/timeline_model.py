@@ -64,8 +64,9 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def _leaks_session(e: Event) -> bool:
-    """A logged URL that now contains the session id (the query carrier)."""
-    return e.kind in ("request", "open") and "sid=" in e.text()
+    """A logged URL that now contains the session id (the query carrier). Not Engine.IO's ``sid=``: that is
+    the Socket.IO connection's own id, in every URL by the protocol's design, not the login session."""
+    return e.kind in ("request", "open") and e.transport != "socketio" and "sid=" in e.text()
 
 
 

@@ -12,7 +12,7 @@ from .chart_look import ChartLook
 
 KEEP = 600  # samples (one a second: ten minutes)
 TRANSPORTS = (("websocket", "WebSocket"), ("sse", "SSE"), ("short_poll", "Short poll"), ("long_poll", "Long poll"),
-              ("stream", "HTTP stream"), ("ajax", "AJAX"))  # each drawn in the theme's colour of its name
+              ("stream", "HTTP stream"), ("socketio", "Socket.IO"), ("ajax", "AJAX"))  # each drawn in the theme's colour of its name
 
 
 class ServerChart(pg.GraphicsLayoutWidget):

@@ -16,7 +16,7 @@ from .row_menu import CutTextTips, build_row_menu, copy, payload_text
 from .timeline_files import TimelineFiles
 
 ROW_HEIGHT = 20
-WIDTHS = (96, 64, 64, 90, 70, 60, 60, 60, 84)  # every column but the last (Payload), which stretches
+WIDTHS = (96, 64, 84, 90, 70, 60, 60, 60, 84)  # every column but the last (Payload), which stretches
 
 
 class TimelineWidget(QWidget):
