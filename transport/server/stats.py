@@ -71,7 +71,7 @@ def snapshot(app: web.Application) -> dict:
                  "rate": getattr(app.get(TICKER), "rate", app[CONFIG].rate)},
         "open": {"websocket": len(app[WEBSOCKETS]), "sse": sum(1 for r in app[STREAMS] if r.is_connected()),
                  "stream": holds["stream"], "long_poll": holds["long_poll"],
-                 "socketio": len(app.get(SOCKETIO_CLIENTS) or ()),
+                 "socketio": len(app[SOCKETIO_CLIENTS]) if SOCKETIO_CLIENTS in app else 0,
                  "tcp": connections() if connections is not None else None},
         "requests": requests_by_family(app),
         "sessions": len(app[SESSIONS]),
