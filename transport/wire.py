@@ -9,6 +9,9 @@ from __future__ import annotations
 # The lab names the numbering its seqs belong to in this response header; a client echoes it
 # when it resumes, so a lab restarted without its history can tell an old resume point.
 EPOCH_HEADER = "Duplex-Epoch"
+# In cluster mode every response (a WebSocket's handshake too) names the lab worker that served it, and
+# its process: "w2/41234" (a restarted worker is a new process under the same name).
+WORKER_HEADER = "Duplex-Worker"
 
 # The session id's cookie, and its query-string parameter when the user picks that carrier.
 SESSION_COOKIE = "duplex_sid"

@@ -2,8 +2,9 @@
 
 For WebSocket and SSE: a fresh lab at its default feed (5 msg/s), ``main.py storm`` with USERS users
 across 2 local workers (Locust's master and workers on the same cores as the lab), the lab restarted
-RESTART_AT s in. Prints one JSON line per transport's figures: users held, the peak of users open at
-once, the peak connects per second (Locust's live status), and the aggregated ledger after the restart.
+RESTART_AT_S s after every user was started. Prints one JSON line per transport's figures: users held,
+the peak of users open at once, the peak connects per second (Locust's live status), and the aggregated
+ledger after the restart.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from tests.helpers import start_lab
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 5000
 SPAWN_RATE = 500
-DURATION_S = 40
-RESTART_AT_S = 25
+DURATION_S = 50
+RESTART_AT_S = 15
 
 
 def one(transport: str) -> dict:

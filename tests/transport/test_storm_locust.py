@@ -38,14 +38,14 @@ def lab():
                                              ("short_poll", 40), ("stream", 40)])
 def test_a_storm_across_two_workers_survives_a_restart_with_nothing_lost(lab, transport, users):
     code, ledger, err = storm(lab.url, "--transport", transport, "--users", str(users), "--spawn-rate", str(users),
-                              "--duration", "10", "--workers", "2", "--admin-token", lab.token,
-                              "--restart-at", "5", "--down", "1")
+                              "--duration", "14", "--workers", "2", "--admin-token", lab.token,
+                              "--restart-at", "4", "--down", "1")
     assert code == 0, (ledger.get("verdict"), err[-2000:])
     assert ledger["users"] == ledger["users_expected"] == users and ledger["users_with_messages"] == users
     assert (ledger["lost"], ledger["duplicated"], ledger["gap_declared"]) == (0, 0, 0)
     assert ledger["users_by_episodes"] == {"1": users}  # each user: one drop, recovered
     assert ledger["episodes_recovered"] == users
-    assert ledger["faults"] == ["restart at 5 s"]
+    assert ledger["faults"] == ["restart at 4 s"]
     assert "message" in err and "connect" in err  # Locust's own summary: messages and connects as requests
 
 
@@ -57,8 +57,8 @@ def test_a_declared_gap_fails_the_storm():
     lab = start_lab(rate=50)
     try:
         code, ledger, err = storm(lab.url, "--transport", "ws", "--users", "40", "--spawn-rate", "40",
-                                  "--duration", "8", "--workers", "0", "--admin-token", lab.token,
-                                  "--reset-peer-at", "3", "--down", "1", "--evict-history-at", "3.5")
+                                  "--duration", "10", "--workers", "0", "--admin-token", lab.token,
+                                  "--reset-peer-at", "2", "--down", "1", "--evict-history-at", "2.5")
     finally:
         lab.stop()
     assert code == 1, err[-2000:]

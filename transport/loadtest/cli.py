@@ -51,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--admin-token", default=os.environ.get("DUPLEX_ADMIN_TOKEN", ""),
                    help="the lab's admin token, for faults (default: $DUPLEX_ADMIN_TOKEN)")
     p.add_argument("--restart-at", type=float, default=None, metavar="S",
-                   help="restart the lab S seconds into the storm (needs the admin token)")
+                   help="restart the lab S seconds after every user was started (needs the admin token)")
     p.add_argument("--down", type=float, default=1.0, metavar="S",
                    help="how long a restart keeps the lab down, or a reset keeps resetting")
     p.add_argument("--through-proxy", action="store_true",
@@ -170,22 +170,43 @@ async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, s
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: _ask_to_end(started[0]) if started else early.append(1))
         proc = await asyncio.create_subprocess_exec(*locust_command(args, host, result_path), cwd=str(ROOT), env=env,
+                                                    stdout=asyncio.subprocess.PIPE, limit=1 << 20,
                                                     preexec_fn=partial(own_group_dying_with_parent, signal.SIGTERM))
         started.append(proc.pid)
         if early:
             _ask_to_end(proc.pid)
         said: list[str] = []
-        faults = asyncio.create_task(_faults(args, base, said))
+        faults: list[asyncio.Task] = []
+
+        async def relay() -> None:
+            """Locust's stdout to ours (status lines when asked); the faults' clock starts when every user
+            was started (Locust's startup and the spawn do not eat into the schedule)."""
+            assert proc.stdout is not None
+            while line := await proc.stdout.readline():
+                if line.startswith(b'{"duplex_spawned"'):
+                    if not faults:
+                        faults.append(asyncio.create_task(_faults(args, base, said)))
+                    continue
+                if line.startswith(b'{"duplex_status"') and not args.status:
+                    continue
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+
+        async def run() -> int:
+            await relay()
+            return await proc.wait()
+
         try:
-            code = await asyncio.wait_for(proc.wait(), args.duration + GRACE_S)
+            code = await asyncio.wait_for(run(), args.duration + GRACE_S)
         except TimeoutError:
             end_group(proc.pid)
             await proc.wait()
             return 1, None, f"Locust did not finish within {args.duration + GRACE_S:g} s; stopped."
         finally:
             end_group(proc.pid)  # a worker Locust left behind, if any
-            faults.cancel()
-            await asyncio.gather(faults, return_exceptions=True)
+            for task in faults:
+                task.cancel()
+            await asyncio.gather(*faults, return_exceptions=True)
             if args.through_proxy:
                 try:
                     await admin_call(base, args.admin_token, "DELETE", f"/proxies/{PROXY_NAME}")

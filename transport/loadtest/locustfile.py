@@ -252,6 +252,7 @@ MASTER = Master()
 
 @events.init.add_listener
 def _init(environment: Any, **_kw: Any) -> None:
+    _ENV[:] = [environment]
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         runner.register_message("duplex_ledgers", MASTER.on_ledgers)
@@ -277,6 +278,17 @@ def _report_status_forever(environment: Any) -> None:
             environment.runner.send_message("duplex_status", status)
         else:
             MASTER.status["local"] = status
+
+
+@events.spawning_complete.add_listener
+def _spawned(user_count: int, **_kw: Any) -> None:
+    """Every user started: the storm's clock for its faults starts here (main.py storm reads this line)."""
+    runner = _ENV[0].runner if _ENV else None
+    if isinstance(runner, (MasterRunner, LocalRunner)):
+        print(json.dumps({"duplex_spawned": user_count}), flush=True)
+
+
+_ENV: list[Any] = []
 
 
 @events.test_start.add_listener

@@ -55,6 +55,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="close a connection whose request head is not complete within S seconds, or that stays "
                         "idle that long (default 15)")
     p.add_argument("--watch-parent", action="store_true", help="exit when the parent process dies")
+    cluster = p.add_argument_group("cluster mode (needs Redis and HAProxy)")
+    cluster.add_argument("--cluster", type=int, default=0, metavar="N",
+                         help="N lab workers behind HAProxy, their feed on Redis (--port: the balancer's)")
+    cluster.add_argument("--balance", choices=("roundrobin", "cookie", "source"), default="roundrobin",
+                         help="how HAProxy spreads clients: round robin, sticky by a cookie, or by source address")
+    cluster.add_argument("--sessions", choices=("shared", "local"), default="shared",
+                         help="sessions in Redis (any worker serves any session) or in each worker's memory")
+    cluster.add_argument("--redis", metavar="URL", help="a running Redis to use (default: Duplex starts one)")
+    cluster.add_argument("--worker-id", default="", help=argparse.SUPPRESS)
+    cluster.add_argument("--public-port", type=int, action="append", default=[], help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
@@ -65,6 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--header-timeout must be > 0")
     if args.session_idle <= 0 or args.session_absolute <= 0:
         p.error("--session-idle and --session-absolute must be > 0")
+    if args.cluster < 0 or args.cluster > 64:
+        p.error("--cluster takes 1 to 64 workers")
+    if args.history_file and (args.cluster or args.redis):
+        p.error("--history-file is for one process; in cluster mode the history is the stream on Redis")
     if args.rate < 0 or args.history < 1 or args.max_size < 1024 or args.history_bytes < args.max_size:
         p.error("--rate >= 0, --history >= 1, --max-size >= 1024 and --history-bytes >= --max-size are required")
     return args
@@ -94,14 +108,32 @@ def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     loop.create_task(poll_ppid())
 
 
+def worker_args(args: argparse.Namespace) -> list[str]:
+    """What every cluster worker is started with, from the cluster's own options."""
+    return ["--history", str(args.history), "--history-bytes", str(args.history_bytes), "--max-size",
+            str(args.max_size), "--sse-retry", str(args.sse_retry), "--sse-heartbeat", str(args.sse_heartbeat),
+            "--session-idle", str(args.session_idle), "--session-absolute", str(args.session_absolute),
+            "--session-renew", args.session_renew, "--header-timeout", str(args.header_timeout),
+            "--loop", args.loop, "--log-level", args.log_level,
+            *(f"--allow-origin={o}" for o in args.allow_origin)]
+
+
 async def serve(args: argparse.Namespace) -> int:
+    if args.cluster:
+        from .cluster import run_cluster
+        return await run_cluster(args, worker_args(args))
+    token = os.environ.get("DUPLEX_ADMIN_TOKEN") if args.worker_id else None  # a cluster's workers share one
     config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
                           history_bytes=args.history_bytes, header_timeout=args.header_timeout,
                           history_file=args.history_file,
                           max_msg_size=args.max_size,
                           sse_retry_ms=args.sse_retry, sse_heartbeat=args.sse_heartbeat,
                           session_idle=args.session_idle, session_absolute=args.session_absolute,
-                          session_renew_background=args.session_renew == "all", allowed_origins=tuple(args.allow_origin))
+                          session_renew_background=args.session_renew == "all", allowed_origins=tuple(args.allow_origin),
+                          worker_id=args.worker_id, redis_url=args.redis, public_ports=tuple(args.public_port),
+                          sessions_shared=args.sessions == "shared")
+    if token:
+        config.admin_token = token
     try:
         runner = LabRunner(config)
     except OSError as exc:

@@ -20,11 +20,12 @@ import asyncio
 import hmac
 import json
 import logging
+from typing import Any
 
 from aiohttp import web
 
 from .bodies import read_json
-from .keys import CONFIG, FEED, GO_DOWN, SESSIONS, TASKS, TICKER, WEBSOCKETS
+from .keys import BACKPLANE, CONFIG, FEED, GO_DOWN, SESSIONS, TASKS, TICKER, WEBSOCKETS
 from .origin import origin_allowed
 from .session_http import expire_all
 from .sse import end_streams
@@ -101,6 +102,11 @@ async def faults_handler(request: web.Request) -> web.Response:
                                   "idle": store.idle, "absolute": store.absolute})
     if action == "expire_sessions":
         return web.json_response({"ok": True, "action": action, "expired": expire_all(app)})
+    backplane = app.get(BACKPLANE)
+    if backplane is not None:  # cluster mode: the feed's actions act on the stream, the workers' on the cluster
+        answer = await cluster_action(backplane, action, body)
+        if answer is not None:
+            return answer
     if action == "evict_history":
         n = app[FEED].evict()
         return web.json_response({"ok": True, "action": action, "evicted": n})
@@ -124,6 +130,33 @@ async def faults_handler(request: web.Request) -> web.Response:
             feed.publish_many([(topic, i) for i in range(start, min(count, start + 1000))])
         return web.json_response({"ok": True, "action": action, "first": first, "last": feed.last_seq})
     return _error(400, f"unknown action {json.dumps(action)}")
+
+
+CLUSTER_ACTIONS = ("kill_worker", "restart_worker", "balance")
+
+
+async def cluster_action(backplane: Any, action: Any, body: dict) -> web.Response | None:
+    """The actions that mean something else with several workers; None: the single-process answer holds."""
+    if action == "evict_history":
+        return web.json_response({"ok": True, "action": action, "evicted": await backplane.evict()})
+    if action == "rate":
+        rate = body.get("rate")
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= MAX_RATE:
+            return _error(400, f"rate must be a number of messages per second from 0 to {MAX_RATE:,}")
+        previous = await backplane.set_rate(float(rate))
+        return web.json_response({"ok": True, "action": action, "rate": float(rate), "previous": previous})
+    if action == "burst":
+        count = body.get("count", 1000)
+        if not isinstance(count, int) or not 0 < count <= MAX_BURST:
+            return _error(400, f"count must be an integer from 1 to {MAX_BURST}")
+        msgs = await backplane.publish_many([(str(body.get("topic", "burst")), i) for i in range(count)])
+        return web.json_response({"ok": True, "action": action, "first": msgs[0].seq, "last": msgs[-1].seq})
+    if action in CLUSTER_ACTIONS:
+        heard = await backplane.control({k: v for k, v in body.items() if k in ("action", "worker", "mode")})
+        if not heard:
+            return _error(503, "no cluster supervisor is listening")
+        return web.json_response({"ok": True, "action": action, "sent": True})
+    return None
 
 
 async def sessions_handler(request: web.Request) -> web.Response:

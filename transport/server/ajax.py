@@ -25,7 +25,7 @@ from typing import Awaitable
 from aiohttp import web
 
 from .bodies import BadInput, loads, publish_client_message, read_json
-from .keys import FEED, VALUES, Handler
+from .keys import VALUES, Handler
 from .state import ValueStore
 from .session_http import SESSION
 from .origin import origin_allowed
@@ -48,7 +48,7 @@ def same_origin_posts(request: web.Request, handler: Handler) -> Awaitable[web.S
 
 async def messages_handler(request: web.Request) -> web.Response:
     obj = await read_json(request, "the message")
-    msg = publish_client_message(request.app[FEED], obj)
+    msg = await publish_client_message(request.app, obj)
     return web.json_response({"ok": True, "seq": msg.seq})
 
 

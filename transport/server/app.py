@@ -7,6 +7,7 @@ tests (through aiohttp's test server on port 0).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter, deque
 from importlib import resources
 from typing import AsyncIterator
@@ -15,16 +16,17 @@ from aiohttp import web
 
 from .admin import close_websockets, faults_handler, sessions_handler
 from .config import ServerConfig
-from ..wire import EPOCH_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
+from ..wire import EPOCH_HEADER, WORKER_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
 from .bodies import bad_input
 from .origin import check_host
 from .feed import Feed, Ticker
 from .journal import Journal
 from .ajax import (same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
-from .keys import (BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, TICKER,
-                   VALUES, WEBSOCKETS)
-from .session_http import (login_handler, logout_handler, me_handler, new_bound, session_middleware,
+from .backplane import Backplane
+from .keys import (BACKPLANE, BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, TICKER,
+                   VALUES, WEBSOCKETS, Handler)
+from .session_http import (end_bound, login_handler, logout_handler, me_handler, new_bound, session_middleware,
                            sweeper)
 from .sessions import SessionStore
 from .state import ValueStore
@@ -87,12 +89,29 @@ async def watch_writers(app: web.Application) -> None:
         feed.check_writers(interval, limit)
 
 
+def _ended_elsewhere(app: web.Application, sid: str) -> None:
+    """Another worker ended a shared session: here too (its connections on this worker end with it)."""
+    if app[SESSIONS].logout(sid):
+        end_bound(app, sid)
+
+
 async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
-    ticker = app[TICKER] = Ticker(app[FEED], app[CONFIG].rate)
-    ticker.start()
+    cfg = app[CONFIG]
+    ticker: Ticker | None = None
+    backplane: Backplane | None = None
+    if cfg.redis_url:  # cluster mode: the feed is the stream on Redis, its ticker on one worker at a time
+        backplane = app[BACKPLANE] = Backplane(cfg.redis_url, app[FEED], cfg.worker_id)
+        backplane.on_session_ended = lambda sid: _ended_elsewhere(app, sid)
+        await backplane.start(rate=cfg.rate if cfg.rate > 0 else None)
+    else:
+        ticker = app[TICKER] = Ticker(app[FEED], cfg.rate)
+        ticker.start()
     tasks = [asyncio.create_task(sweeper(app)), asyncio.create_task(watch_writers(app))]
     yield
-    await ticker.stop()
+    if ticker is not None:
+        await ticker.stop()
+    if backplane is not None:
+        await backplane.stop()
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -103,9 +122,25 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _name_the_numbering(request: web.Request, response: web.StreamResponse) -> None:
     """Every feed response says which numbering its seqs belong to; a client resuming echoes it, so
-    a lab restarted without its history can tell an old resume point from one of its own."""
+    a lab restarted without its history can tell an old resume point from one of its own. In cluster
+    mode every response (a WebSocket's handshake too) names the worker that served it."""
     if request.path in FEED_PATHS or request.path.startswith("/socket.io/"):
         response.headers[EPOCH_HEADER] = request.app[FEED].epoch
+    worker = request.app[CONFIG].worker_id
+    if worker:
+        response.headers[WORKER_HEADER] = f"{worker}/{os.getpid()}"  # the worker, and which life of it
+
+
+@web.middleware
+async def catch_up(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Cluster mode: a client resuming after a seq another worker delivered waits (bounded) until this
+    worker's reader of the stream has it too, so its resume point is never mistaken for a future one."""
+    backplane = request.app.get(BACKPLANE)
+    if backplane is not None and request.path in FEED_PATHS:
+        raw = request.query.get("after") or request.headers.get("Last-Event-ID") or ""
+        if raw.isdigit() and len(raw) < 20:
+            await backplane.caught_up(int(raw))
+    return await handler(request)
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -124,7 +159,8 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
     app = web.Application(client_max_size=cfg.max_msg_size,
                           middlewares=[count_requests, check_host, bad_input, admin_guard, same_origin_posts,
-                                       socketio_origin, session_middleware])
+                                       socketio_origin, session_middleware]
+                          + ([catch_up] if cfg.redis_url else []))
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None,
                      history_bytes=cfg.history_bytes, max_message=cfg.max_msg_size + ENVELOPE_ALLOWANCE)

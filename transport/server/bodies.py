@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import human_size
-from .feed import Feed, Message, MessageTooLarge
-from .keys import CONFIG, Handler
+from .feed import Message, MessageTooLarge
+from .keys import BACKPLANE, CONFIG, FEED, Handler
 
 MAX_DEPTH = 64
 
@@ -87,9 +87,10 @@ async def bad_input(request: web.Request, handler: Handler) -> web.StreamRespons
         return err.response()
 
 
-def publish_client_message(feed: Feed, obj: Any) -> Message:
+async def publish_client_message(app: web.Application, obj: Any) -> Message:
     """A client's message onto the feed: a JSON object's ``topic`` (a string of at most 64 characters)
-    and ``body`` are kept, anything else is the body of a ``chat`` message. 413 over the size limit."""
+    and ``body`` are kept, anything else is the body of a ``chat`` message. 413 over the size limit.
+    In cluster mode it is numbered on Redis (every worker's clients get it)."""
     topic: object = "chat"
     body = obj
     if isinstance(obj, dict) and "body" in obj:
@@ -97,6 +98,9 @@ def publish_client_message(feed: Feed, obj: Any) -> Message:
         if not isinstance(topic, str) or len(topic) > 64:
             raise BadInput('"topic" must be a string of at most 64 characters')
     try:
-        return feed.publish(str(topic), body)
+        backplane = app.get(BACKPLANE)
+        if backplane is not None:
+            return await backplane.publish(str(topic), body)
+        return app[FEED].publish(str(topic), body)
     except MessageTooLarge as exc:
         raise BadInput(f"{exc} (--max-size)", status=413, kind="size") from None

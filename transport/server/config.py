@@ -28,3 +28,9 @@ class ServerConfig:
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     shutdown_timeout: float = 1.0
     header_timeout: float = 15.0  # a request whose head is not complete by then (or an idle connection) is closed
+    # cluster mode (cluster.py): this worker's name, the feed's Redis, and the balancer's port (clients reach
+    # the worker through it: its Host and Origin are the lab's own)
+    worker_id: str = ""
+    redis_url: str | None = None
+    public_ports: tuple[int, ...] = ()
+    sessions_shared: bool = False  # cluster: sessions in Redis (any worker serves any session)

@@ -239,6 +239,19 @@ class Feed:
                     sub.put_many(msgs)
         return msgs
 
+    def accept(self, msgs: list[Message], broadcast: bool = True) -> None:
+        """Messages numbered elsewhere (the cluster's stream on Redis: backplane.py), in order: kept, and
+        handed to every subscriber unless ``broadcast`` is off (the history read at start)."""
+        if not msgs:
+            return
+        for msg in msgs:
+            self._keep(msg)
+        self.last_seq = max(self.last_seq, msgs[-1].seq)
+        self.published += len(msgs)
+        if broadcast:
+            for sub in self._subs:
+                sub.put_many(msgs)
+
     def _number(self, topic: str, body: Any) -> Message:
         ts = self._clock()
         text = json.dumps({"seq": self.last_seq + 1, "ts": ts, "topic": topic, "body": body},

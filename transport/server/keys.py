@@ -20,6 +20,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CONFIG = web.AppKey("config", ServerConfig)
 FEED = web.AppKey("feed", Feed)
 SOCKETIO: web.AppKey[Any] = web.AppKey("socketio")  # the python-socketio server at /socket.io/
+BACKPLANE: web.AppKey[Any] = web.AppKey("backplane")  # cluster mode: the feed on Redis (backplane.py)
 SOCKETIO_CLIENTS: web.AppKey[dict] = web.AppKey("socketio_clients")  # connected Socket.IO clients (sid → pump)
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("websockets")  # each removes itself
 # Open SSE responses, so a fault or shutdown can end them.

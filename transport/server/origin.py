@@ -28,8 +28,9 @@ def _loopback(host: str) -> bool:
 
 
 def own_ports(request: web.Request) -> set[int]:
-    """The port this request reached the lab on, and every fault proxy's listen port."""
-    ports = {proxy.port for proxy in request.app[PROXIES].values()}
+    """The port this request reached the lab on, every fault proxy's listen port, and in cluster mode the
+    balancer's (the address clients use)."""
+    ports = {proxy.port for proxy in request.app[PROXIES].values()} | set(request.app[CONFIG].public_ports)
     sock = request.transport.get_extra_info("sockname") if request.transport is not None else None
     if sock:
         ports.add(int(sock[1]))

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from .bodies import read_json
-from .keys import BOUND, SESSIONS, VALUES, Handler
+from .keys import BACKPLANE, BOUND, CONFIG, SESSIONS, VALUES, Handler
 from .sessions import COOKIE, QUERY, Session
 from .passthrough import answered
 
@@ -61,6 +62,9 @@ def session_middleware(request: web.Request, handler: Handler) -> Awaitable[web.
     if sid and path != "/session/login" and path != "/" and not path.startswith("/_admin"):
         store = request.app[SESSIONS]
         session, why = store.lookup(sid)
+        if session is None and why == "unknown" and request.app[CONFIG].sessions_shared \
+                and request.app.get(BACKPLANE) is not None:
+            return _shared_lookup(request, handler, sid)
         if session is None:
             if why == "expired":  # found expired before the sweeper got to it: end its connections too
                 end_bound(request.app, sid)
@@ -68,6 +72,19 @@ def session_middleware(request: web.Request, handler: Handler) -> Awaitable[web.
         store.touch(session, background=path in BACKGROUND)
         request[SESSION] = session
     return handler(request)
+
+
+async def _shared_lookup(request: web.Request, handler: Handler, sid: str) -> web.StreamResponse:
+    """Cluster mode with shared sessions: a session this worker has not seen, looked up in Redis."""
+    app = request.app
+    store = app[SESSIONS]
+    found = await app[BACKPLANE].load_session(sid)
+    session = store.adopt(sid, found[0], max(0.0, time.time() - found[1]), found[1]) if found else None
+    if session is None:
+        return _error(401, "session unknown: log in again", reason="unknown")
+    store.touch(session, background=request.path in BACKGROUND)
+    request[SESSION] = session
+    return await handler(request)
 
 
 def set_cookie(resp: web.StreamResponse, request: web.Request, sid: str) -> None:
@@ -84,10 +101,15 @@ async def login_handler(request: web.Request) -> web.Response:
         return _error(400, f'"user" must be a name of 1 to {MAX_USER} characters')
     store = request.app[SESSIONS]
     old = presented_id(request)
+    backplane = request.app.get(BACKPLANE) if request.app[CONFIG].sessions_shared else None
     if old:  # rotation: the presented id is never adopted, and a live one ends here
         if store.logout(old):
             end_bound(request.app, old)
+        if backplane is not None:
+            await backplane.end_session(old)
     session = store.login(user.strip())
+    if backplane is not None:  # every worker can serve it
+        await backplane.save_session(session.sid, session.user, session.created_wall, store.absolute)
     answer = {"ok": True, **store.describe(session)}
     if body.get("carrier") == "query":
         answer["sid"] = session.sid
@@ -109,6 +131,9 @@ async def logout_handler(request: web.Request) -> web.Response:
     if session is not None:
         request.app[SESSIONS].logout(session.sid)
         end_bound(request.app, session.sid)
+        backplane = request.app.get(BACKPLANE) if request.app[CONFIG].sessions_shared else None
+        if backplane is not None:
+            await backplane.end_session(session.sid)
     resp = web.json_response({"ok": True, "ended": session is not None})
     resp.del_cookie(COOKIE, path="/")
     return resp

@@ -82,6 +82,18 @@ class SessionStore:
         self._event("created", session)
         return session
 
+    def adopt(self, sid: str, user: str, age: float, created_wall: float) -> Session | None:
+        """A session another worker of the cluster created (read from Redis), ``age`` seconds old; None
+        when it is past its absolute timeout already."""
+        if age >= self.absolute:
+            return None
+        now = self._clock()
+        session = Session(sid, user, now - age, now, created_wall)
+        self._sessions[sid] = session
+        self._gone.pop(sid, None)
+        self._event("adopted", session, "created by another worker")
+        return session
+
     def logout(self, sid: str) -> bool:
         session = self._sessions.pop(sid, None)
         if session is None:

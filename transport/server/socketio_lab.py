@@ -24,7 +24,7 @@ from aiohttp import web
 
 from .bodies import BadInput, publish_client_message
 from .feed import Feed, Gap, Subscription
-from .keys import CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, Handler
+from .keys import BACKPLANE, CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, Handler
 from .origin import origin_allowed
 from .passthrough import answered
 
@@ -50,6 +50,9 @@ def attach(app: web.Application) -> None:
             after, epoch = resume_point(auth)
         except BadInput as err:
             raise socketio.exceptions.ConnectionRefusedError(err.reason) from None
+        backplane = app.get(BACKPLANE)
+        if backplane is not None and after is not None:  # cluster: this worker may not have read it yet
+            await backplane.caught_up(after)
         sub = feed.subscribe()  # before the snapshot, in the same step: nothing falls between
         sub.what = "socket.io"
         gap, backlog, last = feed.resume(after, epoch)
@@ -69,7 +72,7 @@ def attach(app: web.Application) -> None:
     async def any_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
         """A client's event: published on the feed (topic = its name); the ack says its seq."""
         try:
-            msg = publish_client_message(app[FEED], {"topic": event[:64], "body": args[0] if args else None})
+            msg = await publish_client_message(app, {"topic": event[:64], "body": args[0] if args else None})
         except BadInput as err:
             return {"ok": False, "error": err.reason}
         return {"ok": True, "seq": msg.seq}

@@ -70,9 +70,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
                     raise BadInput(f"the message is {len(msg.data):,} bytes, over the "
                                    f"{human_size(cfg.max_msg_size)} limit (--max-size)", status=413, kind="size")
                 if msg.type == WSMsgType.TEXT:
-                    _publish_text(feed, msg.data)
+                    await _publish_text(request.app, msg.data)
                 elif msg.type == WSMsgType.BINARY:
-                    publish_client_message(feed, {"topic": "binary", "body": msg.data.hex()})
+                    await publish_client_message(request.app, {"topic": "binary", "body": msg.data.hex()})
             except BadInput as err:  # a close code with the reason, never a dropped connection
                 code = 1009 if err.kind == "size" else 1007
                 log.info("closing a /ws client with %d: %s", code, err.reason)
@@ -87,7 +87,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def _publish_text(feed: Feed, text: str) -> None:
+async def _publish_text(app: web.Application, text: str) -> None:
     """JSON is published as a message (``topic`` and ``body`` kept); text that is not JSON as a chat
     string. JSON too deep or with non-finite numbers raises BadInput (the socket closes with 1007)."""
     try:
@@ -96,7 +96,7 @@ def _publish_text(feed: Feed, text: str) -> None:
         if err.kind != "syntax":
             raise
         obj = text
-    publish_client_message(feed, obj)
+    await publish_client_message(app, obj)
 
 
 async def _replay(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, after: int | None,

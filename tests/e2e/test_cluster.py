@@ -1,0 +1,133 @@
+"""The lab as a cluster, end to end with real Redis and HAProxy (``python -m transport.server --cluster N``):
+every feed transport through the balancer while one worker is killed and another restarted — nothing lost,
+nothing twice, and the resumes served by other workers; sessions shared through Redis, or node-local (then
+round-robin balancing logs users out: the 401s the document's readers meet in production)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import aiohttp
+import pytest
+
+from tests.helpers import ROOT, read_line, stop_child, wait_until
+from transport.lab_admin import post_fault
+from transport.registry import TRANSPORTS
+from transport.wire import WORKER_HEADER
+
+HAVE = shutil.which("redis-server") is not None and shutil.which("haproxy") is not None
+pytestmark = pytest.mark.skipif(not HAVE and not os.environ.get("CI"),
+                                reason="cluster mode needs redis-server and haproxy (apt install redis-server "
+                                       "haproxy); .ci/run installs them and these tests do not skip there")
+
+
+class ClusterProcess:
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "transport.server", "--watch-parent", "--cluster", *args,
+                                      "--log-level", "WARNING"], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+        self.info = json.loads(read_line(self.proc.stdout, 30))
+        assert self.info["event"] == "listening", self.info
+        self.url, self.token = self.info["url"], self.info["admin_token"]
+
+    def stop(self) -> None:
+        stop_child(self.proc, 20)
+
+
+@pytest.fixture
+def cluster3():
+    c = ClusterProcess("3", "--rate", "20")
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def worker_of(e) -> str | None:
+    """The worker that served a row: the response's header, or the WebSocket handshake's."""
+    headers = e.meta.get("headers") or e.meta.get("response_headers") or {}
+    return next((v for k, v in headers.items() if k.lower() == WORKER_HEADER.lower()), None)
+
+
+def connections(events) -> list[str]:
+    """Which worker served each connection (or each poll), in order."""
+    return [w for e in events if e.kind in ("open", "response") and (w := worker_of(e))]
+
+
+FEED = {"websocket": {}, "sse": {}, "long_poll": {}, "short_poll": {"interval": 0.2}, "stream": {},
+        "socketio": {"transports": "websocket"}}
+
+
+@pytest.mark.timeout(120)
+async def test_every_transport_survives_a_killed_and_a_restarted_worker(cluster3):
+    c = cluster3
+    assert [w["id"] for w in c.info["workers"]] == ["w1", "w2", "w3"] and c.info["redis"].startswith("redis://")
+    runs = {}
+    for name, options in FEED.items():
+        info = TRANSPORTS[name]
+        events: list = []
+        client = info.make(info.lab_url(c.url), events.append, **options)
+        runs[name] = (client, events, asyncio.ensure_future(client.run()))
+    try:
+        await wait_until(lambda: all(cl.ledger.received >= 20 for cl, _e, _t in runs.values()), 30, "20 each")
+        before = {name: connections(ev) for name, (_c, ev, _t) in runs.items()}
+        assert {w.split("/")[0] for ws in before.values() for w in ws} >= {"w1", "w2", "w3"}  # round robin
+        await post_fault(c.url, c.token, {"action": "kill_worker", "worker": "w2"})
+        await asyncio.sleep(1.0)  # the scenario's schedule: the kill, then a restart a second later
+        await post_fault(c.url, c.token, {"action": "restart_worker", "worker": "w3"})
+        mark = {name: cl.ledger.received for name, (cl, _e, _t) in runs.items()}
+        await wait_until(lambda: all(cl.ledger.received >= mark[name] + 40 for name, (cl, _e, _t) in runs.items()),
+                         40, "40 more each after the faults")
+    finally:
+        for client, _events, task in runs.values():
+            await client.close()
+            await asyncio.wait_for(task, 10)
+    for name, (client, events, _t) in runs.items():
+        led = client.ledger
+        assert (led.lost, led.duplicated) == (0, 0), (name, led.summary())
+        hit = [w for w in before[name][-1:] if w.split("/")[0] in ("w2", "w3")]
+        if hit and name in ("websocket", "sse", "stream", "socketio"):  # a held connection on a worker that went
+            assert led.episodes and all(ep.recovered for ep in led.episodes), (name, led.summary())
+            after = connections(events)[len(before[name]):]
+            assert after and after[0] != hit[0], (name, hit, after)  # resumed on another worker process
+
+
+async def login_and_ask(url: str, times: int) -> list[int]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:  # cookies of an IP
+        async with session.post(f"{url}/session/login", json={"user": "ana"}) as resp:
+            assert resp.status == 200
+        statuses = []
+        for _ in range(times):
+            async with session.get(f"{url}/session/me") as resp:
+                statuses.append(resp.status)
+                await resp.read()
+        return statuses
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sessions,balance", [("local", "roundrobin"), ("shared", "roundrobin"),
+                                              ("local", "cookie")])
+async def test_node_local_sessions_need_sticky_balancing(sessions, balance):
+    c = ClusterProcess("2", "--rate", "0", "--sessions", sessions, "--balance", balance)
+    try:
+        statuses = await login_and_ask(c.url, 6)
+    finally:
+        c.stop()
+    if sessions == "local" and balance == "roundrobin":
+        assert 401 in statuses and 200 in statuses  # the other worker never heard of the session
+    else:
+        assert statuses == [200] * 6
+
+
+async def test_a_missing_balancer_or_redis_is_one_sentence(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # neither redis-server nor haproxy on the PATH
+    proc = subprocess.run([sys.executable, "-m", "transport.server", "--cluster", "2"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30)
+    first = json.loads(proc.stdout.splitlines()[0])
+    assert proc.returncode == 1 and first["event"] == "error"
+    assert first["error"].startswith("Cluster mode needs Redis: install it")

@@ -1,0 +1,265 @@
+"""The feed on Redis, for a lab of several worker processes (cluster mode).
+
+One Redis Stream holds the feed: every publish (the ticker, a client's message, a burst) runs one
+Lua script that takes the next seq from a counter and appends the envelope with the seq as its
+stream id, so the numbering is global and in order whichever worker published. Every worker reads
+the stream (``XREAD BLOCK``) into its own :class:`~transport.server.feed.Feed`, which hands each
+message to that worker's clients and keeps the history ``Last-Event-ID`` / ``?after=`` resume from;
+the numbering's epoch is a key beside it. A client that lands on another worker resumes from the
+same seqs, with nothing lost.
+
+The demo ticker runs on one worker at a time: the holder of a short lease in Redis, renewed while it
+lives (a killed worker's lease runs out and another takes the feed over). Its rate is a key, so the
+admin action ``rate`` works on whichever worker it reaches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any, Callable
+
+import redis.asyncio as aioredis
+
+from ..envelope import envelope_fields
+from .feed import TOPICS, Feed, Message, MessageTooLarge, demo_body, new_epoch, utf8_size
+
+log = logging.getLogger("duplex.server.cluster")
+
+SESSION_KEY = "duplex:session:"
+SUPERVISOR = "duplex:supervisor"  # the cluster supervisor's channel (cluster.py): worker actions, the balancing
+SUPERVISOR_DELAY_S = 0.1  # the action is published after the admin answer went out (it may kill this worker)
+STREAM, SEQ, EPOCH, RATE, LEADER, CONTROL = ("duplex:feed", "duplex:seq", "duplex:epoch", "duplex:rate",
+                                             "duplex:ticker", "duplex:control")
+LEASE_MS = 2000  # the ticker's lease; renewed every third of it
+READ_BLOCK_MS = 1000
+READ_COUNT = 2000
+CATCH_UP_S = 2.0  # how long a resume waits for this worker to have read a seq another one delivered
+MAX_ITEMS = 1000  # messages per script call (a burst goes in several)
+
+# KEYS: seq counter, stream. ARGV: n, ts, maxlen, then (topic as JSON, body as JSON) n times. The
+# envelope is written exactly as Feed._number writes it (compact JSON, keys in order).
+_PUBLISH = """
+local n = tonumber(ARGV[1])
+local seqs = {}
+for i = 1, n do
+  local seq = redis.call('INCR', KEYS[1])
+  local text = '{"seq":' .. seq .. ',"ts":' .. ARGV[2] .. ',"topic":' .. ARGV[2 + 2 * i] .. ',"body":'
+    .. ARGV[3 + 2 * i] .. '}'
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], seq .. '-1', 't', text)
+  seqs[i] = seq
+end
+return seqs
+"""
+
+
+class Backplane:
+    def __init__(self, url: str, feed: Feed, worker: str) -> None:
+        self.url, self.feed, self.worker = url, feed, worker
+        self.redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
+        self._script = self.redis.register_script(_PUBLISH)
+        self._last_id = "0-0"
+        self._tasks: list[asyncio.Task] = []
+        self._seen = asyncio.Condition()
+        self.leader = False
+        self.rate = 0.0
+        self.on_session_ended: Callable[[str], None] | None = None  # another worker ended a session
+
+    # -- start / stop ------------------------------------------------------------------------
+    async def start(self, rate: float | None = None) -> None:
+        """The numbering's epoch, the history so far, then reading the stream, the ticker's lease and
+        the control channel. ``rate``: set the ticker's rate (the cluster's first worker does)."""
+        r = self.redis
+        await r.set(EPOCH, new_epoch(), nx=True)
+        self.feed.epoch = str(await r.get(EPOCH) or self.feed.epoch)
+        if rate is not None:
+            await r.set(RATE, rate)
+        entries: Any = await r.xrevrange(STREAM, count=self.feed.history_limit)
+        msgs = [_message(text) for _id, fields in reversed(entries) if (text := fields.get("t"))]
+        if entries:
+            self._last_id = entries[0][0]
+        self.feed.accept([m for m in msgs if m is not None], broadcast=False)
+        self.feed.last_seq = max(self.feed.last_seq, int(await r.get(SEQ) or 0))
+        self._tasks = [asyncio.create_task(self._read_forever()), asyncio.create_task(self._tick_forever()),
+                       asyncio.create_task(self._control_forever())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.leader:
+            try:
+                await self.redis.delete(LEADER)
+            except (aioredis.RedisError, OSError):
+                pass
+        await self.redis.aclose()
+
+    # -- publishing --------------------------------------------------------------------------
+    async def publish(self, topic: str, body: Any) -> Message:
+        return (await self.publish_many([(topic, body)]))[0]
+
+    async def publish_many(self, items: list[tuple[str, Any]]) -> list[Message]:
+        """Number and append; the stream's readers (this worker's too) hand them to the clients. Raises
+        MessageTooLarge for an envelope over the feed's limit (nothing of that call published)."""
+        out: list[Message] = []
+        for start in range(0, len(items), MAX_ITEMS):
+            chunk = items[start:start + MAX_ITEMS]
+            ts = time.monotonic_ns()
+            args: list[Any] = [len(chunk), ts, self.feed.history_limit]
+            parts = []
+            for topic, body in chunk:
+                t, b = json.dumps(topic), json.dumps(body, separators=(",", ":"), allow_nan=False)
+                size = len(t) + len(b) + 40 + len(str(ts))
+                if size > self.feed.max_message:
+                    raise MessageTooLarge(size, self.feed.max_message)
+                args += [t, b]
+                parts.append((topic, t, b))
+            seqs = await self._script(keys=[SEQ, STREAM], args=args)
+            for seq, (topic, t, b) in zip(seqs, parts):
+                text = f'{{"seq":{seq},"ts":{ts},"topic":{t},"body":{b}}}'
+                out.append(Message(int(seq), ts, topic, text, utf8_size(text)))
+        return out
+
+    # -- reading -----------------------------------------------------------------------------
+    async def _read_forever(self) -> None:
+        r = self.redis
+        while True:
+            try:
+                got: Any = await r.xread({STREAM: self._last_id}, count=READ_COUNT, block=READ_BLOCK_MS)
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("reading the feed from Redis failed (%s); again in a second", exc)
+                await asyncio.sleep(1.0)  # Redis gone a moment: a retry schedule, not a wait for a condition
+                continue
+            for _stream, entries in got or ():
+                msgs = [m for _id, fields in entries if (m := _message(fields.get("t", "")))]
+                if entries:
+                    self._last_id = entries[-1][0]
+                if msgs and msgs[0].seq <= self.feed.last_seq and self.feed.last_seq - msgs[0].seq < len(msgs):
+                    msgs = [m for m in msgs if m.seq > self.feed.last_seq]  # read at start already
+                self.feed.accept(msgs)
+            async with self._seen:
+                self._seen.notify_all()
+
+    async def caught_up(self, seq: int, timeout: float = CATCH_UP_S) -> bool:
+        """Wait (bounded) until this worker has read ``seq``: a client that another worker served resumes
+        here from a point this worker's reader may not have reached yet."""
+        if seq <= self.feed.last_seq:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._seen:
+                    await self._seen.wait_for(lambda: seq <= self.feed.last_seq)
+            return True
+        except TimeoutError:
+            return False
+
+    # -- the ticker on one worker at a time ---------------------------------------------------
+    async def _tick_forever(self) -> None:
+        r = self.redis
+        start, n, rate = 0.0, 0, 0.0
+        loop = asyncio.get_running_loop()
+        renew_at = 0.0
+        while True:
+            now = loop.time()
+            if now >= renew_at:
+                renew_at = now + LEASE_MS / 3000
+                try:
+                    held = await r.set(LEADER, self.worker, nx=True, px=LEASE_MS) or \
+                        (await r.get(LEADER) == self.worker and await r.pexpire(LEADER, LEASE_MS))
+                    new_rate = float(await r.get(RATE) or 0)
+                except (aioredis.RedisError, OSError):
+                    held, new_rate = False, rate
+                if held and (not self.leader or new_rate != rate):
+                    start, n = loop.time(), 0  # a new schedule: a new leader, or a new rate
+                self.leader, rate = bool(held), new_rate
+                self.rate = rate
+            if not self.leader or rate <= 0:
+                await asyncio.sleep(LEASE_MS / 3000)  # the lease's schedule
+                continue
+            now = loop.time()
+            due = int((now - start) * rate) + 1
+            if due - n > rate:  # more than a second behind: do not burst
+                start, due = now - n / rate, n + 1
+            if n < due:
+                try:
+                    await self.publish_many([(TOPICS[i % len(TOPICS)], demo_body(TOPICS[i % len(TOPICS)], i))
+                                             for i in range(n + 1, due + 1)])
+                except (aioredis.RedisError, OSError) as exc:
+                    log.warning("publishing to Redis failed: %s", exc)
+                n = due
+            await asyncio.sleep(max(0.005, min(start + n / rate - loop.time(), renew_at - loop.time())))
+
+    async def set_rate(self, rate: float) -> float:
+        previous = float(await self.redis.get(RATE) or 0)
+        await self.redis.set(RATE, rate)
+        return previous
+
+    # -- sessions shared by the workers (``--sessions shared``) ---------------------------------
+    async def save_session(self, sid: str, user: str, created_wall: float, absolute: float) -> None:
+        await self.redis.set(SESSION_KEY + sid, json.dumps({"user": user, "created": created_wall}),
+                             ex=max(1, int(absolute) + 1))
+
+    async def load_session(self, sid: str) -> tuple[str, float] | None:
+        """(user, creation time on the wall clock) of a session any worker created, or None."""
+        raw = await self.redis.get(SESSION_KEY + sid)
+        try:
+            d = json.loads(raw) if raw else None
+            return (str(d["user"]), float(d["created"])) if isinstance(d, dict) else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def end_session(self, sid: str) -> None:
+        """Logged out (or rotated) on one worker: on all of them."""
+        await self.redis.delete(SESSION_KEY + sid)
+        await self.redis.publish(CONTROL, json.dumps({"action": "session_ended", "sid": sid}))
+
+    # -- cluster-wide actions ------------------------------------------------------------------
+    async def evict(self) -> int:
+        """Forget the history everywhere (a fault): the stream is trimmed, every worker forgets its copy."""
+        await self.redis.xtrim(STREAM, maxlen=0)
+        await self.redis.publish(CONTROL, json.dumps({"action": "evict_history"}))
+        return self.feed.evict()
+
+    async def control(self, action: dict[str, Any]) -> bool:
+        """An action for the cluster's supervisor (kill or restart a worker, the balancing), sent a moment
+        after this call returns (the answer goes out first: the action may be this worker's end). False:
+        no supervisor listens."""
+        listening: Any = await self.redis.pubsub_numsub(SUPERVISOR)
+        if not listening or not int(listening[0][1]):
+            return False
+        text = json.dumps(action)
+
+        async def later() -> None:
+            await asyncio.sleep(SUPERVISOR_DELAY_S)
+            await self.redis.publish(SUPERVISOR, text)
+
+        task = asyncio.create_task(later())
+        self._tasks.append(task)
+        return True
+
+    async def _control_forever(self) -> None:
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(CONTROL)
+        try:
+            async for item in pubsub.listen():
+                if item.get("type") != "message":
+                    continue
+                try:
+                    action = json.loads(item["data"])
+                except ValueError:
+                    continue
+                if action.get("action") == "evict_history":
+                    self.feed.evict()
+                elif action.get("action") == "session_ended" and self.on_session_ended is not None:
+                    self.on_session_ended(str(action.get("sid", "")))
+        finally:
+            await pubsub.aclose()
+
+
+def _message(text: str) -> Message | None:
+    seq, ts, topic, _obj = envelope_fields(text)  # the fast path: the script wrote the lab's own shape
+    if seq is None or ts is None or topic is None:
+        return None
+    return Message(seq, ts, topic, text, utf8_size(text))

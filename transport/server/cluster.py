@@ -1,0 +1,351 @@
+"""``python -m transport.server --cluster N``: N lab workers behind HAProxy, their feed on Redis.
+
+The supervisor starts, each in a process group of its own and never left running:
+- Redis (Debian's ``redis-server``) on a free loopback port with a throwaway data folder, unless the
+  user names one (``--redis URL``), flushed of Duplex's keys;
+- N workers (``python -m transport.server --worker-id wI --redis URL …``), the first one setting the
+  feed's rate; each reads the stream and serves its own clients (backplane.py);
+- HAProxy (Debian's ``haproxy``) with a configuration generated here: round robin, sticky by a
+  cookie, or by source address; switched at run time by a reload (``-sf``: the old process finishes
+  its connections).
+
+The first stdout line is JSON as in single-process mode, ``url`` being the balancer's, plus
+``workers`` (each one's ``id``, ``pid``, ``port``) and ``redis``. Actions reach it through Redis
+(the admin API's ``kill_worker``, ``restart_worker`` and ``balance``, which any worker forwards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ..child_process import end_group, own_group_dying_with_parent
+from .backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR
+
+log = logging.getLogger("duplex.server.cluster")
+
+BALANCES = ("roundrobin", "cookie", "source")
+START_S = 20.0  # a worker, Redis or HAProxy that is not up by then: the cluster says so and stops
+REDIS_NOT_FOUND = ("Cluster mode needs Redis: install it (Debian: apt install redis-server) or name a running one "
+                   "with --redis redis://HOST:PORT.")
+HAPROXY_NOT_FOUND = "Cluster mode needs HAProxy: install it (Debian: apt install haproxy)."
+
+
+class ClusterError(Exception):
+    """One sentence: what is missing or did not start."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Worker:
+    id: str
+    proc: asyncio.subprocess.Process | None = None
+    port: int = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "pid": self.pid, "port": self.port,
+                "alive": self.proc is not None and self.proc.returncode is None}
+
+
+@dataclass
+class Cluster:
+    n: int
+    worker_args: list[str]
+    rate: float
+    balance: str = "roundrobin"
+    sessions: str = "shared"
+    redis_url: str = ""
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="duplex-cluster-")))
+    port: int = 0  # the balancer's
+    workers: list[Worker] = field(default_factory=list)
+    _redis_proc: asyncio.subprocess.Process | None = None
+    _haproxy: asyncio.subprocess.Process | None = None
+
+    # -- start ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if not self.redis_url:
+            await self._start_redis()
+        await self._reset_keys()
+        self.port = self.port or free_port()
+        self.workers = [Worker(f"w{i + 1}") for i in range(self.n)]
+        await asyncio.gather(*(self._start_worker(w, first=i == 0) for i, w in enumerate(self.workers)))
+        await self._start_haproxy()
+
+    async def _start_redis(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ClusterError(REDIS_NOT_FOUND)
+        port = free_port()
+        data = self.folder / "redis"
+        data.mkdir()
+        self._redis_proc = await asyncio.create_subprocess_exec(
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(data), "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=own_group_dying_with_parent)
+        self.redis_url = f"redis://127.0.0.1:{port}/0"
+        client = aioredis.from_url(self.redis_url)
+        try:
+            for _ in range(int(START_S / 0.05)):
+                try:
+                    if await client.ping():
+                        return
+                except (aioredis.RedisError, OSError):
+                    pass
+                if self._redis_proc.returncode is not None:
+                    break
+                await asyncio.sleep(0.05)  # polling a port that is not open yet: bounded
+        finally:
+            await client.aclose()
+        raise ClusterError(f"Redis did not start on 127.0.0.1:{port}.")
+
+    async def _reset_keys(self) -> None:
+        client = aioredis.from_url(self.redis_url)
+        try:
+            await client.delete(STREAM, SEQ, EPOCH, RATE, LEADER, *(await client.keys("duplex:session:*")))
+        except (aioredis.RedisError, OSError) as exc:
+            raise ClusterError(f"Redis at {self.redis_url} cannot be used: {exc}.") from None
+        finally:
+            await client.aclose()
+
+    async def _start_worker(self, w: Worker, first: bool) -> None:
+        env = {**os.environ, "DUPLEX_ADMIN_TOKEN": self.admin_token}
+        cmd = [sys.executable, "-m", "transport.server", "--port", "0", "--worker-id", w.id, "--redis", self.redis_url,
+               "--public-port", str(self.port), "--sessions", self.sessions,
+               "--rate", str(self.rate if first else 0), "--watch-parent", *self.worker_args]
+        w.proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
+                                                      stdout=asyncio.subprocess.PIPE, env=env,
+                                                      preexec_fn=own_group_dying_with_parent)
+        assert w.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(w.proc.stdout.readline(), START_S)
+            info = json.loads(line)
+            w.port = int(info["port"])
+        except (TimeoutError, ValueError, KeyError) as exc:
+            raise ClusterError(f"lab worker {w.id} did not start ({exc or 'no answer'}).") from None
+        asyncio.create_task(_drain(w.proc.stdout))
+
+    # -- the balancer ----------------------------------------------------------------------------
+    def haproxy_config(self) -> str:
+        servers = []
+        for w in self.workers:
+            cookie = f" cookie {w.id}" if self.balance == "cookie" else ""
+            servers.append(f"  server {w.id} 127.0.0.1:{w.port} check inter 500 fall 3 rise 1"
+                           f" on-marked-down shutdown-sessions{cookie}")
+        balance = "source" if self.balance == "source" else "roundrobin"
+        sticky = "  cookie DUPLEX_NODE insert indirect nocache httponly\n" if self.balance == "cookie" else ""
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        maxconn = max(1000, min(100_000, ((hard if hard != resource.RLIM_INFINITY else 200_000) - 200) // 2))
+        return f"""global
+  maxconn {maxconn}
+  stats socket {self.folder}/haproxy.sock mode 600 level admin
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 1h
+  timeout server 1h
+  timeout tunnel 1h
+  timeout http-request 15s
+  timeout check 2s
+  timeout client-fin 2s
+  timeout server-fin 2s
+frontend lab
+  bind 127.0.0.1:{self.port}
+  default_backend workers
+backend workers
+  balance {balance}
+{sticky}  option httpchk GET /
+  http-check expect status 200
+{chr(10).join(servers)}
+"""
+
+    async def _start_haproxy(self) -> None:
+        binary = shutil.which("haproxy")
+        if binary is None:
+            raise ClusterError(HAPROXY_NOT_FOUND)
+        config = self.folder / "haproxy.cfg"
+        config.write_text(self.haproxy_config(), encoding="utf-8")
+        old = self._haproxy
+        args = [binary, "-db", "-f", str(config)] + (["-sf", str(old.pid)] if old is not None else [])
+        self._haproxy = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=own_group_dying_with_parent)
+        for _ in range(int(START_S / 0.05)):
+            if self._haproxy.returncode is not None:
+                assert self._haproxy.stderr is not None
+                said = (await self._haproxy.stderr.read(2000)).decode("utf-8", "replace").strip()
+                raise ClusterError(f"HAProxy did not start: {said.splitlines()[-1] if said else 'no reason given'}")
+            try:
+                _r, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)  # its port not open yet: bounded
+        assert self._haproxy.stderr is not None
+        asyncio.create_task(_drain(self._haproxy.stderr))
+        if old is not None:
+            asyncio.create_task(_reap(old))
+
+    # -- actions ---------------------------------------------------------------------------------
+    def worker(self, wid: Any) -> Worker | None:
+        return next((w for w in self.workers if w.id == wid), None)
+
+    async def kill_worker(self, wid: Any) -> str:
+        w = self.worker(wid)
+        if w is None or w.proc is None or w.proc.returncode is not None:
+            return f"no running worker {wid!r}"
+        end_group(w.proc.pid)
+        await w.proc.wait()
+        log.warning("worker %s killed", w.id)
+        return f"worker {w.id} killed"
+
+    async def restart_worker(self, wid: Any) -> str:
+        """Kill (if running) and start again: a new process on a new port, the balancer told by a reload."""
+        w = self.worker(wid)
+        if w is None:
+            return f"no worker {wid!r}"
+        if w.proc is not None and w.proc.returncode is None:
+            end_group(w.proc.pid)
+            await w.proc.wait()
+        await self._start_worker(w, first=False)
+        # HAProxy's runtime API moves the server to the new port: no reload, no connection of the others cut
+        said = await self.haproxy_command(f"set server workers/{w.id} addr 127.0.0.1 port {w.port}")
+        await self.haproxy_command(f"set server workers/{w.id} state ready")
+        if "not" in said.lower() and "port" not in said.lower():  # an older HAProxy: reload instead
+            await self._start_haproxy()
+        return f"worker {w.id} restarted on port {w.port}"
+
+    async def haproxy_command(self, command: str) -> str:
+        """One command on HAProxy's runtime API (its stats socket, in the cluster's folder)."""
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.folder / "haproxy.sock"))
+        except OSError as exc:
+            return f"HAProxy's runtime API is not reachable: {exc}"
+        try:
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            return (await asyncio.wait_for(reader.read(1 << 16), 5)).decode("utf-8", "replace").strip()
+        except (OSError, TimeoutError) as exc:
+            return f"HAProxy's runtime API did not answer: {exc}"
+        finally:
+            writer.close()
+
+    async def set_balance(self, mode: Any) -> str:
+        if mode not in BALANCES:
+            return f"balance must be one of {', '.join(BALANCES)}"
+        self.balance = str(mode)
+        await self._start_haproxy()
+        return f"balancing {self.balance}"
+
+    async def listen(self) -> None:
+        """The admin API's cluster actions, which any worker forwards through Redis."""
+        client = aioredis.from_url(self.redis_url, decode_responses=True)
+        pubsub = client.pubsub()
+        await pubsub.subscribe(SUPERVISOR)
+        try:
+            async for item in pubsub.listen():
+                if item.get("type") != "message":
+                    continue
+                try:
+                    action = json.loads(item["data"])
+                except ValueError:
+                    continue
+                what = action.get("action")
+                if what == "kill_worker":
+                    said = await self.kill_worker(action.get("worker"))
+                elif what == "restart_worker":
+                    said = await self.restart_worker(action.get("worker"))
+                elif what == "balance":
+                    said = await self.set_balance(action.get("mode"))
+                else:
+                    continue
+                print(json.dumps({"event": "cluster", "action": what, "said": said,
+                                  "workers": [w.to_json() for w in self.workers], "balance": self.balance}),
+                      flush=True)
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+
+    # -- stop --------------------------------------------------------------------------------------
+    async def stop(self) -> None:
+        procs = [w.proc for w in self.workers if w.proc is not None] + [p for p in (self._haproxy, self._redis_proc)
+                                                                         if p is not None]
+        for p in procs:
+            if p.returncode is None:
+                end_group(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                await asyncio.wait_for(p.wait(), 5)
+            except TimeoutError:
+                end_group(p.pid)
+                await p.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def announce(self) -> dict[str, Any]:
+        return {"event": "listening", "url": f"http://127.0.0.1:{self.port}", "port": self.port,
+                "admin_token": self.admin_token, "workers": [w.to_json() for w in self.workers],
+                "redis": self.redis_url, "balance": self.balance, "sessions": self.sessions}
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    """A child's output we do not need, read so that it never blocks on a full pipe."""
+    with contextlib.suppress(Exception):
+        while await stream.read(65536):
+            pass
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(proc.wait(), 3600)
+
+
+async def run_cluster(args: argparse.Namespace, worker_args: list[str]) -> int:
+    cluster = Cluster(args.cluster, worker_args, args.rate, balance=args.balance, sessions=args.sessions,
+                      redis_url=args.redis or "", port=args.port)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await cluster.start()
+    except ClusterError as exc:
+        print(json.dumps({"event": "error", "error": str(exc)}), flush=True)
+        await cluster.stop()
+        return 1
+    print(json.dumps(cluster.announce()), flush=True)
+    listener = asyncio.create_task(cluster.listen())
+    if args.watch_parent:
+        from .__main__ import _watch_parent
+        _watch_parent(loop, stop)
+    await stop.wait()
+    listener.cancel()
+    await asyncio.gather(listener, return_exceptions=True)
+    await cluster.stop()
+    return 0
+
