@@ -39,6 +39,9 @@ FAULT_TYPES: tuple[FaultType, ...] = (
     FaultType("evict_history", "Server: evict history (resume → gap)", "server", "", ""),
     FaultType("expire_sessions", "Server: expire every session", "server", "", ""),
     FaultType("kill", "Lab process: kill (SIGKILL), start a new one", "process", "", ""),
+    # a lab started as a cluster (--cluster N): one worker, by its number; its clients move to the others
+    FaultType("kill_worker", "Cluster: kill worker N (SIGKILL)", "server", "worker", "worker", 1),
+    FaultType("restart_worker", "Cluster: restart worker N", "server", "worker", "worker", 1),
 )
 TYPES: dict[str, FaultType] = {t.key: t for t in FAULT_TYPES}
 STREAMS = ("downstream", "upstream")
@@ -87,6 +90,8 @@ class FaultSpec:
         for name in ("duration", "every", "span"):
             if getattr(self, name) > MAX_SECONDS:
                 raise FaultError(f"The fault's {name} is at most {MAX_SECONDS:g} s.")
+        if self.fault in ("kill_worker", "restart_worker") and (self.value < 1 or not float(self.value).is_integer()):
+            raise FaultError(f"A cluster's workers are numbered from 1 (w1, w2, …), not {self.value:g}.")
         if self.fault == "close_websockets" and not (1000 <= self.value <= 4999 and self.value not in
                                                       (1004, 1005, 1006, 1015)):
             raise FaultError(f"{self.value:g} is not a close code a server may send (1000–4999, "
@@ -120,7 +125,9 @@ class FaultSpec:
         """The fault in a few words (a scenario step, a marker)."""
         t = self.type
         text = t.label
-        if t.attribute:
+        if t.unit == "worker":
+            text = text.replace("worker N", f"worker w{int(self.value)}")
+        elif t.attribute:
             text += f" {self.value:g}" if t.unit == "code" else f" {self.value:g} {t.unit}"
             if self.jitter:
                 text += f" ± {self.jitter:g} ms"
@@ -154,6 +161,8 @@ class FaultSpec:
             body["down_s"] = self.duration
         elif self.fault == "close_websockets":
             body["code"] = int(self.value)
+        elif self.fault in ("kill_worker", "restart_worker"):
+            body["worker"] = f"w{int(self.value)}"
         return body
 
     def marker(self, answer: dict[str, Any]) -> str:
@@ -163,6 +172,8 @@ class FaultSpec:
             said = f" ({self.duration:g} s down)"
         elif self.fault == "close_websockets":
             said = f" (code {self.value:g})"
+        elif self.fault in ("kill_worker", "restart_worker"):
+            said = f" (w{int(self.value)})"
         counts = ", ".join(f"{k} {v}" for k, v in answer.items() if k in ("closed", "ended", "evicted", "expired"))
         return f"server fault: {self.fault}{said}" + (f": {counts}" if counts else "")
 

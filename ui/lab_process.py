@@ -41,11 +41,13 @@ class LabProcess(QObject):
     failed = Signal(str)  # one sentence
     stopped = Signal()
     killed = Signal(float, bool)  # killed on purpose: seconds until the restart, history kept
+    clusterChanged = Signal(object)  # a cluster's workers after one was killed or restarted (a list of dicts)
 
     def __init__(self, rate: float = 5.0, parent: QObject | None = None, extra: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
         self.rate = rate
         self.extra = extra  # more server options (the Compare tab's own lab)
+        self.cluster: tuple[int, str, str] = (0, "roundrobin", "shared")  # workers (0: one process), balance, sessions
         self.url = ""
         self.token = ""
         self.announced: dict = {}  # the whole listening line (last_seq, loaded…)
@@ -79,8 +81,12 @@ class LabProcess(QObject):
         self._stopping = False
         self._announced = False
         self._buffer = b""
+        n, balance, sessions = self.cluster
+        # a cluster keeps its history in Redis (the stream), one process in its file
+        where = ["--cluster", str(n), "--balance", balance, "--sessions", sessions] if n else \
+            ["--history-file", self.history_file]
         self.proc.setArguments(["-m", "transport.server", "--port", str(port), "--rate", f"{self.rate:g}",
-                                "--history", str(APP_HISTORY), "--history-file", self.history_file,
+                                "--history", str(APP_HISTORY), *where,
                                 "--watch-parent", "--log-level", "WARNING",
                                 *self.extra])
         self.proc.start()
@@ -179,6 +185,11 @@ class LabProcess(QObject):
                 self._port = int(msg.get("port") or 0)
                 log.info("lab server listening on %s", self.url)
                 self.listening.emit(self.url, self.token)
+            elif msg.get("event") == "cluster" and isinstance(msg.get("workers"), list):
+                self.announced["workers"] = msg["workers"]
+                self.announced["balance"] = msg.get("balance")
+                log.info("lab cluster: %s", msg.get("said"))
+                self.clusterChanged.emit(msg["workers"])
             elif msg.get("event") == "error":
                 if self._port:  # a restart found its port taken: any port is better than none
                     log.warning("lab: %s; trying another port", msg.get("error"))

@@ -119,6 +119,10 @@ class MainWindow(QMainWindow):
         self.monitor.sessionEvents.connect(self.virtual_browsers.server_events)
         self.server_tab.killRequested.connect(self.kill_lab)
         self.server_tab.rateRequested.connect(self._on_server_tab_rate_requested)
+        self.server_tab.clusterRequested.connect(self._on_server_tab_cluster_requested)
+        self.server_tab.workerActionRequested.connect(self._on_server_tab_worker_action)
+        self.monitor.workersViewed.connect(self.server_tab.show_workers)
+        self.lab.clusterChanged.connect(lambda workers: setattr(self.monitor, "workers", list(workers)))
         self.server_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.server_tab, text))
         self.browser_tab.agreement.faultMarked.connect(self.mark_everywhere)
         self.compare_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.compare_tab, text))
@@ -139,7 +143,9 @@ class MainWindow(QMainWindow):
 
     def _on_lab_listening(self, url: str, token: str) -> None:
         self.lab_label.setText(f"Lab server: {url}")
-        self.server_tab.set_lab(url, self.lab.history_file)
+        redis = self.lab.announced.get("redis")
+        self.server_tab.set_lab(url, f"history: the stream on {redis}" if redis else
+                                f"history file {self.lab.history_file}")
         if self._lab_killed:  # a new process after a kill: say what it remembers
             self._lab_killed = False
             said = self.lab.announced
@@ -150,7 +156,8 @@ class MainWindow(QMainWindow):
         for tab in self.transport_tabs:
             tab.set_lab(url, token)
         self.browser_tab.set_lab(url, token)
-        self.monitor.watch(url, token)
+        self.monitor.watch(url, token, self.lab.announced.get("workers"))
+        self.server_tab.set_cluster(self.lab.announced)
         self.labReady.emit(url)
 
     def _on_server_tab_rate_requested(self, rate: float) -> None:
@@ -161,6 +168,30 @@ class MainWindow(QMainWindow):
             self.mark_everywhere(f"feed rate {answer.get('previous', 0):g} → {rate:g} messages/s")
 
         self._tasks.spawn(set_rate())
+
+    def _on_server_tab_cluster_requested(self, workers: int, balance: str, sessions: str) -> None:
+        """The lab again, as one process (1) or as a cluster: every tab reconnects to its new address."""
+        async def relaunch() -> None:
+            cluster = (workers if workers > 1 else 0, balance, sessions)
+            if cluster == self.lab.cluster and self.lab.running:
+                return
+            self.mark_everywhere(f"lab restarting as {'one process' if workers <= 1 else f'{workers} workers'}"
+                                 + (f" behind HAProxy ({balance}, sessions {sessions})" if workers > 1 else ""))
+            await self.lab.stop_async()
+            self.lab.cluster = cluster
+            self.lab.announced = {}
+            self.lab.start()
+
+        self._tasks.spawn(relaunch())
+
+    def _on_server_tab_worker_action(self, action: str, worker: str) -> None:
+        async def act() -> None:
+            if not self.lab.url:
+                raise DuplexError("The lab server is not running.")
+            await post_fault(self.lab.url, self.lab.token, {"action": action, "worker": worker})
+            self.mark_everywhere(f"cluster: {action.replace('_', ' ')} {worker}")
+
+        self._tasks.spawn(act())
 
     def kill_lab(self, down_s: float, keep_history: bool) -> None:
         if not self.lab.kill_and_restart(down_s, keep_history):

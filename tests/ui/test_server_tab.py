@@ -147,3 +147,37 @@ async def test_the_feed_rate_is_set_from_the_server_tab_and_counts_stay_equal(wi
     await wait_until(lambda: ws.timeline.received == ws.timeline.model.captured
                      and f"received {ws.timeline.received:,} · captured" in ws.timeline.counts.text(), 5,
                      "received = captured, shown")
+
+
+async def test_the_lab_restarts_as_a_cluster_and_a_killed_worker_loses_nothing(window):
+    """Server tab → Cluster: three workers behind HAProxy, the feed on Redis. Every tab follows the lab to its
+    new address; the table shows each worker; killing the one that serves the WebSocket tab moves it to
+    another with nothing lost."""
+    server, ws = window.server_tab, window.ws_tab
+    await wait_until(lambda: ws.controller.client is not None and ws.controller.client.connected, 15, "open")
+    old_url = window.lab.url
+    server.workers_n.setValue(3)
+    server.cluster_button.click()
+    await wait_until(lambda: window.lab.url and window.lab.url != old_url
+                     and len(window.lab.announced.get("workers") or []) == 3, 40, "the cluster")
+    await wait_until(lambda: ws.controller.client is not None and ws.controller.client.connected
+                     and ws.controller.url.startswith(window.lab.url.replace("http", "ws")), 20, "the tab moved")
+    await wait_until(lambda: ws.controller.client.ledger.received >= 10, 15, "the cluster's feed")
+    await wait_until(lambda: server.cluster_table.rowCount() == 3 and server.cluster_table.isVisibleTo(server)
+                     and "stream" in server.redis_line.text(), 10, "the workers' table")
+    assert "the stream on redis://" in server.address.text()
+    def worker_rows():  # HTTP/1 through HAProxy: header names in lower case
+        heads = [{k.lower(): v for k, v in e.meta.get("response_headers", {}).items()}
+                 for e in ws.timeline.model.events() if e.kind == "open"]
+        return [h["duplex-worker"].split("/")[0] for h in heads if "duplex-worker" in h]
+    await wait_until(lambda: worker_rows(), 5, "the handshake naming its worker")
+    serving = worker_rows()[-1]
+    row = next(r for r in range(3) if server.cluster_table.item(r, 0).text() == serving)
+    server.cluster_table.selectRow(row)
+    server.kill_worker_button.click()
+    await wait_until(lambda: server.cluster_table.item(row, 3).text() == "down", 15, "the worker down")
+    await wait_until(lambda: ws.controller.client.ledger.episodes
+                     and ws.controller.client.ledger.episodes[-1].recovered, 20, "the tab recovered")
+    await wait_until(lambda: len(worker_rows()) >= 2, 5, "the new handshake's row")
+    assert worker_rows()[-1] != serving
+    assert (ws.controller.client.ledger.lost, ws.controller.client.ledger.duplicated) == (0, 0)

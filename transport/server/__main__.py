@@ -15,11 +15,11 @@ import logging
 import os
 import signal
 import sys
-import threading
 
 from .config import ServerConfig
 from .keys import FEED
 from .faultproxy import is_loopback_host
+from .parent_watch import watch_parent
 from .runner import LabRunner
 
 log = logging.getLogger("duplex.server")
@@ -84,30 +84,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _watch_parent(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Stop when stdin closes (the parent held its end) or we are re-parented."""
-    parent = os.getppid()
-
-    def read_stdin() -> None:
-        try:  # raw reads: no buffered-reader lock to trip over at shutdown
-            while os.read(0, 4096):
-                pass
-        except OSError:
-            pass
-        loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=read_stdin, name="parent-watch", daemon=True).start()
-
-    async def poll_ppid() -> None:
-        while not stop.is_set():
-            if os.getppid() != parent:
-                log.info("parent %d is gone: exiting", parent)
-                stop.set()
-            await asyncio.sleep(0.5)  # a periodic check, not a wait for a condition
-
-    loop.create_task(poll_ppid())
-
-
 def worker_args(args: argparse.Namespace) -> list[str]:
     """What every cluster worker is started with, from the cluster's own options."""
     return ["--history", str(args.history), "--history-bytes", str(args.history_bytes), "--max-size",
@@ -154,7 +130,7 @@ async def serve(args: argparse.Namespace) -> int:
         except (NotImplementedError, RuntimeError):  # Windows
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     if args.watch_parent:
-        _watch_parent(loop, stop)
+        watch_parent(loop, stop)
     feed = runner.app[FEED]
     if not is_loopback_host(config.host):
         exposed = "every address of this machine" if config.host in ("0.0.0.0", "", "::") else config.host

@@ -107,6 +107,8 @@ async def faults_handler(request: web.Request) -> web.Response:
         answer = await cluster_action(backplane, action, body)
         if answer is not None:
             return answer
+    if action in CLUSTER_ACTIONS:
+        return _error(409, "this lab is one process: start it as a cluster (--cluster N, or the Server tab)")
     if action == "evict_history":
         n = app[FEED].evict()
         return web.json_response({"ok": True, "action": action, "evicted": n})

@@ -196,6 +196,18 @@ class Backplane:
         await self.redis.set(RATE, rate)
         return previous
 
+    async def figures(self) -> dict[str, Any]:
+        """Redis's side of the cluster: the stream's length, its memory and clients, who ticks."""
+        try:
+            length = await self.redis.xlen(STREAM)
+            memory: Any = await self.redis.info("memory")
+            clients: Any = await self.redis.info("clients")
+        except (aioredis.RedisError, OSError) as exc:
+            return {"error": f"Redis did not answer: {exc}"}
+        return {"stream_length": int(length), "redis_memory_bytes": int(memory.get("used_memory", 0)),
+                "redis_clients": int(clients.get("connected_clients", 0)), "ticker_here": self.leader,
+                "rate": self.rate, "redis": self.url}
+
     # -- sessions shared by the workers (``--sessions shared``) ---------------------------------
     async def save_session(self, sid: str, user: str, created_wall: float, absolute: float) -> None:
         await self.redis.set(SESSION_KEY + sid, json.dumps({"user": user, "created": created_wall}),

@@ -36,6 +36,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ..child_process import end_group, own_group_dying_with_parent
+from .parent_watch import watch_parent
 from .backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR
 
 log = logging.getLogger("duplex.server.cluster")
@@ -341,8 +342,7 @@ async def run_cluster(args: argparse.Namespace, worker_args: list[str]) -> int:
     print(json.dumps(cluster.announce()), flush=True)
     listener = asyncio.create_task(cluster.listen())
     if args.watch_parent:
-        from .__main__ import _watch_parent
-        _watch_parent(loop, stop)
+        watch_parent(loop, stop)
     await stop.wait()
     listener.cancel()
     await asyncio.gather(listener, return_exceptions=True)

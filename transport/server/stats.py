@@ -16,7 +16,7 @@ from typing import Awaitable
 
 from aiohttp import web
 
-from .keys import (CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SOCKETIO_CLIENTS, STREAMS, TICKER,
+from .keys import (BACKPLANE, CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SOCKETIO_CLIENTS, STREAMS, TICKER,
                    WEBSOCKETS, Handler)
 
 FAMILIES = (("/ws", "websocket"), ("/sse", "sse"), ("/api/poll", "short_poll"), ("/api/longpoll", "long_poll"),
@@ -80,4 +80,9 @@ def snapshot(app: web.Application) -> dict:
 
 
 async def stats_handler(request: web.Request) -> web.Response:
-    return web.json_response(snapshot(request.app))
+    seen = snapshot(request.app)
+    backplane = request.app.get(BACKPLANE)
+    if backplane is not None:  # cluster mode: which worker this is, and Redis's own figures
+        seen["worker"] = request.app[CONFIG].worker_id
+        seen["cluster"] = await backplane.figures()
+    return web.json_response(seen)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -21,12 +22,14 @@ class LabMonitor(QObject):
     viewed = Signal(object, object)  # stats, sessions (dicts: passed as they are, not converted)
     unreachable = Signal()  # the lab did not answer (down, restarting, killed)
     sessionEvents = Signal(object)  # the server's session events not seen before (created, expired, ended)
+    workersViewed = Signal(object)  # cluster mode: each worker's own stats (a list of dicts, None where down)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.url = ""
         self.token = ""
         self.sessions: dict | None = None  # the last sessions view
+        self.workers: list[dict] = []  # cluster mode: each worker's id and port (the lab's announce line)
         self._fetching = False
         self._events_seen = 0.0
         self._tasks = TaskGroup(lambda sentence: log.debug("lab view: %s", sentence))
@@ -37,9 +40,10 @@ class LabMonitor(QObject):
     def start(self) -> None:
         self._timer.start()
 
-    def watch(self, url: str, token: str) -> None:
-        """The lab (a new process after a kill) listens here."""
+    def watch(self, url: str, token: str, workers: list[dict] | None = None) -> None:
+        """The lab (a new process after a kill) listens here; ``workers``: a cluster's, each on its own port."""
         self.url, self.token = url, token
+        self.workers = list(workers or [])
 
     def _on_timer_timeout(self) -> None:
         self.second.emit()
@@ -48,8 +52,13 @@ class LabMonitor(QObject):
             self._tasks.spawn(self._fetch(self.url, self.token))
 
     async def _fetch(self, url: str, token: str) -> None:
+        workers = list(self.workers)
         try:
             sessions, stats = await asyncio.gather(lab_sessions(url, token), lab_stats(url, token))
+            if workers:  # a cluster: each worker asked on its own port, the whole is their sum
+                each = await asyncio.gather(*(_worker_stats(w, token) for w in workers))
+                self.workersViewed.emit([{**w, "stats": st} for w, st in zip(workers, each)])
+                stats = cluster_sum(stats, [st for st in each if st is not None])
         except DuplexError:  # admin_call says every failure as one
             self.unreachable.emit()
             return
@@ -65,3 +74,35 @@ class LabMonitor(QObject):
     async def shutdown(self) -> None:
         self._timer.stop()
         await self._tasks.cancel_all()
+
+
+async def _worker_stats(worker: dict, token: str) -> dict | None:
+    try:
+        return await lab_stats(f"http://127.0.0.1:{worker.get('port')}", token, timeout=2.0)
+    except DuplexError:
+        return None  # killed, restarting: the table says so
+
+
+def cluster_sum(balancer: dict, workers: list[dict]) -> dict:
+    """The cluster as one lab: open connections, requests, CPU and memory added up over its workers (the
+    feed's figures are the same on each)."""
+    if not workers:
+        return balancer
+    out = dict(balancer)
+    opened: dict[str, int] = {}
+    requests: dict[str, int] = {}
+    for st in workers:
+        for k, v in (st.get("open") or {}).items():
+            if isinstance(v, int):
+                opened[k] = opened.get(k, 0) + v
+        for k, v in (st.get("requests") or {}).items():
+            if isinstance(v, int):
+                requests[k] = requests.get(k, 0) + v
+    out["open"], out["requests"] = opened, requests
+    out["cpu_s"] = sum(float(st.get("cpu_s", 0)) for st in workers)
+    out["rss_bytes"] = sum(int(st.get("rss_bytes", 0)) for st in workers)
+    out["sessions"] = max(int(st.get("sessions", 0)) for st in workers)
+    out["workers"] = len(workers)
+    out["pid"] = "cluster " + " ".join(str(st.get("pid")) for st in workers)  # the rates restart with a worker
+    out["uptime_s"] = time.monotonic()  # the rates' clock: this view's own
+    return out

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
-                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QListWidget, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from transport.faults import FaultError, FaultSpec
 from transport.scenario import Lab, Scenario
@@ -24,6 +25,15 @@ from ..widgets.server_chart import TRANSPORTS, ServerChart
 from ..widgets.session_panel import SessionsTable
 
 LOG_KEEP = 500
+WORKER_COLUMNS = (("Worker", "The worker's name, as the Duplex-Worker header of each response says it"),
+                  ("pid", "Its process id (a restarted worker is a new process)"),
+                  ("Port", "Where it listens on loopback (the balancer forwards to it)"),
+                  ("WS", "Open WebSocket connections on this worker"), ("SSE", "Open SSE streams"),
+                  ("Long poll", "Long polls held"), ("Stream", "HTTP streams open"),
+                  ("Socket.IO", "Connected Socket.IO clients"),
+                  ("Feed read", "Feed messages this worker read from the stream on Redis (and handed on)"),
+                  ("CPU s", "CPU time of this worker's process"), ("MB", "Resident memory"))
+BALANCE_TITLES = {"roundrobin": "round robin", "cookie": "sticky by cookie", "source": "sticky by source address"}
 PEAK_WINDOW = 60  # seconds the storm's peak rate looks back
 
 
@@ -31,6 +41,8 @@ class ServerTab(QWidget):
     title = "Server"
     killRequested = Signal(float, bool)  # seconds until the new process, keep history
     rateRequested = Signal(float)  # the feed's messages per second
+    clusterRequested = Signal(int, str, str)  # workers (1: one process), balance, sessions: the lab restarts so
+    workerActionRequested = Signal(str, str)  # kill_worker / restart_worker, the worker's name
     statusMessage = Signal(str)
 
     def __init__(self, lab: Lab, parent: QWidget | None = None) -> None:
@@ -79,11 +91,59 @@ class ServerTab(QWidget):
         kill.addWidget(self.kill_keep)
         kill.addStretch(1)
         form.addRow(kill)
+        # -- the cluster (python -m transport.server --cluster N): workers behind HAProxy, the feed on Redis
+        self.workers_n = QSpinBox(minimum=1, maximum=8, value=1, suffix=" worker(s)")
+        self.workers_n.setToolTip("1: one lab process. More: that many workers behind HAProxy, their feed on "
+                                  "Redis (needs redis-server and haproxy)")
+        self.balance = QComboBox()
+        for key, title in BALANCE_TITLES.items():
+            self.balance.addItem(title, key)
+        self.balance.setToolTip("How the balancer spreads clients over the workers")
+        self.sessions_mode = QComboBox()
+        self.sessions_mode.addItem("sessions shared (Redis)", "shared")
+        self.sessions_mode.addItem("sessions node-local", "local")
+        self.sessions_mode.setToolTip("Shared: any worker serves any session. Node-local: only sticky balancing "
+                                      "keeps a user logged in (401s otherwise)")
+        self.cluster_button = QPushButton("Apply (restarts the lab)")
+        self.cluster_table = QTableWidget(0, len(WORKER_COLUMNS))
+        self.cluster_table.setHorizontalHeaderLabels([c for c, _t in WORKER_COLUMNS])
+        for col, (_name, tip) in enumerate(WORKER_COLUMNS):
+            header = self.cluster_table.horizontalHeaderItem(col)
+            if header is not None:
+                header.setToolTip(tip)
+        self.cluster_table.verticalHeader().setVisible(False)
+        self.cluster_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.cluster_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.cluster_table.setMaximumHeight(150)
+        self.redis_line = QLabel("")
+        self.redis_line.setWordWrap(True)
+        self.kill_worker_button = QPushButton("Kill selected worker")
+        self.kill_worker_button.setToolTip("SIGKILL one worker: its clients move to the others through the balancer")
+        self.restart_worker_button = QPushButton("Restart selected worker")
+        cluster = QGroupBox("Cluster")
+        c = QVBoxLayout(cluster)
+        row = QHBoxLayout()
+        row.addWidget(self.workers_n)
+        row.addWidget(self.balance)
+        row.addWidget(self.sessions_mode)
+        row.addWidget(self.cluster_button)
+        row.addStretch(1)
+        c.addLayout(row)
+        c.addWidget(self.cluster_table)
+        c.addWidget(self.redis_line)
+        row = QHBoxLayout()
+        row.addWidget(self.kill_worker_button)
+        row.addWidget(self.restart_worker_button)
+        row.addStretch(1)
+        c.addLayout(row)
+        self.cluster_box = cluster
+        self._show_cluster(False)
         self.chart = ServerChart()
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(box)
+        left_layout.addWidget(cluster)
         left_layout.addWidget(self.chart, 1)
         # -- the scenario
         self.form = FaultForm()
@@ -130,6 +190,10 @@ class ServerTab(QWidget):
         self.kill_button.clicked.connect(
             lambda: self.killRequested.emit(self.kill_down.value(), self.kill_keep.isChecked()))
         self.rate_button.clicked.connect(lambda: self.rateRequested.emit(self.rate.value()))
+        self.cluster_button.clicked.connect(lambda: self.clusterRequested.emit(
+            self.workers_n.value(), str(self.balance.currentData()), str(self.sessions_mode.currentData())))
+        self.kill_worker_button.clicked.connect(lambda: self._worker_action("kill_worker"))
+        self.restart_worker_button.clicked.connect(lambda: self._worker_action("restart_worker"))
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
         self.run_button.clicked.connect(self._on_run_button_clicked)
@@ -183,9 +247,66 @@ class ServerTab(QWidget):
     def running(self) -> bool:
         return self._run is not None and not self._run.done()
 
+    # -- the cluster -------------------------------------------------------------------------
+    def _show_cluster(self, on: bool) -> None:
+        for widget in (self.cluster_table, self.redis_line, self.kill_worker_button, self.restart_worker_button):
+            widget.setVisible(on)
+
+    def _worker_action(self, action: str) -> None:
+        row = self.cluster_table.currentRow()
+        item = self.cluster_table.item(row, 0) if row >= 0 else None
+        if item is None:
+            self.statusMessage.emit("Select a worker in the cluster's table first.")
+            return
+        self.workerActionRequested.emit(action, item.text())
+
+    def set_cluster(self, announced: dict) -> None:
+        """The lab as started: one process, or a cluster (its balance and sessions shown in the controls)."""
+        workers = announced.get("workers") or []
+        self._show_cluster(bool(workers))
+        self.workers_n.setValue(max(1, len(workers)))
+        for combo, key in ((self.balance, announced.get("balance")), (self.sessions_mode, announced.get("sessions"))):
+            index = combo.findData(key)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        if not workers:
+            self.cluster_table.setRowCount(0)
+
+    def show_workers(self, workers: list[dict]) -> None:
+        """Each worker's own stats (None: it did not answer: killed, restarting) and Redis's figures."""
+        table = self.cluster_table
+        current = table.currentRow()
+        table.setRowCount(len(workers))
+        redis = None
+        for r, w in enumerate(workers):
+            st = w.get("stats")
+            opened = (st or {}).get("open") or {}
+            cells = [w.get("id"), st.get("pid") if st else w.get("pid"), w.get("port")]
+            if st is None:
+                cells += ["down"] + [""] * 7
+            else:
+                redis = redis or st.get("cluster")
+                cells += [opened.get(k, 0) for k in ("websocket", "sse", "long_poll", "stream", "socketio")]
+                cells += [f"{(st.get('feed') or {}).get('published', 0):,}", f"{st.get('cpu_s', 0):.1f}",
+                          f"{st.get('rss_bytes', 0) / 1e6:,.0f}"]
+            for col, value in enumerate(cells):
+                text = "" if value is None else str(value)
+                item = table.item(r, col)
+                if item is None:
+                    table.setItem(r, col, QTableWidgetItem(text))
+                elif item.text() != text:
+                    item.setText(text)
+        if 0 <= current < len(workers):
+            table.selectRow(current)
+        if redis:
+            self.redis_line.setText(
+                f"Redis {redis.get('redis', '')}: stream {redis.get('stream_length', 0):,} entries · "
+                f"{redis.get('redis_memory_bytes', 0) / 1e6:,.1f} MB · {redis.get('redis_clients', 0)} clients")
+
     # -- what the lab says ---------------------------------------------------------------
-    def set_lab(self, url: str, history_file: str) -> None:
-        self.address.setText(f"{url}  ·  history file {history_file}")
+    def set_lab(self, url: str, history: str) -> None:
+        """Where the lab listens, and where it keeps its history (a file, or a cluster's Redis stream)."""
+        self.address.setText(f"{url}  ·  {history}")
 
     def lab_down(self, text: str) -> None:
         self.address.setText(text)
@@ -211,7 +332,7 @@ class ServerTab(QWidget):
         line shows: open connections, requests/s now and the peak of the last minute."""
         last, self._last = self._last, stats
         rates: dict[str, float] = {}
-        if last is not None and last.get("pid") == stats.get("pid"):
+        if last is not None and last.get("pid") == stats.get("pid"):  # (a cluster: the same workers)
             dt = max(1e-3, stats["uptime_s"] - last["uptime_s"])
             before = last.get("requests", {})
             rates = {k: (v - before.get(k, 0)) / dt for k, v in stats.get("requests", {}).items()}

@@ -185,6 +185,10 @@ class TransportTab(QWidget):
         endpoint = self.controller.lab_endpoint() or ""
         if not current or current == previous:
             self.bar.remember_url(endpoint)
+            client = self.controller.client
+            if client is not None and previous and endpoint != previous and self.controller.url == previous:
+                self.connect_client(new_connection=True)  # the lab moved (a cluster, another port): follow it
+                return
         if self.controller.vtab is not None:  # the panel now knows the origin of the tab's URL
             self.session.show_tab(self.controller.vtab, self._browsers, self.bar.url_text())
         if autoconnect and self.controller.client is None:
