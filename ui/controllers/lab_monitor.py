@@ -104,5 +104,7 @@ def cluster_sum(balancer: dict, workers: list[dict]) -> dict:
     out["sessions"] = max(int(st.get("sessions", 0)) for st in workers)
     out["workers"] = len(workers)
     out["pid"] = "cluster " + " ".join(str(st.get("pid")) for st in workers)  # the rates restart with a worker
-    out["uptime_s"] = time.monotonic()  # the rates' clock: this view's own
+    out["pids"] = [st.get("pid") for st in workers]
+    out["uptime_s"] = max(float(st.get("uptime_s", 0)) for st in workers)
+    out["clock_s"] = time.monotonic()  # the rates' clock: this view's own (each worker has its own uptime)
     return out

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel,
                                QListWidget, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -21,6 +22,7 @@ from transport.scenario import Lab, Scenario
 
 from ..tasks import TaskGroup
 from ..widgets.fault_panel import FaultForm
+from ..widgets.scroll import scrolled
 from ..widgets.server_chart import TRANSPORTS, ServerChart
 from ..widgets.session_panel import SessionsTable
 
@@ -104,7 +106,8 @@ class ServerTab(QWidget):
         self.sessions_mode.addItem("sessions node-local", "local")
         self.sessions_mode.setToolTip("Shared: any worker serves any session. Node-local: only sticky balancing "
                                       "keeps a user logged in (401s otherwise)")
-        self.cluster_button = QPushButton("Apply (restarts the lab)")
+        self.cluster_button = QPushButton("Restart the lab so")
+        self.cluster_button.setToolTip("Stops the lab and starts it again as chosen; every tab reconnects to it")
         self.cluster_table = QTableWidget(0, len(WORKER_COLUMNS))
         self.cluster_table.setHorizontalHeaderLabels([c for c, _t in WORKER_COLUMNS])
         for col, (_name, tip) in enumerate(WORKER_COLUMNS):
@@ -115,6 +118,7 @@ class ServerTab(QWidget):
         self.cluster_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.cluster_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.cluster_table.setMaximumHeight(150)
+        self.cluster_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.redis_line = QLabel("")
         self.redis_line.setWordWrap(True)
         self.kill_worker_button = QPushButton("Kill selected worker")
@@ -125,6 +129,9 @@ class ServerTab(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.workers_n)
         row.addWidget(self.balance)
+        row.addStretch(1)
+        c.addLayout(row)
+        row = QHBoxLayout()
         row.addWidget(self.sessions_mode)
         row.addWidget(self.cluster_button)
         row.addStretch(1)
@@ -181,7 +188,7 @@ class ServerTab(QWidget):
         right_layout.addWidget(QLabel("Sessions on the server"))
         right_layout.addWidget(self.sessions, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
+        split.addWidget(scrolled(left))  # at 900×600 the charts keep their height: the side scrolls
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
@@ -333,20 +340,25 @@ class ServerTab(QWidget):
         last, self._last = self._last, stats
         rates: dict[str, float] = {}
         if last is not None and last.get("pid") == stats.get("pid"):  # (a cluster: the same workers)
-            dt = max(1e-3, stats["uptime_s"] - last["uptime_s"])
+            clock = "clock_s" if "clock_s" in stats else "uptime_s"
+            dt = max(1e-3, stats[clock] - last[clock])
             before = last.get("requests", {})
             rates = {k: (v - before.get(k, 0)) / dt for k, v in stats.get("requests", {}).items()}
         self._rates.append(rates)
         del self._rates[:-PEAK_WINDOW]
         opened = {k: v for k, v in stats.get("open", {}).items() if v is not None}
         feed = stats.get("feed", {})
-        self.process.setText(f"pid {stats.get('pid')} · up {stats.get('uptime_s', 0):,.0f} s · CPU "
+        who = (f"{stats['workers']} workers (pids {', '.join(str(p) for p in stats.get('pids', []))}), together"
+               if stats.get("workers") else f"pid {stats.get('pid')}")
+        self.process.setText(f"{who} · up {stats.get('uptime_s', 0):,.0f} s · CPU "
                              f"{stats.get('cpu_s', 0):.2f} s · {stats.get('rss_bytes', 0) / 1e6:,.1f} MB resident")
         if not self.rate.hasFocus() and isinstance(feed.get("rate"), (int, float)):
             self.rate.setValue(float(feed["rate"]))
         self.feed.setText(f"{feed.get('rate', 0):g} msg/s · last seq {feed.get('last_seq')} · "
                           f"{feed.get('history'):,} in history from seq "
-                          f"{feed.get('first_available')} · {feed.get('loaded', 0):,} loaded from the file at start"
+                          f"{feed.get('first_available')}"
+                          + (" · on Redis, read by every worker" if stats.get("workers") else
+                             f" · {feed.get('loaded', 0):,} loaded from the file at start")
                           + (f"\n⚠ {feed['history_file_error']}" if feed.get("history_file_error") else ""))
         self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label in TRANSPORTS
                                             if key in opened) + f" · TCP {opened.get('tcp', '—')}"
