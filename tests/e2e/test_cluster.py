@@ -88,6 +88,7 @@ async def test_every_transport_survives_a_killed_and_a_restarted_worker(cluster3
             await client.close()
             await asyncio.wait_for(task, 10)
     for name, (client, events, _t) in runs.items():
+        assert any(" · served by w" in str(e.data) for e in events), name  # the timeline names the worker
         led = client.ledger
         assert (led.lost, led.duplicated) == (0, 0), (name, led.summary())
         hit = [w for w in before[name][-1:] if w.split("/")[0] in ("w2", "w3")]

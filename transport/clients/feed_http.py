@@ -26,6 +26,7 @@ from ..events import EventSink, now_ns
 from ..wirestats import WireStats
 from .base import ClientBase
 from .http import SessionOwner, WireCounter, count_response, new_session, snippet, validate_http_url
+from ..wire import served_by, served_note
 
 log = logging.getLogger("duplex.http")
 
@@ -170,6 +171,7 @@ class HttpFeedClient(ClientBase, SessionOwner):
                       **meta: Any) -> None:
         heads, cookies = count_response(self.stats, resp)
         self.receiver.note_epoch(resp.headers)
-        self._emit("in", "response", t=t, wire=wire, data=f"{resp.status} {resp.reason or ''}".strip() + note, meta={
-            "status": resp.status, "headers": dict(resp.headers), "heads": heads, "cookies": cookies,
-            "ms": round((t - started) / 1e6, 2), **meta})
+        self._emit("in", "response", t=t, wire=wire,
+                   data=f"{resp.status} {resp.reason or ''}".strip() + note + served_note(resp.headers), meta={
+                       "status": resp.status, "headers": dict(resp.headers), "heads": heads, "cookies": cookies,
+                       "ms": round((t - started) / 1e6, 2), **served_by(resp.headers), **meta})

@@ -36,6 +36,7 @@ from ..wirestats import WireStats
 from .base import ClientBase
 from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
 from .ws_connection import FeedConnection
+from ..wire import served_by, served_note
 
 log = logging.getLogger("duplex.clients.socketio")
 
@@ -244,7 +245,8 @@ class SocketIOClient(ClientBase, SessionOwner):
             raise ProtocolViolation(f"The {what} poll's answer is not Engine.IO: {err.sentence}") from None
         heads, cookies = count_response(self.stats, resp)
         self._emit("in", "response", t=now_ns(), wire=sent + received, size=len(body),
-                   data=f"{resp.status} · {len(packets)} packets", meta={"status": resp.status, "poll": what,
+                   data=f"{resp.status} · {len(packets)} packets" + served_note(resp.headers),
+                   meta={**served_by(resp.headers), "status": resp.status, "poll": what,
                                                                           "packets": len(packets), "heads": heads,
                                                                           "cookies": cookies})
         return packets
@@ -302,6 +304,10 @@ class SocketIOClient(ClientBase, SessionOwner):
         self._ws = ws
         if ws.response is not None:
             self.receiver.note_epoch(ws.response.headers)
+            head = ws.response.headers
+            self._emit("in", "response", data=f"{ws.response.status_code} {ws.response.reason_phrase}"
+                       + served_note(head), meta={**served_by(head), "status": ws.response.status_code,
+                                                  "headers": dict(head.raw_items()), "upgrade": "websocket"})
         if handshake:
             raw = await self._next_frame(ws)
             self._on_open(eio_decode(raw), "websocket")

@@ -38,6 +38,7 @@ from ..urls import where
 from .base import ClientBase
 from .http import (SessionOwner, WireCounter, count_response, mime_essence, new_session, read_body, split_head,
                    validate_http_url)
+from ..wire import served_by, served_note
 
 CONTROL_TYPES = ("gap", "live")  # the lab's control events, by their SSE event type
 
@@ -206,7 +207,8 @@ class SSEClient(ClientBase, SessionOwner):
         head, self._carry = split_head(resp, received)  # the carry is the first read's
         heads, cookies = count_response(self.stats, resp)
         self._emit("in", "response", t=got, wire=sent + head,
-                   data=f"{resp.status} {resp.reason or ''}".strip(), meta={
+                   data=f"{resp.status} {resp.reason or ''}".strip() + served_note(resp.headers), meta={
+                       **served_by(resp.headers),
                        "status": resp.status, "headers": dict(resp.headers), "ttfb_ms": round(ttfb, 2),
                        "heads": heads, "cookies": cookies,
                        "url": str(resp.url),

@@ -27,6 +27,7 @@ from ..urls import split_url, with_query
 from ..wsframes import Frame
 from .base import ClientBase
 from .ws_connection import FeedConnection, frame_overhead
+from ..wire import served_by, served_note
 
 log = logging.getLogger("duplex.ws")
 
@@ -171,7 +172,8 @@ class WebSocketClient(ClientBase):
             self.receiver.resume_started()
         self._set_state("open")
         self._opened()
-        self._emit("state", "open", wire=wire, data=url, meta={
+        self._emit("state", "open", wire=wire, data=url + served_note(resp.headers if resp else None), meta={
+            **served_by(resp.headers if resp else None),
             "status": resp.status_code if resp else None,
             "subprotocol": ws.subprotocol,
             "request_headers": dict(req.headers.raw_items()) if req else {},
