@@ -38,6 +38,15 @@ def lines(proc: subprocess.Popen, timeout: float) -> dict:
     return json.loads(read_line(proc.stdout, timeout))
 
 
+async def arm(fleet: list[subprocess.Popen]) -> None:
+    """Every fleet process waits for the next broadcast (it said so)."""
+    for p in fleet:
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+    for p in fleet:
+        await asyncio.to_thread(lines, p, 30)
+
+
 async def one(kind: str, n: int) -> dict[str, object]:
     lab = start_lab("--sse-heartbeat", "600", rate=0)
     fleet: list[subprocess.Popen] = []
@@ -54,11 +63,7 @@ async def one(kind: str, n: int) -> dict[str, object]:
         limit = "lab"
         busiest = 0.0
         for _ in range(BROADCASTS):
-            for p in fleet:
-                p.stdin.write(b"go\n")
-                p.stdin.flush()
-            for p in fleet:
-                await asyncio.to_thread(lines, p, 30)  # armed
+            await arm(fleet)
             cpu0 = (await lab_stats(lab.url, lab.token))["cpu_s"]
             await post_fault(lab.url, lab.token, {"action": "burst", "count": 1, "topic": "fanout"})
             got = [await asyncio.to_thread(lines, p, 90) for p in fleet]

@@ -346,6 +346,20 @@ async def main() -> int:
                     web["client_rate"], None, True))
     rows.append(row(f"the browser path: launch Chromium to the page's first recorded frame (median of "
                     f"{browser_bench.LAUNCHES}; baseline: the 3 s target)", web["first_frame_s"], "s", 3.0, 1.0, False))
+    cl = child_bench("cluster")
+    one_w, two_w = cl["broadcast"]["1"], cl["broadcast"]["2"]
+    rows.append(row(f"cluster broadcast capacity, 2 workers vs 1 (the same {one_w['clients']:,} WebSocket clients "
+                    f"through HAProxy, feed on Redis; clients per p99 second of one broadcast: p99 "
+                    f"{two_w['p99_ms']:,.0f} vs {one_w['p99_ms']:,.0f} ms, workers' CPU "
+                    f"{two_w['cpu_ms_per_broadcast']:,.0f} vs {one_w['cpu_ms_per_broadcast']:,.0f} ms per broadcast; "
+                    f"2 cores shared with the clients, Redis and HAProxy)",
+                    two_w["clients_per_p99_s"], "clients/s", one_w["clients_per_p99_s"], None, True))
+    hop = cl["hop"]
+    rows.append(row("the Redis hop: feed latency p50 through a cluster worker (publish → Redis Stream → worker → "
+                    "client) vs the one-process lab", hop["redis"]["p50_ms"], "ms", hop["single"]["p50_ms"], None,
+                    False))
+    rows.append(row("…and through HAProxy too (the address clients use) vs the one-process lab",
+                    hop["redis_haproxy"]["p50_ms"], "ms", hop["single"]["p50_ms"], None, False))
     storms = child_bench("storm")
     for name, title in (("ws", "WebSocket"), ("sse", "SSE")):
         st = storms[name]

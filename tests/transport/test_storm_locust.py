@@ -5,14 +5,17 @@ Locust is only ever imported by the storm's own processes (this test runs the co
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from tests.helpers import start_lab
+from tests.helpers import start_lab, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,3 +75,56 @@ def test_bad_arguments_are_one_sentence():
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().startswith("storm: faults during the storm need the lab's admin token")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.timeout(120)
+async def test_a_master_started_elsewhere_is_followed_and_stopped_with_every_ledger(lab):
+    """The Faults page's "master: http://host:8089": a Locust master (and a worker) the user started with
+    Duplex's locustfile; the GUI's side reads /duplex/status and stops it with Locust's own /stop."""
+    from tests.helpers import free_port
+    from transport.loadtest.control import LocustStormSpec, storm_runner
+
+    web, bind = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    common = ["-f", "transport/loadtest/locustfile.py", "--duplex-transport", "ws"]
+    master = subprocess.Popen([sys.executable, "-m", "locust", *common, "--master", "--host", lab.url,
+                               "--web-host", "127.0.0.1", "--web-port", str(web), "--master-bind-host",
+                               "127.0.0.1", "--master-bind-port", str(bind)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        base = f"http://127.0.0.1:{web}"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):  # the master's web UI coming up: bounded
+                try:
+                    async with session.get(f"{base}/duplex/status") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            worker = subprocess.Popen([sys.executable, "-m", "locust", *common, "--worker", "--master-host",
+                                       "127.0.0.1", "--master-port", str(bind)], cwd=ROOT, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(200):
+                async with session.get(f"{base}/stats/requests") as resp:
+                    if (await resp.json()).get("workers"):
+                        break
+                await asyncio.sleep(0.1)
+            async with session.post(f"{base}/swarm", data={"user_count": 20, "spawn_rate": 20, "host": lab.url}) \
+                    as resp:
+                assert resp.status == 200
+        runner = storm_runner(LocustStormSpec(20, 20, master=base), "", "ws")
+        seen: list[dict] = []
+        result: list = []
+        task = asyncio.ensure_future(runner.run(seen.append, lambda ledger, said: result.append((ledger, said))))
+        await wait_until(lambda: seen and seen[-1]["open"] == 20, 30, "20 users open, as the master says")
+        runner.stop()
+        await asyncio.wait_for(task, 60)
+        ledger, said = result[0]
+        assert said == "" and ledger["users"] == 20 and ledger["ok"] and ledger["users_with_messages"] == 20
+    finally:
+        for p in (worker, master):
+            if p is not None:
+                p.terminate()
+                p.wait(20)

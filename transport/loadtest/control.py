@@ -138,7 +138,7 @@ class RemoteStorm:
                 try:
                     if self._stop.is_set() and not stopped:
                         stopped = True
-                        async with session.get(f"{self.master}/stop") as resp:
+                        async with session.post(f"{self.master}/stop") as resp:  # Locust's web UI: POST
                             await resp.read()
                     async with session.get(f"{self.master}/duplex/status") as resp:
                         if resp.status == 404:
