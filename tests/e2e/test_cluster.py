@@ -81,8 +81,13 @@ async def test_every_transport_survives_a_killed_and_a_restarted_worker(cluster3
         await asyncio.sleep(1.0)  # the scenario's schedule: the kill, then a restart a second later
         await post_fault(c.url, c.token, {"action": "restart_worker", "worker": "w3"})
         mark = {name: cl.ledger.received for name, (cl, _e, _t) in runs.items()}
-        await wait_until(lambda: all(cl.ledger.received >= mark[name] + 40 for name, (cl, _e, _t) in runs.items()),
-                         40, "40 more each after the faults")
+        try:
+            await wait_until(lambda: all(cl.ledger.received >= mark[name] + 40 for name, (cl, _e, _t) in
+                                         runs.items()), 40, "40 more each after the faults")
+        except AssertionError:
+            raise AssertionError({name: (cl.state, cl.ledger.received - mark[name],
+                                         [str(e.data)[:90] for e in ev if e.direction == "state"][-4:])
+                                  for name, (cl, ev, _t) in runs.items()}) from None
     finally:
         for client, _events, task in runs.values():
             await client.close()

@@ -295,17 +295,19 @@ backend workers
 
     # -- stop --------------------------------------------------------------------------------------
     async def stop(self) -> None:
-        procs = [w.proc for w in self.workers if w.proc is not None] + [p for p in (self._haproxy, self._redis_proc)
-                                                                         if p is not None]
-        for p in procs:
-            if p.returncode is None:
-                end_group(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                await asyncio.wait_for(p.wait(), 5)
-            except TimeoutError:
-                end_group(p.pid)
-                await p.wait()
+        """The workers first (they still talk to Redis as they close), then the balancer and Redis."""
+        workers = [w.proc for w in self.workers if w.proc is not None]
+        others = [p for p in (self._haproxy, self._redis_proc) if p is not None]
+        for group in (workers, others):
+            for p in group:
+                if p.returncode is None:
+                    end_group(p.pid, signal.SIGTERM)
+            for p in group:
+                try:
+                    await asyncio.wait_for(p.wait(), 5)
+                except TimeoutError:
+                    end_group(p.pid)
+                    await p.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def announce(self) -> dict[str, Any]:
