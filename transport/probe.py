@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import logging
 import sys
 from typing import NoReturn, TextIO
@@ -173,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             code, reason = asyncio.run(probe(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as command-line tools do
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the interpreter flushes stdout at exit)
+        except OSError:
+            pass
+        return 141
     if reason:
         print(f"probe: {reason}", file=sys.stderr)
     return code

@@ -137,3 +137,26 @@ async def test_a_missing_balancer_or_redis_is_one_sentence(tmp_path):
     first = json.loads(proc.stdout.splitlines()[0])
     assert proc.returncode == 1 and first["event"] == "error"
     assert first["error"].startswith("Cluster mode needs Redis: install it")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("balance", ["roundrobin", "source"])
+async def test_socketio_polling_needs_sticky_balancing_and_says_so(balance):
+    """Engine.IO's long polling keeps a session on the server that opened it: round robin breaks it (one
+    sentence says why and which workers), balancing by source address keeps it and the upgrade goes through."""
+    c = ClusterProcess("2", "--rate", "20", "--balance", balance)
+    events: list = []
+    info = TRANSPORTS["socketio"]
+    client = info.make(info.lab_url(c.url), events.append, transports="upgrade", max_failures=1)
+    task = asyncio.ensure_future(client.run())
+    try:
+        if balance == "roundrobin":
+            err = await asyncio.wait_for(task, 30)
+            assert err is not None and "needs every request of a session on the server that opened it" in \
+                err.sentence and "sticky sessions" in err.sentence
+        else:
+            await wait_until(lambda: client.ledger.received >= 10 and client.via == "websocket", 20, "upgraded")
+    finally:
+        await client.close()
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
+        c.stop()

@@ -103,3 +103,14 @@ def test_browser_without_chromium_is_one_sentence(monkeypatch):
 def test_browser_needs_a_page_address():
     res = probe("ws://127.0.0.1:9/ws", "--transport", "browser")
     assert res.returncode == 2 and "opens a page" in res.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_probe_quietly(lab):
+    """``probe … | head -1``: the pipe closes; the probe stops with 141, as command-line tools do, and no
+    traceback."""
+    proc = subprocess.Popen([sys.executable, "main.py", "probe", lab.ws_url, "--transport", "ws", "--count",
+                             "200", "--timeout", "30"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 141 and b"Traceback" not in err and b"Exception ignored" not in err

@@ -81,6 +81,7 @@ class SocketIOClient(ClientBase, SessionOwner):
         self._ws: ClientConnection | None = None
         self._sid: str | None = None  # Engine.IO's session
         self.info: dict[str, Any] = {}
+        self._handshake_worker: str | None = None  # the cluster worker that answered the handshake, if named
         self.pid: str | None = None  # connection-state recovery: the server's private session id…
         self.offset: str | None = None  # …and the last event's offset
         self._acks: dict[int, tuple[asyncio.Future[list[Any]], int]] = {}
@@ -238,7 +239,9 @@ class SocketIOClient(ClientBase, SessionOwner):
         text = body.decode("utf-8", "replace")
         if resp.status != 200:
             raise BadStatus(f"The Socket.IO server answered HTTP {resp.status} to the {what} poll "
-                            f"({snippet(body)}).", resp.status)
+                            f"({snippet(body)}).{self._not_sticky(resp, body)}", resp.status)
+        if what == "handshake":
+            self._handshake_worker = served_by(resp.headers).get("worker")
         try:
             packets = payload_decode(text)
         except CodecError as err:
@@ -250,6 +253,17 @@ class SocketIOClient(ClientBase, SessionOwner):
                                                                           "packets": len(packets), "heads": heads,
                                                                           "cookies": cookies})
         return packets
+
+    def _not_sticky(self, resp: aiohttp.ClientResponse, body: bytes) -> str:
+        """A session another server does not know: the classic of Engine.IO's polling behind a balancer."""
+        if resp.status != 400 or not any(k in body for k in (b"Invalid session", b"Session ID unknown")):
+            return ""
+        here, there = served_by(resp.headers).get("worker"), self._handshake_worker
+        which = f" (the handshake was served by {there}, this request by {here})" if here and there and \
+            here != there else ""
+        return (f" Engine.IO's polling needs every request of a session on the server that opened it{which}: "
+                "behind a load balancer that takes sticky sessions (by cookie or source address), or connect "
+                "with WebSocket only.")
 
     async def _post(self, packets: list[EioPacket]) -> None:
         session = await self._http()
@@ -263,7 +277,7 @@ class SocketIOClient(ClientBase, SessionOwner):
         sent, received = self.counter.mark()
         if resp.status != 200:
             raise BadStatus(f"The Socket.IO server answered HTTP {resp.status} to a polling send "
-                            f"({snippet(body)}).", resp.status)
+                            f"({snippet(body)}).{self._not_sticky(resp, body)}", resp.status)
         heads, cookies = count_response(self.stats, resp)
         self._emit("out", "send", t=now_ns(), wire=sent + received, data=f"POST {len(packets)} packets",
                    meta={"via": "polling", "heads": heads, "cookies": cookies})
