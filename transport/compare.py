@@ -82,6 +82,7 @@ class Tally:
     requests: int = 0
     responses: int = 0
     empty: int = 0
+    reconnects: int = 0  # reconnect attempts (a cluster's killed worker, a fault)
     latencies: list[float] = field(default_factory=list)  # ms: every one up to SAMPLE, then a uniform sample
     seen: int = 0  # latencies observed
     events: list[Event] = field(default_factory=list)  # the first MAX_EVENTS, for export
@@ -113,6 +114,8 @@ class Tally:
                         self._sorted = None
         elif kind == "request":
             self.requests += 1
+        elif kind == "reconnect":
+            self.reconnects += 1
         elif kind == "response" or (kind == "send" and "heads" in e.meta):  # a Socket.IO polling send too
             self.responses += kind == "response"
             meta = e.meta
@@ -152,7 +155,7 @@ class Tally:
             "wire_per_msg": per(self.wire), "payload_per_msg": per(self.payload), "headers_per_msg": per(self.heads),
             "cookies_per_msg": per(self.cookies), "framing_per_msg": per(framing),
             "requests_per_msg": round(self.requests / n, 3) if n else None, "requests": self.requests,
-            "empty": self.empty, "lost": ledger.lost if ledger else None,
+            "empty": self.empty, "reconnects": self.reconnects, "lost": ledger.lost if ledger else None,
             "duplicated": ledger.duplicated if ledger else None,
         }
 
@@ -253,3 +256,24 @@ class CompareRun:
                     fault_task.cancel()
                     await asyncio.gather(fault_task, return_exceptions=True)
                 await stop_clients(clients, runs)
+
+
+class CpuOfWorkers:
+    """A cluster's CPU time over a run, added up over its workers — a worker killed mid-run counts with its
+    last sample (``sample`` once a second with each worker's ``/_admin/stats``, None where it did not answer)."""
+
+    def __init__(self) -> None:
+        self._first: dict[Any, float] = {}
+        self._last: dict[Any, float] = {}
+
+    def sample(self, stats: list[dict[str, Any] | None]) -> None:
+        for st in stats:
+            if st is None:
+                continue
+            pid, cpu = st.get("pid"), float(st.get("cpu_s", 0.0))
+            self._first.setdefault(pid, cpu)
+            self._last[pid] = cpu
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._last[pid] - first for pid, first in self._first.items())

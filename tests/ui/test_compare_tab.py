@@ -101,3 +101,26 @@ async def test_a_real_browser_is_one_more_row_with_the_same_bytes_split(window):
     assert abs(browser["payload_per_msg"] - own["payload_per_msg"]) < 2  # the same feed
     titles = [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())]
     assert titles[-1] == "Browser (Chromium, WebSocket)" and "Socket.IO (polling)" in titles
+
+
+async def test_cluster_mode_runs_every_transport_on_1_then_n_workers_with_one_killed(window):
+    """Compare → Cluster: every transport through HAProxy to one worker, then to two with w1 killed half way:
+    rates and latencies of both, the reconnects the kill cost each transport, nothing lost."""
+    tab = window.compare_tab
+    tab.rate.setValue(50)
+    tab.duration.setValue(6)
+    tab.mode.setCurrentIndex(tab.mode.findData("cluster"))
+    assert tab.workers.isVisibleTo(tab)
+    tab.workers.setValue(2)
+    tab.run_button.click()
+    await wait_until(lambda: tab.running, 5, "the run")
+    await wait_until(lambda: not tab.running, 120, "two cluster runs to end")
+    assert tab.cluster_table.isVisibleTo(tab)
+    texts = {tab.cluster_table.item(r, 0).text(): [tab.cluster_table.item(r, c).text() for c in range(1, 7)]
+             for r in range(tab.cluster_table.rowCount())}
+    assert tab.cluster_table.horizontalHeaderItem(3).text() == "2 workers msg/s"
+    for name, (one_rate, _p50, two_rate, _p50b, reconnects, lost) in texts.items():
+        assert float(one_rate.replace(",", "")) > 0 and float(two_rate.replace(",", "")) > 0, (name, texts)
+        assert lost == "0 / 0", (name, texts)
+    assert any(int(cells[4]) > 0 for cells in texts.values()), texts  # the kill cost someone a reconnect
+    assert "1 worker:" in tab.cluster_cpu.text() and "2 workers:" in tab.cluster_cpu.text()

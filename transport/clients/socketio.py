@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
+from yarl import URL
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -310,6 +311,10 @@ class SocketIOClient(ClientBase, SessionOwner):
             cookie = self.options.browser.cookie_header(url)
             if cookie:
                 headers.append(("Cookie", cookie))
+        elif self._session is not None:  # the polling requests' cookies go with the upgrade, as a browser's
+            jar = self._session.cookie_jar.filter_cookies(URL(url))  # (a balancer's sticky cookie among them)
+            if jar:
+                headers.append(("Cookie", "; ".join(f"{k}={m.value}" for k, m in jar.items())))
         self._emit("out", "request", data=f"GET {target}", meta={"upgrade": "websocket"})
         ws = await connect(target, additional_headers=headers or None, open_timeout=self.options.open_timeout,
                            max_size=self.options.max_size, ping_interval=None, compression=None, proxy=None,

@@ -181,7 +181,8 @@ frontend lab
   default_backend workers
 backend workers
   balance {balance}
-{sticky}  option httpchk GET /
+{sticky}  option redispatch
+  option httpchk GET /
   http-check expect status 200
 {chr(10).join(servers)}
 """

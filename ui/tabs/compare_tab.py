@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from functools import partial
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -23,7 +25,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
                                QWidget)
 
 from transport.chromium import find_chromium
-from transport.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, Tally, to_csv
+from transport.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv
+from transport.lab_admin import lab_stats, post_fault
 from transport.errors import DuplexError
 from transport.faults import FaultSpec
 
@@ -64,6 +67,30 @@ COLUMNS = (("transport", "Transport", "The transport measured, all on the same f
                                             "delivered"))
 
 
+CLUSTER_COLUMNS = (("Transport", "Every transport at once, through HAProxy"),
+                   ("1 worker msg/s", "Messages delivered per second with one worker"),
+                   ("1 worker p50 ms", "Median latency with one worker"),
+                   ("N workers msg/s", "Messages delivered per second with N workers (w1 killed half way)"),
+                   ("N workers p50 ms", "Median latency with N workers"),
+                   ("Reconnects", "Reconnect attempts each transport needed when worker w1 died"),
+                   ("Lost / dup.", "The ledger with N workers: nothing lost or duplicated is the goal"))
+
+
+def _rate(row: dict, duration: float) -> float | None:
+    return round(row["messages"] / duration, 1) if row.get("messages") else None
+
+
+def _lost(row: dict) -> str | None:
+    return None if row.get("lost") is None else f"{row['lost']} / {row.get('duplicated', 0)}"
+
+
+async def _stats_of(worker: dict, token: str) -> dict | None:
+    try:
+        return await lab_stats(f"http://127.0.0.1:{worker.get('port')}", token, timeout=2.0)
+    except DuplexError:
+        return None  # killed: CpuOfWorkers keeps its last sample
+
+
 class CompareTab(QWidget):
     title = "Compare"
     statusMessage = Signal(str)
@@ -81,8 +108,14 @@ class CompareTab(QWidget):
         self.mode = QComboBox()
         self.mode.addItem("All at once", "all")
         self.mode.addItem("One at a time", "each")
+        self.mode.addItem("Cluster: 1 vs N workers", "cluster")
         self.mode.setToolTip("One at a time: each transport alone on a fresh lab for the same duration, which "
-                             "adds the lab's CPU time and memory per 1 000 messages")
+                             "adds the lab's CPU time and memory per 1 000 messages. Cluster: every transport "
+                             "through HAProxy (sticky by cookie, as Socket.IO's polling needs) to a lab of 1 "
+                             "worker, then of N with one killed half way (needs redis-server and haproxy)")
+        self.workers = QSpinBox(minimum=2, maximum=8, value=3, suffix=" workers")
+        self.workers.setToolTip("Cluster mode: the second run's workers (the first has one); worker w1 is killed "
+                                "half way through it")
         self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.fault = QComboBox()
         for title, spec in FAULTS:
@@ -112,6 +145,7 @@ class CompareTab(QWidget):
         actions.addWidget(self.run_button)
         actions.addWidget(self.stop_button)
         actions.addWidget(self.with_browser)
+        actions.addWidget(self.workers)
         actions.addStretch(1)
         actions.addWidget(self.csv_button)
         actions.addWidget(self.png_button)
@@ -125,9 +159,28 @@ class CompareTab(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         for r, t in enumerate(ALL):
             self.table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
+        self.cluster_table = QTableWidget(len(TRANSPORTS), len(CLUSTER_COLUMNS))
+        self.cluster_table.setHorizontalHeaderLabels([c[0] for c in CLUSTER_COLUMNS])
+        for c, (_header, tip) in enumerate(CLUSTER_COLUMNS):
+            self.cluster_table.horizontalHeaderItem(c).setToolTip(tip)
+        self.cluster_table.verticalHeader().hide()
+        self.cluster_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.cluster_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for r, t in enumerate(TRANSPORTS):
+            self.cluster_table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
+        self.cluster_cpu = QLabel("")
+        self.cluster_cpu.setWordWrap(True)
+        cluster_box = QWidget()
+        cb = QVBoxLayout(cluster_box)
+        cb.setContentsMargins(0, 0, 0, 0)
+        cb.addWidget(self.cluster_table)
+        cb.addWidget(self.cluster_cpu)
+        self.cluster_box = cluster_box
+        cluster_box.hide()
         self.charts = CompareCharts()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
+        split.addWidget(cluster_box)
         split.addWidget(self.charts)
         split.setSizes([230, 420])
         layout = QVBoxLayout(self)
@@ -138,6 +191,9 @@ class CompareTab(QWidget):
         self.tallies: dict[str, Tally] = {}
         self.rows: dict[str, dict] = {}
         self._run: asyncio.Task | None = None
+        self.workers.setVisible(False)
+        self.mode.currentIndexChanged.connect(
+            lambda _i: self.workers.setVisible(self.mode.currentData() == "cluster"))
         self.run_button.clicked.connect(self._on_run_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self.csv_button.clicked.connect(lambda: self._ask_path("Export the table", "compare.csv", "CSV (*.csv)",
@@ -174,7 +230,9 @@ class CompareTab(QWidget):
         spec = self.fault.currentData()
         try:
             chosen = [*TRANSPORTS, BROWSER] if self.with_browser.isChecked() else list(TRANSPORTS)
-            if self.mode.currentData() == "all":
+            if self.mode.currentData() == "cluster":
+                await self._run_cluster([t for t in chosen if t != BROWSER])
+            elif self.mode.currentData() == "all":
                 await self._run_once(chosen, spec)
             else:
                 for t in chosen:
@@ -201,10 +259,82 @@ class CompareTab(QWidget):
         await run.run()
         self._refresh(transports, run.after, run.before if len(transports) == 1 else None)
 
+    # -- cluster mode: 1 worker, then N with one killed half way ----------------------------------
+    async def _run_cluster(self, transports: list[str]) -> None:
+        n, rate, duration = self.workers.value(), self.rate.value(), self.duration.value()
+        results: dict[int, dict] = {}
+        self.cluster_box.show()
+        for workers in (1, n):
+            labs: list[LabProcess] = []
+            cpu = CpuOfWorkers()
+
+            def on_second(at: float, stats: dict | None, workers: int = workers) -> None:
+                self._refresh(transports, stats)
+                self.state.setText(f"Cluster of {workers} worker{'s' if workers > 1 else ''} behind HAProxy: "
+                                   f"{at:.0f} of {duration} s" + (" (w1 killed half way)" if workers > 1 else ""))
+
+            self.state.setText(f"Starting a cluster of {workers} worker(s) at {rate} msg/s…")
+            run = CompareRun(transports, rate=rate, duration=duration, start_lab=partial(self._lab, cluster=workers,
+                                                                                           made=labs),
+                             on_second=on_second, spec=None, poll_interval=float(self.poll_interval.value()))
+            self.tallies = dict(run.tallies)
+            watch = self._tasks.spawn(self._watch_cluster(labs, cpu, kill_at=duration / 2 if workers > 1 else None))
+            try:
+                await run.run()
+            finally:
+                watch.cancel()
+            self._refresh(transports, run.after)
+            rows = {t: run.tallies[t].row() for t in transports}
+            results[workers] = {"rows": rows, "cpu_s": cpu.seconds,
+                                "messages": sum(r["messages"] for r in rows.values())}
+            self._show_cluster(results, n, duration)
+
+    async def _watch_cluster(self, labs: list[LabProcess], cpu: CpuOfWorkers, kill_at: float | None) -> None:
+        """Once a second: every worker's CPU (asked on its own port); at ``kill_at`` s, worker w1 killed."""
+        started: float | None = None
+        killed = False
+        for _ in range(24 * 3600):  # bounded: the run cancels it long before
+            await asyncio.sleep(1.0)  # the run's schedule
+            lab = labs[0] if labs else None
+            workers = (lab.announced.get("workers") or []) if lab is not None else []
+            if lab is None or not workers:
+                continue
+            started = started if started is not None else time.monotonic()
+            cpu.sample(list(await asyncio.gather(*(_stats_of(w, lab.token) for w in workers))))
+            if kill_at is not None and not killed and time.monotonic() - started >= kill_at:
+                killed = True
+                await post_fault(lab.url, lab.token, {"action": "kill_worker", "worker": "w1"})
+
+    def _show_cluster(self, results: dict[int, dict], n: int, duration: float) -> None:
+        for r, t in enumerate(TRANSPORTS):
+            one = results.get(1, {}).get("rows", {}).get(t, {})
+            many = results.get(n, {}).get("rows", {}).get(t, {})
+            cells = [_rate(one, duration), one.get("p50_ms"), _rate(many, duration), many.get("p50_ms"),
+                     many.get("reconnects"), _lost(many)]
+            for c, value in enumerate(cells, start=1):
+                text = "—" if value is None else f"{value:,}" if isinstance(value, (int, float)) else str(value)
+                item = self.cluster_table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.cluster_table.setItem(r, c, item)
+                item.setText(text)
+        self.cluster_table.setHorizontalHeaderLabels(
+            [h.replace("N workers", f"{n} workers") for h, _tip in CLUSTER_COLUMNS])
+        parts = [f"{w} worker{'s' if w > 1 else ''}: {res['cpu_s'] * 1e6 / res['messages']:,.1f} ms"
+                 for w, res in sorted(results.items()) if res["messages"]]
+        self.cluster_cpu.setText("The workers' CPU time per 1 000 messages delivered (every transport, all workers "
+                                 "added up): " + " · ".join(parts))
+
     @contextlib.asynccontextmanager
-    async def _lab(self, rate: float) -> AsyncIterator[tuple[str, str]]:
+    async def _lab(self, rate: float, cluster: int = 0,
+                   made: list[LabProcess] | None = None) -> AsyncIterator[tuple[str, str]]:
         """A lab process of the run's own, stopped and its files removed after."""
         lab = LabProcess(rate=rate, parent=self, extra=("--sse-heartbeat", "5"))
+        if cluster:
+            lab.cluster = (cluster, "cookie", "shared")  # sticky: Socket.IO's polling needs it (README)
+        if made is not None:
+            made.append(lab)
         try:
             yield await lab.wait_listening()
         finally:
