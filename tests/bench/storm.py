@@ -28,7 +28,7 @@ def one(transport: str) -> dict:
     try:
         res = subprocess.run([sys.executable, "main.py", "storm", lab.url, "--transport", transport,
                               "--users", str(USERS), "--spawn-rate", str(SPAWN_RATE), "--duration", str(DURATION_S),
-                              "--workers", "2", "--admin-token", lab.token, "--restart-at", str(RESTART_AT_S),
+                              "--workers", "2", f"--admin-token={lab.token}", "--restart-at", str(RESTART_AT_S),
                               "--status"], cwd=ROOT, capture_output=True, text=True, timeout=DURATION_S + 240)
     finally:
         lab.stop()

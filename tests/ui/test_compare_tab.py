@@ -107,6 +107,8 @@ async def test_cluster_mode_runs_every_transport_on_1_then_n_workers_with_one_ki
     """Compare → Cluster: every transport through HAProxy to one worker, then to two with w1 killed half way:
     rates and latencies of both, the reconnects the kill cost each transport, nothing lost."""
     tab = window.compare_tab
+    window.tabs.setCurrentWidget(tab)
+    assert tab.charts.height() > 150  # the charts keep their share of the page (a hidden table must not take it)
     tab.rate.setValue(50)
     tab.duration.setValue(6)
     tab.mode.setCurrentIndex(tab.mode.findData("cluster"))
@@ -124,3 +126,4 @@ async def test_cluster_mode_runs_every_transport_on_1_then_n_workers_with_one_ki
         assert lost == "0 / 0", (name, texts)
     assert any(int(cells[4]) > 0 for cells in texts.values()), texts  # the kill cost someone a reconnect
     assert "1 worker:" in tab.cluster_cpu.text() and "2 workers:" in tab.cluster_cpu.text()
+    assert tab.cluster_table.height() > 60 and tab.charts.height() > 150

@@ -168,6 +168,7 @@ class Cluster:
   stats socket {self.folder}/haproxy.sock mode 600 level admin
 defaults
   mode http
+  option http-no-delay
   timeout connect 2s
   timeout client 1h
   timeout server 1h

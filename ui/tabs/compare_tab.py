@@ -182,7 +182,8 @@ class CompareTab(QWidget):
         split.addWidget(self.table)
         split.addWidget(cluster_box)
         split.addWidget(self.charts)
-        split.setSizes([230, 420])
+        split.setSizes([230, 0, 420])  # the cluster table takes its share once a cluster run shows it
+        self.split = split
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addLayout(actions)
@@ -263,7 +264,9 @@ class CompareTab(QWidget):
     async def _run_cluster(self, transports: list[str]) -> None:
         n, rate, duration = self.workers.value(), self.rate.value(), self.duration.value()
         results: dict[int, dict] = {}
-        self.cluster_box.show()
+        if self.cluster_box.isHidden():
+            self.cluster_box.show()
+            self.split.setSizes([200, 190, 380])
         for workers in (1, n):
             labs: list[LabProcess] = []
             cpu = CpuOfWorkers()
