@@ -175,6 +175,12 @@ class MainWindow(QMainWindow):
             cluster = (workers if workers > 1 else 0, balance, sessions)
             if cluster == self.lab.cluster and self.lab.running:
                 return
+            n, _balance, kept = self.lab.cluster
+            if self.lab.running and n and n == cluster[0] and kept == sessions:  # only the balancing: at run time
+                await post_fault(self.lab.url, self.lab.token, {"action": "balance", "mode": balance})
+                self.lab.cluster = cluster
+                self.mark_everywhere(f"cluster balancing now {balance} (HAProxy reloaded: connections kept)")
+                return
             self.mark_everywhere(f"lab restarting as {'one process' if workers <= 1 else f'{workers} workers'}"
                                  + (f" behind HAProxy ({balance}, sessions {sessions})" if workers > 1 else ""))
             await self.lab.stop_async()

@@ -160,3 +160,63 @@ async def test_socketio_polling_needs_sticky_balancing_and_says_so(balance):
         await client.close()
         await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
         c.stop()
+
+
+async def served(session: aiohttp.ClientSession, url: str, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        async with session.get(f"{url}/api/poll?after=0&limit=1") as resp:
+            await resp.read()
+            out.append(resp.headers.get(WORKER_HEADER, "?").split("/")[0])
+    return out
+
+
+@pytest.mark.timeout(60)
+async def test_the_balancing_switches_at_run_time():
+    c = ClusterProcess("2", "--rate", "0")
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert set(await served(session, c.url, 4)) == {"w1", "w2"}  # round robin
+            await post_fault(c.url, c.token, {"action": "balance", "mode": "source"})
+            await wait_until_async(lambda: served(session, c.url, 4), lambda got: len(set(got)) == 1, 15,
+                                   "one worker for one source address")
+    finally:
+        c.stop()
+
+
+async def wait_until_async(probe, good, timeout: float, what: str):
+    """An async condition (a few requests each time), asked every 0.2 s, bounded."""
+    for _ in range(int(timeout / 0.2)):
+        if good(await probe()):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.mark.timeout(60)
+async def test_sticky_balancing_with_node_local_sessions_logs_out_when_the_worker_dies():
+    """The production failure the document's readers meet: sticky sessions keep a user logged in only as long
+    as their server lives; killing it moves them to another worker that never heard of the session: 401."""
+    c = ClusterProcess("2", "--rate", "0", "--sessions", "local", "--balance", "cookie")
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            async with session.post(f"{c.url}/session/login", json={"user": "ana"}) as resp:
+                assert resp.status == 200
+                home = resp.headers[WORKER_HEADER].split("/")[0]
+            statuses = []
+            for _ in range(4):
+                async with session.get(f"{c.url}/session/me") as resp:
+                    statuses.append(resp.status)
+            assert statuses == [200] * 4  # the balancer's cookie keeps ana on her worker
+            await post_fault(c.url, c.token, {"action": "kill_worker", "worker": home})
+            await wait_until_async(lambda: _me(session, c.url), lambda got: got[0] == 401, 15, "the 401")
+            status, reason, worker = await _me(session, c.url)
+            assert reason == "unknown" and worker != home  # another worker: the session is not there
+    finally:
+        c.stop()
+
+
+async def _me(session: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
+    async with session.get(f"{url}/session/me") as resp:
+        body = await resp.json(content_type=None)
+        return resp.status, str(body.get("reason", "")), resp.headers.get(WORKER_HEADER, "?").split("/")[0]

@@ -180,4 +180,11 @@ async def test_the_lab_restarts_as_a_cluster_and_a_killed_worker_loses_nothing(w
                      and ws.controller.client.ledger.episodes[-1].recovered, 20, "the tab recovered")
     await wait_until(lambda: len(worker_rows()) >= 2, 5, "the new handshake's row")
     assert worker_rows()[-1] != serving
+    assert int(server.cluster_table.item((row + 1) % 3, 9).text().replace(",", "")) > 0  # messages sent
+    pid = window.lab.pid()
+    server.balance.setCurrentIndex(server.balance.findData("source"))
+    server.cluster_button.click()  # only the balancing changed: switched at run time, the lab is not restarted
+    await wait_until(lambda: any("balancing now source" in e.data for e in ws.timeline.model.events()
+                                 if e.kind == "fault"), 10, "the switch's marker")
+    assert window.lab.pid() == pid and window.lab.cluster == (3, "source", "shared")
     assert (ws.controller.client.ledger.lost, ws.controller.client.ledger.duplicated) == (0, 0)

@@ -266,11 +266,16 @@ backend workers
         await self._start_haproxy()
         return f"balancing {self.balance}"
 
-    async def listen(self) -> None:
-        """The admin API's cluster actions, which any worker forwards through Redis."""
+    async def subscribe(self) -> tuple[Any, Any]:
+        """The supervisor's channel, subscribed before the cluster is announced (an action sent at once is
+        heard)."""
         client = aioredis.from_url(self.redis_url, decode_responses=True)
         pubsub = client.pubsub()
         await pubsub.subscribe(SUPERVISOR)
+        return client, pubsub
+
+    async def listen(self, client: Any, pubsub: Any) -> None:
+        """The admin API's cluster actions, which any worker forwards through Redis."""
         try:
             async for item in pubsub.listen():
                 if item.get("type") != "message":
@@ -343,8 +348,9 @@ async def run_cluster(args: argparse.Namespace, worker_args: list[str]) -> int:
         print(json.dumps({"event": "error", "error": str(exc)}), flush=True)
         await cluster.stop()
         return 1
+    client, pubsub = await cluster.subscribe()
+    listener = asyncio.create_task(cluster.listen(client, pubsub))
     print(json.dumps(cluster.announce()), flush=True)
-    listener = asyncio.create_task(cluster.listen())
     if args.watch_parent:
         watch_parent(loop, stop)
     await stop.wait()

@@ -202,6 +202,7 @@ class Feed:
         self._subs: set[Subscription] = set()
         self.last_seq = 0
         self.published = 0
+        self.handed = 0  # messages handed to live subscribers (each message once per client it went to)
         self.journal = journal
         self.loaded = 0  # messages taken over from the history file
         # the numbering's identity: a new one unless the history file carries on an old numbering
@@ -222,6 +223,7 @@ class Feed:
         self._journal()
         for sub in self._subs:
             sub.put(msg)
+        self.handed += len(self._subs)
         return msg
 
     def publish_many(self, items: list[tuple[str, Any]]) -> list[Message]:
@@ -237,6 +239,7 @@ class Feed:
                 self._journal()
                 for sub in self._subs:
                     sub.put_many(msgs)
+                self.handed += len(msgs) * len(self._subs)
         return msgs
 
     def accept(self, msgs: list[Message], broadcast: bool = True) -> None:
@@ -251,6 +254,7 @@ class Feed:
         if broadcast:
             for sub in self._subs:
                 sub.put_many(msgs)
+            self.handed += len(msgs) * len(self._subs)
 
     def _number(self, topic: str, body: Any) -> Message:
         ts = self._clock()

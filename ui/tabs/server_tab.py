@@ -33,7 +33,8 @@ WORKER_COLUMNS = (("Worker", "The worker's name, as the Duplex-Worker header of 
                   ("WS", "Open WebSocket connections on this worker"), ("SSE", "Open SSE streams"),
                   ("Long poll", "Long polls held"), ("Stream", "HTTP streams open"),
                   ("Socket.IO", "Connected Socket.IO clients"),
-                  ("Feed read", "Feed messages this worker read from the stream on Redis (and handed on)"),
+                  ("Feed read", "Feed messages this worker read from the stream on Redis"),
+                  ("Sent", "Messages it handed to its live clients (each message once per client)"),
                   ("CPU s", "CPU time of this worker's process"), ("MB", "Resident memory"))
 BALANCE_TITLES = {"roundrobin": "round robin", "cookie": "sticky by cookie", "source": "sticky by source address"}
 PEAK_WINDOW = 60  # seconds the storm's peak rate looks back
@@ -290,11 +291,13 @@ class ServerTab(QWidget):
             opened = (st or {}).get("open") or {}
             cells = [w.get("id"), st.get("pid") if st else w.get("pid"), w.get("port")]
             if st is None:
-                cells += ["down"] + [""] * 7
+                cells += ["down"] + [""] * 8
             else:
                 redis = redis or st.get("cluster")
                 cells += [opened.get(k, 0) for k in ("websocket", "sse", "long_poll", "stream", "socketio")]
-                cells += [f"{(st.get('feed') or {}).get('published', 0):,}", f"{st.get('cpu_s', 0):.1f}",
+                feed = st.get("feed") or {}
+                cells += [f"{feed.get('published', 0):,}", f"{feed.get('handed', 0):,}",
+                          f"{st.get('cpu_s', 0):.1f}",
                           f"{st.get('rss_bytes', 0) / 1e6:,.0f}"]
             for col, value in enumerate(cells):
                 text = "" if value is None else str(value)
