@@ -13,8 +13,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable, TypeVar
 
+import aiohttp
+
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 # One unit of test timing, scaled by DUPLEX_TEST_TIMEOUT_SCALE on slow machines.
 SCALE = float(os.environ.get("DUPLEX_TEST_TIMEOUT_SCALE", "1"))
@@ -31,6 +34,24 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what:
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}")
         await asyncio.sleep(POLL_S)
+
+
+async def wait_until_answered(ask: Callable[[], Awaitable[T]], good: Callable[[T], bool], timeout: float = 10.0,
+                              what: str = "condition", every: float = 0.1) -> T:
+    """``wait_until`` for a condition that takes a request to read (a server's answer): asked every
+    ``every`` s until ``good(answer)``; fails after ``timeout`` s. Returns the good answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout * SCALE
+    while True:
+        try:
+            answer = await ask()
+        except (OSError, aiohttp.ClientError, asyncio.TimeoutError):
+            answer = None  # not listening yet: asked again
+        if answer is not None and good(answer):
+            return answer
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}")
+        await asyncio.sleep(every)
 
 
 class ClientRun:

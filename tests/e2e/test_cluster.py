@@ -15,7 +15,7 @@ import sys
 import aiohttp
 import pytest
 
-from tests.helpers import ROOT, read_line, stop_child, wait_until
+from tests.helpers import ROOT, read_line, stop_child, wait_until, wait_until_answered
 from transport.lab_admin import post_fault
 from transport.registry import TRANSPORTS
 from transport.wire import WORKER_HEADER
@@ -48,6 +48,15 @@ def cluster3():
         c.stop()
 
 
+async def _port_open(port: int) -> bool:
+    try:
+        _r, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
 def worker_of(e) -> str | None:
     """The worker that served a row: the response's header, or the WebSocket handshake's."""
     headers = e.meta.get("headers") or e.meta.get("response_headers") or {}
@@ -78,7 +87,8 @@ async def test_every_transport_survives_a_killed_and_a_restarted_worker(cluster3
         before = {name: connections(ev) for name, (_c, ev, _t) in runs.items()}
         assert {w.split("/")[0] for ws in before.values() for w in ws} >= {"w1", "w2", "w3"}  # round robin
         await post_fault(c.url, c.token, {"action": "kill_worker", "worker": "w2"})
-        await asyncio.sleep(1.0)  # the scenario's schedule: the kill, then a restart a second later
+        w2 = next(w["port"] for w in c.info["workers"] if w["id"] == "w2")
+        await wait_until_answered(lambda: _port_open(w2), lambda is_open: not is_open, 10, "w2 gone")
         await post_fault(c.url, c.token, {"action": "restart_worker", "worker": "w3"})
         mark = {name: cl.ledger.received for name, (cl, _e, _t) in runs.items()}
         try:
@@ -178,19 +188,10 @@ async def test_the_balancing_switches_at_run_time():
         async with aiohttp.ClientSession() as session:
             assert set(await served(session, c.url, 4)) == {"w1", "w2"}  # round robin
             await post_fault(c.url, c.token, {"action": "balance", "mode": "source"})
-            await wait_until_async(lambda: served(session, c.url, 4), lambda got: len(set(got)) == 1, 15,
-                                   "one worker for one source address")
+            await wait_until_answered(lambda: served(session, c.url, 4), lambda got: len(set(got)) == 1, 15,
+                                      "one worker for one source address", every=0.2)
     finally:
         c.stop()
-
-
-async def wait_until_async(probe, good, timeout: float, what: str):
-    """An async condition (a few requests each time), asked every 0.2 s, bounded."""
-    for _ in range(int(timeout / 0.2)):
-        if good(await probe()):
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.mark.timeout(60)
@@ -209,7 +210,7 @@ async def test_sticky_balancing_with_node_local_sessions_logs_out_when_the_worke
                     statuses.append(resp.status)
             assert statuses == [200] * 4  # the balancer's cookie keeps ana on her worker
             await post_fault(c.url, c.token, {"action": "kill_worker", "worker": home})
-            await wait_until_async(lambda: _me(session, c.url), lambda got: got[0] == 401, 15, "the 401")
+            await wait_until_answered(lambda: _me(session, c.url), lambda got: got[0] == 401, 15, "the 401")
             status, reason, worker = await _me(session, c.url)
             assert reason == "unknown" and worker != home  # another worker: the session is not there
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import start_lab, wait_until
+from tests.helpers import start_lab, wait_until, wait_until_answered
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,22 +101,17 @@ async def test_a_master_started_elsewhere_is_followed_and_stopped_with_every_led
     try:
         base = f"http://127.0.0.1:{web}"
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):  # the master's web UI coming up: bounded
-                try:
-                    async with session.get(f"{base}/duplex/status") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+            async def get(path: str) -> tuple[int, dict]:
+                async with session.get(base + path) as resp:
+                    return resp.status, await resp.json(content_type=None)
+
+            await wait_until_answered(lambda: get("/duplex/status"), lambda a: a[0] == 200, 20,
+                                      "the master's web UI")
             worker = subprocess.Popen([sys.executable, "-m", "locust", *common, "--worker", "--master-host",
                                        "127.0.0.1", "--master-port", str(bind)], cwd=ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(200):
-                async with session.get(f"{base}/stats/requests") as resp:
-                    if (await resp.json()).get("workers"):
-                        break
-                await asyncio.sleep(0.1)
+            await wait_until_answered(lambda: get("/stats/requests"), lambda a: bool(a[1].get("workers")), 20,
+                                      "the worker to join")
             async with session.post(f"{base}/swarm", data={"user_count": 20, "spawn_rate": 20, "host": lab.url}) \
                     as resp:
                 assert resp.status == 200

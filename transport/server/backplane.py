@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import redis.asyncio as aioredis
 
@@ -255,19 +255,26 @@ class Backplane:
         pubsub = self.redis.pubsub()
         await pubsub.subscribe(CONTROL)
         try:
-            async for item in pubsub.listen():
-                if item.get("type") != "message":
-                    continue
-                try:
-                    action = json.loads(item["data"])
-                except ValueError:
-                    continue
+            async for action in actions(pubsub):
                 if action.get("action") == "evict_history":
                     self.feed.evict()
                 elif action.get("action") == "session_ended" and self.on_session_ended is not None:
                     self.on_session_ended(str(action.get("sid", "")))
         finally:
             await pubsub.aclose()
+
+
+async def actions(pubsub: Any) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects published on a subscribed channel (anything else is skipped)."""
+    async for item in pubsub.listen():
+        if item.get("type") != "message":
+            continue
+        try:
+            action = json.loads(item["data"])
+        except ValueError:
+            continue
+        if isinstance(action, dict):
+            yield action
 
 
 def _message(text: str) -> Message | None:

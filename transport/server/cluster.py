@@ -37,7 +37,7 @@ import redis.asyncio as aioredis
 
 from ..child_process import end_group, own_group_dying_with_parent
 from .parent_watch import watch_parent
-from .backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR
+from .backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR, actions
 
 log = logging.getLogger("duplex.server.cluster")
 
@@ -277,13 +277,7 @@ backend workers
     async def listen(self, client: Any, pubsub: Any) -> None:
         """The admin API's cluster actions, which any worker forwards through Redis."""
         try:
-            async for item in pubsub.listen():
-                if item.get("type") != "message":
-                    continue
-                try:
-                    action = json.loads(item["data"])
-                except ValueError:
-                    continue
+            async for action in actions(pubsub):
                 what = action.get("action")
                 if what == "kill_worker":
                     said = await self.kill_worker(action.get("worker"))
