@@ -29,6 +29,15 @@ async def lab_stats(base_url: str, token: str, timeout: float = 5.0) -> dict[str
     return await _view(base_url, token, "/stats", timeout)
 
 
+async def worker_stats(port: Any, token: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """One cluster worker's own view, asked on its own loopback port; None when it does not answer (killed,
+    restarting)."""
+    try:
+        return await lab_stats(f"http://127.0.0.1:{port}", token, timeout=timeout)
+    except DuplexError:
+        return None
+
+
 async def _view(base_url: str, token: str, path: str, timeout: float) -> dict[str, Any]:
     status, answer = await admin_call(base_url, token, "GET", path, timeout=timeout)
     if status != 200 or not isinstance(answer, dict):

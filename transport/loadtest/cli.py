@@ -25,6 +25,7 @@ from ..child_process import end_group, own_group_dying_with_parent
 from ..errors import DuplexError
 from ..lab_admin import admin_call, post_fault
 from ..registry import PROBE_NAMES, by_probe_name
+from .control import endpoint, locust_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
@@ -147,7 +148,6 @@ async def _fault(args: argparse.Namespace, base: str, at: float, what: str, said
 
 
 async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, str]:
-    from .control import locust_missing
     missing = locust_missing()
     if missing:
         return 1, None, missing
@@ -157,7 +157,7 @@ async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, s
         listen = await _proxy(base, args.admin_token)
         host = with_netloc(args.url, listen)
     info = by_probe_name(args.transport)
-    info.validate(host if urlsplit(host).path not in ("", "/") or info.name == "socketio" else info.lab_url(host))
+    info.validate(endpoint(info, host))
     with tempfile.TemporaryDirectory(prefix="duplex-storm-") as folder:
         result_path = str(Path(folder) / "ledger.json")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(

@@ -17,6 +17,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Callable
 
 import aiohttp
@@ -42,6 +43,14 @@ class LocustStormSpec:
     spawn_rate: float
     workers: int = 2  # local worker processes (Locust's --processes)
     master: str = ""  # a Locust master's web UI (http://host:8089) started elsewhere; "": start one here
+
+
+def endpoint(info: Any, host: str) -> str:
+    """The URL a storm's users connect to: the transport's endpoint on the lab when ``host`` is a server's
+    address (no path), else ``host`` itself (Socket.IO's client adds its own path)."""
+    if info.name == "socketio" or urlsplit(host).path not in ("", "/"):
+        return host
+    return str(info.lab_url(host))
 
 
 def locust_missing() -> str:

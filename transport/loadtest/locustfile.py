@@ -30,6 +30,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from transport.events import Event
 from transport.loadtest.aggregate import UserLedger, aggregate
+from transport.loadtest.control import endpoint
 from transport.loadtest.loop_thread import LoopThread, wait
 from transport.backoff import Policy
 from transport.registry import by_probe_name
@@ -84,7 +85,7 @@ class Fleet:
             if kind == "message" or kind == "open" or kind == "reconnect" or kind == "gap":
                 inbox.append((uid, kind, e.t, e.latency_ms, e.size))
 
-        url = _endpoint(info, environment.host)
+        url = endpoint(info, environment.host)
         policy = None if info.server_retry else Policy("exponential", 0.5, 5.0)
         client = info.make(url, sink, policy=policy, interval=options.duplex_poll_interval)
         self.clients[uid] = client
@@ -147,16 +148,6 @@ class Fleet:
         self.clients.clear()
         self.tasks.clear()
         return out
-
-
-def _endpoint(info: Any, host: str) -> str:
-    """The URL users connect to: the transport's endpoint on the lab when ``host`` is a server's address
-    (no path), else ``host`` itself."""
-    from urllib.parse import urlsplit
-    path = urlsplit(host).path
-    if info.name == "socketio" or path not in ("", "/"):
-        return host
-    return info.lab_url(host)
 
 
 _FLEET: Fleet | None = None

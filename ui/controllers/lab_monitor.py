@@ -10,7 +10,7 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from transport.errors import DuplexError
-from transport.lab_admin import lab_sessions, lab_stats
+from transport.lab_admin import lab_sessions, lab_stats, worker_stats
 
 from ..tasks import TaskGroup
 
@@ -56,7 +56,7 @@ class LabMonitor(QObject):
         try:
             sessions, stats = await asyncio.gather(lab_sessions(url, token), lab_stats(url, token))
             if workers:  # a cluster: each worker asked on its own port, the whole is their sum
-                each = await asyncio.gather(*(_worker_stats(w, token) for w in workers))
+                each = await asyncio.gather(*(worker_stats(w.get("port"), token) for w in workers))
                 self.workersViewed.emit([{**w, "stats": st} for w, st in zip(workers, each)])
                 stats = cluster_sum(stats, [st for st in each if st is not None])
         except DuplexError:  # admin_call says every failure as one
@@ -74,13 +74,6 @@ class LabMonitor(QObject):
     async def shutdown(self) -> None:
         self._timer.stop()
         await self._tasks.cancel_all()
-
-
-async def _worker_stats(worker: dict, token: str) -> dict | None:
-    try:
-        return await lab_stats(f"http://127.0.0.1:{worker.get('port')}", token, timeout=2.0)
-    except DuplexError:
-        return None  # killed, restarting: the table says so
 
 
 def cluster_sum(balancer: dict, workers: list[dict]) -> dict:

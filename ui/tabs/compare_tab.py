@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from transport.chromium import find_chromium
 from transport.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv
-from transport.lab_admin import lab_stats, post_fault
+from transport.lab_admin import post_fault, worker_stats
 from transport.errors import DuplexError
 from transport.faults import FaultSpec
 
@@ -84,11 +84,15 @@ def _lost(row: dict) -> str | None:
     return None if row.get("lost") is None else f"{row['lost']} / {row.get('duplicated', 0)}"
 
 
-async def _stats_of(worker: dict, token: str) -> dict | None:
-    try:
-        return await lab_stats(f"http://127.0.0.1:{worker.get('port')}", token, timeout=2.0)
-    except DuplexError:
-        return None  # killed: CpuOfWorkers keeps its last sample
+def _set_cell(table: QTableWidget, r: int, c: int, value: object) -> None:
+    """A number cell: right-aligned, "—" for none, thousands separated; the item reused."""
+    text = "—" if value is None else f"{value:,}" if isinstance(value, (int, float)) else str(value)
+    item = table.item(r, c)
+    if item is None:
+        item = QTableWidgetItem()
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        table.setItem(r, c, item)
+    item.setText(text)
 
 
 class CompareTab(QWidget):
@@ -303,7 +307,8 @@ class CompareTab(QWidget):
             if lab is None or not workers:
                 continue
             started = started if started is not None else time.monotonic()
-            cpu.sample(list(await asyncio.gather(*(_stats_of(w, lab.token) for w in workers))))
+            # a killed worker answers None: CpuOfWorkers keeps its last sample
+            cpu.sample(list(await asyncio.gather(*(worker_stats(w.get("port"), lab.token) for w in workers))))
             if kill_at is not None and not killed and time.monotonic() - started >= kill_at:
                 killed = True
                 await post_fault(lab.url, lab.token, {"action": "kill_worker", "worker": "w1"})
@@ -315,13 +320,7 @@ class CompareTab(QWidget):
             cells = [_rate(one, duration), one.get("p50_ms"), _rate(many, duration), many.get("p50_ms"),
                      many.get("reconnects"), _lost(many)]
             for c, value in enumerate(cells, start=1):
-                text = "—" if value is None else f"{value:,}" if isinstance(value, (int, float)) else str(value)
-                item = self.cluster_table.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                    self.cluster_table.setItem(r, c, item)
-                item.setText(text)
+                _set_cell(self.cluster_table, r, c, value)
         self.cluster_table.setHorizontalHeaderLabels(
             [h.replace("N workers", f"{n} workers") for h, _tip in CLUSTER_COLUMNS])
         parts = [f"{w} worker{'s' if w > 1 else ''}: {res['cpu_s'] * 1e6 / res['messages']:,.1f} ms"
@@ -366,14 +365,7 @@ class CompareTab(QWidget):
         for r, t in enumerate(ALL):
             row = self.rows.get(t, {})
             for c, (key, _header, _tip) in enumerate(COLUMNS[1:], start=1):
-                value = row.get(key)
-                text = "—" if value is None else f"{value:,}" if isinstance(value, (int, float)) else str(value)
-                item = self.table.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                    self.table.setItem(r, c, item)
-                item.setText(text)
+                _set_cell(self.table, r, c, row.get(key))
 
     def _summary(self) -> str:
         rows = [r for r in self.rows.values() if r.get("messages")]
