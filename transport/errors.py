@@ -103,6 +103,12 @@ class ServerStopped(DuplexError):
     fatal = True
 
 
+class StreamError(DuplexError):
+    """The server reported an error inside the stream (an ``{"error": …}`` chunk of an LLM API's answer)."""
+
+    fatal = True
+
+
 CLOSE_CODES = {
     1000: "normal closure",
     1001: "going away",

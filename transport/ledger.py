@@ -62,6 +62,9 @@ class Ledger:
     unnumbered: int = 0  # messages that carried no sequence id: nothing can be said of their loss
     sessions_recovered: int = 0  # reconnects the server said it recovered (it replays what was missed)
     sessions_missed: int = 0  # reconnects it could not recover: what it sent meanwhile is missed
+    # what numbers the messages: "lab" (the lab's envelope), a sequence rule's spec ("id", "/seq",
+    # "re:…"), or None: no rule, so loss cannot be checked (transport/sequence.py)
+    rule: str | None = None
 
     # -- connection lifecycle ------------------------------------------------
     def connection_lost(self) -> None:
@@ -192,6 +195,21 @@ class Ledger:
             "sessions_missed": self.sessions_missed,
         }
 
+    @property
+    def recovered(self) -> int:
+        """Drop episodes that ended: the first new message after the reconnect came (or the lab's live)."""
+        return sum(1 for ep in self.episodes if ep.recovered)
+
+    def counts(self) -> dict[str, Any]:
+        """The ledger in one flat record: what ``probe`` prints last (``{"ledger": …}``) and a timeline's
+        export carries as ``ledger``; ``episodes`` and ``recovered`` count drop episodes."""
+        return {"received": self.received, "lost": self.lost, "duplicated": self.duplicated,
+                "replayed": self.replayed, "reordered": self.reordered, "episodes": len(self.episodes),
+                "recovered": self.recovered, "gap_declared": self.gap_declared, "unnumbered": self.unnumbered,
+                "seq_resets": self.resets, "sessions_recovered": self.sessions_recovered,
+                "sessions_missed": self.sessions_missed, "rule": self.rule,
+                "ok": self.checkable and self.lost == 0 and self.duplicated == 0, "verdict": self.verdict()}
+
     def to_json(self) -> dict[str, Any]:
         """The whole ledger, for export: counters, verdict, every episode."""
         return {**self.summary(), "verdict": self.verdict(),
@@ -207,8 +225,11 @@ class Ledger:
         """The one sentence the UI shows."""
         if not self.checkable:
             if self.unnumbered:
-                return (f"no sequence ids: loss cannot be checked ({self.unnumbered:,} message"
-                        f"{'s' if self.unnumbered != 1 else ''} without one)" + self._sessions())
+                n = f"{self.unnumbered:,} message{'s' if self.unnumbered != 1 else ''}"
+                if self.rule is None and not (self.sessions_recovered or self.sessions_missed):
+                    return f"no sequence rule: loss cannot be checked ({n} received)"
+                said = "no sequence ids" if self.rule in (None, "lab") else f"the sequence rule {self.rule} found no number"
+                return f"{said}: loss cannot be checked ({n} without one)" + self._sessions()
             return "nothing received yet"
         s = f"{self.lost} lost, {self.duplicated} duplicated"
         if self.unnumbered:

@@ -14,6 +14,12 @@ out to the sink. The receiver owns, once for every transport:
 - one-way latency against the lab's clock (same machine), and the counts a
   wire panel shows (messages, payload, staleness).
 
+All of that is the lab's protocol, and it is *negotiated, never assumed*: it applies only while the
+server marks itself as the lab (its last successful response or handshake carried ``Duplex-Epoch``;
+an error answer on the way, a balancer's 502 or a fault's 403, changes nothing). With any other server
+every message is a message, whatever its JSON, numbered by the connection's sequence rule
+(:mod:`transport.sequence`) if it has one, and a resume point moves only by that rule.
+
 A client tells it when a connection opened (resuming or not) and was lost;
 :attr:`delivered` counts what was new, which is what the reconnect
 controller needs to know.
@@ -27,6 +33,7 @@ from typing import Any, Callable, Sequence
 from .envelope import envelope_fields
 from .events import Event, EventSink, Outbox, event_from
 from .ledger import Ledger, gap_sentence
+from .sequence import ResumeRule, SeqRule
 from .wire import EPOCH_HEADER
 from .wirestats import WireStats
 
@@ -36,14 +43,26 @@ MAX_LATENCY_MS = 3_600_000  # a latency beyond an hour is a clock mismatch, not 
 _LAB_ENVELOPE = re.compile(r'\{"seq":(\d{1,18}),"ts":(\d{1,19}),"topic":"([^"\\]*)"[,}]')
 
 
+_UNPARSED: Any = object()  # no parsed value was handed over: a pointer parses the text
+
+
+def _never(_text: object) -> None:
+    """The lab envelope's match, for a server that is not the lab."""
+    return None
+
+
 class FeedReceiver:
     def __init__(self, transport: str, sink: EventSink, *, one_way: bool | None, after: int | None = None,
-                 stats: WireStats | None = None, same_machine: bool = True) -> None:
+                 stats: WireStats | None = None, same_machine: bool = True, seq_rule: SeqRule | None = None,
+                 resume_rule: ResumeRule | None = None) -> None:
         self.transport = transport
+        self.seq_rule = seq_rule if seq_rule is not None else SeqRule()
+        self.resume_rule = resume_rule if resume_rule is not None else ResumeRule()
         self.ledger = Ledger()
         self.stats = stats if stats is not None else WireStats()
         self.after = after  # the resume point: the highest seq known delivered (or the user's start)
-        self.epoch: str | None = None  # the lab's numbering, echoed when resuming
+        self.epoch: str | None = None  # the lab's numbering, echoed when resuming; set: the server is the lab
+        self.ledger.rule = self._rule_name()
         self._one_way = one_way  # True / False: forced; None: decided by what the server answers
         self._same_machine = same_machine
         self.delivered = 0  # messages that were new (not duplicates): what the reconnect rule reads
@@ -60,19 +79,41 @@ class FeedReceiver:
             return self._one_way
         return self._same_machine and self.epoch is not None
 
+    @property
+    def lab(self) -> bool:
+        """The server marked itself as the lab: its envelope, control items, ``?after=`` and epoch apply."""
+        return self.epoch is not None
+
+    def _rule_name(self) -> str | None:
+        """What numbers the messages, for the ledger's verdict: ``lab``, the user's rule, or None."""
+        if self.epoch is not None:
+            return "lab"
+        rule = self.seq_rule
+        if rule.kind == "auto":
+            return "id" if self.transport == "sse" else None
+        return None if rule.kind == "none" else rule.spec
+
     # -- connection lifecycle --------------------------------------------------------
-    def note_epoch(self, headers: Any) -> None:
-        """Read the lab's numbering from response headers (any mapping with ``get``)."""
-        value = headers.get(EPOCH_HEADER)
+    def note_epoch(self, headers: Any, ok: bool = True) -> None:
+        """Read the lab's mark (its numbering) from a response's or handshake's headers (any mapping with
+        ``get``). A successful answer without it un-marks the server; an error answer (``ok`` False: a
+        balancer's 502, a fault's 403) changes nothing, so resuming goes on through the faults."""
+        value = headers.get(EPOCH_HEADER) if headers is not None else None
         if value:
             self.epoch = str(value)[:64]
+        elif ok:
+            self.epoch = None
+        self.ledger.rule = self._rule_name()
 
     def epoch_headers(self) -> list[tuple[str, str]]:
         """The header a resuming request carries (a resume point only means something in its numbering)."""
         return [(EPOCH_HEADER, self.epoch)] if self.epoch else []
 
     def resume_started(self) -> None:
-        """A connection opened that resumes after a drop: what comes before ``live`` is a replay."""
+        """A connection opened that resumes after a drop: with the lab, what comes before ``live`` is a
+        replay. Another server marks no end of its replay: the first new message closes the episode."""
+        if self.epoch is None:
+            return
         ep = self.ledger.episodes[-1] if self.ledger.episodes else None
         if ep is not None and not ep.recovered:
             self._resuming = True
@@ -89,12 +130,17 @@ class FeedReceiver:
 
     # -- items -----------------------------------------------------------------------------
     def text(self, text: str, t: int, wire: int | None = None, meta: dict[str, Any] | None = None,
-             control: str | None = None, rtt_ms: float | None = None, size: int | None = None) -> Event | None:
-        """One text message (a WebSocket frame, an SSE event's data). ``control`` names the control
-        item it is by its transport's own marking (an SSE event type); otherwise a JSON object's
+             control: str | None = None, rtt_ms: float | None = None, size: int | None = None,
+             event_id: str | None = None, value: Any = _UNPARSED) -> Event | None:
+        """One text message (a WebSocket frame, an SSE event's data). With the lab, ``control`` names the
+        control item it is by its transport's own marking (an SSE event type); otherwise a JSON object's
         ``"control"`` key does. ``rtt_ms``: the latency to show when one-way latency is unknown (a
-        ping's round trip); ``size``: its UTF-8 bytes, if the caller counted them already. Returns the
-        message event, None for a control item."""
+        ping's round trip); ``size``: its UTF-8 bytes, if the caller counted them already. With another
+        server: ``event_id``, an SSE event's own id; ``value``, what a sequence rule's pointer reads if not
+        the text's JSON (a Socket.IO event's first argument). Returns the message event, None for a
+        control item."""
+        if self.epoch is None:
+            return self._foreign(text, t, wire, meta, rtt_ms, size, event_id, value)
         seq, ts, topic, obj = envelope_fields(text)
         if obj is not None:
             kind = control if control is not None else obj.get("control")
@@ -103,14 +149,16 @@ class FeedReceiver:
         return self._message(text, t, wire, seq, ts, topic, meta, rtt_ms, size)
 
     def texts(self, messages: Sequence[tuple[str | bytes, int, int | None]], t: int, rtt_ms: float | None = None,
-              metas: Sequence[dict[str, Any]] | None = None, other: Callable[[int], object] | None = None) -> int:
+              metas: Sequence[dict[str, Any]] | None = None, other: Callable[[int], object] | None = None,
+              event_ids: Sequence[str | None] | None = None) -> int:
         """The messages of one read, in order, all arrived at ``t``: ``(payload, bytes, wire bytes or
         None)`` each (WebSocket frames, SSE events' data, NDJSON lines, a poll answer's items), handed
         to the sink as one list. The lab's own envelopes take one loop without helper calls; any other
         message ``i`` goes to ``other(i)`` (the transport's own handling) or, without it, :meth:`text`
-        / :meth:`binary`. ``metas``: each message's meta to start from (an SSE event's type and id).
-        Returns how many were lab envelopes."""
-        match = _LAB_ENVELOPE.match
+        / :meth:`binary`. ``metas``: each message's meta to start from (an SSE event's type and id);
+        ``event_ids``: each SSE event's own id (what a sequence rule may number it by).
+        Returns how many were lab envelopes (none when the server is not the lab)."""
+        match = _LAB_ENVELOPE.match if self.epoch is not None else _never
         record = self.ledger.record
         stats = self.stats
         staleness = stats.staleness_ms
@@ -128,7 +176,7 @@ class FeedReceiver:
                         other(i)
                     elif isinstance(payload, str):
                         self.text(payload, t, wire, metas[i] if metas is not None else None, rtt_ms=rtt_ms,
-                                  size=size)
+                                  size=size, event_id=event_ids[i] if event_ids is not None else None)
                     else:
                         self.binary(payload, t, wire, rtt_ms)
                     after = self.after
@@ -168,11 +216,14 @@ class FeedReceiver:
         return found
 
     def binary(self, data: bytes, t: int, wire: int | None = None, rtt_ms: float | None = None) -> Event:
-        """One binary message: no envelope, so no seq (loss cannot be checked)."""
-        return self._message(data, t, wire, None, None, None, None, rtt_ms, len(data))
+        """One binary message: no envelope; a regular expression may still number it as text."""
+        seq = None if self.epoch is not None else self.seq_rule.number(data)
+        return self._message(data, t, wire, seq, None, None, None, rtt_ms, len(data))
 
     def value(self, text: str, value: Any, t: int, wire: int | None = None) -> Event | None:
         """One item already parsed as JSON (a poll answer's element, an NDJSON line)."""
+        if self.epoch is None:
+            return self._foreign(text, t, wire, None, None, None, None, value)
         if isinstance(value, dict):
             kind = value.get("control")
             if kind is not None and self._control(kind, value, text, t, wire, None, strict=False):
@@ -218,6 +269,16 @@ class FeedReceiver:
         event = event_from((self.transport, "in", "message", t, self.conn, seq, size, wire, latency, text, meta))
         self._out(event)
         return event
+
+    def _foreign(self, text: str, t: int, wire: int | None, meta: dict[str, Any] | None, rtt_ms: float | None,
+                 size: int | None, event_id: str | None, value: Any) -> Event:
+        """A message of a server that is not the lab: whatever its JSON, a message, numbered by the rule."""
+        rule = self.seq_rule
+        if rule.kind == "none" or (rule.kind == "auto" and event_id is None):
+            seq = None
+        else:
+            seq = rule.number(text, value, event_id, parsed=value is not _UNPARSED)
+        return self._message(text, t, wire, seq, None, None, meta, rtt_ms, size)
 
     def _control(self, kind: object, obj: dict[str, Any], text: str, t: int, wire: int | None,
                  meta: dict[str, Any] | None, strict: bool) -> bool:

@@ -95,6 +95,7 @@ def test_loss_is_not_claimed_checked_when_nothing_carried_a_sequence_id():
     from transport.receiver import FeedReceiver
 
     r = FeedReceiver("websocket", lambda e: None, one_way=False)
+    r.note_epoch({"Duplex-Epoch": "e1"})
     assert r.ledger.verdict() == "nothing received yet" and not r.ledger.checkable
     for text in ("hello", '{"no":"seq"}'):
         r.text(text, 1)
@@ -112,6 +113,7 @@ def test_first_after_is_filled_when_the_live_marker_came_before_any_message():
     from transport.receiver import FeedReceiver
 
     r = FeedReceiver("stream", lambda e: None, one_way=True)
+    r.note_epoch({"Duplex-Epoch": "e1"})
     env = '{{"seq":{},"ts":1,"topic":"t","body":0}}'
     r.texts([(env.format(1), 30, None), (env.format(2), 30, None)], 1)
     r.connection_lost()

@@ -34,8 +34,12 @@ async def raw(port: int, head: str) -> bytes:
 @pytest.mark.parametrize("host, allowed", [
     ("127.0.0.1:{port}", True), ("localhost:{port}", True), ("127.0.0.7:{port}", True),
     ("evil.example:{port}", False),  # a DNS name rebound to 127.0.0.1: its page sends its own Host
-    ("127.0.0.1:1", False),  # another port on this machine is another origin
-    ("127.0.0.1", False),  # port 80, not the lab's
+    # a TCP proxy of the user's own (Toxiproxy, socat, mitmproxy) keeps the Host the client sent: any port
+    # with a loopback literal is accepted (it was refused before issue 25: docs/decisions.md says why)
+    ("127.0.0.1:1", True), ("127.0.0.1", True), ("[::1]:8474", True), ("localhost:20000", True),
+    # names, not loopback literals: ipaddress parses them as nothing, so a rebinding page cannot use them
+    ("0x7f.1:{port}", False), ("2130706433:{port}", False), ("localhost.:{port}", False),
+    ("127.1:{port}", False), ("localhost.evil.example:{port}", False),
 ])
 async def test_the_host_header_must_name_the_lab(client, host, allowed):
     port = client.server.port

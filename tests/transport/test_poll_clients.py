@@ -199,7 +199,7 @@ async def test_stream_wrong_type_bad_line_and_oversized_line(serve):
     base = await serve(web.get("/html", html), web.get("/lines", lines))
     err = await make("stream", base + "/html").result()
     assert isinstance(err, WrongResponse) and "not newline-delimited JSON" in err.sentence
-    run = make("stream", base + "/lines", max_body=1000)
+    run = make("stream", base + "/lines", max_body=1000, seq_rule="/seq")  # not the lab: numbered by the rule
     err = await run.result()
     assert isinstance(err, MessageTooBig)
     assert any("not JSON" in e.data for e in run.rows("error")) and [m.seq for m in messages(run)] == [1]

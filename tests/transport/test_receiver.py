@@ -12,9 +12,15 @@ def envelope(seq: int, ts: int = 1_000_000, topic: str = "price") -> str:
     return json.dumps({"seq": seq, "ts": ts, "topic": topic, "body": seq}, separators=(",", ":"))
 
 
-def make(one_way: bool = True, after: int | None = None) -> tuple[FeedReceiver, list]:
+LAB = {EPOCH_HEADER: "e1"}  # what every response and handshake of the lab carries: the lab's mark
+
+
+def make(one_way: bool = True, after: int | None = None, lab: bool = True) -> tuple[FeedReceiver, list]:
     events: list = []
-    return FeedReceiver("websocket", events.append, one_way=one_way, after=after), events
+    rx = FeedReceiver("websocket", events.append, one_way=one_way, after=after)
+    if lab:
+        rx.note_epoch(LAB)
+    return rx, events
 
 
 def test_envelopes_become_message_events_with_latency_and_the_resume_point():
@@ -74,6 +80,7 @@ def test_a_reset_starts_a_new_numbering_without_counting_duplicates():
 def test_sse_controls_come_by_event_type_and_a_foreign_live_event_is_a_message():
     events: list = []
     rx = FeedReceiver("sse", events.append, one_way=True)
+    rx.note_epoch(LAB)
     assert rx.text('{"seq":7}', 1, control="live") is None and rx.after == 7
     msg = rx.text('{"seq":8,"user":"x"}', 2, control="live")  # not the lab's shape
     assert msg is not None and msg.kind == "message"
@@ -82,6 +89,7 @@ def test_sse_controls_come_by_event_type_and_a_foreign_live_event_is_a_message()
 def test_parsed_values_of_polls_and_streams():
     events: list = []
     rx = FeedReceiver("long_poll", events.append, one_way=False, after=10)
+    rx.note_epoch(LAB)
     text = envelope(11)
     rx.value(text, json.loads(text), 5)
     rx.value("[1,2]", [1, 2], 6)  # not an envelope: a message without a seq
@@ -96,10 +104,50 @@ def test_round_trip_latency_where_one_way_is_unknown():
 
 
 def test_the_epoch_is_kept_and_echoed():
-    rx, _ = make()
-    assert rx.epoch_headers() == []
+    rx, _ = make(lab=False)
+    assert rx.epoch_headers() == [] and not rx.lab
     rx.note_epoch({EPOCH_HEADER: "abc"})
-    assert rx.epoch == "abc" and rx.epoch_headers() == [(EPOCH_HEADER, "abc")]
+    assert rx.epoch == "abc" and rx.epoch_headers() == [(EPOCH_HEADER, "abc")] and rx.lab
+
+
+def test_the_labs_mark_is_kept_through_error_answers_and_dropped_by_a_successful_one():
+    """A balancer's 502 or a fault's 403 on the way (no Duplex-Epoch) does not un-mark the lab, so resuming
+    with ?after= goes on through exactly the faults meant to test it; a successful answer without it does."""
+    rx, _ = make()
+    rx.note_epoch({}, ok=False)
+    assert rx.lab and rx.epoch == "e1"
+    rx.note_epoch({"Content-Type": "text/plain"}, ok=True)
+    assert not rx.lab and rx.epoch_headers() == []
+
+
+def test_another_servers_json_is_a_message_whatever_its_keys():
+    """The issue's plain WebSocket server: {"control": "pause"}, {"control": "live", "seq": 5} and
+    {"seq": 1, …} are three messages; no rule numbers them, so the ledger says loss cannot be checked."""
+    rx, events = make(lab=False)
+    for text in ('{"control": "pause"}', '{"control": "live", "seq": 5}', '{"seq": 1, "price": 10}',
+                 '{"seq":1,"ts":1,"topic":"t","body":0}'):
+        rx.text(text, 1)
+    rx.texts([('{"seq":2,"ts":1,"topic":"t","body":0}', 30, None)], 2)
+    assert [e.kind for e in events] == ["message"] * 5 and all(e.seq is None for e in events)
+    assert rx.after is None and rx.ledger.verdict().startswith("no sequence rule: loss cannot be checked")
+    assert not rx.ledger.to_json()["ok"]
+
+
+def test_a_sequence_rule_numbers_another_servers_messages():
+    from transport.sequence import parse_seq
+
+    events: list = []
+    rx = FeedReceiver("websocket", events.append, one_way=False, seq_rule=parse_seq("/data/n"))
+    for n in (1, 2, 4, 2):
+        rx.text(json.dumps({"data": {"n": n}}), 1)
+    rx.text('{"control": "live", "seq": 9}', 1)  # a message like any other: no number at /data/n
+    assert [e.seq for e in events] == [1, 2, 4, 2, None]
+    assert rx.after == 4 and rx.ledger.lost == 1 and rx.ledger.duplicated == 1
+    rx.connection_lost()
+    rx.resume_started()  # no replay marker from this server: the first new message closes the episode
+    rx.text('{"data": {"n": 5}}', 2)
+    led = rx.ledger.counts()
+    assert (led["episodes"], led["recovered"], led["lost"], led["rule"]) == (1, 1, 1, "/data/n")
 
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
@@ -120,6 +168,7 @@ def test_a_read_handed_at_once_counts_what_one_at_a_time_counts(steps):
     def run(batched):
         rows = []
         r = FeedReceiver("websocket", rows.append, one_way=True)
+        r.note_epoch(LAB)
         for op, seqs in steps:
             if op == "msgs":
                 frames = [(f'{{"seq":{s},"ts":1,"topic":"t","body":0}}', 30, 32) for s in seqs]

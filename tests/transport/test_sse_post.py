@@ -147,7 +147,8 @@ async def test_the_ndjson_stream_answers_a_post_once(serve):
 
     base = await serve(web.post("/ndjson", handler))
     events: list = []
-    client = StreamClient(FeedOptions(base + "/ndjson", method="POST", body='{"q": 1}'), events.append)
+    client = StreamClient(FeedOptions(base + "/ndjson", method="POST", body='{"q": 1}', seq_rule="/seq"),
+                          events.append)
     assert await asyncio.wait_for(client.run(), 10) is None
     assert bodies == [{"q": 1}] and client.ledger.received == 5  # one request, its whole answer
     assert [e for e in events if e.kind == "request"][0].data.startswith("POST ")

@@ -19,7 +19,8 @@ from ..events import Event, EventSink, Outbox
 from ..ledger import Ledger
 from ..receiver import FeedReceiver
 from ..reconnect import Decision, ReconnectController
-from ..urls import is_loopback, where
+from ..sequence import RuleError, parse_resume, parse_seq
+from ..urls import is_loopback, where, with_query
 from ..wirestats import WireStats
 
 
@@ -100,10 +101,16 @@ class ClientBase:
         self._closing = False
         self._pause = Pause()
         host = urlsplit(options.url).hostname
+        try:  # how another server's messages are numbered and resumed (transport/sequence.py)
+            seq_rule = parse_seq(getattr(options, "seq_rule", None))
+            resume_rule = parse_resume(getattr(options, "resume_rule", None), self.transport)
+        except RuleError as exc:
+            raise DuplexError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 
         self.stats = stats if stats is not None else WireStats()
         self.receiver = FeedReceiver(self.transport, self._outbox, one_way=options.one_way_latency, after=after,
-                                     stats=self.stats, same_machine=is_loopback(host))
+                                     stats=self.stats, same_machine=is_loopback(host), seq_rule=seq_rule,
+                                     resume_rule=resume_rule)
         self.reconnect = self._make_reconnect()
         self._delivered_mark = 0
 
@@ -219,6 +226,20 @@ class ClientBase:
         """``url`` as the browser sends it (``?sid=`` with the query carrier)."""
         browser = getattr(self.options, "browser", None)
         return browser.with_carrier(url) if browser is not None else url
+
+    def _resume_url(self, url: str) -> str:
+        """The URL a (re)connect asks for: with the lab, ``?after=<last seq>`` (unless the user turned
+        resuming off); with any other server the user's URL, changed only by a ``query:NAME`` resume rule."""
+        receiver = self.receiver
+        after = receiver.after
+        if receiver.lab:
+            return with_query(url, after=after) if getattr(self.options, "resume", True) and after is not None else url
+        return receiver.resume_rule.url(url, after)
+
+    def _resume_message(self) -> str | None:
+        """What a ``message:TEMPLATE`` resume rule sends first after a reconnect (never to the lab)."""
+        receiver = self.receiver
+        return None if receiver.lab else receiver.resume_rule.message(receiver.after)
 
     def _request_headers(self) -> list[tuple[str, str]]:
         """The user's extra headers, and the lab's numbering once known (a resume point is only

@@ -46,6 +46,10 @@ class FeedOptions:
     one_way_latency: bool | None = None
     verify_tls: bool = True
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
+    # another server: how its messages are numbered and how a request asks it to resume (query:NAME),
+    # transport/sequence.py; with the lab, ?after= (and ?timeout=, ?limit=) as its protocol says
+    seq_rule: str = "auto"
+    resume_rule: str = "auto"
     # the stream only: a request with a body (an NDJSON answer to a POST); not sent again by itself
     method: str = "GET"
     body: str | None = None

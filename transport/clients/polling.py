@@ -44,7 +44,7 @@ class PollClient(HttpFeedClient):
         self._full = False
         self._items = 0  # items (messages and control items) in the last answer
         self._prefix: str | None = None
-        self._prefix_limit: int | None = None
+        self._prefix_limit: tuple[int | None, bool] | None = None
         self._peer = ""  # where(url), with the prefix
 
     def _pace(self) -> float:
@@ -78,18 +78,24 @@ class PollClient(HttpFeedClient):
     async def _cycle(self, session: aiohttp.ClientSession, url: str) -> None:
         o = self.options
         limit = self._limit()
-        if self._prefix is None or self._prefix_limit != limit:  # the URL without after=, built once
+        lab = self.receiver.lab
+        if self._prefix is None or self._prefix_limit != (limit, lab):  # the URL without after=, built once
             params: dict[str, object] = {"after": None}
-            if self.long:
+            if self.long and lab:
                 params["timeout"] = f"{o.hold:g}"
             if limit is not None:
                 params["limit"] = limit
-            self._prefix_limit = limit
-            self._prefix = with_query(url, **params)
+            self._prefix_limit = (limit, lab)
+            self._prefix = with_query(url, **params) if lab else url
             self._prefix += "&" if "?" in self._prefix else "?"
             self._peer = where(url)
         after = self.after
-        target = f"{self._prefix}after={after}" if after is not None else self._prefix.rstrip("?&")
+        if not lab:  # another server: the user's URL, changed only by a query:NAME resume rule
+            target = self.receiver.resume_rule.url(url, after)
+        elif after is not None:
+            target = f"{self._prefix}after={after}"
+        else:
+            target = self._prefix.rstrip("?&")
         self._started = time.monotonic()
         rearm = (now_ns() - self._last_end) / 1e6 if self.long and self._last_end is not None else None
         target = self._carried(target)
@@ -134,11 +140,13 @@ class PollClient(HttpFeedClient):
         self._last_end = now_ns()
 
     def _limit(self) -> int | None:
-        """Messages per answer to ask for: the user's ``limit``; against a Duplex lab (it answered with
-        its numbering epoch) LAB_ANSWER; else none (the server's own default)."""
+        """Messages per answer to ask the lab for (``?limit=`` is its protocol): the user's ``limit``, else
+        LAB_ANSWER; another server is asked nothing (its own default)."""
+        if not self.receiver.lab:
+            return None
         if self.options.limit is not None:
             return int(self.options.limit)
-        return LAB_ANSWER if self.receiver.epoch is not None else None
+        return LAB_ANSWER
 
     def _deliver(self, items: list[tuple[str, object]], t: int) -> int:
         """Items of an answer to the receiver as one list; how many were messages (not control items)."""

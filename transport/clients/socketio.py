@@ -19,16 +19,17 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from yarl import URL
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import BadStatus, DuplexError, ProtocolViolation, ServerStopped
+from ..sequence import socketio_message
 from ..events import EventSink, now_ns
 from ..socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT,
                               MESSAGE, NOOP, OPEN, PING, PONG, PROBE, UPGRADE, CodecError, EioPacket, SioDecoder,
@@ -56,6 +57,10 @@ class SocketIOOptions:
     # Socket.IO's own defaults: 1 s doubling to 5 s, ±50 % jitter (the client's reconnectionDelay…)
     policy: Policy | None = field(default_factory=lambda: Policy("exponential", 1.0, 5.0, 2.0, 0.5))
     resume: bool = True  # a Duplex lab: {"after", "epoch"} in the CONNECT auth when reconnecting
+    # another server: how its events are numbered (a JSON pointer reads the first argument) and how a
+    # reconnect asks it to resume (query:NAME, or message:EVENT JSON-ARGS); transport/sequence.py
+    seq_rule: str = "auto"
+    resume_rule: str = "auto"
     open_timeout: float = 10.0
     ack_timeout: float = 10.0
     max_size: int = 16 << 20
@@ -94,8 +99,11 @@ class SocketIOClient(ClientBase, SessionOwner):
         self._handling: asyncio.Future[None] | None = None  # the packet being handled (in order)
         self._fatal: DuplexError | None = None  # what a packet said that ends the run (a refusal)
         self._ended: str | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._watchdog_armed = 0.0
+        # pingInterval + pingTimeout without a ping: the connection is dead. The wait is kept here, not asked
+        # of the handle: qasync's call_later returns a plain Handle (no when()), the window's loop
+        self._watchdog: asyncio.Handle | None = None
+        self._watchdog_idle = 0.0
+        self._engine_query_url: str | None = None  # the user's URL as a query:NAME rule changes it, per connection
 
     # -- the Client protocol ---------------------------------------------------------------------
     @property
@@ -171,7 +179,11 @@ class SocketIOClient(ClientBase, SessionOwner):
         scheme = parts.scheme
         if ws:
             scheme = "wss" if scheme == "https" else "ws"
-        query = {"EIO": "4", "transport": transport, **({"sid": sid} if sid else {})}
+        # the user's own query goes with every request (as the official client's ``query``), a query:NAME
+        # resume rule's parameter with it
+        own = parse_qsl(urlsplit(self._engine_query_url or url).query, keep_blank_values=True)
+        query = {**{k: v for k, v in own if k not in ("EIO", "transport", "sid", "t")},
+                 "EIO": "4", "transport": transport, **({"sid": sid} if sid else {})}
         if transport == "polling":
             query["t"] = f"{time.monotonic_ns():x}"[-8:]  # no cache may answer a poll
         path = self.options.path if self.options.path.endswith("/") else self.options.path + "/"
@@ -181,7 +193,21 @@ class SocketIOClient(ClientBase, SessionOwner):
         o = self.options
         self._ws, self._sid, self.via = None, None, ""
         self._decoder = SioDecoder()
+        self._engine_query_url = None if self.receiver.lab else self.receiver.resume_rule.url(url, self.receiver.after)
         self._set_state("connecting")
+        try:
+            return await self._engine_session(url)
+        except DuplexError as err:
+            if not err.fatal and self.state == "open" and not self._closing:
+                self.receiver.connection_lost()  # the session ended under an error: a drop episode
+            raise
+        except (aiohttp.ClientError, OSError, ConnectionClosed, asyncio.TimeoutError):
+            if self.state == "open" and not self._closing:
+                self.receiver.connection_lost()
+            raise
+
+    async def _engine_session(self, url: str) -> str | None:
+        o = self.options
         if o.transports == "websocket":
             await self._open_websocket(url, handshake=True)
         else:
@@ -191,15 +217,14 @@ class SocketIOClient(ClientBase, SessionOwner):
             return await self._poll_loop(url)
         if o.transports == "upgrade":
             await self._poll_once(url)  # the CONNECT's answer (and what came with it) over polling
-            if "websocket" in self.info.get("upgrades", []) and not self._closing:
-                await self._upgrade(url)
-            else:
-                return await self._poll_loop(url)
+            if "websocket" in self.info.get("upgrades", []) and not self._closing and await self._upgrade(url):
+                return await self._ws_loop()
+            return await self._poll_loop(url)
         return await self._ws_loop()
 
     def _connect_auth(self) -> dict[str, Any] | None:
         auth = dict(self.options.auth or {})
-        if self.options.resume and self.receiver.after is not None:
+        if self.receiver.lab and self.options.resume and self.receiver.after is not None:
             self.receiver.resume_started()  # what comes before the lab's live event is a replay
             auth["after"] = self.receiver.after
             if self.receiver.epoch:
@@ -219,7 +244,7 @@ class SocketIOClient(ClientBase, SessionOwner):
 
     async def _handshake_polling(self, url: str) -> None:
         target = self._engine_url(url, "polling")
-        packets = await self._get(target, "handshake")
+        packets = await self._get(target, "handshake request")
         if not packets:
             raise ProtocolViolation("The Socket.IO server's handshake was empty.")
         self._on_open(packets[0], "polling")
@@ -235,13 +260,12 @@ class SocketIOClient(ClientBase, SessionOwner):
         async with asyncio.timeout(timeout):
             async with session.get(target, headers=self._request_headers()) as resp:
                 body = await read_body(resp, self.options.max_size, timeout, target)
-        self.receiver.note_epoch(resp.headers)
+        self.receiver.note_epoch(resp.headers, ok=resp.status == 200)
         sent, received = self.counter.mark()
         text = body.decode("utf-8", "replace")
         if resp.status != 200:
-            raise BadStatus(f"The Socket.IO server answered HTTP {resp.status} to the {what} poll "
-                            f"({snippet(body)}).{self._not_sticky(resp, body)}", resp.status)
-        if what == "handshake":
+            raise self._refused(resp, body, f"the {what}")
+        if what == "handshake request":
             self._handshake_worker = served_by(resp.headers).get("worker")
         try:
             packets = payload_decode(text)
@@ -255,16 +279,25 @@ class SocketIOClient(ClientBase, SessionOwner):
                                                                           "cookies": cookies})
         return packets
 
-    def _not_sticky(self, resp: aiohttp.ClientResponse, body: bytes) -> str:
-        """A session another server does not know: the classic of Engine.IO's polling behind a balancer."""
-        if resp.status != 400 or not any(k in body for k in (b"Invalid session", b"Session ID unknown")):
-            return ""
+    def _refused(self, resp: aiohttp.ClientResponse, body: bytes, what: str) -> DuplexError:
+        """The error for a polling request's non-200 answer. A session the server no longer knows (``400``,
+        Engine.IO's "Session ID unknown") calls for a new handshake, as the official client makes: not
+        fatal. Only when two workers of a Duplex cluster are seen to disagree is the cause known for
+        sure, and said: the balancer is not sticky."""
+        said = f"The Socket.IO server answered HTTP {resp.status} to {what} ({snippet(body)})."
+        lost = resp.status == 400 and self._sid is not None and any(
+            k in body for k in (b"Invalid session", b"Session ID unknown", b'"code":1'))
+        if not lost:
+            return BadStatus(said, resp.status)
         here, there = served_by(resp.headers).get("worker"), self._handshake_worker
-        which = f" (the handshake was served by {there}, this request by {here})" if here and there and \
-            here != there else ""
-        return (f" Engine.IO's polling needs every request of a session on the server that opened it{which}: "
-                "behind a load balancer that takes sticky sessions (by cookie or source address), or connect "
-                "with WebSocket only.")
+        if here and there and here != there:
+            return BadStatus(said + f" Engine.IO's polling needs every request of a session on the server that "
+                             f"opened it (the handshake was served by {there}, this request by {here}): behind a "
+                             "load balancer that takes sticky sessions (by cookie or source address), or connect "
+                             "with WebSocket only.", resp.status)
+        err = DuplexError(said + f" The server no longer knows Engine.IO session {self._sid}: a new handshake "
+                          "follows (as the official client does).")
+        return err
 
     async def _post(self, packets: list[EioPacket]) -> None:
         session = await self._http()
@@ -277,8 +310,7 @@ class SocketIOClient(ClientBase, SessionOwner):
                 body = await resp.read()
         sent, received = self.counter.mark()
         if resp.status != 200:
-            raise BadStatus(f"The Socket.IO server answered HTTP {resp.status} to a polling send "
-                            f"({snippet(body)}).{self._not_sticky(resp, body)}", resp.status)
+            raise self._refused(resp, body, "a polling send")
         heads, cookies = count_response(self.stats, resp)
         self._emit("out", "send", t=now_ns(), wire=sent + received, data=f"POST {len(packets)} packets",
                    meta={"via": "polling", "heads": heads, "cookies": cookies})
@@ -349,22 +381,37 @@ class SocketIOClient(ClientBase, SessionOwner):
         finally:
             self._early_frames = extra  # what came with it, for the read loop
 
-    async def _upgrade(self, url: str) -> None:
-        """The probe (``2probe`` → ``3probe``, its round trip the RTT) and the switch (``5``)."""
-        await self._open_websocket(url, handshake=False)
-        ws = self._ws
-        assert isinstance(ws, FeedConnection)
+    async def _upgrade(self, url: str) -> bool:
+        """The probe (``2probe`` → ``3probe``, its round trip the RTT) and the switch (``5``). A probe that
+        fails (the WebSocket refused, closed, or no ``3probe``) keeps the session on polling, as Engine.IO
+        says and the official client does: False, with a row that says why."""
         t0 = time.monotonic()
-        await ws.send(str(eio_encode(EioPacket(PING, PROBE))))
-        while True:
-            pkt = eio_decode(await self._next_frame(ws))
-            if pkt.type == PONG and pkt.data == PROBE:
-                break
+        try:
+            await self._open_websocket(url, handshake=False)
+            ws = self._ws
+            assert isinstance(ws, FeedConnection)
+            await ws.send(str(eio_encode(EioPacket(PING, PROBE))))
+            async with asyncio.timeout(self.options.open_timeout):
+                while True:
+                    pkt = eio_decode(await self._next_frame(ws))
+                    if pkt.type == PONG and pkt.data == PROBE:
+                        break
+        except (InvalidHandshake, ConnectionClosed, OSError, asyncio.TimeoutError, CodecError) as exc:
+            why = (f"the server answered {exc.response.status_code} {exc.response.reason_phrase}"
+                   if isinstance(exc, InvalidStatus) else "no answer to the probe in time"
+                   if isinstance(exc, asyncio.TimeoutError) else str(exc) or type(exc).__name__)
+            ws, self._ws = self._ws, None
+            if ws is not None and ws.transport is not None:
+                ws.transport.abort()
+            self._emit("state", "note", data=f"the WebSocket upgrade failed ({why}): staying on polling, as "
+                       "Engine.IO says", meta={"upgrade": "failed", "why": why})
+            return False
         self.rtt_ms = (time.monotonic() - t0) * 1e3
         await ws.send(str(eio_encode(EioPacket(UPGRADE))))
         self.via = "websocket"
         self._emit("state", "upgrade", data=f"upgraded to WebSocket (probe round trip {self.rtt_ms:.2f} ms)",
                    latency_ms=round(self.rtt_ms, 3), meta={"rtt_ms": round(self.rtt_ms, 3), "latency": "rtt"})
+        return True
 
     async def _ws_loop(self) -> str:
         """Frames as each socket read brings them (one hand-over per read, no recv() per frame); the server's
@@ -400,9 +447,8 @@ class SocketIOClient(ClientBase, SessionOwner):
         return "the WebSocket closed"
 
     def _arm_watchdog(self, ws: ClientConnection, idle: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._watchdog_armed = loop.time()
-        self._watchdog = loop.call_later(idle, self._silent, ws, idle)
+        self._watchdog_idle = idle
+        self._watchdog = asyncio.get_running_loop().call_later(idle, self._silent, ws, idle)
 
     def _silent(self, ws: ClientConnection, idle: float) -> None:
         self._ended = f"no ping from the server for {idle:g} s (pingInterval + pingTimeout)"
@@ -432,7 +478,8 @@ class SocketIOClient(ClientBase, SessionOwner):
     def _lab_event(self, data: object, at: int) -> tuple[str, str] | None:
         """``(event, envelope text)`` when ``data[at:]`` is a Socket.IO event on the default namespace, with no ack,
         whose one argument is a lab envelope: read without a JSON parse (the common case); else None."""
-        if type(data) is not str or not data.startswith('2["', at) or self.pid is not None or self._decoder.waiting:
+        if type(data) is not str or not data.startswith('2["', at) or self.pid is not None or self._decoder.waiting \
+                or not self.receiver.lab:
             return None
         end = data.find('",', at + 3)
         if end < 0 or not data.startswith('{"seq":', end + 2) or not data.endswith("}]") \
@@ -485,9 +532,8 @@ class SocketIOClient(ClientBase, SessionOwner):
         kind = pkt.type
         if kind == PING:
             if self._watchdog is not None and self._ws is not None:  # the server is alive: wait again
-                idle = self._watchdog.when() - self._watchdog_armed
                 self._watchdog.cancel()
-                self._arm_watchdog(self._ws, idle)
+                self._arm_watchdog(self._ws, self._watchdog_idle)
             now = time.monotonic()
             gap_ms = (now - self._last_ping) * 1e3 if self._last_ping is not None else None
             self._last_ping = now
@@ -540,6 +586,14 @@ class SocketIOClient(ClientBase, SessionOwner):
                        + (f", {'recovered' if recovered else 'not recovered'} (pid)" if pid else ""),
                        meta={"namespace": p.namespace, "sid": data.get("sid"), "via": self.via or "polling",
                              **({"pid": pid, "recovered": recovered} if pid else {})})
+            first = self._resume_message()
+            if first is not None:  # the user's resume rule: the first emit after each reconnect
+                event, args = socketio_message(first)
+                parts = sio_encode(EVENT, [event, *args], self.options.namespace)
+                text = parts[0] if isinstance(parts[0], str) else ""
+                self._emit("out", "emit", t=now_ns(), size=len(text.encode()), data=text,
+                           meta={"event": event, "resume": True})
+                await self._send_parts(parts)
             return
         if p.type == CONNECT_ERROR:
             message = p.data.get("message") if isinstance(p.data, dict) else p.data
@@ -566,19 +620,26 @@ class SocketIOClient(ClientBase, SessionOwner):
     async def _on_event(self, p: SioPacket, t: int, wire: int | None) -> None:
         name = p.event or ""
         args = p.args
-        if self.pid is not None and args and isinstance(args[-1], str):
-            self.offset = args[-1]  # connection-state recovery: each event's offset comes last
+        meta: dict[str, Any] = {"event": name}
+        if self.pid is not None and p.ack is None and args and isinstance(args[-1], str):
+            # connection-state recovery: socket.io appends the offset to events *without* an ack only (an
+            # ack cannot be replayed); the official client reads it there, and so does Duplex
+            self.offset = args[-1]
+            meta["offset"] = self.offset
             args = args[:-1]
+        if p.ack is not None:
+            meta["ack"] = p.ack
         first = args[0] if args else None
-        if name in CONTROL_EVENTS and isinstance(first, dict) and first.get("control") == name:
+        lab = self.receiver.lab
+        if lab and name in CONTROL_EVENTS and isinstance(first, dict) and first.get("control") == name:
             self.receiver.text(json.dumps(first, separators=(",", ":")), t, wire)  # the lab's gap / live
-        elif isinstance(first, dict) and "seq" in first and "topic" in first:  # a lab envelope
+        elif lab and isinstance(first, dict) and "seq" in first and "topic" in first:  # a lab envelope
             text = json.dumps(first, separators=(",", ":"), ensure_ascii=False)
-            self.receiver.text(text, t, wire, {"event": name}, rtt_ms=self.rtt_ms)
+            self.receiver.text(text, t, wire, meta, rtt_ms=self.rtt_ms)
         elif p.binary:
-            self._emit("in", "message", t=t, wire=wire, data=repr(args)[:2000], meta={"event": name, "binary": True})
-        else:
+            self._emit("in", "message", t=t, wire=wire, data=repr(args)[:2000], meta={**meta, "binary": True})
+        else:  # every other event is a message, its arguments whole; a pointer rule reads the first
             text = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
-            self.receiver.text(text, t, wire, {"event": name}, rtt_ms=self.rtt_ms)
+            self.receiver.text(text, t, wire, meta, rtt_ms=self.rtt_ms, value=first)
         if p.ack is not None:  # the server asks for an ack: an empty one
             await self._send_parts(sio_encode(ACK, [], self.options.namespace, p.ack))

@@ -29,7 +29,7 @@ import aiohttp
 
 from ..backoff import Policy
 from ..browser import VirtualBrowser
-from ..errors import BadStatus, MessageTooBig, ServerStopped, WrongResponse, human_size, lost_mid_stream
+from ..errors import BadStatus, MessageTooBig, ServerStopped, StreamError, WrongResponse, human_size, lost_mid_stream
 from ..events import EventSink, now_ns
 from ..reconnect import ReconnectController
 from ..wirestats import WireStats
@@ -63,6 +63,10 @@ class SSEOptions:
     one_way_latency: bool | None = None  # None: for a Duplex lab on this machine (receiver.one_way)
     verify_tls: bool = True
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
+    # another server: its messages numbered by their integer event ids (auto), and Last-Event-ID sent on
+    # every reconnect as a browser does (auto; "none" sends none); transport/sequence.py
+    seq_rule: str = "auto"
+    resume_rule: str = "auto"
     burst_events: int = 20  # this many events in one read…
     burst_silence: float = 1.0  # …after this much silence (s) looks like a buffering proxy
     # A stream that answers a request with a body (OpenAI-style chat completions, MCP streamable HTTP),
@@ -76,6 +80,22 @@ class SSEOptions:
     @property
     def posts(self) -> bool:
         return self.method.upper() != "GET"
+
+
+def stream_error(data: str) -> str | None:
+    """The message of an ``{"error": …}`` chunk (how OpenAI-style APIs report a failure mid-stream; the
+    ``openai`` package raises on it), else None."""
+    if not data.startswith("{") or '"error"' not in data:
+        return None
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or not obj.get("error"):
+        return None
+    error = obj["error"]
+    message = error.get("message") if isinstance(error, dict) else error
+    return str(message)[:500] if message else "an error occurred during streaming"
 
 
 def openai_delta(data: str) -> str | None:
@@ -115,6 +135,8 @@ class SSEClient(ClientBase, SessionOwner):
         self._session: aiohttp.ClientSession | None = None
         self._resp: aiohttp.ClientResponse | None = None
         self._carry = 0
+        self._prev_id: str | None = None  # the previous event's id on this connection: an event without
+        # an ``id:`` line keeps it (WHATWG), so only a changed id (or the first after a connect) numbers one
 
     # -- public API ------------------------------------------------------------
     @property
@@ -166,7 +188,9 @@ class SSEClient(ClientBase, SessionOwner):
         session = self._session
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         headers.update(self._request_headers())
-        last_id = self.parser.last_event_id
+        last_id = self.parser.last_event_id if self.receiver.resume_rule.kind != "none" or self.receiver.lab else ""
+        if not self.receiver.lab:
+            url = self.receiver.resume_rule.url(url, self.receiver.after)
         if last_id and sendable_header(last_id):
             headers["Last-Event-ID"] = last_id
         elif last_id:  # kept as the last event ID (WHATWG), but HTTP cannot carry it: said, not fatal
@@ -236,6 +260,7 @@ class SSEClient(ClientBase, SessionOwner):
         self._resp = resp
         if resumed:
             self.receiver.resume_started()
+        self._prev_id = None
         self._set_state("open")
         self._opened()
         self._emit("state", "open", data=str(resp.url), meta={"status": resp.status, "ttfb_ms": round(ttfb, 2)})
@@ -323,6 +348,7 @@ class SSEClient(ClientBase, SessionOwner):
                 with self._outbox.batch():  # the read's rows: one hand-over
                     run: list[tuple[str, int, int]] = []  # events in a row, for the receiver at once
                     metas: list[dict[str, Any]] = []
+                    ids: list[str | None] = []
                     for i, item in enumerate(items):
                         wire = share + (extra if i == 0 else 0)
                         if posts and type(item) is ServerSentEvent:  # a POST's stream: each event on its own
@@ -333,13 +359,14 @@ class SSEClient(ClientBase, SessionOwner):
                             n += 1
                             data = item.data
                             run.append((data, len(data) if data.isascii() else len(data.encode()), wire))
+                            ids.append(self._own_id(item))
                             metas.append({"type": item.type, "last_event_id": item.last_event_id,
                                           "wire_read": total} if shared else
                                          {"type": item.type, "last_event_id": item.last_event_id})
                             continue
                         if run:
-                            self.receiver.texts(run, received, metas=metas)
-                            run, metas = [], []
+                            self.receiver.texts(run, received, metas=metas, event_ids=ids)
+                            run, metas, ids = [], [], []
                         if type(item) is ServerSentEvent:
                             n += 1
                             self._on_event(item, received, wire, shared)
@@ -351,7 +378,7 @@ class SSEClient(ClientBase, SessionOwner):
                                  meta={"retry_ms": item.ms, "wire_read": total} if shared else
                                  {"retry_ms": item.ms})
                     if run:
-                        self.receiver.texts(run, received, metas=metas)
+                        self.receiver.texts(run, received, metas=metas, event_ids=ids)
                 if self._done:
                     return  # [DONE]: what follows is not the answer
                 if not burst_warned and n >= o.burst_events and silence >= o.burst_silence:
@@ -374,11 +401,16 @@ class SSEClient(ClientBase, SessionOwner):
         if self._last_event_ns is not None:
             meta["gap_ms"] = round((received - self._last_event_ns) / 1e6, 2)
         self._last_event_ns = received
+        error = stream_error(ev.data)
+        if error is not None:  # the server failed mid-answer: what the openai package raises on
+            err = StreamError(f"The stream reported an error: {error}")
+            self._error(err)
+            raise err
         delta = openai_delta(ev.data)
         if delta is not None:
             meta["delta"] = delta
             self.text += delta
-        self.receiver.text(ev.data, received, wire, meta)
+        self.receiver.text(ev.data, received, wire, meta, event_id=self._own_id(ev))
 
     def _on_event(self, ev: ServerSentEvent, received: int, wire: int, shared: int = 0) -> None:
         """One event the fast path did not take; ``shared``: the total of the read whose bytes it shares."""
@@ -386,7 +418,15 @@ class SSEClient(ClientBase, SessionOwner):
         meta: dict[str, Any] = {"type": ev.type, "last_event_id": ev.last_event_id}
         if shared:
             meta["wire_read"] = shared
-        self.receiver.text(ev.data, received, wire, meta, control=control)
+        self.receiver.text(ev.data, received, wire, meta, control=control, event_id=self._own_id(ev))
+
+    def _own_id(self, ev: ServerSentEvent) -> str | None:
+        """The event's own id, or None when it carried none (it kept the previous event's)."""
+        eid = ev.last_event_id
+        if eid == self._prev_id or not eid:
+            return None
+        self._prev_id = eid
+        return eid
 
     def _check_headers(self, resp: aiohttp.ClientResponse) -> None:
         cache = resp.headers.get("Cache-Control", "").lower()

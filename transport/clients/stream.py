@@ -16,7 +16,7 @@ import aiohttp
 
 from ..errors import MessageTooBig, WrongResponse, human_size, lost_mid_stream
 from ..events import now_ns
-from ..urls import where, with_query
+from ..urls import where
 from .feed_http import HttpFeedClient
 from .http import mime_essence, read_body, split_head
 
@@ -30,9 +30,7 @@ class StreamClient(HttpFeedClient):
     async def _exchanges_until_end(self, session: aiohttp.ClientSession, url: str) -> str | None:
         """One stream, until it ends."""
         o = self.options
-        after = self.after
-        target = with_query(url, after=after) if after is not None else url
-        target = self._carried(target)
+        target = self._carried(self._resume_url(url))
         self._busy = True
         posts = o.method.upper() != "GET"
         headers = self._request_headers()

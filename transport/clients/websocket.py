@@ -23,7 +23,7 @@ from ..backoff import Policy
 from ..browser import VirtualBrowser
 from ..errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
 from ..events import EventSink
-from ..urls import split_url, with_query
+from ..urls import split_url
 from ..wsframes import Frame
 from .base import ClientBase
 from .ws_connection import FeedConnection, frame_overhead
@@ -41,7 +41,9 @@ class WebSocketOptions:
     headers: list[tuple[str, str]] = field(default_factory=list)
     subprotocols: list[str] = field(default_factory=list)
     policy: Policy = field(default_factory=lambda: Policy("exponential", 1.0, 5.0))
-    resume: bool = True  # reconnect with ?after=<last seq>
+    resume: bool = True  # with the lab: reconnect with ?after=<last seq>
+    seq_rule: str = "auto"  # another server: how its messages are numbered (transport/sequence.py)
+    resume_rule: str = "auto"  # …and how a reconnect asks it to resume
     open_timeout: float = 10.0
     max_size: int = 16 << 20
     max_failures: int | None = None  # consecutive failed attempts before giving up
@@ -126,9 +128,7 @@ class WebSocketClient(ClientBase):
             await ws.close(1000, "closed by user")
 
     async def _connection(self, url: str) -> str | None:
-        after = self.receiver.after
-        target = with_query(url, after=after) if self.options.resume and after is not None else url
-        target = self._carried(target)
+        target = self._carried(self._resume_url(url))
         self._set_state("connecting")
         ws = await self._connect(target)
         if self._closing:  # close() was called while the handshake ran
@@ -180,6 +180,12 @@ class WebSocketClient(ClientBase):
             "response_headers": dict(resp.headers.raw_items()) if resp else {},
         })
         ws.attach(self._on_messages)
+        first = self._resume_message()
+        if first is not None:  # the user's resume rule: the first message after each reconnect
+            try:
+                await self._send(first, len(first.encode()), resume=True)
+            except DuplexError as exc:
+                self._log.info("the resume message was not sent: %s", exc)
         try:
             await ws.wait_closed()
         except asyncio.CancelledError:
@@ -233,7 +239,7 @@ class WebSocketClient(ClientBase):
             how = err.sentence
         return how, err
 
-    async def _send(self, payload: str | bytes, size: int) -> None:
+    async def _send(self, payload: str | bytes, size: int, resume: bool = False) -> None:
         ws = self._ws
         if ws is None or self.state != "open":
             raise NotConnected("Not connected: connect first, then send.")
@@ -241,4 +247,5 @@ class WebSocketClient(ClientBase):
             await ws.send(payload)
         except ConnectionClosed as exc:
             raise NotConnected(f"Not sent: the connection closed ({describe_close(exc.code, exc.reason)}).") from exc
-        self._emit("out", "message", size=size, wire=size + frame_overhead(size, masked=True), data=payload)
+        self._emit("out", "message", size=size, wire=size + frame_overhead(size, masked=True), data=payload,
+                   meta={"resume": True} if resume else None)

@@ -23,6 +23,7 @@ import functools
 import logging
 from typing import Callable
 
+from websockets.asyncio import messages as _ws_messages
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
@@ -36,7 +37,9 @@ log = logging.getLogger("duplex.ws")
 FrameSink = Callable[[list[Message], int], None]
 
 EARLY_LIMIT = 4096  # messages held before the client attaches; reading pauses beyond
-MAX_FRAGMENTS = 65_536  # one message in more pieces than this is refused (1009), as websockets does
+# one message in more pieces than websockets' own recv() takes (4 096, or WEBSOCKETS_MAX_FRAGMENTS) is
+# refused with 1009, as websockets refuses it: its own constant, so the two can never disagree
+MAX_FRAGMENTS: int = _ws_messages.MAX_FRAGMENTS
 
 
 def frame_overhead(size: int, masked: bool) -> int:
@@ -154,9 +157,10 @@ class FeedConnection(ClientConnection):
             self._fragment_wire = 0
         self._fragments.append(data)
         self._fragment_wire += len(data) + frame_overhead(len(data), masked=False)
+        if len(self._fragments) > MAX_FRAGMENTS:  # the first frame and MAX_FRAGMENTS - 1 continuations, no more
+            self._fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
+            return
         if not event.fin:
-            if len(self._fragments) > MAX_FRAGMENTS:
-                self._fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
             return
         payload = b"".join(self._fragments)
         self._fragments = []

@@ -1,9 +1,14 @@
 """Host and Origin checks: a web page on another origin, or a DNS name rebound to this machine, must not
 reach the lab.
 
-Both are checked against the lab's own addresses, never against the request's own ``Host``: loopback
-names (127.0.0.0/8, ``localhost``, ``[::1]``) with the lab's port or the listen port of one of its own
-fault proxies, plus the bound address when the lab is exposed (``--host`` not loopback).
+The Host header must name a loopback *literal* (127.0.0.0/8, ``[::1]``) or ``localhost``, with any port:
+what a TCP proxy of the user's own between a client and the lab keeps (Toxiproxy, socat, mitmproxy pass the
+``Host`` the client sent, ``127.0.0.1:PROXYPORT``), and what no DNS-rebinding page can send (its Host is its
+own domain name). Literals are parsed with ``ipaddress``, so ``0x7f.1``, ``2130706433`` or ``localhost.``
+are names, not loopback. The lab's bound address counts too when it is exposed (``--host`` not loopback).
+
+The Origin is stricter: it must be the lab's own (a loopback name with the lab's port or one of its own
+fault proxies' ports): a page loaded through a proxy of the user's own is another origin, and refused.
 """
 
 from __future__ import annotations
@@ -66,7 +71,9 @@ def host_allowed(request: web.Request) -> bool:
     if given is None:
         return True  # HTTP/1.0 without a Host: no browser sends that
     host, port = _split(given, request)
-    return own_host(host, port, request)
+    if port is None:
+        return False
+    return _loopback(host) or own_host(host, port, request)
 
 
 def origin_allowed(request: web.Request, extra: tuple[str, ...] = ()) -> bool:
