@@ -1,18 +1,23 @@
 """``python main.py probe URL [--transport ws|sse|short_poll|long_poll|stream]``: the client stack, headless.
 
-Prints one JSON line per event on stdout. Exits 0 after ``--count`` incoming
-messages (``kind`` ``message``: WebSocket messages, dispatched SSE events), 1 with a one-line reason on stderr when the connection fails for
-good or ``--timeout`` passes, 2 on bad arguments. It never imports Qt.
+Prints one JSON line per event on stdout, and last ``{"ledger": {...}}``: what the loss ledger proves
+(received, lost, duplicated, replayed, reordered, episodes, recovered, verdict). Exits 0 after ``--count``
+incoming messages (``kind`` ``message``: WebSocket messages, dispatched SSE events, Socket.IO events), 1
+with a one-line reason on stderr when the connection fails for good or ``--timeout`` passes, 2 on bad
+arguments, 3 with ``--fail-on-loss`` when the ledger counts a message lost or duplicated. ``--seq`` and
+``--resume`` say how a server that is not the lab numbers its messages and resumes
+(transport/sequence.py). It never imports Qt.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import logging
 import sys
-from typing import NoReturn, TextIO
+from typing import Callable, NoReturn, TextIO
 
 from .backoff import Policy
 from .clients.base import Client
@@ -20,6 +25,7 @@ from .clients.sse import DEFAULT_RETRY_MS
 from .errors import InvalidURL
 from .events import Event, EventSink
 from .registry import PROBE_NAMES, by_probe_name
+from .sequence import RuleError, parse_resume, parse_seq
 from .urls import split_url
 
 TRANSPORTS = (*PROBE_NAMES, "browser")  # browser: a page in headless Chromium (browser_probe.py)
@@ -52,7 +58,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=0.5, help="reconnect delay (initial, for exponential)")
     p.add_argument("--max-delay", type=float, default=5.0)
     p.add_argument("--retries", type=int, default=None, help="give up after this many failed attempts in a row")
-    p.add_argument("--no-resume", action="store_true", help="do not reconnect with ?after=<last seq>")
+    p.add_argument("--no-resume", action="store_true", help="the lab: do not reconnect with ?after=<last seq>")
+    p.add_argument("--seq", default="auto", metavar="SPEC",
+                   help="a server that is not the lab: how its messages are numbered: none, id (SSE event id), "
+                        "a JSON pointer like /seq (Socket.IO: of the first argument), or re:PATTERN "
+                        "(default: SSE's integer event ids; none elsewhere)")
+    p.add_argument("--resume", default="auto", metavar="SPEC",
+                   help="a server that is not the lab: how a reconnect resumes: none, last-event-id (SSE, the "
+                        "default there), query:NAME (NAME=<last seq> in the URL), message:TEMPLATE ({seq} "
+                        "replaced; WebSocket, or 'EVENT JSON-ARGS' for Socket.IO)")
+    p.add_argument("--fail-on-loss", action="store_true",
+                   help="exit 3 when the ledger counts a message lost or duplicated")
     p.add_argument("--open-timeout", type=float, default=10.0)
     p.add_argument("--max-size", type=int, default=16 << 20, help="largest message or event, bytes")
     p.add_argument("--retry", type=int, default=DEFAULT_RETRY_MS, metavar="MS",
@@ -95,6 +111,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error("--method POST streams an answer over SSE: use it with --transport sse")
     if args.data is not None and args.method == "GET":
         p.error("--data is a POST's body: add --method POST")
+    if args.transport != "browser":
+        try:
+            parse_seq(args.seq)
+            parse_resume(args.resume, PROBE_NAMES.get(args.transport, args.transport))
+        except RuleError as exc:
+            p.error(str(exc))
     if args.transport == "browser":
         if split_url(args.url)[0].scheme.lower() not in ("http", "https", "file"):
             p.error("--transport browser opens a page: an http(s):// URL")
@@ -119,12 +141,22 @@ async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int
                 done.set()
 
     client = make_client(args, sink)
+    code, reason = await _watch(client, args, done, lambda: received)
+    ledger = client.ledger.counts()
+    out.write(json.dumps({"ledger": ledger}, separators=(",", ":")) + "\n")
+    out.flush()
+    if getattr(args, "fail_on_loss", False) and (ledger["lost"] or ledger["duplicated"]):
+        loss = f"the ledger counts {ledger['lost']} lost and {ledger['duplicated']} duplicated: {ledger['verdict']}"
+        return 3, loss + (f" ({reason})" if reason else "")
+    return code, reason
+
+
+async def _watch(client: Client, args: argparse.Namespace, done: asyncio.Event,
+                 received: Callable[[], int]) -> tuple[int, str]:
+    """Run ``client`` until ``--count``, its end or ``--timeout``: the exit code and the reason."""
     run = asyncio.create_task(client.run())
     finished = asyncio.create_task(done.wait())
-    try:
-        await asyncio.wait({run, finished}, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        out.flush()
+    await asyncio.wait({run, finished}, timeout=args.timeout, return_when=asyncio.FIRST_COMPLETED)
     if done.is_set():
         await client.close()
         await asyncio.wait({run}, timeout=5)
@@ -138,7 +170,7 @@ async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int
     await client.close()
     run.cancel()
     await asyncio.gather(run, return_exceptions=True)
-    got = f"{received} of {args.count}" if args.count else str(received)
+    got = f"{received()} of {args.count}" if args.count else str(received())
     reason = f"timeout: {args.timeout:g} s passed with {got} messages received"
     if client.last_error is not None:
         reason += f"; last error: {client.last_error.sentence}"
@@ -158,7 +190,8 @@ def make_client(args: argparse.Namespace, sink: EventSink) -> Client:
                      max_body=args.max_size, max_event_size=args.max_size, max_failures=args.retries,
                      default_retry_ms=args.retry, idle_timeout=args.idle_timeout, interval=args.poll_interval,
                      hold=args.hold, method=args.method, body=args.data, content_type=args.content_type,
-                     namespace=args.namespace, transports=args.sio_transport)
+                     namespace=args.namespace, transports=args.sio_transport,
+                     seq_rule=getattr(args, "seq", "auto"), resume_rule=getattr(args, "resume", "auto"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,11 +19,20 @@ def probe(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=timeout)
 
 
+def output(res: subprocess.CompletedProcess) -> tuple[list[dict], dict]:
+    """The event lines, and the ledger line that comes last."""
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert lines and set(lines[-1]) == {"ledger"}, res.stdout[-500:]
+    return lines[:-1], lines[-1]["ledger"]
+
+
 def test_prints_event_lines_and_exits_0_after_count(lab):
     res = probe(lab.ws_url, "--transport", "ws", "--count", "5", "--timeout", "20",
                 "--header", "X-Probe: yes")
     assert res.returncode == 0, res.stderr
-    events = [json.loads(line) for line in res.stdout.splitlines()]
+    events, ledger = output(res)
+    assert ledger["received"] >= 5 and ledger["lost"] == 0 and ledger["rule"] == "lab" and ledger["ok"]
+    assert {"received", "lost", "duplicated", "replayed", "reordered", "episodes", "recovered", "verdict"} <= set(ledger)
     assert {"t", "transport", "conn", "direction", "kind", "seq", "size", "wire", "latency_ms",
             "data", "meta"} <= set(events[0])
     ins = [e for e in events if e["direction"] == "in"]
@@ -44,6 +53,7 @@ def test_exits_1_with_one_line_when_the_connection_fails_for_good():
 def test_exits_1_when_the_timeout_passes(lab):
     res = probe(lab.ws_url, "--count", "100000", "--timeout", "1")
     assert res.returncode == 1 and "timeout: 1 s passed" in res.stderr
+    assert output(res)[1]["verdict"]  # the ledger line comes on every exit that ran a client
 
 
 def test_exits_2_on_bad_arguments():
@@ -51,13 +61,16 @@ def test_exits_2_on_bad_arguments():
     assert probe("ws://127.0.0.1:1/", "--transport", "sse").returncode == 2
     assert probe("ws://127.0.0.1:1/", "--header", "no colon").returncode == 2
     assert probe("ws://127.0.0.1:1/", "--transport", "carrier-pigeon").returncode == 2
+    bad_rule = probe("ws://127.0.0.1:1/", "--resume", "last-event-id")
+    assert bad_rule.returncode == 2 and "how an SSE client resumes" in bad_rule.stderr
+    assert probe("ws://127.0.0.1:1/", "--seq", "re:(").returncode == 2
 
 
 def test_sse_prints_dispatched_events_with_type_and_last_event_id(lab):
     res = probe(lab.url + "/sse", "--transport", "sse", "--count", "6", "--timeout", "20",
                 "--header", "Authorization: Bearer x")
     assert res.returncode == 0, res.stderr
-    events = [json.loads(line) for line in res.stdout.splitlines()]
+    events, _ledger = output(res)
     assert all(e["transport"] == "sse" for e in events)
     msgs = [e for e in events if e["kind"] == "message"]
     assert len(msgs) == 6
@@ -82,7 +95,7 @@ def test_polling_transports_print_request_response_pairs_with_wire_and_status(la
         res = probe(lab.url + path, "--transport", transport, "--count", "4", "--timeout", "20",
                     "--poll-interval", "0.1")
         assert res.returncode == 0, (transport, res.stderr)
-        events = [json.loads(line) for line in res.stdout.splitlines()]
+        events, _ledger = output(res)
         assert all(e["transport"] == transport for e in events)
         requests = [e for e in events if e["kind"] == "request"]
         responses = [e for e in events if e["kind"] == "response"]
