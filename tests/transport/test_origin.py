@@ -96,3 +96,26 @@ def test_binding_beyond_loopback_warns_and_announces_a_reachable_url():
         proc.wait(5)
         for stream in (proc.stdout, proc.stderr, proc.stdin):
             stream.close()
+
+
+@pytest.mark.parametrize("transport, path", [
+    ("ws", "/ws"), ("sse", "/sse"), ("short_poll", "/api/poll"), ("long_poll", "/api/longpoll"),
+    ("stream", "/api/stream"), ("socketio", ""),
+])
+async def test_a_tcp_proxy_of_ones_own_in_front_of_the_lab_works_for_every_feed_transport(lab, transport, path):
+    """A plain TCP proxy (as Toxiproxy or socat) keeps the Host the client sent, 127.0.0.1:PROXYPORT: the lab
+    answers, the client knows it is the lab (its ledger numbers by the envelope), nothing is refused."""
+    from tests.proxy import CountingProxy
+
+    async with CountingProxy("127.0.0.1", lab.port) as proxy:
+        scheme = "ws" if transport == "ws" else "http"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "main.py", "probe", f"{scheme}://127.0.0.1:{proxy.port}{path}", "--transport", transport,
+            "--count", "3", "--timeout", "20", "--poll-interval", "0.1", cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    lines = [json.loads(x) for x in out.decode().splitlines()]
+    assert not [x for x in lines[:-1] if x.get("meta", {}).get("status") == 403]
+    ledger = lines[-1]["ledger"]
+    assert ledger["rule"] == "lab" and ledger["received"] >= 3 and proxy.connections >= 1
