@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The pure core: records and sans-I/O logic. It imports nothing of the layers above it.
 CORE = {"transport.events", "transport.errors", "transport.sse", "transport.ledger", "transport.backoff",
         "transport.envelope", "transport.wirestats", "transport.receiver", "transport.reconnect", "transport.wire",
-        "transport.faults", "transport.rows", "transport.urls"}
+        "transport.faults", "transport.rows", "transport.urls", "transport.sequence"}
 
 
 def modules() -> dict[str, Path]:

@@ -124,6 +124,16 @@ class Ledger:
             ep.gap_declared += len(holes)
 
     # -- messages ------------------------------------------------------------
+    def record_unnumbered(self) -> None:
+        """A message that carried no number. With no sequence rule at all, the first one after a reconnect
+        ends the drop episode (the connection delivers again; what it missed cannot be known)."""
+        self.unnumbered += 1
+        if self.rule is None and self.episodes and not self._replaying:
+            ep = self.episodes[-1]
+            if not ep.recovered:
+                ep.mark_recovered()
+                self.steady = True
+
     def record(self, seq: int) -> str:
         """Count one delivered message; returns ``new``, ``duplicate`` or ``reordered``."""
         high = self.high
@@ -211,10 +221,9 @@ class Ledger:
                 "ok": self.checkable and self.lost == 0 and self.duplicated == 0, "verdict": self.verdict()}
 
     def to_json(self) -> dict[str, Any]:
-        """The whole ledger, for export: counters, verdict, every episode."""
-        return {**self.summary(), "verdict": self.verdict(),
-                "ok": self.checkable and self.lost == 0 and self.duplicated == 0,
-                "episodes": [ep.to_dict() for ep in self.episodes]}
+        """The whole ledger, for export: :meth:`counts` (what ``probe`` prints last), the highest seq, and
+        every episode in ``episode_list``."""
+        return {**self.counts(), "high": self.high, "episode_list": [ep.to_dict() for ep in self.episodes]}
 
     @property
     def checkable(self) -> bool:

@@ -259,7 +259,7 @@ class FeedReceiver:
                     self.stats.staleness_ms.add(lat)
         else:
             self.delivered += 1  # no sequence ids: each message is news (loss cannot be checked)
-            self.ledger.unnumbered += 1
+            self.ledger.record_unnumbered()
         if latency is None and rtt_ms is not None:
             latency = rtt_ms
             meta["latency"] = "rtt"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transport.errors import DuplexError
+from transport.sequence import RuleError, parse_resume, parse_seq
 
 FORMAT = 1  # "duplex_workspace": the format's version
 MAX_BYTES = 4 << 20  # a workspace larger than this is not one
@@ -50,6 +51,9 @@ class Connection:
     carrier: str = "cookie"
     messages: list[SavedMessage] = field(default_factory=list)
     unknown: dict[str, Any] | None = None  # a kind this version does not know: its object, kept whole
+    # a server that is not the lab: how its messages are numbered and resumed (transport/sequence.py)
+    seq_rule: str = "auto"
+    resume_rule: str = "auto"
 
     def to_json(self) -> dict[str, Any]:
         if self.unknown is not None:
@@ -57,6 +61,7 @@ class Connection:
         return {"kind": self.kind, "url": self.url, "headers": [list(h) for h in self.headers],
                 "subprotocols": list(self.subprotocols), "policy": self.policy, "interval_s": self.interval_s,
                 "resume": self.resume, "session_carrier": self.carrier,
+                "seq_rule": self.seq_rule, "resume_rule": self.resume_rule,
                 "messages": [m.to_json() for m in self.messages]}
 
 
@@ -126,8 +131,15 @@ def _connection(obj: Any, where: str) -> Connection:
             raise WorkspaceError(f"{at} must be an object.")
         messages.append(SavedMessage(_typed(m, "name", str, "", at), _typed(m, "payload", str, "", at),
                                      _choice(m, "kind", MESSAGE_KINDS, "text", at)))
+    seq_rule = _typed(obj, "seq_rule", str, "auto", where)
+    resume_rule = _typed(obj, "resume_rule", str, "auto", where)
+    try:
+        parse_seq(seq_rule)
+        parse_resume(resume_rule, kind)
+    except RuleError as exc:
+        raise WorkspaceError(f"{where}: {exc}.") from None
     return Connection(kind, url, [(h[0], h[1]) for h in headers], list(subprotocols), policy, float(interval),
-                      resume, carrier, messages)
+                      resume, carrier, messages, seq_rule=seq_rule, resume_rule=resume_rule)
 
 
 def _typed(obj: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:

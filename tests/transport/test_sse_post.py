@@ -123,7 +123,8 @@ def test_probe_posts_once_and_exits_0_when_the_stream_ends():
     finally:
         lab.stop()
     assert res.returncode == 0, res.stderr
-    events = [json.loads(line) for line in res.stdout.splitlines()]
+    *events, last = [json.loads(line) for line in res.stdout.splitlines()]
+    assert set(last) == {"ledger"}  # the ledger comes last
     assert len([e for e in events if e["kind"] == "request"]) == 1
     assert [e["kind"] for e in events if e["direction"] == "in"][-1] == "done"
     assert len([e for e in events if e["kind"] == "message"]) == 22
@@ -157,3 +158,42 @@ async def test_the_ndjson_stream_answers_a_post_once(serve):
     assert await asyncio.wait_for(single.run(), 10) is None
     answer = [e for e in events2 if e.kind == "message"]
     assert len(answer) == 1 and answer[0].meta["single"] and json.loads(answer[0].data) == {"answer": 42}
+
+
+async def test_an_error_chunk_ends_the_stream_as_the_openai_package_raises(serve):
+    """A chat stream that reports {"error": …} half way: the official `openai` package raises APIError with
+    the error's message; Duplex shows an error row, stops, and probe exits 1 with the same message."""
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}
+
+    async def chat(request):
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await resp.write(b'data: {"error": {"message": "The model is overloaded", "type": "server_error"}}\n\n')
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    base = await serve(web.post("/v1/chat/completions", chat))
+    openai = pytest.importorskip("openai")
+    reference = openai.AsyncOpenAI(base_url=base + "/v1", api_key="x", max_retries=0)
+    got: list[str] = []
+    with pytest.raises(openai.APIError) as raised:
+        stream = await reference.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
+                                                         stream=True)
+        async for part in stream:
+            got.append(part.choices[0].delta.content or "")
+    await reference.close()
+    assert got == ["Hel"] and "overloaded" in str(raised.value)
+
+    body = json.dumps({"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    client, events, err = await post(base + "/v1/chat/completions", body)
+    assert err is not None and err.fatal and "The model is overloaded" in err.sentence
+    assert client.text == "Hel" and not rows(events, "done")
+    assert [e.data for e in rows(events, "error", "state")] == [err.sentence]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "probe", base + "/v1/chat/completions", "--transport", "sse", "--method", "POST",
+        "--data", body, "--timeout", "20", cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _out, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1 and "The model is overloaded" in stderr.decode() and stderr.decode().count("\n") == 1

@@ -163,3 +163,33 @@ async def test_a_server_on_this_machine_that_is_not_a_lab_gets_the_ping_round_tr
     assert not client.receiver.one_way
     assert first.latency_ms is None  # no round trip measured yet; never a one-way figure from its ts
     assert second.latency_ms is not None and second.meta.get("latency") == "rtt"
+
+
+@pytest.mark.parametrize("pieces", [4096, 4097])
+async def test_a_message_in_more_fragments_than_websockets_takes_is_refused_as_websockets_refuses_it(
+        raw_server, pieces):
+    """The same fragmented message to websockets' own recv() and to Duplex: both take 4 096 pieces; both
+    refuse 4 097 with 1009 "too many fragments"."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosedError
+
+    def message() -> bytes:
+        parts = [frame(b"a", 0x01 if i == 0 else (0x80 if i == pieces - 1 else 0x00)) for i in range(pieces)]
+        return b"".join(parts) + frame(b"after")
+
+    async def script(reader, writer, response):
+        writer.write(response + message())
+        await writer.drain()
+        await reader.read(100)
+
+    url = await raw_server(script)
+    async with connect(url, ping_interval=None) as ws:  # the reference: websockets' own recv()
+        try:
+            reference = [await asyncio.wait_for(ws.recv(), 10), await asyncio.wait_for(ws.recv(), 10)]
+        except ConnectionClosedError as exc:
+            reference = [exc.sent.code if exc.sent else None]
+    _, events = await run_client(url, lambda ev: len(messages(ev)) >= 2 or close_code(ev) is not None)
+    if pieces == 4096:
+        assert reference == ["a" * 4096, "after"] and [m[0] for m in messages(events)] == reference
+    else:
+        assert reference == [1009] and close_code(events) == 1009 and not messages(events)

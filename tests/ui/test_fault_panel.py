@@ -71,7 +71,8 @@ async def test_the_ledger_exports_as_json_with_time_to_recover(window, tmp_path)
     await wait_until(lambda: "Ledger written" in tab.status.text(), 10, "the export")
     data = json.loads(target.read_text())
     assert data["ok"] is True and data["verdict"] == "0 lost, 0 duplicated"
-    assert data["episodes"][0]["recovered"] and data["episodes"][0]["recover_ms"] >= 0
+    assert data["episode_list"][0]["recovered"] and data["episode_list"][0]["recover_ms"] >= 0
+    assert data["episodes"] == len(data["episode_list"]) and data["recovered"] >= 1  # probe's ledger line, too
 
 
 async def test_a_storm_of_clients_from_the_faults_page(window):

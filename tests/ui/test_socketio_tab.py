@@ -33,3 +33,47 @@ async def test_connects_upgrades_shows_events_by_name_and_emits_with_an_ack(wind
     tab.args.setText("{not json")
     tab.emit_button.click()
     assert "not JSON" in tab.status.text()
+
+
+async def test_the_servers_pings_are_answered_in_the_window_and_nothing_reconnects(window):
+    """Node's socket.io pinging every 2 s with a 2 s timeout, watched from the window (the qasync loop, whose
+    call_later handles have no when(): pings were lost there, and the tab dropped every pingInterval +
+    pingTimeout). Past three pings: ping and pong rows, one connection, no reconnect."""
+    import asyncio
+    import json
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    peer = Path(__file__).resolve().parents[1] / "data" / "socketio_recovery"
+    if shutil.which("node") is None or not (peer / "node_modules" / "socket.io").is_dir():
+        pytest.skip("node and tests/data/socketio_recovery's npm packages are needed; .ci/run installs them")
+    proc = await asyncio.create_subprocess_exec("node", "server.js", cwd=peer, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        port = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))["port"]
+        tab = window.socketio_tab
+        window.tabs.setCurrentWidget(tab)
+        tab.modes.setCurrentIndex(tab.modes.findData("websocket"))
+        tab.bar.remember_url(f"http://127.0.0.1:{port}")
+        tab.connect_client(new_connection=True)
+        model = tab.timeline.model
+
+        def rows(kind: str) -> list:
+            client = tab.controller.client
+            return [e for e in model.events() if e.kind == kind and client is not None and e.conn >= 1
+                    and tab.controller.url.endswith(str(port))]
+
+        await wait_until(lambda: len(rows("ping")) >= 3 and len(rows("pong")) >= 3, 20,
+                         f"three pings answered (kinds so far: {[e.kind for e in model.events()][-12:]})")
+        client = tab.controller.client
+        assert client is not None and client.connected and client.via == "websocket"
+        mine = [e for e in model.events() if e.kind in ("open", "reconnect", "close")][-3:]
+        assert not [e for e in mine if e.kind in ("reconnect", "close")], [e.data for e in mine]
+        assert not [e for e in rows("ping") if e.meta.get("late")]
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 10)

@@ -38,6 +38,9 @@ def test_the_format_round_trips_and_keeps_kinds_it_does_not_know():
     ('{"duplex_workspace": 1, "connections": [{"kind": "websocket", "headers": "X: y"}]}', '"headers" must be a list'),
     ('{"duplex_workspace": 1, "connections": [{"kind": "sse", "policy": "sometimes"}]}', '"policy" must be one of'),
     ('{"duplex_workspace": 1, "connections": [{"kind": "sse", "interval_s": 1e9}]}', "from 0.1 to 60"),
+    ('{"duplex_workspace": 1, "connections": [{"kind": "sse", "resume_rule": "message:{seq}"}]}',
+     "needs WebSocket or Socket.IO"),
+    ('{"duplex_workspace": 1, "connections": [{"kind": "websocket", "seq_rule": "re:("}]}', "does not compile"),
 ])
 def test_a_bad_workspace_is_one_clear_sentence(text, says):
     with pytest.raises(WorkspaceError) as err:
@@ -53,6 +56,7 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     ws.bar.subprotocols.setText("chat, v2")
     ws.bar.policy.setCurrentIndex(ws.bar.policy.findData("fixed"))
     ws.bar.interval.setValue(2.5)
+    ws.bar.set_rules("/data/seq", "query:since")  # how that server numbers and resumes (it is not the lab)
     ws.send_box.payload.setText('{"topic": "chat", "body": "hello"}')
     ws.send_box.kind.setCurrentIndex(ws.send_box.kind.findData("json"))
     ws.send_box.save_button.click()
@@ -62,6 +66,7 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     conn = next(c for c in saved["connections"] if c["kind"] == "websocket")
     assert conn["url"] == "ws://127.0.0.1:9/echo" and conn["headers"] == [["X-Token", "abc"], ["X-Other", "2"]]
     assert conn["subprotocols"] == ["chat", "v2"] and (conn["policy"], conn["interval_s"]) == ("fixed", 2.5)
+    assert (conn["seq_rule"], conn["resume_rule"]) == ("/data/seq", "query:since")
     assert conn["messages"] == [{"name": '{"topic": "chat", "body": "hello"}', "kind": "json",
                                  "payload": '{"topic": "chat", "body": "hello"}'}]
     sse = next(c for c in saved["connections"] if c["kind"] == "sse")
@@ -73,6 +78,8 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     assert tab.bar.url_text() == "ws://127.0.0.1:9/echo"
     assert tab.bar.header_pairs() == [("X-Token", "abc"), ("X-Other", "2")]
     assert tab.bar.subprotocol_list() == ["chat", "v2"] and tab.bar.policy.currentData() == "fixed"
+    assert tab.bar.rules() == {"seq_rule": "/data/seq", "resume_rule": "query:since"}
+    assert {"seq_rule": "/data/seq", "resume_rule": "query:since"}.items() <= tab.client_options().items()
     assert [m.payload for m in tab.send_box.saved_messages()] == ['{"topic": "chat", "body": "hello"}']
     assert second.settings.value("workspace/last") == str(path)
     await second.workspaces.save(second.commands.workspace(), str(tmp_path / "again.json"))

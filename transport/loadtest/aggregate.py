@@ -88,6 +88,9 @@ def aggregate(users: list[UserLedger], expected_users: int | None = None) -> dic
                         + (f" ({total['gap_declared']} in gaps the server declared)" if total["gap_declared"] else ""))
     if total["duplicated"]:
         problems.append(f"{total['duplicated']} messages duplicated")
+    if total["unnumbered"] and not total["received"]:
+        problems.append(f"no sequence rule: loss cannot be checked ({total['unnumbered']:,} messages without a "
+                        "number; --seq says how the server numbers them)")
     if total["episodes"] > total["episodes_recovered"]:
         problems.append(f"{total['episodes'] - total['episodes_recovered']} drop episodes never recovered")
     total["ok"] = not problems and len(users) > 0

@@ -25,6 +25,7 @@ from ..child_process import end_group, own_group_dying_with_parent
 from ..errors import DuplexError
 from ..lab_admin import admin_call, post_fault
 from ..registry import PROBE_NAMES, by_probe_name
+from ..sequence import RuleError, parse_resume, parse_seq
 from .control import endpoint, locust_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="make the lab forget its history S seconds in (resume points become a declared gap)")
     p.add_argument("--poll-interval", type=float, default=1.0, help="short polling's interval (s)")
     p.add_argument("--status", action="store_true", help="print a JSON status line every second")
+    p.add_argument("--seq", default="auto", metavar="SPEC",
+                   help="a server that is not the lab: how its messages are numbered (as probe's --seq)")
+    p.add_argument("--resume", default="auto", metavar="SPEC",
+                   help="a server that is not the lab: how a reconnect resumes (as probe's --resume)")
     p.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
                    help="one more argument for Locust, as is (repeatable)")
     args = p.parse_args(argv)
@@ -73,6 +78,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if (args.restart_at is not None or args.through_proxy or args.evict_history_at is not None) \
             and not args.admin_token:
         p.error("faults during the storm need the lab's admin token (--admin-token or $DUPLEX_ADMIN_TOKEN)")
+    try:
+        parse_seq(args.seq)
+        parse_resume(args.resume, PROBE_NAMES.get(args.transport, args.transport))
+    except RuleError as exc:
+        p.error(str(exc))
     parts = urlsplit(args.url)
     if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
         p.error(f"{args.url!r} is not an http(s):// or ws(s):// URL")
@@ -95,7 +105,8 @@ def locust_command(args: argparse.Namespace, host: str, result: str) -> list[str
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--users", str(args.users),
            "--spawn-rate", f"{args.spawn_rate:g}", "--duplex-duration", f"{args.duration:g}", "--host", host,
            "--duplex-transport", args.transport, "--duplex-result", result,
-           "--duplex-poll-interval", f"{args.poll_interval:g}", "--only-summary", "--loglevel", "WARNING"]
+           "--duplex-poll-interval", f"{args.poll_interval:g}", f"--duplex-seq={args.seq}",
+           f"--duplex-resume={args.resume}", "--only-summary", "--loglevel", "WARNING"]
     if args.workers:
         cmd += ["--processes", str(args.workers)]
     if args.status:

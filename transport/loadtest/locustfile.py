@@ -52,6 +52,8 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--duplex-status", action="store_true",
                         help="the master prints a JSON status line every second (users, connects/s, open, lost)")
     parser.add_argument("--duplex-poll-interval", type=float, default=1.0, help="short polling's interval (s)")
+    parser.add_argument("--duplex-seq", default="auto", help="a server that is not the lab: its sequence rule")
+    parser.add_argument("--duplex-resume", default="auto", help="a server that is not the lab: its resume rule")
     parser.add_argument("--duplex-duration", type=float, default=0.0,
                         help="stop after this many seconds from the start, collect every user's ledger, quit "
                              "(Locust's --run-time quits before the workers could send theirs)")
@@ -87,7 +89,8 @@ class Fleet:
 
         url = endpoint(info, environment.host)
         policy = None if info.server_retry else Policy("exponential", 0.5, 5.0)
-        client = info.make(url, sink, policy=policy, interval=options.duplex_poll_interval)
+        client = info.make(url, sink, policy=policy, interval=options.duplex_poll_interval,
+                           seq_rule=options.duplex_seq, resume_rule=options.duplex_resume)
         self.clients[uid] = client
         self.opens[uid] = 0
         self.started[uid] = time.monotonic_ns()

@@ -17,6 +17,7 @@ from transport.errors import DuplexError
 from transport.events import Event, EventSink
 from transport.ledger import Ledger
 from transport.registry import transport
+from transport.sequence import RuleError, parse_resume, parse_seq
 
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar
@@ -114,8 +115,16 @@ class TransportTab(QWidget):
         return TimelineWidget(self.controller.model)
 
     def client_options(self) -> dict[str, Any]:
-        """What the form says beyond the URL (the registry's client options)."""
-        return {"headers": self.bar.header_pairs(), "policy": self.bar.reconnect_policy()}
+        """What the form says beyond the URL (the registry's client options); a sequence or resume rule that
+        makes no sense is one sentence."""
+        rules = self.bar.rules()
+        try:
+            parse_seq(rules["seq_rule"])
+            parse_resume(rules["resume_rule"], self.transport)
+        except RuleError as exc:
+            text = str(exc)
+            raise DuplexError(f"{text[:1].upper()}{text[1:]}.") from None
+        return {"headers": self.bar.header_pairs(), "policy": self.bar.reconnect_policy(), **rules}
 
     def on_events(self, events: list[Event]) -> None:
         """Hook for tab-specific panels, after the timeline took the batch."""
@@ -128,7 +137,8 @@ class TransportTab(QWidget):
         browser = self.controller.browser
         return Connection(self.transport, "" if url == (self.controller.lab_endpoint() or "") else url,
                           form["headers"], form["subprotocols"], form["policy"], form["interval_s"], form["resume"],
-                          browser.carrier if browser is not None else "cookie", self.saved_messages())
+                          browser.carrier if browser is not None else "cookie", self.saved_messages(),
+                          seq_rule=form["seq_rule"], resume_rule=form["resume_rule"])
 
     def saved_messages(self) -> list[SavedMessage]:
         """Messages kept to send again (the tabs that can send edit them; the others keep a workspace's)."""
@@ -142,6 +152,7 @@ class TransportTab(QWidget):
         """Open a workspace's connection here: its form, its messages, and its URL (a new connection
         when it differs from the one in use; "" is the lab's)."""
         self.bar.set_form(conn.headers, conn.subprotocols, conn.policy, conn.interval_s, conn.resume)
+        self.bar.set_rules(conn.seq_rule, conn.resume_rule)
         self.set_saved_messages(conn.messages)
         browser = self.controller.browser
         if browser is not None and browser.carrier != conn.carrier:
