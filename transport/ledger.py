@@ -65,6 +65,9 @@ class Ledger:
     # what numbers the messages: "lab" (the lab's envelope), a sequence rule's spec ("id", "/seq",
     # "re:…"), or None: no rule, so loss cannot be checked (transport/sequence.py)
     rule: str | None = None
+    # the server says itself whether a reconnect recovered the session (Socket.IO's connection-state
+    # recovery): its word, not the first message (its missed events come before it), ends an episode
+    session_word: bool = False
 
     # -- connection lifecycle ------------------------------------------------
     def connection_lost(self) -> None:
@@ -128,7 +131,7 @@ class Ledger:
         """A message that carried no number. With no sequence rule at all, the first one after a reconnect
         ends the drop episode (the connection delivers again; what it missed cannot be known)."""
         self.unnumbered += 1
-        if self.rule is None and self.episodes and not self._replaying:
+        if self.rule is None and not self.session_word and self.episodes and not self._replaying:
             ep = self.episodes[-1]
             if not ep.recovered:
                 ep.mark_recovered()

@@ -114,7 +114,8 @@ def test_probe_prints_events_with_their_names_and_the_upgrade():
     finally:
         lab.stop()
     assert res.returncode == 0, res.stderr
-    events = [json.loads(line) for line in res.stdout.splitlines()]
+    *events, last = [json.loads(line) for line in res.stdout.splitlines()]
     messages = [e for e in events if e["kind"] == "message"]
     assert len(messages) == 10 and all(e["meta"]["event"] == e["meta"]["topic"] for e in messages)
+    assert last["ledger"]["rule"] == "lab" and last["ledger"]["received"] >= 10  # the lab marked its handshake
     assert any(e["kind"] == "upgrade" for e in events) and events[0]["transport"] == "socketio"

@@ -29,6 +29,7 @@ class FakeClient:
         self.last_error = None
         self.stats = WireStats()
         self.receiver = FeedReceiver(transport, sink, one_way=True, stats=self.stats)
+        self.receiver.note_epoch({"Duplex-Epoch": "fake"})  # it plays the lab: its envelope numbers its feed
         self.sent: list[str | bytes] = []
         self.compare: dict[str, Any] = {}  # AJAX: the last exchange of each kind
         self.dropped = 0

@@ -13,7 +13,11 @@ def test_no_green_check_without_sequence_ids(qtbot):
     assert panel.verdict.text() == "? nothing received yet"
     led.unnumbered = 5
     panel.show_ledger(led)
+    assert panel.verdict.text().startswith("? no sequence rule: loss cannot be checked")
+    lab = Ledger(unnumbered=5, rule="lab")  # the lab's messages without a seq (binary)
+    panel.show_ledger(lab)
     assert panel.verdict.text().startswith("? no sequence ids: loss cannot be checked")
+    panel.show_ledger(led)
     assert theme().hex("muted") in panel.verdict.styleSheet()
     led.record(1)
     led.record(3)

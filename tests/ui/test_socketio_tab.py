@@ -18,12 +18,14 @@ async def test_connects_upgrades_shows_events_by_name_and_emits_with_an_ack(wind
     await wait_until(lambda: tab.controller.client.via == "websocket", 10, "the upgrade")
     model = tab.timeline.model
     await wait_until(lambda: any(e.kind == "message" for e in model.events()), 10, "feed events")
+    # the rows reach the model one bridge flush after the client switched: wait for them, not for the switch
+    await wait_until(lambda: any(e.kind == "upgrade" for e in model.events()), 10, "the upgrade's row")
     rows = model.events()
     row = next(i for i, e in enumerate(rows) if e.kind == "message")
     assert model.data(model.index(row, KIND)) == "message"
     assert model.data(model.index(row, EVENT)) == rows[row].meta["event"] != ""  # the Event column names it
     assert not tab.timeline.table.isColumnHidden(EVENT)
-    assert any(e.kind == "upgrade" for e in rows) and any(e.kind == "handshake" for e in rows)
+    assert any(e.kind == "upgrade" for e in rows) and any(e.kind == "handshake" for e in rows), " | ".join(f"{e.kind}: {str(e.data)[:70]}" for e in rows if e.kind not in ("message",))[:3000]
     tab.event.setText("chat")
     tab.args.setText('{"text": "hello from the tab"}')
     tab.emit_button.click()

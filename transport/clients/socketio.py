@@ -580,6 +580,7 @@ class SocketIOClient(ClientBase, SessionOwner):
                 self.receiver.ledger.session_resumed(recovered)
             if isinstance(pid, str):
                 self.pid = pid
+                self.receiver.ledger.session_word = True
             self._set_state("open")
             self._opened()
             self._emit("state", "open", t=t, wire=wire, data=f"connected to {p.namespace} (sid {data.get('sid')})"

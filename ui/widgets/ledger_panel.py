@@ -110,7 +110,7 @@ class LedgerPanel(QGroupBox):
     def show_ledger(self, ledger: Ledger) -> None:
         s = ledger.summary()
         self.ledger = ledger
-        counters = tuple(s.values())
+        counters = (*s.values(), ledger.rule)  # the rule too: the lab's mark can come after the counts
         episodes = tuple((e.first_after, e.replayed, e.lost, e.duplicated, e.reordered, e.gap_declared, e.recovered,
                           e.seq_reset, e.session) for e in ledger.episodes)
         if (counters, episodes) == self._shown:
