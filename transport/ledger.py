@@ -214,9 +214,11 @@ class Ledger:
         return sum(1 for ep in self.episodes if ep.recovered)
 
     def counts(self) -> dict[str, Any]:
-        """The ledger in one flat record: what ``probe`` prints last (``{"ledger": …}``) and a timeline's
-        export carries as ``ledger``; ``episodes`` and ``recovered`` count drop episodes."""
-        return {"received": self.received, "lost": self.lost, "duplicated": self.duplicated,
+        """The ledger in one flat record: what ``probe`` prints last (``{"ledger": …}``) and the ledger
+        panel's export; ``received`` counts every message (``numbered`` those a seq numbered, ``unnumbered``
+        the others), ``episodes`` and ``recovered`` count drop episodes."""
+        return {"received": self.received + self.unnumbered, "numbered": self.received, "lost": self.lost,
+                "duplicated": self.duplicated,
                 "replayed": self.replayed, "reordered": self.reordered, "episodes": len(self.episodes),
                 "recovered": self.recovered, "gap_declared": self.gap_declared, "unnumbered": self.unnumbered,
                 "seq_resets": self.resets, "sessions_recovered": self.sessions_recovered,

@@ -236,6 +236,10 @@ async def test_socketio_matches_the_official_client_through_a_drop_after_an_acke
     assert len(asks) == 1 and json.loads(asks[0].data) == ["question?"] and "offset" not in asks[0].meta
     assert [x["event"] for x in official.lines if x.get("event") == "ask"] == ["ask"]
     assert {x["ack"] for x in server.lines if "ack" in x} == {"official", "duplex"}
+    # what the drop cost on the way (a poll answered "400 Session ID unknown", a refused send) is said and
+    # never fatal: the official client carried on, and so did Duplex
+    assert not [e for e in events if e.kind == "error" and e.meta.get("fatal")]
+    assert client.state != "failed"
     hellos = [e for e in events if e.kind == "message" and e.meta.get("event") == "hello"]
     assert len(hellos) == 1  # connect-time events not sent again: the session was recovered
     assert client.ledger.sessions_recovered == 1 and client.ledger.sessions_missed == 0
@@ -306,7 +310,8 @@ def test_probe_counts_a_foreign_servers_messages_and_prints_its_ledger_last():
         assert plain.returncode == 0, plain.stderr
         lines = [json.loads(x) for x in plain.stdout.splitlines()]
         assert len([x for x in lines[:-1] if x["kind"] == "message"]) == 4
-        assert lines[-1]["ledger"]["verdict"].startswith("no sequence rule")
+        assert lines[-1]["ledger"]["verdict"].startswith("no sequence rule") and not lines[-1]["ledger"]["ok"]
+        assert (lines[-1]["ledger"]["received"], lines[-1]["ledger"]["numbered"]) == (4, 0)
         ruled = subprocess.run(base + ["--seq", "/seq", "--fail-on-loss"], cwd=ROOT, capture_output=True, text=True,
                                timeout=60)
         ledger = json.loads(ruled.stdout.splitlines()[-1])["ledger"]
@@ -315,3 +320,39 @@ def test_probe_counts_a_foreign_servers_messages_and_prints_its_ledger_last():
     finally:
         server.stdin.close()
         server.wait(10)
+
+
+async def test_a_polling_session_the_server_forgot_means_a_new_handshake():
+    """python-socketio forgets an Engine.IO session (as after a drop or a restart behind the same port): the
+    next request with its sid is answered 400 "Invalid session". Engine.IO says: handshake again (the official
+    client does). Duplex says so in one non-fatal sentence, handshakes again and goes on receiving."""
+    import socketio
+    from aiohttp import web
+
+    sio = socketio.AsyncServer(async_mode="aiohttp", transports=["polling"], ping_interval=1, ping_timeout=1)
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    events: list = []
+    client = SocketIOClient(SocketIOOptions(f"http://127.0.0.1:{port}", transports="polling", policy=_fast()),
+                            events.append)
+    task = await run_client(client)
+    try:
+        await wait_until(lambda: client.connected and client._sid in sio.eio.sockets, 10, "connected")
+        sio.eio.sockets.pop(client._sid)  # the server no longer knows the session
+        await wait_until(lambda: len([e for e in events if e.kind == "open"]) >= 2, 15,
+                         f"a new session (rows: {[e.kind for e in events][-10:]})")
+        await sio.emit("after", {"n": 1})
+        await wait_until(lambda: any(e.kind == "message" and e.meta.get("event") == "after" for e in events), 10,
+                         "an event on the new session")
+    finally:
+        await finish(client, task)
+        await runner.cleanup()
+    errors = [e for e in events if e.kind == "error"]
+    assert errors and all(not e.meta["fatal"] for e in errors)
+    assert "no longer knows Engine.IO session" in errors[0].data and "poll poll" not in errors[0].data
+    assert len([e for e in events if e.kind == "handshake"]) >= 2 and client.last_error is not None

@@ -24,11 +24,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 from yarl import URL
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ..backoff import Policy
 from ..browser import VirtualBrowser
-from ..errors import BadStatus, DuplexError, ProtocolViolation, ServerStopped
+from ..errors import BadStatus, ConnectFailed, DuplexError, ProtocolViolation, ServerStopped
 from ..sequence import socketio_message
 from ..events import EventSink, now_ns
 from ..socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT,
@@ -382,30 +382,36 @@ class SocketIOClient(ClientBase, SessionOwner):
             self._early_frames = extra  # what came with it, for the read loop
 
     async def _upgrade(self, url: str) -> bool:
-        """The probe (``2probe`` → ``3probe``, its round trip the RTT) and the switch (``5``). A probe that
-        fails (the WebSocket refused, closed, or no ``3probe``) keeps the session on polling, as Engine.IO
-        says and the official client does: False, with a row that says why."""
+        """The probe (``2probe`` → ``3probe``, its round trip the RTT) and the switch (``5``). An upgrade the
+        server refuses outright (its WebSocket handshake answered with another status than 101: it never began
+        an upgrade) keeps the session on polling, as Engine.IO says and the official client does: False, with
+        a row that says why. A probe that fails once the WebSocket opened leaves the server mid-upgrade (it
+        may hold the session's messages for the switch): that session is given up and a new one made."""
         t0 = time.monotonic()
         try:
             await self._open_websocket(url, handshake=False)
-            ws = self._ws
-            assert isinstance(ws, FeedConnection)
+        except InvalidStatus as exc:  # an answer, not a lost one: the server said no
+            why = f"the server answered {exc.response.status_code} {exc.response.reason_phrase}"
+            self._emit("state", "note", data=f"the WebSocket upgrade was refused ({why}): staying on polling, as "
+                       "Engine.IO says", meta={"upgrade": "failed", "why": why})
+            return False
+        ws = self._ws
+        assert isinstance(ws, FeedConnection)
+        try:
             await ws.send(str(eio_encode(EioPacket(PING, PROBE))))
             async with asyncio.timeout(self.options.open_timeout):
                 while True:
                     pkt = eio_decode(await self._next_frame(ws))
                     if pkt.type == PONG and pkt.data == PROBE:
                         break
-        except (InvalidHandshake, ConnectionClosed, OSError, asyncio.TimeoutError, CodecError) as exc:
-            why = (f"the server answered {exc.response.status_code} {exc.response.reason_phrase}"
-                   if isinstance(exc, InvalidStatus) else "no answer to the probe in time"
-                   if isinstance(exc, asyncio.TimeoutError) else str(exc) or type(exc).__name__)
-            ws, self._ws = self._ws, None
-            if ws is not None and ws.transport is not None:
+        except (ConnectionClosed, OSError, asyncio.TimeoutError, CodecError) as exc:
+            why = "no answer to the probe in time" if isinstance(exc, asyncio.TimeoutError) else \
+                str(exc) or type(exc).__name__
+            self._ws = None
+            if ws.transport is not None:
                 ws.transport.abort()
-            self._emit("state", "note", data=f"the WebSocket upgrade failed ({why}): staying on polling, as "
-                       "Engine.IO says", meta={"upgrade": "failed", "why": why})
-            return False
+            raise ConnectFailed(f"The WebSocket upgrade's probe failed ({why}): the server may be holding the "
+                                "session for the switch, so a new session follows.") from None
         self.rtt_ms = (time.monotonic() - t0) * 1e3
         await ws.send(str(eio_encode(EioPacket(UPGRADE))))
         self.via = "websocket"
