@@ -209,7 +209,7 @@ async def test_the_fault_route_follows_a_url_change(window):
         tab.bar.connect_button.click()  # Disconnect
         await wait_until(lambda: c.client is None, 10, "disconnected")
         tab.bar.url.setCurrentText(new_url)
-        tab.bar.set_rules("/seq", "auto")  # not the lab: its own numbering, as the user says it
+        tab.rules.set_rules("/seq", "auto")  # not the lab: its own numbering, as the user says it
         tab.bar.connect_button.click()
         await wait_until(lambda: c.client is not None and c.client.connected and c.client.ledger.received >= 3, 15,
                          "messages from the new server through the proxy")

@@ -56,7 +56,7 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     ws.bar.subprotocols.setText("chat, v2")
     ws.bar.policy.setCurrentIndex(ws.bar.policy.findData("fixed"))
     ws.bar.interval.setValue(2.5)
-    ws.bar.set_rules("/data/seq", "query:since")  # how that server numbers and resumes (it is not the lab)
+    ws.rules.set_rules("/data/seq", "query:since")  # how that server numbers and resumes (it is not the lab)
     ws.send_box.payload.setText('{"topic": "chat", "body": "hello"}')
     ws.send_box.kind.setCurrentIndex(ws.send_box.kind.findData("json"))
     ws.send_box.save_button.click()
@@ -78,7 +78,7 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     assert tab.bar.url_text() == "ws://127.0.0.1:9/echo"
     assert tab.bar.header_pairs() == [("X-Token", "abc"), ("X-Other", "2")]
     assert tab.bar.subprotocol_list() == ["chat", "v2"] and tab.bar.policy.currentData() == "fixed"
-    assert tab.bar.rules() == {"seq_rule": "/data/seq", "resume_rule": "query:since"}
+    assert tab.rules.rules() == {"seq_rule": "/data/seq", "resume_rule": "query:since"}
     assert {"seq_rule": "/data/seq", "resume_rule": "query:since"}.items() <= tab.client_options().items()
     assert [m.payload for m in tab.send_box.saved_messages()] == ['{"topic": "chat", "body": "hello"}']
     assert second.settings.value("workspace/last") == str(path)

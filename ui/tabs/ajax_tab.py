@@ -32,6 +32,7 @@ class AjaxTab(TransportTab):
         self.ledger.hide()  # half-duplex: no feed to lose
         self.wire = WirePanel("")
         self.side.layout().insertWidget(0, self.wire)
+        self.rules.hide()  # AJAX reads no feed: nothing to number or resume
         self.message = QLineEdit('{"topic": "chat", "body": "hello from AJAX"}')
         self.post_button = QPushButton("Post message (AJAX)")
         self.post_button.setToolTip("POST /api/messages: broadcast to every transport")

@@ -23,6 +23,7 @@ from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar
 from ..widgets.fault_panel import FaultPanel
 from ..widgets.ledger_panel import LedgerPanel
+from ..widgets.rules_box import RulesBox
 from ..widgets.login_banner import LoginBanner
 from ..widgets.scroll import scrolled
 from ..widgets.session_panel import SessionPanel
@@ -44,9 +45,11 @@ class TransportTab(QWidget):
         self.bar = self.make_bar()
         self.timeline = self.make_timeline()
         self.ledger = LedgerPanel()
+        self.rules = RulesBox()  # how a server that is not the lab numbers and resumes: what the ledger reads
         self.side = QWidget()
         side = QVBoxLayout(self.side)
         side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.rules)
         side.addWidget(self.ledger, 1)
         self.session = SessionPanel()
         self.side_tabs = QTabWidget()
@@ -117,7 +120,7 @@ class TransportTab(QWidget):
     def client_options(self) -> dict[str, Any]:
         """What the form says beyond the URL (the registry's client options); a sequence or resume rule that
         makes no sense is one sentence."""
-        rules = self.bar.rules()
+        rules = self.rules.rules()
         try:
             parse_seq(rules["seq_rule"])
             parse_resume(rules["resume_rule"], self.transport)
@@ -133,7 +136,7 @@ class TransportTab(QWidget):
     def connection(self) -> Connection:
         """This tab's connection as a workspace keeps it (the lab's own endpoint is kept as "")."""
         url = self.bar.url_text()
-        form = self.bar.form()
+        form = {**self.bar.form(), **self.rules.rules()}
         browser = self.controller.browser
         return Connection(self.transport, "" if url == (self.controller.lab_endpoint() or "") else url,
                           form["headers"], form["subprotocols"], form["policy"], form["interval_s"], form["resume"],
@@ -152,7 +155,7 @@ class TransportTab(QWidget):
         """Open a workspace's connection here: its form, its messages, and its URL (a new connection
         when it differs from the one in use; "" is the lab's)."""
         self.bar.set_form(conn.headers, conn.subprotocols, conn.policy, conn.interval_s, conn.resume)
-        self.bar.set_rules(conn.seq_rule, conn.resume_rule)
+        self.rules.set_rules(conn.seq_rule, conn.resume_rule)
         self.set_saved_messages(conn.messages)
         browser = self.controller.browser
         if browser is not None and browser.carrier != conn.carrier:

@@ -64,25 +64,9 @@ class ConnectionBar(QWidget):
                                  "(Socket.IO's defaults: 1 s doubling to 5 s, ±50 % jitter)")
         self.resume = QCheckBox("Resume (?after=)")
         self.resume.setChecked(True)
-        self.resume.setToolTip("Reconnect with ?after=<last seq> so the server replays what was missed")
+        self.resume.setToolTip("With the lab: reconnect with ?after=<last seq> so it replays what was missed "
+                               "(another server resumes by the rule beside the ledger)")
         self.resume.setVisible(resume)
-        # a server that is not the lab: how its messages are numbered and how it resumes (transport/sequence.py)
-        self.seq_rule = QComboBox(editable=True)
-        for text in ("auto", "none", "id", "/seq", "re:#(\\d+)"):
-            self.seq_rule.addItem(text)
-        self.seq_rule.setMinimumContentsLength(8)
-        self.seq_rule.setToolTip(
-            "Numbering of a server that is not the lab (the lab's own envelope numbers its feed): none; id (an "
-            "SSE event id as an integer; SSE's default when the ids are integers); a JSON pointer like /seq or "
-            "/data/offset (Socket.IO: into the first argument); re:PATTERN (its first group, as an integer)")
-        self.resume_rule = QComboBox(editable=True)
-        for text in ("auto", "none", "last-event-id", "query:after", 'message:{"resume": {seq}}'):
-            self.resume_rule.addItem(text)
-        self.resume_rule.setMinimumContentsLength(8)
-        self.resume_rule.setToolTip(
-            "How a reconnect asks a server that is not the lab for what it missed: none; last-event-id (SSE, its "
-            "default); query:NAME (NAME=<last seq> in your URL); message:TEMPLATE (sent first after each "
-            "reconnect, {seq} replaced; Socket.IO: EVENT JSON-ARGS)")
         self.connect_button = QPushButton("Connect")
         self.light = QLabel()
         self._state = "idle"
@@ -108,11 +92,6 @@ class ConnectionBar(QWidget):
         row3.addWidget(self.policy)
         row3.addWidget(self.interval)
         row3.addWidget(self.resume)
-        self._rule_labels = (QLabel("Seq"), QLabel("Resume"))
-        row3.addWidget(self._rule_labels[0])
-        row3.addWidget(self.seq_rule, 1)
-        row3.addWidget(self._rule_labels[1])
-        row3.addWidget(self.resume_rule, 1)
         row3.addStretch(1)
         row3.addWidget(self.drop_button)
         row3.addWidget(self.restart_button)
@@ -136,18 +115,8 @@ class ConnectionBar(QWidget):
 
     def hide_reconnect(self) -> None:
         """For a transport with no connection to keep (AJAX)."""
-        for widget in (self._reconnect_label, self.policy, self.interval, self.seq_rule, self.resume_rule,
-                       *self._rule_labels):
+        for widget in (self._reconnect_label, self.policy, self.interval):
             widget.hide()
-
-    def rules(self) -> dict[str, str]:
-        """The sequence and resume rules as typed ("auto" when empty); checked by the client's options."""
-        return {"seq_rule": self.seq_rule.currentText().strip() or "auto",
-                "resume_rule": self.resume_rule.currentText().strip() or "auto"}
-
-    def set_rules(self, seq_rule: str, resume_rule: str) -> None:
-        self.seq_rule.setCurrentText(seq_rule)
-        self.resume_rule.setCurrentText(resume_rule)
 
     def add_option(self, label: str, widget: QWidget) -> None:
         """A transport's own setting, on the row of the headers."""
@@ -189,7 +158,7 @@ class ConnectionBar(QWidget):
         return {"headers": self.header_pairs_or_none() or [],
                 "subprotocols": self.subprotocol_list(),
                 "policy": self.policy.currentData(), "interval_s": float(self.interval.value()),
-                "resume": self.resume.isChecked(), **self.rules()}
+                "resume": self.resume.isChecked()}
 
     def header_pairs_or_none(self) -> list[tuple[str, str]] | None:
         try:
