@@ -45,6 +45,13 @@ class Node:
         while line := await self.proc.stdout.readline():
             self.lines.append(json.loads(line))
 
+    def health(self) -> str:
+        """For a failure's message: is the child alive, and is its reader?"""
+        reader = self._reader
+        state = "reading" if reader is not None and not reader.done() else \
+            f"reader ended ({reader.exception() if reader is not None and not reader.cancelled() else 'cancelled'})"
+        return f"pid {self.proc.pid if self.proc else None} rc {self.proc.returncode if self.proc else None} {state}"
+
     async def port(self) -> int:
         await wait_until(lambda: any("port" in x for x in self.lines), 15, f"the port line (got {self.lines})")
         return next(x["port"] for x in self.lines if "port" in x)
@@ -200,8 +207,11 @@ async def test_socketio_matches_the_official_client_through_a_drop_after_an_acke
         url = f"http://127.0.0.1:{await server.port()}"
         await official.start(SIO / "official_client.js", url, mode, "official")
         events: list = []
-        client = SocketIOClient(SocketIOOptions(url, transports=mode, auth={"name": "duplex"}, policy=_fast()),
-                                events.append)
+        # the official client's reconnection delays (200 ms doubling to 1 s), so both come back as late: sooner,
+        # a client can ask to recover before the server has put the dropped session away
+        from transport.backoff import Policy
+        client = SocketIOClient(SocketIOOptions(url, transports=mode, auth={"name": "duplex"},
+                                                policy=Policy("exponential", 0.2, 1.0)), events.append)
         task = await run_client(client)
 
         def duplex_ticks() -> list[int]:
@@ -215,8 +225,9 @@ async def test_socketio_matches_the_official_client_through_a_drop_after_an_acke
         await wait_until(lambda: len([x for x in official.lines if x.get("connect")]) >= 2
                          and len([e for e in events if e.kind == "open"]) >= 2
                          and max(duplex_ticks()) > drop_at + 20 and max(official_ticks()) > drop_at + 20, 20,
-                         f"both reconnected (official: {official.lines[-3:]}, duplex ledger "
-                         f"{client.ledger.counts()})")
+                         f"both reconnected (server: {server.lines[-4:]}; official: {official.lines[-3:]}; duplex: "
+                         f"{[(e.kind, str(e.data)[:80]) for e in events if e.kind != 'message'][-8:]}, state "
+                         f"{client.state}, ledger {client.ledger.counts()}; {server.health()}, {official.health()})")
     finally:
         if client is not None and task is not None:
             await finish(client, task)

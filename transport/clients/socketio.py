@@ -280,24 +280,27 @@ class SocketIOClient(ClientBase, SessionOwner):
         return packets
 
     def _refused(self, resp: aiohttp.ClientResponse, body: bytes, what: str) -> DuplexError:
-        """The error for a polling request's non-200 answer. A session the server no longer knows (``400``,
-        Engine.IO's "Session ID unknown") calls for a new handshake, as the official client makes: not
-        fatal. Only when two workers of a Duplex cluster are seen to disagree is the cause known for
-        sure, and said: the balancer is not sticky."""
+        """The error for a polling request's non-200 answer. Within a session (it has a sid) any such answer is
+        a transport error, as the official client takes it: not fatal, a new handshake follows — a 400
+        naming the session ("Session ID unknown", "Invalid session") says the server forgot it. Only when two
+        workers of a Duplex cluster are seen to disagree is the cause known for sure and said (the balancer
+        is not sticky, fatal). The handshake request's own 4xx stays fatal: the URL or the server is wrong."""
         said = f"The Socket.IO server answered HTTP {resp.status} to {what} ({snippet(body)})."
-        lost = resp.status == 400 and self._sid is not None and any(
-            k in body for k in (b"Invalid session", b"Session ID unknown", b'"code":1'))
-        if not lost:
+        if self._sid is None:
             return BadStatus(said, resp.status)
+        forgot = resp.status == 400 and any(k in body for k in (b"Invalid session", b"Session ID unknown",
+                                                                  b'"code":1'))
         here, there = served_by(resp.headers).get("worker"), self._handshake_worker
-        if here and there and here != there:
+        if forgot and here and there and here != there:
             return BadStatus(said + f" Engine.IO's polling needs every request of a session on the server that "
                              f"opened it (the handshake was served by {there}, this request by {here}): behind a "
                              "load balancer that takes sticky sessions (by cookie or source address), or connect "
                              "with WebSocket only.", resp.status)
-        err = DuplexError(said + f" The server no longer knows Engine.IO session {self._sid}: a new handshake "
-                          "follows (as the official client does).")
-        return err
+        if forgot:
+            return DuplexError(said + f" The server no longer knows Engine.IO session {self._sid}: a new handshake "
+                               "follows (as the official client does).")
+        return DuplexError(said + " A transport error within Engine.IO session "
+                           f"{self._sid}: a new handshake follows (as the official client does).")
 
     async def _post(self, packets: list[EioPacket]) -> None:
         session = await self._http()

@@ -1,8 +1,10 @@
 // Node's socket.io 4.8 with connection-state recovery, for comparing Duplex with the official client.
 // Every client (auth {name}) gets "hello", then ticks {n} every 20 ms. Once `clients` (argv[2], default 1)
 // have received 20 ticks each, the ticks pause and every client is asked `ask("question?", ack)`; when all
-// have acked, every TCP connection of the server is destroyed (a server-side drop right after an acked
-// event, the case where the offset matters) and the ticks go on. Prints {"port": N}; logs acks, connections
+// have acked, the server drops them (right after an acked event, the case where the offset matters): a
+// polling client's Engine.IO session is closed by the server ("forced close", recoverable), then every TCP
+// connection is destroyed (a WebSocket client's drop), and the ticks go on. (Destroying only the TCP
+// connections of polling clients wedged this server now and then under load: no client got anything after.) Prints {"port": N}; logs acks, connections
 // and the drop as JSON lines; exits when its stdin closes.
 const http = require("http");
 const { Server } = require("socket.io");
@@ -25,10 +27,12 @@ io.on("connection", (socket) => {
   if (!socket.recovered) socket.emit("hello", { name });
   if (!seen.has(name)) seen.set(name, 0);
 });
+process.on("uncaughtException", (err) => log({ uncaught: String(err && err.stack || err).slice(0, 800) }));
 setInterval(() => {
   if (paused) return;
   n += 1;
   io.emit("tick", { n });
+  if (dropped && n % 25 === 0) log({ tick: n, clients: io.of("/").sockets.size });
   for (const [name, count] of seen) seen.set(name, count + 1);
   if (!asked && seen.size >= expected && [...seen.values()].every((c) => c >= 20)) {
     asked = true; paused = true;
@@ -39,9 +43,17 @@ setInterval(() => {
         acked.add(name);
         if (acked.size >= expected && !dropped) {
           dropped = true;
-          log({ drop: sockets.size });
-          for (const s of sockets) s.destroy();
-          paused = false;
+          // on the next turn, not inside the ack's own request handler (destroying the socket a request is
+          // being handled on, from within it, wedged the server now and then)
+          setImmediate(() => {
+            log({ drop: sockets.size });
+            for (const [, socket] of io.of("/").sockets) {
+              if (socket.conn.transport.name === "polling") socket.conn.close();  // Engine.IO's own close
+            }
+            for (const s of sockets) s.destroy();  // and every TCP connection (WebSocket clients: the drop)
+            paused = false;
+            log({ resumed: n });
+          });
         }
       });
     }
