@@ -256,25 +256,30 @@ async def test_socketio_matches_the_official_client_through_a_drop_after_an_acke
     assert client.ledger.sessions_recovered == 1 and client.ledger.sessions_missed == 0
 
 
-async def test_socketio_stays_on_polling_when_the_upgrade_is_refused():
-    """python-socketio with transports=["polling"]: an upgrade probe is refused, and the client stays on
-    polling (Engine.IO's rule, the official client's behaviour) with a row that says so."""
+async def polling_only_socketio():
+    """python-socketio on aiohttp with transports=["polling"], pinging every second: (server, port, runner)."""
     import socketio
     from aiohttp import web
 
     sio = socketio.AsyncServer(async_mode="aiohttp", transports=["polling"], ping_interval=1, ping_timeout=1)
     app = web.Application()
     sio.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return sio, site._server.sockets[0].getsockname()[1], runner  # type: ignore[union-attr]
+
+
+async def test_socketio_stays_on_polling_when_the_upgrade_is_refused():
+    """python-socketio with transports=["polling"]: an upgrade probe is refused, and the client stays on
+    polling (Engine.IO's rule, the official client's behaviour) with a row that says so."""
+    sio, port, runner = await polling_only_socketio()
 
     @sio.event
     async def connect(sid, environ, auth=None):
         await sio.emit("hello", {"n": 1}, to=sid)
 
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     events: list = []
     client = SocketIOClient(SocketIOOptions(f"http://127.0.0.1:{port}", transports="upgrade"), events.append)
     task = await run_client(client)
@@ -337,17 +342,7 @@ async def test_a_polling_session_the_server_forgot_means_a_new_handshake():
     """python-socketio forgets an Engine.IO session (as after a drop or a restart behind the same port): the
     next request with its sid is answered 400 "Invalid session". Engine.IO says: handshake again (the official
     client does). Duplex says so in one non-fatal sentence, handshakes again and goes on receiving."""
-    import socketio
-    from aiohttp import web
-
-    sio = socketio.AsyncServer(async_mode="aiohttp", transports=["polling"], ping_interval=1, ping_timeout=1)
-    app = web.Application()
-    sio.attach(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    sio, port, runner = await polling_only_socketio()
     events: list = []
     client = SocketIOClient(SocketIOOptions(f"http://127.0.0.1:{port}", transports="polling", policy=_fast()),
                             events.append)
