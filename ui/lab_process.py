@@ -57,8 +57,7 @@ class LabProcess(QObject):
         self._restart: tuple[float, bool] | None = None  # a kill on purpose: (down seconds, keep history)
         self._port = 0
         self._elsewhere = False  # the restart's port was taken: start again on any port
-        self._folder = tempfile.mkdtemp(prefix="duplex-lab-")
-        self.history_file = str(Path(self._folder) / "history.ndjson")
+        self._folder: str | None = None  # made when the lab first starts: a window that never starts one leaves none
         self.proc = QProcess(self)
         self.proc.setProgram(sys.executable)
         self.proc.setWorkingDirectory(str(PROJECT_ROOT))
@@ -163,9 +162,17 @@ class LabProcess(QObject):
             raise DuplexError(failed[0])
         return self.url, self.token
 
+    @property
+    def history_file(self) -> str:
+        """This run's history file, in a folder of its own made on first use."""
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="duplex-lab-")
+        return str(Path(self._folder) / "history.ndjson")
+
     def remove_files(self) -> None:
         """The history folder of this run (at shutdown, once the lab has stopped)."""
-        shutil.rmtree(self._folder, ignore_errors=True)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
 
     def _on_proc_ready_read_stdout(self) -> None:
         self._buffer += bytes(self.proc.readAllStandardOutput().data())
