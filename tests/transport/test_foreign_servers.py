@@ -362,3 +362,37 @@ async def test_a_polling_session_the_server_forgot_means_a_new_handshake():
     assert errors and all(not e.meta["fatal"] for e in errors)
     assert "no longer knows Engine.IO session" in errors[0].data and "poll poll" not in errors[0].data
     assert len([e for e in events if e.kind == "handshake"]) >= 2 and client.last_error is not None
+
+
+async def test_an_error_answer_on_the_way_does_not_unmark_the_lab(serve):
+    """A lab-marked server (Duplex-Epoch on its handshake) whose next handshake is answered 503 by something
+    in front of it (a balancer's answer, no Duplex-Epoch): the reconnect after it still resumes with ?after=
+    and the epoch, as the lab's protocol says; a lab's mark is taken from successful answers only."""
+    from aiohttp import web
+
+    seen: list[tuple[str, str | None]] = []
+    answers = iter(["lab", "503", "lab", "lab"])
+
+    async def ws(request):
+        seen.append((request.query_string, request.headers.get("Duplex-Epoch")))
+        if next(answers, "lab") == "503":
+            return web.json_response({"error": "no server is available"}, status=503)
+        resp = web.WebSocketResponse()
+        resp.headers["Duplex-Epoch"] = "e7"  # the lab's mark on its handshake
+        await resp.prepare(request)
+        start = int(request.query.get("after", 0))
+        for n in range(start + 1, start + 4):
+            await resp.send_str(json.dumps({"seq": n, "ts": 1, "topic": "t", "body": n}, separators=(",", ":")))
+        await resp.close()
+        return resp
+
+    base = await serve(web.get("/ws", ws))
+    events: list = []
+    client = WebSocketClient(WebSocketOptions(base.replace("http", "ws") + "/ws", policy=_fast()), events.append)
+    task = await run_client(client)
+    try:
+        await wait_until(lambda: len(seen) >= 4, 15, f"four handshakes (seen {seen})")
+    finally:
+        await finish(client, task)
+    assert seen[:4] == [("", None), ("after=3", "e7"), ("after=3", "e7"), ("after=6", "e7")]
+    assert client.receiver.lab and client.ledger.lost == 0 and client.ledger.duplicated == 0

@@ -336,7 +336,9 @@ class BrowserWatch:
         api = "sse" if info["type"] == "EventSource" else FEED_OF_PATH.get(info["path"])
         if api is not None:
             headers = info["headers"]
-            self.receiver(tab, api, info["url"]).note_epoch({k.lower(): v for k, v in headers.items()} | headers)
+            status = info["status"]
+            self.receiver(tab, api, info["url"]).note_epoch({k.lower(): v for k, v in headers.items()} | headers,
+                                                            ok=isinstance(status, int) and status < 400)
         if info["path"] == STREAM_PATH and info["type"] in ("Fetch", "XHR"):
             tab.streaming[p["requestId"]] = bytearray()
             self._spawn(self._stream_body(tab, p["requestId"]))

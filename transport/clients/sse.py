@@ -226,7 +226,7 @@ class SSEClient(ClientBase, SessionOwner):
         got = now_ns()
         ttfb = (got - started) / 1e6
         ctype = resp.headers.get("Content-Type")
-        self.receiver.note_epoch(resp.headers)
+        self.receiver.note_epoch(resp.headers, ok=resp.status < 400)  # a 502 on the way un-marks no lab
         sent, received = self.counter.mark()
         head, self._carry = split_head(resp, received)  # the carry is the first read's
         heads, cookies = count_response(self.stats, resp)
