@@ -100,11 +100,42 @@ async def test_the_chat_endpoint_keeps_the_labs_rules(lab):
         async with http.post(lab + "/api/chat", json={}, headers={"Origin": "http://evil.example"}) as r:
             assert r.status == 403
         async with http.post(lab + "/api/chat", data="x" * 10_000, headers={"Content-Type": "application/json"}) as r:
-            assert r.status == 413 and "limit" in (await r.json())["error"]
+            assert r.status == 413 and "limit" in (await r.json())["error"]["message"]
         async with http.post(lab + "/api/chat", json={"stream": "yes"}) as r:
-            assert r.status == 400 and '"stream"' in (await r.json())["error"]
+            error = (await r.json())["error"]  # the API's shape: the SDKs read error.message
+            assert r.status == 400 and '"stream"' in error["message"] and error["type"] == "invalid_request_error"
         async with http.post(lab + "/api/chat", json={"pace_ms": float("1e9")}) as r:
             assert r.status == 400
+
+
+async def test_the_official_openai_package_reads_the_labs_chat_endpoint(lab):
+    """The `openai` package with base_url = the lab's /v1 (it posts to /v1/chat/completions): streamed with the
+    role first, max_tokens honoured, include_usage's last chunk; one answer with usage; the lab's own error."""
+    openai = pytest.importorskip("openai")
+    client = openai.AsyncOpenAI(base_url=lab + "/v1", api_key="any", max_retries=0)
+    try:
+        stream = await client.chat.completions.create(
+            model="duplex-lab", messages=[{"role": "user", "content": "how do clients and servers talk"}],
+            stream=True, max_tokens=5, stream_options={"include_usage": True}, extra_body={"pace_ms": 0})
+        chunks = [c async for c in stream]
+        assert chunks[0].choices[0].delta.role == "assistant"
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == "".join(tokens(5))
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+        assert chunks[-1].choices == [] and chunks[-1].usage is not None
+        assert (chunks[-1].usage.completion_tokens, chunks[-1].usage.prompt_tokens) == (5, 6)
+        assert all(c.usage is None for c in chunks[:-1])
+
+        whole = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
+                                                     extra_body={"tokens": 3})
+        assert whole.choices[0].message.content == "".join(tokens(3)) and whole.usage.total_tokens == 4
+        assert whole.choices[0].finish_reason == "stop" and whole.model == "m"
+
+        with pytest.raises(openai.BadRequestError) as raised:
+            await client.chat.completions.create(model="m", messages=[], max_tokens=0)
+        assert '"max_tokens" must be a whole number' in raised.value.message
+    finally:
+        await client.close()
 
 
 def test_openai_delta():

@@ -33,7 +33,7 @@ from .state import ValueStore
 from .polling import longpoll_handler, poll_handler, stream_handler
 from .proxies_api import add_routes as add_proxy_routes
 from .proxies_api import admin_guard, close_all
-from .chat import chat_handler
+from .chat import CHAT_PATHS, chat_handler
 from .socketio_lab import attach as attach_socketio
 from .socketio_lab import socketio_origin
 from .sse import end_streams, sse_handler
@@ -65,7 +65,8 @@ async def index(request: web.Request) -> web.Response:
                       "short_poll": "/api/poll?after=N", "long_poll": "/api/longpoll?after=N&timeout=S",
                       "stream": "/api/stream?after=N", "ajax": "POST /api/messages, GET/POST /api/session-value",
                       "socketio": "/socket.io/ (each envelope an event named after its topic; auth {after, epoch} resumes)",
-                      "chat": "POST /api/chat (an OpenAI-style stream of tokens; \"stream\": false for JSON)",
+                      "chat": "POST /v1/chat/completions or /api/chat (OpenAI's chat-completions shape: "
+                              "the openai package with base_url <lab>/v1 reads it)",
                       "postback": "GET/POST /form", "demo": "/demo (a browser page using them all)", "session": "POST /session/login, GET /session/me, POST /session/logout",
                       "admin": "/_admin/faults, /_admin/sessions, /_admin/stats, /_admin/proxies"},
         "held": len(request.app[HOLDS]),
@@ -183,7 +184,8 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app.router.add_get(LONGPOLL_PATH, longpoll_handler)
     app.router.add_get(STREAM_PATH, stream_handler)
     app.router.add_post("/api/messages", messages_handler)
-    app.router.add_post("/api/chat", chat_handler)
+    for path in CHAT_PATHS:  # the OpenAI SDK posts to {base_url}/chat/completions: base_url = the lab's /v1
+        app.router.add_post(path, chat_handler)
     app.router.add_get("/api/session-value", value_get_handler)
     app.router.add_post("/api/session-value", value_post_handler)
     app.router.add_post("/session/login", login_handler)
