@@ -42,6 +42,10 @@ class Episode:
         return asdict(self)
 
 
+MAX_TRACKED_HOLE = 100_000  # a hole wider than this is kept as a span (two numbers), not one entry per seq
+MAX_SPANS = 64  # wide holes kept open at once; beyond, the oldest is closed for good (counted lost)
+
+
 @dataclass(slots=True)
 class Ledger:
     received: int = 0
@@ -51,6 +55,9 @@ class Ledger:
     high: int | None = None  # highest seq seen
     _missing: set[int] = field(default_factory=set)
     _declared: set[int] = field(default_factory=set)  # holes the server admitted
+    # holes too wide to list seq by seq ([first, last], inclusive): a server's number may jump by billions
+    # (any server's, numbered by a rule), and a set of every missing seq would take the machine's memory
+    _spans: list[list[int]] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
     _replaying: bool = False
     resets: int = 0  # times the server's numbering started again (history lost)
@@ -110,9 +117,10 @@ class Ledger:
         it never reached ``after``: restarted without history, it numbers from 1 again, so
         what this ledger knows of the old numbering is closed and a new one begins."""
         if reset:
-            self._lost_earlier += len(self._missing)
+            self._lost_earlier += len(self._missing) + self._span_total()
             self._declared_earlier += len(self._declared & self._missing)
             self._missing.clear()
+            self._spans.clear()
             self._declared.clear()
             self.high = None
             self.resets += 1
@@ -154,13 +162,16 @@ class Ledger:
         if self.high is None:
             self.high = seq
         elif seq > self.high:
-            if seq > self.high + 1:
-                holes = range(self.high + 1, seq)
-                self._missing.update(holes)
+            width = seq - self.high - 1
+            if width:
+                if width <= MAX_TRACKED_HOLE:
+                    self._missing.update(range(self.high + 1, seq))
+                else:
+                    self._add_span(self.high + 1, seq - 1)
                 if ep is not None:
-                    ep.lost += len(holes)
+                    ep.lost += width
             self.high = seq
-        elif seq in self._missing:
+        elif seq in self._missing or (self._spans and self._fill_span(seq)):
             self._missing.discard(seq)
             self.reordered += 1
             verdict = "reordered"
@@ -183,10 +194,28 @@ class Ledger:
             self.steady = True
         return verdict
 
+    def _add_span(self, first: int, last: int) -> None:
+        self._spans.append([first, last])
+        if len(self._spans) > MAX_SPANS:  # the oldest wide hole is closed for good: what it held is lost
+            old = self._spans.pop(0)
+            self._lost_earlier += old[1] - old[0] + 1
+
+    def _fill_span(self, seq: int) -> bool:
+        """``seq`` came late into a wide hole: the hole splits around it. False when no span holds it."""
+        for i, (first, last) in enumerate(self._spans):
+            if first <= seq <= last:
+                parts = [p for p in ([first, seq - 1], [seq + 1, last]) if p[0] <= p[1]]
+                self._spans[i:i + 1] = parts
+                return True
+        return False
+
+    def _span_total(self) -> int:
+        return sum(last - first + 1 for first, last in self._spans)
+
     # -- queries ---------------------------------------------------------------
     @property
     def lost(self) -> int:
-        return len(self._missing) + self._lost_earlier
+        return len(self._missing) + self._lost_earlier + (self._span_total() if self._spans else 0)
 
     @property
     def gap_declared(self) -> int:

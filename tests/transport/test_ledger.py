@@ -139,3 +139,21 @@ def test_a_server_with_session_recovery_says_what_each_reconnect_recovered():
                              "recovered the session after 1 of 2 reconnects, not after 1: what it sent while "
                              "this client was away is missed (how much is unknown)")
     assert (led.summary()["sessions_recovered"], led.summary()["sessions_missed"]) == (1, 1)
+
+
+def test_a_number_that_jumps_by_billions_is_counted_without_listing_every_hole():
+    """Any server's numbers (a rule's, up to 2**53 - 1) may jump far: the ledger counts the hole as lost
+    in constant memory, and a late message inside it is reordered, not a duplicate."""
+    import tracemalloc
+
+    led = Ledger()
+    tracemalloc.start()
+    led.record(1)
+    led.record(2 ** 53 - 1)
+    led.record(10 ** 12)  # late, inside the hole
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1 << 20
+    assert led.lost == 2 ** 53 - 4 and led.reordered == 1 and led.duplicated == 0
+    led.record(10 ** 12)
+    assert led.duplicated == 1
