@@ -43,6 +43,7 @@ from ..wire import served_by, served_note
 log = logging.getLogger("duplex.clients.socketio")
 
 MODES = ("upgrade", "polling", "websocket")
+CLOSE_TIMEOUT = 2.0  # the WebSocket client's own default: a closing handshake the link does not carry
 CONTROL_EVENTS = ("gap", "live")  # the lab's control items, as events of these names
 
 
@@ -353,6 +354,7 @@ class SocketIOClient(ClientBase, SessionOwner):
         self._emit("out", "request", data=f"GET {target}", meta={"upgrade": "websocket"})
         ws = await connect(target, additional_headers=headers or None, open_timeout=self.options.open_timeout,
                            max_size=self.options.max_size, ping_interval=None, compression=None, proxy=None,
+                           close_timeout=CLOSE_TIMEOUT,  # a close through a stalled link ends in 2 s, not 10
                            create_connection=FeedConnection.factory(self.options.max_size))  # type: ignore[arg-type]
         assert isinstance(ws, FeedConnection)
         self._ws = ws
