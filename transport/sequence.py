@@ -35,6 +35,12 @@ _INT = re.compile(r"[0-9]{1,16}")
 class RuleError(ValueError):
     """A rule that makes no sense; its text is the sentence to show."""
 
+    @property
+    def sentence(self) -> str:
+        """The text as one sentence of its own (capital, full stop), for a status line or an error."""
+        text = str(self)
+        return f"{text[:1].upper()}{text[1:]}."
+
 
 def _as_seq(value: object) -> int | None:
     """A value that is a sequence number: a non-negative integer (or a string of digits) a JSON peer can

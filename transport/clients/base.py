@@ -105,7 +105,7 @@ class ClientBase:
             seq_rule = parse_seq(getattr(options, "seq_rule", None))
             resume_rule = parse_resume(getattr(options, "resume_rule", None), self.transport)
         except RuleError as exc:
-            raise DuplexError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+            raise DuplexError(exc.sentence) from None
 
         self.stats = stats if stats is not None else WireStats()
         self.receiver = FeedReceiver(self.transport, self._outbox, one_way=options.one_way_latency, after=after,

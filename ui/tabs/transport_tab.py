@@ -125,8 +125,7 @@ class TransportTab(QWidget):
             parse_seq(rules["seq_rule"])
             parse_resume(rules["resume_rule"], self.transport)
         except RuleError as exc:
-            text = str(exc)
-            raise DuplexError(f"{text[:1].upper()}{text[1:]}.") from None
+            raise DuplexError(exc.sentence) from None
         return {"headers": self.bar.header_pairs(), "policy": self.bar.reconnect_policy(), **rules}
 
     def on_events(self, events: list[Event]) -> None:

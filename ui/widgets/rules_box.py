@@ -10,23 +10,26 @@ SEQ_PRESETS = ("auto", "none", "id", "/seq", "/data/seq", r"re:#(\d+)")
 RESUME_PRESETS = ("auto", "none", "last-event-id", "query:after", 'message:{"resume": {seq}}')
 
 
+def _combo(presets: tuple[str, ...], tip: str) -> QComboBox:
+    """An editable box offering ``presets`` (any other spec can be typed)."""
+    box = QComboBox(editable=True)
+    box.addItems(list(presets))
+    box.setMinimumContentsLength(6)
+    box.setToolTip(tip)
+    return box
+
+
 class RulesBox(QWidget):
     def __init__(self, parent: QWidget | None = None, *, resume: bool = True) -> None:
         super().__init__(parent)
-        self.seq_rule = QComboBox(editable=True)
-        self.seq_rule.addItems(SEQ_PRESETS)
-        self.seq_rule.setMinimumContentsLength(6)
-        self.seq_rule.setToolTip(
+        self.seq_rule = _combo(SEQ_PRESETS, (
             "How a server that is not the lab numbers its messages (the lab's envelope numbers its own): auto "
             "(an SSE server's integer event ids; none elsewhere); none; id (the SSE event id); a JSON pointer "
-            "like /seq or /data/offset (Socket.IO: into the first argument); re:PATTERN (its first group)")
-        self.resume_rule = QComboBox(editable=True)
-        self.resume_rule.addItems(RESUME_PRESETS)
-        self.resume_rule.setMinimumContentsLength(6)
-        self.resume_rule.setToolTip(
+            "like /seq or /data/offset (Socket.IO: into the first argument); re:PATTERN (its first group)"))
+        self.resume_rule = _combo(RESUME_PRESETS, (
             "How a reconnect asks a server that is not the lab for what it missed: auto (SSE: Last-Event-ID, as "
             "a browser; none elsewhere); none; last-event-id; query:NAME (NAME=<last seq> in your URL); "
-            "message:TEMPLATE (sent first after each reconnect, {seq} replaced; Socket.IO: EVENT JSON-ARGS)")
+            "message:TEMPLATE (sent first after each reconnect, {seq} replaced; Socket.IO: EVENT JSON-ARGS)"))
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(QLabel("Numbered by"), 0, 0)
