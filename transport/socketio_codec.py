@@ -33,6 +33,7 @@ RECORD_SEPARATOR = "\x1e"  # between the packets of a polling payload
 PROBE = "probe"  # the upgrade probe's data (ping "probe", pong "probe")
 MAX_PACKETS = 100_000  # packets in one polling payload
 MAX_ATTACHMENTS = 1_000  # binary attachments of one Socket.IO packet
+LAB_CONTROL_EVENTS = ("gap", "live")  # the lab's control items, as events of these names
 
 # Socket.IO packet types
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = (
@@ -177,6 +178,17 @@ class SioDecoder:
             self._waiting = pkt
             return None
         return _packet(pkt)
+
+
+def lab_item(name: str, first: Any) -> tuple[str, bool] | None:
+    """The lab's feed item an event's first argument is, as JSON text, and whether it is a control item
+    (``gap`` / ``live`` under the event of that name) rather than an envelope; None for any other event.
+    Only meaningful while the server is marked as the lab."""
+    if name in LAB_CONTROL_EVENTS and isinstance(first, dict) and first.get("control") == name:
+        return json.dumps(first, separators=(",", ":")), True
+    if isinstance(first, dict) and "seq" in first and "topic" in first:
+        return json.dumps(first, separators=(",", ":"), ensure_ascii=False), False
+    return None
 
 
 def _packet(pkt: Any, binary: bool = False) -> SioPacket:

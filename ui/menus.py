@@ -44,6 +44,8 @@ class Menus:
         self.columns = view.addMenu("&Columns")
         self.column_actions: list[QAction] = []
         for col, name in enumerate(COLUMNS[:-1]):
+            if name == "Conn":  # offered in a timeline's own header menu, where rows have several
+                continue
             action = self.columns.addAction(name)
             action.setCheckable(True)
             action.setChecked(True)

@@ -37,7 +37,7 @@ def rows(deliver: Deliver, one_way: bool = True, rtt_ms: float | None = None) ->
     from PySide6.QtCore import Qt
 
     from transport.receiver import FeedReceiver
-    from ui.models.timeline_model import EVENT, TimelineModel
+    from ui.models.timeline_model import CONN, EVENT, TimelineModel
     from ui.widgets.detail import pretty, record
 
     got: list = []
@@ -54,9 +54,9 @@ def rows(deliver: Deliver, one_way: bool = True, rtt_ms: float | None = None) ->
     out = []
     for row in range(model.rowCount()):
         # the Event column came later than the record (a WebSocket frame has no event name): it is kept
-        # beside the other columns, where a row has one
+        # beside the other columns, where a row has one; the Conn column came later still
         shown = [model.data(model.index(row, col), Qt.ItemDataRole.DisplayRole) for col in range(1, model.columnCount())
-                 if col != EVENT]
+                 if col not in (EVENT, CONN)]
         e = model.event_at(row)
         item = {"columns": shown, "pretty": pretty(e), "record": record(e)}
         event = model.data(model.index(row, EVENT), Qt.ItemDataRole.DisplayRole)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.helpers import wait_until
 from transport.chromium import find_chromium
+from ui.models.timeline_model import CONN, KIND
 
 pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)")
 
@@ -23,7 +25,7 @@ async def test_launch_watch_and_act_on_the_demo_page(window):
     await wait_until(lambda: tab.state.text() == "running" and tab.tab_choice.count() == 1, 20, "Chromium running")
     await wait_until(lambda: len(rows(tab, "websocket", "message")) >= 3 and len(rows(tab, "sse", "message")) >= 3,
                      20, "the page's frames and events in the timeline")
-    assert tab.timeline.model.data(tab.timeline.model.index(0, 2)).startswith("browser ")  # Kind names the API
+    assert tab.timeline.model.data(tab.timeline.model.index(0, KIND)).startswith("browser ")  # Kind names the API
     await wait_until(lambda: tab.ledgers.rowCount() >= 2, 5, "the ledgers")
     apis = {tab.ledgers.item(r, 1).text() for r in range(tab.ledgers.rowCount())}
     assert {"websocket", "sse"} <= apis
@@ -31,8 +33,14 @@ async def test_launch_watch_and_act_on_the_demo_page(window):
     await wait_until(lambda: rows(tab, "browser", "reload") and len(rows(tab, "websocket", "connecting")) >= 2,
                      15, "the reload: a new WebSocket")
     await wait_until(lambda: "visits=2" in tab.storage.text(), 10, "sessionStorage kept across the reload")
+    assert tab.timeline.table.isColumnHidden(CONN)  # one tab: no Tab column
     tab.new_tab_button.click()
     await wait_until(lambda: tab.tab_choice.count() == 2, 15, "a second tab")
+    # two tabs' rows in one timeline: each says whose it is
+    assert not tab.timeline.table.isColumnHidden(CONN) and tab.timeline.model.headerData(CONN, Qt.Orientation.Horizontal) == "Tab"
+    await wait_until(lambda: any(e.conn == 2 for e in rows(tab, "websocket", "message")), 15, "the second tab's frames")
+    shown = {tab.timeline.model.data(tab.timeline.model.index(r, CONN)) for r in range(tab.timeline.model.rowCount())}
+    assert {"1", "2"} <= shown
     tab.offline.setChecked(True)
     await wait_until(lambda: any("offline" in e.data for e in rows(tab, "browser", "network")), 10, "offline")
     tab.offline.setChecked(False)

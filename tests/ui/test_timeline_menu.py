@@ -8,7 +8,7 @@ from PySide6.QtGui import QGuiApplication, QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from transport.events import Event
-from ui.models.timeline_model import COLUMNS, EVENT, PAYLOAD, TOPIC
+from ui.models.timeline_model import COLUMNS, EVENT, KIND, PAYLOAD, TOPIC
 from ui.widgets.timeline import TimelineWidget
 
 BODY = {"from": "ana", "text": "a long message " * 20}
@@ -99,7 +99,7 @@ def test_the_column_chooser_hides_and_shows_columns(qtbot):
     w = make(qtbot)
     menu = w.columns_menu()
     # Payload always stays; Event is not offered where no row can have a name (a WebSocket timeline)
-    assert [a.text() for a in menu.actions()] == [c for c in COLUMNS[:-1] if c != "Event"]
+    assert [a.text() for a in menu.actions()] == [c for c in COLUMNS[:-1] if c not in ("Event", "Conn")]
     assert w.table.isColumnHidden(EVENT)
     with qtbot.waitSignal(w.columnsChanged, timeout=1000) as changed:
         action(menu, "Topic").trigger()
@@ -136,7 +136,7 @@ def test_cut_text_shows_whole_as_its_tooltip(qtbot):
 
 def test_right_click_opens_the_row_menu(qtbot):
     w = make(qtbot)
-    pos = w.table.visualRect(w.model.index(0, 2)).center()
+    pos = w.table.visualRect(w.model.index(0, KIND)).center()
     w.table.customContextMenuRequested.emit(pos)
     menus = [m for m in w.findChildren(type(w.row_menu(0))) if m.isVisible()]
     assert menus and menus[0].actions()[0].text() == "Copy payload"

@@ -60,10 +60,10 @@ def test_pause_keeps_capturing_and_counts_what_waits():
 
 def test_display_columns_show_the_record():
     model = TimelineModel()
-    e = Event("websocket", "in", "message", seq=7, size=42, wire=44, latency_ms=1.234, data="x\ny")
+    e = Event("websocket", "in", "message", seq=7, size=42, wire=44, latency_ms=1.234, data="x\ny", conn=2)
     model.append_events([e])
-    row = [model.data(model.index(0, c), Qt.ItemDataRole.DisplayRole) for c in range(10)]
-    assert row[1:] == ["← in", "message", "", "", "7", "42", "44", "1.23", "x⏎y"]
+    row = [model.data(model.index(0, c), Qt.ItemDataRole.DisplayRole) for c in range(11)]
+    assert row[1:] == ["2", "← in", "message", "", "", "7", "42", "44", "1.23", "x⏎y"]
     assert len(row[0]) == len("12:00:00.000")
 
 

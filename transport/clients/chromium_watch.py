@@ -8,10 +8,18 @@ and turns what the page does into the events every other client emits:
   ledger across the page's reconnects and reloads;
 - ``sse``: each ``EventSource`` message (``Network.eventSourceMessageReceived``), with its type and id;
 - ``http``: each HTTP exchange (request; response at its end, ``wire`` = ``encodedDataLength``); the
-  bodies of the lab's poll answers (``Network.getResponseBody``) and its NDJSON stream as it arrives
-  (``Network.streamResourceContent``) feed the ``short_poll`` / ``long_poll`` / ``stream`` ledgers;
+  bodies of the lab's poll answers (``Network.getResponseBody``) feed the ``short_poll`` / ``long_poll``
+  ledgers, and any ``fetch`` / XHR answer of NDJSON or ``text/event-stream`` is read as it arrives
+  (``Network.streamResourceContent``), message by message, into the ``stream`` ledger, on any URL;
+- ``socketio``: a page's Socket.IO, decoded alike over polling (GET and POST bodies) and WebSocket frames
+  (chromium_sio.py);
 - ``browser``: what happens to the tab itself (opened, navigated, reloaded, closed, offline, its
-  ``sessionStorage`` changing: ``DOMStorage``).
+  ``sessionStorage`` changing: ``DOMStorage``) and its cookies as set (by the server's ``Set-Cookie``, by
+  a script) and as sent.
+
+What CDP does not say (a WebSocket's close code and reason, cookies set by script) an init script reports
+from inside the page (chromium_hooks.py). A reload or a navigation ends the old document's connections
+(close rows, an episode in each ledger), and so does going offline.
 
 Only I/O lives here (the protocol calls); the feed's meaning is the shared receiver's.
 """
@@ -31,8 +39,12 @@ from ..envelope import split_json_list
 from .sse import CONTROL_TYPES
 from ..events import Event, EventSink, Outbox, now_ns
 from ..receiver import FeedReceiver
+from ..sse import EventStreamParser, ServerSentEvent
 from ..urls import is_loopback
 from ..wire import LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
+from .chromium_hooks import (BINDING, INIT_SCRIPT, cookie_text, page_report, parse_set_cookie, sent_cookies,
+                             set_cookie_lines)
+from .chromium_sio import MAX_SESSIONS, PageSession, engineio_sid, engineio_transport
 
 log = logging.getLogger("duplex.clients.chromium")
 
@@ -40,6 +52,11 @@ FEED_OF_PATH = {POLL_PATH: "short_poll", LONGPOLL_PATH: "long_poll", STREAM_PATH
 SESSION_ME = "/session/me"  # the lab's "who am I": the page asks it every 2 s
 MAX_BODY = 16 << 20  # a response body read for the ledger: larger ones are not asked for
 OPCODE_TEXT, OPCODE_BINARY = 1, 2
+STREAM_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-seq", "application/stream+json",
+                "application/jsonlines", "text/event-stream")  # a fetch / XHR body read message by message
+CLOSE_WAIT_S = 0.5  # how long a WebSocket's close row waits for the page's report of its code and reason
+MAX_WAITING = 256  # close reports, headers and streams waiting for their other half, per tab
+OFFLINE_ERROR = "net::ERR_INTERNET_DISCONNECTED"
 
 
 @dataclass
@@ -58,12 +75,23 @@ class PageTab:
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)  # request id → what is known of it
     streaming: dict[str, bytearray] = field(default_factory=dict)  # NDJSON request id → an unfinished line
     extra: dict[str, dict[str, str]] = field(default_factory=dict)  # headers sent, when they come first
+    extra_in: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw response heads that came first
     handshakes: dict[str, dict[str, str]] = field(default_factory=dict)  # a WebSocket's request headers
     storage: dict[str, str] = field(default_factory=dict)  # its sessionStorage (the page's origin)
     frames_in: int = 0
     sse_in: int = 0
     session_status: int | None = None  # what the page's last /session/me was answered
     wire: dict[str, int] = field(default_factory=dict)  # per API: bytes received for it (frames, bodies, heads)
+    hooked: bool = False  # the init script reports close codes and script cookies in this tab
+    loader: str = ""  # the document's loader id: requests of an older one ended with it
+    sio: dict[str, PageSession] = field(default_factory=dict)  # Engine.IO sid → the page's session
+    sio_sockets: dict[str, PageSession | None] = field(default_factory=dict)  # Engine.IO WebSocket → session
+    sse_bodies: dict[str, EventStreamParser] = field(default_factory=dict)  # text/event-stream fetch → parser
+    closes_told: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # URL → the page's close reports
+    closes_waiting: dict[str, tuple[str, asyncio.TimerHandle]] = field(default_factory=dict)  # socket → (URL, timer)
+    cookies_sent: dict[str, tuple[str, ...]] = field(default_factory=dict)  # origin → the cookies last sent
+    offline_since: int | None = None  # when the tab went offline (now_ns), None while online
+    offline_failures: int = 0  # requests that failed while offline
 
 
 class BrowserWatch:
@@ -97,8 +125,23 @@ class BrowserWatch:
                             session=s)
         await self.cdp.send("Page.enable", session=s)
         await self.cdp.send("DOMStorage.enable", session=s)
+        await self._hook(tab)
         self.note(tab, "tab", f"tab {tab.number} watched" + (f" on {url}" if url else ""))
         return tab
+
+    async def _hook(self, tab: PageTab) -> None:
+        """The init script in every document the tab opens from now on (and in the one it shows: its
+        sockets opened later report their close too)."""
+        s = tab.session
+        try:
+            await self.cdp.send("Runtime.enable", session=s)  # Runtime.bindingCalled comes only with it
+            await self.cdp.send("Runtime.addBinding", {"name": BINDING}, session=s)
+            await self.cdp.send("Page.addScriptToEvaluateOnNewDocument", {"source": INIT_SCRIPT}, session=s)
+            await self.cdp.send("Runtime.evaluate", {"expression": INIT_SCRIPT}, session=s)
+        except CDPError as err:
+            log.info("the page's init script could not be installed: %s", err.sentence)
+            return
+        tab.hooked = True
 
     async def attach_pages(self) -> list[PageTab]:
         """Watch every page the browser has open (attaching to a browser the user started)."""
@@ -137,7 +180,32 @@ class BrowserWatch:
         what = "offline" if offline else "online"
         if latency_ms or down_kbps > 0 or up_kbps > 0:
             what += f", {latency_ms:g} ms latency, {down_kbps:g}/{up_kbps:g} kbit/s down/up"
+        if offline:
+            self._offline(tab, what)
+        else:
+            self._online(tab, what)
+
+    def _offline(self, tab: PageTab, what: str) -> None:
+        """The tab lost the network: every connection of it is gone (an episode in each ledger)."""
+        if tab.offline_since is not None:
+            return
+        tab.offline_since = now_ns()
+        tab.offline_failures = 0
+        self.note(tab, "network", what + ": every connection of the tab is lost")
+        self._all_lost(tab, "the tab went offline")
+
+    def _online(self, tab: PageTab, what: str) -> None:
+        since, tab.offline_since = tab.offline_since, None
+        if since is not None:
+            what += f" after {(now_ns() - since) / 1e9:.1f} s offline ({tab.offline_failures} requests failed meanwhile)"
         self.note(tab, "network", what)
+
+    def _all_lost(self, tab: PageTab, why: str) -> None:
+        for receiver in tab.receivers.values():
+            receiver.connection_lost()
+        t = now_ns()
+        for session in tab.sio.values():
+            session.lost(f"{why}: the Socket.IO session's connection is gone", t)
 
     async def evaluate(self, tab: PageTab, expression: str, await_promise: bool = True) -> Any:
         """The value of a JavaScript expression in the page (JSON-able values)."""
@@ -170,6 +238,10 @@ class BrowserWatch:
         return got
 
     async def close(self) -> None:
+        for tab in self.tabs.values():
+            for _url, timer in tab.closes_waiting.values():
+                timer.cancel()
+            tab.closes_waiting.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -219,11 +291,18 @@ class BrowserWatch:
     # WebSocket
     def _ws_created(self, tab: PageTab, p: dict[str, Any]) -> None:
         url = p.get("url", "")
-        tab.sockets[p["requestId"]] = url
-        receiver = self.receiver(tab, "websocket", url)
-        if receiver.ledger.received or receiver.ledger.episodes:
-            receiver.resume_started()  # a new socket of the same page: what comes before live is a replay
-        self._emit(tab, "websocket", "state", "connecting", data=url, meta={"socket": p["requestId"]})
+        rid = p["requestId"]
+        tab.sockets[rid] = url
+        if engineio_transport(url) == "websocket":  # a Socket.IO client's WebSocket: decoded as Socket.IO
+            sid = engineio_sid(url)
+            tab.sio_sockets[rid] = tab.sio.get(sid) if sid else None
+            if len(tab.sio_sockets) > MAX_WAITING:
+                tab.sio_sockets.pop(next(iter(tab.sio_sockets)))
+        else:
+            receiver = self.receiver(tab, "websocket", url)
+            if receiver.ledger.received or receiver.ledger.episodes:
+                receiver.resume_started()  # a new socket of the same page: what comes before live is a replay
+        self._emit(tab, "websocket", "state", "connecting", data=url, meta={"socket": rid})
 
     def _ws_request(self, tab: PageTab, p: dict[str, Any]) -> None:
         tab.handshakes[p["requestId"]] = p.get("request", {}).get("headers", {})
@@ -233,44 +312,143 @@ class BrowserWatch:
         client writes it and HAR's ``_webSocketMessages`` entry reads it)."""
         response = p.get("response", {})
         headers = response.get("headers", {})
-        url = tab.sockets.get(p["requestId"], "")
-        receiver = self.receiver(tab, "websocket", url)
+        rid = p["requestId"]
+        url = tab.sockets.get(rid, "")
+        api = "socketio" if rid in tab.sio_sockets else "websocket"
+        receiver = self.receiver(tab, api, url)
         receiver.note_epoch({k.lower(): v for k, v in headers.items()} | headers)
         status = response.get("status")
         self._emit(tab, "websocket", "state", "open", data=url, meta={
-            "status": status, "request_headers": tab.handshakes.pop(p["requestId"], {}),
-            "response_headers": headers, "socket": p["requestId"]})
+            "status": status, "request_headers": tab.handshakes.pop(rid, {}),
+            "response_headers": headers, "socket": rid})
 
     def _ws_frame_in(self, tab: PageTab, p: dict[str, Any]) -> None:
         frame = p.get("response", {})
-        url = tab.sockets.get(p["requestId"], "")
-        receiver = self.receiver(tab, "websocket", url)
+        rid = p["requestId"]
         data = frame.get("payloadData", "")
         t = now_ns()
         tab.frames_in += 1
-        if frame.get("opcode") == OPCODE_BINARY:
-            raw = base64.b64decode(data)
-            wire = len(raw) + _frame_head(len(raw))
-            receiver.binary(raw, t, wire)
+        payload: str | bytes = base64.b64decode(data) if frame.get("opcode") == OPCODE_BINARY else data
+        size = len(payload) if isinstance(payload, bytes) else len(payload.encode())
+        wire = size + _frame_head(size)
+        if rid in tab.sio_sockets:
+            tab.wire["socketio"] = tab.wire.get("socketio", 0) + wire
+            self._sio_socket(tab, rid).frame_in(payload, t, wire)
+            return
+        receiver = self.receiver(tab, "websocket", tab.sockets.get(rid, ""))
+        if isinstance(payload, bytes):
+            receiver.binary(payload, t, wire)
         else:
-            size = len(data.encode())
-            wire = size + _frame_head(size)
-            receiver.text(data, t, wire, size=size)
+            receiver.text(payload, t, wire, size=size)
         tab.wire["websocket"] = tab.wire.get("websocket", 0) + wire
 
     def _ws_frame_out(self, tab: PageTab, p: dict[str, Any]) -> None:
         frame = p.get("response", {})
         data = frame.get("payloadData", "")
         payload: str | bytes = base64.b64decode(data) if frame.get("opcode") == OPCODE_BINARY else data
+        rid = p["requestId"]
+        if rid in tab.sio_sockets:
+            self._sio_socket(tab, rid).frame_out(payload, now_ns())
+            return
         size = len(payload) if isinstance(payload, bytes) else len(payload.encode())
         self._emit(tab, "websocket", "out", "message", size=size, wire=size + _frame_head(size) + 4, data=payload)
 
+    def _sio_socket(self, tab: PageTab, rid: str) -> PageSession:
+        """The Engine.IO session a WebSocket carries (a WebSocket-only client's is born on it)."""
+        session = tab.sio_sockets.get(rid)
+        if session is None:
+            url = tab.sockets.get(rid, "")
+            session = self._sio_session(tab, engineio_sid(url), url)
+            session.via = "websocket"
+            tab.sio_sockets[rid] = session
+        return session
+
+    def _sio_session(self, tab: PageTab, sid: str | None, url: str) -> PageSession:
+        found = tab.sio.get(sid) if sid else None
+        if found is not None:
+            return found
+        receiver = self.receiver(tab, "socketio", url)
+        if receiver.ledger.received or receiver.ledger.episodes:
+            receiver.resume_started()
+        session = PageSession(receiver, lambda d, k, **f: self._emit(tab, "socketio", d, k, **f), sid)
+        if sid:
+            tab.sio[sid] = session
+        else:  # the handshake's sid is in the body: kept once it is read
+            tab.sio[f"new:{id(session)}"] = session
+        while len(tab.sio) > MAX_SESSIONS:
+            tab.sio.pop(next(iter(tab.sio)))
+        return session
+
     def _ws_closed(self, tab: PageTab, p: dict[str, Any]) -> None:
-        url = tab.sockets.pop(p["requestId"], "")
-        receiver = tab.receivers.get("websocket")
-        if receiver is not None:
-            receiver.connection_lost()
-        self._emit(tab, "websocket", "state", "close", data=f"closed {url}")
+        """A WebSocket closed: its row waits (briefly) for the page's report of the code and reason."""
+        rid = p["requestId"]
+        url = tab.sockets.pop(rid, None)
+        if url is None:  # already ended with its document (a reload, a navigation)
+            return
+        session = tab.sio_sockets.pop(rid, None)
+        if session is not None and session.via == "websocket":
+            session.lost("the page's Socket.IO WebSocket closed", now_ns())
+        elif session is None and engineio_transport(url) is None:
+            receiver = tab.receivers.get("websocket")
+            if receiver is not None:
+                receiver.connection_lost()
+        told = tab.closes_told.get(url)
+        if told:
+            self._close_row(tab, rid, url, told.pop(0))
+        elif tab.hooked and len(tab.closes_waiting) < MAX_WAITING:
+            timer = asyncio.get_running_loop().call_later(CLOSE_WAIT_S, self._close_untold, tab, rid)
+            tab.closes_waiting[rid] = (url, timer)
+        else:
+            self._close_row(tab, rid, url, None)
+
+    def _close_untold(self, tab: PageTab, rid: str) -> None:
+        waiting = tab.closes_waiting.pop(rid, None)
+        if waiting is not None:
+            self._close_row(tab, rid, waiting[0], None)
+
+    def _close_row(self, tab: PageTab, rid: str, url: str, told: dict[str, Any] | None, by: str = "") -> None:
+        meta: dict[str, Any] = {"socket": rid}
+        text = f"closed {url}"
+        if told is not None:
+            code, reason = told.get("code"), str(told.get("reason", ""))[:200]
+            meta.update(code=code, reason=reason, clean=bool(told.get("clean")))
+            text += f": code {code}" + (f" \"{reason}\"" if reason else "") \
+                + ("" if told.get("clean") else " (not clean)")
+        elif by:
+            text += f": {by}"
+        if by:
+            meta["by"] = by
+        self._emit(tab, "websocket", "state", "close", data=text, meta=meta)
+
+    def _page_report(self, tab: PageTab, p: dict[str, Any]) -> None:
+        """What the init script saw in the page (Runtime.bindingCalled)."""
+        if p.get("name") != BINDING:
+            return
+        report = page_report(p.get("payload"))
+        if report is None:
+            return
+        if report["k"] == "ws_close":
+            url = str(report.get("url", ""))[:2000]
+            rid = next((r for r, (u, _timer) in tab.closes_waiting.items() if u == url), None)
+            if rid is None and len(tab.closes_waiting) == 1:  # one socket waits: its URL was spelt otherwise
+                rid = next(iter(tab.closes_waiting))
+            if rid is not None:
+                waited_url, timer = tab.closes_waiting.pop(rid)
+                timer.cancel()
+                self._close_row(tab, rid, waited_url, report)
+            elif len(tab.closes_told) < MAX_WAITING and len(tab.closes_told.get(url, ())) < 16:
+                tab.closes_told.setdefault(url, []).append(report)
+        elif report["k"] == "cookie":
+            cookie = parse_set_cookie(str(report.get("text", "")))
+            if cookie is not None:
+                self._cookie_set(tab, cookie, "a script (document.cookie)", tab.url)
+        else:
+            cookie = {k: str(report.get(k, ""))[:4096] for k in ("name", "value", "path", "domain")}
+            self._cookie_set(tab, cookie, "a script (cookieStore.set)", tab.url)
+
+    def _cookie_set(self, tab: PageTab, cookie: dict[str, Any], by: str, url: str) -> None:
+        self.note(tab, "cookie", f"cookie set by {by}: {cookie_text(cookie)}",
+                  {"cookie": cookie, "by": by, "url": url})
 
     def _ws_error(self, tab: PageTab, p: dict[str, Any]) -> None:
         self._emit(tab, "websocket", "state", "error", data=p.get("errorMessage", "WebSocket error"))
@@ -295,102 +473,217 @@ class BrowserWatch:
         if kind == "WebSocket" or url.startswith(("data:", "blob:")):
             return
         path = urlsplit(url).path
-        tab.requests[rid] = {"url": url, "type": kind, "path": path}
+        method = request.get("method", "GET")
+        info: dict[str, Any] = {"url": url, "type": kind, "path": path, "loader": p.get("loaderId", ""),
+                                "method": method}
+        tab.requests[rid] = info
         headers = request.get("headers", {})
         if kind == "EventSource":
             receiver = self.receiver(tab, "sse", url)
             if receiver.ledger.received or receiver.ledger.episodes:
                 receiver.resume_started()
-        self._emit(tab, "http", "out", "request", data=f"{request.get('method', 'GET')} {url}",
+        self._emit(tab, "http", "out", "request", data=f"{method} {url}",
                    meta={"type": kind, "headers": headers, "request_id": rid})
+        if engineio_transport(url) == "polling":
+            info["eio"] = engineio_sid(url) or ""
+            if method == "POST":
+                body = _post_data(request)
+                if body is not None:
+                    self._sio_session(tab, info["eio"] or None, url).payload_out(body, now_ns())
+                elif request.get("hasPostData"):
+                    self._spawn(self._post_body(tab, rid, info["eio"], url, now_ns()))
         sent = tab.extra.pop(rid, None)
         if sent is not None:
             self._sent_headers(tab, rid, sent)
+        head = tab.extra_in.pop(rid, None)
+        if head is not None:
+            self._response_extra(tab, head)
+
+    async def _post_body(self, tab: PageTab, rid: str, sid: str, url: str, t: int) -> None:
+        answer = await self.cdp.send("Network.getRequestPostData", {"requestId": rid}, session=tab.session)
+        body = answer.get("postData")
+        if isinstance(body, str):
+            self._sio_session(tab, sid or None, url).payload_out(body, t)
 
     def _request_extra(self, tab: PageTab, p: dict[str, Any]) -> None:
-        """The headers the request really carried (cookies, Last-Event-ID): they may come before the
-        request's own event, or after it."""
+        """The headers and cookies the request really carried (cookies, Last-Event-ID): they may come
+        before the request's own event, or after it."""
         rid = p["requestId"]
-        headers = p.get("headers", {})
+        headers = dict(p.get("headers", {}))
+        if p.get("associatedCookies"):
+            headers[":cookies"] = p["associatedCookies"]  # kept with the headers until the request is known
         if rid in tab.requests:
             self._sent_headers(tab, rid, headers)
         elif len(tab.extra) < 1000:
             tab.extra[rid] = headers
 
-    def _sent_headers(self, tab: PageTab, rid: str, headers: dict[str, str]) -> None:
+    def _sent_headers(self, tab: PageTab, rid: str, headers: dict[str, Any]) -> None:
         info = tab.requests[rid]
+        associated = headers.pop(":cookies", None)
         info["sent_headers"] = headers
         last_id = next((v for k, v in headers.items() if k.lower() == "last-event-id"), None)
         if info["type"] == "EventSource" and last_id is not None:
             self._emit(tab, "sse", "out", "resume", data=f"Last-Event-ID: {last_id}",
                        meta={"last_event_id": last_id, "url": info["url"]})
+        if associated is not None:
+            self._cookies_sent(tab, info, associated)
+
+    def _cookies_sent(self, tab: PageTab, info: dict[str, Any], associated: object) -> None:
+        """The cookies a request carried: in its response's row, and a row whenever what the page sends
+        to an origin changes (the first time, after a login, after an expiry)."""
+        sent, blocked = sent_cookies(associated)
+        info["cookies_sent"] = sent
+        if blocked:
+            info["cookies_blocked"] = blocked
+        parts = urlsplit(info["url"])
+        origin = f"{parts.scheme}://{parts.netloc}"
+        names = tuple(sorted(f"{c.get('name')}={c.get('value')}" for c in sent))
+        if tab.cookies_sent.get(origin) == names and not blocked:
+            return
+        if len(tab.cookies_sent) < MAX_WAITING or origin in tab.cookies_sent:
+            tab.cookies_sent[origin] = names
+        text = f"cookies sent to {origin}: " + ("; ".join(names) if names else "none")
+        if blocked:
+            text += " · blocked: " + "; ".join(blocked)
+        self.note(tab, "cookie", text, {"cookies": sent, "blocked": blocked, "url": info["url"]})
+
+    def _response_extra(self, tab: PageTab, p: dict[str, Any]) -> None:
+        """The response's raw headers: the cookies it set (and those the browser refused). They may come
+        before the request's own event."""
+        rid = p.get("requestId", "")
+        info = tab.requests.get(rid)
+        if info is None:
+            if len(tab.extra_in) < 1000:
+                tab.extra_in[rid] = p
+            return
+        url = info["url"]
+        for line in set_cookie_lines(p.get("headers", {})):
+            cookie = parse_set_cookie(line)
+            if cookie is not None:
+                self._cookie_set(tab, cookie, f"the server ({urlsplit(url).path or '/'})", url)
+        for entry in (p.get("blockedCookies") or [])[:50]:
+            if isinstance(entry, dict):
+                reasons = ", ".join(map(str, entry.get("blockedReasons") or []))
+                line = str(entry.get("cookieLine", ""))[:500]
+                self.note(tab, "cookie", f"cookie refused by the browser ({reasons}): {line}",
+                          {"blocked": reasons, "line": line, "url": url})
 
     def _response(self, tab: PageTab, p: dict[str, Any]) -> None:
-        info = tab.requests.get(p["requestId"])
+        rid = p["requestId"]
+        info = tab.requests.get(rid)
         if info is None:
             return
         response = p.get("response", {})
         info["status"] = response.get("status")
         info["status_text"] = response.get("statusText", "")
         info["headers"] = response.get("headers", {})
+        status = info["status"]
+        ok = isinstance(status, int) and status < 400
         api = "sse" if info["type"] == "EventSource" else FEED_OF_PATH.get(info["path"])
+        if "eio" in info:
+            api = "socketio"
+        headers = info["headers"]
         if api is not None:
-            headers = info["headers"]
-            status = info["status"]
             self.receiver(tab, api, info["url"]).note_epoch({k.lower(): v for k, v in headers.items()} | headers,
-                                                            ok=isinstance(status, int) and status < 400)
-        if info["path"] == STREAM_PATH and info["type"] in ("Fetch", "XHR"):
-            tab.streaming[p["requestId"]] = bytearray()
-            self._spawn(self._stream_body(tab, p["requestId"]))
+                                                            ok=ok)
+        mime = str(response.get("mimeType") or "").lower()
+        if info["type"] in ("Fetch", "XHR") and ok and "eio" not in info \
+                and (mime in STREAM_TYPES or info["path"] == STREAM_PATH):
+            tab.streaming[rid] = bytearray()
+            if mime == "text/event-stream":
+                tab.sse_bodies[rid] = EventStreamParser(max_size=MAX_BODY)
+            info["stream"] = mime or "application/x-ndjson"
+            self._spawn(self._stream_body(tab, rid))
 
     async def _stream_body(self, tab: PageTab, rid: str) -> None:
-        answer = await self.cdp.send("Network.streamResourceContent", {"requestId": rid}, session=tab.session)
+        try:
+            answer = await self.cdp.send("Network.streamResourceContent", {"requestId": rid}, session=tab.session)
+        except CDPError:  # it ended before it could be streamed: its body is read at its end
+            info = tab.requests.get(rid)
+            if info is not None:
+                info["stream_late"] = True
+            return
         buffered = answer.get("bufferedData")
         if buffered:
-            self._stream_bytes(tab, rid, base64.b64decode(buffered))
+            self._stream_bytes(tab, rid, base64.b64decode(buffered), now_ns())
 
     def _data(self, tab: PageTab, p: dict[str, Any]) -> None:
-        info = tab.requests.get(p["requestId"])
-        if info is not None:  # a long response's bytes as they arrive (the EventSource, the NDJSON stream)
-            api = "sse" if info["type"] == "EventSource" else FEED_OF_PATH.get(info["path"])
-            if api in ("sse", "stream"):
+        rid = p["requestId"]
+        info = tab.requests.get(rid)
+        if info is not None:  # a long response's bytes as they arrive (the EventSource, a stream)
+            api = "sse" if info["type"] == "EventSource" else "stream" if "stream" in info else None
+            if api is not None:
                 tab.wire[api] = tab.wire.get(api, 0) + int(p.get("encodedDataLength") or 0)
         data = p.get("data")
-        if data and p["requestId"] in tab.streaming:
-            self._stream_bytes(tab, p["requestId"], base64.b64decode(data))
+        if data and rid in tab.streaming:
+            self._stream_bytes(tab, rid, base64.b64decode(data), now_ns())
 
-    def _stream_bytes(self, tab: PageTab, rid: str, chunk: bytes) -> None:
-        """NDJSON as it arrives: complete lines to the stream's receiver, the rest kept (bounded)."""
+    def _stream_bytes(self, tab: PageTab, rid: str, chunk: bytes, t: int, end: bool = False) -> None:
+        """A streamed body as it arrives: NDJSON lines or SSE events to the stream's receiver, an
+        unfinished one kept (bounded)."""
         pending = tab.streaming.get(rid)
         if pending is None:
             return
+        info = tab.requests.get(rid, {})
+        receiver = self.receiver(tab, "stream", info.get("url", tab.url))
+        parser = tab.sse_bodies.get(rid)
+        if parser is not None:
+            try:
+                items = parser.feed(chunk) + (parser.end() if end else [])
+            except ValueError:  # an event larger than the bound: the rest of this body is not read
+                self._stream_dropped(tab, rid, receiver)
+                return
+            for event in items:
+                if isinstance(event, ServerSentEvent):
+                    meta = {"type": event.type, "last_event_id": event.last_event_id}
+                    receiver.text(event.data, t, None, meta, size=len(event.data.encode()))
+            return
         pending += chunk
-        cut = pending.rfind(b"\n")
+        cut = len(pending) if end else pending.rfind(b"\n")
         if cut < 0:
             if len(pending) > MAX_BODY:
-                del tab.streaming[rid]
+                self._stream_dropped(tab, rid, receiver)
             return
         lines, rest = bytes(pending[:cut]), pending[cut + 1:]
         tab.streaming[rid] = bytearray(rest)
-        info = tab.requests.get(rid, {})
-        receiver = self.receiver(tab, "stream", info.get("url", tab.url))
-        t = now_ns()
-        items = [(line, len(line.encode()), None) for line in lines.decode("utf-8", "replace").split("\n") if line]
-        receiver.texts(items, t)
+        found = [(line, len(line.encode()), None) for line in lines.decode("utf-8", "replace").split("\n")
+                 if line.strip()]
+        if found:
+            receiver.texts(found, t)
+
+    def _stream_dropped(self, tab: PageTab, rid: str, receiver: FeedReceiver) -> None:
+        tab.streaming.pop(rid, None)
+        tab.sse_bodies.pop(rid, None)
+        self._emit(tab, "stream", "state", "warning",
+                   data=f"a message of more than {MAX_BODY >> 20} MiB: the rest of this body is not read")
 
     def _finished(self, tab: PageTab, p: dict[str, Any]) -> None:
         rid = p["requestId"]
         info = tab.requests.pop(rid, None)
         if info is None:
             return
-        tab.streaming.pop(rid, None)
+        t = now_ns()
+        if rid in tab.streaming:
+            if info.get("stream_late"):
+                tab.requests[rid] = info  # read whole now: it ended before it could be streamed
+                self._spawn(self._late_stream(tab, rid, t))
+            else:
+                tab.requests[rid] = info
+                self._stream_bytes(tab, rid, b"", t, end=True)
+                tab.requests.pop(rid, None)
+                tab.streaming.pop(rid, None)
+                tab.sse_bodies.pop(rid, None)
         tab.extra.pop(rid, None)
+        tab.extra_in.pop(rid, None)
         wire = int(p.get("encodedDataLength") or 0)
         status = info.get("status")
+        meta: dict[str, Any] = {"status": status, "type": info["type"], "headers": info.get("headers", {}),
+                                "encoded_data_length": wire, "request_id": rid}
+        for key in ("cookies_sent", "cookies_blocked"):
+            if key in info:
+                meta[key] = info[key]
         self._emit(tab, "http", "in", "response", wire=wire,
-                   data=f"{status} {info.get('status_text', '')} {info['url']}".replace("  ", " "),
-                   meta={"status": status, "type": info["type"], "headers": info.get("headers", {}),
-                         "encoded_data_length": wire, "request_id": rid})
+                   data=f"{status} {info.get('status_text', '')} {info['url']}".replace("  ", " "), meta=meta)
         if info["path"] == SESSION_ME and status != tab.session_status:
             self._session_seen(tab, status)
         api = FEED_OF_PATH.get(info["path"])
@@ -398,10 +691,47 @@ class BrowserWatch:
             receiver = tab.receivers.get("sse")
             if receiver is not None:
                 receiver.connection_lost()
+        elif "eio" in info:
+            tab.wire["socketio"] = tab.wire.get("socketio", 0) + wire
+            if status == 200 and info["type"] in ("XHR", "Fetch") and info["method"] == "GET":
+                self._spawn(self._sio_body(tab, rid, info, wire, t))
         elif api in ("short_poll", "long_poll"):
             tab.wire[api] = tab.wire.get(api, 0) + wire  # the whole exchange: heads and body
             if status == 200:
                 self._spawn(self._poll_body(tab, rid, api, info["url"]))
+
+    async def _late_stream(self, tab: PageTab, rid: str, t: int) -> None:
+        try:
+            body = await self._body(tab, rid)
+            self._stream_bytes(tab, rid, body.encode(), t, end=True)
+        finally:
+            tab.requests.pop(rid, None)
+            tab.streaming.pop(rid, None)
+            tab.sse_bodies.pop(rid, None)
+
+    async def _body(self, tab: PageTab, rid: str) -> str:
+        answer = await self.cdp.send("Network.getResponseBody", {"requestId": rid}, session=tab.session)
+        body = answer.get("body", "")
+        if answer.get("base64Encoded"):
+            body = base64.b64decode(body).decode("utf-8", "replace")
+        return str(body)
+
+    async def _sio_body(self, tab: PageTab, rid: str, info: dict[str, Any], wire: int, t: int) -> None:
+        """A polling GET's answer: the Engine.IO packets the page's client read."""
+        body = await self._body(tab, rid)
+        if not body:
+            return
+        self._sio_session(tab, info["eio"] or None, info["url"]).payload_in(body, t, wire)
+        self._sio_keyed(tab)
+
+    def _sio_keyed(self, tab: PageTab) -> None:
+        """A session born on a handshake answer is known by its sid from now on."""
+        for key in [k for k in tab.sio if k.startswith("new:")]:
+            session = tab.sio.pop(key)
+            if session.sid:
+                tab.sio[session.sid] = session
+            else:
+                tab.sio[key] = session
 
     def _session_seen(self, tab: PageTab, status: int | None) -> None:
         """The session as the page sees it changed (a login, a logout, the server-side expiry)."""
@@ -415,10 +745,7 @@ class BrowserWatch:
         self.note(tab, "session", text, {"status": status})
 
     async def _poll_body(self, tab: PageTab, rid: str, api: str, url: str) -> None:
-        answer = await self.cdp.send("Network.getResponseBody", {"requestId": rid}, session=tab.session)
-        body = answer.get("body", "")
-        if answer.get("base64Encoded"):
-            body = base64.b64decode(body).decode("utf-8", "replace")
+        body = await self._body(tab, rid)
         try:
             items = split_json_list(body)
         except ValueError:
@@ -427,24 +754,68 @@ class BrowserWatch:
         receiver.texts([(text, len(text.encode()), None) for text, _value in items], now_ns())
 
     def _failed(self, tab: PageTab, p: dict[str, Any]) -> None:
-        info = tab.requests.pop(p["requestId"], None)
+        rid = p["requestId"]
+        info = tab.requests.pop(rid, None)
         if info is None:
             return
-        tab.streaming.pop(p["requestId"], None)
+        tab.streaming.pop(rid, None)
+        tab.sse_bodies.pop(rid, None)
         text = p.get("errorText", "failed")
+        if p.get("canceled") and ("stream" in info or info["type"] == "EventSource"):
+            # the page let go of it (a reader cancelled or done, EventSource.close()): Chromium says
+            # ERR_ABORTED even when every byte was read. Not a lost connection.
+            api = "sse" if info["type"] == "EventSource" else "stream"
+            self._emit(tab, api, "state", "close", data=f"{info['url']}: the page let go of it ({text}, canceled: also what Chromium says when a reader reads to the end)",
+                       meta={"type": info["type"], "canceled": True, "by": "page"})
+            return
+        if text == OFFLINE_ERROR:
+            if tab.offline_since is None:  # offline in the user's own DevTools, or the machine's network
+                self._offline(tab, f"offline ({OFFLINE_ERROR})")
+            tab.offline_failures += 1
         self._emit(tab, "http", "state", "error", data=f"{info['url']}: {text}",
                    meta={"type": info["type"], "canceled": bool(p.get("canceled"))})
-        api = "sse" if info["type"] == "EventSource" else FEED_OF_PATH.get(info["path"])
-        if api is not None and api in tab.receivers and info["type"] == "EventSource":
-            tab.receivers[api].connection_lost()
+        if info["type"] == "EventSource" and "sse" in tab.receivers:
+            tab.receivers["sse"].connection_lost()
+        elif "stream" in info and "stream" in tab.receivers:
+            tab.receivers["stream"].connection_lost()
+        elif "eio" in info and info["type"] in ("XHR", "Fetch"):
+            session = tab.sio.get(info["eio"])
+            if session is not None and session.via == "polling":
+                session.lost(f"the page's Socket.IO polling request failed ({text})", now_ns())
 
     # the page and its storage
     def _navigated(self, tab: PageTab, p: dict[str, Any]) -> None:
         frame = p.get("frame", {})
         if frame.get("parentId"):
             return
+        before = tab.url
         tab.url = frame.get("url", tab.url)
+        loader = frame.get("loaderId", "")
+        if tab.loader and loader != tab.loader:
+            self._unloaded(tab, "the page was reloaded" if tab.url == before else f"the page left for {tab.url}")
+        tab.loader = loader
         self.note(tab, "page", f"page {tab.url}")
+
+    def _unloaded(self, tab: PageTab, why: str) -> None:
+        """A new document: the old one's sockets, streams and polls are gone with it (Chromium tells
+        nothing of them). Close rows, and an episode in every ledger of the tab."""
+        for rid, url in list(tab.sockets.items()):
+            waiting = tab.closes_waiting.pop(rid, None)
+            if waiting is not None:
+                waiting[1].cancel()
+            self._close_row(tab, rid, url, None, by=why)
+        tab.sockets.clear()
+        tab.sio_sockets.clear()
+        for rid, info in list(tab.requests.items()):
+            if info.get("loader") == tab.loader and tab.loader and info["type"] in ("EventSource", "Fetch", "XHR"):
+                del tab.requests[rid]
+                tab.streaming.pop(rid, None)
+                tab.sse_bodies.pop(rid, None)
+                if info["type"] == "EventSource" or "stream" in info or "eio" in info:
+                    api = "sse" if info["type"] == "EventSource" else "socketio" if "eio" in info else "stream"
+                    self._emit(tab, api, "state", "close", data=f"closed {info['url']}: {why}", meta={"by": why})
+        self._all_lost(tab, why)
+        tab.sio.clear()
 
     def _storage(self, tab: PageTab, method: str, p: dict[str, Any]) -> None:
         if p.get("storageId", {}).get("isLocalStorage"):
@@ -460,6 +831,20 @@ class BrowserWatch:
             tab.storage[key] = p.get("newValue", "")
             text = f"sessionStorage {key} = {p.get('newValue', '')}"
         self.note(tab, "storage", text, {"storage": dict(tab.storage)})
+
+
+def _post_data(request: dict[str, Any]) -> str | None:
+    """A request's body as CDP gives it inline (``postData``, or the newer ``postDataEntries``)."""
+    if isinstance(request.get("postData"), str):
+        return str(request["postData"])
+    entries = request.get("postDataEntries")
+    if isinstance(entries, list) and entries:
+        try:
+            return b"".join(base64.b64decode(e.get("bytes", "")) for e in entries if isinstance(e, dict)) \
+                .decode("utf-8", "replace")
+        except ValueError:
+            return None
+    return None
 
 
 def _frame_head(size: int) -> int:
@@ -478,6 +863,8 @@ _HANDLERS: dict[str, Any] = {
     "Network.eventSourceMessageReceived": BrowserWatch._sse_message,
     "Network.requestWillBeSent": BrowserWatch._request,
     "Network.requestWillBeSentExtraInfo": BrowserWatch._request_extra,
+    "Network.responseReceivedExtraInfo": BrowserWatch._response_extra,
+    "Runtime.bindingCalled": BrowserWatch._page_report,
     "Network.responseReceived": BrowserWatch._response,
     "Network.dataReceived": BrowserWatch._data,
     "Network.loadingFinished": BrowserWatch._finished,

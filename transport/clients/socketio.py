@@ -33,7 +33,8 @@ from ..sequence import socketio_message
 from ..events import EventSink, now_ns
 from ..socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT,
                               MESSAGE, NOOP, OPEN, PING, PONG, PROBE, UPGRADE, CodecError, EioPacket, SioDecoder,
-                              SioPacket, eio_decode, eio_encode, open_info, payload_decode, payload_encode, sio_encode)
+                              SioPacket, eio_decode, eio_encode, lab_item, open_info, payload_decode, payload_encode,
+                              sio_encode)
 from ..wirestats import WireStats
 from .base import ClientBase
 from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
@@ -44,7 +45,6 @@ log = logging.getLogger("duplex.clients.socketio")
 
 MODES = ("upgrade", "polling", "websocket")
 CLOSE_TIMEOUT = 2.0  # the WebSocket client's own default: a closing handshake the link does not carry
-CONTROL_EVENTS = ("gap", "live")  # the lab's control items, as events of these names
 
 
 @dataclass(slots=True)
@@ -642,12 +642,13 @@ class SocketIOClient(ClientBase, SessionOwner):
         if p.ack is not None:
             meta["ack"] = p.ack
         first = args[0] if args else None
-        lab = self.receiver.lab
-        if lab and name in CONTROL_EVENTS and isinstance(first, dict) and first.get("control") == name:
-            self.receiver.text(json.dumps(first, separators=(",", ":")), t, wire)  # the lab's gap / live
-        elif lab and isinstance(first, dict) and "seq" in first and "topic" in first:  # a lab envelope
-            text = json.dumps(first, separators=(",", ":"), ensure_ascii=False)
-            self.receiver.text(text, t, wire, meta, rtt_ms=self.rtt_ms)
+        item = lab_item(name, first) if self.receiver.lab else None
+        if item is not None:  # the lab's envelope, or its gap / live
+            text, control = item
+            if control:
+                self.receiver.text(text, t, wire)
+            else:
+                self.receiver.text(text, t, wire, meta, rtt_ms=self.rtt_ms)
         elif p.binary:
             self._emit("in", "message", t=t, wire=wire, data=repr(args)[:2000], meta={**meta, "binary": True})
         else:  # every other event is a message, its arguments whole; a pointer rule reads the first

@@ -49,6 +49,7 @@ class BrowserController(QObject):
         super().__init__(parent)
         self.model = TimelineModel(cap, self)
         self.model.show_transport = True  # one timeline, many APIs: the Kind column names each
+        self.model.conn_title = "Tab"  # each row's browser tab (the column shows once there are two)
         self.bridge = EventBridge(parent=self)
         self.bridge.delivered.connect(self._on_delivered)
         self.browser: WatchedBrowser | None = None  # the browser watched now (started here, or attached)

@@ -23,10 +23,11 @@ from transport.rows import RowStore, parse_filter, type_matches
 
 from ..theme import theme
 
-COLUMNS = ("Time", "Dir", "Kind", "Event", "Topic", "Seq", "Size", "Wire", "Latency ms", "Payload")
-TIME, DIR, KIND, EVENT, TOPIC, SEQ, SIZE, WIRE, LATENCY, PAYLOAD = range(len(COLUMNS))
+COLUMNS = ("Time", "Conn", "Dir", "Kind", "Event", "Topic", "Seq", "Size", "Wire", "Latency ms", "Payload")
+TIME, CONN, DIR, KIND, EVENT, TOPIC, SEQ, SIZE, WIRE, LATENCY, PAYLOAD = range(len(COLUMNS))
 HEADER_TIPS = (
     "When the row was recorded (this machine's clock)",
+    "Which connection the row belongs to (in the Browser tab: which browser tab; filter: conn:N)",
     "in: from the server · out: sent by Duplex · state: what the client did or saw",
     "What the row is: a message, a request, a response, a reconnect, a gap, …",
     "The event's name: an SSE event's type (\"message\" when it has none: onmessage gets it), a Socket.IO "
@@ -40,7 +41,7 @@ HEADER_TIPS = (
     "trip (\"rtt\") for any other server",
     "The message's body (a feed envelope shows its \"body\": seq, ts and topic have their columns)",
 )
-NUMERIC = (SEQ, SIZE, WIRE, LATENCY)
+NUMERIC = (CONN, SEQ, SIZE, WIRE, LATENCY)
 PREVIEW_CHARS = 160
 SHOWN_CACHE = 512  # rows kept built as Events for painting (a screenful, many times over)
 
@@ -107,6 +108,7 @@ class TimelineModel(QAbstractTableModel):
         self._previews: dict[int, str] = {}  # absolute index → its payload preview (the body)
         self.captured = 0  # every event ever appended
         self.show_transport = False  # a timeline of several transports (the browser's): Kind names each
+        self.conn_title = "Conn"  # the Conn column's header ("Tab" in the browser's timeline)
         # wall-clock mapping for the monotonic event times
         self._wall0 = time.time()
         self._mono0 = time.monotonic_ns()
@@ -272,7 +274,7 @@ class TimelineModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
+            return self.conn_title if section == CONN else COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
             return HEADER_TIPS[section]
         return None
@@ -339,6 +341,8 @@ class TimelineModel(QAbstractTableModel):
         if col == TIME:
             wall = self._wall0 + (e.t - self._mono0) / 1e9
             return time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall * 1000) % 1000:03d}"
+        if col == CONN:
+            return str(e.conn) if e.conn else ""
         if col == DIR:
             return _ARROWS.get(e.direction, e.direction)
         if col == KIND:

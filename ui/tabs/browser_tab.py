@@ -235,6 +235,8 @@ class BrowserTab(QWidget):
         index = self.tab_choice.findData(chosen)
         self.tab_choice.setCurrentIndex(index if index >= 0 else self.tab_choice.count() - 1)
         self.tab_choice.blockSignals(False)
+        if len(tabs) > 1:  # rows of several tabs in one timeline: say whose each is (it stays once shown)
+            self.timeline.show_conn_column(True)
         self._show_storage()
 
     def _on_ledgers(self, rows: list[dict[str, Any]]) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 from transport.events import Event
 from transport.rows import ALL_EVENTS, NAMED, UNNAMED
 
-from ..models.timeline_model import COLUMNS, EVENT, TimelineModel
+from ..models.timeline_model import COLUMNS, CONN, EVENT, TimelineModel
 from ..theme import theme
 from .detail import DetailPane
 from .row_menu import CutTextTips, build_row_menu, copy, payload_text
@@ -35,6 +35,7 @@ class TimelineWidget(QWidget):
         self.model = model if isinstance(model, TimelineModel) else TimelineModel(model, self)
         self.type_filter: QComboBox | None = None
         self.event_names = event_types if event_names is None else event_names
+        self.conn_column = False  # the Conn column: shown where rows come from several connections
         self._chosen_hidden: list[str] = []  # the user's choice, kept whole (Event too, where not offered)
         self._types: set[str] = set()
         if event_types:
@@ -83,6 +84,7 @@ class TimelineWidget(QWidget):
         for col, width in enumerate(WIDTHS):
             self.table.setColumnWidth(col, width)
         self.table.setColumnHidden(EVENT, not self.event_names)
+        self.table.setColumnHidden(CONN, True)
         self.detail = DetailPane()
         # Following (as in DevTools): the newest row stays in view. Selecting a row or scrolling up
         # pauses it (the button shows it); the button, the End key or scrolling to the bottom resume it.
@@ -189,9 +191,9 @@ class TimelineWidget(QWidget):
         """A checkable entry per column (Payload stays): the header's right-click and View → Columns."""
         menu = QMenu("Columns", parent or self)
         for col, name in enumerate(COLUMNS[:-1]):
-            if col == EVENT and not self.event_names:
+            if not self._offered(col):
                 continue
-            action = menu.addAction(name)
+            action = menu.addAction(str(self.model.headerData(col, Qt.Orientation.Horizontal)))
             action.setCheckable(True)
             action.setChecked(not self.table.isColumnHidden(col))
             action.setToolTip(str(self.model.headerData(col, Qt.Orientation.Horizontal,
@@ -211,13 +213,23 @@ class TimelineWidget(QWidget):
     def hidden_columns(self) -> list[str]:
         """The columns the user hid (Event as last chosen where this timeline does not offer it)."""
         return [name for col, name in enumerate(COLUMNS)
-                if (self.table.isColumnHidden(col) if col != EVENT or self.event_names
-                    else name in self._chosen_hidden)]
+                if (self.table.isColumnHidden(col) if self._offered(col) else name in self._chosen_hidden)]
 
     def set_hidden_columns(self, names: list[str]) -> None:
         self._chosen_hidden = list(names)
         for col, name in enumerate(COLUMNS[:-1]):
-            self.table.setColumnHidden(col, name in names or (col == EVENT and not self.event_names))
+            self.table.setColumnHidden(col, name in names or not self._offered(col))
+
+    def _offered(self, col: int) -> bool:
+        """Event where rows can have a name; Conn where rows come from several connections (the
+        browser's tabs)."""
+        return (col != EVENT or self.event_names) and (col != CONN or self.conn_column)
+
+    def show_conn_column(self, shown: bool) -> None:
+        """The Conn (Tab) column, when the rows come from several connections."""
+        if shown != self.conn_column:
+            self.conn_column = shown
+            self.set_hidden_columns(self._chosen_hidden)
 
     def append_events(self, events: list[Event]) -> None:
         """Rows into the model (an import), the event types learnt."""
