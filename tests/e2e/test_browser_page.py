@@ -135,6 +135,15 @@ async def test_duplex_records_what_the_page_did_row_by_row():
             await _until_over(watch, second)
             assert of(events, "socketio", "message", conn=2) and second.receivers["socketio"] is not \
                 tab.receivers["socketio"]
+
+            # the page can call Duplex's binding itself: nonsense is ignored, nothing breaks
+            rows_before = len(events)
+            await watch.evaluate(second, "for (const junk of ['x'.repeat(1 << 20), '{\"k\":\"ws_close\"}', '[]', "
+                                         "'{\"k\":\"cookie\",\"text\":5}']) __duplexSaw(junk); 1")
+            await watch.evaluate(second, "document.cookie = 'late=2'; 1")
+            await wait_until(lambda: any("late=2" in e.data for e in of(events, "browser", "cookie", conn=2)), 5,
+                             "the cookie set after the junk")
+            assert not [e for e in events[rows_before:] if e.kind == "close"]
         finally:
             await browser.stop()
 
