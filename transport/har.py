@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .errors import DuplexError
 from .events import DIRECTIONS, Event
+from .files import open_regular
 
 HAR_MIME = {"short_poll": "application/json", "long_poll": "application/json", "stream": "application/x-ndjson",
             "sse": "text/event-stream", "ajax": "application/json"}
@@ -213,7 +214,7 @@ def iter_event_batches(path: str | os.PathLike[str], batch: int = 10_000) -> Ite
         if size > MAX_IMPORT:
             raise DuplexError(f"{name} is {size / 1e6:,.0f} MB: Duplex imports files up to "
                               f"{MAX_IMPORT / 1e6:,.0f} MB.")
-        with p.open("rb") as f:
+        with open_regular(p) as f:
             start = f.read(64).lstrip()
             f.seek(0)
             if start.startswith(b"{") and not start.startswith(b'{"transport"'):
@@ -224,7 +225,7 @@ def iter_event_batches(path: str | os.PathLike[str], batch: int = 10_000) -> Ite
                 return
             yield from _batches(_jsonl_records(f, name), name, batch)
     except (OSError, UnicodeDecodeError) as exc:
-        raise DuplexError(f"Could not read {name}: {exc}.") from None
+        raise DuplexError(f"Could not read {name}: {getattr(exc, 'strerror', None) or exc}.") from None
 
 
 def _jsonl_records(f: BinaryIO, name: str) -> Iterator[tuple[int, Any]]:

@@ -33,14 +33,14 @@ from typing import Any, Callable, Sequence
 from .envelope import envelope_fields
 from .events import Event, EventSink, Outbox, event_from
 from .ledger import Ledger, gap_sentence
-from .sequence import ResumeRule, SeqRule
+from .sequence import MAX_SEQ, ResumeRule, SeqRule
 from .wire import EPOCH_HEADER
 from .wirestats import WireStats
 
 MAX_LATENCY_MS = 3_600_000  # a latency beyond an hour is a clock mismatch, not a latency
 # The lab's envelope as it writes it (compact, keys in this order): the fields a row needs, with one match.
 # Anything else (a control item, other spacing or key order, escapes in the topic) takes the full parser.
-_LAB_ENVELOPE = re.compile(r'\{"seq":(\d{1,18}),"ts":(\d{1,19}),"topic":"([^"\\]*)"[,}]')
+_LAB_ENVELOPE = re.compile(r'\{"seq":(\d{1,15}),"ts":(\d{1,19}),"topic":"([^"\\]*)"[,}]')
 
 
 _UNPARSED: Any = object()  # no parsed value was handed over: a pointer parses the text
@@ -242,6 +242,8 @@ class FeedReceiver:
         meta = {} if meta is None else meta
         latency = None
         if seq is not None:
+            if not 0 <= seq <= MAX_SEQ:  # no ledger or row can mean it: the message is refused, said once
+                return self._refused(text, t, wire, size, seq)
             verdict = self.ledger.record(seq)
             if verdict != "duplicate":  # a late one that fills a hole is news too
                 self.delivered += 1
@@ -270,6 +272,14 @@ class FeedReceiver:
         self._out(event)
         return event
 
+    def _refused(self, text: str | bytes, t: int, wire: int | None, size: int, seq: int) -> Event:
+        shown = str(seq) if len(str(seq)) <= 24 else f"{str(seq)[:10]}…({len(str(seq))} digits)"
+        event = Event(self.transport, "state", "error", t, self.conn, None, size, wire, None,
+                      f"A message numbered {shown} was refused: a seq is a whole number from 0 to 2**53-1.",
+                      {"refused": text[:200] if isinstance(text, str) else text[:200].hex()})
+        self._out(event)
+        return event
+
     def _foreign(self, text: str, t: int, wire: int | None, meta: dict[str, Any] | None, rtt_ms: float | None,
                  size: int | None, event_id: str | None, value: Any) -> Event:
         """A message of a server that is not the lab: whatever its JSON, a message, numbered by the rule."""
@@ -288,7 +298,8 @@ class FeedReceiver:
         extra = meta or {}
         if kind == "gap":
             after, first = obj.get("after"), obj.get("first_available")
-            if type(after) is not int or type(first) is not int:
+            if type(after) is not int or type(first) is not int or not 0 <= after <= MAX_SEQ \
+                    or not 0 <= first <= MAX_SEQ:
                 if strict:
                     return False
                 self._row("state", "gap", t, size, wire, text, {**extra, "after": after, "first_available": first})
@@ -306,7 +317,7 @@ class FeedReceiver:
             seq = obj.get("seq")
             if strict and (set(obj) != {"seq"} or type(seq) is not int):
                 return False
-            if type(seq) is int and (self.after is None or seq > self.after):
+            if type(seq) is int and 0 <= seq <= MAX_SEQ and (self.after is None or seq > self.after):
                 self.after = seq
             self.resume_finished()
             self._row("state", "live", t, size, wire, text, {**extra, "seq": seq})

@@ -51,6 +51,59 @@ _SHAPES: dict[tuple[str, ...], int] = {
     for bits in range(1, 64) if not bits & M_SPARSE and not (bits & M_SSE and bits & M_EVENT)
 }
 READ_MAX = 0xFFFFFFFF  # a shared read's total fits the column (a read is far smaller)
+INT64 = (-(1 << 63) + 1, (1 << 63) - 1)  # what an integer column holds (its least value is None's sentinel)
+_PAYLOAD_TYPES = (str, bytes, bytearray, type(None))
+Prepared = tuple[tuple[tuple[Any, ...], ...], tuple[array, array, array, array, array, array]]
+
+
+class RowError(ValueError):
+    """A row holds a value no column can: the batch is refused before anything is appended."""
+
+
+def admit(events: list[Event]) -> list[Event]:
+    """``events`` with each row no store can hold replaced by an error row saying why (one sentence per
+    message; the others untouched): what a model appends when :meth:`RowStore.prepare` refused a batch."""
+    out: list[Event] = []
+    for e in events:
+        why = unholdable(e)
+        if why is None:
+            out.append(e)
+            continue
+        t = e.t if type(e.t) is int and INT64[0] <= e.t <= INT64[1] else 0
+        conn = e.conn if type(e.conn) is int and 0 <= e.conn <= INT64[1] else 0
+        transport = e.transport if isinstance(e.transport, str) else "import"
+        out.append(Event.__new__(Event, transport, "state", "error", t, conn, None, 0, None, None,
+                                 f"A message refused: {why}.", {}))
+    return out
+
+
+def unholdable(e: Event) -> str | None:
+    """Why a row cannot be held, or None."""
+    for name, value, optional in (("time", e.t, False), ("connection", e.conn, False), ("seq", e.seq, True),
+                                  ("size", e.size, False), ("wire size", e.wire, True)):
+        if value is None and optional:
+            continue
+        if type(value) is not int and type(value) is not bool:
+            return f"its {name} is not an integer ({_short(value)})"
+        if not INT64[0] <= value <= INT64[1]:
+            return f"its {name} {_short(value)} is outside 64 bits"
+    if e.latency_ms is not None:
+        if type(e.latency_ms) not in (int, float):
+            return f"its latency is not a number ({_short(e.latency_ms)})"
+        if not math.isfinite(e.latency_ms) or abs(e.latency_ms) > 1e300:
+            return f"its latency {_short(e.latency_ms)} is not a finite number"
+    if not isinstance(e.data, _PAYLOAD_TYPES):
+        return f"its payload is a {type(e.data).__name__}, not text or bytes"
+    if not isinstance(e.meta, dict):
+        return "its meta is not an object"
+    if not all(isinstance(x, str) for x in (e.transport, e.direction, e.kind)):
+        return "its transport, direction or kind is not text"
+    return None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:18] + "…" + text[-18:]
 
 
 _TOPIC_ONLY = ("topic",)
@@ -107,21 +160,50 @@ class RowStore:
         return code
 
     def extend(self, events: list[Event]) -> None:
-        """Append rows, a column at a time (an Event is a tuple: ``zip(*events)`` gives its columns)."""
-        if not events:
-            return
-        (transports, directions, kinds, ts, conns, seqs, sizes, wires, lats, datas,
-         metas) = zip(*events)
+        """Append rows; raises :class:`RowError` with nothing appended when one holds a value no column can
+        (see :meth:`prepare`)."""
+        if events:
+            self.commit(self.prepare(events))
+
+    def prepare(self, events: list[Event]) -> Prepared:
+        """The numeric columns of ``events`` built aside, nothing in the store changed yet: a value no
+        column can hold (an integer outside 64 bits, a non-finite latency, a payload that is neither text
+        nor bytes, a meta that is not a dict) raises :class:`RowError` here, so a model can validate a batch
+        before it announces the rows (an Event is a tuple: ``zip(*events)`` gives its columns)."""
+        cols = tuple(zip(*events))
+        _tr, _di, _ki, ts, conns, seqs, sizes, wires, lats, datas, metas = cols
+        try:
+            numbers = (array("q", ts), array("q", conns),
+                       array("q", seqs if None not in seqs else [NONE if s is None else s for s in seqs]),
+                       array("q", sizes), array("q", wires if None not in wires else [NONE if w is None else w
+                                                                                       for w in wires]),
+                       array("d", lats if None not in lats else [NAN if la is None else la for la in lats]))
+        except (OverflowError, TypeError) as err:
+            raise RowError(f"a row holds a number no column can ({err})") from None
+        if np.isinf(np.frombuffer(numbers[5], dtype=np.float64)).any():
+            raise RowError("a row's latency is infinite")
+        n = len(events)
+        types: list[type] = list(map(type, datas))
+        if sum(types.count(k) for k in _PAYLOAD_TYPES) != n:
+            raise RowError("a row's payload is neither text nor bytes")
+        if list(map(type, metas)).count(dict) != n:
+            raise RowError("a row's meta is not a dict")
+        return cols, numbers
+
+    def commit(self, prepared: Prepared) -> None:
+        """Append what :meth:`prepare` built (nothing here can fail half way for a row's values)."""
+        (transports, directions, kinds, _ts, _conns, seqs, _sizes, _wires, _lats, datas, metas), numbers = prepared
         codes, code_of = self._codes, self._code_of
         kind_codes = [codes.get(k) or code_of(k) for k in zip(transports, directions, kinds)]  # may refuse: first
         shapes, topics, etypes, reads = self._metas(metas, seqs)
         self._payloads(datas)
-        self.t.extend(ts)
-        self.conn.extend(conns)
-        self.seq.extend(seqs if None not in seqs else [NONE if s is None else s for s in seqs])
-        self.size.extend(sizes)
-        self.wire.extend(wires if None not in wires else [NONE if w is None else w for w in wires])
-        self.lat.extend(lats if None not in lats else [NAN if la is None else la for la in lats])
+        t, conn, seq, size, wire, lat = numbers
+        self.t.extend(t)
+        self.conn.extend(conn)
+        self.seq.extend(seq)
+        self.size.extend(size)
+        self.wire.extend(wire)
+        self.lat.extend(lat)
         self.code.extend(kind_codes)
         self.shape.extend(shapes)
         self.topic.extend(topics)

@@ -89,6 +89,8 @@ def loads(text: str | bytes, where: str = "the workspace") -> Workspace:
         raise WorkspaceError(f"{where} is larger than {MAX_BYTES >> 20} MiB: not a Duplex workspace.")
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise WorkspaceError(f"{where} nests too deep to be a Duplex workspace.") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise WorkspaceError(f"{where} is not JSON ({err}).") from None
     if not isinstance(obj, dict) or "duplex_workspace" not in obj:

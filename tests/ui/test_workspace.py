@@ -126,3 +126,17 @@ def test_a_saved_message_is_picked_edited_and_sent_in_two_clicks(qtbot):
     with qtbot.waitSignal(box.sendRequested, timeout=1000) as sent:
         qtbot.mouseClick(box.send_button, Qt.MouseButton.LeftButton)  # click 2: Send
     assert sent.args == ["json", '{"topic": "chat", "body": "hi again"}']
+
+
+def test_a_workspace_nested_100000_deep_or_a_fifo_is_one_sentence(tmp_path):
+    import os
+
+    from ui.controllers.workspace import read_bounded
+    from ui.workspace import WorkspaceError, loads
+
+    with pytest.raises(WorkspaceError, match="nests too deep"):
+        loads("[" * 100_000 + "]" * 100_000, "deep.json")
+    fifo = tmp_path / "w.duplex.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        read_bounded(str(fifo))

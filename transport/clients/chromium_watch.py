@@ -30,8 +30,9 @@ import asyncio
 import base64
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ..cdp import CDPConnection, CDPError
@@ -56,6 +57,7 @@ STREAM_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-s
                 "application/jsonlines", "text/event-stream")  # a fetch / XHR body read message by message
 CLOSE_WAIT_S = 0.5  # how long a WebSocket's close row waits for the page's report of its code and reason
 MAX_WAITING = 256  # close reports, headers and streams waiting for their other half, per tab
+MAX_LANE = 10_000  # Engine.IO steps waiting behind a polling answer's body, per tab
 OFFLINE_ERROR = "net::ERR_INTERNET_DISCONNECTED"
 
 
@@ -86,6 +88,7 @@ class PageTab:
     loader: str = ""  # the document's loader id: requests of an older one ended with it
     sio: dict[str, PageSession] = field(default_factory=dict)  # Engine.IO sid → the page's session
     sio_sockets: dict[str, PageSession | None] = field(default_factory=dict)  # Engine.IO WebSocket → session
+    sio_lane: deque[list[Any]] = field(default_factory=deque)  # [ready, step]: Engine.IO in CDP's order
     sse_bodies: dict[str, EventStreamParser] = field(default_factory=dict)  # text/event-stream fetch → parser
     closes_told: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # URL → the page's close reports
     closes_waiting: dict[str, tuple[str, asyncio.TimerHandle]] = field(default_factory=dict)  # socket → (URL, timer)
@@ -333,7 +336,7 @@ class BrowserWatch:
         wire = size + _frame_head(size)
         if rid in tab.sio_sockets:
             tab.wire["socketio"] = tab.wire.get("socketio", 0) + wire
-            self._sio_socket(tab, rid).frame_in(payload, t, wire)
+            self._sio_step(tab, lambda: self._sio_socket(tab, rid).frame_in(payload, t, wire))
             return
         receiver = self.receiver(tab, "websocket", tab.sockets.get(rid, ""))
         if isinstance(payload, bytes):
@@ -348,10 +351,32 @@ class BrowserWatch:
         payload: str | bytes = base64.b64decode(data) if frame.get("opcode") == OPCODE_BINARY else data
         rid = p["requestId"]
         if rid in tab.sio_sockets:
-            self._sio_socket(tab, rid).frame_out(payload, now_ns())
+            t = now_ns()
+            self._sio_step(tab, lambda: self._sio_socket(tab, rid).frame_out(payload, t))
             return
         size = len(payload) if isinstance(payload, bytes) else len(payload.encode())
         self._emit(tab, "websocket", "out", "message", size=size, wire=size + _frame_head(size) + 4, data=payload)
+
+    def _sio_step(self, tab: PageTab, step: Callable[[], None] | None, ready: bool = True) -> list[Any]:
+        """One step of the page's Socket.IO, taken in the order Chromium reported it: a polling answer's
+        body is read after the answer ended, and what came after it waits for it (bounded)."""
+        entry = [ready, step]
+        if len(tab.sio_lane) >= MAX_LANE:  # a body that never comes: what waits behind it goes on
+            self._sio_release(tab, tab.sio_lane[0], None)
+        tab.sio_lane.append(entry)
+        self._sio_drain(tab)
+        return entry
+
+    def _sio_release(self, tab: PageTab, entry: list[Any], step: Callable[[], None] | None) -> None:
+        entry[0], entry[1] = True, step
+        self._sio_drain(tab)
+
+    def _sio_drain(self, tab: PageTab) -> None:
+        lane = tab.sio_lane
+        while lane and lane[0][0]:
+            step = lane.popleft()[1]
+            if step is not None:
+                step()
 
     def _sio_socket(self, tab: PageTab, rid: str) -> PageSession:
         """The Engine.IO session a WebSocket carries (a WebSocket-only client's is born on it)."""
@@ -385,10 +410,15 @@ class BrowserWatch:
         url = tab.sockets.pop(rid, None)
         if url is None:  # already ended with its document (a reload, a navigation)
             return
-        session = tab.sio_sockets.pop(rid, None)
-        if session is not None and session.via == "websocket":
-            session.lost("the page's Socket.IO WebSocket closed", now_ns())
-        elif session is None and engineio_transport(url) is None:
+        if rid in tab.sio_sockets:
+            t = now_ns()
+
+            def closed() -> None:
+                session = tab.sio_sockets.pop(rid, None)
+                if session is not None and session.via == "websocket":
+                    session.lost("the page's Socket.IO WebSocket closed", t)
+            self._sio_step(tab, closed)
+        elif engineio_transport(url) is None:
             receiver = tab.receivers.get("websocket")
             if receiver is not None:
                 receiver.connection_lost()
@@ -488,10 +518,12 @@ class BrowserWatch:
             info["eio"] = engineio_sid(url) or ""
             if method == "POST":
                 body = _post_data(request)
+                sid, t = info["eio"] or None, now_ns()
                 if body is not None:
-                    self._sio_session(tab, info["eio"] or None, url).payload_out(body, now_ns())
+                    self._sio_step(tab, lambda: self._sio_session(tab, sid, url).payload_out(body, t))
                 elif request.get("hasPostData"):
-                    self._spawn(self._post_body(tab, rid, info["eio"], url, now_ns()))
+                    entry = self._sio_step(tab, None, ready=False)
+                    self._spawn(self._post_body(tab, rid, entry, sid, url, t))
         sent = tab.extra.pop(rid, None)
         if sent is not None:
             self._sent_headers(tab, rid, sent)
@@ -499,11 +531,15 @@ class BrowserWatch:
         if head is not None:
             self._response_extra(tab, head)
 
-    async def _post_body(self, tab: PageTab, rid: str, sid: str, url: str, t: int) -> None:
-        answer = await self.cdp.send("Network.getRequestPostData", {"requestId": rid}, session=tab.session)
-        body = answer.get("postData")
-        if isinstance(body, str):
-            self._sio_session(tab, sid or None, url).payload_out(body, t)
+    async def _post_body(self, tab: PageTab, rid: str, entry: list[Any], sid: str | None, url: str, t: int) -> None:
+        step = None
+        try:
+            answer = await self.cdp.send("Network.getRequestPostData", {"requestId": rid}, session=tab.session)
+            body = answer.get("postData")
+            if isinstance(body, str):
+                step = lambda: self._sio_session(tab, sid, url).payload_out(body, t)  # noqa: E731
+        finally:
+            self._sio_release(tab, entry, step)
 
     def _request_extra(self, tab: PageTab, p: dict[str, Any]) -> None:
         """The headers and cookies the request really carried (cookies, Last-Event-ID): they may come
@@ -596,16 +632,41 @@ class BrowserWatch:
             self._spawn(self._stream_body(tab, rid))
 
     async def _stream_body(self, tab: PageTab, rid: str) -> None:
+        """Ask Chromium for the body as it comes (what came before the ask is in ``bufferedData``). A body
+        that ended before the answer is finished here; one that could not be streamed is read whole."""
         try:
-            answer = await self.cdp.send("Network.streamResourceContent", {"requestId": rid}, session=tab.session)
-        except CDPError:  # it ended before it could be streamed: its body is read at its end
-            info = tab.requests.get(rid)
-            if info is not None:
-                info["stream_late"] = True
+            answer: dict[str, Any] | None = await self.cdp.send("Network.streamResourceContent", {"requestId": rid},
+                                                                session=tab.session)
+        except CDPError:
+            answer = None
+        info = tab.requests.get(rid)
+        if info is None:
             return
-        buffered = answer.get("bufferedData")
-        if buffered:
-            self._stream_bytes(tab, rid, base64.b64decode(buffered), now_ns())
+        info["asked"] = True
+        early: list[tuple[bytes, int]] = info.pop("early", [])
+        if answer is None:
+            info["stream_late"] = True
+            return await self._end_stream(tab, rid, info["ended_at"]) if "ended_at" in info else None
+        if answer.get("bufferedData"):  # what came before the ask, then what came beside the answer
+            self._stream_bytes(tab, rid, base64.b64decode(answer["bufferedData"]), now_ns())
+        for chunk, t in early:
+            self._stream_bytes(tab, rid, chunk, t)
+        if "ended_at" in info:
+            await self._end_stream(tab, rid, info["ended_at"])
+
+    async def _end_stream(self, tab: PageTab, rid: str, t: int) -> None:
+        """The stream's answer ended: its last (unterminated) message, or its whole body if it could not
+        be streamed."""
+        try:
+            info = tab.requests.get(rid, {})
+            if info.get("stream_late"):
+                self._stream_bytes(tab, rid, (await self._body(tab, rid)).encode(), t, end=True)
+            else:
+                self._stream_bytes(tab, rid, b"", t, end=True)
+        finally:
+            tab.requests.pop(rid, None)
+            tab.streaming.pop(rid, None)
+            tab.sse_bodies.pop(rid, None)
 
     def _data(self, tab: PageTab, p: dict[str, Any]) -> None:
         rid = p["requestId"]
@@ -616,6 +677,11 @@ class BrowserWatch:
                 tab.wire[api] = tab.wire.get(api, 0) + int(p.get("encodedDataLength") or 0)
         data = p.get("data")
         if data and rid in tab.streaming:
+            if info is not None and not info.get("asked"):  # streaming began before Chromium's answer came:
+                early = info.setdefault("early", [])  # these follow the answer's buffered bytes
+                if len(early) < 10_000:
+                    early.append((base64.b64decode(data), now_ns()))
+                return
             self._stream_bytes(tab, rid, base64.b64decode(data), now_ns())
 
     def _stream_bytes(self, tab: PageTab, rid: str, chunk: bytes, t: int, end: bool = False) -> None:
@@ -663,16 +729,11 @@ class BrowserWatch:
         if info is None:
             return
         t = now_ns()
-        if rid in tab.streaming:
-            if info.get("stream_late"):
-                tab.requests[rid] = info  # read whole now: it ended before it could be streamed
-                self._spawn(self._late_stream(tab, rid, t))
-            else:
-                tab.requests[rid] = info
-                self._stream_bytes(tab, rid, b"", t, end=True)
-                tab.requests.pop(rid, None)
-                tab.streaming.pop(rid, None)
-                tab.sse_bodies.pop(rid, None)
+        if rid in tab.streaming:  # kept until its last bytes are read (the ask may still be on its way)
+            tab.requests[rid] = info
+            info["ended_at"] = t
+            if info.get("asked"):
+                self._spawn(self._end_stream(tab, rid, t))
         tab.extra.pop(rid, None)
         tab.extra_in.pop(rid, None)
         wire = int(p.get("encodedDataLength") or 0)
@@ -694,20 +755,12 @@ class BrowserWatch:
         elif "eio" in info:
             tab.wire["socketio"] = tab.wire.get("socketio", 0) + wire
             if status == 200 and info["type"] in ("XHR", "Fetch") and info["method"] == "GET":
-                self._spawn(self._sio_body(tab, rid, info, wire, t))
+                entry = self._sio_step(tab, None, ready=False)
+                self._spawn(self._sio_body(tab, rid, entry, info, wire, t))
         elif api in ("short_poll", "long_poll"):
             tab.wire[api] = tab.wire.get(api, 0) + wire  # the whole exchange: heads and body
             if status == 200:
                 self._spawn(self._poll_body(tab, rid, api, info["url"]))
-
-    async def _late_stream(self, tab: PageTab, rid: str, t: int) -> None:
-        try:
-            body = await self._body(tab, rid)
-            self._stream_bytes(tab, rid, body.encode(), t, end=True)
-        finally:
-            tab.requests.pop(rid, None)
-            tab.streaming.pop(rid, None)
-            tab.sse_bodies.pop(rid, None)
 
     async def _body(self, tab: PageTab, rid: str) -> str:
         answer = await self.cdp.send("Network.getResponseBody", {"requestId": rid}, session=tab.session)
@@ -716,13 +769,19 @@ class BrowserWatch:
             body = base64.b64decode(body).decode("utf-8", "replace")
         return str(body)
 
-    async def _sio_body(self, tab: PageTab, rid: str, info: dict[str, Any], wire: int, t: int) -> None:
-        """A polling GET's answer: the Engine.IO packets the page's client read."""
-        body = await self._body(tab, rid)
-        if not body:
-            return
-        self._sio_session(tab, info["eio"] or None, info["url"]).payload_in(body, t, wire)
-        self._sio_keyed(tab)
+    async def _sio_body(self, tab: PageTab, rid: str, entry: list[Any], info: dict[str, Any], wire: int,
+                        t: int) -> None:
+        """A polling GET's answer: the Engine.IO packets the page's client read (in the lane's order)."""
+        step = None
+        try:
+            body = await self._body(tab, rid)
+
+            def read() -> None:
+                self._sio_session(tab, info["eio"] or None, info["url"]).payload_in(body, t, wire)
+                self._sio_keyed(tab)
+            step = read if body else None
+        finally:
+            self._sio_release(tab, entry, step)
 
     def _sio_keyed(self, tab: PageTab) -> None:
         """A session born on a handshake answer is known by its sid from now on."""
@@ -779,9 +838,13 @@ class BrowserWatch:
         elif "stream" in info and "stream" in tab.receivers:
             tab.receivers["stream"].connection_lost()
         elif "eio" in info and info["type"] in ("XHR", "Fetch"):
-            session = tab.sio.get(info["eio"])
-            if session is not None and session.via == "polling":
-                session.lost(f"the page's Socket.IO polling request failed ({text})", now_ns())
+            t = now_ns()
+
+            def failed() -> None:
+                session = tab.sio.get(info["eio"])
+                if session is not None and session.via == "polling":
+                    session.lost(f"the page's Socket.IO polling request failed ({text})", t)
+            self._sio_step(tab, failed)
 
     # the page and its storage
     def _navigated(self, tab: PageTab, p: dict[str, Any]) -> None:

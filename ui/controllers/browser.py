@@ -262,7 +262,8 @@ class BrowserController(QObject):
             for api, receiver in tab.receivers.items():
                 led = receiver.ledger
                 n = receiver.stats.messages
-                rows.append({"tab": tab.number, "api": api, "received": led.received, "replayed": led.replayed,
+                rows.append({"tab": tab.number, "api": api, "received": led.received + led.unnumbered,
+                             "replayed": led.replayed,
                              "lost": led.lost, "duplicated": led.duplicated, "episodes": len(led.episodes),
                              "checkable": led.checkable, "closed": tab.closed,
                              "payload_per_msg": receiver.stats.payload / n if n else None,

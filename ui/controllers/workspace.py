@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from transport.errors import DuplexError
+from transport.files import open_regular
 
 from ..tasks import TaskGroup
 from ..workspace import MAX_BYTES, Workspace, WorkspaceError, loads
@@ -19,7 +20,8 @@ FILTER = "Duplex workspace (*.duplex.json *.json);;All files (*)"
 
 
 def read_bounded(path: str) -> bytes:
-    with open(path, "rb") as fh:
+    """At most MAX_BYTES + 1 bytes of a regular file (a FIFO or a device is refused, never waited on)."""
+    with open_regular(path) as fh:
         data = fh.read(MAX_BYTES + 1)
     return data
 

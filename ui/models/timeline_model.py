@@ -15,11 +15,11 @@ import json
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
 from transport.events import Event
 
-from transport.rows import RowStore, parse_filter, type_matches
+from transport.rows import RowError, RowStore, admit, parse_filter, type_matches
 
 from ..theme import theme
 
@@ -80,17 +80,17 @@ def _preview(e: Event) -> str:
     if "topic" in e.meta and e.seq is not None and text.startswith("{") and '"body"' in text:
         try:
             obj = json.loads(text)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict) and "body" in obj:
-            text = json.dumps(obj["body"], ensure_ascii=False, separators=(", ", ": "))
+            if isinstance(obj, dict) and "body" in obj:
+                text = json.dumps(obj["body"], ensure_ascii=False, separators=(", ", ": "))
+        except (ValueError, RecursionError):  # a body nested deeper than Python's parser goes: as sent
+            pass
     return text[:PREVIEW_CHARS].replace("\n", "⏎")
 
 
 class TimelineModel(QAbstractTableModel):
     countsChanged = Signal()
 
-    def __init__(self, cap: int = 1_000_000, parent=None) -> None:
+    def __init__(self, cap: int = 1_000_000, parent: QObject | None = None) -> None:
         super().__init__(parent)
         if cap < 1:
             raise ValueError("cap must be >= 1")
@@ -129,6 +129,11 @@ class TimelineModel(QAbstractTableModel):
     def _insert(self, events: list[Event]) -> None:
         if len(events) > self.cap:
             events = events[-self.cap:]
+        try:  # validated before anything is announced: a row no column can hold never half-applies a batch
+            batch = self._rows.prepare(events)
+        except RowError:
+            events = admit(events)  # each such row becomes an error row saying why; the others stay
+            batch = self._rows.prepare(events)
         excess = len(self._rows) + len(events) - self.cap
         if excess > 0:
             self._trim(excess)
@@ -136,11 +141,11 @@ class TimelineModel(QAbstractTableModel):
         if self._view is None:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(events) - 1)
-            self._rows.extend(events)
+            self._rows.commit(batch)
             self.endInsertRows()
             return
         old = len(self._rows)
-        self._rows.extend(events)
+        self._rows.commit(batch)
         matches = self._rows.search(self._filter, self._type, type_matches, old, offset=start_abs - old,
                                     where=self._where)
         if matches:
@@ -306,7 +311,7 @@ class TimelineModel(QAbstractTableModel):
         if col == PAYLOAD and _leaks_session(e):
             return "This URL carries the session id (?sid=): it ends up in logs, history and Referer.\n" \
                 + e.text()[:2000]
-        if col == WIRE and "wire_read" in e.meta:
+        if col == WIRE and type(e.meta.get("wire_read")) is int:
             return (f"≈ {e.wire} bytes: an even share of one read of {e.meta['wire_read']:,} bytes that carried "
                     "several events (the split is not exact)")
         if col == LATENCY and e.latency_ms is not None:
@@ -349,7 +354,7 @@ class TimelineModel(QAbstractTableModel):
             return f"{e.transport} {e.kind}" if self.show_transport else e.kind
         if col == EVENT:
             name = e.meta.get("event") or e.meta.get("type")  # a Socket.IO event's name, an SSE event's type
-            return name if isinstance(name, str) and e.kind == "message" else ""
+            return name if isinstance(name, str) and e.kind in ("message", "emit") else ""
         if col == TOPIC:
             topic = e.meta.get("topic")
             return topic if isinstance(topic, str) else ""

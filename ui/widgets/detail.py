@@ -19,7 +19,7 @@ def pretty(event: Event) -> str:
         return "(binary payload: see Hex)"
     try:
         return json.dumps(json.loads(event.data), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes: as sent
         return event.data
 
 
