@@ -9,7 +9,18 @@ in order (one task per connection sends them all). An event a client emits is pu
 out before the replay starts.
 
 The lab's rules hold here too: the Origin must be the lab's own (a middleware: python-engineio's own
-CORS handling is off, so no CORS header is ever sent), and messages are bounded by ``--max-size``.
+CORS handling is off, so no CORS header is ever sent), and messages are bounded by ``--max-size``. And the
+bounds python-socketio and python-engineio lack (issue 27):
+
+- the bytes waiting in Engine.IO's queue for each session are counted (its queue has no limit): a client
+  that does not read (a poller that stopped polling, a WebSocket whose peer stopped reading) is
+  disconnected once the feed's per-client bound (16 MiB) waits for it, with the reason logged;
+- a binary packet may announce at most ``MAX_ATTACHMENTS`` attachments (python-socketio takes ten digits'
+  worth); a packet that does not decode (too deep, an unknown type) ends its client, said once in the log;
+- closing a session never waits for a client that does not read (python-engineio waited on its queue
+  forever: one pinned handler per such request); a request for a closed session is a 400 with a reason;
+- what a client emits is checked as ``/api/messages`` checks a body (depth, finite numbers, size), and
+  answered with an ack: its seq, or the reason.
 """
 
 from __future__ import annotations
@@ -17,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from typing import Any, Awaitable
 
+import engineio
 import socketio
 from aiohttp import web
 
-from .bodies import BadInput, publish_client_message
+from .bodies import BadInput, check, publish_client_message
 from .feed import Feed, Gap, Subscription
 from .keys import BACKPLANE, CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, Handler
 from .origin import origin_allowed
@@ -30,14 +43,56 @@ from .passthrough import answered
 
 log = logging.getLogger("duplex.server.socketio")
 PATH = "/socket.io/"
+MAX_ATTACHMENTS = 10  # binary attachments one Socket.IO packet may announce
+
+
+class _LabEngineIO(engineio.AsyncServer):
+    async def disconnect(self, sid: str | None = None) -> None:
+        """Close a session without waiting for its client to read the CLOSE packet (python-engineio
+        waits on the session's queue, forever for a client that does not read)."""
+        if sid is None:
+            for one in list(self.sockets):
+                await self.disconnect(one)
+            return
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+            self.sockets.pop(sid, None)
+            if socket.upgraded:  # its WebSocket's writer ends and closes the connection (its reader would not)
+                socket.queue.put_nowait(None)
+
+
+class LabSocketIO(socketio.AsyncServer):
+    """python-socketio with the lab's bounds on what a client sends (see the module's docstring)."""
+
+    def _engineio_server_class(self) -> type:
+        return _LabEngineIO
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        why = None
+        if isinstance(data, str) and data[:1] in ("5", "6") and eio_sid not in self._binary_packet:
+            dash = data.find("-")
+            count = data[1:dash]
+            if dash > 1 and count.isdigit() and int(count) > MAX_ATTACHMENTS:
+                why = f"a binary packet announcing {int(count):,} attachments (at most {MAX_ATTACHMENTS})"
+        if why is None:
+            try:
+                return await super()._handle_eio_message(eio_sid, data)
+            except RecursionError:
+                why = "a packet nested deeper than the lab parses"
+            except ValueError as err:
+                why = f"a packet that does not decode ({str(err)[:120]})"
+        log.warning("socket.io client %s disconnected: %s", eio_sid, why)
+        self._binary_packet.pop(eio_sid, None)
+        await self.eio.disconnect(eio_sid)
 
 
 def attach(app: web.Application) -> None:
     cfg = app[CONFIG]
     # no gzip of polling answers: the lab compresses none of its transports, so Compare's bytes compare
-    sio = socketio.AsyncServer(async_mode="aiohttp", always_connect=True, cors_allowed_origins=[],
-                               max_http_buffer_size=cfg.max_msg_size, http_compression=False, logger=False,
-                               engineio_logger=False)
+    sio = LabSocketIO(async_mode="aiohttp", always_connect=True, cors_allowed_origins=[],
+                      max_http_buffer_size=cfg.max_msg_size, http_compression=False, logger=False,
+                      engineio_logger=False)
     sio.attach(app, socketio_path="socket.io")
     app[SOCKETIO] = sio
     pumps: dict[str, tuple[asyncio.Task[None], Subscription]] = {}
@@ -70,9 +125,12 @@ def attach(app: web.Application) -> None:
 
     @sio.on("*")
     async def any_event(event: str, sid: str, *args: Any) -> dict[str, Any]:
-        """A client's event: published on the feed (topic = its name); the ack says its seq."""
+        """A client's event: published on the feed (topic = its name), checked as /api/messages checks a
+        body; the ack says its seq, or why not."""
         try:
-            msg = await publish_client_message(app, {"topic": event[:64], "body": args[0] if args else None})
+            body = args[0] if args else None
+            check(body, "the event's argument")
+            msg = await publish_client_message(app, {"topic": event[:64], "body": body})
         except BadInput as err:
             return {"ok": False, "error": err.reason}
         return {"ok": True, "seq": msg.seq}
@@ -106,9 +164,25 @@ async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscriptio
     (the default namespace, no ack), written from the envelope's text as the feed keeps it: python-socketio's
     ``emit`` would parse each envelope and serialise it again, per client."""
     eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+    sizes: deque[int] = deque()  # what this pump put in the session's queue and may still wait there
+    waiting = 0
 
     async def send(event: str, text: str) -> None:
-        await sio.eio.send(eio_sid, f"2[{json.dumps(event)},{text}]")
+        nonlocal waiting
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is None:
+            raise ConnectionResetError("the session is gone")
+        queued = socket.queue.qsize()  # the oldest are read first: what left the queue is ours, oldest first
+        while len(sizes) > queued:
+            waiting -= sizes.popleft()
+        packet = f"2[{json.dumps(event)},{text}]"
+        if waiting + len(packet) > sub.limit_bytes:
+            await cut(sio, eio_sid, f"{waiting:,} bytes wait in its queue (at most {sub.limit_bytes:,}): it "
+                                    "does not read")
+            raise ConnectionResetError("cut")
+        sizes.append(len(packet))
+        waiting += len(packet)
+        await sio.eio.send(eio_sid, packet)
 
     try:
         if gap is not None:
@@ -119,8 +193,7 @@ async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscriptio
         while True:
             batch = await sub.get_batch()
             if sub.overflowed or sub.stopped:
-                log.info("socket.io client %s too slow or the lab stops: disconnecting it", sid)
-                await sio.disconnect(sid)
+                await cut(sio, eio_sid, "the lab stops" if sub.stopped else "it fell behind the feed's bound")
                 return
             for msg in batch:
                 if msg.seq > last:
@@ -130,6 +203,26 @@ async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscriptio
         raise
     except Exception:  # a connection that went away mid-send
         log.debug("socket.io pump for %s ended", sid, exc_info=True)
+
+
+async def cut(sio: socketio.AsyncServer, eio_sid: str, why: str) -> None:
+    """Disconnect a session whatever its client does: what waits for it is dropped, the reason logged."""
+    log.warning("socket.io client %s disconnected: %s", eio_sid, why)
+    socket = sio.eio.sockets.get(eio_sid)
+    if socket is not None:
+        queue = socket.queue
+        while not queue.empty():
+            queue.get_nowait()
+            queue.task_done()
+    await sio.eio.disconnect(eio_sid)
+
+
+async def _session_over(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except KeyError:  # python-engineio's "Session is disconnected": the client asked after its end
+        return web.json_response({"error": "this Engine.IO session is over: start a new one (a handshake "
+                                           "without sid)"}, status=400)
 
 
 @web.middleware
@@ -146,4 +239,5 @@ def socketio_origin(request: web.Request, handler: Handler) -> Awaitable[web.Str
             # python-engineio does not answer a body over its limit (the request hangs): the lab does
             return answered(web.json_response({"error": f"a polling body must name its length and be at most "
                                                         f"{cfg.max_msg_size:,} bytes (--max-size)"}, status=413))
+        return _session_over(request, handler)
     return handler(request)
