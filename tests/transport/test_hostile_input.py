@@ -174,3 +174,27 @@ def test_any_query_and_headers_on_any_endpoint_get_an_answer_never_a_500(path, p
 
     status = asyncio.new_event_loop().run_until_complete(go())
     assert status < 500
+
+
+async def test_a_lone_surrogate_value_is_a_400_and_the_form_keeps_working(client):
+    status, answer = await post_raw(client, "/api/session-value", '{"value": "\\ud800"}')
+    assert status == 400 and "lone surrogate" in answer["error"]
+    assert (await client.get("/form")).status == 200
+    resp = await client.post("/api/session-value", data='{"value": "fine \\ud83d\\ude00"}',
+                             headers={"Content-Type": "application/json"})  # a pair is text
+    assert resp.status == 200 and "fine 😀" in await resp.text() and (await client.get("/form")).status == 200
+
+
+@pytest.mark.parametrize("charset", ["utf-7", "x-no-such-charset"])
+async def test_a_form_part_in_a_charset_it_cannot_read_is_a_400_page(client, charset):
+    body = (f'--b\r\nContent-Disposition: form-data; name="value"\r\nContent-Type: text/plain; charset={charset}'
+            '\r\n\r\n+AGEA-\r\n--b\r\nContent-Disposition: form-data; name="state"\r\n\r\nx\r\n--b--\r\n')
+    resp = await client.post("/form", data=body.encode(), headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert resp.status == 400 and "<!DOCTYPE html>" in await resp.text()
+    await alive(client)
+
+
+def test_an_empty_host_is_every_address_not_loopback():
+    from transport.server.faultproxy import is_loopback_host
+
+    assert not is_loopback_host("") and is_loopback_host("localhost") and is_loopback_host("::1")

@@ -71,3 +71,32 @@ async def test_a_proxy_may_listen_on_any_loopback_address_and_the_upstream_anywh
     status, answer = await post(client, "/proxies", json.dumps(
         {"name": "ok.name-1", "listen": "127.0.0.2:0", "upstream": "example.invalid:443", "enabled": False}))
     assert status == 201 and answer["listen"].startswith("127.0.0.2:")
+
+
+async def test_no_chain_of_proxies_may_loop_back_to_one_of_them(client):
+    from tests.helpers import free_port
+
+    port = free_port()
+    status, answer = await post(client, "/proxies", json.dumps(
+        {"name": "self", "listen": f"127.0.0.1:{port}", "upstream": f"localhost:{port}"}))
+    assert status == 400 and "leads back to this proxy (self → self)" in answer["error"]
+    # a → b's address (not listening yet), then b → a: the second closes the loop and is refused
+    port_b = free_port()
+    status, a = await post(client, "/proxies", json.dumps({"name": "a", "upstream": f"127.0.0.1:{port_b}"}))
+    assert status == 201
+    status, answer = await post(client, "/proxies", json.dumps(
+        {"name": "b", "listen": f"127.0.0.1:{port_b}", "upstream": a["listen"]}))
+    assert status == 400 and "(b → a → b)" in answer["error"]
+    # and the port it gave back is free again: b can be made with another upstream
+    status, _ = await post(client, "/proxies", json.dumps(
+        {"name": "b", "listen": f"127.0.0.1:{port_b}", "upstream": "127.0.0.1:1"}))
+    assert status == 201
+
+
+async def test_a_toxic_update_whose_attributes_are_not_an_object_is_a_400(client):
+    assert (await post(client, "/proxies", json.dumps({"name": "p", "upstream": "127.0.0.1:1"})))[0] == 201
+    assert (await post(client, "/proxies/p/toxics", json.dumps({"name": "l", "type": "latency",
+                                                                "attributes": {"latency": 5}})))[0] == 200
+    for attributes in ("[1]", '"x"', "5"):
+        status, answer = await post(client, "/proxies/p/toxics/l", '{"attributes": ' + attributes + "}")
+        assert status == 400 and '"attributes" must be an object' in answer["error"]

@@ -63,6 +63,15 @@ def value_store(request: web.Request) -> ValueStore:
     return store
 
 
+def _text(value: str) -> bool:
+    """Whether ``value`` is text a page can carry (JSON lets a lone surrogate through; UTF-8 cannot)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _set(request: web.Request, store: ValueStore, value: str) -> None:
     store.set(value)
     session = request.get(SESSION)
@@ -84,6 +93,8 @@ async def value_post_handler(request: web.Request) -> web.Response:
     value = obj.get("value") if isinstance(obj, dict) else None
     if not isinstance(value, str) or len(value) > MAX_VALUE:
         return _error(400, f'"value" must be a string of at most {MAX_VALUE} characters')
+    if not _text(value):
+        return _error(400, '"value" has a lone surrogate (\\ud800 to \\udfff alone): not text a page can show')
     store = value_store(request)
     _set(request, store, value)
     return fragment(store)
@@ -161,14 +172,18 @@ async def form_get_handler(request: web.Request) -> web.Response:
 
 async def form_post_handler(request: web.Request) -> web.Response:
     store = value_store(request)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (LookupError, UnicodeDecodeError, ValueError) as err:  # a part in utf-7, an unknown charset…
+        return web.Response(status=400, text="<!DOCTYPE html><title>Bad form</title><p>The form could not be "
+                            f"read: {html.escape(str(err)[:200])}.</p>", content_type="text/html")
     state = decode_state(store, str(form.get("state", "")))
     value = form.get("value")
     if state is None:
         return web.Response(status=400, text="<!DOCTYPE html><title>Bad page state</title>"
                             "<p>The page state was tampered with: reload the form.</p>", content_type="text/html")
-    if not isinstance(value, str) or len(value) > MAX_VALUE:
-        return web.Response(status=400, text="<!DOCTYPE html><title>Bad value</title><p>Value too long.</p>",
-                            content_type="text/html")
+    if not isinstance(value, str) or len(value) > MAX_VALUE or not _text(value):
+        return web.Response(status=400, text="<!DOCTYPE html><title>Bad value</title><p>The value must be text "
+                            f"of at most {MAX_VALUE} characters.</p>", content_type="text/html")
     _set(request, store, value)
     return page(store, f"Saved. {store.edits} edits so far.")

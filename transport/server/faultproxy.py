@@ -70,7 +70,9 @@ def check_number(value: object, what: str, low: float, high: float) -> float:
 
 
 def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", ""):
+    """Whether listening on ``host`` keeps to this machine. An empty host is every address (aiohttp and
+    asyncio bind all interfaces for it), so it is not."""
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -73,8 +73,36 @@ async def create_proxy(request: web.Request) -> web.Response:
         await proxy.set_enabled(proxy.want_enabled)
     except OSError as exc:
         return _error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
+    loop = _loop(proxy, request.app[PROXIES])
+    if loop is not None:
+        await proxy.close()
+        return _error(400, f"the upstream {proxy.upstream} leads back to this proxy ({loop}): each connection "
+                           "would open another, without end")
     request.app[PROXIES][name] = proxy
     return web.json_response(proxy.to_json(), status=201)
+
+
+def _address(host: str, port: int) -> tuple[str, int]:
+    """Where a connection to ``host:port`` lands, for the lab's own listeners (loopback and every-address
+    listeners are one place)."""
+    wild = host in ("", "0.0.0.0", "::") or is_loopback_host(host)
+    return ("*" if wild else host.lower(), port)
+
+
+def _loop(new: Proxy, proxies: dict[str, Proxy]) -> str | None:
+    """The chain of the lab's proxies ``new``'s upstream leads through, when it comes back to ``new``."""
+    listening = {_address(p.host, p.port): p for p in [*proxies.values(), new]}
+    chain = [new.name]
+    at = _address(new.up_host, new.up_port)
+    for _ in range(len(listening) + 1):
+        hop = listening.get(at)
+        if hop is None:
+            return None
+        chain.append(hop.name)
+        if hop is new:
+            return " → ".join(chain)
+        at = _address(hop.up_host, hop.up_port)
+    return " → ".join(chain)
 
 
 async def get_proxy(request: web.Request) -> web.Response:
@@ -132,7 +160,10 @@ async def get_toxic(request: web.Request) -> web.Response:
 async def update_toxic(request: web.Request) -> web.Response:
     proxy, toxic = _toxic(request)
     body = await _body(request)
-    merged = {**toxic.to_json(), **body, "attributes": {**toxic.attributes, **(body.get("attributes") or {})}}
+    attributes = body.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        return _error(400, '"attributes" must be an object, like {"latency": 100}')
+    merged = {**toxic.to_json(), **body, "attributes": {**toxic.attributes, **attributes}}
     try:
         updated = Toxic.from_json(merged)
     except ToxicError as exc:
