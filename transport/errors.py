@@ -27,11 +27,13 @@ import ssl
 
 
 def one_line(text: str, limit: int = 400) -> str:
-    """``text`` as one printable line: control characters escaped, runs of whitespace one space, at most
+    """``text`` as one printable line: control and format characters escaped (as Python's ``repr`` finds
+    them unprintable: U+202E, U+200B…), runs of whitespace one space, at most
     ``limit`` characters (a server's garbage must not reach a terminal or a status bar raw)."""
     out = " ".join(text.split())
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in out):
-        out = "".join(c if not (ord(c) < 32 or 127 <= ord(c) < 160) else f"\\x{ord(c):02x}" for c in out)
+    if not out.isprintable():  # control characters, and format ones (U+202E turns the line around)
+        out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+                      if ord(c) < 0x10000 else f"\\U{ord(c):08x}" for c in out)
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 

@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import logging
+import math
 import sys
 from typing import Callable, NoReturn, TextIO
 
@@ -89,6 +90,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--attach", default=None, metavar="HOST:PORT",
                    help="browser: watch a Chrome started with --remote-debugging-port instead of starting one")
     args = p.parse_args(argv)
+    for name in ("timeout", "interval", "max_delay", "open_timeout", "poll_interval", "hold", "idle_timeout"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            p.error(f"--{name.replace('_', '-')} must be a finite number of seconds, not {value}")
     if args.count is not None and args.count < 1:
         p.error("--count must be >= 1")
     if args.timeout is not None and args.timeout <= 0:
@@ -118,7 +123,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         except RuleError as exc:
             p.error(str(exc))
     if args.transport == "browser":
-        if split_url(args.url)[0].scheme.lower() not in ("http", "https", "file"):
+        try:
+            scheme = split_url(args.url)[0].scheme.lower()
+            if args.attach:
+                split_url("http://" + args.attach)
+        except ValueError as exc:
+            p.error(str(exc))
+        if scheme not in ("http", "https", "file"):
             p.error("--transport browser opens a page: an http(s):// URL")
         return args
     try:

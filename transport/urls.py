@@ -45,5 +45,7 @@ def split_url(url: str) -> tuple[SplitResult, int | None]:
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"Invalid URL {url!r}: the port is not a number from 0 to 65535.") from None
+        raise ValueError(f"Invalid URL {url!r}: the port is not a number from 1 to 65535.") from None
+    if port == 0:  # urlsplit says 0, and a client library would take it as "no port": the scheme's default
+        raise ValueError(f"Invalid URL {url!r}: port 0 is not a port a server listens on (1 to 65535).")
     return parts, port

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT, free_port
 
 PROBE_NO_QT = ("import sys, main\n"
@@ -127,3 +129,40 @@ def test_a_reader_that_goes_away_ends_the_probe_quietly(lab):
     proc.stdout.close()
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 141 and b"Traceback" not in err and b"Exception ignored" not in err
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["ws://127.0.0.1:0/"], "port 0 is not a port a server listens on"),
+    (["--transport", "browser", "http://127.0.0.1:99999/"], "the port is not a number from 1 to 65535"),
+    (["--transport", "browser", "http://[::1"], "it cannot be parsed"),
+    (["--poll-interval", "nan", "http://127.0.0.1:1/"], "--poll-interval must be a finite number"),
+    (["--interval", "nan", "ws://127.0.0.1:1/"], "--interval must be a finite number"),
+    (["--timeout", "nan", "ws://127.0.0.1:1/"], "--timeout must be a finite number"),
+])
+def test_a_bad_argument_is_one_sentence_and_exit_2_never_a_traceback(argv, said, capsys):
+    from transport.probe import parse_args
+
+    with pytest.raises(SystemExit) as exited:
+        parse_args(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["http://[::1"], "it cannot be parsed"),
+    (["--duration", "nan", "http://127.0.0.1:1/"], "--duration must be a finite number"),
+    (["--spawn-rate", "nan", "http://127.0.0.1:1/"], "--spawn-rate must be a finite number"),
+])
+def test_a_bad_storm_argument_is_one_sentence_and_exit_2(argv, said, capsys):
+    from transport.loadtest.cli import parse_args
+
+    with pytest.raises(SystemExit) as exited:
+        parse_args(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and said in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_close_reason_with_format_characters_never_reaches_the_terminal_raw():
+    from transport.errors import one_line
+
+    assert one_line("bye \u202eevil\u200b\x1b[2J") == "bye \\u202eevil\\u200b\\x1b[2J"

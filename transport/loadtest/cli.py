@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import sys
@@ -26,6 +27,7 @@ from ..errors import DuplexError
 from ..lab_admin import admin_call, post_fault
 from ..registry import PROBE_NAMES, by_probe_name
 from ..sequence import RuleError, parse_resume, parse_seq
+from ..urls import split_url
 from .control import endpoint, locust_missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +73,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
                    help="one more argument for Locust, as is (repeatable)")
     args = p.parse_args(argv)
+    for name in ("spawn_rate", "duration", "restart_at", "down", "reset_peer_at", "evict_history_at",
+                 "poll_interval"):
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            p.error(f"--{name.replace('_', '-')} must be a finite number, not {value}")
     if args.users < 1 or args.spawn_rate <= 0 or args.duration <= 0 or args.workers < 0:
         p.error("need --users >= 1, --spawn-rate > 0, --duration > 0 and --workers >= 0")
     if args.reset_peer_at is not None:
@@ -83,7 +90,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parse_resume(args.resume, PROBE_NAMES.get(args.transport, args.transport))
     except RuleError as exc:
         p.error(str(exc))
-    parts = urlsplit(args.url)
+    try:
+        parts = split_url(args.url)[0]
+    except ValueError as exc:
+        p.error(str(exc))
     if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
         p.error(f"{args.url!r} is not an http(s):// or ws(s):// URL")
     return args
