@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from tests.helpers import start_lab, wait_until
 from transport.server import ServerConfig, create_app
-from transport.server.keys import FEED
+from transport.server.keys import FEED, STREAMS
 
 BIG = "x" * 64_000
 
@@ -62,11 +62,49 @@ async def test_a_client_that_stops_reading_is_ended(path, bound, caplog):
         await server.close()
 
 
+async def silent_chat(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Asks for a long streamed chat answer, reads the head, then never reads again."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = b'{"messages": [{"role": "user", "content": "hi"}], "stream": true, "tokens": 100000, "pace_ms": 0}'
+    writer.write(f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
+                 f"application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+    await writer.drain()
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    return reader, writer
+
+
+async def silent_socketio(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A Socket.IO client on WebSocket that connects to "/" and never reads again."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    await writer.drain()
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    writer.write(b"\x81\x82abcd" + bytes(b ^ m for b, m in zip(b"40", b"abcd")))  # a masked text frame "40"
+    await writer.drain()
+    return reader, writer
+
+
+async def test_a_chat_reader_that_stops_reading_is_cut_after_the_write_timeout():
+    server = TestServer(create_app(ServerConfig(rate=0, write_timeout=0.5)), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        _reader, writer = await silent_chat(server.port)
+        streams = server.app[STREAMS]
+        await wait_until(lambda: len(streams) == 1, 5, "the chat answer streaming")
+        await wait_until(lambda: not streams, 10, "the silent chat reader cut")
+        writer.close()
+    finally:
+        await server.close()
+
+
 def test_sigterm_ends_the_lab_within_2_s_with_stuck_clients():
     async def scenario() -> float:
         lab = start_lab(rate=0)
         try:
             clients = [await silent_client(lab.port, p) for p in ("/sse", "/api/stream", "/sse")]
+            clients += [await silent_chat(lab.port), await silent_socketio(lab.port), await silent_socketio(lab.port)]
             async with aiohttp.ClientSession() as http:
                 for _ in range(40):  # ~20 MB towards clients that do not read
                     async with http.post(lab.url + "/api/messages", json={"body": "y" * 500_000}) as resp:

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from .bodies import BadInput, read_json
+from .keys import CONFIG, STREAMS
 
 ANSWER = ("Short polling asks again and again; long polling waits for an answer; a stream keeps one response "
           "open; Server-Sent Events name and number what they send; a WebSocket talks both ways on one "
@@ -125,16 +126,53 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no"})
     await resp.prepare(request)
-    await resp.write(f"data: {chunk(ident, created, '', model=model, role=True, usage=include_usage)}\n\n".encode())
+    handle = _Stream(request)
+    request.app[STREAMS].add(handle)  # the lab's end of streams (a shutdown, a restart) cuts it too
+    try:
+        await _answer(request, resp, ident, created, model, words, finish, include_usage, usage, pace)
+    except (ConnectionResetError, asyncio.TimeoutError):
+        handle.stop_streaming()
+    finally:
+        request.app[STREAMS].discard(handle)
+    return resp
+
+
+class _Stream:
+    """A chat answer being streamed, as the lab's end of streams sees it."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+
+    def is_connected(self) -> bool:
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
+
+    def stop_streaming(self) -> None:
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
+
+async def _answer(request: web.Request, resp: web.StreamResponse, ident: str, created: int, model: str,
+                  words: list[str], finish: str, include_usage: bool, usage: dict[str, Any], pace: float) -> None:
+    """The answer's chunks, each write bounded: a reader that stops reading is cut after the lab's write
+    timeout (the bytes waiting for it stay within the socket's buffers), not held open."""
+    limit = request.app[CONFIG].write_timeout
+
+    async def send(text: str) -> None:
+        await asyncio.wait_for(resp.write(text.encode()), limit)
+
+    await send(f"data: {chunk(ident, created, '', model=model, role=True, usage=include_usage)}\n\n")
     for word in words:
         if pace:
             await asyncio.sleep(pace)  # the pace of the canned answer's tokens (the point of the endpoint)
-        await resp.write(f"data: {chunk(ident, created, word, model=model, usage=include_usage)}\n\n".encode())
-    await resp.write(f"data: {chunk(ident, created, None, finish, model=model, usage=include_usage)}\n\n".encode())
+        await send(f"data: {chunk(ident, created, word, model=model, usage=include_usage)}\n\n")
+    await send(f"data: {chunk(ident, created, None, finish, model=model, usage=include_usage)}\n\n")
     if include_usage:
         last = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [],
                 "usage": usage}
-        await resp.write(f"data: {json.dumps(last, separators=(',', ':'))}\n\n".encode())
-    await resp.write(b"data: [DONE]\n\n")
-    await resp.write_eof()
-    return resp
+        await send(f"data: {json.dumps(last, separators=(',', ':'))}\n\n")
+    await send("data: [DONE]\n\n")
+    await asyncio.wait_for(resp.write_eof(), limit)

@@ -22,6 +22,7 @@ FEED = web.AppKey("feed", Feed)
 SOCKETIO: web.AppKey[Any] = web.AppKey("socketio")  # the python-socketio server at /socket.io/
 BACKPLANE: web.AppKey[Any] = web.AppKey("backplane")  # cluster mode: the feed on Redis (backplane.py)
 SOCKETIO_CLIENTS: web.AppKey[dict] = web.AppKey("socketio_clients")  # connected Socket.IO clients (sid → pump)
+SOCKETIO_REQUESTS: web.AppKey[dict[int, web.Request]] = web.AppKey("socketio_requests")  # Engine.IO requests running now
 WEBSOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("websockets")  # each removes itself
 # Open SSE responses, so a fault or shutdown can end them.
 STREAMS: web.AppKey[set[Any]] = web.AppKey("streams")  # each removes itself when it ends

@@ -37,7 +37,7 @@ from aiohttp import web
 
 from .bodies import BadInput, check, publish_client_message
 from .feed import Feed, Gap, Subscription
-from .keys import BACKPLANE, CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, Handler
+from .keys import BACKPLANE, CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, SOCKETIO_REQUESTS, Handler
 from .origin import origin_allowed
 from .passthrough import answered
 
@@ -95,6 +95,7 @@ def attach(app: web.Application) -> None:
                       engineio_logger=False)
     sio.attach(app, socketio_path="socket.io")
     app[SOCKETIO] = sio
+    app[SOCKETIO_REQUESTS] = {}
     pumps: dict[str, tuple[asyncio.Task[None], Subscription]] = {}
     app[SOCKETIO_CLIENTS] = pumps  # the Server tab counts them
 
@@ -138,6 +139,9 @@ def attach(app: web.Application) -> None:
     async def stop(_app: web.Application) -> None:
         for task, _sub in list(pumps.values()):
             task.cancel()
+        for request in list(app[SOCKETIO_REQUESTS].values()):  # within the lab's 2 s, whatever the clients do
+            if request.transport is not None:
+                request.transport.abort()
         await sio.shutdown()
 
     app.on_shutdown.append(stop)
@@ -218,11 +222,17 @@ async def cut(sio: socketio.AsyncServer, eio_sid: str, why: str) -> None:
 
 
 async def _session_over(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An Engine.IO request, known to the lab while it runs (a shutdown cuts what python-engineio would
+    hold: a WebSocket writing to a client that does not read); one for a session that ended is a 400."""
+    running = request.app[SOCKETIO_REQUESTS]
+    running[id(request)] = request  # a Request is a mapping: not hashable
     try:
         return await handler(request)
     except KeyError:  # python-engineio's "Session is disconnected": the client asked after its end
         return web.json_response({"error": "this Engine.IO session is over: start a new one (a handshake "
                                            "without sid)"}, status=400)
+    finally:
+        running.pop(id(request), None)
 
 
 @web.middleware
