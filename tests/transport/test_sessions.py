@@ -232,3 +232,20 @@ async def test_session_settings_change_renewal_and_timeouts_at_runtime(client):
     bad = await client.post("/_admin/faults", json={"action": "session_settings", "renew": "sometimes"},
                             headers=auth)
     assert bad.status == 400
+
+
+async def test_logins_past_the_lab_s_bound_are_a_503_with_the_reason_and_a_logout_makes_room():
+    app = create_app(ServerConfig(rate=0))
+    app[SESSIONS].max_sessions = 3
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        cookies = []
+        for user in ("a", "b", "c"):
+            resp = await c.post("/session/login", json={"user": user})
+            assert resp.status == 200
+            cookies.append(resp.cookies[COOKIE].value)
+            c.session.cookie_jar.clear()
+        resp = await c.post("/session/login", json={"user": "d"})
+        assert resp.status == 503 and "3 live sessions already" in (await resp.json())["error"]
+        assert (await c.post("/session/logout", cookies={COOKIE: cookies[0]})).status == 200
+        c.session.cookie_jar.clear()
+        assert (await c.post("/session/login", json={"user": "d"})).status == 200

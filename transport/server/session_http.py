@@ -26,7 +26,7 @@ from aiohttp import web
 
 from .bodies import read_json
 from .keys import BACKPLANE, BOUND, CONFIG, SESSIONS, VALUES, Handler
-from .sessions import COOKIE, QUERY, Session
+from .sessions import COOKIE, QUERY, Session, SessionsFull
 from .passthrough import answered
 
 log = logging.getLogger("duplex.server.sessions")
@@ -107,7 +107,10 @@ async def login_handler(request: web.Request) -> web.Response:
             end_bound(request.app, old)
         if backplane is not None:
             await backplane.end_session(old)
-    session = store.login(user.strip())
+    try:
+        session = store.login(user.strip())
+    except SessionsFull as full:
+        return _error(503, str(full))
     if backplane is not None:  # every worker can serve it
         await backplane.save_session(session.sid, session.user, session.created_wall, store.absolute)
     answer = {"ok": True, **store.describe(session)}

@@ -55,14 +55,23 @@ class SessionEvent:
     reason: str = ""
 
 
+MAX_SESSIONS = 1000  # live sessions on one lab: each may hold a value and its history (~41 KB)
+
+
+class SessionsFull(Exception):
+    """The lab holds as many live sessions as it keeps: a login waits for one to end."""
+
+
 class SessionStore:
     def __init__(self, idle: float = 60.0, absolute: float = 900.0, renew_background: bool = False,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 max_sessions: int = MAX_SESSIONS) -> None:
         if idle <= 0 or absolute <= 0:
             raise ValueError("idle and absolute timeouts must be > 0")
         self.idle = idle
         self.absolute = absolute
         self.renew_background = renew_background
+        self.max_sessions = max_sessions
         self._clock = clock
         self._wall = wall
         self._sessions: dict[str, Session] = {}
@@ -74,7 +83,11 @@ class SessionStore:
 
     # -- lifecycle -----------------------------------------------------------------
     def login(self, user: str) -> Session:
-        """A brand-new session (a new id every time: never the one presented)."""
+        """A brand-new session (a new id every time: never the one presented). SessionsFull when the lab
+        holds ``max_sessions`` live ones already (the sweeper ends expired ones every second)."""
+        if len(self._sessions) >= self.max_sessions:
+            raise SessionsFull(f"the lab holds {self.max_sessions:,} live sessions already (its bound): "
+                               "log one out, or wait for one to expire")
         now = self._clock()
         sid = secrets.token_urlsafe(32)
         session = Session(sid, user, now, now, self._wall())
