@@ -181,3 +181,71 @@ print(json.dumps({{"epoch": feed.epoch, "last": feed.last_seq, "error": feed.jou
     again = Feed(history=1000, journal=Journal(path, 1000))
     assert again.epoch != first["epoch"] and "ended" in again.journal.report.why
     assert again.since(150, epoch=first["epoch"])[1].reset  # resuming clients get a declared reset
+
+
+def start_on(path, keep=100):
+    return Feed(history=keep, journal=Journal(path, keep))
+
+
+def test_a_rewrite_that_fails_at_start_takes_a_new_numbering_and_ends_the_old_one(tmp_path):
+    path = tmp_path / "history.ndjson"
+    old = publish_and_close(path, 5)
+    (tmp_path / "history.ndjson.tmp").mkdir()  # where the rewrite goes: it cannot
+    again = start_on(path)
+    report = again.journal.report
+    assert again.epoch != old.epoch and report.epoch == "new" and "cannot be rewritten" in report.why
+    assert again.publish("t", "x").seq == 1 and again.journal.error
+    again.journal.close()
+    (tmp_path / "history.ndjson.tmp").rmdir()
+    third = start_on(path)  # the old file was marked ended: its numbering is never carried on again
+    assert third.epoch not in (old.epoch, again.epoch) and "ended" in third.journal.report.why
+    third.journal.close()
+
+
+def test_a_compaction_that_fails_ends_the_numbering(tmp_path):
+    path = tmp_path / "history.ndjson"
+    feed = start_on(path, keep=5)
+    (tmp_path / "history.ndjson.tmp").mkdir()
+    for i in range(30):  # compactions are due at 10 lines: they fail
+        feed.publish("t", i)
+    assert feed.journal.error and feed.last_seq == 30  # the feed went on in memory
+    feed.journal.close()
+    (tmp_path / "history.ndjson.tmp").rmdir()
+    again = start_on(path)
+    assert again.epoch != feed.epoch and "ended" in again.journal.report.why
+    assert again.since(20, epoch=feed.epoch)[1].reset
+    again.journal.close()
+
+
+def test_a_second_lab_on_the_same_history_file_refuses_to_start(tmp_path):
+    from transport.server.journal import HistoryInUse
+
+    path = tmp_path / "history.ndjson"
+    first = start_on(path)
+    first.publish("t", 1)
+    with pytest.raises(HistoryInUse, match="another lab is using it"):
+        start_on(path)
+    first.journal.close()
+    assert start_on(path).epoch == first.epoch  # once it is free, the numbering goes on
+
+
+def test_a_line_edited_into_other_valid_json_ends_the_numbering(tmp_path):
+    path = tmp_path / "history.ndjson"
+    old = publish_and_close(path, 5)
+    lines = path.read_bytes().split(b"\n")
+    assert lines[3].startswith(b'{"seq":3') and b"\t" in lines[3]
+    lines[3] = lines[3].replace(b'"body":2', b'"body":666')  # still valid JSON, same seq
+    path.write_bytes(b"\n".join(lines))
+    again = start_on(path)
+    assert again.epoch != old.epoch and "line 4 is damaged" in again.journal.report.why
+    again.journal.close()
+
+
+def test_a_file_of_the_earlier_format_without_checksums_is_read_as_before(tmp_path):
+    path = tmp_path / "history.ndjson"
+    head = '{"epoch":"e1","first":"00000000000000000001","published":"00000000000000000002"}\n'
+    path.write_text(head + '{"seq":1,"ts":1,"topic":"t","body":1}\n{"seq":2,"ts":2,"topic":"t","body":2}\n')
+    again = start_on(path)
+    assert again.epoch == "e1" and again.last_seq == 2
+    again.journal.close()
+    assert '"sum":"crc32"' in path.read_text().splitlines()[0]  # rewritten in the current format

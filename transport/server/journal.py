@@ -19,14 +19,28 @@ last seq written. So on start:
   nothing more could be appended.
 
 The last ``keep`` lines are kept; the file is compacted (rewritten) whenever it holds twice that.
+
+And (issue 27):
+
+- each line ends with a tab and a CRC-32 of the epoch and the line (hex): a line edited into other valid
+  JSON, or copied from another file, is damage (a new epoch), not a different message under an old seq.
+  The head says so (``"sum":"crc32"``); a file of an earlier version, without it, is read as before;
+- a rewrite (at start, or a compaction) that fails leaves the old file and its descriptors in place, so
+  its head is marked *ended*; a rewrite that fails at start also takes a new numbering for this run
+  (the old file may not even take the mark: an immutable file);
+- the file is locked (``flock`` on ``<file>.lock``) by the lab that uses it: a second lab on the same
+  history file refuses to start, with one sentence.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import json
 import logging
 import os
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +65,15 @@ class LoadReport:
         return {"loaded": self.loaded, "skipped": self.skipped, "epoch": self.epoch, "why": self.why}
 
 
+class HistoryInUse(OSError):
+    """Another lab holds the history file."""
+
+
 class Journal:
     def __init__(self, path: str | os.PathLike, keep: int) -> None:
         self.path = Path(path)
         self.keep = keep
+        self._lock: int | None = None  # <file>.lock, held while the lab uses the file
         self._fd: int | None = None  # appends
         self._head_fd: int | None = None  # the head, rewritten in place
         self._epoch = ""
@@ -70,6 +89,8 @@ class Journal:
         """The numbering to go on with (``epoch`` unless the file's can be carried on), the kept messages
         as (seq, ts, topic, body, text), oldest first, and the last seq of the numbering; the file is
         rewritten with them."""
+        self._take_lock()
+        fresh = epoch
         kept: deque[tuple[int, int, str, object, str]] = deque(maxlen=self.keep)
         report = self.report
         last = 0
@@ -86,8 +107,42 @@ class Journal:
         try:
             self.rewrite((m[4] for m in kept), epoch, kept[0][0] if kept else last + 1, last)
         except OSError as exc:
+            if report.epoch == "kept":  # the file could not take this run's numbers: never go on in its numbering
+                self._mark_ended_at_start(epoch)
+                epoch, kept, last = fresh, deque(maxlen=self.keep), 0
+                report.epoch, report.loaded = "new", 0
+                report.why = f"the history file cannot be rewritten ({exc.strerror or exc}): a new numbering"
             self._broken(exc)
         return epoch, list(kept), last
+
+    def _take_lock(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise HistoryInUse(errno.EBUSY, "another lab is using it (two labs on one history file would "
+                                                "number different messages alike)") from None
+            raise
+        self._lock = fd
+
+    def _mark_ended_at_start(self, epoch: str) -> None:
+        """The old file's head, marked ended in place (best effort: an immutable file refuses even that)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY)
+        except OSError:
+            return
+        try:
+            with self.path.open("rb") as f:
+                head = _parse_head(f.readline(MAX_LINE))
+            if head is not None:
+                os.pwrite(fd, _head(head[0], head[1], ENDED, summed=head[3]), 0)
+        except OSError as again:
+            log.error("could not mark the history file's numbering as ended: %s", again)
+        finally:
+            os.close(fd)
 
     def _read(self, epoch: str) -> tuple[str, deque[tuple[int, int, str, object, str]], int, LoadReport]:
         kept: deque[tuple[int, int, str, object, str]] = deque(maxlen=self.keep)
@@ -97,14 +152,14 @@ class Journal:
             if head is None:
                 report.why = "its first line names no numbering"
                 return epoch, kept, 0, report
-            named, first, published = head
+            named, first, published, summed = head
             if published >= ENDED:
                 report.why = "its numbering was ended (a write had failed)"
                 return epoch, kept, 0, report
             raws = f.readlines()
         last = first - 1 if first else None  # an earlier version's file: no first, trusted as before
         for i, raw in enumerate(raws):
-            item = _parse_line(raw)
+            item = _parse_line(raw, named if summed else None)
             if item is None:
                 report.skipped += 1
                 if i == len(raws) - 1 and not raw.endswith(b"\n"):
@@ -126,10 +181,9 @@ class Journal:
     # -- writing -------------------------------------------------------------------------------
     def rewrite(self, texts: Iterable[str], epoch: str, first: int, published: int) -> None:
         """Replace the file with the numbering's head and ``texts`` (atomically); append from there on.
-        Raises OSError when it cannot (the caller marks the journal broken)."""
-        self.close()
-        self._pending.clear()  # ``texts`` hold every kept message, those not yet written among them
-        self._epoch, self._first = epoch, first
+        Raises OSError when it cannot (the caller marks the journal broken): the old file and its
+        descriptors stay as they were until the new one is in place, so its head can still be marked."""
+        self.flush()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         n = 0
@@ -137,15 +191,31 @@ class Journal:
             with tmp.open("wb") as f:
                 f.write(_head(epoch, first, published))
                 for text in texts:
-                    f.write(text.encode() + b"\n")
+                    f.write(_line(epoch, text))
                     n += 1
+            fd = os.open(tmp, os.O_WRONLY | os.O_APPEND)
+            try:
+                head_fd = os.open(tmp, os.O_WRONLY)
+            except OSError:
+                os.close(fd)
+                raise
+            try:
+                os.replace(tmp, self.path)
+            except OSError:
+                os.close(fd)
+                os.close(head_fd)
+                raise
         except OSError:
-            tmp.unlink(missing_ok=True)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
             raise
-        os.replace(tmp, self.path)
+        self._close_fds()
+        self._pending.clear()  # ``texts`` held every kept message, those not yet written among them
+        self._epoch, self._first = epoch, first
         self._lines = n
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self._head_fd = os.open(self.path, os.O_WRONLY)
+        self._fd, self._head_fd = fd, head_fd
 
     def append(self, seq: int, text: str) -> None:
         """Queue a line; it is written at the end of this loop iteration (at once without a loop)."""
@@ -162,7 +232,8 @@ class Journal:
         if not self._pending or self._fd is None or self._head_fd is None:
             return
         pending, self._pending = self._pending, []
-        data = "".join(text + "\n" for _seq, text in pending).encode()
+        epoch = self._epoch
+        data = b"".join(_line(epoch, text) for _seq, text in pending)
         try:
             written = os.write(self._fd, data)
             if written != len(data):
@@ -204,6 +275,13 @@ class Journal:
     def close(self) -> None:
         if self._fd is not None:
             self.flush()
+        self._close_fds()
+        if self._lock is not None:
+            os.close(self._lock)  # the lock goes with it
+            self._lock = None
+
+    def _close_fds(self) -> None:
+        if self._fd is not None:
             os.close(self._fd)
             self._fd = None
         if self._head_fd is not None:
@@ -211,13 +289,27 @@ class Journal:
             self._head_fd = None
 
 
-def _head(epoch: str, first: int, published: int) -> bytes:
-    return (json.dumps({"epoch": epoch, "first": f"{first:020d}", "published": f"{published:020d}"},
-                       separators=(",", ":")) + "\n").encode()
+def _head(epoch: str, first: int, published: int, summed: bool = True) -> bytes:
+    fields = {"epoch": epoch, "first": f"{first:020d}", "published": f"{published:020d}"}
+    if summed:
+        fields["sum"] = "crc32"
+    return (json.dumps(fields, separators=(",", ":")) + "\n").encode()
 
 
-def _parse_head(raw: bytes) -> tuple[str, int, int] | None:
-    """(epoch, first, published); first 0 for a file of an earlier version (no counts: trusted)."""
+def _sum(epoch: str, data: bytes) -> str:
+    return f"{zlib.crc32(data, zlib.crc32(epoch.encode())):08x}"
+
+
+def _line(epoch: str, text: str) -> bytes:
+    """A message's line: its envelope, a tab, the CRC-32 of the epoch and the envelope (JSON text never
+    holds a raw tab)."""
+    data = text.encode()
+    return data + b"\t" + _sum(epoch, data).encode() + b"\n"
+
+
+def _parse_head(raw: bytes) -> tuple[str, int, int, bool] | None:
+    """(epoch, first, published, summed); first 0 for a file of an earlier version (no counts: trusted);
+    summed: its lines carry checksums (every line must)."""
     if not raw.endswith(b"\n"):
         return None
     try:
@@ -229,14 +321,21 @@ def _parse_head(raw: bytes) -> tuple[str, int, int] | None:
     first, published = obj.get("first", "0"), obj.get("published", "0")
     if not (isinstance(first, str) and first.isdigit() and isinstance(published, str) and published.isdigit()):
         return None
-    return obj["epoch"][:64], int(first), int(published)
+    return obj["epoch"][:64], int(first), int(published), obj.get("sum") == "crc32"
 
 
-def _parse_line(raw: bytes) -> tuple[int, int, str, object, str] | None:
+def _parse_line(raw: bytes, epoch: str | None) -> tuple[int, int, str, object, str] | None:
+    """A line's message, or None when it is damaged (with ``epoch``: its checksum must match)."""
     if len(raw) > MAX_LINE or not raw.endswith(b"\n"):
         return None
+    body = raw[:-1]
+    if epoch is not None:
+        data, tab, summed = body.rpartition(b"\t")
+        if not tab or summed.decode("ascii", "replace") != _sum(epoch, data):
+            return None
+        body = data
     try:
-        text = raw[:-1].decode()
+        text = body.decode()
         obj = json.loads(text)
     except (UnicodeDecodeError, ValueError):
         return None
