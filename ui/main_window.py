@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.server_tab.clusterRequested.connect(self._on_server_tab_cluster_requested)
         self.server_tab.workerActionRequested.connect(self._on_server_tab_worker_action)
         self.monitor.workersViewed.connect(self.server_tab.show_workers)
+        self.monitor.redisChanged.connect(self._on_redis_changed)
         self.lab.clusterChanged.connect(lambda workers: setattr(self.monitor, "workers", list(workers)))
         self.server_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.server_tab, text))
         self.browser_tab.agreement.faultMarked.connect(self.mark_everywhere)
@@ -220,6 +221,13 @@ class MainWindow(QMainWindow):
         """Each tab routed through a fault proxy: how to apply a network fault on it once."""
         return [tab.controller.faults.apply_once for tab in self.transport_tabs
                 if tab.controller.faults.route.routed]
+
+    def _on_redis_changed(self, said: str) -> None:
+        """The cluster's Redis stopped answering (its clients go silent: say why, in every timeline) or is
+        back (the workers take a new numbering if it came back empty: the clients' resumes say so)."""
+        self.mark_everywhere(f"{said}: the cluster's feed and shared sessions wait for it" if said else
+                             "Redis answers again: the cluster's feed goes on (a Redis that came back empty means "
+                             "a new numbering, declared to resuming clients)")
 
     def mark_everywhere(self, text: str) -> None:
         """A fault that touches every transport: a marker row in every timeline, the status bar, the log."""

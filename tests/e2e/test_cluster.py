@@ -225,3 +225,55 @@ async def _me(session: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
             body = None
         reason = body.get("reason", "") if isinstance(body, dict) else ""
         return resp.status, str(reason), resp.headers.get(WORKER_HEADER, "?").split("/")[0]
+
+
+def redis_pid(port: int) -> int:
+    """The Redis the cluster started, by the port it serves (its command line says it)."""
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if cmd and b"redis-server" in cmd[0] and f":{port}".encode() in b" ".join(cmd):
+                return int(pid)
+    raise AssertionError(f"no redis-server on port {port}")
+
+
+@pytest.mark.timeout(90)
+async def test_redis_killed_is_a_503_with_the_reason_then_restarted_under_a_new_numbering():
+    c = ClusterProcess("2", "--rate", "0")
+    try:
+        port = int(c.info["redis"].rsplit(":", 1)[1].split("/")[0])
+        async with aiohttp.ClientSession() as http:
+            async with http.post(c.url + "/api/messages", json={"body": "before"}) as r:
+                assert r.status == 200, await r.text()
+            async with http.get(c.url + "/api/poll?after=0") as r:
+                old_epoch = r.headers["Duplex-Epoch"]
+            os.kill(redis_pid(port), 9)
+            # while it is down: one sentence, not "500 Server got itself in trouble"
+            async def refused():
+                async with http.post(c.url + "/api/messages", json={"body": "during"}) as r:
+                    return r.status, await r.json(content_type=None)
+            status, said = await wait_until_answered(refused, lambda a: a[0] == 503, 10, "a 503 while Redis is down")
+            assert "does not answer" in said["error"] and "until Redis is back" in said["error"]
+            # the supervisor restarts it, and says so
+            line = json.loads(await asyncio.to_thread(read_line, c.proc.stdout, 20))
+            assert line["action"] == "redis" and "restarted" in line["said"], line
+
+            async def published():
+                async with http.post(c.url + "/api/messages", json={"body": "after"}) as r:
+                    return r.status, await r.json(content_type=None)
+            status, answer = await wait_until_answered(published, lambda a: a[0] == 200, 20, "publishing again")
+            # a new numbering on every worker (each takes it when its reader is back): a client resuming from
+            # the old one is told, not handed old seqs numbered again
+            async def resumed():
+                async with http.get(c.url + "/api/poll?after=1", headers={"Duplex-Epoch": old_epoch}) as r:
+                    return r.headers.get("Duplex-Epoch"), await r.json(content_type=None)
+            for _ in range(4):  # each worker, whichever the balancer picks
+                epoch, items = await wait_until_answered(resumed, lambda a: a[0] not in (None, old_epoch), 10,
+                                                         "a poll under the new numbering")
+                gap = next(i for i in items if i.get("control") == "gap")
+                assert gap["reset"] is True and all(i.get("body") != "before" for i in items), items
+    finally:
+        c.stop()

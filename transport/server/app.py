@@ -23,7 +23,7 @@ from .feed import Feed, Ticker
 from .journal import Journal
 from .ajax import (same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
-from .backplane import Backplane
+from .backplane import Backplane, redis_down
 from .keys import (BACKPLANE, BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, TICKER,
                    VALUES, WEBSOCKETS, Handler)
 from .session_http import (end_bound, login_handler, logout_handler, me_handler, new_bound, session_middleware,
@@ -90,6 +90,14 @@ async def watch_writers(app: web.Application) -> None:
         feed.check_writers(interval, limit)
 
 
+def _renumbered(app: web.Application, epoch: str) -> None:
+    """The numbering changed under the clients: every connection ends, so that each resumes and gets the
+    declared reset (a live one would otherwise wait for seqs past the old numbering's)."""
+    app[FEED].stop_all()
+    end_streams(app)
+    app[TASKS].add(asyncio.ensure_future(close_websockets(app, 1012, f"the feed's numbering changed to {epoch}")))
+
+
 def _ended_elsewhere(app: web.Application, sid: str) -> None:
     """Another worker ended a shared session: here too (its connections on this worker end with it)."""
     if app[SESSIONS].logout(sid):
@@ -103,6 +111,7 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
     if cfg.redis_url:  # cluster mode: the feed is the stream on Redis, its ticker on one worker at a time
         backplane = app[BACKPLANE] = Backplane(cfg.redis_url, app[FEED], cfg.worker_id)
         backplane.on_session_ended = lambda sid: _ended_elsewhere(app, sid)
+        backplane.on_renumbered = lambda epoch: _renumbered(app, epoch)
         await backplane.start(rate=cfg.rate if cfg.rate > 0 else None)
     else:
         ticker = app[TICKER] = Ticker(app[FEED], cfg.rate)
@@ -161,7 +170,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app = web.Application(client_max_size=cfg.max_msg_size,
                           middlewares=[count_requests, check_host, bad_input, admin_guard, same_origin_posts,
                                        socketio_origin, session_middleware]
-                          + ([catch_up] if cfg.redis_url else []))
+                          + ([catch_up, redis_down] if cfg.redis_url else []))
     app[CONFIG] = cfg
     app[FEED] = Feed(cfg.history, journal=Journal(cfg.history_file, cfg.history) if cfg.history_file else None,
                      history_bytes=cfg.history_bytes, max_message=cfg.max_msg_size + ENVELOPE_ALLOWANCE)

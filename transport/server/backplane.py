@@ -8,6 +8,13 @@ message to that worker's clients and keeps the history ``Last-Event-ID`` / ``?af
 the numbering's epoch is a key beside it. A client that lands on another worker resumes from the
 same seqs, with nothing lost.
 
+**The numbering lives with the stream**: the epoch is a key in the same Redis, and the publish script
+refuses to number under any other. A Redis that comes back without the stream (restarted empty, or
+flushed) has no epoch: the first worker to notice (a publish refused, or its reader reconnecting) names
+a new one, and every worker takes it — its history dropped, its clients' connections ended, so that they
+resume and get a declared reset instead of old seqs numbered again. While Redis is down, requests that
+need it answer 503 with the reason (``redis_down``), and the stats say so.
+
 The demo ticker runs on one worker at a time: the holder of a short lease in Redis, renewed while it
 lives (a killed worker's lease runs out and another takes the feed over). Its rate is a key, so the
 admin action ``rate`` works on whichever worker it reaches.
@@ -22,9 +29,11 @@ import time
 from typing import Any, AsyncIterator, Callable
 
 import redis.asyncio as aioredis
+from aiohttp import web
 
 from ..envelope import envelope_fields
 from .feed import TOPICS, Feed, Message, MessageTooLarge, demo_body, new_epoch, utf8_size
+from .keys import BACKPLANE, Handler
 
 log = logging.getLogger("duplex.server.cluster")
 
@@ -39,20 +48,28 @@ READ_COUNT = 2000
 CATCH_UP_S = 2.0  # how long a resume waits for this worker to have read a seq another one delivered
 MAX_ITEMS = 1000  # messages per script call (a burst goes in several)
 
-# KEYS: seq counter, stream. ARGV: n, ts, maxlen, then (topic as JSON, body as JSON) n times. The
-# envelope is written exactly as Feed._number writes it (compact JSON, keys in order).
+# KEYS: seq counter, stream, epoch. ARGV: n, ts, maxlen, the epoch the caller numbers in, then (topic as
+# JSON, body as JSON) n times. The envelope is written exactly as Feed._number writes it (compact JSON, keys
+# in order). Under another epoch (or none: Redis lost the stream) nothing is numbered.
 _PUBLISH = """
+if redis.call('GET', KEYS[3]) ~= ARGV[4] then
+  return redis.error_reply('EPOCH the numbering changed')
+end
 local n = tonumber(ARGV[1])
 local seqs = {}
 for i = 1, n do
   local seq = redis.call('INCR', KEYS[1])
-  local text = '{"seq":' .. seq .. ',"ts":' .. ARGV[2] .. ',"topic":' .. ARGV[2 + 2 * i] .. ',"body":'
-    .. ARGV[3 + 2 * i] .. '}'
+  local text = '{"seq":' .. seq .. ',"ts":' .. ARGV[2] .. ',"topic":' .. ARGV[3 + 2 * i] .. ',"body":'
+    .. ARGV[4 + 2 * i] .. '}'
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], seq .. '-1', 't', text)
   seqs[i] = seq
 end
 return seqs
 """
+
+
+class RedisDown(aioredis.ConnectionError):
+    """Redis does not answer: what needs it cannot be done now (a 503 with the reason)."""
 
 
 class Backplane:
@@ -66,6 +83,8 @@ class Backplane:
         self.leader = False
         self.rate = 0.0
         self.on_session_ended: Callable[[str], None] | None = None  # another worker ended a session
+        self.on_renumbered: Callable[[str], None] | None = None  # the numbering changed (Redis lost the stream)
+        self.down: str | None = None  # why Redis does not answer, while it does not
 
     # -- start / stop ------------------------------------------------------------------------
     async def start(self, rate: float | None = None) -> None:
@@ -116,22 +135,65 @@ class Backplane:
                     raise MessageTooLarge(size, self.feed.max_message)
                 args += [t, b]
                 parts.append((topic, t, b))
-            seqs = await self._script(keys=[SEQ, STREAM], args=args)
+            seqs = await self._numbered(args)
             for seq, (topic, t, b) in zip(seqs, parts):
                 text = f'{{"seq":{seq},"ts":{ts},"topic":{t},"body":{b}}}'
                 out.append(Message(int(seq), ts, topic, text, utf8_size(text)))
         return out
+
+    async def _numbered(self, args: list[Any]) -> Any:
+        """The publish script's seqs; under a numbering Redis no longer has, the new one is taken first."""
+        args = [*args[:3], self.feed.epoch, *args[3:]]
+        for attempt in (1, 2):
+            try:
+                return await self._script(keys=[SEQ, STREAM, EPOCH], args=args)
+            except aioredis.ResponseError as exc:
+                if "EPOCH" not in str(exc) or attempt == 2:
+                    raise
+            except (aioredis.RedisError, OSError) as exc:
+                self._went_down(exc)
+                raise RedisDown(self.down or str(exc)) from None
+            await self.check_epoch()
+            args[3] = self.feed.epoch
+        raise AssertionError("unreachable")
+
+    def _went_down(self, exc: BaseException) -> None:
+        if self.down is None:
+            self.down = f"Redis at {self.url} does not answer ({exc or type(exc).__name__})"
+            log.error("%s: the cluster cannot number messages or share sessions until it is back", self.down)
+
+    async def check_epoch(self) -> None:
+        """Redis's numbering, taken if it is not this worker's: a Redis that lost the stream gets a new one
+        (the first worker to ask names it), and this worker starts over in it."""
+        r = self.redis
+        await r.set(EPOCH, new_epoch(), nx=True)
+        epoch = str(await r.get(EPOCH))
+        if epoch == self.feed.epoch:
+            return
+        log.error("the feed's numbering on Redis is %s, not %s (Redis lost the stream): starting over in it, "
+                  "clients resuming get a declared reset", epoch, self.feed.epoch)
+        self.feed.renumber(epoch, int(await r.get(SEQ) or 0))
+        self._last_id = "0-0"
+        if self.rate > 0:  # the ticker's rate went with the rest: the one it had (the ticker does it too)
+            await r.set(RATE, self.rate, nx=True)
+        if self.on_renumbered is not None:
+            self.on_renumbered(epoch)
 
     # -- reading -----------------------------------------------------------------------------
     async def _read_forever(self) -> None:
         r = self.redis
         while True:
             try:
+                if self.down is not None:  # back: is it the same Redis, with the same stream?
+                    await self.check_epoch()
                 got: Any = await r.xread({STREAM: self._last_id}, count=READ_COUNT, block=READ_BLOCK_MS)
             except (aioredis.RedisError, OSError) as exc:
-                log.warning("reading the feed from Redis failed (%s); again in a second", exc)
+                self._went_down(exc)
                 await asyncio.sleep(1.0)  # Redis gone a moment: a retry schedule, not a wait for a condition
                 continue
+            if self.down is not None:
+                log.warning("Redis at %s answers again", self.url)
+                self.down = None
             for _stream, entries in got or ():
                 msgs = [m for _id, fields in entries if (m := _message(fields.get("t", "")))]
                 if entries:
@@ -168,8 +230,12 @@ class Backplane:
                 try:
                     held = await r.set(LEADER, self.worker, nx=True, px=LEASE_MS) or \
                         (await r.get(LEADER) == self.worker and await r.pexpire(LEADER, LEASE_MS))
-                    new_rate = float(await r.get(RATE) or 0)
-                except (aioredis.RedisError, OSError):
+                    stored = await r.get(RATE)
+                    if stored is None and rate > 0:  # Redis came back without it: the rate the feed had
+                        await r.set(RATE, rate, nx=True)
+                    new_rate = float(stored) if stored is not None else rate
+                except (aioredis.RedisError, OSError) as exc:
+                    self._went_down(exc)
                     held, new_rate = False, rate
                 if held and (not self.leader or new_rate != rate):
                     start, n = loop.time(), 0  # a new schedule: a new leader, or a new rate
@@ -187,7 +253,8 @@ class Backplane:
                     await self.publish_many([(TOPICS[i % len(TOPICS)], demo_body(TOPICS[i % len(TOPICS)], i))
                                              for i in range(n + 1, due + 1)])
                 except (aioredis.RedisError, OSError) as exc:
-                    log.warning("publishing to Redis failed: %s", exc)
+                    self._went_down(exc)
+                    log.debug("publishing to Redis failed: %s", exc)
                 n = due
             await asyncio.sleep(max(0.005, min(start + n / rate - loop.time(), renew_at - loop.time())))
 
@@ -203,7 +270,8 @@ class Backplane:
             memory: Any = await self.redis.info("memory")
             clients: Any = await self.redis.info("clients")
         except (aioredis.RedisError, OSError) as exc:
-            return {"error": f"Redis did not answer: {exc}"}
+            self._went_down(exc)
+            return {"error": self.down, "redis_down": self.down, "redis": self.url}
         return {"stream_length": int(length), "redis_memory_bytes": int(memory.get("used_memory", 0)),
                 "redis_clients": int(clients.get("connected_clients", 0)), "ticker_here": self.leader,
                 "rate": self.rate, "redis": self.url}
@@ -262,6 +330,17 @@ class Backplane:
                     self.on_session_ended(str(action.get("sid", "")))
         finally:
             await pubsub.aclose()
+
+
+@web.middleware
+async def redis_down(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Cluster mode: a request that needed Redis while it is down is a 503 with the reason, not a 500."""
+    try:
+        return await handler(request)
+    except aioredis.RedisError as exc:
+        backplane = request.app.get(BACKPLANE)
+        why = (backplane.down if backplane is not None else None) or f"Redis does not answer ({exc})"
+        return web.json_response({"error": f"{why}: the cluster cannot do this until Redis is back"}, status=503)
 
 
 async def actions(pubsub: Any) -> AsyncIterator[dict[str, Any]]:

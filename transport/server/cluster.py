@@ -87,6 +87,7 @@ class Cluster:
     workers: list[Worker] = field(default_factory=list)
     _redis_proc: asyncio.subprocess.Process | None = None
     _haproxy: asyncio.subprocess.Process | None = None
+    _stopping: bool = False
 
     # -- start ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -98,13 +99,13 @@ class Cluster:
         await asyncio.gather(*(self._start_worker(w, first=i == 0) for i, w in enumerate(self.workers)))
         await self._start_haproxy()
 
-    async def _start_redis(self) -> None:
+    async def _start_redis(self, port: int | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ClusterError(REDIS_NOT_FOUND)
-        port = free_port()
+        port = port or free_port()
         data = self.folder / "redis"
-        data.mkdir()
+        data.mkdir(exist_ok=True)
         self._redis_proc = await asyncio.create_subprocess_exec(
             binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", str(data), "--protected-mode", "yes", "--daemonize", "no", "--loglevel", "warning",
@@ -125,6 +126,24 @@ class Cluster:
         finally:
             await client.aclose()
         raise ClusterError(f"Redis did not start on 127.0.0.1:{port}.")
+
+    async def watch_redis(self) -> None:
+        """The Redis Duplex started, restarted on its port when it ends while the cluster runs (it comes back
+        empty: the workers take a new numbering, declared to resuming clients), or said when it cannot be."""
+        while self._redis_proc is not None:
+            proc = self._redis_proc
+            code = await proc.wait()
+            if self._stopping or proc is not self._redis_proc:
+                return
+            port = int(self.redis_url.rsplit(":", 1)[1].split("/")[0])
+            said = f"Redis ended (exit {code}): restarted on 127.0.0.1:{port}, empty: a new numbering"
+            try:
+                await self._start_redis(port)
+            except ClusterError as exc:
+                said = f"Redis ended (exit {code}) and could not be restarted: {exc}"
+                self._redis_proc = None
+            print(json.dumps({"event": "cluster", "action": "redis", "said": said,
+                              "workers": [w.to_json() for w in self.workers], "balance": self.balance}), flush=True)
 
     async def _reset_keys(self) -> None:
         client = aioredis.from_url(self.redis_url)
@@ -275,28 +294,40 @@ backend workers
         return client, pubsub
 
     async def listen(self, client: Any, pubsub: Any) -> None:
-        """The admin API's cluster actions, which any worker forwards through Redis."""
-        try:
-            async for action in actions(pubsub):
-                what = action.get("action")
-                if what == "kill_worker":
-                    said = await self.kill_worker(action.get("worker"))
-                elif what == "restart_worker":
-                    said = await self.restart_worker(action.get("worker"))
-                elif what == "balance":
-                    said = await self.set_balance(action.get("mode"))
-                else:
-                    continue
-                print(json.dumps({"event": "cluster", "action": what, "said": said,
-                                  "workers": [w.to_json() for w in self.workers], "balance": self.balance}),
-                      flush=True)
-        finally:
-            await pubsub.aclose()
-            await client.aclose()
+        """The admin API's cluster actions, which any worker forwards through Redis (subscribed again
+        after Redis went away and came back)."""
+        while True:
+            try:
+                await self._listen_once(pubsub)
+            except (aioredis.RedisError, OSError) as exc:
+                log.warning("the supervisor's channel on Redis broke (%s): subscribing again", exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                    await client.aclose()
+            await asyncio.sleep(1.0)  # a retry schedule while Redis is away, not a wait for a condition
+            with contextlib.suppress(aioredis.RedisError, OSError):
+                client, pubsub = await self.subscribe()
+
+    async def _listen_once(self, pubsub: Any) -> None:
+        async for action in actions(pubsub):
+            what = action.get("action")
+            if what == "kill_worker":
+                said = await self.kill_worker(action.get("worker"))
+            elif what == "restart_worker":
+                said = await self.restart_worker(action.get("worker"))
+            elif what == "balance":
+                said = await self.set_balance(action.get("mode"))
+            else:
+                continue
+            print(json.dumps({"event": "cluster", "action": what, "said": said,
+                              "workers": [w.to_json() for w in self.workers], "balance": self.balance}),
+                  flush=True)
 
     # -- stop --------------------------------------------------------------------------------------
     async def stop(self) -> None:
         """The workers first (they still talk to Redis as they close), then the balancer and Redis."""
+        self._stopping = True
         workers = [w.proc for w in self.workers if w.proc is not None]
         others = [p for p in (self._haproxy, self._redis_proc) if p is not None]
         for group in (workers, others):
@@ -344,12 +375,15 @@ async def run_cluster(args: argparse.Namespace, worker_args: list[str]) -> int:
         return 1
     client, pubsub = await cluster.subscribe()
     listener = asyncio.create_task(cluster.listen(client, pubsub))
+    redis_watch = asyncio.create_task(cluster.watch_redis())
     print(json.dumps(cluster.announce()), flush=True)
     if args.watch_parent:
         watch_parent(loop, stop)
     await stop.wait()
-    listener.cancel()
-    await asyncio.gather(listener, return_exceptions=True)
+    cluster._stopping = True
+    for task in (listener, redis_watch):
+        task.cancel()
+    await asyncio.gather(listener, redis_watch, return_exceptions=True)
     await cluster.stop()
     return 0
 

@@ -310,6 +310,14 @@ class Feed:
     def first_available(self) -> int:
         return self._history[0].seq if self._history else self.last_seq + 1
 
+    def renumber(self, epoch: str, last_seq: int = 0) -> None:
+        """Another numbering from now on (the cluster's Redis came back without the stream): the history
+        goes, and a client resuming from the old numbering gets a declared reset."""
+        self.epoch = epoch
+        self._history.clear()
+        self.bytes = 0
+        self.last_seq = last_seq
+
     def evict(self) -> int:
         """Forget all history (a fault): resume points become unknown."""
         n = len(self._history)

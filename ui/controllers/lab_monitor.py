@@ -23,6 +23,7 @@ class LabMonitor(QObject):
     unreachable = Signal()  # the lab did not answer (down, restarting, killed)
     sessionEvents = Signal(object)  # the server's session events not seen before (created, expired, ended)
     workersViewed = Signal(object)  # cluster mode: each worker's own stats (a list of dicts, None where down)
+    redisChanged = Signal(str)  # cluster mode: "Redis is down: …" when it stops answering, "" when it is back
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -30,6 +31,7 @@ class LabMonitor(QObject):
         self.token = ""
         self.sessions: dict | None = None  # the last sessions view
         self.workers: list[dict] = []  # cluster mode: each worker's id and port (the lab's announce line)
+        self.redis_down = ""  # cluster mode: why its Redis does not answer (empty: it does)
         self._fetching = False
         self._events_seen = 0.0
         self._tasks = TaskGroup(lambda sentence: log.debug("lab view: %s", sentence))
@@ -58,6 +60,7 @@ class LabMonitor(QObject):
             if workers:  # a cluster: each worker asked on its own port, the whole is their sum
                 each = await asyncio.gather(*(worker_stats(w.get("port"), token) for w in workers))
                 self.workersViewed.emit([{**w, "stats": st} for w, st in zip(workers, each)])
+                self._redis_seen([st for st in each if st is not None])
                 stats = cluster_sum(stats, [st for st in each if st is not None])
         except DuplexError:  # admin_call says every failure as one
             self.unreachable.emit()
@@ -70,6 +73,14 @@ class LabMonitor(QObject):
         if fresh:
             self._events_seen = max(e.get("wall", 0) for e in fresh)
             self.sessionEvents.emit(fresh)
+
+    def _redis_seen(self, answered: list[dict]) -> None:
+        """Whether the cluster's Redis answers, as its workers say; said once when it changes."""
+        down = next((str(c["redis_down"]) for st in answered if isinstance(c := st.get("cluster"), dict)
+                     and c.get("redis_down")), "")
+        if bool(down) != bool(self.redis_down):
+            self.redisChanged.emit(f"Redis is down: {down}" if down else "")
+        self.redis_down = down
 
     async def shutdown(self) -> None:
         self._timer.stop()

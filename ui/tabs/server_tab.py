@@ -308,7 +308,11 @@ class ServerTab(QWidget):
                     item.setText(text)
         if 0 <= current < len(workers):
             table.selectRow(current)
-        if redis:
+        if redis and redis.get("redis_down"):
+            self.redis_line.setText(f"Redis is down: {redis['redis_down']}. The cluster cannot number messages "
+                                    "or share sessions until it is back (its supervisor restarts the Redis it "
+                                    "started).")
+        elif redis:
             self.redis_line.setText(
                 f"Redis {redis.get('redis', '')}: stream {redis.get('stream_length', 0):,} entries · "
                 f"{redis.get('redis_memory_bytes', 0) / 1e6:,.1f} MB · {redis.get('redis_clients', 0)} clients")
