@@ -9,6 +9,8 @@ import os
 
 import aiohttp
 import websockets
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import start_lab, wait_until
 
@@ -108,3 +110,44 @@ async def test_an_emit_is_checked_as_a_posted_message_and_always_acked():
         assert answers[2]["ok"] is True and answers[2]["seq"] >= 1
     finally:
         lab.stop()
+
+
+_eio = st.one_of(
+    st.sampled_from(["40", "41", "2", "3", "5", "6", "1", "7", "0", "4", "9x", "", "40/nope,", "42[]", "42{}",
+                     '42["chat",NaN]', '420["chat",{"a":1}]', "451-[\"f\",{\"_placeholder\":true,\"num\":0}]",
+                     "4599999-[]", "b" + "AAEC", "bnot-base64!", '43[1]', '44{"message":"x"}']),
+    st.builds(lambda n: "42" + "[" * n + "]" * n, st.integers(0, 1200)),
+    st.text(max_size=30),
+)
+
+
+@given(packets=st.lists(st.lists(_eio, min_size=1, max_size=4), min_size=1, max_size=5))
+@settings(max_examples=40, deadline=None)
+def test_any_engineio_packets_get_an_answer_never_a_500_and_nothing_is_kept(packets):
+    """Hypothesis: any POSTed polling payloads on a session, then a poll: every answer a 200 or a 4xx, and
+    what the lab keeps for sessions stays bounded (no attachment waiting, no session left behind)."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from transport.server import ServerConfig, create_app
+    from transport.server.keys import SOCKETIO
+
+    async def go() -> list[int]:
+        app = create_app(ServerConfig(rate=0))
+        statuses = []
+        async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+            resp = await c.get("/socket.io/?EIO=4&transport=polling")
+            sid = json.loads((await resp.text())[1:])["sid"]
+            url = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+            for payload in [["40"], *packets]:  # connected first: the closing poll has its answer waiting
+                resp = await c.post(url, data="\x1e".join(payload), timeout=aiohttp.ClientTimeout(total=5))
+                statuses.append(resp.status)
+                await resp.read()
+            resp = await c.get(url, timeout=aiohttp.ClientTimeout(total=5))
+            statuses.append(resp.status)
+            await resp.read()
+            sio = app[SOCKETIO]
+            assert len(sio._binary_packet) <= 1 and len(sio.eio.sockets) <= 1
+        return statuses
+
+    statuses = asyncio.new_event_loop().run_until_complete(go())
+    assert all(s < 500 for s in statuses), statuses
