@@ -54,7 +54,8 @@ class Ledger:
     replayed: int = 0
     high: int | None = None  # highest seq seen
     _missing: set[int] = field(default_factory=set)
-    _declared: set[int] = field(default_factory=set)  # holes the server admitted
+    _declared: set[int] = field(default_factory=set)  # holes the server admitted (at most MAX_TRACKED_HOLE)
+    _declared_spans: list[tuple[int, int]] = field(default_factory=list)  # wider admissions, [first, last]
     # holes too wide to list seq by seq ([first, last], inclusive): a server's number may jump by billions
     # (any server's, numbered by a rule), and a set of every missing seq would take the machine's memory
     _spans: list[list[int]] = field(default_factory=list)
@@ -118,10 +119,11 @@ class Ledger:
         what this ledger knows of the old numbering is closed and a new one begins."""
         if reset:
             self._lost_earlier += len(self._missing) + self._span_total()
-            self._declared_earlier += len(self._declared & self._missing)
+            self._declared_earlier += self.gap_declared - self._declared_earlier
             self._missing.clear()
             self._spans.clear()
             self._declared.clear()
+            self._declared_spans.clear()
             self.high = None
             self.resets += 1
             ep = self._current_episode()
@@ -129,7 +131,13 @@ class Ledger:
                 ep.seq_reset = True
             return
         holes = range(after + 1, first_available)
-        self._declared.update(holes)
+        if not holes:
+            return
+        if len(holes) + len(self._declared) <= MAX_TRACKED_HOLE:
+            self._declared.update(holes)
+        else:  # a server may declare billions: kept as a span, at most MAX_SPANS of them (the oldest go)
+            self._declared_spans.append((holes[0], holes[-1]))
+            del self._declared_spans[:-MAX_SPANS]
         ep = self._current_episode()
         if ep is not None:
             ep.gap_declared += len(holes)
@@ -219,7 +227,12 @@ class Ledger:
 
     @property
     def gap_declared(self) -> int:
-        return (len(self._declared & self._missing) if self._declared else 0) + self._declared_earlier
+        """Lost seqs the server had declared unrecoverable (its gap notices), of all the holes."""
+        count = (len(self._declared & self._missing) if self._declared else 0) + self._declared_earlier
+        for lo, hi in self._declared_spans:  # wide declarations: their overlap with what is missing
+            count += sum(1 for seq in self._missing if lo <= seq <= hi and seq not in self._declared)
+            count += sum(max(0, min(hi, last) - max(lo, first) + 1) for first, last in self._spans)
+        return count
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -157,3 +157,17 @@ def test_a_number_that_jumps_by_billions_is_counted_without_listing_every_hole()
     assert led.lost == 2 ** 53 - 4 and led.reordered == 1 and led.duplicated == 0
     led.record(10 ** 12)
     assert led.duplicated == 1
+
+
+def test_a_gap_declaring_billions_of_seqs_is_kept_as_a_span_not_a_set():
+    import time
+
+    from transport.ledger import Ledger
+
+    led = Ledger()
+    led.record(1)
+    t0 = time.monotonic()
+    led.gap(1, 2 ** 53 - 10)  # a hostile or restarted server's notice: 9e15 seqs admitted lost
+    led.record(2 ** 53 - 10)
+    assert time.monotonic() - t0 < 0.5 and led.lost == 2 ** 53 - 12 and led.gap_declared == 2 ** 53 - 12
+    assert len(led._declared) == 0 and len(led._declared_spans) == 1
