@@ -24,9 +24,9 @@ KEEP = 1000  # attempts kept per policy
 
 # (label, policy): None is the server's SSE retry (EventSource behaviour)
 SOCKET_IO = Policy("exponential", 1.0, 5.0, 2.0, 0.5)
-STANDARD = (("fixed 1 s", Policy("fixed", 1.0)),
-            ("exp. 1→5 s ±50 %", SOCKET_IO))  # Socket.IO's defaults
-SERVER_RETRY = ("server retry", None)
+STANDARD: tuple[tuple[str, Policy | None], ...] = (("fixed 1 s", Policy("fixed", 1.0)),
+                                                   ("exp. 1→5 s ±50 %", SOCKET_IO))  # Socket.IO's defaults
+SERVER_RETRY: tuple[str, Policy | None] = ("server retry", None)
 
 
 @dataclass

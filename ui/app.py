@@ -39,7 +39,8 @@ def run(argv: list[str], started: float | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic() if started is None else started
     setup_logging()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName(NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setDesktopFileName(APP_ID)  # the desktop entry (make desktop) and the window are one app
@@ -58,7 +59,7 @@ def run(argv: list[str], started: float | None = None) -> int:
     window = MainWindow(rate=args.rate, cap=args.cap, workspace=not args.smoke)
     if args.smoke:
         window.lab.failed.connect(lambda sentence: _smoke_fail(sentence, outcome, app))
-        def on_first(_event) -> None:
+        def on_first(_event: object) -> None:
             print(json.dumps({"first_message_s": round(time.monotonic() - started, 3)}), flush=True)
             app.quit()
         window.ws_tab.controller.firstMessage.connect(on_first)

@@ -132,7 +132,7 @@ class WindowCommands(QObject):
     def disconnect_current(self) -> None:
         tab = self.current_transport_tab()
         if tab is not None:
-            tab.controller.disconnect()
+            tab.controller.disconnect_client()
 
     def drop_current(self) -> None:
         tab = self.current_transport_tab()

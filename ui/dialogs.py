@@ -50,7 +50,7 @@ def remember(path: str) -> None:
     settings().setValue(KEY, str(Path(path).parent))
 
 
-def ask_path(parent: QWidget, title: str, chosen: Callable[[str], None], *, save: bool, name: str = "",
+def ask_path(parent: QWidget, title: str, chosen: Callable[[str], object], *, save: bool, name: str = "",
              filters: str = "") -> QFileDialog:
     """Ask for a file (to save, or an existing one to open); ``chosen(path)`` once the user picks it."""
     dialog = QFileDialog(parent, title, str(Path(start_folder()) / name) if name else start_folder(), filters)

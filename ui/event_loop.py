@@ -10,6 +10,7 @@ process those leftover events with the loop still marked as running.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import qasync
 from PySide6.QtCore import QEventLoop as _QtEventLoop
@@ -18,15 +19,16 @@ from PySide6.QtWidgets import QApplication
 
 class DuplexEventLoop(qasync.QEventLoop):
     def __init__(self, app: QApplication | None = None) -> None:
-        self._qt_app = app or QApplication.instance() or QApplication([])
+        existing = QApplication.instance()
+        self._qt_app = app or (existing if isinstance(existing, QApplication) else QApplication([]))
         super().__init__(self._qt_app)
 
-    def run_until_complete(self, future):  # type: ignore[override]
+    def run_until_complete(self, future: Any) -> Any:
         if self.is_running():
             raise RuntimeError("Event loop already running")
         future = asyncio.ensure_future(future, loop=self)
 
-        def stop(_fut) -> None:
+        def stop(_fut: object) -> None:
             self.stop()
 
         future.add_done_callback(stop)

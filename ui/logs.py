@@ -48,8 +48,9 @@ def setup_logging(level: int = logging.INFO) -> Path | None:
     handlers: list[logging.Handler] = [terminal]
     path: Path | None = log_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=2 << 20, backupCount=2))
+        file = log_path()
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(file, maxBytes=2 << 20, backupCount=2))
     except OSError:
         path = None
     fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -71,7 +71,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)
-            tab.attach(tab.controller.vtab, self.browsers)
+            vtab = tab.controller.vtab
+            assert vtab is not None  # BrowsersController put every tab in a virtual browser
+            tab.attach(vtab, self.browsers)
         self.browser_tab = BrowserTab(cap)
         self.tabs.addTab(self.browser_tab, self.browser_tab.title)
         self.compare_tab = CompareTab()
@@ -80,7 +82,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.server_tab, self.server_tab.title)
         self.server_view: dict[str, dict] = {}  # per transport: the server's side of a storm
         self._lab_killed = False
-        self._tasks = TaskGroup(self._on_tab_status_message)
+        self._tasks = TaskGroup(self.say)  # the window's own tasks (feed rate, cluster, workers): why they failed
         self.setCentralWidget(self.tabs)
         self.lab_label = QLabel("Lab server: starting…")
         self.rate_label = QLabel()
@@ -282,6 +284,11 @@ class MainWindow(QMainWindow):
         if index >= 0:
             self.tabs.removeTab(index)
             view.deleteLater()
+
+    def say(self, text: str) -> None:
+        """A sentence of the window's own (a window task that failed): on the status bar, and in the log."""
+        log.info("%s", text)
+        self.statusBar().showMessage(text, STATUS_MS)
 
     def _on_tab_status_message(self, tab: QWidget, text: str) -> None:
         """The Compare and Server tabs' sentences: on the window's status bar while that tab is shown

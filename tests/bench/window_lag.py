@@ -109,7 +109,7 @@ async def main(only: str | None, rates: list[int] | None = None) -> dict:
         if only is not None:
             for tab in feed_tabs:
                 if tab.controller.transport != only:
-                    tab.controller.disconnect()
+                    tab.controller.disconnect_client()
             feed_tabs = [t for t in feed_tabs if t.controller.transport == only]
             win.tabs.setCurrentWidget(feed_tabs[0])
         steps = []

@@ -188,3 +188,12 @@ async def test_the_lab_restarts_as_a_cluster_and_a_killed_worker_loses_nothing(w
                                  if e.kind == "fault"), 10, "the switch's marker")
     assert window.lab.pid() == pid and window.lab.cluster == (3, "source", "shared")
     assert (ws.controller.client.ledger.lost, ws.controller.client.ledger.duplicated) == (0, 0)
+
+
+async def test_a_window_task_that_fails_says_why_on_the_status_bar(window, monkeypatch):
+    """The feed rate asked of a lab that does not answer: the reason on the status bar (the window's task
+    group called a two-argument slot with one, and the sentence was lost)."""
+    monkeypatch.setattr(window.lab, "url", "http://127.0.0.1:1")
+    window._on_server_tab_rate_requested(7.0)
+    await wait_until(lambda: "127.0.0.1:1" in window.statusBar().currentMessage(), 10,
+                     f"the reason on the status bar (it says {window.statusBar().currentMessage()!r})")

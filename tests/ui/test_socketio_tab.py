@@ -26,7 +26,7 @@ async def test_connects_upgrades_shows_events_by_name_and_emits_with_an_ack(wind
     assert model.data(model.index(row, EVENT)) == rows[row].meta["event"] != ""  # the Event column names it
     assert not tab.timeline.table.isColumnHidden(EVENT)
     assert any(e.kind == "upgrade" for e in rows) and any(e.kind == "handshake" for e in rows), " | ".join(f"{e.kind}: {str(e.data)[:70]}" for e in rows if e.kind not in ("message",))[:3000]
-    tab.event.setText("chat")
+    tab.event_name.setText("chat")
     tab.args.setText('{"text": "hello from the tab"}')
     tab.emit_button.click()
     await wait_until(lambda: "acknowledged" in tab.status.text(), 10, "the ack")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from ..backoff import Policy
@@ -43,6 +43,20 @@ class Client(Protocol):
     def drop(self) -> bool: ...
     async def send(self, payload: str | bytes) -> None: ...
     def use_policy(self, policy: Policy | None) -> None: ...
+
+
+@runtime_checkable
+class JsonSender(Protocol):
+    """A client that sends a JSON text as one message (the WebSocket client)."""
+
+    async def send_json(self, text: str) -> None: ...
+
+
+@runtime_checkable
+class EventEmitter(Protocol):
+    """A client that emits named events with arguments, an ack optional (the Socket.IO client)."""
+
+    async def emit(self, event: str, args: list[Any], ack: bool = True) -> list[Any] | None: ...
 
 
 class Emitter:

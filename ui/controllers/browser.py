@@ -57,8 +57,6 @@ class BrowserController(QObject):
         self.lab_url = ""
         self.lab_token = ""
         self.url = ""  # the page the browser was launched on (its address before any fault proxy)
-        self.client = None
-        self.vtab = None
         self._tasks = TaskGroup(self.report)
         self.faults = FaultController(self, self)
         self.faults.marker.connect(lambda text, _everywhere: self.state_row("fault", text))

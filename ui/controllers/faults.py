@@ -18,7 +18,7 @@ from transport.errors import DuplexError
 from transport.fault_runner import AdminCall, FaultRoute, lab_call, proxy_fault, repeat, server_fault
 from transport.faults import FaultSpec
 
-from .host import TabHost
+from .host import FaultHost
 
 NOT_ROUTED = "not routed: network faults need the proxy"
 
@@ -29,7 +29,7 @@ class FaultController(QObject):
     marker = Signal(str, bool)  # a fault was applied: text, and whether every tab is affected
     killRequested = Signal(float, bool)  # the lab process: seconds until the new one, keep history
 
-    def __init__(self, tab: TabHost, parent: QObject | None = None) -> None:
+    def __init__(self, tab: FaultHost, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._tab = tab
         self.route = FaultRoute(f"tab-{tab.transport}")

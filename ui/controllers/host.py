@@ -14,23 +14,14 @@ from transport.browser import VirtualBrowser, VirtualTab
 from transport.clients.base import Client
 
 
-class TabHost(Protocol):
+class FaultHost(Protocol):
+    """What a fault controller needs of its owner (a transport tab, or the Browser tab)."""
+
     transport: str
-    title: str
     url: str
     lab_url: str
     lab_token: str
-    client: Client | None
-    vtab: VirtualTab | None
     statusMessage: SignalInstance
-    sessionChanged: SignalInstance
-    loginAsked: SignalInstance
-    tabMoved: SignalInstance
-
-    @property
-    def browser(self) -> VirtualBrowser | None: ...
-
-    def lab_endpoint(self) -> str | None: ...
 
     def report(self, sentence: str) -> None: ...
 
@@ -39,6 +30,20 @@ class TabHost(Protocol):
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task: ...
 
     def reopen(self) -> None: ...
+
+
+class TabHost(FaultHost, Protocol):
+    title: str
+    client: Client | None
+    vtab: VirtualTab | None
+    sessionChanged: SignalInstance
+    loginAsked: SignalInstance
+    tabMoved: SignalInstance
+
+    @property
+    def browser(self) -> VirtualBrowser | None: ...
+
+    def lab_endpoint(self) -> str | None: ...
 
     def run_in(self, browser: VirtualBrowser, why: str, reload: bool = True) -> None: ...
 

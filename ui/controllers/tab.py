@@ -181,7 +181,8 @@ class TabController(QObject):
         if err is not None and not self.session.expired(err):
             self.report(f"{self.title} stopped: {err.sentence}")
 
-    def disconnect(self) -> None:
+    def disconnect_client(self) -> None:
+        """Disconnect (not QObject.disconnect, which it would hide)."""
         client = self.client
         if client is not None:
             self.spawn(client.close())
@@ -222,7 +223,7 @@ class TabController(QObject):
         for e in events:
             if e.direction == "state" and e.kind == "error":
                 if e.meta.get("status") != 401:  # a session's 401 is said once, by SessionController.expired
-                    self.statusMessage.emit(f"{self.title}: {e.data}")
+                    self.statusMessage.emit(f"{self.title}: {e.text()}")
                 self._had_error = True
             elif e.direction == "state" and e.kind == "open" and self._had_error:
                 self._had_error = False

@@ -31,7 +31,7 @@ class AjaxTab(TransportTab):
         super().__init__(sink, cap, parent, controller)
         self.ledger.hide()  # half-duplex: no feed to lose
         self.wire = WirePanel("")
-        self.side.layout().insertWidget(0, self.wire)
+        self.side_layout.insertWidget(0, self.wire)
         self.rules.hide()  # AJAX reads no feed: nothing to number or resume
         self.message = QLineEdit('{"topic": "chat", "body": "hello from AJAX"}')
         self.post_button = QPushButton("Post message (AJAX)")
@@ -87,8 +87,8 @@ class AjaxTab(TransportTab):
 
     def on_events(self, events: list[Event]) -> None:
         client = self.controller.client
-        if client is not None:
-            self._shown_client = client  # type: ignore[assignment]
+        if isinstance(client, AjaxClient):
+            self._shown_client = client
         if self._shown_client is not None:
             self.wire.show_stats(self._shown_client.stats)
             self._show_compare(self._shown_client)
@@ -96,10 +96,10 @@ class AjaxTab(TransportTab):
     # -- actions -------------------------------------------------------------------------
     def _ready(self) -> AjaxClient | None:
         client = self.controller.client
-        if client is None or not client.connected:
+        if not isinstance(client, AjaxClient) or not client.connected:
             self.controller.report("Not connected: connect first, then send.")
             return None
-        return client  # type: ignore[return-value]
+        return client
 
     def _on_post_button_clicked(self) -> None:
         client = self._ready()

@@ -75,13 +75,13 @@ class BrowserTab(QWidget):
         attach.addWidget(QLabel("Browser:"))
         attach.addWidget(self.state)
         actions = QHBoxLayout()  # the chosen tab: what to do to it, its network, its session
-        for widget in (QLabel("Tab"), self.tab_choice, self.reload_button, self.new_tab_button,
+        for action in (QLabel("Tab"), self.tab_choice, self.reload_button, self.new_tab_button,
                        self.close_tab_button, self.offline, self.throttle):
-            actions.addWidget(widget)
+            actions.addWidget(action)
         actions.addStretch(1)
         session = QHBoxLayout()
-        for widget in (QLabel("User"), self.user, self.login_button, self.logout_button):
-            session.addWidget(widget)
+        for control in (QLabel("User"), self.user, self.login_button, self.logout_button):
+            session.addWidget(control)
         session.addStretch(1)
 
         self.timeline = TimelineWidget(c.model, event_names=True)  # an SSE event's type
@@ -124,8 +124,8 @@ class BrowserTab(QWidget):
         self.faults = FaultPanel()
         self.faults.faults_only()
         self.side_tabs = QTabWidget()
-        for widget, title in ((side, "Ledgers"), (self.faults, "Faults"), (self.agreement, "Virtual vs real")):
-            self.side_tabs.addTab(scrolled(widget), title)  # taller than the pane at 900×600: it scrolls
+        for page_widget, title in ((side, "Ledgers"), (self.faults, "Faults"), (self.agreement, "Virtual vs real")):
+            self.side_tabs.addTab(scrolled(page_widget), title)  # taller than the pane at 900×600: it scrolls
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
         split.addWidget(self.side_tabs)

@@ -17,7 +17,7 @@ import logging
 import time
 from functools import partial
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
@@ -31,6 +31,7 @@ from transport.errors import DuplexError
 from transport.faults import FaultSpec
 
 from ..widgets.compare_charts import CompareCharts
+from ..widgets.header_tips import set_header_tips
 from ..lab_process import LabProcess
 from ..dialogs import ask_path
 from ..tasks import TaskGroup
@@ -156,8 +157,7 @@ class CompareTab(QWidget):
         actions.addWidget(self.har_button)
         self.table = QTableWidget(len(ALL), len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
-        for c, (_key, _header, tip) in enumerate(COLUMNS):
-            self.table.horizontalHeaderItem(c).setToolTip(tip)
+        set_header_tips(self.table, [tip for _key, _header, tip in COLUMNS])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -165,8 +165,7 @@ class CompareTab(QWidget):
             self.table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
         self.cluster_table = QTableWidget(len(TRANSPORTS), len(CLUSTER_COLUMNS))
         self.cluster_table.setHorizontalHeaderLabels([c[0] for c in CLUSTER_COLUMNS])
-        for c, (_header, tip) in enumerate(CLUSTER_COLUMNS):
-            self.cluster_table.horizontalHeaderItem(c).setToolTip(tip)
+        set_header_tips(self.cluster_table, [tip for _header, tip in CLUSTER_COLUMNS])
         self.cluster_table.verticalHeader().hide()
         self.cluster_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.cluster_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -218,7 +217,7 @@ class CompareTab(QWidget):
             self._run = self._tasks.spawn(self.run())
 
     def _on_stop_button_clicked(self) -> None:
-        if self.running:
+        if self._run is not None and not self._run.done():
             self._run.cancel()
             self.state.setText("Stopped: the table shows what was measured until then.")
 
@@ -378,7 +377,7 @@ class CompareTab(QWidget):
                 f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
 
     # -- export --------------------------------------------------------------------------------
-    def _ask_path(self, title: str, name: str, kinds: str, then) -> None:
+    def _ask_path(self, title: str, name: str, kinds: str, then: Callable[[str], object]) -> None:
         ask_path(self, title, then, save=True, name=name, filters=kinds)
 
     def table_rows(self) -> list[dict]:
@@ -406,7 +405,7 @@ class CompareTab(QWidget):
 
         return self._tasks.spawn(self._write(path, save))
 
-    async def _write(self, path: str, write) -> None:
+    async def _write(self, path: str, write: Callable[[], object]) -> None:
         try:
             await asyncio.to_thread(write)
         except OSError as exc:

@@ -23,7 +23,7 @@ class FeedTab(TransportTab):
                  controller: TabController | None = None) -> None:
         super().__init__(sink, cap, parent, controller)
         self.wire = WirePanel(self.timing)
-        self.side.layout().insertWidget(0, self.wire)
+        self.side_layout.insertWidget(0, self.wire)
         self._shown_stats: Any = None
 
     def make_bar(self) -> ConnectionBar:

@@ -9,6 +9,7 @@ of every fault marker, and the server's sessions.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -52,7 +53,7 @@ class ServerTab(QWidget):
         super().__init__(parent)
         self._tasks = TaskGroup(self.statusMessage.emit)
         self.scenario = Scenario(lab, self._say)
-        self._run = None
+        self._run: asyncio.Task[None] | None = None
         self._last: dict | None = None
         self._rates: list[dict[str, float]] = []
         # -- the process

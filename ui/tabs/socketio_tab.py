@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
+from transport.clients.base import EventEmitter
 from transport.errors import DuplexError
 from transport.events import EventSink
 
@@ -24,7 +25,7 @@ def parse_args(text: str) -> list[Any]:
         return []
     try:
         value = json.loads(text)
-    except ValueError as err:
+    except json.JSONDecodeError as err:
         raise DuplexError(f"The arguments are not JSON ({err.msg} at column {err.colno}): "
                           'write an array like ["hello", {"n": 1}] or one value.') from None
     return value if isinstance(value, list) else [value]
@@ -49,8 +50,8 @@ class SocketIOTab(TransportTab):
         self.bar.add_option("Auth", self.auth)
         self.bar.add_option("Transports", self.modes)
         # the composer: event name + JSON arguments + ack
-        self.event = QLineEdit("chat")
-        self.event.setMaximumWidth(120)
+        self.event_name = QLineEdit("chat")
+        self.event_name.setMaximumWidth(120)
         self.args = QLineEdit(placeholderText='Arguments (JSON), e.g. {"text": "hello"} or ["a", 1]')
         self.want_ack = QCheckBox("Ack")
         self.want_ack.setChecked(True)
@@ -60,7 +61,7 @@ class SocketIOTab(TransportTab):
         row = QHBoxLayout(composer)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Event"))
-        row.addWidget(self.event)
+        row.addWidget(self.event_name)
         row.addWidget(self.args, 1)
         row.addWidget(self.want_ack)
         row.addWidget(self.emit_button)
@@ -91,10 +92,10 @@ class SocketIOTab(TransportTab):
 
     def _on_emit(self) -> None:
         client = self.controller.client
-        if client is None or not client.connected:
+        if client is None or not client.connected or not isinstance(client, EventEmitter):
             self.controller.report("Not connected: connect first, then emit.")
             return
-        name = self.event.text().strip()
+        name = self.event_name.text().strip()
         if not name:
             self.controller.report("Name the event to emit.")
             return
@@ -105,7 +106,7 @@ class SocketIOTab(TransportTab):
             return
 
         async def emit() -> None:
-            answer = await client.emit(name, args, ack=self.want_ack.isChecked())  # type: ignore[attr-defined]
+            answer = await client.emit(name, args, ack=self.want_ack.isChecked())
             if answer is not None:
                 self.controller.report(f"{name}: acknowledged with {json.dumps(answer)[:200]}")
 

@@ -25,7 +25,7 @@ class SSETab(TransportTab):
         super().__init__(sink, cap, parent, controller)
         self.checks = StreamChecks()
         self.checks.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)  # never squeezed
-        self.side.layout().insertWidget(0, self.checks)
+        self.side_layout.insertWidget(0, self.checks)
         self.max_event = QSpinBox(suffix=" MiB", minimum=1, maximum=1024, value=16)
         self.max_event.setToolTip("Largest event (data plus an unfinished line) the client reads; "
                                   "a larger one closes the stream with a clear error")
@@ -58,7 +58,7 @@ class SSETab(TransportTab):
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setMaximumBlockCount(10_000)
         QVBoxLayout(self.text_box).addWidget(self.text)
-        self.side.layout().insertWidget(1, self.text_box)
+        self.side_layout.insertWidget(1, self.text_box)
         self.text_box.setVisible(False)
         self.checks.show_default_retry(DEFAULT_RETRY_MS)
 
@@ -79,12 +79,12 @@ class SSETab(TransportTab):
 
     def on_events(self, events: list[Event]) -> None:
         self.checks.show_events(events)
-        pieces = []
+        pieces: list[str] = []
         for e in events:
             if e.kind == "request" and e.direction == "out" and pieces == [] and "body_bytes" in e.meta:
                 self.text.clear()  # a new POST: a new answer
             delta = e.meta.get("delta") if e.kind == "message" else None
-            if delta:
+            if isinstance(delta, str) and delta:
                 pieces.append(delta)
         if pieces:
             self.text_box.setVisible(True)
@@ -93,4 +93,4 @@ class SSETab(TransportTab):
             cursor.insertText("".join(pieces))
         for e in events:
             if e.kind == "warning":
-                self.controller.statusMessage.emit(f"SSE: {e.data}")
+                self.controller.statusMessage.emit(f"SSE: {e.text()}")

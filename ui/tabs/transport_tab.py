@@ -47,7 +47,7 @@ class TransportTab(QWidget):
         self.ledger = LedgerPanel()
         self.rules = RulesBox()  # how a server that is not the lab numbers and resumes: what the ledger reads
         self.side = QWidget()
-        side = QVBoxLayout(self.side)
+        self.side_layout = side = QVBoxLayout(self.side)  # a tab puts its own panels above the rules
         side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.rules)
         side.addWidget(self.ledger, 1)
@@ -76,7 +76,7 @@ class TransportTab(QWidget):
         c = self.controller
         self.bar.connectRequested.connect(self._on_bar_connect_requested)
         self.bar.urlEntered.connect(self._on_bar_url_entered)
-        self.bar.disconnectRequested.connect(c.disconnect)
+        self.bar.disconnectRequested.connect(c.disconnect_client)
         self.bar.dropRequested.connect(c.drop)
         self.bar.restartRequested.connect(c.restart_server)
         self.ledger.exported.connect(c.report)

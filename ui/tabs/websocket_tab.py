@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
+from transport.clients.base import JsonSender
 from transport.events import Event, EventSink
 
 from ..controllers.tab import TabController
@@ -36,8 +37,8 @@ class WebSocketTab(TransportTab):
         if client is None or not client.connected:
             self.controller.report("Not connected: connect first, then send.")
             return
-        if kind == "json":
-            self.controller.spawn(client.send_json(payload))  # type: ignore[attr-defined]
+        if kind == "json" and isinstance(payload, str) and isinstance(client, JsonSender):
+            self.controller.spawn(client.send_json(payload))
         else:
             self.controller.spawn(client.send(payload))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QWidget
 
 from transport.compare import ALL as TRANSPORTS
@@ -17,7 +18,7 @@ CDF_POINTS = 2000  # points drawn per curve, however many latencies
 
 
 class CompareCharts(pg.GraphicsLayoutWidget):
-    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override): the page scrolls, the charts do not zoom
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt override): the page scrolls, the charts do not zoom
         event.ignore()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -59,8 +60,8 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         """Redraw from the tallies (latency series, sorted latencies) and their table rows."""
         for t, tally in tallies.items():
             if tally.series:
-                xs, ys = zip(*tally.series)
-                self._lines[t].setData(list(xs), [max(y, 0.01) for y in ys])
+                times, values = zip(*tally.series)
+                self._lines[t].setData(list(times), [max(y, 0.01) for y in values])
             lat = tally.sorted_latencies()
             if lat:
                 step = max(1, len(lat) // CDF_POINTS)

@@ -48,7 +48,9 @@ class ConnectionBar(QWidget):
         super().__init__(parent)
         self.url = QComboBox(editable=True)
         self.url.setMinimumContentsLength(40)
-        self.url.lineEdit().setPlaceholderText(placeholder)
+        edit = self.url.lineEdit()
+        assert edit is not None  # an editable combo box has its line edit
+        edit.setPlaceholderText(placeholder)
         self.headers = QLineEdit(placeholderText="Extra headers: Name: value; Other: value")
         self.subprotocols = QLineEdit(placeholderText="Subprotocols: chat, v2")
         self.subprotocols.setVisible(subprotocols)
@@ -188,7 +190,7 @@ class ConnectionBar(QWidget):
     def recent_urls(self) -> list[str]:
         return [self.url.itemText(i) for i in range(self.url.count())]
 
-    def _on_policy_current_index_changed(self, *_args) -> None:
+    def _on_policy_current_index_changed(self, *_args: object) -> None:
         self.interval.setEnabled(self.policy.currentData() != "server")
 
     def _on_connect_button_clicked(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QPlainTextEdit, QTabWidget, QWidget
 
 from transport.events import Event
@@ -55,7 +55,7 @@ class DetailPane(QTabWidget):
         self.hex = self._page("Hex", mono)
         self.meta = self._page("Record", mono)
 
-    def _page(self, title: str, font) -> QPlainTextEdit:
+    def _page(self, title: str, font: QFont) -> QPlainTextEdit:
         edit = QPlainTextEdit()
         edit.setReadOnly(True)
         edit.setFont(font)

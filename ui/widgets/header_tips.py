@@ -42,13 +42,13 @@ TIPS = {
 }
 
 
-def set_header_tips(table: QTableWidget) -> None:
-    """Each header of ``table`` gets its column's tooltip from TIPS (by its text)."""
+def set_header_tips(table: QTableWidget, tips: list[str] | None = None) -> None:
+    """Each header of ``table`` gets its column's tooltip: ``tips`` in column order, or TIPS by its text."""
     for col in range(table.columnCount()):
         item = table.horizontalHeaderItem(col)
         if item is None:
             item = QTableWidgetItem(str(col + 1))
             table.setHorizontalHeaderItem(col, item)
-        tip = TIPS.get(item.text())
+        tip = tips[col] if tips is not None and col < len(tips) else TIPS.get(item.text())
         if tip:
             item.setToolTip(tip)

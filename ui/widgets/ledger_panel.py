@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from transport.ledger import Ledger
+from transport.ledger import Episode, Ledger
 
 from ..dialogs import ask_path
 from ..theme import theme
@@ -21,7 +21,7 @@ EPISODE_COLUMNS = ("#", "result", "last before", "first after", "replayed", "los
                    "recover ms")
 
 
-def episode_result(ep) -> str:
+def episode_result(ep: Episode) -> str:
     """The episode's pass/fail badge: recovered with nothing lost or duplicated, or what went wrong."""
     if ep.session == "missed":  # no seq to count: the server said it could not recover the session
         text = "✘ session not recovered (loss uncounted)"
@@ -134,8 +134,9 @@ class LedgerPanel(QGroupBox):
         for row, ep in enumerate(eps):
             cells = (ep.index, episode_result(ep), ep.last_before, ep.first_after, ep.replayed, ep.lost, ep.duplicated,
                      ep.reordered, ep.gap_declared, ep.recover_ms)
-            for col, value in enumerate(cells):
-                self.episodes.setItem(row, col, QTableWidgetItem("" if value is None else str(value)))
-            badge = self.episodes.item(row, 1)
+            items = [QTableWidgetItem("" if value is None else str(value)) for value in cells]
+            for col, item in enumerate(items):
+                self.episodes.setItem(row, col, item)
+            badge = items[1]
             badge.setForeground(theme().colour("ok" if badge.text().startswith("✔") else
                                                "error" if badge.text().startswith("✘") else "muted"))

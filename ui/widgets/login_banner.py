@@ -29,7 +29,7 @@ class LoginBanner(QFrame):
         self.dismiss_button.clicked.connect(self.hide)
         self.hide()
 
-    def _paint(self, *_args) -> None:
+    def _paint(self, *_args: object) -> None:
         t = theme()
         self.setStyleSheet(f"#login_banner {{ background: {t.hex('banner_background')}; "
                            f"border: 1px solid {t.hex('banner_border')}; border-radius: 3px; }}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QWidget
 
 from .chart_look import ChartLook
@@ -30,7 +31,7 @@ class ReconnectPlot(pg.PlotWidget):
         self._series: dict[str, tuple[list[float], list[float], pg.PlotDataItem]] = {}
         self._faults: list[pg.InfiniteLine] = []
 
-    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override): the page scrolls, the chart does not zoom
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt override): the page scrolls, the chart does not zoom
         event.ignore()
 
     def _x(self, t_ns: int) -> float:

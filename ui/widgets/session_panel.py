@@ -280,7 +280,7 @@ class SessionPanel(QWidget):
         browser = self.browser
         if browser is None or row < 0:
             return
-        name = self.cookies.item(row, 0).text()
+        name = cell_text(self.cookies, row, 0)
         browser.delete_cookie(name)
         self.refresh()
 
@@ -288,7 +288,7 @@ class SessionPanel(QWidget):
         browser = self.browser
         if self._filling or browser is None or item.column() != 1 or not self.url:
             return
-        browser.set_cookie(self.cookies.item(item.row(), 0).text(), item.text(), self.url)
+        browser.set_cookie(cell_text(self.cookies, item.row(), 0), item.text(), self.url)
 
     def _storage_dict(self) -> dict[str, str] | None:
         return self.vtab.session_storage(self.url) if self.vtab is not None and self.url else None
@@ -318,5 +318,11 @@ class SessionPanel(QWidget):
         row = self.storage.currentRow()
         if store is None or row < 0:
             return
-        store.pop(self.storage.item(row, 0).text(), None)
+        store.pop(cell_text(self.storage, row, 0), None)
         self.refresh()
+
+
+def cell_text(table: QTableWidget, row: int, col: int) -> str:
+    """A cell's text ("" where the table has no item)."""
+    item = table.item(row, col)
+    return item.text() if item is not None else ""

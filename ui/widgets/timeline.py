@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QItemSelection, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
                                QPushButton, QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
@@ -264,14 +265,14 @@ class TimelineWidget(QWidget):
         self.model.set_paused(paused)
         self.pause_button.setText("Resume view" if paused else "Pause view")
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         if self._follow:  # rows that arrived while the tab was hidden
             self.table.scrollToBottom()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if (watched is self.table and event.type() == QEvent.Type.KeyPress
-                and event.key() == Qt.Key.Key_End):  # type: ignore[attr-defined]  # a QKeyEvent
+        if watched is self.table and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress \
+                and event.key() == Qt.Key.Key_End:
             self.set_following(True)
             return True
         return super().eventFilter(watched, event)
@@ -302,7 +303,7 @@ class TimelineWidget(QWidget):
         if at_end != self._follow:
             self.set_following(at_end)
 
-    def _on_model_rows_inserted(self, *_args) -> None:
+    def _on_model_rows_inserted(self, *_args: object) -> None:
         if self._follow:
             self.table.scrollToBottom()
 
