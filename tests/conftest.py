@@ -15,7 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from aiohttp import web  # noqa: E402
+from aiohttp.test_utils import TestServer  # noqa: E402
+
 from tests.helpers import LabProcess, start_lab  # noqa: E402
+from transport.server import ServerConfig, create_app  # noqa: E402
 
 QT_DIRS = ("tests/ui", "tests/e2e")
 
@@ -75,3 +79,31 @@ def lab() -> LabProcess:
         yield proc
     finally:
         proc.stop()
+
+
+# -- lab apps in this process (the transport and storm tests) -----------------------------------------
+@pytest.fixture
+async def lab_server():
+    """The lab app without a ticker on 127.0.0.1:0 (modules with other settings override it)."""
+    server = TestServer(create_app(ServerConfig(rate=0)), host="127.0.0.1", port=0)
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def serve():
+    """Start a hand-made aiohttp app on 127.0.0.1:0; returns its base URL."""
+    servers = []
+
+    async def start(*routes: web.RouteDef) -> str:
+        app = web.Application()
+        app.add_routes(routes)
+        server = TestServer(app, host="127.0.0.1", port=0)
+        await server.start_server()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.port}"
+
+    yield start
+    for server in servers:
+        await server.close()

@@ -26,32 +26,45 @@ SCALE = float(os.environ.get("DUPLEX_TEST_TIMEOUT_SCALE", "1"))
 POLL_S = 0.01
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Await until ``predicate()`` holds; fail after ``timeout`` seconds (bounded polling)."""
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition",
+                     state: Callable[[], object] | None = None) -> None:
+    """Await until ``predicate()`` holds; fail after ``timeout`` seconds (bounded polling), saying
+    ``state()`` (the last state the assertion needs) when given."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout * SCALE
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}")
+            last = f"; last state: {_short(state())}" if state is not None else ""
+            raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}{last}")
         await asyncio.sleep(POLL_S)
 
 
 async def wait_until_answered(ask: Callable[[], Awaitable[T]], good: Callable[[T], bool], timeout: float = 10.0,
                               what: str = "condition", every: float = 0.1) -> T:
     """``wait_until`` for a condition that takes a request to read (a server's answer): asked every
-    ``every`` s until ``good(answer)``; fails after ``timeout`` s. Returns the good answer."""
+    ``every`` s until ``good(answer)``; any answer that is not yet the good one — a refused connection, a
+    balancer's HTML error page where JSON was expected (ValueError), a timeout — is asked again; fails after
+    ``timeout`` s with the last answer or error. Returns the good answer."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout * SCALE
+    last: object = "nothing yet"
     while True:
         try:
             answer = await ask()
-        except (OSError, aiohttp.ClientError, asyncio.TimeoutError):
-            answer = None  # not listening yet: asked again
+            last = answer
+        except (OSError, aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            answer, last = None, f"{type(exc).__name__}: {exc}"  # not there yet: asked again
         if answer is not None and good(answer):
             return answer
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout * SCALE:g} s waiting for {what}; last answer: "
+                                 f"{_short(last)}")
         await asyncio.sleep(every)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 600 else text[:600] + "…"
 
 
 class ClientRun:

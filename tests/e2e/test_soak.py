@@ -22,11 +22,10 @@ import statistics
 import aiohttp
 import pytest
 
-from tests.helpers import start_lab, wait_until
+from tests.helpers import start_lab, wait_until, wait_until_answered
 from transport.backoff import Policy
 from transport.compare import make_client
 from transport.registry import FEED_TRANSPORTS as TRANSPORTS
-from transport.lab_admin import post_fault
 
 FAULTS = 20
 RATE = 50
@@ -45,15 +44,25 @@ class Admin:
         self.auth = {"Authorization": f"Bearer {lab.token}"}
 
     async def call(self, method: str, path: str, body: dict | None = None) -> None:
-        async with self.http.request(method, self.lab.url + "/_admin" + path, json=body, headers=self.auth) as r:
-            assert r.status < 300, (path, r.status, await r.text())
+        """An admin call, asked again while the lab does not answer (a restart fault keeps it away for a
+        moment): the lab's answer, once there is one, must be a success."""
+        async def ask() -> tuple[int, str]:
+            async with self.http.request(method, self.lab.url + "/_admin" + path, json=body,
+                                         headers=self.auth) as r:
+                return r.status, await r.text()
+
+        status, text = await wait_until_answered(ask, lambda answer: True, 15, f"the lab to answer {path}")
+        assert status < 300, (path, status, text)
+
+    async def fault(self, body: dict) -> None:
+        await self.call("POST", "/faults", body)
 
     async def down_for(self, seconds: float, then: dict | None = None) -> None:
         """The proxy down for ``seconds``; ``then``: a server fault applied just before it comes back."""
         await self.call("POST", "/proxies/soak", {"enabled": False})
         await asyncio.sleep(seconds)  # the outage itself, not a wait for a condition
         if then is not None:
-            await post_fault(self.lab.url, self.lab.token, then)
+            await self.fault(then)
         await self.call("POST", "/proxies/soak", {"enabled": True})
 
     async def kill_and_restart(self, seconds: float, listen: str) -> None:
@@ -110,14 +119,14 @@ async def test_soak_random_faults_lose_nothing(transport, tmp_path):
                     elif fault == "down":
                         await admin.down_for(0.3)
                     elif fault == "restart":
-                        await post_fault(admin.lab.url, admin.lab.token, {"action": "restart", "down_s": 0.3})
+                        await admin.fault({"action": "restart", "down_s": 0.3})
                     elif fault == "kill":
                         await admin.kill_and_restart(0.3, listen)
                     elif fault == "end":
-                        await post_fault(admin.lab.url, admin.lab.token, {"action": "end_streams"})
+                        await admin.fault({"action": "end_streams"})
                     else:
                         code = rng.choice([1001, 1011, 1012, 1013, 4000])
-                        await post_fault(admin.lab.url, admin.lab.token, {"action": "close_websockets", "code": code})
+                        await admin.fault({"action": "close_websockets", "code": code})
                     target = led.received + rng.randint(5, 25)
                     await wait_until(lambda: led.received >= target, 20, f"traffic after fault {i} ({fault})")
                 target = led.received + 50

@@ -14,7 +14,7 @@ import pytest
 from tests.helpers import read_line, stop_child, wait_until
 from transport.clients.socketio import SocketIOClient, SocketIOOptions
 
-PEER = Path(__file__).resolve().parents[1] / "data" / "socketio_recovery"
+PEER = Path(__file__).resolve().parents[2] / "data" / "socketio_recovery"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None or not (PEER / "node_modules" / "socket.io").is_dir(),
                                 reason="node and the npm package socket.io (cd tests/data/socketio_recovery && "
                                        "npm install) are needed; .ci/run installs them")

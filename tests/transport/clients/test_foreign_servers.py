@@ -19,7 +19,7 @@ from transport.clients.socketio import SocketIOClient, SocketIOOptions
 from transport.clients.sse import SSEClient, SSEOptions
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SIO = DATA / "socketio_recovery"
 node = pytest.mark.skipif(shutil.which("node") is None or not (SIO / "node_modules" / "socket.io-client").is_dir(),
                           reason="node and the npm packages of tests/data/socketio_recovery (npm install there) "
