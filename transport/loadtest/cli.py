@@ -15,6 +15,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import tempfile
 from functools import partial
@@ -99,6 +100,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def free_port() -> int:
+    """A loopback port free now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def base_of(url: str) -> str:
     """The server's own address (http://host:port) of a URL: where its admin API is."""
     parts = urlsplit(url)
@@ -118,7 +126,12 @@ def locust_command(args: argparse.Namespace, host: str, result: str) -> list[str
            "--duplex-poll-interval", f"{args.poll_interval:g}", f"--duplex-seq={args.seq}",
            f"--duplex-resume={args.resume}", "--only-summary", "--loglevel", "WARNING"]
     if args.workers:
-        cmd += ["--processes", str(args.workers)]
+        # the master on loopback, on a port of its own chosen now (Locust's default *:5557 let anyone on the
+        # network join as a worker, and two storms on one machine joined each other's): the forked workers
+        # connect to --master-port, so it is named twice
+        port = str(free_port())
+        cmd += ["--processes", str(args.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                "--master-port", port]
     if args.status:
         cmd.append("--duplex-status")
     return cmd + list(args.locust_arg)
