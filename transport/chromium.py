@@ -98,10 +98,13 @@ async def launch(headless: bool = True, binary: str | None = None, extra: tuple[
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     args.append("about:blank")
+    scratch = profile / "tmp"  # Chromium's own temporary folders (org.chromium.Chromium.*) go with the profile
+    scratch.mkdir()
     try:
         process = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.DEVNULL,
                                                        stdout=asyncio.subprocess.DEVNULL,
                                                        stderr=asyncio.subprocess.PIPE,
+                                                       env={**os.environ, "TMPDIR": str(scratch)},
                                                        preexec_fn=own_group_dying_with_parent)
     except OSError as err:
         shutil.rmtree(profile, True)

@@ -47,7 +47,9 @@ def alive(pid: int) -> bool:
 async def gui_with_lab(tmp_path):
     """The real app as a user starts it; yields the process and its lab child's pid."""
     gui = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, env={**ENV, "XDG_CONFIG_HOME": str(tmp_path)})
+                           stderr=subprocess.DEVNULL,
+                           env={**ENV, "XDG_CONFIG_HOME": str(tmp_path), "TMPDIR": str(tmp_path)})  # a killed
+    # GUI cannot remove its lab's history folder: it goes where the test's own files go
     try:
         def lab_child() -> int | None:  # between fork and exec the child still looks like the GUI
             for pid in children(gui.pid):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -170,7 +171,8 @@ async def test_attaching_to_a_chromium_started_with_remote_debugging_port():
     chrome = subprocess.Popen([find_chromium() or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
                                "--remote-debugging-port=0", f"--user-data-dir={port_dir}", "--no-first-run",
                                "--disable-background-networking", lab.url + "/demo?apis=ws"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "TMPDIR": port_dir})  # its own temporary folders in there too
     try:
         marker = os.path.join(port_dir, "DevToolsActivePort")
         await wait_until(lambda: os.path.exists(marker) and open(marker).read().count("\n") >= 1, 20, "DevTools")
@@ -188,6 +190,7 @@ async def test_attaching_to_a_chromium_started_with_remote_debugging_port():
     finally:
         chrome.terminate()
         chrome.wait(10)
+        shutil.rmtree(port_dir, ignore_errors=True)
         lab.stop()
 
 
@@ -211,16 +214,21 @@ def test_probe_prints_the_pages_frames_and_exits_after_count():
 def test_the_browser_never_outlives_a_killed_parent():
     """SIGKILL the process that started Chromium: the kernel ends the browser too (PR_SET_PDEATHSIG)."""
     code = ("import asyncio, sys\nfrom transport.chromium import launch\n"
-            "async def main():\n    b = await launch()\n    print(b.pid, flush=True)\n    await asyncio.Event().wait()\n"
+            "async def main():\n    b = await launch()\n    print(b.pid, b.profile, flush=True)\n"
+            "    await asyncio.Event().wait()\n"
             "asyncio.run(main())\n")
     parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    profile = ""
     try:
-        pid = int(parent.stdout.readline())
+        pid_text, profile = parent.stdout.readline().split(maxsplit=1)
+        pid = int(pid_text)
         parent.kill()
         parent.wait(10)
         asyncio.run(wait_until(lambda: not alive(pid), 10, "the browser gone with its parent"))
     finally:
         parent.stdout.close()
+        if profile.strip():  # a killed Duplex cannot remove its throwaway profile: the test does
+            shutil.rmtree(profile.strip(), ignore_errors=True)
 
 
 def alive(pid: int) -> bool:

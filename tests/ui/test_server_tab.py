@@ -144,9 +144,13 @@ async def test_the_feed_rate_is_set_from_the_server_tab_and_counts_stay_equal(wi
     await wait_until(lambda: any("feed rate 50 → 500" in e.data for e in rows(ws, "fault")), 10, "the marker")
     received = ws.controller.client.ledger.received
     await wait_until(lambda: ws.controller.client.ledger.received >= received + 500, 10, "500 messages at 500/s")
+    window.server_tab.rate.setValue(0)  # the feed stops: what was received must all be captured, and shown
+    window.server_tab.rate_button.click()
+    await wait_until(lambda: any("feed rate 500 → 0" in e.data for e in rows(ws, "fault")), 10, "the stop")
     await wait_until(lambda: ws.timeline.received == ws.timeline.model.captured
                      and f"received {ws.timeline.received:,} · captured" in ws.timeline.counts.text(), 5,
-                     "received = captured, shown")
+                     "received = captured, shown",
+                     state=lambda: (ws.timeline.received, ws.timeline.model.captured, ws.timeline.counts.text()))
 
 
 async def test_the_lab_restarts_as_a_cluster_and_a_killed_worker_loses_nothing(window):

@@ -74,7 +74,9 @@ async def test_the_servers_pings_are_answered_in_the_window_and_nothing_reconnec
         assert client is not None and client.connected and client.via == "websocket"
         mine = [e for e in model.events() if e.kind in ("open", "reconnect", "close")][-3:]
         assert not [e for e in mine if e.kind in ("reconnect", "close")], [e.data for e in mine]
-        assert not [e for e in rows("ping") if e.meta.get("late")]
+        # none missed: a gap past pingInterval + pingTimeout (4 s) is a ping the window lost (a busy machine may
+        # make one a little late: that is the row's "late" flag, not a loss)
+        assert not [e for e in rows("ping") if (e.meta.get("gap_ms") or 0) >= 4000], [e.data for e in rows("ping")]
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

@@ -21,6 +21,11 @@ async def test_connects_to_the_lab_stream_and_shows_events_and_checks(window):
     assert tab.bar.url_text() == window.lab.url + "/sse"
     await connected(tab, 6)
     model = tab.timeline.model
+    # the rows reach the model one bridge flush after the client has them: wait for the rows themselves
+    await wait_until(lambda: len(events_of(tab, "message")) >= 3 and all(events_of(tab, k) for k in
+                                                                         ("request", "response", "retry")),
+                     10, "the request, response, retry and message rows",
+                     state=lambda: [e.kind for e in model.events()][:12])
     for first in events_of(tab, "message")[:3]:  # price, likes (named) and chat (unnamed)
         row = model.events().index(first)
         assert model.data(model.index(row, KIND)) == "message"
