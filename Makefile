@@ -19,13 +19,13 @@ venv: $(STAMP)
 run: venv
 	$(PY) main.py
 
-# The suite in 4 processes (pytest-xdist; most tests wait on sockets and processes, not on the CPU), in a
-# temporary folder of its own that is removed at the end; tests/leftovers.py fails the run if a test left a
-# file there or a process running.
+# The suite in 4 processes (pytest-xdist; most tests wait on sockets and processes, not on the CPU; the tests
+# that run Chromium one at a time in one of them: their xdist_group), in a temporary folder of its own that
+# is removed at the end; tests/leftovers.py fails the run if a test left a file there or a process running.
 test: venv
 	$(PY) -m mypy
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/duplex-tests-XXXXXX") && \
-	  QT_QPA_PLATFORM=offscreen TMPDIR=$$tmp $(PY) -m pytest -n 4 --dist worksteal --basetemp=$$tmp/pytest; \
+	  QT_QPA_PLATFORM=offscreen TMPDIR=$$tmp $(PY) -m pytest -n 4 --dist loadgroup --basetemp=$$tmp/pytest; \
 	  code=$$?; rm -rf "$$tmp"; exit $$code
 
 typecheck: venv

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
 import aiohttp
+import pytest
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,9 @@ SCALE = float(os.environ.get("DUPLEX_TEST_TIMEOUT_SCALE", "1"))
 # How often wait_until re-checks its condition (the DESIGN.md §8 helper: a
 # condition wait with a timeout, never a fixed sleep standing in for one).
 POLL_S = 0.01
+# Tests that run Chromium run one at a time, in one xdist worker (make test: --dist loadgroup): several
+# browsers at once on two cores starve each other past any fair timeout
+CHROMIUM_GROUP = pytest.mark.xdist_group("chromium")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition",

@@ -83,7 +83,33 @@ class Chromium:
                     await asyncio.wait_for(self.process.wait(), grace)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)  # helpers that outlived the browser
-        await asyncio.to_thread(shutil.rmtree, self.profile, True)
+        await asyncio.to_thread(_remove_when_gone, self.process.pid, self.profile)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies do not count)."""
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                return True
+    return False
+
+
+def _remove_when_gone(pgid: int, profile: Path, wait_s: float = 3.0) -> None:
+    """The profile removed once no process of the browser's group can write to it any more (a helper still
+    dying after SIGKILL would leave files behind a removal that ran beside it); bounded."""
+    deadline = time.monotonic() + wait_s
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)  # a dying process group: a bounded wait on the condition the removal needs
+    for _ in range(3):
+        shutil.rmtree(profile, True)
+        if not profile.exists():
+            return
 
 
 async def launch(headless: bool = True, binary: str | None = None, extra: tuple[str, ...] = ()) -> Chromium:

@@ -13,14 +13,14 @@ import tempfile
 import aiohttp
 import pytest
 
-from tests.helpers import ROOT, start_lab, wait_until
+from tests.helpers import CHROMIUM_GROUP, ROOT, start_lab, wait_until
 from transport.cdp import CDPConnection
 from transport.chromium import find_chromium
 from transport.clients.chromium_watch import BrowserWatch, WatchedBrowser
 from transport.lab_admin import post_fault
 
-pytestmark = pytest.mark.skipif(find_chromium() is None and not os.environ.get("CI"),
-                                reason="no Chromium on this machine (CI installs it and never skips)")
+pytestmark = [pytest.mark.skipif(find_chromium() is None and not os.environ.get("CI"),
+                                reason="no Chromium on this machine (CI installs it and never skips)"), CHROMIUM_GROUP]
 
 
 class Browser:

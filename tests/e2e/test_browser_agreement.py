@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import start_lab
+from tests.helpers import CHROMIUM_GROUP, start_lab
 from transport import browser_agreement
 from transport.browser import VirtualBrowser
 from transport.chromium import find_chromium
 
-pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)")
+pytestmark = [pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)"),
+              CHROMIUM_GROUP]
 
 
 async def test_both_browsers_run_the_scenario_and_agree_on_every_aspect():

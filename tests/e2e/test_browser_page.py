@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import ROOT, wait_until
+from tests.helpers import CHROMIUM_GROUP, ROOT, wait_until
 from transport.chromium import find_chromium
 from transport.clients.chromium_watch import WatchedBrowser
 
@@ -25,6 +25,7 @@ pytestmark = [
                        reason="no Chromium on this machine (CI installs it and never skips)"),
     pytest.mark.skipif(shutil.which("node") is None or not SIO.is_dir(),
                        reason="node and the npm packages of tests/data/socketio_recovery (.ci/run installs them)"),
+    CHROMIUM_GROUP,
 ]
 
 

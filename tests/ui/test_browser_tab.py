@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.helpers import wait_until
+from tests.helpers import CHROMIUM_GROUP, wait_until
 from transport.chromium import find_chromium
 from ui.models.timeline_model import CONN, KIND
 
-pytestmark = pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)")
+pytestmark = [pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)"),
+              CHROMIUM_GROUP]
 
 
 def rows(tab, transport=None, kind=None):

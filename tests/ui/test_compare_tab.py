@@ -6,7 +6,7 @@ import asyncio
 import csv
 import json
 
-from tests.helpers import wait_until
+from tests.helpers import CHROMIUM_GROUP, wait_until
 from transport.compare import TRANSPORTS
 
 
@@ -81,6 +81,7 @@ async def test_a_run_under_a_fault_shows_how_each_transport_degrades(window):
     assert "websocket" in resets and "sse" in resets  # a reset cuts every long-lived connection
 
 
+@CHROMIUM_GROUP
 async def test_a_real_browser_is_one_more_row_with_the_same_bytes_split(window):
     import pytest
     from transport.chromium import find_chromium
