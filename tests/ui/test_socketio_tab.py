@@ -68,8 +68,10 @@ async def test_the_servers_pings_are_answered_in_the_window_and_nothing_reconnec
             return [e for e in model.events() if e.kind == kind and client is not None and e.conn >= 1
                     and tab.controller.url.endswith(str(port))]
 
-        await wait_until(lambda: len(rows("ping")) >= 3 and len(rows("pong")) >= 3, 20,
-                         f"three pings answered (kinds so far: {[e.kind for e in model.events()][-12:]})")
+        await wait_until(lambda: len(rows("ping")) >= 3 and len(rows("pong")) >= 3, 20, "three pings answered",
+                         state=lambda: (tab.controller.url, getattr(tab.controller.client, "state", None),
+                                        [f"{e.conn} {e.direction} {e.kind}: {str(e.data)[:60]}" for e in model.events()
+                                         if e.kind != "message"][-10:]))
         client = tab.controller.client
         assert client is not None and client.connected and client.via == "websocket"
         mine = [e for e in model.events() if e.kind in ("open", "reconnect", "close")][-3:]
