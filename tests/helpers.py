@@ -71,6 +71,15 @@ def _short(value: object) -> str:
     return text if len(text) <= 600 else text[:600] + "…"
 
 
+async def press(tab: object, label: str, timeout: float = 10.0) -> None:
+    """Click a tab's Connect / Disconnect button once it says ``label``: the bar shows the client's state one
+    bridge flush after the client has it, and a click means what the button says."""
+    button = tab.bar.connect_button
+    await wait_until(lambda: button.text() == label, timeout, f"the button to say {label}",
+                     state=lambda: button.text())
+    button.click()
+
+
 class ClientRun:
     """A client running in the background, its events collected.
 

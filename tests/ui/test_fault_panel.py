@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.helpers import wait_until
+from tests.helpers import press, wait_until
 from transport.loadtest.control import LocustStormSpec
 from ui.widgets.fault_panel import FaultPanel
 
@@ -206,7 +206,7 @@ async def test_the_fault_route_follows_a_url_change(window):
                          and c.faults.route.listen in c.client.options.url, 15, "routed to the lab")
         first_upstream = c.faults.route.upstream
         new_url = f"ws://127.0.0.1:{other.port}/ws"
-        tab.bar.connect_button.click()  # Disconnect
+        await press(tab, "Disconnect")
         await wait_until(lambda: c.client is None, 10, "disconnected")
         tab.bar.url.setCurrentText(new_url)
         tab.rules.set_rules("/seq", "auto")  # not the lab: its own numbering, as the user says it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import drop_then_restart, wait_until
+from tests.helpers import drop_then_restart, press, wait_until
 
 TABS = {"short_poll": ("short_poll_tab", "/api/poll"), "long_poll": ("long_poll_tab", "/api/longpoll"),
         "stream": ("stream_tab", "/api/stream")}
@@ -47,7 +47,7 @@ async def test_drop_and_restart_lose_nothing(window, transport):
 async def test_a_server_that_answers_something_else_gets_one_sentence(window):
     tab = window.short_poll_tab
     await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
-    tab.bar.connect_button.click()
+    await press(tab, "Disconnect")
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText(window.lab.url + "/")  # a JSON object, not a list
     tab.bar.connect_button.click()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import drop_then_restart, wait_until
+from tests.helpers import drop_then_restart, press, wait_until
 from transport.rows import NAMED, UNNAMED
 from ui.models.timeline_model import EVENT, KIND, SEQ
 
@@ -74,7 +74,7 @@ async def test_drop_and_restart_lose_nothing_and_resume_by_last_event_id(window)
 async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
     tab = window.sse_tab
     await connected(tab)
-    tab.bar.connect_button.click()  # disconnect
+    await press(tab, "Disconnect")
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.url.setCurrentText(window.lab.url + "/")  # JSON, not text/event-stream
     tab.bar.connect_button.click()
@@ -91,7 +91,7 @@ async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
 async def test_max_event_size_and_policy_from_the_bar_reach_the_client(window):
     tab = window.sse_tab
     await connected(tab)
-    tab.bar.connect_button.click()
+    await press(tab, "Disconnect")
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.max_event.setValue(2)
     tab.bar.policy.setCurrentIndex(tab.bar.policy.findData("fixed"))

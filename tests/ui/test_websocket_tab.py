@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 
-from tests.helpers import drop_then_restart, wait_until
+from tests.helpers import drop_then_restart, press, wait_until
 from ui.models.timeline_model import SEQ, TOPIC
 
 
@@ -74,7 +74,7 @@ async def test_drop_and_restart_buttons_recover_with_nothing_lost(window):
     tab.bar.interval.setValue(0.1)
     await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
     # the policy applies from the next connection: reconnect with it
-    tab.bar.connect_button.click()
+    await press(tab, "Disconnect")
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
     tab.bar.connect_button.click()
     await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected and led().received >= 10, 15, "open")
