@@ -36,6 +36,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP_HISTORY = 200_000
 
 
+CLUSTER_STOP_S = 12  # a cluster's supervisor ends 5 processes, each within 5 s: past this it is killed
+
 class LabProcess(QObject):
     listening = Signal(str, str)  # url, admin token
     failed = Signal(str)  # one sentence
@@ -110,6 +112,8 @@ class LabProcess(QObject):
             return
         self._stopping = True
         self.proc.terminate()
+        if self.cluster[0]:  # a supervisor ends its workers, then HAProxy and Redis, then removes its folder
+            timeout_ms = max(timeout_ms, CLUSTER_STOP_S * 1000)
         if not self.proc.waitForFinished(timeout_ms):  # at shutdown only: bounded
             self.proc.kill()
             self.proc.waitForFinished(1000)
@@ -119,6 +123,8 @@ class LabProcess(QObject):
         if not self.running:
             return
         self._stopping = True
+        if self.cluster[0]:  # a supervisor ends its workers, then HAProxy and Redis, then removes its folder
+            timeout_s = max(timeout_s, CLUSTER_STOP_S)
         done = asyncio.Event()
 
         def on_finished(*_args: object) -> None:

@@ -148,8 +148,13 @@ async def catch_up(request: web.Request, handler: Handler) -> web.StreamResponse
     backplane = request.app.get(BACKPLANE)
     if backplane is not None and request.path in FEED_PATHS:
         raw = request.query.get("after") or request.headers.get("Last-Event-ID") or ""
-        if raw.isdigit() and len(raw) < 20:
-            await backplane.caught_up(int(raw))
+        epoch = request.headers.get(EPOCH_HEADER)
+        if raw.isdigit() and len(raw) < 20 and (epoch is None or epoch == request.app[FEED].epoch) \
+                and not await backplane.caught_up(int(raw)):
+            # behind the stream still (a busy machine): answering now would take the client's resume point
+            # for one from an earlier numbering and declare a reset that never happened; it asks again
+            return web.json_response({"error": f"this worker has not read the feed up to seq {raw} yet: try "
+                                               "again in a moment"}, status=503, headers={"Retry-After": "1"})
     return await handler(request)
 
 
