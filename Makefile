@@ -19,13 +19,14 @@ venv: $(STAMP)
 run: venv
 	$(PY) main.py
 
-# The suite in 4 processes (pytest-xdist; most tests wait on sockets and processes, not on the CPU; the tests
-# that run Chromium one at a time in one of them: their xdist_group), in a temporary folder of its own that
-# is removed at the end; tests/leftovers.py fails the run if a test left a file there or a process running.
+# The suite in a temporary folder of its own, removed at the end; tests/leftovers.py fails the run if a test
+# left a process running, and names the files left there. (In parallel — pytest-xdist, `-n 4 --dist
+# loadgroup`, the tests that run Chromium in one group — it takes 4–5 min instead of 12, but on this 2-core
+# machine each run still met a timing-sensitive test that failed: issue 28 is not done.)
 test: venv
 	$(PY) -m mypy
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/duplex-tests-XXXXXX") && \
-	  QT_QPA_PLATFORM=offscreen TMPDIR=$$tmp $(PY) -m pytest -n 4 --dist loadgroup --basetemp=$$tmp/pytest; \
+	  QT_QPA_PLATFORM=offscreen TMPDIR=$$tmp $(PY) -m pytest --basetemp=$$tmp/pytest; \
 	  code=$$?; rm -rf "$$tmp"; exit $$code
 
 typecheck: venv
