@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import CHROMIUM_GROUP, ROOT, wait_until
+from tests.helpers import CHROMIUM_GROUP, ROOT, wait_until, wait_until_answered
 from transport.chromium import find_chromium
 from transport.clients.chromium_watch import WatchedBrowser
 
@@ -160,11 +160,8 @@ def streamed_sse(events):
 
 async def _until_over(watch, tab) -> list[dict]:
     """The page's log once its Socket.IO got the event sent after the upgrade."""
-    deadline = asyncio.get_running_loop().time() + 20
-    said: list[dict] = []
-    while asyncio.get_running_loop().time() < deadline:
-        said = json.loads(await watch.evaluate(tab, "JSON.stringify(window.pageLog || [])"))
-        if any(x.get("event") == "over" for x in said):
-            return said
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the page's Socket.IO never got 'over'; it logged: {said}")
+    async def read() -> list[dict]:
+        return json.loads(await watch.evaluate(tab, "JSON.stringify(window.pageLog || [])"))
+
+    return await wait_until_answered(read, lambda said: any(x.get("event") == "over" for x in said), 20,
+                                     "the page's Socket.IO to get 'over'", every=0.05)
