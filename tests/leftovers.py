@@ -90,7 +90,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         left = [c for c in _children() if c[1] != "Z" and not _ours(c[2])]
         if not left or time.monotonic() > deadline:
             break
-        time.sleep(0.1)
+        time.sleep(0.1)  # a bounded wait on the condition (children ended), in a synchronous hook
     for pid, _state, cmd in left:
         said.append(f"process {pid} outlived the suite: {cmd[:200]}")
         try:

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import sys
 
 
@@ -22,3 +23,10 @@ def end_group(pid: int, sig: int = signal.SIGKILL) -> None:
     """``sig`` to the process group led by ``pid`` (gone already: nothing to do)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+def free_port() -> int:
+    """A loopback port free now, for a child process to listen on (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sys
 import tempfile
 from functools import partial
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-from ..child_process import end_group, own_group_dying_with_parent
+from ..child_process import end_group, free_port, own_group_dying_with_parent
 from ..errors import DuplexError
 from ..lab_admin import admin_call, post_fault
 from ..registry import PROBE_NAMES, by_probe_name
@@ -98,13 +97,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
         p.error(f"{args.url!r} is not an http(s):// or ws(s):// URL")
     return args
-
-
-def free_port() -> int:
-    """A loopback port free now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def base_of(url: str) -> str:

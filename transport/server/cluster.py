@@ -26,7 +26,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from ..child_process import end_group, own_group_dying_with_parent
+from ..child_process import end_group, free_port, own_group_dying_with_parent
 from .parent_watch import watch_parent
 from .backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR, actions
 
@@ -50,12 +49,6 @@ HAPROXY_NOT_FOUND = "Cluster mode needs HAProxy: install it (Debian: apt install
 
 class ClusterError(Exception):
     """One sentence: what is missing or did not start."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
