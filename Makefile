@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+TEST_WORKERS ?= 2
 
 .PHONY: run test typecheck bench desktop venv clean
 
@@ -20,13 +21,13 @@ run: venv
 	$(PY) main.py
 
 # The suite in a temporary folder of its own, removed at the end; tests/leftovers.py fails the run if a test
-# left a process running, and names the files left there. (In parallel — pytest-xdist, `-n 4 --dist
-# loadgroup`, the tests that run Chromium in one group — it takes 4–5 min instead of 12, but on this 2-core
-# machine each run still met a timing-sensitive test that failed: issue 28 is not done.)
+# left a process running or a file behind. In parallel (pytest-xdist): one worker per core of this 2-core
+# machine (more starve each other's timers), the tests that run Chromium in one group (--dist loadgroup).
 test: venv
 	$(PY) -m mypy
 	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/duplex-tests-XXXXXX") && \
-	  QT_QPA_PLATFORM=offscreen TMPDIR=$$tmp $(PY) -m pytest --basetemp=$$tmp/pytest; \
+	  QT_QPA_PLATFORM=offscreen TMPDIR=$$tmp $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	    --durations=30 --basetemp=$$tmp/pytest $(PYTEST_ARGS); \
 	  code=$$?; rm -rf "$$tmp"; exit $$code
 
 typecheck: venv

@@ -6,8 +6,9 @@ Processes: the controlling process becomes a *child subreaper* (Linux ``PR_SET_C
 descendant orphaned during the run — a lab whose test forgot it, a browser, a storm's worker — is
 reparented to it instead of to init, and is found among its children at the end (pytest-xdist's own
 workers excepted). Files: the temporary directory's entries at the start are remembered; any new one at
-the end (pytest's basetemp excepted) is a leftover. Leftovers are named and removed (so the next run starts
-clean); a surviving process fails the run, a file only with ``DUPLEX_STRICT_LEFTOVERS=1`` for now.
+the end is a leftover, and pytest's own basetemp must hold no file (``tmp_path_retention_policy = "none"``
+removes each test's folder when it ends). Leftovers are named and removed (so the next run starts clean),
+and fail the run.
 """
 
 from __future__ import annotations
@@ -111,12 +112,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
+    if basetemp and Path(basetemp).is_dir():  # pytest's own: tmp_path folders are removed after each test
+        # (tmp_path_retention_policy = "none"); a file still there was made outside a test's tmp_path
+        for path in sorted(Path(basetemp).rglob("*")):
+            if not path.is_dir():
+                files.append(f"left in pytest's basetemp: {path.relative_to(basetemp)}")
+        shutil.rmtree(basetemp, ignore_errors=True)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if said or files:
         text = "The suite left things behind (removed now):\n  " + "\n  ".join(said + files)
         if reporter is not None:
             reporter.write_line(text, red=True)
-    # a surviving process fails the run; files are named (and removed) but fail it only when asked
-    # (DUPLEX_STRICT_LEFTOVERS=1) until the last tests that leave one are fixed
-    if said or (files and os.environ.get("DUPLEX_STRICT_LEFTOVERS") == "1"):
+    if said or files:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

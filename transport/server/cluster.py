@@ -194,7 +194,12 @@ frontend lab
   default_backend workers
 backend workers
   balance {balance}
-{sticky}  option redispatch
+{sticky}  option redispatch 1
+  retries 3
+  # a GET whose worker died before answering (killed mid-accept, or restarting) is tried on another one:
+  # an EventSource fails for good on the 502 it would otherwise get
+  retry-on conn-failure empty-response response-timeout
+  http-request disable-l7-retry unless METH_GET || METH_HEAD
   option httpchk GET /
   http-check expect status 200
 {chr(10).join(servers)}
