@@ -6,8 +6,8 @@ Processes: the controlling process becomes a *child subreaper* (Linux ``PR_SET_C
 descendant orphaned during the run — a lab whose test forgot it, a browser, a storm's worker — is
 reparented to it instead of to init, and is found among its children at the end (pytest-xdist's own
 workers excepted). Files: the temporary directory's entries at the start are remembered; any new one at
-the end is a leftover, and pytest's own basetemp must hold no file (``tmp_path_retention_policy = "none"``
-removes each test's folder when it ends). Leftovers are named and removed (so the next run starts clean),
+the end is a leftover, and pytest's own basetemp must hold no file (``tmp_path_retention_policy = "failed"``
+removes a passing test's folder when it ends; a failed test's stays, named here). Leftovers are named and removed (so the next run starts clean),
 and fail the run.
 """
 
@@ -112,8 +112,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
-    if basetemp and Path(basetemp).is_dir():  # pytest's own: tmp_path folders are removed after each test
-        # (tmp_path_retention_policy = "none"); a file still there was made outside a test's tmp_path
+    if basetemp and Path(basetemp).is_dir():  # pytest's own: a passing test's tmp_path is removed when it
+        # ends (tmp_path_retention_policy = "failed"); a file still there is a failed test's or made outside one
         for path in sorted(Path(basetemp).rglob("*")):
             if not path.is_dir():
                 files.append(f"left in pytest's basetemp: {path.relative_to(basetemp)}")
