@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
     if argv[:1] == ["probe"]:
-        from transport.probe import main as probe_main
+        from transport.apps.probe import main as probe_main
         return probe_main(argv[1:])
     if argv[:1] == ["storm"]:
         from transport.loadtest.cli import main as storm_main

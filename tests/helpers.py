@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import select
 import signal
@@ -17,6 +16,8 @@ from typing import Awaitable, Callable, TypeVar
 
 import aiohttp
 import pytest
+
+from transport.core import announce
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,10 +194,11 @@ def start_lab(*args: str, rate: float = 50, extra: list[str] | None = None) -> L
            "--log-level", "WARNING", *args, *(extra or [])]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        info = json.loads(read_line(proc.stdout, 15))
+        said = announce.parse(read_line(proc.stdout, 15))
+        if said is None or said.event != "listening":
+            raise AssertionError(f"the lab did not start: {said}")
     except BaseException:
         proc.kill()
         proc.wait(5)
         raise
-    assert info["event"] == "listening"
-    return LabProcess(proc, info["url"], info["port"], info["admin_token"])
+    return LabProcess(proc, said.url, said.port, said.admin_token)

@@ -15,7 +15,7 @@ from collections import Counter, deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from transport.events import Event
+from transport.core.events import Event
 
 
 class EventBridge(QObject):

@@ -14,7 +14,6 @@ declared reset.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import sys
@@ -23,7 +22,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from transport.errors import DuplexError
+from transport.core import announce
+from transport.core.errors import DuplexError
 
 log = logging.getLogger("duplex.lab")
 
@@ -187,29 +187,32 @@ class LabProcess(QObject):
             if not line.strip():
                 continue
             try:
-                msg = json.loads(line)
-            except ValueError:
+                said = announce.parse(line)
+            except announce.AnnounceError as exc:
+                self.failed.emit(f"The lab server could not start: {exc}")
+                continue
+            if said is None:
                 log.info("lab: %s", line.decode(errors="replace"))
                 continue
-            if msg.get("event") == "listening" and not self._announced:
+            if said.event == "listening" and not self._announced:
                 self._announced = True
-                self.announced = msg
-                self.url, self.token = msg["url"], msg["admin_token"]
-                self._port = int(msg.get("port") or 0)
+                self.announced = dict(said.fields)
+                self.url, self.token = said.url, said.admin_token
+                self._port = said.port
                 log.info("lab server listening on %s", self.url)
                 self.listening.emit(self.url, self.token)
-            elif msg.get("event") == "cluster" and isinstance(msg.get("workers"), list):
-                self.announced["workers"] = msg["workers"]
-                self.announced["balance"] = msg.get("balance")
-                log.info("lab cluster: %s", msg.get("said"))
-                self.clusterChanged.emit(msg["workers"])
-            elif msg.get("event") == "error":
+            elif said.event == "cluster" and said.workers is not None:
+                self.announced["workers"] = said.workers
+                self.announced["balance"] = said.fields.get("balance")
+                log.info("lab cluster: %s", said.fields.get("said"))
+                self.clusterChanged.emit(said.workers)
+            elif said.event == "error":
                 if self._port:  # a restart found its port taken: any port is better than none
-                    log.warning("lab: %s; trying another port", msg.get("error"))
+                    log.warning("lab: %s; trying another port", said.error)
                     self._port = 0
                     self._elsewhere = True
                     continue
-                self.failed.emit(f"The lab server could not start: {msg.get('error')}")
+                self.failed.emit(f"The lab server could not start: {said.error}")
 
     def _on_proc_ready_read_stderr(self) -> None:
         text = bytes(self.proc.readAllStandardError().data()).decode(errors="replace")

@@ -10,10 +10,10 @@ from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabBar, QTabWidget, QToolButton, QWidget
 
-from transport.errors import DuplexError
-from transport.events import Event
-from transport.faults import FaultSpec
-from transport.lab_admin import post_fault
+from transport.core.errors import DuplexError
+from transport.core.events import Event
+from transport.core.faults import FaultSpec
+from transport.apps.lab_admin import post_fault
 
 from . import dialogs
 from .bridge import EventBridge

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any, Callable, Coroutine
 
-from transport.errors import DuplexError
+from transport.core.errors import DuplexError
 
 log = logging.getLogger("duplex.ui")
 

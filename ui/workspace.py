@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from transport.errors import DuplexError
-from transport.sequence import RuleError, parse_resume, parse_seq
+from transport.core.errors import DuplexError
+from transport.core.sequence import RuleError, parse_resume, parse_seq
 
 FORMAT = 1  # "duplex_workspace": the format's version
 MAX_BYTES = 4 << 20  # a workspace larger than this is not one
@@ -51,7 +51,7 @@ class Connection:
     carrier: str = "cookie"
     messages: list[SavedMessage] = field(default_factory=list)
     unknown: dict[str, Any] | None = None  # a kind this version does not know: its object, kept whole
-    # a server that is not the lab: how its messages are numbered and resumed (transport/sequence.py)
+    # a server that is not the lab: how its messages are numbered and resumed (transport/core/sequence.py)
     seq_rule: str = "auto"
     resume_rule: str = "auto"
 

@@ -16,9 +16,9 @@ import statistics
 import time
 
 from tests.helpers import start_lab
-from transport.clients.chromium_watch import WatchedBrowser
+from transport.browser.chromium_watch import WatchedBrowser
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
-from transport.lab_admin import post_fault
+from transport.apps.lab_admin import post_fault
 
 LAUNCHES = 5
 ROUNDS = 3

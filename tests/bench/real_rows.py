@@ -35,9 +35,9 @@ def rss() -> int:
 
 async def one(rows: int) -> dict:
     from tests.helpers import start_lab, wait_until
-    from transport.lab_admin import post_fault
-    from transport.receiver import FeedReceiver
-    from transport.registry import TRANSPORTS
+    from transport.apps.lab_admin import post_fault
+    from transport.core.receiver import FeedReceiver
+    from transport.clients.registry import TRANSPORTS
     from transport.server.feed import TOPICS, demo_body
     from ui.bridge import EventBridge
     from ui.controllers.tab import TabController

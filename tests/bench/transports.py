@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from tests.helpers import start_lab
-from transport import compare
-from transport.backoff import Policy
+from transport.apps import compare
+from transport.core.backoff import Policy
 from transport.clients.feed_http import FeedOptions
 from transport.clients.polling import LongPollClient
-from transport.lab_admin import post_fault
+from transport.apps.lab_admin import post_fault
 
 RATE = 20
 WINDOW = 60  # messages per overhead measurement (3 s at RATE)

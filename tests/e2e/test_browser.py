@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 
 from tests.helpers import CHROMIUM_GROUP, ROOT, start_lab, wait_until
-from transport.cdp import CDPConnection
-from transport.chromium import find_chromium
-from transport.clients.chromium_watch import BrowserWatch, WatchedBrowser
-from transport.lab_admin import post_fault
+from transport.browser.cdp import CDPConnection
+from transport.browser.chromium import find_chromium
+from transport.browser.chromium_watch import BrowserWatch, WatchedBrowser
+from transport.apps.lab_admin import post_fault
 
 pytestmark = [pytest.mark.skipif(find_chromium() is None and not os.environ.get("CI"),
                                 reason="no Chromium on this machine (CI installs it and never skips)"), CHROMIUM_GROUP]
@@ -177,7 +177,7 @@ async def test_attaching_to_a_chromium_started_with_remote_debugging_port():
         marker = os.path.join(port_dir, "DevToolsActivePort")
         await wait_until(lambda: os.path.exists(marker) and open(marker).read().count("\n") >= 1, 20, "DevTools")
         port = open(marker).read().split()[0]
-        from transport.chromium import devtools_url
+        from transport.browser.chromium import devtools_url
         cdp = await CDPConnection.connect(await devtools_url(f"127.0.0.1:{port}"))
         watch = BrowserWatch(cdp, [].append)
         tabs = await watch.attach_pages()
@@ -213,7 +213,7 @@ def test_probe_prints_the_pages_frames_and_exits_after_count():
 
 def test_the_browser_never_outlives_a_killed_parent():
     """SIGKILL the process that started Chromium: the kernel ends the browser too (PR_SET_PDEATHSIG)."""
-    code = ("import asyncio, sys\nfrom transport.chromium import launch\n"
+    code = ("import asyncio, sys\nfrom transport.browser.chromium import launch\n"
             "async def main():\n    b = await launch()\n    print(b.pid, b.profile, flush=True)\n"
             "    await asyncio.Event().wait()\n"
             "asyncio.run(main())\n")
@@ -240,7 +240,7 @@ def alive(pid: int) -> bool:
 
 
 async def test_the_pages_har_has_its_websocket_frames_and_its_exchanges_in_chromes_shape():
-    from transport.har import to_har
+    from transport.core.har import to_har
     lab = start_lab(rate=50)
     events: list = []
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import CHROMIUM_GROUP, start_lab
-from transport import browser_agreement
-from transport.browser import VirtualBrowser
-from transport.chromium import find_chromium
+from transport.browser import agreement as browser_agreement
+from transport.clients.virtual_browser import VirtualBrowser
+from transport.browser.chromium import find_chromium
 
 pytestmark = [pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)"),
               CHROMIUM_GROUP]

@@ -14,8 +14,8 @@ import shutil
 import pytest
 
 from tests.helpers import CHROMIUM_GROUP, ROOT, wait_until, wait_until_answered
-from transport.chromium import find_chromium
-from transport.clients.chromium_watch import WatchedBrowser
+from transport.browser.chromium import find_chromium
+from transport.browser.chromium_watch import WatchedBrowser
 
 PAGE_SERVER = ROOT / "tests" / "data" / "browser_page" / "server.js"
 SIO = ROOT / "tests" / "data" / "socketio_recovery" / "node_modules" / "socket.io"

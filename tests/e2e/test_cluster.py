@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 
 from tests.helpers import ROOT, read_line, stop_child, wait_until, wait_until_answered
-from transport.lab_admin import post_fault
-from transport.registry import TRANSPORTS
-from transport.wire import WORKER_HEADER
+from transport.apps.lab_admin import post_fault
+from transport.clients.registry import TRANSPORTS
+from transport.core.wire import WORKER_HEADER
 
 HAVE = shutil.which("redis-server") is not None and shutil.which("haproxy") is not None
 pytestmark = pytest.mark.skipif(not HAVE and not os.environ.get("CI"),

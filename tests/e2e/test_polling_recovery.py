@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from tests.helpers import start_lab, wait_until
-from transport.backoff import Policy
+from transport.core.backoff import Policy
 from transport.clients.feed_http import FeedOptions
 from transport.clients.polling import LongPollClient, ShortPollClient
 from transport.clients.stream import StreamClient
-from transport.lab_admin import post_fault
+from transport.apps.lab_admin import post_fault
 
 PATHS = {"short_poll": "/api/poll", "long_poll": "/api/longpoll", "stream": "/api/stream"}
 

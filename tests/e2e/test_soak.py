@@ -23,9 +23,9 @@ import aiohttp
 import pytest
 
 from tests.helpers import start_lab, wait_until, wait_until_answered
-from transport.backoff import Policy
-from transport.compare import make_client
-from transport.registry import FEED_TRANSPORTS as TRANSPORTS
+from transport.core.backoff import Policy
+from transport.apps.compare import make_client
+from transport.clients.registry import FEED_TRANSPORTS as TRANSPORTS
 
 FAULTS = 20
 RATE = 50

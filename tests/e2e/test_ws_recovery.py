@@ -8,9 +8,9 @@ import contextlib
 import aiohttp
 
 from tests.helpers import start_lab, wait_until
-from transport.backoff import Policy
+from transport.core.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
-from transport.lab_admin import post_fault
+from transport.apps.lab_admin import post_fault
 
 DROPS = 3
 RESTARTS = 2

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import wait_until
-from transport.backoff import Policy
+from transport.core.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.server.admin import close_websockets
-from transport.storm import MAX_CLIENTS, Storm
+from transport.apps.storm import MAX_CLIENTS, Storm
 
 
 async def test_storm_connects_n_clients_and_counts_the_reconnect_storm(lab_server):

@@ -10,11 +10,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
-from transport.events import Event, EventSink
-from transport.ledger import Ledger
-from transport.receiver import FeedReceiver
-from transport.registry import TRANSPORTS, TransportInfo
-from transport.wirestats import WireStats
+from transport.core.events import Event, EventSink
+from transport.core.ledger import Ledger
+from transport.core.receiver import FeedReceiver
+from transport.clients.registry import TRANSPORTS, TransportInfo
+from transport.core.wirestats import WireStats
 from ui.bridge import EventBridge
 from ui.controllers.tab import TabController
 

@@ -36,7 +36,7 @@ Deliver = Callable[[Any, list[tuple[str | bytes, int, int]], int, "float | None"
 def rows(deliver: Deliver, one_way: bool = True, rtt_ms: float | None = None) -> list[dict[str, Any]]:
     from PySide6.QtCore import Qt
 
-    from transport.receiver import FeedReceiver
+    from transport.core.receiver import FeedReceiver
     from ui.models.timeline_model import CONN, EVENT, TimelineModel
     from ui.widgets.detail import pretty, record
 

@@ -2,7 +2,7 @@
 
 from PySide6.QtCore import QObject
 
-from transport.events import Event
+from transport.core.events import Event
 from ui.bridge import EventBridge
 
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.helpers import CHROMIUM_GROUP, wait_until
-from transport.chromium import find_chromium
+from transport.browser.chromium import find_chromium
 from ui.models.timeline_model import CONN, KIND
 
 pytestmark = [pytest.mark.skipif(find_chromium() is None, reason="no Chromium (CI installs it and never skips)"),
@@ -72,7 +72,7 @@ async def test_attach_needs_an_address_that_answers(window):
 
 
 async def test_the_browser_through_a_fault_proxy_and_a_server_restart_lose_nothing(window):
-    from transport.faults import FaultSpec
+    from transport.core.faults import FaultSpec
     tab = window.browser_tab
     window.tabs.setCurrentWidget(tab)
     await wait_until(lambda: tab.url.text() == window.lab.url + "/demo", 10, "the demo page offered")

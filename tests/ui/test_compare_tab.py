@@ -7,7 +7,7 @@ import csv
 import json
 
 from tests.helpers import CHROMIUM_GROUP, wait_until
-from transport.compare import TRANSPORTS
+from transport.apps.compare import TRANSPORTS
 
 
 async def test_all_at_once_fills_the_table_and_charts_and_exports(window, tmp_path):
@@ -84,7 +84,7 @@ async def test_a_run_under_a_fault_shows_how_each_transport_degrades(window):
 @CHROMIUM_GROUP
 async def test_a_real_browser_is_one_more_row_with_the_same_bytes_split(window):
     import pytest
-    from transport.chromium import find_chromium
+    from transport.browser.chromium import find_chromium
     if find_chromium() is None:
         pytest.skip("no Chromium (CI installs it and never skips)")
     tab = window.compare_tab

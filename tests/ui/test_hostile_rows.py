@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 
-from transport.events import Event
-from transport.har import iter_event_batches
-from transport.receiver import FeedReceiver
-from transport.rows import RowError, RowStore
+from transport.core.events import Event
+from transport.core.har import iter_event_batches
+from transport.core.receiver import FeedReceiver
+from transport.core.rows import RowError, RowStore
 from ui.models.timeline_model import PAYLOAD, SEQ, TimelineModel
 from ui.widgets.detail import pretty
 

@@ -1,6 +1,6 @@
 """The ledger panel's verdict: a green check only when loss could be checked."""
 
-from transport.ledger import Ledger
+from transport.core.ledger import Ledger
 from ui.theme import theme
 from ui.widgets.ledger_panel import LedgerPanel
 

@@ -7,7 +7,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QDialog
 
-from transport.events import Event
+from transport.core.events import Event
 from ui.help import about_text, versions
 from ui.main_window import MainWindow
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.helpers import wait_until
-from transport.events import Event
-from transport.lab_admin import post_fault
-from transport.registry import TRANSPORTS
+from transport.core.events import Event
+from transport.apps.lab_admin import post_fault
+from transport.clients.registry import TRANSPORTS
 from transport.server.keys import CONFIG
 from transport.server.sessions import COOKIE
 from ui.controllers.browsers import BrowsersController

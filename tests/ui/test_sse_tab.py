@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import drop_then_restart, press, wait_until
-from transport.rows import NAMED, UNNAMED
+from transport.core.rows import NAMED, UNNAMED
 from ui.models.timeline_model import EVENT, KIND, SEQ
 
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
-from transport.events import Event
+from transport.core.events import Event
 from ui.main_window import MainWindow
 from ui.models.timeline_model import KIND
 from ui.theme import palette_file, theme

@@ -4,7 +4,7 @@ or scrolling up pauses it, visibly; the button, End and scrolling to the end res
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QAbstractSlider
 
-from transport.events import Event
+from transport.core.events import Event
 from ui.widgets.timeline import TimelineWidget
 
 

@@ -7,7 +7,7 @@ from PySide6.QtCore import QEvent
 from PySide6.QtGui import QGuiApplication, QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from transport.events import Event
+from transport.core.events import Event
 from ui.models.timeline_model import COLUMNS, EVENT, KIND, PAYLOAD, TOPIC
 from ui.widgets.timeline import TimelineWidget
 

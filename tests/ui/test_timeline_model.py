@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from transport.events import Event
+from transport.core.events import Event
 from ui.models.timeline_model import PAYLOAD, TOPIC, WIRE, TimelineModel
 
 

@@ -19,14 +19,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from ..backoff import Policy
-from ..browser import VirtualBrowser
-from ..errors import BadStatus, DuplexError, InvalidURL, NotConnected, explain
-from ..events import EventSink, now_ns
-from ..wirestats import WireStats
-from ..urls import where
-from .base import ClientBase
-from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
+from transport.core.backoff import Policy
+from transport.clients.virtual_browser import VirtualBrowser
+from transport.core.errors import BadStatus, DuplexError, InvalidURL, NotConnected, explain
+from transport.core.events import EventSink, now_ns
+from transport.core.wirestats import WireStats
+from transport.core.urls import where
+from transport.clients.base import ClientBase
+from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
 
 log = logging.getLogger("duplex.ajax")
 

@@ -13,15 +13,15 @@ import logging
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from ..backoff import Policy
-from ..errors import ConnectFailed, DuplexError, InvalidURL, NotConnected, ServerStopped, explain
-from ..events import Event, EventSink, Outbox
-from ..ledger import Ledger
-from ..receiver import FeedReceiver
-from ..reconnect import Decision, ReconnectController
-from ..sequence import RuleError, parse_resume, parse_seq
-from ..urls import is_loopback, where, with_query
-from ..wirestats import WireStats
+from transport.core.backoff import Policy
+from transport.core.errors import ConnectFailed, DuplexError, InvalidURL, NotConnected, ServerStopped, explain
+from transport.core.events import Event, EventSink, Outbox
+from transport.core.ledger import Ledger
+from transport.core.receiver import FeedReceiver
+from transport.core.reconnect import Decision, ReconnectController
+from transport.core.sequence import RuleError, parse_resume, parse_seq
+from transport.core.urls import is_loopback, where, with_query
+from transport.core.wirestats import WireStats
 
 
 class Client(Protocol):
@@ -115,7 +115,7 @@ class ClientBase:
         self._closing = False
         self._pause = Pause()
         host = urlsplit(options.url).hostname
-        try:  # how another server's messages are numbered and resumed (transport/sequence.py)
+        try:  # how another server's messages are numbered and resumed (transport/core/sequence.py)
             seq_rule = parse_seq(getattr(options, "seq_rule", None))
             resume_rule = parse_resume(getattr(options, "resume_rule", None), self.transport)
         except RuleError as exc:

@@ -19,14 +19,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
-from ..backoff import Policy
-from ..browser import VirtualBrowser
-from ..errors import BadStatus
-from ..events import EventSink, now_ns
-from ..wirestats import WireStats
-from .base import ClientBase
-from .http import SessionOwner, WireCounter, count_response, new_session, snippet, validate_http_url
-from ..wire import served_by, served_note
+from transport.core.backoff import Policy
+from transport.clients.virtual_browser import VirtualBrowser
+from transport.core.errors import BadStatus
+from transport.core.events import EventSink, now_ns
+from transport.core.wirestats import WireStats
+from transport.clients.base import ClientBase
+from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, snippet, validate_http_url
+from transport.core.wire import served_by, served_note
 
 log = logging.getLogger("duplex.http")
 
@@ -47,7 +47,7 @@ class FeedOptions:
     verify_tls: bool = True
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     # another server: how its messages are numbered and how a request asks it to resume (query:NAME),
-    # transport/sequence.py; with the lab, ?after= (and ?timeout=, ?limit=) as its protocol says
+    # transport/core/sequence.py; with the lab, ?after= (and ?timeout=, ?limit=) as its protocol says
     seq_rule: str = "auto"
     resume_rule: str = "auto"
     # the stream only: a request with a body (an NDJSON answer to a POST); not sent again by itself

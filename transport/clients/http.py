@@ -19,8 +19,8 @@ import aiohttp
 import aiohttp.abc
 from aiohttp.client_proto import ResponseHandler
 
-from ..errors import DuplexError, InvalidURL, MessageTooBig, human_size
-from ..urls import split_url
+from transport.core.errors import DuplexError, InvalidURL, MessageTooBig, human_size
+from transport.core.urls import split_url
 
 
 @dataclass(slots=True)

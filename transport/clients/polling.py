@@ -15,13 +15,13 @@ import time
 
 import aiohttp
 
-from ..envelope import split_json_list
-from ..errors import WrongResponse
-from ..events import EventSink, now_ns
-from ..urls import where, with_query
-from ..wire import POLL_DEFAULT_LIMIT
-from .feed_http import FeedOptions, HttpFeedClient
-from .http import mime_essence, read_body, snippet
+from transport.core.envelope import split_json_list
+from transport.core.errors import WrongResponse
+from transport.core.events import EventSink, now_ns
+from transport.core.urls import where, with_query
+from transport.core.wire import POLL_DEFAULT_LIMIT
+from transport.clients.feed_http import FeedOptions, HttpFeedClient
+from transport.clients.http import mime_essence, read_body, snippet
 
 JSON_TYPES = ("application/json", "text/json")
 

@@ -6,10 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-from ..browser import VirtualBrowser
-from ..errors import BadStatus, DuplexError, explain
-from ..urls import where
-from .http import WireCounter, new_session, snippet
+from transport.clients.virtual_browser import VirtualBrowser
+from transport.core.errors import BadStatus, DuplexError, explain
+from transport.core.urls import where
+from transport.clients.http import WireCounter, new_session, snippet
 
 TIMEOUT_S = 10.0
 

@@ -7,7 +7,7 @@ CONNECT to a namespace with an auth payload, events with their name and argument
 their round trip, disconnects with the reason. ``transports``: ``upgrade`` (polling, then WebSocket),
 ``polling`` or ``websocket``. It reconnects by the shared reconnect rules; against a Duplex lab it
 resumes with ``{"after", "epoch"}`` in its CONNECT auth, against a server that offers connection-state
-recovery (Socket.IO 4.6+) with ``{"pid", "offset"}``. The codec is transport/socketio_codec.py.
+recovery (Socket.IO 4.6+) with ``{"pid", "offset"}``. The codec is transport/core/socketio_codec.py.
 """
 
 from __future__ import annotations
@@ -26,20 +26,20 @@ from yarl import URL
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ..backoff import Policy
-from ..browser import VirtualBrowser
-from ..errors import BadStatus, ConnectFailed, DuplexError, ProtocolViolation, ServerStopped
-from ..sequence import socketio_message
-from ..events import EventSink, now_ns
-from ..socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT,
+from transport.core.backoff import Policy
+from transport.clients.virtual_browser import VirtualBrowser
+from transport.core.errors import BadStatus, ConnectFailed, DuplexError, ProtocolViolation, ServerStopped
+from transport.core.sequence import socketio_message
+from transport.core.events import EventSink, now_ns
+from transport.core.socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE, CONNECT, CONNECT_ERROR, DISCONNECT, EVENT,
                               MESSAGE, NOOP, OPEN, PING, PONG, PROBE, UPGRADE, CodecError, EioPacket, SioDecoder,
                               SioPacket, eio_decode, eio_encode, lab_item, open_info, payload_decode, payload_encode,
                               sio_encode)
-from ..wirestats import WireStats
-from .base import ClientBase
-from .http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
-from .ws_connection import FeedConnection
-from ..wire import served_by, served_note
+from transport.core.wirestats import WireStats
+from transport.clients.base import ClientBase
+from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
+from transport.clients.ws_connection import FeedConnection
+from transport.core.wire import served_by, served_note
 
 log = logging.getLogger("duplex.clients.socketio")
 
@@ -59,7 +59,7 @@ class SocketIOOptions:
     policy: Policy | None = field(default_factory=lambda: Policy("exponential", 1.0, 5.0, 2.0, 0.5))
     resume: bool = True  # a Duplex lab: {"after", "epoch"} in the CONNECT auth when reconnecting
     # another server: how its events are numbered (a JSON pointer reads the first argument) and how a
-    # reconnect asks it to resume (query:NAME, or message:EVENT JSON-ARGS); transport/sequence.py
+    # reconnect asks it to resume (query:NAME, or message:EVENT JSON-ARGS); transport/core/sequence.py
     seq_rule: str = "auto"
     resume_rule: str = "auto"
     open_timeout: float = 10.0

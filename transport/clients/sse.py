@@ -1,6 +1,6 @@
 """The Server-Sent Events client: a browser's ``EventSource``, observable.
 
-Built on aiohttp and the sans-I/O parser in :mod:`transport.sse`. It follows
+Built on aiohttp and the sans-I/O parser in :mod:`transport.core.sse`. It follows
 the WHATWG processing model: a 200 response with ``Content-Type:
 text/event-stream`` opens the stream; when the stream ends or the connection
 drops it waits the reconnection time (the server's last valid ``retry``,
@@ -27,18 +27,18 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from ..backoff import Policy
-from ..browser import VirtualBrowser
-from ..errors import BadStatus, MessageTooBig, ServerStopped, StreamError, WrongResponse, human_size, lost_mid_stream
-from ..events import EventSink, now_ns
-from ..reconnect import ReconnectController
-from ..wirestats import WireStats
-from ..sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
-from ..urls import where
-from .base import ClientBase
-from .http import (SessionOwner, WireCounter, count_response, mime_essence, new_session, read_body, split_head,
+from transport.core.backoff import Policy
+from transport.clients.virtual_browser import VirtualBrowser
+from transport.core.errors import BadStatus, MessageTooBig, ServerStopped, StreamError, WrongResponse, human_size, lost_mid_stream
+from transport.core.events import EventSink, now_ns
+from transport.core.reconnect import ReconnectController
+from transport.core.wirestats import WireStats
+from transport.core.sse import Comment, EventStreamParser, EventTooLarge, Retry, ServerSentEvent
+from transport.core.urls import where
+from transport.clients.base import ClientBase
+from transport.clients.http import (SessionOwner, WireCounter, count_response, mime_essence, new_session, read_body, split_head,
                    validate_http_url)
-from ..wire import served_by, served_note
+from transport.core.wire import served_by, served_note
 
 CONTROL_TYPES = ("gap", "live")  # the lab's control events, by their SSE event type
 
@@ -64,7 +64,7 @@ class SSEOptions:
     verify_tls: bool = True
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     # another server: its messages numbered by their integer event ids (auto), and Last-Event-ID sent on
-    # every reconnect as a browser does (auto; "none" sends none); transport/sequence.py
+    # every reconnect as a browser does (auto; "none" sends none); transport/core/sequence.py
     seq_rule: str = "auto"
     resume_rule: str = "auto"
     burst_events: int = 20  # this many events in one read…

@@ -14,11 +14,11 @@ import json
 
 import aiohttp
 
-from ..errors import MessageTooBig, WrongResponse, human_size, lost_mid_stream
-from ..events import now_ns
-from ..urls import where
-from .feed_http import HttpFeedClient
-from .http import mime_essence, read_body, split_head
+from transport.core.errors import MessageTooBig, WrongResponse, human_size, lost_mid_stream
+from transport.core.events import now_ns
+from transport.core.urls import where
+from transport.clients.feed_http import HttpFeedClient
+from transport.clients.http import mime_essence, read_body, split_head
 
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines",
                 "application/json", "application/json-seq", "text/plain")

@@ -19,15 +19,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
 from websockets.uri import parse_uri
 
-from ..backoff import Policy
-from ..browser import VirtualBrowser
-from ..errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
-from ..events import EventSink
-from ..urls import split_url
-from ..wsframes import Frame
-from .base import ClientBase
-from .ws_connection import FeedConnection, frame_overhead
-from ..wire import served_by, served_note
+from transport.core.backoff import Policy
+from transport.clients.virtual_browser import VirtualBrowser
+from transport.core.errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
+from transport.core.events import EventSink
+from transport.core.urls import split_url
+from transport.core.wsframes import Frame
+from transport.clients.base import ClientBase
+from transport.clients.ws_connection import FeedConnection
+from transport.core.wsframes import frame_overhead
+from transport.core.wire import served_by, served_note
 
 log = logging.getLogger("duplex.ws")
 
@@ -42,7 +43,7 @@ class WebSocketOptions:
     subprotocols: list[str] = field(default_factory=list)
     policy: Policy = field(default_factory=lambda: Policy("exponential", 1.0, 5.0))
     resume: bool = True  # with the lab: reconnect with ?after=<last seq>
-    seq_rule: str = "auto"  # another server: how its messages are numbered (transport/sequence.py)
+    seq_rule: str = "auto"  # another server: how its messages are numbered (transport/core/sequence.py)
     resume_rule: str = "auto"  # …and how a reconnect asks it to resume
     open_timeout: float = 10.0
     max_size: int = 16 << 20

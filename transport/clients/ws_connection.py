@@ -6,7 +6,7 @@ pings, the closing handshake and every judgement on the protocol; only the
 delivery of data messages changes:
 
 - each read's whole, unmasked, unfragmented text and binary frames are cut out
-  by :func:`transport.wsframes.split` and handed to the client as one list with
+  by :func:`transport.core.wsframes.split` and handed to the client as one list with
   one arrival time (no ``recv()`` per message, no queue in between);
 - every other frame goes whole through websockets' protocol; its data frames
   (fragments, compressed messages) come back through :meth:`process_event`,
@@ -28,9 +28,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 
-from ..events import now_ns
-from ..wsframes import GIVE_UP, MORE, split
-from ..wsframes import Frame as Message
+from transport.core.events import now_ns
+from transport.core.wsframes import GIVE_UP, MORE, frame_overhead, split
+from transport.core.wsframes import Frame as Message
 
 log = logging.getLogger("duplex.ws")
 
@@ -40,12 +40,6 @@ EARLY_LIMIT = 4096  # messages held before the client attaches; reading pauses b
 # one message in more pieces than websockets' own recv() takes (4 096, or WEBSOCKETS_MAX_FRAGMENTS) is
 # refused with 1009, as websockets refuses it: its own constant, so the two can never disagree
 MAX_FRAGMENTS: int = _ws_messages.MAX_FRAGMENTS
-
-
-def frame_overhead(size: int, masked: bool) -> int:
-    """Bytes of framing around a frame of ``size`` payload bytes."""
-    head = 2 if size < 126 else 4 if size < 65536 else 10
-    return head + (4 if masked else 0)
 
 
 class FeedConnection(ClientConnection):

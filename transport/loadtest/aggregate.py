@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..ledger import Ledger
+from transport.core.ledger import Ledger
+from transport.core.percentile import percentile
 
 
 @dataclass(slots=True)
@@ -46,13 +47,6 @@ class UserLedger:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def aggregate(users: list[UserLedger], expected_users: int | None = None) -> dict[str, Any]:
     """The storm's ledger: totals, how many users received and recovered, and the verdict.
 
@@ -73,8 +67,8 @@ def aggregate(users: list[UserLedger], expected_users: int | None = None) -> dic
         "episodes": sum(u.episodes for u in users),
         "episodes_recovered": sum(u.recovered for u in users),
         "users_by_episodes": _histogram(u.episodes for u in users),
-        "recover_ms_p50": _percentile(recover, 0.5),
-        "recover_ms_p99": _percentile(recover, 0.99),
+        "recover_ms_p50": percentile(sorted(recover), 0.5),
+        "recover_ms_p99": percentile(sorted(recover), 0.99),
         "recover_ms_max": max(recover) if recover else None,
         "errors": _histogram(u.error for u in users if u.error),
     }

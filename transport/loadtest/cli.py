@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-from ..child_process import end_group, free_port, own_group_dying_with_parent
-from ..errors import DuplexError
-from ..lab_admin import admin_call, post_fault
-from ..registry import PROBE_NAMES, by_probe_name
-from ..sequence import RuleError, parse_resume, parse_seq
-from ..urls import split_url
-from .control import endpoint, locust_missing
+from transport.core.child_process import end_group, free_port, own_group_dying_with_parent
+from transport.core.errors import DuplexError
+from transport.apps.lab_admin import admin_call, post_fault
+from transport.clients.registry import PROBE_NAMES, by_probe_name
+from transport.core.sequence import RuleError, parse_resume, parse_seq
+from transport.core.urls import split_url
+from transport.loadtest.control import endpoint, locust_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")

@@ -22,8 +22,8 @@ from typing import Any, Callable
 
 import aiohttp
 
-from ..child_process import end_group
-from ..errors import DuplexError
+from transport.core.child_process import end_group
+from transport.core.errors import DuplexError
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE_MAX = 1 << 20  # a status or result line (the result has a few histograms)

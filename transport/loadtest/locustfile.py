@@ -28,12 +28,12 @@ import gevent
 from locust import User, constant, events, task
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from transport.events import Event
+from transport.core.events import Event
 from transport.loadtest.aggregate import UserLedger, aggregate
 from transport.loadtest.control import endpoint
 from transport.loadtest.loop_thread import LoopThread, wait
-from transport.backoff import Policy
-from transport.registry import by_probe_name
+from transport.core.backoff import Policy
+from transport.clients.registry import by_probe_name
 
 log = logging.getLogger("duplex.storm")
 # one line per client per reconnect attempt would flood a storm's terminal: Locust's statistics count them

@@ -1,6 +1,6 @@
 """The lab server: one aiohttp application that speaks every transport."""
 
-from .app import create_app
-from .config import ServerConfig
+from transport.server.app import create_app
+from transport.server.config import ServerConfig
 
 __all__ = ["ServerConfig", "create_app"]

@@ -16,11 +16,11 @@ import os
 import signal
 import sys
 
-from .config import ServerConfig
-from .keys import FEED
-from .faultproxy import is_loopback_host
-from .parent_watch import watch_parent
-from .runner import LabRunner
+from transport.server.config import ServerConfig
+from transport.server.keys import FEED
+from transport.server.faultproxy import is_loopback_host
+from transport.server.parent_watch import watch_parent
+from transport.server.runner import LabRunner
 
 log = logging.getLogger("duplex.server")
 
@@ -96,7 +96,7 @@ def worker_args(args: argparse.Namespace) -> list[str]:
 
 async def serve(args: argparse.Namespace) -> int:
     if args.cluster:
-        from .cluster import run_cluster
+        from transport.server.cluster import run_cluster
         return await run_cluster(args, worker_args(args))
     token = os.environ.get("DUPLEX_ADMIN_TOKEN") if args.worker_id else None  # a cluster's workers share one
     config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,

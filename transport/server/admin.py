@@ -24,11 +24,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .bodies import read_json
-from .keys import BACKPLANE, CONFIG, FEED, GO_DOWN, SESSIONS, TASKS, TICKER, WEBSOCKETS
-from .origin import origin_allowed
-from .session_http import expire_all
-from .sse import end_streams
+from transport.server.bodies import read_json
+from transport.server.keys import BACKPLANE, CONFIG, FEED, GO_DOWN, SESSIONS, TASKS, TICKER, WEBSOCKETS
+from transport.server.origin import origin_allowed
+from transport.server.session_http import expire_all
+from transport.server.sse import end_streams
 
 log = logging.getLogger("duplex.server.admin")
 

@@ -24,12 +24,12 @@ from typing import Awaitable
 
 from aiohttp import web
 
-from .bodies import BadInput, loads, publish_client_message, read_json
-from .keys import VALUES, Handler
-from .state import ValueStore
-from .session_http import SESSION
-from .origin import origin_allowed
-from .passthrough import answered
+from transport.server.bodies import BadInput, loads, publish_client_message, read_json
+from transport.server.keys import VALUES, Handler
+from transport.server.state import ValueStore
+from transport.server.session_http import SESSION
+from transport.server.origin import origin_allowed
+from transport.server.passthrough import answered
 
 MAX_VALUE = 4096
 

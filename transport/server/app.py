@@ -14,31 +14,31 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from .admin import close_websockets, faults_handler, sessions_handler
-from .config import ServerConfig
-from ..wire import EPOCH_HEADER, WORKER_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
-from .bodies import bad_input
-from .origin import check_host
-from .feed import Feed, Ticker
-from .journal import Journal
-from .ajax import (same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
+from transport.server.admin import close_websockets, faults_handler, sessions_handler
+from transport.server.config import ServerConfig
+from transport.core.wire import EPOCH_HEADER, WORKER_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
+from transport.server.bodies import bad_input
+from transport.server.origin import check_host
+from transport.server.feed import Feed, Ticker
+from transport.server.journal import Journal
+from transport.server.ajax import (same_origin_posts, form_get_handler, form_post_handler, messages_handler, value_get_handler,
                    value_post_handler)
-from .backplane import Backplane, redis_down
-from .keys import (BACKPLANE, BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, TICKER,
+from transport.server.backplane import Backplane, redis_down
+from transport.server.keys import (BACKPLANE, BOUND, CONFIG, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SSE_RESUMES, STREAMS, TASKS, TICKER,
                    VALUES, WEBSOCKETS, Handler)
-from .session_http import (end_bound, login_handler, logout_handler, me_handler, new_bound, session_middleware,
+from transport.server.session_http import (end_bound, login_handler, logout_handler, me_handler, new_bound, session_middleware,
                            sweeper)
-from .sessions import SessionStore
-from .state import ValueStore
-from .polling import longpoll_handler, poll_handler, stream_handler
-from .proxies_api import add_routes as add_proxy_routes
-from .proxies_api import admin_guard, close_all
-from .chat import CHAT_PATHS, chat_handler
-from .socketio_lab import attach as attach_socketio
-from .socketio_lab import socketio_origin
-from .sse import end_streams, sse_handler
-from .stats import count_requests, stats_handler
-from .ws import ws_handler
+from transport.server.sessions import SessionStore
+from transport.server.state import ValueStore
+from transport.server.polling import longpoll_handler, poll_handler, stream_handler
+from transport.server.proxies_api import add_routes as add_proxy_routes
+from transport.server.proxies_api import admin_guard, close_all
+from transport.server.chat import CHAT_PATHS, chat_handler
+from transport.server.socketio_lab import attach as attach_socketio
+from transport.server.socketio_lab import socketio_origin
+from transport.server.sse import end_streams, sse_handler
+from transport.server.stats import count_requests, stats_handler
+from transport.server.ws import ws_handler
 
 
 DEMO_PAGE = resources.files("transport.server") / "static" / "demo.html"

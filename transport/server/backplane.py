@@ -31,9 +31,9 @@ from typing import Any, AsyncIterator, Callable
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from ..envelope import envelope_fields
-from .feed import TOPICS, Feed, Message, MessageTooLarge, demo_body, new_epoch, utf8_size
-from .keys import BACKPLANE, Handler
+from transport.core.envelope import envelope_fields
+from transport.server.feed import TOPICS, Feed, Message, MessageTooLarge, demo_body, new_epoch, utf8_size
+from transport.server.keys import BACKPLANE, Handler
 
 log = logging.getLogger("duplex.server.cluster")
 

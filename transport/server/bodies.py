@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import human_size
-from .feed import Message, MessageTooLarge
-from .keys import BACKPLANE, CONFIG, FEED, Handler
+from transport.core.errors import human_size
+from transport.server.feed import Message, MessageTooLarge
+from transport.server.keys import BACKPLANE, CONFIG, FEED, Handler
 
 MAX_DEPTH = 64
 

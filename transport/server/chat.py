@@ -22,8 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .bodies import BadInput, read_json
-from .keys import CONFIG, STREAMS
+from transport.server.bodies import BadInput, read_json
+from transport.server.keys import CONFIG, STREAMS
 
 ANSWER = ("Short polling asks again and again; long polling waits for an answer; a stream keeps one response "
           "open; Server-Sent Events name and number what they send; a WebSocket talks both ways on one "

@@ -34,9 +34,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from ..child_process import end_group, free_port, own_group_dying_with_parent
-from .parent_watch import watch_parent
-from .backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR, actions
+from transport.core import announce
+from transport.core.child_process import end_group, free_port, own_group_dying_with_parent
+from transport.server.parent_watch import watch_parent
+from transport.server.backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR, actions
 
 log = logging.getLogger("duplex.server.cluster")
 
@@ -157,10 +158,11 @@ class Cluster:
                                                       preexec_fn=own_group_dying_with_parent)
         assert w.proc.stdout is not None
         try:
-            line = await asyncio.wait_for(w.proc.stdout.readline(), START_S)
-            info = json.loads(line)
-            w.port = int(info["port"])
-        except (TimeoutError, ValueError, KeyError) as exc:
+            said = announce.parse(await asyncio.wait_for(w.proc.stdout.readline(), START_S))
+            if said is None or said.event != "listening":
+                raise ValueError(said.error if said is not None and said.error else "no announce line")
+            w.port = said.port
+        except (TimeoutError, ValueError) as exc:
             raise ClusterError(f"lab worker {w.id} did not start ({exc or 'no answer'}).") from None
         asyncio.create_task(_drain(w.proc.stdout))
 

@@ -21,7 +21,7 @@ from typing import Callable
 
 from aiohttp import web
 
-from .feed import Message
+from transport.server.feed import Message
 
 DIRECT_BUFFER = 64 << 10  # bytes already waiting in a transport: past this, the reader takes over
 

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from .journal import Journal
+from transport.server.journal import Journal
 
 log = logging.getLogger("duplex.server.feed")
 

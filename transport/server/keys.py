@@ -8,11 +8,11 @@ from typing import Any, Awaitable, Callable, Coroutine
 
 from aiohttp import web
 
-from .config import ServerConfig
-from .faultproxy import Proxy
-from .feed import Feed, Ticker
-from .sessions import SessionStore
-from .state import Hold, ValueStore
+from transport.server.config import ServerConfig
+from transport.server.faultproxy import Proxy
+from transport.server.feed import Feed, Ticker
+from transport.server.sessions import SessionStore
+from transport.server.state import Hold, ValueStore
 
 # What a middleware calls next.
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

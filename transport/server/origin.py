@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .keys import CONFIG, PROXIES, Handler
-from .passthrough import answered
+from transport.server.keys import CONFIG, PROXIES, Handler
+from transport.server.passthrough import answered
 
 
 def _loopback(host: str) -> bool:

@@ -25,13 +25,13 @@ from typing import Iterator
 
 from aiohttp import web
 
-from ..wire import EPOCH_HEADER, POLL_DEFAULT_LIMIT, POLL_MAX_LIMIT
-from .bodies import BadInput
-from .feed import Feed, Message, Subscription
-from .keys import CONFIG, FEED, HOLDS
-from .state import Hold, SlowConsumer, write_watched
-from .session_http import bind
-from .ws import parse_after
+from transport.core.wire import EPOCH_HEADER, POLL_DEFAULT_LIMIT, POLL_MAX_LIMIT
+from transport.server.bodies import BadInput
+from transport.server.feed import Feed, Message, Subscription
+from transport.server.keys import CONFIG, FEED, HOLDS
+from transport.server.state import Hold, SlowConsumer, write_watched
+from transport.server.session_http import bind
+from transport.server.ws import parse_after
 
 log = logging.getLogger("duplex.server.polling")
 

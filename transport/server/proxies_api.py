@@ -14,12 +14,12 @@ from typing import Awaitable
 
 from aiohttp import web
 
-from .admin import _authorised, _error
-from .faultproxy import Proxy, Toxic, ToxicError, check_name, is_loopback_host
-from .bodies import BadInput, read_json
-from .keys import CONFIG, PROXIES, Handler
-from .origin import origin_allowed
-from .passthrough import answered
+from transport.server.admin import _authorised, _error
+from transport.server.faultproxy import Proxy, Toxic, ToxicError, check_name, is_loopback_host
+from transport.server.bodies import BadInput, read_json
+from transport.server.keys import CONFIG, PROXIES, Handler
+from transport.server.origin import origin_allowed
+from transport.server.passthrough import answered
 
 VERSION = "duplex-faultproxy 1 (toxiproxy API 2.x shape)"
 

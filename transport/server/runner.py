@@ -13,11 +13,11 @@ import logging
 
 from aiohttp import web
 
-from .admin import close_websockets
-from .app import create_app
-from .config import ServerConfig
-from .keys import CONNECTIONS, GO_DOWN
-from .sse import end_streams
+from transport.server.admin import close_websockets
+from transport.server.app import create_app
+from transport.server.config import ServerConfig
+from transport.server.keys import CONNECTIONS, GO_DOWN
+from transport.server.sse import end_streams
 
 log = logging.getLogger("duplex.server")
 

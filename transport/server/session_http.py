@@ -24,10 +24,10 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from .bodies import read_json
-from .keys import BACKPLANE, BOUND, CONFIG, SESSIONS, VALUES, Handler
-from .sessions import COOKIE, QUERY, Session, SessionsFull
-from .passthrough import answered
+from transport.server.bodies import read_json
+from transport.server.keys import BACKPLANE, BOUND, CONFIG, SESSIONS, VALUES, Handler
+from transport.server.sessions import COOKIE, QUERY, Session, SessionsFull
+from transport.server.passthrough import answered
 
 log = logging.getLogger("duplex.server.sessions")
 

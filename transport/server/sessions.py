@@ -16,7 +16,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..wire import SESSION_COOKIE, SESSION_QUERY
+from transport.core.wire import SESSION_COOKIE, SESSION_QUERY
 
 COOKIE = SESSION_COOKIE
 GONE_KEPT = 10_000  # ended ids remembered, to answer "expired" rather than "unknown"

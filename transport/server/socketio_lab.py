@@ -35,11 +35,11 @@ import engineio
 import socketio
 from aiohttp import web
 
-from .bodies import BadInput, check, publish_client_message
-from .feed import Feed, Gap, Subscription
-from .keys import BACKPLANE, CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, SOCKETIO_REQUESTS, Handler
-from .origin import origin_allowed
-from .passthrough import answered
+from transport.server.bodies import BadInput, check, publish_client_message
+from transport.server.feed import Feed, Gap, Subscription
+from transport.server.keys import BACKPLANE, CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, SOCKETIO_REQUESTS, Handler
+from transport.server.origin import origin_allowed
+from transport.server.passthrough import answered
 
 log = logging.getLogger("duplex.server.socketio")
 PATH = "/socket.io/"

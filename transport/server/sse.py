@@ -25,13 +25,13 @@ from typing import Callable
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from ..wire import EPOCH_HEADER
-from .feed import Message, Subscription
-from .keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
-from .session_http import bind
-from .direct import SSELane
-from .state import SlowConsumer, write_watched
-from .ws import parse_after
+from transport.core.wire import EPOCH_HEADER
+from transport.server.feed import Message, Subscription
+from transport.server.keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
+from transport.server.session_http import bind
+from transport.server.direct import SSELane
+from transport.server.state import SlowConsumer, write_watched
+from transport.server.ws import parse_after
 
 log = logging.getLogger("duplex.server.sse")
 

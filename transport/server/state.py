@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .feed import Subscription
+from transport.server.feed import Subscription
 
 HISTORY = 10  # values a ValueStore remembers
 

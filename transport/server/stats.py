@@ -16,7 +16,7 @@ from typing import Awaitable
 
 from aiohttp import web
 
-from .keys import (BACKPLANE, CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SOCKETIO_CLIENTS, STREAMS, TICKER,
+from transport.server.keys import (BACKPLANE, CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SOCKETIO_CLIENTS, STREAMS, TICKER,
                    WEBSOCKETS, Handler)
 
 FAMILIES = (("/ws", "websocket"), ("/sse", "sse"), ("/api/poll", "short_poll"), ("/api/longpoll", "long_poll"),

@@ -16,14 +16,14 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from ..errors import human_size
-from ..wire import EPOCH_HEADER
-from .bodies import BadInput, loads, publish_client_message
-from .direct import WebSocketLane
-from .feed import Feed, Subscription
-from .keys import CONFIG, FEED, WEBSOCKETS
-from .origin import origin_allowed
-from .session_http import bind
+from transport.core.errors import human_size
+from transport.core.wire import EPOCH_HEADER
+from transport.server.bodies import BadInput, loads, publish_client_message
+from transport.server.direct import WebSocketLane
+from transport.server.feed import Feed, Subscription
+from transport.server.keys import CONFIG, FEED, WEBSOCKETS
+from transport.server.origin import origin_allowed
+from transport.server.session_http import bind
 
 log = logging.getLogger("duplex.server.ws")
 

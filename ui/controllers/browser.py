@@ -9,10 +9,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.chromium import find_chromium, no_chromium_sentence
-from transport.clients.chromium_watch import BrowserWatch, PageTab, WatchedBrowser
-from transport.errors import DuplexError
-from transport.events import Event
+from transport.browser.chromium import find_chromium, no_chromium_sentence
+from transport.browser.chromium_watch import BrowserWatch, PageTab, WatchedBrowser
+from transport.core.errors import DuplexError
+from transport.core.events import Event
 
 from ..bridge import EventBridge
 from ..models.timeline_model import TimelineModel

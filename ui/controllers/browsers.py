@@ -1,6 +1,6 @@
 """Virtual browsers: which tab runs in which, logging in and out across a browser's tabs, closing one.
 
-A virtual browser (``transport.browser``) has one cookie jar shared by its tabs and a sessionStorage
+A virtual browser (``transport.clients.virtual_browser``) has one cookie jar shared by its tabs and a sessionStorage
 per tab. This controller keeps the list and acts on the tab controllers that run in them.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.browser import VirtualBrowser
+from transport.clients.virtual_browser import VirtualBrowser
 
 from .tab import TabController
 

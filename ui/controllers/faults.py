@@ -14,9 +14,9 @@ import asyncio
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.errors import DuplexError
-from transport.fault_runner import AdminCall, FaultRoute, lab_call, proxy_fault, repeat, server_fault
-from transport.faults import FaultSpec
+from transport.core.errors import DuplexError
+from transport.apps.fault_runner import AdminCall, FaultRoute, lab_call, proxy_fault, repeat, server_fault
+from transport.core.faults import FaultSpec
 
 from .host import FaultHost
 

@@ -10,7 +10,7 @@ from typing import Any, Coroutine, Protocol
 
 from PySide6.QtCore import SignalInstance
 
-from transport.browser import VirtualBrowser, VirtualTab
+from transport.clients.virtual_browser import VirtualBrowser, VirtualTab
 from transport.clients.base import Client
 
 

@@ -9,8 +9,8 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from transport.errors import DuplexError
-from transport.lab_admin import lab_sessions, lab_stats, worker_stats
+from transport.core.errors import DuplexError
+from transport.apps.lab_admin import lab_sessions, lab_stats, worker_stats
 
 from ..tasks import TaskGroup
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
-from transport.browser import origin
+from transport.clients.virtual_browser import origin
 from transport.clients.session_api import session_request
-from transport.errors import DuplexError
-from transport.lab_admin import post_fault
+from transport.core.errors import DuplexError
+from transport.apps.lab_admin import post_fault
 
 from .host import TabHost
 

@@ -14,15 +14,15 @@ from typing import Any, Coroutine
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.browser import VirtualBrowser, VirtualTab
+from transport.clients.virtual_browser import VirtualBrowser, VirtualTab
 from transport.clients.base import Client
-from transport.errors import DuplexError
-from transport.events import Event, EventSink
-from transport.urls import host_port
-from transport.policy_race import SERVER_RETRY, STANDARD, PolicyRace
-from transport.registry import TransportInfo
+from transport.core.errors import DuplexError
+from transport.core.events import Event, EventSink
+from transport.core.urls import host_port
+from transport.apps.policy_race import SERVER_RETRY, STANDARD, PolicyRace
+from transport.clients.registry import TransportInfo
 from transport.loadtest.control import LocalStorm, LocustStormSpec, RemoteStorm, storm_runner
-from transport.storm import Storm
+from transport.apps.storm import Storm
 
 from ..models.timeline_model import TimelineModel
 from ..tasks import TaskGroup

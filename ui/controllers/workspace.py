@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from transport.errors import DuplexError
-from transport.files import open_regular
+from transport.core.errors import DuplexError
+from transport.core.files import open_regular
 
 from ..tasks import TaskGroup
 from ..workspace import MAX_BYTES, Workspace, WorkspaceError, loads

@@ -1,1 +1,1 @@
-"""Qt item models: adapters from pure stores (transport.rows) to views."""
+"""Qt item models: adapters from pure stores (transport.core.rows) to views."""

@@ -17,9 +17,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from transport.events import Event
+from transport.core.events import Event
 
-from transport.rows import RowError, RowStore, admit, parse_filter, type_matches
+from transport.core.rows import RowError, RowStore, admit, parse_filter, type_matches
 
 from ..theme import theme
 

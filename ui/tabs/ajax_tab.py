@@ -9,8 +9,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeade
                                QPushButton, QTableWidget, QTableWidgetItem, QWidget)
 
 from transport.clients.ajax import AjaxClient, Exchange
-from transport.errors import DuplexError
-from transport.events import Event, EventSink
+from transport.core.errors import DuplexError
+from transport.core.events import Event, EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar

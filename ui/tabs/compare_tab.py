@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.chromium import find_chromium
-from transport.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv
-from transport.lab_admin import post_fault, worker_stats
-from transport.errors import DuplexError
-from transport.faults import FaultSpec
+from transport.browser.chromium import find_chromium
+from transport.apps.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv
+from transport.apps.lab_admin import post_fault, worker_stats
+from transport.core.errors import DuplexError
+from transport.core.faults import FaultSpec
 
 from ..widgets.compare_charts import CompareCharts
 from ..widgets.header_tips import set_header_tips

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
-from transport.events import Event, EventSink
+from transport.core.events import Event, EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QListWidget, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from transport.faults import FaultError, FaultSpec
-from transport.scenario import Lab, Scenario
+from transport.core.faults import FaultError, FaultSpec
+from transport.apps.scenario import Lab, Scenario
 
 from ..tasks import TaskGroup
 from ..widgets.fault_panel import FaultForm

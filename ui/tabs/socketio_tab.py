@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from transport.clients.base import EventEmitter
-from transport.errors import DuplexError
-from transport.events import EventSink
+from transport.core.errors import DuplexError
+from transport.core.events import EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar

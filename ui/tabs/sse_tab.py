@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLa
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from transport.clients.sse import DEFAULT_RETRY_MS
-from transport.events import Event, EventSink
+from transport.core.events import Event, EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar

@@ -12,12 +12,12 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from transport.browser import VirtualBrowser, VirtualTab
-from transport.errors import DuplexError
-from transport.events import Event, EventSink
-from transport.ledger import Ledger
-from transport.registry import transport
-from transport.sequence import RuleError, parse_resume, parse_seq
+from transport.clients.virtual_browser import VirtualBrowser, VirtualTab
+from transport.core.errors import DuplexError
+from transport.core.events import Event, EventSink
+from transport.core.ledger import Ledger
+from transport.clients.registry import transport
+from transport.core.sequence import RuleError, parse_resume, parse_seq
 
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtWidgets import QWidget
 
 from transport.clients.base import JsonSender
-from transport.events import Event, EventSink
+from transport.core.events import Event, EventSink
 
 from ..controllers.tab import TabController
 from ..widgets.send_box import SendBox

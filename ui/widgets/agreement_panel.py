@@ -1,5 +1,5 @@
 """Virtual against real: the table of where Duplex's virtual browser and Chromium agree, from one run
-of the same scenario on both (transport/browser_agreement.py)."""
+of the same scenario on both (transport/browser/agreement.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QGroupBox, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from transport.browser_agreement import EXPIRY_S, RESTART_DOWN_S, Row, compare
+from transport.browser.agreement import EXPIRY_S, RESTART_DOWN_S, Row, compare
 
 from ..tasks import TaskGroup
 from ..theme import theme

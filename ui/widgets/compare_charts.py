@@ -6,8 +6,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from transport.compare import ALL as TRANSPORTS
-from transport.compare import TITLES
+from transport.apps.compare import ALL as TRANSPORTS
+from transport.apps.compare import TITLES
 
 from ..theme import theme
 from .chart_look import ChartLook

@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QWidget)
 
-from transport.backoff import Policy
-from transport.errors import DuplexError
+from transport.core.backoff import Policy
+from transport.core.errors import DuplexError
 
 from ..theme import theme
 

@@ -7,7 +7,7 @@ import json
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QPlainTextEdit, QTabWidget, QWidget
 
-from transport.events import Event
+from transport.core.events import Event
 
 MAX_SHOWN = 1 << 20  # a detail view never renders more than 1 MiB
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from transport.faults import FAULT_TYPES, TYPES, FaultError, FaultSpec
+from transport.core.faults import FAULT_TYPES, TYPES, FaultError, FaultSpec
 from transport.loadtest.control import LocustStormSpec
 
 from .header_tips import set_header_tips

@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from transport.ledger import Episode, Ledger
+from transport.core.ledger import Episode, Ledger
 
 from ..dialogs import ask_path
 from ..theme import theme

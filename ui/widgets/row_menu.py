@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication, QHelpEvent
 from PySide6.QtWidgets import (QAbstractItemView, QMenu, QStyledItemDelegate, QStyleOptionViewItem, QToolTip,
                                QWidget)
 
-from transport.events import Event
+from transport.core.events import Event
 
 from .detail import pretty
 

@@ -1,5 +1,5 @@
 """How a server that is not the lab numbers its messages and resumes: the connection's sequence and resume
-rules (transport/sequence.py), beside the ledger they feed. The lab's own envelope numbers its feed; these
+rules (transport/core/sequence.py), beside the ledger they feed. The lab's own envelope numbers its feed; these
 matter for every other server."""
 
 from __future__ import annotations

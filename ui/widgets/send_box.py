@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QWidget
 
-from transport.errors import DuplexError
+from transport.core.errors import DuplexError
 
 from ..workspace import SavedMessage
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxL
                                QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.browser import VirtualBrowser, VirtualTab, origin
+from transport.clients.virtual_browser import VirtualBrowser, VirtualTab, origin
 
 from ..theme import theme
 from .header_tips import set_header_tips

@@ -7,8 +7,8 @@ from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
                                QPushButton, QSizePolicy, QSplitter, QTableView, QVBoxLayout, QWidget)
 
-from transport.events import Event
-from transport.rows import ALL_EVENTS, NAMED, UNNAMED
+from transport.core.events import Event
+from transport.core.rows import ALL_EVENTS, NAMED, UNNAMED
 
 from ..models.timeline_model import COLUMNS, CONN, EVENT, TimelineModel
 from ..theme import theme

@@ -1,4 +1,4 @@
-"""A timeline to a file and back: HAR 1.2 or JSON Lines (transport/har.py), off the GUI thread."""
+"""A timeline to a file and back: HAR 1.2 or JSON Lines (transport/core/har.py), off the GUI thread."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Callable
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from transport.errors import DuplexError
-from transport.events import Event
-from transport.har import iter_event_batches, to_har, to_jsonl
+from transport.core.errors import DuplexError
+from transport.core.events import Event
+from transport.core.har import iter_event_batches, to_har, to_jsonl
 
-from transport.rows import RowStore
+from transport.core.rows import RowStore
 from ..dialogs import ask_path
 from ..tasks import TaskGroup
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QSizePolicy, QWidget
 
-from transport.wirestats import WireStats
+from transport.core.wirestats import WireStats
 
 ROWS = (
     ("exchanges", "Requests / responses"),

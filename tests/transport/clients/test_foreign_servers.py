@@ -209,7 +209,7 @@ async def test_socketio_matches_the_official_client_through_a_drop_after_an_acke
         events: list = []
         # the official client's reconnection delays (200 ms doubling to 1 s), so both come back as late: sooner,
         # a client can ask to recover before the server has put the dropped session away
-        from transport.backoff import Policy
+        from transport.core.backoff import Policy
         client = SocketIOClient(SocketIOOptions(url, transports=mode, auth={"name": "duplex"},
                                                 policy=Policy("exponential", 0.2, 1.0)), events.append)
         task = await run_client(client)
@@ -297,7 +297,7 @@ async def test_socketio_stays_on_polling_when_the_upgrade_is_refused():
 
 
 def _fast():
-    from transport.backoff import Policy
+    from transport.core.backoff import Policy
     return Policy("fixed", 0.05, 0.05)
 
 

@@ -15,12 +15,12 @@ from aiohttp.test_utils import TestServer
 
 from tests.helpers import ClientRun, free_port, wait_until
 from tests.proxy import CountingProxy
-from transport.backoff import Policy
+from transport.core.backoff import Policy
 from transport.clients.ajax import AjaxClient, AjaxOptions
 from transport.clients.feed_http import FeedOptions
 from transport.clients.polling import LongPollClient, ShortPollClient
 from transport.clients.stream import StreamClient
-from transport.errors import BadStatus, ConnectFailed, DuplexError, MessageTooBig, WrongResponse
+from transport.core.errors import BadStatus, ConnectFailed, DuplexError, MessageTooBig, WrongResponse
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED, HOLDS
 
@@ -253,7 +253,7 @@ async def test_a_poll_asks_a_duplex_lab_for_its_largest_answers_and_leaves_other
     from transport.clients.polling import ShortPollClient
     from transport.clients.feed_http import FeedOptions
     from transport.clients.polling import LAB_ANSWER
-    from transport.wire import EPOCH_HEADER
+    from transport.core.wire import EPOCH_HEADER
 
     seen: list[dict[str, str]] = []
 

@@ -13,10 +13,10 @@ import pytest
 from aiohttp import WSCloseCode, web
 
 from tests.helpers import wait_until
-from transport import probe
-from transport.backoff import Policy
-from transport.reconnect import BURST, RATE
-from transport.registry import TRANSPORTS
+from transport.apps import probe
+from transport.core.backoff import Policy
+from transport.core.reconnect import BURST, RATE
+from transport.clients.registry import TRANSPORTS
 
 
 class Rude:

@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestServer
 
 from tests.helpers import ClientRun, free_port, wait_until
 from tests.proxy import CountingProxy
-from transport.backoff import event_source_delay
+from transport.core.backoff import event_source_delay
 from transport.clients.http import stream_timeout
 from transport.clients.sse import SSEClient, SSEOptions, validate_url
-from transport.errors import BadStatus, ConnectFailed, InvalidURL, MessageTooBig, ServerStopped, TLSFailure, WrongResponse
+from transport.core.errors import BadStatus, ConnectFailed, InvalidURL, MessageTooBig, ServerStopped, TLSFailure, WrongResponse
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED, SSE_RESUMES
 from transport.server.sse import end_streams

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestServer
 from websockets.asyncio.server import serve
 
 from tests.helpers import ClientRun, free_port, wait_until
-from transport.backoff import Policy
+from transport.core.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
-from transport.errors import (ConnectFailed, ConnectTimeout, HandshakeRejected, InvalidURL, MessageTooBig,
+from transport.core.errors import (ConnectFailed, ConnectTimeout, HandshakeRejected, InvalidURL, MessageTooBig,
                               NotConnected, TLSFailure, explain)
 from transport.server.admin import close_websockets
 from transport.server.keys import FEED

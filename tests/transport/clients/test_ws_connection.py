@@ -12,10 +12,10 @@ from typing import Awaitable, Callable
 import pytest
 
 from tests.helpers import wait_until
-from tests.transport.test_wsframes import frame
-from transport.backoff import Policy
+from tests.transport.core.test_wsframes import frame
+from transport.core.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
-from transport.events import Event
+from transport.core.events import Event
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

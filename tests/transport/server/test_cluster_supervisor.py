@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.helpers import wait_until_answered
-from transport.child_process import free_port
+from transport.core.child_process import free_port
 from transport.server.cluster import REDIS_NOT_FOUND, Cluster, ClusterError, Worker
 
 needs_cluster = pytest.mark.skipif(not (shutil.which("redis-server") and shutil.which("haproxy")),

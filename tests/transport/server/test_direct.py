@@ -6,7 +6,7 @@ from __future__ import annotations
 from transport.server.direct import DIRECT_BUFFER, SSELane, WebSocketLane
 from transport.server.feed import Feed
 from transport.server.sse import encode
-from transport.wsframes import MORE, split
+from transport.core.wsframes import MORE, split
 
 
 class Socket:

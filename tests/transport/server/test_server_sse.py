@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from transport.server import ServerConfig, create_app
 from transport.server.keys import CONFIG, FEED
-from transport.sse import Comment, EventStreamParser, Retry, ServerSentEvent
+from transport.core.sse import Comment, EventStreamParser, Retry, ServerSentEvent
 
 
 @pytest.fixture

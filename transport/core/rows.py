@@ -1,0 +1,595 @@
+"""A timeline's rows as columns, with no Python object per row.
+
+An ``Event`` per row costs about 360 bytes with a 64-byte payload (the
+object, its own ``meta`` dict, boxed ints and floats), and a million objects
+make every full garbage collection walk a million references (60 ms pauses
+in the window at 20 000 msg/s). Here every column is a typed array or one
+byte buffer, none of which the collector walks:
+
+- numbers in arrays (``None`` as a sentinel), transport/direction/kind as one
+  interned 2-byte code;
+- the payload as UTF-8 (or raw bytes) in one ``bytearray`` with an end offset
+  per row and a kind byte (none, ASCII text, other text, binary);
+- ``meta`` as codes when it is one of the shapes the feed's rows have (the
+  lab's ``{"topic"}``; an SSE event's ``{"type", "last_event_id" == seq,
+  "wire_read"?, "topic"}`` where ``wire_read`` is the byte total of a read
+  whose rows share it; a ping's ``"latency": "rtt"`` after them), else kept
+  whole in a sparse dict. Key order is kept, so a row's record reads back exactly.
+
+Rows are rebuilt as Events when asked for (the rows on screen, the detail
+pane, an export). Dropping the oldest rows moves a start offset; the columns
+are compacted only when a quarter is dead. A text filter searches the buffer
+itself (lower-cased once per search), not a row at a time.
+
+Pure Python (no Qt): the model in timeline_model.py uses it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from itertools import accumulate
+from typing import Any, Callable
+
+import numpy as np
+
+from transport.core.events import Event, event_from
+
+NONE = -(1 << 63)  # None in an integer column
+NAN = math.nan
+
+# payload kinds
+P_NONE, P_ASCII, P_TEXT, P_BINARY = 0, 1, 2, 3
+# meta shapes (bits), in key order: SSE's type and id, a shared read's total, the topic, the ping's round trip
+M_SSE, M_TOPIC, M_RTT, M_SPARSE, M_READ, M_EVENT = 1, 2, 4, 8, 16, 32
+# a Socket.IO event's name (M_EVENT) is kept in the column of an SSE event's type: a row has one or the other
+_KEYS = ((M_SSE, ("type", "last_event_id")), (M_EVENT, ("event",)), (M_READ, ("wire_read",)),
+         (M_TOPIC, ("topic",)), (M_RTT, ("latency",)))
+_SHAPES: dict[tuple[str, ...], int] = {
+    tuple(k for bit, keys in _KEYS if bits & bit for k in keys): bits
+    for bits in range(1, 64) if not bits & M_SPARSE and not (bits & M_SSE and bits & M_EVENT)
+}
+READ_MAX = 0xFFFFFFFF  # a shared read's total fits the column (a read is far smaller)
+INT64 = (-(1 << 63) + 1, (1 << 63) - 1)  # what an integer column holds (its least value is None's sentinel)
+_PAYLOAD_TYPES = (str, bytes, bytearray, type(None))
+Prepared = tuple[tuple[tuple[Any, ...], ...], tuple[array, array, array, array, array, array]]
+
+
+class RowError(ValueError):
+    """A row holds a value no column can: the batch is refused before anything is appended."""
+
+
+def admit(events: list[Event]) -> list[Event]:
+    """``events`` with each row no store can hold replaced by an error row saying why (one sentence per
+    message; the others untouched): what a model appends when :meth:`RowStore.prepare` refused a batch."""
+    out: list[Event] = []
+    for e in events:
+        why = unholdable(e)
+        if why is None:
+            out.append(e)
+            continue
+        t = e.t if type(e.t) is int and INT64[0] <= e.t <= INT64[1] else 0
+        conn = e.conn if type(e.conn) is int and 0 <= e.conn <= INT64[1] else 0
+        transport = e.transport if isinstance(e.transport, str) else "import"
+        out.append(Event.__new__(Event, transport, "state", "error", t, conn, None, 0, None, None,
+                                 f"A message refused: {why}.", {}))
+    return out
+
+
+def unholdable(e: Event) -> str | None:
+    """Why a row cannot be held, or None."""
+    for name, value, optional in (("time", e.t, False), ("connection", e.conn, False), ("seq", e.seq, True),
+                                  ("size", e.size, False), ("wire size", e.wire, True)):
+        if value is None and optional:
+            continue
+        if type(value) is not int and type(value) is not bool:
+            return f"its {name} is not an integer ({_short(value)})"
+        if not INT64[0] <= value <= INT64[1]:
+            return f"its {name} {_short(value)} is outside 64 bits"
+    if e.latency_ms is not None:
+        if type(e.latency_ms) not in (int, float):
+            return f"its latency is not a number ({_short(e.latency_ms)})"
+        if not math.isfinite(e.latency_ms) or abs(e.latency_ms) > 1e300:
+            return f"its latency {_short(e.latency_ms)} is not a finite number"
+    if not isinstance(e.data, _PAYLOAD_TYPES):
+        return f"its payload is a {type(e.data).__name__}, not text or bytes"
+    if not isinstance(e.meta, dict):
+        return "its meta is not an object"
+    if not all(isinstance(x, str) for x in (e.transport, e.direction, e.kind)):
+        return "its transport, direction or kind is not text"
+    return None
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:18] + "…" + text[-18:]
+
+
+_TOPIC_ONLY = ("topic",)
+_SSE_TOPIC = ("type", "last_event_id", "topic")
+_SSE_READ_TOPIC = ("type", "last_event_id", "wire_read", "topic")
+_ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
+
+
+class RowStore:
+    __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "etype", "shape", "read", "buf", "ends",
+                 "pkind", "sparse", "_start", "_dropped", "_codes", "_triples", "_names", "_name_list", "_binary",
+                 "_other_text")
+
+    def __init__(self) -> None:
+        self._codes: dict[tuple[str, str, str], int] = {}
+        self._triples: list[tuple[str, str, str]] = []
+        self._names: dict[str, int] = {}  # topic and SSE type strings, interned as 2-byte codes
+        self._name_list: list[str] = [""]  # code 0: none
+        self._reset()
+
+    def _reset(self) -> None:
+        self.t, self.conn, self.seq, self.size, self.wire, self.ends = (array("q") for _ in range(6))
+        self.lat = array("d")
+        self.code, self.topic, self.etype = array("H"), array("H"), array("H")
+        self.shape, self.pkind = array("B"), array("B")
+        self.read = array("I")  # a shared read's byte total (M_READ), else 0
+        self.buf = bytearray()
+        self.sparse: dict[int, dict[str, Any]] = {}  # absolute row → a meta of no coded shape
+        self._start = 0  # rows dropped but not compacted yet
+        self._dropped = 0  # rows compacted away (absolute row = physical index + this)
+        self._binary = 0  # rows whose payload is bytes (the filter reads them as hex)
+        self._other_text = 0  # text rows that are not ASCII (the filter lowers them one by one)
+
+    def __len__(self) -> int:
+        return len(self.t) - self._start
+
+    def _code_of(self, triple: tuple[str, str, str]) -> int:
+        code = self._codes.get(triple)
+        if code is None:
+            if len(self._triples) >= 0xFFFF:
+                raise OverflowError("more than 65 535 kinds of rows")
+            code = self._codes[triple] = len(self._triples)
+            self._triples.append(triple)
+        return code
+
+    def _name(self, name: str) -> int:
+        """The code of a topic or type; 0 when the table is full (the row keeps its meta whole)."""
+        code = self._names.get(name)
+        if code is None:
+            if len(self._name_list) >= 0xFFFF:
+                return 0
+            code = self._names[name] = len(self._name_list)
+            self._name_list.append(name)
+        return code
+
+    def extend(self, events: list[Event]) -> None:
+        """Append rows; raises :class:`RowError` with nothing appended when one holds a value no column can
+        (see :meth:`prepare`)."""
+        if events:
+            self.commit(self.prepare(events))
+
+    def prepare(self, events: list[Event]) -> Prepared:
+        """The numeric columns of ``events`` built aside, nothing in the store changed yet: a value no
+        column can hold (an integer outside 64 bits, a non-finite latency, a payload that is neither text
+        nor bytes, a meta that is not a dict) raises :class:`RowError` here, so a model can validate a batch
+        before it announces the rows (an Event is a tuple: ``zip(*events)`` gives its columns)."""
+        cols = tuple(zip(*events))
+        _tr, _di, _ki, ts, conns, seqs, sizes, wires, lats, datas, metas = cols
+        try:
+            numbers = (array("q", ts), array("q", conns),
+                       array("q", seqs if None not in seqs else [NONE if s is None else s for s in seqs]),
+                       array("q", sizes), array("q", wires if None not in wires else [NONE if w is None else w
+                                                                                       for w in wires]),
+                       array("d", lats if None not in lats else [NAN if la is None else la for la in lats]))
+        except (OverflowError, TypeError) as err:
+            raise RowError(f"a row holds a number no column can ({err})") from None
+        if np.isinf(np.frombuffer(numbers[5], dtype=np.float64)).any():
+            raise RowError("a row's latency is infinite")
+        n = len(events)
+        types: list[type] = list(map(type, datas))
+        if sum(types.count(k) for k in _PAYLOAD_TYPES) != n:
+            raise RowError("a row's payload is neither text nor bytes")
+        if list(map(type, metas)).count(dict) != n:
+            raise RowError("a row's meta is not a dict")
+        return cols, numbers
+
+    def commit(self, prepared: Prepared) -> None:
+        """Append what :meth:`prepare` built (nothing here can fail half way for a row's values)."""
+        (transports, directions, kinds, _ts, _conns, seqs, _sizes, _wires, _lats, datas, metas), numbers = prepared
+        codes, code_of = self._codes, self._code_of
+        kind_codes = [codes.get(k) or code_of(k) for k in zip(transports, directions, kinds)]  # may refuse: first
+        shapes, topics, etypes, reads = self._metas(metas, seqs)
+        self._payloads(datas)
+        t, conn, seq, size, wire, lat = numbers
+        self.t.extend(t)
+        self.conn.extend(conn)
+        self.seq.extend(seq)
+        self.size.extend(size)
+        self.wire.extend(wire)
+        self.lat.extend(lat)
+        self.code.extend(kind_codes)
+        self.shape.extend(shapes)
+        self.topic.extend(topics)
+        self.etype.extend(etypes)
+        self.read.extend(reads)
+
+    def _payloads(self, datas: tuple[Any, ...]) -> None:
+        types = list(map(type, datas))
+        if types.count(str) == len(datas):  # the usual batch: text only
+            ascii_ = [s.isascii() for s in datas]
+            if all(ascii_):
+                self.pkind.extend(bytes([P_ASCII]) * len(datas))
+                lengths = list(map(len, datas))
+                self.buf += "".join(datas).encode()
+            else:
+                encoded = [s.encode() for s in datas]
+                self.pkind.extend([P_ASCII if a else P_TEXT for a in ascii_])
+                self._other_text += ascii_.count(False)
+                lengths = list(map(len, encoded))
+                self.buf += b"".join(encoded)
+        else:
+            parts: list[bytes] = []
+            kinds: list[int] = []
+            for d, ty in zip(datas, types):
+                if ty is str:
+                    if d.isascii():
+                        kinds.append(P_ASCII)
+                    else:
+                        kinds.append(P_TEXT)
+                        self._other_text += 1
+                    parts.append(d.encode())
+                elif d is None:
+                    kinds.append(P_NONE)
+                    parts.append(b"")
+                else:
+                    kinds.append(P_BINARY)
+                    self._binary += 1
+                    parts.append(bytes(d))
+            self.pkind.extend(kinds)
+            lengths = list(map(len, parts))
+            self.buf += b"".join(parts)
+        ends = accumulate(lengths, initial=self.ends[-1] if self.ends else 0)
+        next(ends)  # the initial value is the previous row's end
+        self.ends.extend(ends)
+
+    def _metas(self, metas: tuple[dict[str, Any], ...], seqs: tuple[int | None, ...]
+               ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Each meta as (shape bits, topic code, type code, read total); what fits no shape goes to ``sparse``."""
+        names, name = self._names, self._name
+        n = len(metas)
+        keys = list(map(tuple, metas))
+        if keys.count(_TOPIC_ONLY) == n:  # the lab's messages on WebSocket, polls and streams
+            names_of = [m["topic"] for m in metas]
+            if list(map(type, names_of)).count(str) == n:
+                topics = [names.get(p) or name(p) for p in names_of]
+                if 0 not in topics:
+                    return [M_TOPIC] * n, topics, [0] * n, [0] * n
+        elif (plain := keys.count(_SSE_TOPIC)) + keys.count(_SSE_READ_TOPIC) == n and None not in seqs:
+            # the lab's messages on SSE (those of a read of several events share its wire bytes)
+            reads = [m.get("wire_read", 0) for m in metas] if plain != n else [0] * n
+            if [m["last_event_id"] for m in metas] == list(map(str, seqs)) \
+                    and list(map(type, reads)).count(int) == n and 0 <= min(reads) and max(reads) <= READ_MAX \
+                    and reads.count(0) == plain:
+                names_of = [m["topic"] for m in metas]
+                kinds = [m["type"] for m in metas]
+                if list(map(type, names_of)).count(str) == n and list(map(type, kinds)).count(str) == n:
+                    topics = [names.get(p) or name(p) for p in names_of]
+                    etypes = [names.get(k) or name(k) for k in kinds]
+                    if 0 not in topics and 0 not in etypes:
+                        coded = [M_SSE | M_TOPIC] * n if plain == n else \
+                            [M_SSE | M_TOPIC | (M_READ if r else 0) for r in reads]
+                        return coded, topics, etypes, reads
+        shapes: list[int] = []
+        topics = []
+        etypes = []
+        reads = []
+        row = self._dropped + len(self.t)
+        for m, seq in zip(metas, seqs):
+            if not m:
+                shapes.append(0)
+                topics.append(0)
+                etypes.append(0)
+                reads.append(0)
+            else:
+                shape = _SHAPES.get(tuple(m), M_SPARSE)
+                tc = ec = rd = 0
+                if shape & M_TOPIC:
+                    topic = m["topic"]
+                    tc = (names.get(topic) or name(topic)) if type(topic) is str else 0
+                    if not tc:
+                        shape = M_SPARSE
+                if shape & M_SSE:
+                    kind = m["type"]
+                    ec = (names.get(kind) or name(kind)) if type(kind) is str else 0
+                    if not ec or seq is None or m["last_event_id"] != str(seq):
+                        shape = M_SPARSE
+                if shape & M_RTT and m["latency"] != "rtt":
+                    shape = M_SPARSE
+                if shape & M_EVENT:
+                    event = m["event"]
+                    ec = (names.get(event) or name(event)) if type(event) is str else 0
+                    if not ec:
+                        shape = M_SPARSE
+                if shape & M_READ:
+                    rd = m["wire_read"]
+                    if type(rd) is not int or not 0 < rd <= READ_MAX:
+                        shape, rd = M_SPARSE, 0
+                if shape == M_SPARSE:
+                    self.sparse[row] = m
+                    # a topic and an event's name are still coded, so the topic and event filters read codes only
+                    topic = m.get("topic")
+                    tc = (names.get(topic) or name(topic)) if type(topic) is str else 0
+                    event = m.get("event") or m.get("type")
+                    ec = (names.get(event) or name(event)) if type(event) is str else 0
+                shapes.append(shape)
+                topics.append(tc)
+                etypes.append(ec)
+                reads.append(rd)
+            row += 1
+        return shapes, topics, etypes, reads
+
+    def _meta(self, j: int) -> dict[str, Any]:
+        shape = self.shape[j]
+        if not shape:
+            return {}
+        if shape == M_SPARSE:
+            return self.sparse[j + self._dropped]
+        m: dict[str, Any] = {}
+        if shape & M_SSE:
+            m["type"] = self._name_list[self.etype[j]]
+            m["last_event_id"] = str(self.seq[j])
+        if shape & M_EVENT:
+            m["event"] = self._name_list[self.etype[j]]
+        if shape & M_READ:
+            m["wire_read"] = self.read[j]
+        if shape & M_TOPIC:
+            m["topic"] = self._name_list[self.topic[j]]
+        if shape & M_RTT:
+            m["latency"] = "rtt"
+        return m
+
+    def _payload(self, j: int) -> str | bytes | None:
+        kind = self.pkind[j]
+        if kind == P_NONE:
+            return None
+        raw = self.buf[self.ends[j - 1] if j else 0:self.ends[j]]
+        return bytes(raw) if kind == P_BINARY else raw.decode()
+
+    def event(self, i: int) -> Event:
+        """Row ``i`` (0: the oldest kept) as an Event."""
+        j = self._start + i
+        transport, direction, kind = self._triples[self.code[j]]
+        s, w, la = self.seq[j], self.wire[j], self.lat[j]
+        return event_from((transport, direction, kind, self.t[j], self.conn[j], None if s == NONE else s,
+                           self.size[j], None if w == NONE else w, None if la != la else la, self._payload(j),
+                           self._meta(j)))
+
+    def events(self, start: int = 0) -> list[Event]:
+        return [self.event(i) for i in range(start, len(self))]
+
+    def drop_oldest(self, n: int) -> None:
+        self._start += min(n, len(self))
+        if self._start > 4096 and self._start * 4 > len(self.t):  # compact when a quarter is dead
+            self._compact()
+
+    def _compact(self) -> None:
+        k = self._start
+        cut = self.ends[k - 1]
+        gone_kinds = self.pkind[:k]
+        self._binary -= gone_kinds.count(P_BINARY)
+        self._other_text -= gone_kinds.count(P_TEXT)
+        for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code, self.topic, self.etype,
+                    self.shape, self.read, self.pkind, self.ends):
+            del col[:k]
+        del self.buf[:cut]
+        ends = np.frombuffer(self.ends, dtype=np.int64)
+        ends -= cut  # in place, in the array's own memory
+        del ends
+        self._dropped += k
+        self._start = 0
+        if self.sparse:
+            self.sparse = {row: m for row, m in self.sparse.items() if row >= self._dropped}
+
+    @property
+    def physical(self) -> int:
+        """Rows held, the dropped but not yet compacted ones included."""
+        return len(self.t)
+
+    def clear(self) -> None:
+        self._reset()
+
+    def snapshot(self) -> RowStore:
+        """A copy to rebuild Events from off the GUI thread (arrays and buffers copy fast)."""
+        copy = RowStore.__new__(RowStore)
+        copy._codes, copy._triples = dict(self._codes), list(self._triples)
+        copy._names, copy._name_list = dict(self._names), list(self._name_list)
+        k = self._start
+        cut = self.ends[k - 1] if k else 0
+        copy.t, copy.conn, copy.seq, copy.size = self.t[k:], self.conn[k:], self.seq[k:], self.size[k:]
+        copy.wire, copy.lat, copy.code, copy.topic = self.wire[k:], self.lat[k:], self.code[k:], self.topic[k:]
+        copy.etype, copy.shape, copy.pkind, copy.read = self.etype[k:], self.shape[k:], self.pkind[k:], self.read[k:]
+        copy.buf = self.buf[cut:]
+        copy.ends = array("q", (np.frombuffer(self.ends, dtype=np.int64)[k:] - cut).tobytes())
+        copy._dropped = self._dropped + k
+        copy.sparse = {row: m for row, m in self.sparse.items() if row >= copy._dropped}
+        copy._binary, copy._other_text = self._binary, self._other_text
+        copy._start = 0
+        return copy
+
+    # -- search --------------------------------------------------------------------------------
+    def search(self, needle: str, wanted: str | None, type_test: Callable[[Any, str], bool],
+               start: int = 0, offset: int = 0, where: dict[str, str] | None = None) -> list[int]:
+        """Rows (indices from 0, plus ``offset``) at or after ``start`` whose text contains ``needle`` (lower
+        case; "" matches all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``;
+        ``where``: exact qualifiers as :func:`parse_filter` gives them (topic, kind, dir, conn)."""
+        if where:
+            allowed = self._where(where, start)
+            if not needle and wanted is None:
+                return (np.flatnonzero(allowed) + (start + offset)).tolist()
+            found = np.array(self.search(needle, wanted, type_test, start, 0), dtype=np.int64)
+            return (found[allowed[found - start]] + offset).tolist()
+        k = self._start + start
+        typed: list[int] | None = None
+        if wanted is not None:
+            incoming = {c for c, (_t, d, kind) in enumerate(self._triples) if d == "in" and kind == "message"}
+            triples = self._triples
+            typed = [i for i, c in enumerate(self.code[k:], start)
+                     if c in incoming and type_test(_TypeProbe(triples[c], self._meta(self._start + i)), wanted)]
+        if not needle:
+            return [i + offset for i in typed] if typed is not None else list(range(start + offset,
+                                                                                    len(self) + offset))
+        parts: list[Any] = []
+        named = [c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"]
+        if named:
+            parts.append(self._codes_in(self.code, named, k, start))
+        parts.append(self._payload_rows(needle, k, start))
+        if needle.isdigit() and needle.isascii():
+            parts.append(_digits_in(np.frombuffer(self.seq, dtype=np.int64)[k:], needle) + start)
+        topics = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
+        if topics:  # a topic's or an event's name (they share the codes)
+            parts.append(self._codes_in(self.topic, topics, k, start))
+            parts.append(self._codes_in(self.etype, topics, k, start))
+        mask = np.zeros(len(self) - start, dtype=bool)  # the union, in row order, without a sort
+        for part in parts:
+            mask[part - start] = True
+        if typed is not None:
+            kept = np.zeros_like(mask)
+            kept[np.array(typed, dtype=np.int64) - start] = True
+            mask &= kept
+        return (np.flatnonzero(mask) + (start + offset)).tolist()
+
+    def _where(self, where: dict[str, str], start: int) -> Any:
+        """A mask over the rows from ``start``: those every qualifier names exactly."""
+        k = self._start + start
+        mask = np.ones(len(self) - start, dtype=bool)
+        for key, value in where.items():
+            if key in ("topic", "event"):
+                code = self._names.get(value)
+                hit = np.zeros_like(mask) if code is None else \
+                    np.frombuffer(self.topic if key == "topic" else self.etype, dtype=np.uint16)[k:] == code
+            elif key == "conn":
+                hit = np.frombuffer(self.conn, dtype=np.int64)[k:] == int(value) if value.isdigit() \
+                    else np.zeros_like(mask)
+            else:  # kind or dir: the row codes whose triple says so
+                at = 2 if key == "kind" else 1
+                codes = [c for c, triple in enumerate(self._triples) if triple[at] == value]
+                hit = np.isin(np.frombuffer(self.code, dtype=np.uint16)[k:], codes)
+            mask &= hit
+        return mask
+
+    def _codes_in(self, column: array, wanted: list[int], k: int, start: int) -> Any:
+        """Rows (from ``start``) whose code in ``column`` is one of ``wanted`` (a scan in numpy)."""
+        codes = np.frombuffer(column, dtype=np.uint16)[k:]
+        return np.flatnonzero(np.isin(codes, wanted)) + start
+
+    def _payload_rows(self, needle: str, k: int, start: int) -> Any:
+        """Rows (from ``start``) whose payload contains ``needle``: text lower-cased as ``str.lower``
+        does, binary read as hex."""
+        n = len(self.t)
+        if k >= n:
+            return np.zeros(0, dtype=np.int64)
+        lo = self.ends[k - 1] if k else 0
+        ends = np.frombuffer(self.ends, dtype=np.int64)[k:]
+        kinds = np.frombuffer(self.pkind, dtype=np.uint8)[k:]
+        found: list[Any] = []
+        if needle.isascii():  # ASCII rows: one search over their bytes, lower-cased (as str.lower does ASCII)
+            key = needle.encode()
+            at = _find_all(self.buf, key, lo)
+            if len(at):
+                rows = np.searchsorted(ends, at, side="right")  # the row each hit starts in (it starts < the end)
+                rows = rows[at + len(key) <= ends[rows]]  # a hit across two rows is no hit
+                found.append(rows[kinds[rows] == P_ASCII])  # repeats are harmless: the caller marks a mask
+        others = (P_TEXT,) if needle.isascii() else (P_ASCII, P_TEXT)
+        if self._other_text or not needle.isascii():  # text that lower() may change beyond ASCII
+            idx = np.flatnonzero(np.isin(kinds, others))
+            lower = str.lower
+            found.append(np.array([i for i in idx.tolist() if needle in lower(self._payload(k + i))],  # type: ignore[arg-type]
+                                  dtype=np.int64))
+        if self._binary:
+            idx = np.flatnonzero(kinds == P_BINARY)
+            found.append(np.array([i for i in idx.tolist() if needle in self._payload(k + i).hex()],  # type: ignore[union-attr]
+                                  dtype=np.int64))
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(found) + start
+
+
+CHUNK = 1 << 20  # the buffer is lower-cased a megabyte at a time (a copy of it all would fault in ~100 MB)
+
+
+def _find_all(buf: bytearray, key: bytes, lo: int) -> Any:
+    """Where ``key`` starts in ``buf[lo:]`` lower-cased (ASCII, as ``str.lower`` does it), non-overlapping."""
+    find = re.compile(re.escape(key)).finditer
+    start_of = re.Match.start
+    found: list[Any] = [np.zeros(0, dtype=np.int64)]
+    view = memoryview(buf)
+    end = len(buf)
+    reach = len(key) - 1  # a hit that starts in a chunk may end in the next
+    at = lo
+    while at < end:
+        stop = min(end, at + CHUNK)
+        low = view[at:min(end, stop + reach)].tobytes().translate(_ASCII_LOWER)
+        hits = np.fromiter(map(start_of, find(low)), dtype=np.int64)
+        found.append(hits[hits < stop - at] + at)
+        at = stop
+    view.release()
+    return np.concatenate(found)
+
+
+def _digits_in(seqs: Any, needle: str) -> Any:
+    """Indices of the numbers (NONE: none) whose decimal digits contain ``needle``, as
+    ``needle in str(n)`` says, in whole-array arithmetic: a window of len(needle) digits at each place."""
+    if len(needle) > 18:  # beyond int64's digits: one at a time
+        return np.array([i for i, n in enumerate(seqs.tolist()) if n != NONE and needle in str(n)], dtype=np.int64)
+    known = seqs != NONE
+    q = np.abs(np.where(known, seqs, 0))
+    width, value = 10 ** len(needle), int(needle)
+    hit = known & (q == 0) if needle == "0" else np.zeros(len(q), dtype=bool)  # "0" has one digit: 0
+    while True:  # the window at this place lies inside the number when q has len(needle) digits left
+        hit |= known & (q % width == value) & (q >= width // 10)
+        q = q // 10
+        if not q.any():
+            return np.flatnonzero(hit)
+
+
+QUALIFIERS = ("topic", "event", "kind", "dir", "conn")
+
+
+def parse_filter(text: str) -> tuple[str, dict[str, str]]:
+    """A filter box's text as (free text, lower case; exact qualifiers): ``topic:chat kind:message
+    conn:3 dir:out hello`` keeps the rows of topic "chat" (case kept), kind "message", connection 3,
+    outgoing, whose text contains "hello"; ``event:price`` the rows of an SSE event type or a Socket.IO
+    event named "price" (case kept)."""
+    free: list[str] = []
+    where: dict[str, str] = {}
+    for word in text.split(" "):
+        key, sep, value = word.partition(":")
+        if sep and value and key.lower() in QUALIFIERS:
+            where[key.lower()] = value if key.lower() in ("topic", "event") else value.lower()
+        else:
+            free.append(word)
+    return " ".join(free).strip().lower(), where
+
+
+class _TypeProbe:
+    """Just what a type filter reads of an event (its kind, direction and meta)."""
+
+    __slots__ = ("transport", "direction", "kind", "meta")
+
+    def __init__(self, triple: tuple[str, str, str], meta: dict | None) -> None:
+        self.transport, self.direction, self.kind = triple
+        self.meta = meta or {}
+
+
+# Event-type filters of a timeline (SSE): every event, the named ones, or one type.
+ALL_EVENTS = "*events"
+NAMED = "*named"
+UNNAMED = "message"
+
+
+def type_matches(e: Event, wanted: str) -> bool:
+    if e.kind != "message" or e.direction != "in":
+        return False
+    t = e.meta.get("type")
+    if wanted == ALL_EVENTS:
+        return True
+    if wanted == NAMED:
+        return t is not None and t != UNNAMED
+    return t == wanted
