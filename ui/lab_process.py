@@ -38,6 +38,16 @@ APP_HISTORY = 200_000
 
 CLUSTER_STOP_S = 12  # a cluster's supervisor ends 5 processes, each within 5 s: past this it is killed
 
+def lab_level(line: str) -> int:
+    """The level the lab logged a stderr line at (its format: ``time name LEVEL message``); a line in no
+    such format (a traceback's) is a warning."""
+    for word in line.split(" ", 4)[:4]:
+        level = logging.getLevelName(word)
+        if isinstance(level, int):
+            return level
+    return logging.WARNING
+
+
 class LabProcess(QObject):
     listening = Signal(str, str)  # url, admin token
     failed = Signal(str)  # one sentence
@@ -218,7 +228,7 @@ class LabProcess(QObject):
         text = bytes(self.proc.readAllStandardError().data()).decode(errors="replace")
         for line in text.splitlines():
             if line.strip():
-                log.warning("lab: %s", line)
+                log.log(lab_level(line), "lab: %s", line)
 
     def _on_proc_error_occurred(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabBar, QTabWidget, QToolBut
 from transport.core.errors import DuplexError
 from transport.core.events import Event
 from transport.core.faults import FaultSpec
-from transport.apps.lab_admin import post_fault
+from transport.apps.lab_admin import post_fault, post_settings
 
 from . import dialogs
 from .bridge import EventBridge
@@ -167,7 +167,7 @@ class MainWindow(QMainWindow):
         async def set_rate() -> None:
             if not self.lab.url:
                 raise DuplexError("The lab server is not running.")
-            answer = await post_fault(self.lab.url, self.lab.token, {"action": "rate", "rate": rate})
+            answer = await post_settings(self.lab.url, self.lab.token, {"rate": rate})
             self.mark_everywhere(f"feed rate {answer.get('previous', 0):g} → {rate:g} messages/s")
 
         self._tasks.spawn(set_rate())
@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
                 return
             n, _balance, kept = self.lab.cluster
             if self.lab.running and n and n == cluster[0] and kept == sessions:  # only the balancing: at run time
-                await post_fault(self.lab.url, self.lab.token, {"action": "balance", "mode": balance})
+                await post_settings(self.lab.url, self.lab.token, {"balance": balance})
                 self.lab.cluster = cluster
                 self.mark_everywhere(f"cluster balancing now {balance} (HAProxy reloaded: connections kept)")
                 return

@@ -30,6 +30,7 @@ class TaskGroup:
             return
         exc = task.exception()
         if isinstance(exc, DuplexError):
+            log.warning("%s", exc.sentence)
             self._on_error(exc.sentence)
         elif exc is not None:
             log.error("task failed", exc_info=exc)

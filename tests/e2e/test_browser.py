@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.helpers import CHROMIUM_GROUP, ROOT, start_lab, wait_until
 from transport.browser.cdp import CDPConnection
-from transport.browser.chromium import find_chromium
+from transport.browser.chromium import find_chromium, remove_when_gone
 from transport.browser.chromium_watch import BrowserWatch, WatchedBrowser
 from transport.apps.lab_admin import post_fault
 
@@ -171,7 +172,7 @@ async def test_attaching_to_a_chromium_started_with_remote_debugging_port():
     chrome = subprocess.Popen([find_chromium() or "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
                                "--remote-debugging-port=0", f"--user-data-dir={port_dir}", "--no-first-run",
                                "--disable-background-networking", lab.url + "/demo?apis=ws"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                               env={**os.environ, "TMPDIR": port_dir})  # its own temporary folders in there too
     try:
         marker = os.path.join(port_dir, "DevToolsActivePort")
@@ -188,9 +189,9 @@ async def test_attaching_to_a_chromium_started_with_remote_debugging_port():
         await watch.close()
         await cdp.close()
     finally:
-        chrome.terminate()
+        os.killpg(chrome.pid, signal.SIGTERM)  # the browser and its helpers (their own session)
         chrome.wait(10)
-        shutil.rmtree(port_dir, ignore_errors=True)
+        remove_when_gone(chrome.pid, Path(port_dir), wait_s=10.0)
         lab.stop()
 
 
@@ -227,8 +228,9 @@ def test_the_browser_never_outlives_a_killed_parent():
         asyncio.run(wait_until(lambda: not alive(pid), 10, "the browser gone with its parent"))
     finally:
         parent.stdout.close()
-        if profile.strip():  # a killed Duplex cannot remove its throwaway profile: the test does
-            shutil.rmtree(profile.strip(), ignore_errors=True)
+        if profile.strip():  # a killed Duplex cannot remove its throwaway profile: the test does, once the
+            # browser's helpers (its process group) are gone too — one still writing would leave files behind
+            remove_when_gone(int(pid_text), Path(profile.strip()), wait_s=10.0)
 
 
 def alive(pid: int) -> bool:

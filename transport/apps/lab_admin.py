@@ -1,4 +1,4 @@
-"""Client side of the lab's admin API (``/_admin/…``): faults, sessions, proxies."""
+"""Client side of the lab's admin API (``/_admin/…``): faults, settings, sessions, stats, proxies."""
 
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ async def post_fault(base_url: str, token: str, body: dict[str, Any], timeout: f
     if status != 200:
         said = answer.get("error", "") if isinstance(answer, dict) else str(answer or "")
         raise DuplexError(f"The lab refused {body.get('action')!r}: HTTP {status} {said}".strip())
+    return answer if isinstance(answer, dict) else {}
+
+
+async def post_settings(base_url: str, token: str, fields: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    """Change the lab's settings (``POST /_admin/settings``: rate, renew, idle, absolute, balance); return
+    every setting as it now is, or raise DuplexError with the lab's reason (then nothing changed)."""
+    status, answer = await admin_call(base_url, token, "POST", "/settings", fields, timeout)
+    if status != 200:
+        said = answer.get("error", "") if isinstance(answer, dict) else str(answer or "")
+        raise DuplexError(f"The lab refused the settings {', '.join(fields)}: HTTP {status} {said}".strip())
     return answer if isinstance(answer, dict) else {}
 
 

@@ -25,7 +25,7 @@ from transport.clients.sse import SSEClient, SSEOptions
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.core.errors import BadStatus, DuplexError
 from transport.core.events import Event
-from transport.apps.lab_admin import lab_sessions, post_fault
+from transport.apps.lab_admin import lab_sessions, post_fault, post_settings
 from transport.core.wire import SESSION_COOKIE
 
 ASPECTS = (
@@ -138,13 +138,13 @@ async def _virtual_me(browser: VirtualBrowser, lab_url: str) -> str:
 async def _expiry(lab_url: str, token: str, me: Callable[[], Any]) -> str:
     """Shorten the sessions' absolute lifetime, wait it out, ask /session/me, and put the lab's back."""
     before = (await lab_sessions(lab_url, token)).get("absolute")
-    await post_fault(lab_url, token, {"action": "session_settings", "absolute": EXPIRY_S})
+    await post_settings(lab_url, token, {"absolute": EXPIRY_S})
     try:
         await asyncio.sleep(EXPIRY_S + 0.5)  # the server's clock must pass the session's absolute end
         return str(await me())
     finally:
         if isinstance(before, (int, float)) and before > 0:
-            await post_fault(lab_url, token, {"action": "session_settings", "absolute": before})
+            await post_settings(lab_url, token, {"absolute": before})
 
 
 async def run_real(lab_url: str, token: str) -> dict[str, str]:

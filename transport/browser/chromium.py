@@ -78,7 +78,7 @@ class Chromium:
         except BaseException:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            _remove_when_gone(self.process.pid, self.profile, wait_s=1.0)
+            remove_when_gone(self.process.pid, self.profile, wait_s=1.0)
             raise
 
     async def _stop(self, grace: float) -> None:
@@ -94,7 +94,7 @@ class Chromium:
                     await asyncio.wait_for(self.process.wait(), grace)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)  # helpers that outlived the browser
-        await asyncio.to_thread(_remove_when_gone, self.process.pid, self.profile)
+        await asyncio.to_thread(remove_when_gone, self.process.pid, self.profile)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -111,7 +111,7 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _remove_when_gone(pgid: int, profile: Path, wait_s: float = 3.0) -> None:
+def remove_when_gone(pgid: int, profile: Path, wait_s: float = 3.0) -> None:
     """The profile removed once no process of the browser's group can write to it any more (a helper still
     dying after SIGKILL would leave files behind a removal that ran beside it); bounded."""
     deadline = time.monotonic() + wait_s

@@ -30,6 +30,7 @@ import aiohttp
 from transport.core.backoff import Policy
 from transport.clients.virtual_browser import VirtualBrowser
 from transport.core.errors import BadStatus, MessageTooBig, ServerStopped, StreamError, WrongResponse, human_size, lost_mid_stream
+from transport.core.envelope import CONTROL_KINDS
 from transport.core.events import EventSink, now_ns
 from transport.core.reconnect import ReconnectController
 from transport.core.wirestats import WireStats
@@ -40,7 +41,7 @@ from transport.clients.http import (SessionOwner, WireCounter, count_response, m
                    validate_http_url)
 from transport.core.wire import served_by, served_note
 
-CONTROL_TYPES = ("gap", "live")  # the lab's control events, by their SSE event type
+CONTROL_TYPES = CONTROL_KINDS  # the lab's control events, by their SSE event type
 
 log = logging.getLogger("duplex.sse")
 

@@ -11,6 +11,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+GAP = "gap"  # the lab's control items, beside the envelopes: history no longer reaches the resume point
+LIVE = "live"  # the replay is over, live messages follow
+CONTROL_KINDS = (GAP, LIVE)
+
+
+def control_json(kind: str, body: dict[str, Any]) -> str:
+    """A control item as the lab writes it on every transport but SSE: ``{"control": kind, …body}``, compact
+    (SSE names it in ``event:`` and sends the body alone)."""
+    return json.dumps({"control": kind, **body}, separators=(",", ":"))
+
+
 _HEAD = '{"seq":'
 _TS = ',"ts":'
 _TOPIC = ',"topic":"'

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Sequence
 
-from transport.core.envelope import envelope_fields
+from transport.core.envelope import GAP, LIVE, envelope_fields
 from transport.core.events import Event, EventSink, Outbox, event_from
 from transport.core.ledger import Ledger, gap_sentence
 from transport.core.sequence import MAX_SEQ, ResumeRule, SeqRule
@@ -296,31 +296,31 @@ class FeedReceiver:
         that happens to be named so is a message)."""
         size = len(text) if text.isascii() else len(text.encode())
         extra = meta or {}
-        if kind == "gap":
+        if kind == GAP:
             after, first = obj.get("after"), obj.get("first_available")
             if type(after) is not int or type(first) is not int or not 0 <= after <= MAX_SEQ \
                     or not 0 <= first <= MAX_SEQ:
                 if strict:
                     return False
-                self._row("state", "gap", t, size, wire, text, {**extra, "after": after, "first_available": first})
+                self._row("state", GAP, t, size, wire, text, {**extra, "after": after, "first_available": first})
                 return True
             reset = obj.get("reset") is True
             missing = obj.get("missing", "?")
             self.ledger.gap(after, first, reset)
             if reset:  # the server numbers from 1 again: resume in its numbering
                 self.after = first - 1
-            self._row("state", "gap", t, size, wire, text, {
+            self._row("state", GAP, t, size, wire, text, {
                 **extra, "after": after, "first_available": first, "missing": missing, "reset": reset,
                 "sentence": gap_sentence(after, first, missing, reset)})
             return True
-        if kind == "live":
+        if kind == LIVE:
             seq = obj.get("seq")
             if strict and (set(obj) != {"seq"} or type(seq) is not int):
                 return False
             if type(seq) is int and 0 <= seq <= MAX_SEQ and (self.after is None or seq > self.after):
                 self.after = seq
             self.resume_finished()
-            self._row("state", "live", t, size, wire, text, {**extra, "seq": seq})
+            self._row("state", LIVE, t, size, wire, text, {**extra, "seq": seq})
             return True
         if strict:
             return False

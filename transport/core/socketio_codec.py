@@ -24,6 +24,7 @@ from typing import Any
 
 from socketio import packet as sio
 
+from transport.core.envelope import CONTROL_KINDS
 from transport.core.errors import DuplexError
 
 # Engine.IO packet types
@@ -33,7 +34,7 @@ RECORD_SEPARATOR = "\x1e"  # between the packets of a polling payload
 PROBE = "probe"  # the upgrade probe's data (ping "probe", pong "probe")
 MAX_PACKETS = 100_000  # packets in one polling payload
 MAX_ATTACHMENTS = 1_000  # binary attachments of one Socket.IO packet
-LAB_CONTROL_EVENTS = ("gap", "live")  # the lab's control items, as events of these names
+LAB_CONTROL_EVENTS = CONTROL_KINDS  # the lab's control items, as events of these names
 
 # Socket.IO packet types
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = (

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 
+from transport.server import logs
 from transport.server.config import ServerConfig
 from transport.server.keys import FEED
 from transport.server.faultproxy import is_loopback_host
@@ -152,6 +153,7 @@ def run(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.install()
     if args.loop != "asyncio":
         try:
             import uvloop

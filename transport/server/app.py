@@ -14,7 +14,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from transport.server.admin import close_websockets, faults_handler, sessions_handler
+from transport.server.admin import admin_app, close_websockets
 from transport.server.config import ServerConfig
 from transport.core.wire import EPOCH_HEADER, WORKER_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
 from transport.server.bodies import bad_input
@@ -30,14 +30,14 @@ from transport.server.session_http import (end_bound, login_handler, logout_hand
                            sweeper)
 from transport.server.sessions import SessionStore
 from transport.server.state import ValueStore
+from transport.server.tasks import spawn
 from transport.server.polling import longpoll_handler, poll_handler, stream_handler
-from transport.server.proxies_api import add_routes as add_proxy_routes
-from transport.server.proxies_api import admin_guard, close_all
+from transport.server.proxies_api import close_all
 from transport.server.chat import CHAT_PATHS, chat_handler
 from transport.server.socketio_lab import attach as attach_socketio
 from transport.server.socketio_lab import socketio_origin
 from transport.server.sse import end_streams, sse_handler
-from transport.server.stats import count_requests, stats_handler
+from transport.server.stats import count_requests
 from transport.server.ws import ws_handler
 
 
@@ -68,7 +68,7 @@ async def index(request: web.Request) -> web.Response:
                       "chat": "POST /v1/chat/completions or /api/chat (OpenAI's chat-completions shape: "
                               "the openai package with base_url <lab>/v1 reads it)",
                       "postback": "GET/POST /form", "demo": "/demo (a browser page using them all)", "session": "POST /session/login, GET /session/me, POST /session/logout",
-                      "admin": "/_admin/faults, /_admin/sessions, /_admin/stats, /_admin/proxies"},
+                      "admin": "/_admin/faults, /_admin/settings, /_admin/sessions, /_admin/stats, /_admin/proxies"},
         "held": len(request.app[HOLDS]),
         "sessions": len(request.app[SESSIONS]),
         "sse": {"streams": len(request.app[STREAMS]), "last_event_ids": _resumes(request.app)},
@@ -95,7 +95,7 @@ def _renumbered(app: web.Application, epoch: str) -> None:
     declared reset (a live one would otherwise wait for seqs past the old numbering's)."""
     app[FEED].stop_all()
     end_streams(app)
-    app[TASKS].add(asyncio.ensure_future(close_websockets(app, 1012, f"the feed's numbering changed to {epoch}")))
+    spawn(app, close_websockets(app, 1012, f"the feed's numbering changed to {epoch}"))
 
 
 def _ended_elsewhere(app: web.Application, sid: str) -> None:
@@ -135,8 +135,8 @@ async def _name_the_numbering(request: web.Request, response: web.StreamResponse
     a lab restarted without its history can tell an old resume point from one of its own. In cluster
     mode every response (a WebSocket's handshake too) names the worker that served it."""
     if request.path in FEED_PATHS or request.path.startswith("/socket.io/"):
-        response.headers[EPOCH_HEADER] = request.app[FEED].epoch
-    worker = request.app[CONFIG].worker_id
+        response.headers[EPOCH_HEADER] = request.config_dict[FEED].epoch
+    worker = request.config_dict[CONFIG].worker_id
     if worker:
         response.headers[WORKER_HEADER] = f"{worker}/{os.getpid()}"  # the worker, and which life of it
 
@@ -145,11 +145,11 @@ async def _name_the_numbering(request: web.Request, response: web.StreamResponse
 async def catch_up(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Cluster mode: a client resuming after a seq another worker delivered waits (bounded) until this
     worker's reader of the stream has it too, so its resume point is never mistaken for a future one."""
-    backplane = request.app.get(BACKPLANE)
+    backplane = request.config_dict.get(BACKPLANE)
     if backplane is not None and request.path in FEED_PATHS:
         raw = request.query.get("after") or request.headers.get("Last-Event-ID") or ""
         epoch = request.headers.get(EPOCH_HEADER)
-        if raw.isdigit() and len(raw) < 20 and (epoch is None or epoch == request.app[FEED].epoch) \
+        if raw.isdigit() and len(raw) < 20 and (epoch is None or epoch == request.config_dict[FEED].epoch) \
                 and not await backplane.caught_up(int(raw)):
             # behind the stream still (a busy machine): answering now would take the client's resume point
             # for one from an earlier numbering and declare a reset that never happened; it asks again
@@ -173,7 +173,7 @@ ENVELOPE_ALLOWANCE = 1024  # a published message's envelope (seq, ts, topic) aro
 def create_app(config: ServerConfig | None = None) -> web.Application:
     cfg = config or ServerConfig()
     app = web.Application(client_max_size=cfg.max_msg_size,
-                          middlewares=[count_requests, check_host, bad_input, admin_guard, same_origin_posts,
+                          middlewares=[count_requests, check_host, bad_input, same_origin_posts,
                                        socketio_origin, session_middleware]
                           + ([catch_up, redis_down] if cfg.redis_url else []))
     app[CONFIG] = cfg
@@ -187,7 +187,6 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[SESSIONS] = SessionStore(cfg.session_idle, cfg.session_absolute, cfg.session_renew_background)
     app[BOUND] = new_bound()
     app[PROXIES] = {}
-    add_proxy_routes(app)
     app[TASKS] = set()
     app[REQUESTS] = Counter()
     app.router.add_get("/", index)
@@ -207,9 +206,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app.router.add_post("/session/logout", logout_handler)
     app.router.add_get("/form", form_get_handler)
     app.router.add_post("/form", form_post_handler)
-    app.router.add_post("/_admin/faults", faults_handler)
-    app.router.add_get("/_admin/sessions", sessions_handler)
-    app.router.add_get("/_admin/stats", stats_handler)
+    app.add_subapp("/_admin", admin_app())  # one sub-application behind one guard (admin.py)
     attach_socketio(app)
     app.cleanup_ctx.append(_background_ctx)
     app.on_shutdown.append(_on_shutdown)

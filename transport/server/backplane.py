@@ -192,7 +192,7 @@ class Backplane:
                 await asyncio.sleep(1.0)  # Redis gone a moment: a retry schedule, not a wait for a condition
                 continue
             if self.down is not None:
-                log.warning("Redis at %s answers again", self.url)
+                log.info("Redis at %s answers again", self.url)
                 self.down = None
             for _stream, entries in got or ():
                 msgs = [m for _id, fields in entries if (m := _message(fields.get("t", "")))]
@@ -338,7 +338,7 @@ async def redis_down(request: web.Request, handler: Handler) -> web.StreamRespon
     try:
         return await handler(request)
     except aioredis.RedisError as exc:
-        backplane = request.app.get(BACKPLANE)
+        backplane = request.config_dict.get(BACKPLANE)
         why = (backplane.down if backplane is not None else None) or f"Redis does not answer ({exc})"
         return web.json_response({"error": f"{why}: the cluster cannot do this until Redis is back"}, status=503)
 

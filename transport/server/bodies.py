@@ -29,7 +29,12 @@ class BadInput(Exception):
         self.reason, self.status, self.kind = reason, status, kind  # kind: syntax, depth, number, size…
 
     def response(self) -> web.Response:
-        return web.json_response({"error": self.reason}, status=self.status)
+        return json_error(self.status, self.reason)
+
+
+def json_error(status: int, text: str) -> web.Response:
+    """A refusal: the status and one sentence as JSON."""
+    return web.json_response({"error": text}, status=status)
 
 
 def loads(text: str, what: str = "the body") -> Any:
@@ -70,7 +75,7 @@ async def read_json(request: web.Request, what: str = "the body") -> Any:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        limit = human_size(request.app[CONFIG].max_msg_size)
+        limit = human_size(request.config_dict[CONFIG].max_msg_size)
         raise BadInput(f"{what} is larger than the {limit} limit (--max-size)", status=413, kind="size") from exc
     try:
         text = raw.decode("utf-8")

@@ -82,6 +82,13 @@ class Cluster:
     _redis_proc: asyncio.subprocess.Process | None = None
     _haproxy: asyncio.subprocess.Process | None = None
     _stopping: bool = False
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # the readers of children's output, reapers
+
+    def _own(self, coro: Any) -> None:
+        """A task of the supervisor's: cancelled by stop()."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- start ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -164,7 +171,7 @@ class Cluster:
             w.port = said.port
         except (TimeoutError, ValueError) as exc:
             raise ClusterError(f"lab worker {w.id} did not start ({exc or 'no answer'}).") from None
-        asyncio.create_task(_drain(w.proc.stdout))
+        self._own(_drain(w.proc.stdout))
 
     # -- the balancer ----------------------------------------------------------------------------
     def haproxy_config(self) -> str:
@@ -230,9 +237,9 @@ backend workers
             except OSError:
                 await asyncio.sleep(0.05)  # its port not open yet: bounded
         assert self._haproxy.stderr is not None
-        asyncio.create_task(_drain(self._haproxy.stderr))
+        self._own(_drain(self._haproxy.stderr))
         if old is not None:
-            asyncio.create_task(_reap(old))
+            self._own(_reap(old))
 
     # -- actions ---------------------------------------------------------------------------------
     def worker(self, wid: Any) -> Worker | None:
@@ -244,7 +251,7 @@ backend workers
             return f"no running worker {wid!r}"
         end_group(w.proc.pid)
         await w.proc.wait()
-        log.warning("worker %s killed", w.id)
+        log.info("worker %s killed", w.id)
         return f"worker {w.id} killed"
 
     async def restart_worker(self, wid: Any) -> str:
@@ -340,6 +347,9 @@ backend workers
                 except TimeoutError:
                     end_group(p.pid)
                     await p.wait()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def announce(self) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from transport.core.envelope import GAP, LIVE, control_json
+
 from transport.server.journal import Journal
 
 log = logging.getLogger("duplex.server.feed")
@@ -68,6 +70,15 @@ class Gap:
         if self.reset:
             body["reset"] = True
         return body
+
+    def notice(self) -> str:
+        """The gap notice as one JSON text (WebSocket, polls, NDJSON stream, Socket.IO)."""
+        return control_json(GAP, self.to_dict())
+
+
+def live_notice(seq: int) -> str:
+    """The live marker as one JSON text: the replay ended at ``seq``."""
+    return control_json(LIVE, {"seq": seq})
 
 
 class Direct(Protocol):

@@ -35,7 +35,7 @@ def _loopback(host: str) -> bool:
 def own_ports(request: web.Request) -> set[int]:
     """The port this request reached the lab on, every fault proxy's listen port, and in cluster mode the
     balancer's (the address clients use)."""
-    ports = {proxy.port for proxy in request.app[PROXIES].values()} | set(request.app[CONFIG].public_ports)
+    ports = {proxy.port for proxy in request.config_dict[PROXIES].values()} | set(request.config_dict[CONFIG].public_ports)
     sock = request.transport.get_extra_info("sockname") if request.transport is not None else None
     if sock:
         ports.add(int(sock[1]))
@@ -48,7 +48,7 @@ def own_host(host: str, port: int | None, request: web.Request) -> bool:
         return False
     if _loopback(host):
         return True
-    bound = request.app[CONFIG].host
+    bound = request.config_dict[CONFIG].host
     if _loopback(bound):
         return False  # loopback only: no other name is ours
     sock = request.transport.get_extra_info("sockname") if request.transport is not None else None

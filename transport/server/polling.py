@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Iterator
 
@@ -27,7 +26,7 @@ from aiohttp import web
 
 from transport.core.wire import EPOCH_HEADER, POLL_DEFAULT_LIMIT, POLL_MAX_LIMIT
 from transport.server.bodies import BadInput
-from transport.server.feed import Feed, Message, Subscription
+from transport.server.feed import Feed, Message, Subscription, live_notice
 from transport.server.keys import CONFIG, FEED, HOLDS
 from transport.server.state import Hold, SlowConsumer, write_watched
 from transport.server.session_http import bind
@@ -56,18 +55,14 @@ def _number(request: web.Request, name: str, default: float, low: float, high: f
     return value
 
 
-def control(kind: str, **fields: object) -> str:
-    return json.dumps({"control": kind, **fields}, separators=(",", ":"))
-
-
 def collect(feed: Feed, after: int | None, limit: int, epoch: str | None) -> tuple[list[str], int]:
     """The items for a request after N (of numbering ``epoch``; JSON texts) and how many are feed messages."""
     if after is None:
-        return [control("live", seq=feed.last_seq)], 0
+        return [live_notice(feed.last_seq)], 0
     backlog, gap = feed.since(after, epoch)
     items = []
     if gap is not None:
-        items.append(control("gap", **gap.to_dict()))
+        items.append(gap.notice())
     items += [m.text for m in backlog[:limit]]
     return items, min(len(backlog), limit)
 
@@ -151,9 +146,9 @@ async def _stream(resp: web.StreamResponse, feed: Feed, sub: Subscription, hold:
                   epoch: str | None, heartbeat: float) -> None:
     """The replay, the live marker, then live lines and heartbeats until the hold ends."""
     gap, backlog, last = feed.resume(after, epoch)
-    head = [control("gap", **gap.to_dict())] if gap is not None else []
+    head = [gap.notice()] if gap is not None else []
     head += [m.text for m in backlog]
-    head.append(control("live", seq=last))
+    head.append(live_notice(last))
     await write_watched(resp, ("\n".join(head) + "\n").encode(), sub)
     while not hold.ended.is_set():
         batch = await _wait(sub, hold, heartbeat)

@@ -1,9 +1,8 @@
 """``/_admin/proxies…``: the fault proxies, in the shape of Toxiproxy's HTTP API.
 
 A script written for Toxiproxy works against the lab with the base URL
-``http://127.0.0.1:PORT/_admin`` and the admin token. Every route needs
-``Authorization: Bearer <admin_token>`` (401 without) and refuses a foreign
-``Origin`` (403); no CORS headers are ever sent, so no web page can use it.
+``http://127.0.0.1:PORT/_admin`` and the admin token. The routes live in the admin sub-application
+(admin.py), behind its one guard: the token (401 without) and no foreign ``Origin`` (403).
 """
 
 from __future__ import annotations
@@ -14,25 +13,11 @@ from typing import Awaitable
 
 from aiohttp import web
 
-from transport.server.admin import _authorised, _error
 from transport.server.faultproxy import Proxy, Toxic, ToxicError, check_name, is_loopback_host
-from transport.server.bodies import BadInput, read_json
-from transport.server.keys import CONFIG, PROXIES, Handler
-from transport.server.origin import origin_allowed
-from transport.server.passthrough import answered
+from transport.server.bodies import BadInput, json_error, read_json
+from transport.server.keys import CONFIG, PROXIES
 
 VERSION = "duplex-faultproxy 1 (toxiproxy API 2.x shape)"
-
-
-@web.middleware
-def admin_guard(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-    """The admin API: same origin and the token (pass-through: passthrough.py)."""
-    if request.path.startswith("/_admin/") and request.path not in ("/_admin/faults", "/_admin/sessions"):
-        if not origin_allowed(request):
-            return answered(_error(403, "cross-origin requests are not allowed"))
-        if not _authorised(request):
-            return answered(_error(401, "missing or wrong admin token"))
-    return handler(request)
 
 
 async def _body(request: web.Request) -> dict:
@@ -43,14 +28,14 @@ async def _body(request: web.Request) -> dict:
 
 
 def _proxy(request: web.Request) -> Proxy:
-    proxy = request.app[PROXIES].get(request.match_info["proxy"])
+    proxy = lab(request)[PROXIES].get(request.match_info["proxy"])
     if proxy is None:
         raise web.HTTPNotFound(text=json.dumps({"error": "proxy not found"}), content_type="application/json")
     return proxy
 
 
 async def list_proxies(request: web.Request) -> web.Response:
-    return web.json_response({name: p.to_json() for name, p in request.app[PROXIES].items()})
+    return web.json_response({name: p.to_json() for name, p in lab(request)[PROXIES].items()})
 
 
 async def create_proxy(request: web.Request) -> web.Response:
@@ -63,22 +48,22 @@ async def create_proxy(request: web.Request) -> web.Response:
             raise ToxicError("listen and upstream must be strings (host:port), enabled a boolean")
         proxy = Proxy(name, listen, upstream, enabled)
     except ToxicError as exc:
-        return _error(400, str(exc))
-    if name in request.app[PROXIES]:
-        return _error(409, "proxy already exists")
-    if not is_loopback_host(proxy.host) and is_loopback_host(request.app[CONFIG].host):
-        return _error(400, f"listen must be a loopback address (127.0.0.1, ::1, localhost) while the lab itself "
+        return json_error(400, str(exc))
+    if name in lab(request)[PROXIES]:
+        return json_error(409, "proxy already exists")
+    if not is_loopback_host(proxy.host) and is_loopback_host(lab(request)[CONFIG].host):
+        return json_error(400, f"listen must be a loopback address (127.0.0.1, ::1, localhost) while the lab itself "
                            f"listens on loopback only, got {proxy.host!r}")
     try:
         await proxy.set_enabled(proxy.want_enabled)
     except OSError as exc:
-        return _error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
-    loop = _loop(proxy, request.app[PROXIES])
+        return json_error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
+    loop = _loop(proxy, lab(request)[PROXIES])
     if loop is not None:
         await proxy.close()
-        return _error(400, f"the upstream {proxy.upstream} leads back to this proxy ({loop}): each connection "
+        return json_error(400, f"the upstream {proxy.upstream} leads back to this proxy ({loop}): each connection "
                            "would open another, without end")
-    request.app[PROXIES][name] = proxy
+    lab(request)[PROXIES][name] = proxy
     return web.json_response(proxy.to_json(), status=201)
 
 
@@ -114,18 +99,18 @@ async def update_proxy(request: web.Request) -> web.Response:
     body = await _body(request)
     if "enabled" in body:
         if not isinstance(body["enabled"], bool):
-            return _error(400, "enabled must be true or false")
+            return json_error(400, "enabled must be true or false")
         try:
             await proxy.set_enabled(body["enabled"])
         except OSError as exc:
-            return _error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
+            return json_error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
     return web.json_response(proxy.to_json())
 
 
 async def delete_proxy(request: web.Request) -> web.Response:
     proxy = _proxy(request)
     await proxy.close()
-    del request.app[PROXIES][proxy.name]
+    del lab(request)[PROXIES][proxy.name]
     return web.Response(status=204)
 
 
@@ -138,9 +123,9 @@ async def create_toxic(request: web.Request) -> web.Response:
     try:
         toxic = Toxic.from_json(await _body(request))
     except ToxicError as exc:
-        return _error(400, str(exc))
+        return json_error(400, str(exc))
     if toxic.name in proxy.toxics:
-        return _error(409, "toxic already exists")
+        return json_error(409, "toxic already exists")
     proxy.add_toxic(toxic)
     return web.json_response(toxic.to_json())
 
@@ -162,12 +147,12 @@ async def update_toxic(request: web.Request) -> web.Response:
     body = await _body(request)
     attributes = body.get("attributes") or {}
     if not isinstance(attributes, dict):
-        return _error(400, '"attributes" must be an object, like {"latency": 100}')
+        return json_error(400, '"attributes" must be an object, like {"latency": 100}')
     merged = {**toxic.to_json(), **body, "attributes": {**toxic.attributes, **attributes}}
     try:
         updated = Toxic.from_json(merged)
     except ToxicError as exc:
-        return _error(400, str(exc))
+        return json_error(400, str(exc))
     proxy.replace_toxic(updated)
     return web.json_response(updated.to_json())
 
@@ -179,7 +164,7 @@ async def delete_toxic(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    for proxy in request.app[PROXIES].values():
+    for proxy in lab(request)[PROXIES].values():
         proxy.clear_toxics()
         await proxy.set_enabled(True)
     return web.Response(status=204)
@@ -189,20 +174,26 @@ async def version(request: web.Request) -> web.Response:
     return web.Response(text=VERSION)
 
 
-def add_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get("/_admin/proxies", list_proxies)
-    r.add_post("/_admin/proxies", create_proxy)
-    r.add_get("/_admin/proxies/{proxy}", get_proxy)
-    r.add_post("/_admin/proxies/{proxy}", update_proxy)
-    r.add_delete("/_admin/proxies/{proxy}", delete_proxy)
-    r.add_get("/_admin/proxies/{proxy}/toxics", list_toxics)
-    r.add_post("/_admin/proxies/{proxy}/toxics", create_toxic)
-    r.add_get("/_admin/proxies/{proxy}/toxics/{toxic}", get_toxic)
-    r.add_post("/_admin/proxies/{proxy}/toxics/{toxic}", update_toxic)
-    r.add_delete("/_admin/proxies/{proxy}/toxics/{toxic}", delete_toxic)
-    r.add_post("/_admin/reset", reset)
-    r.add_get("/_admin/version", version)
+def add_routes(admin: web.Application) -> None:
+    """The routes, on the admin sub-application (mounted at ``/_admin``)."""
+    r = admin.router
+    r.add_get("/proxies", list_proxies)
+    r.add_post("/proxies", create_proxy)
+    r.add_get("/proxies/{proxy}", get_proxy)
+    r.add_post("/proxies/{proxy}", update_proxy)
+    r.add_delete("/proxies/{proxy}", delete_proxy)
+    r.add_get("/proxies/{proxy}/toxics", list_toxics)
+    r.add_post("/proxies/{proxy}/toxics", create_toxic)
+    r.add_get("/proxies/{proxy}/toxics/{toxic}", get_toxic)
+    r.add_post("/proxies/{proxy}/toxics/{toxic}", update_toxic)
+    r.add_delete("/proxies/{proxy}/toxics/{toxic}", delete_toxic)
+    r.add_post("/reset", reset)
+    r.add_get("/version", version)
+
+
+def lab(request: web.Request) -> web.Application:
+    """The lab's application (these routes live in its admin sub-application)."""
+    return request.match_info.apps[0]
 
 
 async def close_all(app: web.Application) -> None:

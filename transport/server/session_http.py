@@ -28,6 +28,7 @@ from transport.server.bodies import read_json
 from transport.server.keys import BACKPLANE, BOUND, CONFIG, SESSIONS, VALUES, Handler
 from transport.server.sessions import COOKIE, QUERY, Session, SessionsFull
 from transport.server.passthrough import answered
+from transport.server.tasks import spawn
 
 log = logging.getLogger("duplex.server.sessions")
 
@@ -164,7 +165,7 @@ def end_bound(app: web.Application, sid: str) -> int:
     for end in list(ends):
         result = end()
         if asyncio.iscoroutine(result):
-            asyncio.ensure_future(result)
+            spawn(app, result)
     return len(ends)
 
 

@@ -36,7 +36,8 @@ import socketio
 from aiohttp import web
 
 from transport.server.bodies import BadInput, check, publish_client_message
-from transport.server.feed import Feed, Gap, Subscription
+from transport.core.envelope import GAP, LIVE
+from transport.server.feed import Feed, Gap, Subscription, live_notice
 from transport.server.keys import BACKPLANE, CONFIG, FEED, SOCKETIO, SOCKETIO_CLIENTS, SOCKETIO_REQUESTS, Handler
 from transport.server.origin import origin_allowed
 from transport.server.passthrough import answered
@@ -82,7 +83,7 @@ class LabSocketIO(socketio.AsyncServer):
                 why = "a packet nested deeper than the lab parses"
             except ValueError as err:
                 why = f"a packet that does not decode ({str(err)[:120]})"
-        log.warning("socket.io client %s disconnected: %s", eio_sid, why)
+        log.info("socket.io client %s disconnected: %s", eio_sid, why)
         self._binary_packet.pop(eio_sid, None)
         await self.eio.disconnect(eio_sid)
 
@@ -190,10 +191,10 @@ async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscriptio
 
     try:
         if gap is not None:
-            await send("gap", json.dumps({"control": "gap", **gap.to_dict()}, separators=(",", ":")))
+            await send(GAP, gap.notice())
         for msg in backlog:
             await send(msg.topic, msg.text)
-        await send("live", json.dumps({"control": "live", "seq": last}, separators=(",", ":")))
+        await send(LIVE, live_notice(last))
         while True:
             batch = await sub.get_batch()
             if sub.overflowed or sub.stopped:
@@ -211,7 +212,7 @@ async def pump(sio: socketio.AsyncServer, sid: str, feed: Feed, sub: Subscriptio
 
 async def cut(sio: socketio.AsyncServer, eio_sid: str, why: str) -> None:
     """Disconnect a session whatever its client does: what waits for it is dropped, the reason logged."""
-    log.warning("socket.io client %s disconnected: %s", eio_sid, why)
+    log.info("socket.io client %s disconnected: %s", eio_sid, why)
     socket = sio.eio.sockets.get(eio_sid)
     if socket is not None:
         queue = socket.queue

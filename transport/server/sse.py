@@ -26,6 +26,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
 from transport.core.wire import EPOCH_HEADER
+from transport.core.envelope import GAP, LIVE
 from transport.server.feed import Message, Subscription
 from transport.server.keys import CONFIG, FEED, HOLDS, SSE_RESUMES, STREAMS
 from transport.server.session_http import bind
@@ -77,10 +78,10 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
             gap, backlog, last = feed.resume(after, request.headers.get(EPOCH_HEADER))
             head = [note, f"retry: {cfg.sse_retry_ms}\n\n"]
             if gap is not None:
-                head.append(control("gap", gap.to_dict()))
+                head.append(control(GAP, gap.to_dict()))
             head += [encode(m) for m in backlog]
             if after is not None:
-                head.append(control("live", {"seq": last}))
+                head.append(control(LIVE, {"seq": last}))
             try:
                 await write_watched(resp, "".join(head).encode(), sub)
                 await _pump(resp, sub, last)

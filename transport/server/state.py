@@ -51,3 +51,4 @@ async def write_watched(resp: web.StreamResponse, data: bytes, sub: Subscription
     finally:
         sub.writing = 0
         sub.writes += 1
+

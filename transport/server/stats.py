@@ -35,7 +35,7 @@ def family(path: str) -> str:
 @web.middleware
 def count_requests(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
     """(Pass-through: passthrough.py.)"""
-    request.app[REQUESTS][family(request.path)] += 1
+    request.config_dict[REQUESTS][family(request.path)] += 1
     return handler(request)
 
 
@@ -81,9 +81,11 @@ def snapshot(app: web.Application) -> dict:
 
 
 async def stats_handler(request: web.Request) -> web.Response:
-    seen = snapshot(request.app)
-    backplane = request.app.get(BACKPLANE)
+    """``GET /_admin/stats`` (a route of the admin sub-application: the lab is the first app of the chain)."""
+    app = request.match_info.apps[0]
+    seen = snapshot(app)
+    backplane = app.get(BACKPLANE)
     if backplane is not None:  # cluster mode: which worker this is, and Redis's own figures
-        seen["worker"] = request.app[CONFIG].worker_id
+        seen["worker"] = app[CONFIG].worker_id
         seen["cluster"] = await backplane.figures()
     return web.json_response(seen)

@@ -11,7 +11,6 @@ Text a client sends is published to the feed (a JSON object's ``topic`` and
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from aiohttp import WSMsgType, web
@@ -20,7 +19,7 @@ from transport.core.errors import human_size
 from transport.core.wire import EPOCH_HEADER
 from transport.server.bodies import BadInput, loads, publish_client_message
 from transport.server.direct import WebSocketLane
-from transport.server.feed import Feed, Subscription
+from transport.server.feed import Feed, Subscription, live_notice
 from transport.server.keys import CONFIG, FEED, WEBSOCKETS
 from transport.server.origin import origin_allowed
 from transport.server.session_http import bind
@@ -106,10 +105,10 @@ async def _replay(ws: web.WebSocketResponse, feed: Feed, sub: Subscription, afte
     try:
         gap, backlog, last = feed.resume(after, epoch)
         if gap is not None:
-            await ws.send_str(json.dumps({"control": "gap", **gap.to_dict()}))
+            await ws.send_str(gap.notice())
         for m in backlog:
             await ws.send_str(m.text)
-        await ws.send_str(json.dumps({"control": "live", "seq": last}))
+        await ws.send_str(live_notice(last))
     except (ConnectionError, RuntimeError) as exc:  # peer went away mid-send
         log.debug("websocket replay ended: %s", exc)
         return None

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 from transport.clients.virtual_browser import origin
 from transport.clients.session_api import session_request
 from transport.core.errors import DuplexError
-from transport.apps.lab_admin import post_fault
+from transport.apps.lab_admin import post_settings
 
 from .host import TabHost
 
@@ -56,7 +56,7 @@ class SessionController(QObject):
             return
 
         async def apply() -> None:
-            answer = await post_fault(tab.lab_url, tab.lab_token, {"action": "session_settings", **settings})
+            answer = await post_settings(tab.lab_url, tab.lab_token, settings)
             tab.report(f"Lab sessions: {'all traffic' if answer.get('renew') == 'all' else 'only user actions'} "
                        f"renew; idle timeout {answer.get('idle', 0):g} s.")
 

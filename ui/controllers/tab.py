@@ -349,7 +349,9 @@ class TabController(QObject):
 
     # -- housekeeping ----------------------------------------------------------------------
     def report(self, sentence: str) -> None:
-        log.warning("%s", sentence)
+        """A sentence for the tab's status line (the log keeps it at INFO: a failed task is logged as a warning
+        by the task group, which reports it here too)."""
+        log.info("%s", sentence)
         self.statusMessage.emit(sentence)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:

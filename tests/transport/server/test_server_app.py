@@ -172,10 +172,17 @@ async def test_the_feed_rate_changes_while_the_lab_runs():
     app = create_app(ServerConfig(rate=0))
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
         headers = auth(c)
-        bad = await c.post("/_admin/faults", json={"action": "rate", "rate": -1}, headers=headers)
-        assert bad.status == 400
-        ok = await (await c.post("/_admin/faults", json={"action": "rate", "rate": 200}, headers=headers)).json()
-        assert ok == {"ok": True, "action": "rate", "rate": 200.0, "previous": 0}
+        bad = await c.post("/_admin/settings", json={"rate": -1, "idle": 5}, headers=headers)
+        assert bad.status == 400 and "rate must be" in (await bad.json())["error"]
+        assert (await (await c.get("/_admin/settings", headers=headers)).json())["idle"] != 5  # nothing applied
+        ok = await (await c.post("/_admin/settings", json={"rate": 200}, headers=headers)).json()
+        assert ok["ok"] and ok["rate"] == 200.0 and ok["previous"] == 0
+        # a script written for earlier releases sends it as a fault: the same setting
+        old = await (await c.post("/_admin/faults", json={"action": "rate", "rate": 200}, headers=headers)).json()
+        assert old["action"] == "rate" and old["rate"] == 200.0 and old["previous"] == 200.0
+        unknown = await c.post("/_admin/settings", json={"speed": 3}, headers=headers)
+        assert unknown.status == 400 and "unknown setting" in (await unknown.json())["error"]
+        assert (await c.get("/_admin/settings")).status == 401  # the one guard of the admin API
         ws = await c.ws_connect("/ws")
         await recv_json(ws)  # live
         first = await recv_json(ws)

@@ -224,14 +224,16 @@ async def test_a_request_that_finds_the_session_expired_also_ends_its_connection
 async def test_session_settings_change_renewal_and_timeouts_at_runtime(client):
     token = client.server.app[CONFIG].admin_token
     auth = {"Authorization": f"Bearer {token}"}
-    ack = await (await client.post("/_admin/faults", json={"action": "session_settings", "renew": "all",
-                                                           "idle": 5}, headers=auth)).json()
+    ack = await (await client.post("/_admin/settings", json={"renew": "all", "idle": 5}, headers=auth)).json()
     assert (ack["renew"], ack["idle"]) == ("all", 5)
     store = client.server.app[SESSIONS]
     assert store.renew_background and store.idle == 5
-    bad = await client.post("/_admin/faults", json={"action": "session_settings", "renew": "sometimes"},
-                            headers=auth)
-    assert bad.status == 400
+    bad = await client.post("/_admin/settings", json={"renew": "sometimes"}, headers=auth)
+    assert bad.status == 400 and (await bad.json())["error"] == 'renew must be "user" or "all"'
+    # the name earlier releases used, as a fault action: the same setting
+    old = await (await client.post("/_admin/faults", json={"action": "session_settings", "idle": 7},
+                                   headers=auth)).json()
+    assert old["idle"] == 7 == store.idle
 
 
 async def test_logins_past_the_lab_s_bound_are_a_503_with_the_reason_and_a_logout_makes_room():
