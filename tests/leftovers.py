@@ -6,9 +6,11 @@ Processes: the controlling process becomes a *child subreaper* (Linux ``PR_SET_C
 descendant orphaned during the run — a lab whose test forgot it, a browser, a storm's worker — is
 reparented to it instead of to init, and is found among its children at the end (pytest-xdist's own
 workers excepted). Files: the temporary directory's entries at the start are remembered; any new one at
-the end is a leftover, and pytest's own basetemp must hold no file (``tmp_path_retention_policy = "failed"``
-removes a passing test's folder when it ends; a failed test's stays, named here). Leftovers are named and removed (so the next run starts clean),
-and fail the run.
+the end is a leftover when the directory is the suite's own (``make test``: ``duplex-tests-*``; in a
+shared ``/tmp``, only new ``duplex-*`` entries, never another program's files), and pytest's own basetemp
+must hold no file (``tmp_path_retention_policy = "failed"`` removes a passing test's folder when it ends;
+a failed test's stays, named here). Leftovers are named and removed (so the next run starts clean), and
+fail the run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import pytest
 
 PR_SET_CHILD_SUBREAPER = 36
+OWN_TMP_PREFIX = "duplex-tests-"  # make test's own temporary folder (Makefile): everything new in it is ours
 WAIT_S = 10.0  # how long the end waits for the suite's children that are still ending
 
 
@@ -104,6 +107,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     keep = {Path(basetemp).name} if basetemp else set()
     new = sorted(set(os.listdir(tmp)) - config.stash[_BEFORE] - keep)
     new = [n for n in new if not n.startswith(("pytest-of-", "pymp-"))]  # pytest's and multiprocessing's own
+    if not tmp.name.startswith(OWN_TMP_PREFIX):  # a shared /tmp (pytest run by hand): other programs write
+        new = [n for n in new if n.startswith("duplex-")]  # there too; only what is surely ours is judged
     files: list[str] = []
     for name in new:
         files.append(f"left in {tmp}: {name}")

@@ -147,3 +147,27 @@ def test_ui_widgets_never_import_controllers_of_other_tabs_upward():
     bad = [f"{m} -> {t}" for m, targets in g.items() if m.startswith("ui.widgets")
            for t in targets if t.startswith(("ui.controllers", "ui.tabs", "ui.window"))]
     assert bad == []
+
+
+def test_tabs_and_widgets_leave_the_applications_to_controllers():
+    """A tab or a widget lays out and binds: the client-side applications (probe, compare, scenario, the
+    lab's admin API, the browser agreement) are run by controllers (ui/controllers/), never from a widget."""
+    g = graph()
+    apps = ("transport.apps", "transport.browser.agreement", "transport.browser.probe")
+    bad = [f"{m} -> {t}" for m, targets in g.items() if m.startswith(("ui.tabs", "ui.widgets"))
+           for t in targets if t.startswith(apps)]
+    assert bad == []
+
+
+def test_every_module_is_named_in_docs_architecture():
+    """docs/architecture.md stays the map: each module of transport/ and ui/ under its folder's heading."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    index = text[text.index("## Every module"):]
+    sections = {}
+    for part in index.split("**`")[1:]:
+        folder, _, body = part.partition("/`**")
+        sections[folder] = body
+    missing = [str(path.relative_to(ROOT)) for top in ("transport", "ui") for path in sorted((ROOT / top).rglob("*.py"))
+               if path.name != "__init__.py"
+               and f"`{path.name}`" not in sections.get(str(path.parent.relative_to(ROOT)), "")]
+    assert missing == [], "name them in docs/architecture.md (## Every module)"

@@ -58,7 +58,7 @@ def run(argv: list[str], started: float | None = None) -> int:
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
     window = MainWindow(rate=args.rate, cap=args.cap, workspace=not args.smoke)
     if args.smoke:
-        window.lab.failed.connect(lambda sentence: _smoke_fail(sentence, outcome, app))
+        window.lab.process.failed.connect(lambda sentence: _smoke_fail(sentence, outcome, app))
         def on_first(_event: object) -> None:
             print(json.dumps({"first_message_s": round(time.monotonic() - started, 3)}), flush=True)
             app.quit()
@@ -72,7 +72,7 @@ def run(argv: list[str], started: float | None = None) -> int:
             loop.run_until_complete(quit_event.wait())
             loop.run_until_complete(window.shutdown())
     finally:
-        window.lab.stop()
+        window.lab.process.stop()
         stop_logging()
     return outcome["code"]
 

@@ -4,13 +4,15 @@ workspace, the theme and the help windows. A QObject beside the window, not a wi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtCore import QObject, QSettings
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QStatusBar, QTabWidget, QWidget
 
 from . import dialogs
 from .controllers.workspace import FILTER as WORKSPACE_FILTER
+from .controllers.workspace import WorkspaceFiles
 from .help import LogWindow, Preferences, about_dialog, open_once, shortcuts_dialog
 from .logs import current_log
 from .tabs.transport_tab import TransportTab
@@ -21,11 +23,43 @@ from .workspace import Connection, Workspace
 STATUS_MS = 10_000
 
 
+class MenuView(Protocol):
+    """What the commands show in the menus (ui/menus.py)."""
+
+    actions: dict[str, QAction]
+
+    def set_transport_tab(self, on: bool) -> None: ...
+
+    def show_hidden_columns(self, names: list[str]) -> None: ...
+
+    def show_theme(self, mode: str) -> None: ...
+
+    def shortcut_rows(self) -> list[tuple[str, str]]: ...
+
+
+class CommandHost(Protocol):
+    """What the commands act on: the window's tabs, settings, workspace files, menus and status bar (the
+    main window; not imported: it imports us)."""
+
+    tabs: QTabWidget
+    transport_tabs: list[TransportTab]
+    settings: QSettings
+    workspaces: WorkspaceFiles
+    menus: MenuView
+
+    def statusBar(self) -> QStatusBar: ...
+
+    def setWindowTitle(self, title: str) -> None: ...
+
+    def close(self) -> bool: ...
+
+
 class WindowCommands(QObject):
-    def __init__(self, window: Any) -> None:
-        """``window``: the main window (not imported: it imports us)."""
-        super().__init__(window)
+    def __init__(self, window: CommandHost, parent: QWidget) -> None:
+        """``window``: what the commands act on; ``parent``: the widget their dialogs belong to (the window)."""
+        super().__init__(parent)
         self.w = window
+        self.parent_widget = parent
         self._unknown_connections: list[Connection] = []  # a newer Duplex's kinds: kept for the next save
         self.windows: dict[str, QWidget] = {}  # the help and settings windows (one of each)
 
@@ -58,7 +92,7 @@ class WindowCommands(QObject):
         return Workspace([tab.connection() for tab in self.w.transport_tabs] + self._unknown_connections)
 
     def ask_open_workspace(self) -> None:
-        dialogs.ask_path(self.w, "Open a workspace", self.w.workspaces.open, save=False, filters=WORKSPACE_FILTER)
+        dialogs.ask_path(self.parent_widget, "Open a workspace", self.w.workspaces.open, save=False, filters=WORKSPACE_FILTER)
 
     def save_workspace(self) -> None:
         if self.w.workspaces.path is None:
@@ -67,7 +101,7 @@ class WindowCommands(QObject):
             self.w.workspaces.save(self.workspace(), self.w.workspaces.path)
 
     def ask_save_workspace(self) -> None:
-        dialogs.ask_path(self.w, "Save the workspace", lambda path: self.w.workspaces.save(self.workspace(), path),
+        dialogs.ask_path(self.parent_widget, "Save the workspace", lambda path: self.w.workspaces.save(self.workspace(), path),
                          save=True, name="workspace.duplex.json", filters=WORKSPACE_FILTER)
 
     def on_workspace_opened(self, workspace: Workspace, path: str) -> None:
@@ -84,7 +118,7 @@ class WindowCommands(QObject):
             timeline.files.ask_export()
 
     def import_timeline(self) -> None:
-        timeline = self.current_timeline() or self.w.ws_tab.timeline
+        timeline = self.current_timeline() or self.w.transport_tabs[0].timeline
         timeline.files.ask_import()
 
     def copy_selected(self) -> None:
@@ -137,7 +171,7 @@ class WindowCommands(QObject):
     def drop_current(self) -> None:
         tab = self.current_transport_tab()
         if tab is not None:
-            if tab.bar.drop_button.isEnabled():
+            if tab.controller.connected:
                 tab.controller.drop()
             else:
                 tab.status.say("Nothing to drop: the connection is not open.")
@@ -145,28 +179,29 @@ class WindowCommands(QObject):
     def restart_current(self) -> None:
         tab = self.current_transport_tab()
         if tab is not None:
-            if tab.bar.restart_button.isEnabled():
-                tab.controller.restart_server(float(tab.bar.down_s.value()))
+            if tab.controller.lab_url:
+                tab.controller.restart_server(tab.down_s())
             else:
                 tab.status.say("The lab server is not running yet: nothing to restart.")
 
     def show_preferences(self) -> None:
         def make() -> QWidget:
-            prefs = Preferences(theme().mode, self.w.settings.value("workspace/reopen", True, type=bool), self.w)
+            prefs = Preferences(theme().mode, bool(self.w.settings.value("workspace/reopen", True, type=bool)),
+                                self.parent_widget)
             prefs.themeChosen.connect(self.set_theme)
             prefs.reopenChanged.connect(lambda on: self.w.settings.setValue("workspace/reopen", on))
             return prefs
         open_once(self.windows, "preferences", make)
 
     def show_shortcuts(self) -> None:
-        open_once(self.windows, "shortcuts", lambda: shortcuts_dialog(self.w, self.w.menus.shortcut_rows()))
+        open_once(self.windows, "shortcuts", lambda: shortcuts_dialog(self.parent_widget, self.w.menus.shortcut_rows()))
 
     def show_about(self) -> None:
-        open_once(self.windows, "about", lambda: about_dialog(self.w))
+        open_once(self.windows, "about", lambda: about_dialog(self.parent_widget))
 
     def show_log(self) -> None:
         def make() -> QWidget:
-            window = LogWindow(current_log(), self.w)
+            window = LogWindow(current_log(), self.parent_widget)
             window.refresh()
             return window
         open_once(self.windows, "log", make)

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-from typing import Awaitable, Callable
+from typing import Callable
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabBar, QTabWidget, QToolButton, QWidget
 
-from transport.core.errors import DuplexError
 from transport.core.events import Event
-from transport.core.faults import FaultSpec
-from transport.apps.lab_admin import post_fault, post_settings
 
 from . import dialogs
 from .bridge import EventBridge
 from .controllers.browsers import BrowsersController
-from .controllers.lab_monitor import LabMonitor
+from .controllers.compare import CompareController
+from .controllers.lab import LabController
+from .controllers.scenario import ScenarioController
 from .controllers.workspace import WorkspaceFiles
 from .identity import NAME, ORGANIZATION
-from .lab_process import LabProcess
 from .commands import WindowCommands
 from .menus import Menus
 from .tabs.ajax_tab import AjaxTab
@@ -33,7 +31,6 @@ from .tabs.socketio_tab import SocketIOTab
 from .tabs.sse_tab import SSETab
 from .tabs.transport_tab import TransportTab
 from .tabs.websocket_tab import WebSocketTab
-from .tasks import TaskGroup
 from .theme import MODES
 from .widgets.timeline import TimelineWidget
 
@@ -54,7 +51,8 @@ class MainWindow(QMainWindow):
         dialogs.use_settings(self.settings)
         self.bridge = EventBridge(parent=self)
         self.cap = cap
-        self.lab = LabProcess(rate=rate, parent=self)
+        self.lab = LabController(rate=rate, parent=self)  # the one owner of the lab
+        self.monitor = self.lab.monitor
         self.ws_tab = WebSocketTab(self.bridge, cap)
         self.sse_tab = SSETab(self.bridge, cap)
         self.short_poll_tab = ShortPollTab(self.bridge, cap)
@@ -67,7 +65,6 @@ class MainWindow(QMainWindow):
                                                    self.socketio_tab]
         self.virtual_browsers = BrowsersController([tab.controller for tab in self.transport_tabs], self)
         self.browsers = self.virtual_browsers.browsers
-        self.monitor = LabMonitor(self)
         self.tabs = QTabWidget()
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)
@@ -76,13 +73,16 @@ class MainWindow(QMainWindow):
             tab.attach(vtab, self.browsers)
         self.browser_tab = BrowserTab(cap)
         self.tabs.addTab(self.browser_tab, self.browser_tab.title)
-        self.compare_tab = CompareTab()
+        self.compare_tab = CompareTab(CompareController(self))
         self.tabs.addTab(self.compare_tab, self.compare_tab.title)
-        self.server_tab = ServerTab(self)
+        self.scenario = ScenarioController(self.lab, self)
+        self.server_tab = ServerTab(self.scenario)
         self.tabs.addTab(self.server_tab, self.server_tab.title)
-        self.server_view: dict[str, dict] = {}  # per transport: the server's side of a storm
-        self._lab_killed = False
-        self._tasks = TaskGroup(self.say)  # the window's own tasks (feed rate, cluster, workers): why they failed
+        for tab in self.transport_tabs:
+            self.lab.add_timeline(functools.partial(tab.controller.state_row, "fault"))
+        self.lab.add_timeline(functools.partial(self.browser_tab.controller.state_row, "fault"))
+        self.lab.set_network_faults(lambda: [tab.controller.faults.apply_once for tab in self.transport_tabs
+                                             if tab.controller.faults.route.routed])
         self.setCentralWidget(self.tabs)
         self.lab_label = QLabel("Lab server: starting…")
         self.rate_label = QLabel()
@@ -91,43 +91,45 @@ class MainWindow(QMainWindow):
         self._last_pushed = 0
         self._routes = {tab.transport: tab for tab in self.transport_tabs}
         self.workspaces = WorkspaceFiles(self.settings, self)
-        self.commands = WindowCommands(self)
+        self.commands = WindowCommands(self, self)
         self.menus = Menus(self.menuBar(), self.commands)
         self._connect_signals()
         self._restore_settings()
-        self.monitor.start()
         if start_lab:
             self.lab.start()
+        else:
+            self.monitor.start()
         if workspace and self.settings.value("workspace/reopen", True, type=bool):
             self.workspaces.reopen_last()
 
     def _connect_signals(self) -> None:
         self.bridge.delivered.connect(self._on_bridge_delivered)
-        self.lab.listening.connect(self._on_lab_listening)
-        self.lab.failed.connect(self._on_lab_failed)
-        self.lab.killed.connect(self._on_lab_killed)
+        lab = self.lab
+        lab.ready.connect(self._on_lab_ready)
+        lab.labText.connect(self.lab_label.setText)
+        lab.said.connect(self.say)
+        lab.down.connect(self.server_tab.lab_down)
+        lab.faultLogged.connect(self.server_tab.log_fault)
+        lab.viewed.connect(self._on_lab_viewed)
+        lab.unreachable.connect(self.server_tab.lab_unreachable)
         for tab in self.transport_tabs:
             tab.timeline.files.open_view = self.open_import
             c = tab.controller
             c.statusMessage.connect(lambda text, t=tab: log.info("%s: %s", t.title, text))  # the tab shows it
             c.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
-            c.killRequested.connect(self.kill_lab)
+            c.killRequested.connect(lab.kill)
             tab.session.browserChosen.connect(lambda index, c=c: self.virtual_browsers.move(c, index))
             tab.session.closeBrowserRequested.connect(lambda c=c: self.virtual_browsers.close(c.browser))
         self.virtual_browsers.changed.connect(self._refresh_session_panels)
         self.monitor.second.connect(self._on_monitor_second)
-        self.monitor.viewed.connect(self._on_monitor_viewed)
-        self.monitor.unreachable.connect(self.server_tab.lab_unreachable)
         self.monitor.sessionEvents.connect(self.virtual_browsers.server_events)
-        self.server_tab.killRequested.connect(self.kill_lab)
-        self.server_tab.rateRequested.connect(self._on_server_tab_rate_requested)
-        self.server_tab.clusterRequested.connect(self._on_server_tab_cluster_requested)
-        self.server_tab.workerActionRequested.connect(self._on_server_tab_worker_action)
+        self.server_tab.killRequested.connect(lab.kill)
+        self.server_tab.rateRequested.connect(lab.set_rate)
+        self.server_tab.clusterRequested.connect(lab.set_cluster)
+        self.server_tab.workerActionRequested.connect(lab.worker_action)
         self.monitor.workersViewed.connect(self.server_tab.show_workers)
-        self.monitor.redisChanged.connect(self._on_redis_changed)
-        self.lab.clusterChanged.connect(lambda workers: setattr(self.monitor, "workers", list(workers)))
         self.server_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.server_tab, text))
-        self.browser_tab.agreement.faultMarked.connect(self.mark_everywhere)
+        self.browser_tab.agreement_run.faultMarked.connect(lab.mark_everywhere)
         self.compare_tab.statusMessage.connect(lambda text: self._on_tab_status_message(self.compare_tab, text))
         self.tabs.currentChanged.connect(lambda _i: self._refresh_session_panels())
         self.tabs.currentChanged.connect(self.commands.on_current_changed)
@@ -144,123 +146,18 @@ class MainWindow(QMainWindow):
             tab.set_received(self.bridge.counts.get(transport, 0))
             tab.controller.take(batch)
 
-    def _on_lab_listening(self, url: str, token: str) -> None:
-        self.lab_label.setText(f"Lab server: {url}")
-        redis = self.lab.announced.get("redis")
-        self.server_tab.set_lab(url, f"history: the stream on {redis}" if redis else
-                                f"history file {self.lab.history_file}")
-        if self._lab_killed:  # a new process after a kill: say what it remembers
-            self._lab_killed = False
-            said = self.lab.announced
-            text = (f"lab process back on {url}: " + (f"history kept, last seq {said.get('last_seq')} "
-                    f"({said.get('loaded')} messages loaded from its file)" if said.get("loaded")
-                    else "no history, numbering starts again at 1"))
-            self.mark_everywhere(text)
+    def _on_lab_ready(self, url: str, token: str) -> None:
+        """The lab (a new process after a kill, or a cluster) listens: every tab follows it."""
+        self.server_tab.set_lab(url, self.lab.history_text())
         for tab in self.transport_tabs:
             tab.set_lab(url, token)
         self.browser_tab.set_lab(url, token)
-        self.monitor.watch(url, token, self.lab.announced.get("workers"))
         self.server_tab.set_cluster(self.lab.announced)
         self.labReady.emit(url)
 
-    def _on_server_tab_rate_requested(self, rate: float) -> None:
-        async def set_rate() -> None:
-            if not self.lab.url:
-                raise DuplexError("The lab server is not running.")
-            answer = await post_settings(self.lab.url, self.lab.token, {"rate": rate})
-            self.mark_everywhere(f"feed rate {answer.get('previous', 0):g} → {rate:g} messages/s")
-
-        self._tasks.spawn(set_rate())
-
-    def _on_server_tab_cluster_requested(self, workers: int, balance: str, sessions: str) -> None:
-        """The lab again, as one process (1) or as a cluster: every tab reconnects to its new address."""
-        async def relaunch() -> None:
-            cluster = (workers if workers > 1 else 0, balance, sessions)
-            if cluster == self.lab.cluster and self.lab.running:
-                return
-            n, _balance, kept = self.lab.cluster
-            if self.lab.running and n and n == cluster[0] and kept == sessions:  # only the balancing: at run time
-                await post_settings(self.lab.url, self.lab.token, {"balance": balance})
-                self.lab.cluster = cluster
-                self.mark_everywhere(f"cluster balancing now {balance} (HAProxy reloaded: connections kept)")
-                return
-            self.mark_everywhere(f"lab restarting as {'one process' if workers <= 1 else f'{workers} workers'}"
-                                 + (f" behind HAProxy ({balance}, sessions {sessions})" if workers > 1 else ""))
-            await self.lab.stop_async()
-            self.lab.cluster = cluster
-            self.lab.announced = {}
-            self.lab.start()
-
-        self._tasks.spawn(relaunch())
-
-    def _on_server_tab_worker_action(self, action: str, worker: str) -> None:
-        async def act() -> None:
-            if not self.lab.url:
-                raise DuplexError("The lab server is not running.")
-            await post_fault(self.lab.url, self.lab.token, {"action": action, "worker": worker})
-            self.mark_everywhere(f"cluster: {action.replace('_', ' ')} {worker}")
-
-        self._tasks.spawn(act())
-
-    def kill_lab(self, down_s: float, keep_history: bool) -> None:
-        if not self.lab.kill_and_restart(down_s, keep_history):
-            self.statusBar().showMessage("The lab process is not running (or is already being restarted).",
-                                         STATUS_MS)
-
-    def _on_lab_killed(self, down_s: float, keep_history: bool) -> None:
-        self._lab_killed = True
-        self.lab_label.setText("Lab server: killed")
-        text = (f"lab process killed (SIGKILL); a new one in {down_s:g} s, "
-                + ("history kept in its file" if keep_history else "history deleted"))
-        self.server_tab.lab_down(f"killed; a new process in {down_s:g} s")
-        self.mark_everywhere(text)
-
-    # -- what the Server tab's scenario needs ----------------------------------------
-    def lab_address(self) -> tuple[str, str]:
-        return self.lab.url, self.lab.token
-
-    def network_faults(self) -> list[Callable[[FaultSpec], Awaitable[None]]]:
-        """Each tab routed through a fault proxy: how to apply a network fault on it once."""
-        return [tab.controller.faults.apply_once for tab in self.transport_tabs
-                if tab.controller.faults.route.routed]
-
-    def _on_redis_changed(self, said: str) -> None:
-        """The cluster's Redis stopped answering (its clients go silent: say why, in every timeline) or is
-        back (the workers take a new numbering if it came back empty: the clients' resumes say so)."""
-        self.mark_everywhere(f"{said}: the cluster's feed and shared sessions wait for it" if said else
-                             "Redis answers again: the cluster's feed goes on (a Redis that came back empty means "
-                             "a new numbering, declared to resuming clients)")
-
     def mark_everywhere(self, text: str) -> None:
-        """A fault that touches every transport: a marker row in every timeline, the status bar, the log."""
-        self.statusBar().showMessage(text[:1].upper() + text[1:], STATUS_MS)
-        for tab in self.transport_tabs:
-            tab.controller.state_row("fault", text)
-        self.browser_tab.controller.state_row("fault", text)
-        self.server_tab.log_fault(text)
-
-    async def restart_lab(self, down_s: float, keep_history: bool) -> None:
-        """Kill the lab process and return once the new one listens (bounded)."""
-        back = asyncio.Event()
-
-        def on_ready(_url: str) -> None:
-            back.set()
-
-        self.labReady.connect(on_ready)
-        try:
-            if not self.lab.kill_and_restart(down_s, keep_history):
-                raise DuplexError("The lab process is not running (or is already being restarted).")
-            try:
-                await asyncio.wait_for(back.wait(), down_s + 30)
-            except TimeoutError:
-                raise DuplexError(f"The lab process did not come back within {down_s + 30:g} s.") from None
-        finally:
-            self.labReady.disconnect(on_ready)
-
-    def _on_lab_failed(self, sentence: str) -> None:
-        self.lab_label.setText("Lab server: down")
-        self.statusBar().showMessage(sentence, STATUS_MS)
-        log.error("%s", sentence)
+        """A fault that touches every transport (the lab controller marks every timeline)."""
+        self.lab.mark_everywhere(text)
 
     def open_import(self, name: str) -> Callable[[list[Event]], None]:
         """A read-only timeline tab for an imported file, titled with it and closable; where its rows go."""
@@ -302,11 +199,11 @@ class MainWindow(QMainWindow):
         self.rate_label.setText(f"{pushed - self._last_pushed:,} events/s")
         self._last_pushed = pushed
         for tab in self.transport_tabs:
-            tab.controller.tick(self.server_view.get(tab.transport))
+            tab.controller.tick(self.lab.server_view.get(tab.transport))
         self.browser_tab.controller.tick()
 
-    def _on_monitor_viewed(self, stats: dict, sessions: dict) -> None:
-        self.server_view = self.server_tab.show_stats(stats)
+    def _on_lab_viewed(self, stats: dict, sessions: dict, rates: dict) -> None:
+        self.server_tab.show_stats(stats, rates)
         self.server_tab.show_sessions(sessions)
         tab = self.tabs.currentWidget()
         if isinstance(tab, TransportTab):
@@ -363,9 +260,6 @@ class MainWindow(QMainWindow):
         await self.server_tab.shutdown()
         await self.browser_tab.shutdown()
         await self.compare_tab.shutdown()
-        await self.monitor.shutdown()
         await self.workspaces.shutdown()
-        await self._tasks.cancel_all()
         self.bridge.flush()
-        self.lab.stop()
-        self.lab.remove_files()
+        await self.lab.shutdown()

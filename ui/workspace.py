@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from transport.clients.registry import TRANSPORTS
 from transport.core.errors import DuplexError
 from transport.core.sequence import RuleError, parse_resume, parse_seq
 
@@ -20,7 +21,7 @@ MAX_BYTES = 4 << 20  # a workspace larger than this is not one
 MESSAGE_KINDS = ("text", "json", "binary")
 POLICIES = ("server", "exponential", "fixed")
 CARRIERS = ("cookie", "query")
-KINDS = ("websocket", "sse", "short_poll", "long_poll", "stream", "ajax", "socketio")  # this version's connections
+KINDS: tuple[str, ...] = tuple(TRANSPORTS)  # this version's connections: the registry's transports
 
 
 class WorkspaceError(DuplexError):

@@ -5,6 +5,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from ui.controllers.compare import ROWS
 from ui.widgets.compare_charts import CompareCharts
 from ui.widgets.reconnect_plot import ReconnectPlot
 
@@ -16,7 +17,7 @@ def wheel_down(widget) -> QWheelEvent:
 
 
 def test_the_wheel_over_a_chart_is_left_to_the_page_and_zooms_nothing(qtbot):
-    plot, charts = ReconnectPlot(), CompareCharts()
+    plot, charts = ReconnectPlot(), CompareCharts(ROWS)
     for chart in (plot, charts):
         qtbot.addWidget(chart)
         chart.resize(500, 300)

@@ -4,6 +4,7 @@ tab shows why."""
 from __future__ import annotations
 
 from ui.controllers.lab_monitor import LabMonitor
+from ui.controllers.scenario import ScenarioController
 from ui.tabs.server_tab import ServerTab
 
 DOWN = {"cluster": {"redis_down": "Redis at redis://127.0.0.1:1/0 does not answer (Connection refused)",
@@ -39,7 +40,7 @@ def test_redis_down_is_said_once_and_back_once(qtbot):
 
 
 def test_the_server_tab_says_why_redis_is_down(qtbot):
-    tab = ServerTab(NoLab())
+    tab = ServerTab(ScenarioController(NoLab()))
     qtbot.addWidget(tab)
     tab.show_workers([{"id": "w1", "port": 1, "stats": {**DOWN, "pid": 5}}, {"id": "w2", "port": 2, "stats": None}])
     assert tab.redis_line.text().startswith("Redis is down: Redis at redis://127.0.0.1:1/0 does not answer")

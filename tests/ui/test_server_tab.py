@@ -68,7 +68,7 @@ async def test_a_routed_tab_gets_its_proxy_back_after_a_kill(window):
     await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
                      and tab.controller.faults.route.listen in tab.controller.client.options.url, 15, "routed")
     listen = tab.controller.faults.route.listen
-    window.kill_lab(0.3, True)
+    window.lab.kill(0.3, True)
     await wait_until(lambda: any("made again" in e.data for e in rows(tab, "fault")), 20, "the proxy made again")
     received = tab.controller.client.ledger.received
     await wait_until(lambda: tab.controller.client.ledger.received >= received + 10, 20, "traffic through it again")
@@ -197,7 +197,7 @@ async def test_the_lab_restarts_as_a_cluster_and_a_killed_worker_loses_nothing(w
 async def test_a_window_task_that_fails_says_why_on_the_status_bar(window, monkeypatch):
     """The feed rate asked of a lab that does not answer: the reason on the status bar (the window's task
     group called a two-argument slot with one, and the sentence was lost)."""
-    monkeypatch.setattr(window.lab, "url", "http://127.0.0.1:1")
-    window._on_server_tab_rate_requested(7.0)
+    monkeypatch.setattr(window.lab.process, "url", "http://127.0.0.1:1")
+    window.lab.set_rate(7.0)
     await wait_until(lambda: "127.0.0.1:1" in window.statusBar().currentMessage(), 10,
                      f"the reason on the status bar (it says {window.statusBar().currentMessage()!r})")

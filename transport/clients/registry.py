@@ -40,6 +40,7 @@ class TransportInfo:
     reads_feed: bool  # it reads the lab's feed (a ledger to prove)
     server_retry: bool  # it can follow the server's reconnection time (SSE ``retry``) instead of a policy
     validate: Callable[[str], str]  # raises InvalidURL with a sentence
+    holds_open: bool = True  # the server keeps a connection open for it (not a short poll, not AJAX)
 
     def lab_url(self, base: str) -> str:
         """This transport's endpoint on the lab (or a lab-shaped server) at ``base`` (``http://host:port``)."""
@@ -63,18 +64,19 @@ TRANSPORTS: dict[str, TransportInfo] = {info.name: info for info in (
                   validate_ws_url),
     TransportInfo("sse", "SSE", SSEClient, SSEOptions, SSE_PATH, "sse", False, True, True, validate_sse_url),
     TransportInfo("short_poll", "Short polling", ShortPollClient, FeedOptions, POLL_PATH, "short_poll", False,
-                  True, False, validate_feed_url),
+                  True, False, validate_feed_url, holds_open=False),
     TransportInfo("long_poll", "Long polling", LongPollClient, FeedOptions, LONGPOLL_PATH, "long_poll", False,
                   True, False, validate_feed_url),
     TransportInfo("stream", "HTTP streaming", StreamClient, FeedOptions, STREAM_PATH, "stream", False, True,
                   False, validate_feed_url),
     TransportInfo("ajax", "AJAX / postback", AjaxClient, AjaxOptions, "", "ajax", False, False, False,
-                  validate_ajax_url),
+                  validate_ajax_url, holds_open=False),
     # the lab serves Engine.IO at /socket.io/ below the server's address (the client adds the path)
     TransportInfo("socketio", "Socket.IO", SocketIOClient, SocketIOOptions, "", "socketio", False, True, False,
                   validate_socketio_url),
 )}
 
+HELD_OPEN: tuple[str, ...] = tuple(name for name, info in TRANSPORTS.items() if info.holds_open)
 FEED_TRANSPORTS: tuple[str, ...] = tuple(name for name, info in TRANSPORTS.items() if info.reads_feed)
 PROBE_NAMES: dict[str, str] = {info.probe_name: name for name, info in TRANSPORTS.items() if info.reads_feed}
 

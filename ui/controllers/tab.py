@@ -187,6 +187,11 @@ class TabController(QObject):
         if client is not None:
             self.spawn(client.close())
 
+    @property
+    def connected(self) -> bool:
+        """The client's connection is open now (what Drop can cut)."""
+        return self.client is not None and self.client.connected
+
     def drop(self) -> None:
         if self.client is None or not self.client.drop():
             self.report(f"Nothing to drop: the {self.title} connection is not open.")

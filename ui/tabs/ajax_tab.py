@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Awaitable
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QTableWidget, QTableWidgetItem, QWidget)
 
-from transport.clients.ajax import AjaxClient, Exchange
-from transport.core.errors import DuplexError
 from transport.core.events import Event, EventSink
 
+from ..controllers.ajax import AjaxController
 from ..controllers.tab import TabController
 from ..widgets.connection_bar import ConnectionBar
 from ..widgets.header_tips import set_header_tips
@@ -68,12 +67,14 @@ class AjaxTab(TransportTab):
         grid.addWidget(self.fragment, 2, 3, 1, 2)
         grid.addWidget(self.compare, 3, 0, 1, 5)
         self.layout_.insertWidget(1, box)
-        self.post_button.clicked.connect(self._on_post_button_clicked)
-        self.ajax_button.clicked.connect(self._on_ajax_button_clicked)
-        self.postback_button.clicked.connect(self._on_postback_button_clicked)
-        self.both_button.clicked.connect(self._on_both_button_clicked)
-        self.get_button.clicked.connect(self._on_get_button_clicked)
-        self._shown_client: AjaxClient | None = None
+        self.ajax = AjaxController(self.controller, self)
+        self.post_button.clicked.connect(lambda: self.ajax.post_message(self.message.text()))
+        self.ajax_button.clicked.connect(lambda: self.ajax.set_value(self.value.text()))
+        self.postback_button.clicked.connect(lambda: self.ajax.postback(self.value.text()))
+        self.both_button.clicked.connect(lambda: self.ajax.both(self.value.text()))
+        self.get_button.clicked.connect(self.ajax.get_value)
+        self.ajax.fragment.connect(self._show_fragment)
+        self.ajax.compared.connect(self._show_compare)
         self.faults.hide_race()  # nothing to reconnect
 
     def make_bar(self) -> ConnectionBar:
@@ -87,73 +88,20 @@ class AjaxTab(TransportTab):
 
     def on_events(self, events: list[Event]) -> None:
         client = self.controller.client
-        if isinstance(client, AjaxClient):
-            self._shown_client = client
-        if self._shown_client is not None:
-            self.wire.show_stats(self._shown_client.stats)
-            self._show_compare(self._shown_client)
-
-    # -- actions -------------------------------------------------------------------------
-    def _ready(self) -> AjaxClient | None:
-        client = self.controller.client
-        if not isinstance(client, AjaxClient) or not client.connected:
-            self.controller.report("Not connected: connect first, then send.")
-            return None
-        return client
-
-    def _on_post_button_clicked(self) -> None:
-        client = self._ready()
         if client is not None:
-            self.controller.spawn(self._do(client.post_message(self.message.text())))
+            self.wire.show_stats(client.stats)
+            self.ajax.show_compare(client)
 
-    def _on_ajax_button_clicked(self) -> None:
-        client = self._ready()
-        if client is not None:
-            self.controller.spawn(self._do(client.set_value(self.value.text()), fragment=True))
+    # -- what the controller says --------------------------------------------------------
+    def _show_fragment(self, html: str) -> None:
+        self.fragment.setText(html)
+        self.fragment.setToolTip("The HTML fragment the server answered")
 
-    def _on_postback_button_clicked(self) -> None:
-        client = self._ready()
-        if client is not None:
-            self.controller.spawn(self._do(client.postback(self.value.text())))
-
-    def _on_both_button_clicked(self) -> None:
-        client = self._ready()
-        if client is not None:
-            self.controller.spawn(self._both(client, self.value.text()))
-
-    def _on_get_button_clicked(self) -> None:
-        client = self._ready()
-        if client is not None:
-            self.controller.spawn(self._do(client.get_value(), fragment=True))
-
-    async def _both(self, client: AjaxClient, value: str) -> None:
-        if await self._do(client.set_value(value), fragment=True) is not None:
-            await self._do(client.postback(value))
-            ajax, postback = client.compare.get("ajax"), client.compare.get("postback")
-            if ajax is not None and postback is not None and ajax.wire:
-                self.controller.statusMessage.emit(f"The same change: AJAX {ajax.wire:,} B in one round trip, "
-                                        f"postback {postback.wire:,} B ({postback.wire / ajax.wire:.1f}×).")
-
-    async def _do(self, op: Awaitable[Exchange], fragment: bool = False) -> Exchange | None:
-        try:
-            ex = await op
-        except DuplexError as err:
-            if not self.controller.session.expired(err):
-                self.controller.report(f"AJAX: {err.sentence}")
-            return None
-        if fragment:
-            self.fragment.setText(ex.body.decode("utf-8", "replace")[:200])
-            self.fragment.setToolTip("The HTML fragment the server answered")
-        client = self._ready()
-        if client is not None:
-            self._show_compare(client)
-        return ex
-
-    def _show_compare(self, client: AjaxClient) -> None:
+    def _show_compare(self, compared: dict[str, tuple[int, int, int, float]]) -> None:
         for row, (key, _) in enumerate(COMPARE_ROWS):
-            ex = client.compare.get(key)
-            if ex is None:
+            cost = compared.get(key)
+            if cost is None:
                 continue
-            for col, text in enumerate(("1", f"{ex.sent:,} B", f"{ex.received:,} B", f"{ex.wire:,} B",
-                                        f"{ex.ms:.1f}"), start=1):
+            sent, received, wire, ms = cost
+            for col, text in enumerate(("1", f"{sent:,} B", f"{received:,} B", f"{wire:,} B", f"{ms:.1f}"), start=1):
                 self.compare.setItem(row, col, QTableWidgetItem(text))

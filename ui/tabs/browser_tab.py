@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
 
 from ..controllers.browser import THROTTLES, BrowserController, has_display
 from ..models.timeline_model import KIND
+from ..controllers.agreement import AgreementController
 from ..widgets.agreement_panel import AgreementPanel
 from ..widgets.fault_panel import FaultPanel
 from ..widgets.header_tips import set_header_tips
@@ -103,6 +104,11 @@ class BrowserTab(QWidget):
         self.cookies.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.refresh_button = QPushButton("Read cookies and storage")
         self.agreement = AgreementPanel()
+        self.agreement_run = AgreementController(self)  # virtual against real: runs what the panel shows
+        self.agreement.run_button.clicked.connect(self.agreement_run.run)
+        self.agreement_run.progress.connect(self.agreement.state.setText)
+        self.agreement_run.rowsReady.connect(self.agreement.show_rows)
+        self.agreement_run.runningChanged.connect(self.agreement.show_running)
 
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -179,7 +185,7 @@ class BrowserTab(QWidget):
         """The lab listens at ``url``: the page box offers its demo page (unless the user typed another)."""
         previous = self.controller.demo_url()
         self.controller.lab_url, self.controller.lab_token = url, token
-        self.agreement.lab_url, self.agreement.lab_token = url, token
+        self.agreement_run.set_lab(url, token)
         if not self.url.text() or self.url.text() == previous:
             self.url.setText(self.controller.demo_url())
 
@@ -286,5 +292,5 @@ class BrowserTab(QWidget):
         self.controller._tasks.spawn(read())
 
     async def shutdown(self) -> None:
-        await self.agreement.shutdown()
+        await self.agreement_run.shutdown()
         await self.controller.shutdown()

@@ -12,29 +12,20 @@ end the table stays and exports as CSV, the charts as PNG.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from functools import partial
-from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.browser.chromium import find_chromium
-from transport.apps.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv
-from transport.apps.lab_admin import post_fault, worker_stats
-from transport.core.errors import DuplexError
 from transport.core.faults import FaultSpec
 
+from ..controllers.compare import CLUSTER_ROWS, ROWS, CompareController, CompareSettings, has_browser
 from ..widgets.compare_charts import CompareCharts
 from ..widgets.header_tips import set_header_tips
-from ..lab_process import LabProcess
 from ..dialogs import ask_path
-from ..tasks import TaskGroup
 from ..widgets.timeline_files import FILTERS, render
 
 log = logging.getLogger("duplex.ui.compare")
@@ -101,9 +92,9 @@ class CompareTab(QWidget):
     statusMessage = Signal(str)
     finished = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: CompareController | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._tasks = TaskGroup(self._failed)
+        self.controller = controller or CompareController(self)
         self.rate = QSpinBox(minimum=1, maximum=5000, value=50, suffix=" msg/s")
         self.rate.setToolTip("How fast the lab publishes, for every transport at once")
         self.duration = QSpinBox(minimum=2, maximum=600, value=20, suffix=" s")
@@ -143,7 +134,7 @@ class CompareTab(QWidget):
         self.with_browser = QCheckBox("with a real browser")
         self.with_browser.setToolTip("One more row: a headless Chromium on the lab's demo page, its own WebSocket "
                                      "(the page's cost as the browser pays it)")
-        if find_chromium() is None:
+        if not has_browser():
             self.with_browser.setEnabled(False)
             self.with_browser.setToolTip("No Chromium found: install it (apt install chromium) for this row")
         actions = QHBoxLayout()  # a second line: at 900 px one line cut the buttons and the combos
@@ -155,22 +146,22 @@ class CompareTab(QWidget):
         actions.addWidget(self.csv_button)
         actions.addWidget(self.png_button)
         actions.addWidget(self.har_button)
-        self.table = QTableWidget(len(ALL), len(COLUMNS))
+        self.table = QTableWidget(len(ROWS), len(COLUMNS))
         self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS])
         set_header_tips(self.table, [tip for _key, _header, tip in COLUMNS])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for r, t in enumerate(ALL):
-            self.table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
-        self.cluster_table = QTableWidget(len(TRANSPORTS), len(CLUSTER_COLUMNS))
+        for r, (_key, title) in enumerate(ROWS):
+            self.table.setItem(r, 0, QTableWidgetItem(title))
+        self.cluster_table = QTableWidget(len(CLUSTER_ROWS), len(CLUSTER_COLUMNS))
         self.cluster_table.setHorizontalHeaderLabels([c[0] for c in CLUSTER_COLUMNS])
         set_header_tips(self.cluster_table, [tip for _header, tip in CLUSTER_COLUMNS])
         self.cluster_table.verticalHeader().hide()
         self.cluster_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.cluster_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for r, t in enumerate(TRANSPORTS):
-            self.cluster_table.setItem(r, 0, QTableWidgetItem(TITLES[t]))
+        for r, (_key, title) in enumerate(CLUSTER_ROWS):
+            self.cluster_table.setItem(r, 0, QTableWidgetItem(title))
         self.cluster_cpu = QLabel("")
         self.cluster_cpu.setWordWrap(True)
         cluster_box = QWidget()
@@ -180,7 +171,7 @@ class CompareTab(QWidget):
         cb.addWidget(self.cluster_cpu)
         self.cluster_box = cluster_box
         cluster_box.hide()
-        self.charts = CompareCharts()
+        self.charts = CompareCharts(ROWS)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(cluster_box)
@@ -192,14 +183,18 @@ class CompareTab(QWidget):
         layout.addLayout(actions)
         layout.addWidget(self.state)
         layout.addWidget(split, 1)
-        self.tallies: dict[str, Tally] = {}
-        self.rows: dict[str, dict] = {}
-        self._run: asyncio.Task | None = None
         self.workers.setVisible(False)
         self.mode.currentIndexChanged.connect(
             lambda _i: self.workers.setVisible(self.mode.currentData() == "cluster"))
         self.run_button.clicked.connect(self._on_run_button_clicked)
-        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self.stop_button.clicked.connect(self.controller.stop)
+        c = self.controller
+        c.progress.connect(self.state.setText)
+        c.rowsChanged.connect(self._show)
+        c.clusterShown.connect(self._show_cluster)
+        c.runningChanged.connect(self._show_running)
+        c.failed.connect(self._failed)
+        c.written.connect(self._written)
         self.csv_button.clicked.connect(lambda: self._ask_path("Export the table", "compare.csv", "CSV (*.csv)",
                                                                self.export_csv))
         self.png_button.clicked.connect(lambda: self._ask_path("Export the charts", "compare.png", "PNG (*.png)",
@@ -207,113 +202,50 @@ class CompareTab(QWidget):
         self.har_button.clicked.connect(lambda: self._ask_path("Export the run", "compare.har", FILTERS,
                                                                self.export_events))
 
-    # -- running -------------------------------------------------------------------------------
+    # -- running (the controller runs; the tab shows) -------------------------------------------
     @property
     def running(self) -> bool:
-        return self._run is not None and not self._run.done()
+        return self.controller.running
+
+    @property
+    def tallies(self) -> dict:
+        return self.controller.tallies
+
+    @property
+    def rows(self) -> dict[str, dict]:
+        return self.controller.rows
+
+    def settings(self) -> CompareSettings:
+        """What the form says."""
+        return CompareSettings(mode=str(self.mode.currentData()), rate=self.rate.value(),
+                               duration=self.duration.value(), poll_interval=float(self.poll_interval.value()),
+                               spec=self.fault.currentData(), fault_title=self.fault.currentText(),
+                               with_browser=self.with_browser.isChecked(), workers=self.workers.value())
 
     def _on_run_button_clicked(self) -> None:
-        if not self.running:
-            self._run = self._tasks.spawn(self.run())
+        self.controller.start(self.settings())
 
-    def _on_stop_button_clicked(self) -> None:
-        if self._run is not None and not self._run.done():
-            self._run.cancel()
-            self.state.setText("Stopped: the table shows what was measured until then.")
+    def _show_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        if running:
+            self.charts.reset()
+        else:
+            self.finished.emit()
 
     def _failed(self, sentence: str) -> None:
         self.state.setText(sentence)
         self.statusMessage.emit(f"Compare: {sentence}")
 
-    async def run(self) -> None:
-        self.run_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.tallies, self.rows = {}, {}
-        self.charts.reset()
-        self._show()
-        spec = self.fault.currentData()
-        try:
-            chosen = [*TRANSPORTS, BROWSER] if self.with_browser.isChecked() else list(TRANSPORTS)
-            if self.mode.currentData() == "cluster":
-                await self._run_cluster([t for t in chosen if t != BROWSER])
-            elif self.mode.currentData() == "all":
-                await self._run_once(chosen, spec)
-            else:
-                for t in chosen:
-                    await self._run_once([t], spec)
-            self.state.setText(self._summary())
-        finally:
-            self.run_button.setEnabled(True)
-            self.stop_button.setEnabled(False)
-            self.finished.emit()
+    def _written(self, path: str) -> None:
+        self.state.setText(f"Written to {path}.")
+        self.statusMessage.emit(f"Compare: written to {path}.")
 
-    async def _run_once(self, transports: list[str], spec: FaultSpec | None) -> None:
-        rate, duration = self.rate.value(), self.duration.value()
-        names = ", ".join(TITLES[t] for t in transports)
-        self.state.setText(f"Starting a lab at {rate} msg/s for {names}…")
-        under = f" under “{self.fault.currentText()}”" if spec else ""
-
-        def on_second(at: float, stats: dict | None) -> None:
-            self._refresh(transports, stats)
-            self.state.setText(f"Running {names}: {at:.0f} of {duration} s{under}")
-
-        run = CompareRun(transports, rate=rate, duration=duration, start_lab=self._lab, on_second=on_second,
-                         spec=spec, poll_interval=float(self.poll_interval.value()))
-        self.tallies.update(run.tallies)
-        await run.run()
-        self._refresh(transports, run.after, run.before if len(transports) == 1 else None)
-
-    # -- cluster mode: 1 worker, then N with one killed half way ----------------------------------
-    async def _run_cluster(self, transports: list[str]) -> None:
-        n, rate, duration = self.workers.value(), self.rate.value(), self.duration.value()
-        results: dict[int, dict] = {}
+    def _show_cluster(self, results: dict[int, dict], n: int, duration: float) -> None:
         if self.cluster_box.isHidden():
             self.cluster_box.show()
             self.split.setSizes([200, 190, 380])
-        for workers in (1, n):
-            labs: list[LabProcess] = []
-            cpu = CpuOfWorkers()
-
-            def on_second(at: float, stats: dict | None, workers: int = workers) -> None:
-                self._refresh(transports, stats)
-                self.state.setText(f"Cluster of {workers} worker{'s' if workers > 1 else ''} behind HAProxy: "
-                                   f"{at:.0f} of {duration} s" + (" (w1 killed half way)" if workers > 1 else ""))
-
-            self.state.setText(f"Starting a cluster of {workers} worker(s) at {rate} msg/s…")
-            run = CompareRun(transports, rate=rate, duration=duration, start_lab=partial(self._lab, cluster=workers,
-                                                                                           made=labs),
-                             on_second=on_second, spec=None, poll_interval=float(self.poll_interval.value()))
-            self.tallies = dict(run.tallies)
-            watch = self._tasks.spawn(self._watch_cluster(labs, cpu, kill_at=duration / 2 if workers > 1 else None))
-            try:
-                await run.run()
-            finally:
-                watch.cancel()
-            self._refresh(transports, run.after)
-            rows = {t: run.tallies[t].row() for t in transports}
-            results[workers] = {"rows": rows, "cpu_s": cpu.seconds,
-                                "messages": sum(r["messages"] for r in rows.values())}
-            self._show_cluster(results, n, duration)
-
-    async def _watch_cluster(self, labs: list[LabProcess], cpu: CpuOfWorkers, kill_at: float | None) -> None:
-        """Once a second: every worker's CPU (asked on its own port); at ``kill_at`` s, worker w1 killed."""
-        started: float | None = None
-        killed = False
-        for _ in range(24 * 3600):  # bounded: the run cancels it long before
-            await asyncio.sleep(1.0)  # the run's schedule
-            lab = labs[0] if labs else None
-            workers = (lab.announced.get("workers") or []) if lab is not None else []
-            if lab is None or not workers:
-                continue
-            started = started if started is not None else time.monotonic()
-            # a killed worker answers None: CpuOfWorkers keeps its last sample
-            cpu.sample(list(await asyncio.gather(*(worker_stats(w.get("port"), lab.token) for w in workers))))
-            if kill_at is not None and not killed and time.monotonic() - started >= kill_at:
-                killed = True
-                await post_fault(lab.url, lab.token, {"action": "kill_worker", "worker": "w1"})
-
-    def _show_cluster(self, results: dict[int, dict], n: int, duration: float) -> None:
-        for r, t in enumerate(TRANSPORTS):
+        for r, (t, _title) in enumerate(CLUSTER_ROWS):
             one = results.get(1, {}).get("rows", {}).get(t, {})
             many = results.get(n, {}).get("rows", {}).get(t, {})
             cells = [_rate(one, duration), one.get("p50_ms"), _rate(many, duration), many.get("p50_ms"),
@@ -327,74 +259,27 @@ class CompareTab(QWidget):
         self.cluster_cpu.setText("The workers' CPU time per 1 000 messages delivered (every transport, all workers "
                                  "added up): " + " · ".join(parts))
 
-    @contextlib.asynccontextmanager
-    async def _lab(self, rate: float, cluster: int = 0,
-                   made: list[LabProcess] | None = None) -> AsyncIterator[tuple[str, str]]:
-        """A lab process of the run's own, stopped and its files removed after."""
-        lab = LabProcess(rate=rate, parent=self, extra=("--sse-heartbeat", "5"))
-        if cluster:
-            lab.cluster = (cluster, "cookie", "shared")  # sticky: Socket.IO's polling needs it (README)
-        if made is not None:
-            made.append(lab)
-        try:
-            yield await lab.wait_listening()
-        finally:
-            await lab.stop_async()
-            lab.remove_files()
-            lab.deleteLater()
-
     # -- showing --------------------------------------------------------------------------------
-    def _refresh(self, transports: list[str], stats: dict | None, before: dict | None = None) -> None:
-        for t in transports:
-            row = self.tallies[t].row()
-            if stats is not None:
-                row["open_server"] = (stats.get("open") or {}).get(t, 0 if t == "short_poll" else None)
-                row["rss_mb"] = round(stats.get("rss_bytes", 0) / 1e6, 1)
-            if before is not None and stats is not None and row["messages"]:
-                row["cpu_ms_per_1000"] = round((stats["cpu_s"] - before["cpu_s"]) * 1e6 / row["messages"], 1)
-                row["rss_kb_per_1000"] = round((stats["rss_bytes"] - before["rss_bytes"]) / row["messages"], 1)
-            old = self.rows.get(t, {})
-            for key in ("open_server", "rss_mb", "cpu_ms_per_1000", "rss_kb_per_1000"):
-                row.setdefault(key, old.get(key))
-            self.rows[t] = row
-        self._show()
-        self.charts.redraw(self.tallies, self.rows)
-
     def _show(self) -> None:
-        for r, t in enumerate(ALL):
-            row = self.rows.get(t, {})
+        rows = self.controller.rows
+        for r, (t, _title) in enumerate(ROWS):
+            row = rows.get(t, {})
             for c, (key, _header, _tip) in enumerate(COLUMNS[1:], start=1):
                 _set_cell(self.table, r, c, row.get(key))
-
-    def _summary(self) -> str:
-        rows = [r for r in self.rows.values() if r.get("messages")]
-        if not rows:
-            return "Done: no messages were delivered."
-        lean = min(rows, key=lambda r: r["wire_per_msg"] or float("inf"))
-        fast = min(rows, key=lambda r: r["p50_ms"] if r["p50_ms"] is not None else float("inf"))
-        lost = sum(r["lost"] or 0 for r in rows)
-        return (f"Done. Leanest: {TITLES[lean['transport']]} ({lean['wire_per_msg']} B per message); fastest: "
-                f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
+        self.charts.redraw(self.controller.tallies, rows)
 
     # -- export --------------------------------------------------------------------------------
     def _ask_path(self, title: str, name: str, kinds: str, then: Callable[[str], object]) -> None:
         ask_path(self, title, then, save=True, name=name, filters=kinds)
 
     def table_rows(self) -> list[dict]:
-        return [self.rows[t] for t in ALL if t in self.rows]
+        return self.controller.table_rows()
 
     def export_csv(self, path: str) -> asyncio.Task:
-        text = to_csv(self.table_rows())
-        return self._tasks.spawn(self._write(path, lambda: Path(path).write_text(text, encoding="utf-8")))
+        return self.controller.export_csv(path)
 
     def export_events(self, path: str) -> asyncio.Task:
-        lists = [list(tally.events) for tally in self.tallies.values()]  # copied here, sorted off the GUI thread
-
-        def write() -> None:
-            events = sorted((e for events in lists for e in events), key=lambda e: e.t)
-            Path(path).write_text(render(events, path), encoding="utf-8")
-
-        return self._tasks.spawn(self._write(path, write))
+        return self.controller.export_events(path, render)
 
     def export_png(self, path: str) -> asyncio.Task:
         image = self.charts.grab().toImage()  # drawn on the GUI thread, written off it
@@ -403,15 +288,7 @@ class CompareTab(QWidget):
             if not image.save(path, "PNG"):
                 raise OSError(f"could not write {path}")
 
-        return self._tasks.spawn(self._write(path, save))
-
-    async def _write(self, path: str, write: Callable[[], object]) -> None:
-        try:
-            await asyncio.to_thread(write)
-        except OSError as exc:
-            raise DuplexError(f"Could not write {path}: {exc}") from exc
-        self.state.setText(f"Written to {path}.")
-        self.statusMessage.emit(f"Compare: written to {path}.")
+        return self.controller.write(path, save)
 
     async def shutdown(self) -> None:
-        await self._tasks.cancel_all()
+        await self.controller.shutdown()

@@ -9,7 +9,6 @@ of every fault marker, and the server's sessions.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -18,27 +17,26 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QListWidget, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from transport.clients.registry import HELD_OPEN, TRANSPORTS
 from transport.core.faults import FaultError, FaultSpec
-from transport.apps.scenario import Lab, Scenario
 
-from ..tasks import TaskGroup
+from ..controllers.scenario import ScenarioController
 from ..widgets.fault_panel import FaultForm
 from ..widgets.scroll import scrolled
-from ..widgets.server_chart import TRANSPORTS, ServerChart
+from ..widgets.server_chart import TRANSPORTS as CHART_LINES
+from ..widgets.server_chart import ServerChart
 from ..widgets.session_panel import SessionsTable
 
 LOG_KEEP = 500
 WORKER_COLUMNS = (("Worker", "The worker's name, as the Duplex-Worker header of each response says it"),
                   ("pid", "Its process id (a restarted worker is a new process)"),
                   ("Port", "Where it listens on loopback (the balancer forwards to it)"),
-                  ("WS", "Open WebSocket connections on this worker"), ("SSE", "Open SSE streams"),
-                  ("Long poll", "Long polls held"), ("Stream", "HTTP streams open"),
-                  ("Socket.IO", "Connected Socket.IO clients"),
+                  *((TRANSPORTS[name].title, f"{TRANSPORTS[name].title} connections open on this worker")
+                    for name in HELD_OPEN),
                   ("Feed read", "Feed messages this worker read from the stream on Redis"),
                   ("Sent", "Messages it handed to its live clients (each message once per client)"),
                   ("CPU s", "CPU time of this worker's process"), ("MB", "Resident memory"))
 BALANCE_TITLES = {"roundrobin": "round robin", "cookie": "sticky by cookie", "source": "sticky by source address"}
-PEAK_WINDOW = 60  # seconds the storm's peak rate looks back
 
 
 class ServerTab(QWidget):
@@ -49,13 +47,9 @@ class ServerTab(QWidget):
     workerActionRequested = Signal(str, str)  # kill_worker / restart_worker, the worker's name
     statusMessage = Signal(str)
 
-    def __init__(self, lab: Lab, parent: QWidget | None = None) -> None:
+    def __init__(self, scenario: ScenarioController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._tasks = TaskGroup(self.statusMessage.emit)
-        self.scenario = Scenario(lab, self._say)
-        self._run: asyncio.Task[None] | None = None
-        self._last: dict | None = None
-        self._rates: list[dict[str, float]] = []
+        self.scenario = scenario  # the window's, on the lab controller
         # -- the process
         self.address = QLabel("starting…")
         self.address.setWordWrap(True)
@@ -165,8 +159,8 @@ class ServerTab(QWidget):
         self.stop_button.setEnabled(False)
         self.state = QLabel("no scenario running")
         self.state.setWordWrap(True)
-        scenario = QGroupBox("Scenario")
-        s = QVBoxLayout(scenario)
+        scenario_box = QGroupBox("Scenario")
+        s = QVBoxLayout(scenario_box)
         s.addWidget(self.form)
         row = QHBoxLayout()
         row.addWidget(self.add_button)
@@ -184,7 +178,7 @@ class ServerTab(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(scenario)
+        right_layout.addWidget(scenario_box)
         right_layout.addWidget(QLabel("Faults applied (newest first)"))
         right_layout.addWidget(self.log, 1)
         right_layout.addWidget(QLabel("Sessions on the server"))
@@ -205,56 +199,37 @@ class ServerTab(QWidget):
         self.restart_worker_button.clicked.connect(lambda: self._worker_action("restart_worker"))
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
-        self.run_button.clicked.connect(self._on_run_button_clicked)
-        self.stop_button.clicked.connect(self._on_stop_button_clicked)
+        self.run_button.clicked.connect(self.scenario.run)
+        self.stop_button.clicked.connect(self.scenario.stop)
+        self.scenario.stepsChanged.connect(self._show_steps)
+        self.scenario.progress.connect(self.state.setText)
+        self.scenario.runningChanged.connect(self._show_running)
+        self.scenario.failed.connect(self.statusMessage)
 
-    # -- the scenario ------------------------------------------------------------------
+    # -- the scenario (its controller runs it) -----------------------------------------------
     def add_step(self, spec: FaultSpec) -> None:
-        self.scenario.steps.append(spec)
-        self.steps.addItem(f"{len(self.scenario.steps)}. {spec.describe()}")
+        self.scenario.add(spec)
 
     def _on_add_button_clicked(self) -> None:
         try:
-            self.add_step(self.form.spec())
+            self.scenario.add(self.form.spec())
         except FaultError as err:
             self.statusMessage.emit(str(err))
 
     def _on_remove_button_clicked(self) -> None:
-        row = self.steps.currentRow()
-        if row < 0:
-            row = self.steps.count() - 1
-        if row < 0:
-            return
-        del self.scenario.steps[row]
+        self.scenario.remove(self.steps.currentRow())
+
+    def _show_steps(self, lines: list[str]) -> None:
         self.steps.clear()
-        for i, spec in enumerate(self.scenario.steps, 1):
-            self.steps.addItem(f"{i}. {spec.describe()}")
+        self.steps.addItems(lines)
 
-    def _on_run_button_clicked(self) -> None:
-        if self._run is not None and not self._run.done():
-            return
-        self._run = self._tasks.spawn(self._run_scenario())
-
-    async def _run_scenario(self) -> None:
-        self.run_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        try:
-            await self.scenario.run()
-        finally:
-            self.run_button.setEnabled(True)
-            self.stop_button.setEnabled(False)
-
-    def _on_stop_button_clicked(self) -> None:
-        if self._run is not None:
-            self._run.cancel()  # a running fault undoes itself (its finally) as it is cancelled
-            self._say("stopped")
-
-    def _say(self, text: str) -> None:
-        self.state.setText(text)
+    def _show_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
 
     @property
     def running(self) -> bool:
-        return self._run is not None and not self._run.done()
+        return self.scenario.running
 
     # -- the cluster -------------------------------------------------------------------------
     def _show_cluster(self, on: bool) -> None:
@@ -292,10 +267,10 @@ class ServerTab(QWidget):
             opened = (st or {}).get("open") or {}
             cells = [w.get("id"), st.get("pid") if st else w.get("pid"), w.get("port")]
             if st is None:
-                cells += ["down"] + [""] * 8
+                cells += ["down"] + [""] * (len(HELD_OPEN) + 3)
             else:
                 redis = redis or st.get("cluster")
-                cells += [opened.get(k, 0) for k in ("websocket", "sse", "long_poll", "stream", "socketio")]
+                cells += [opened.get(k, 0) for k in HELD_OPEN]
                 feed = st.get("feed") or {}
                 cells += [f"{feed.get('published', 0):,}", f"{feed.get('handed', 0):,}",
                           f"{st.get('cpu_s', 0):.1f}",
@@ -328,9 +303,6 @@ class ServerTab(QWidget):
 
     def lab_unreachable(self) -> None:
         """No answer from the lab this second (killed, restarting, down): the chart shows nothing open."""
-        self._last = None
-        self._rates.append({})
-        del self._rates[:-PEAK_WINDOW]
         self.chart.add({}, {})
 
     def log_fault(self, text: str) -> None:
@@ -342,18 +314,8 @@ class ServerTab(QWidget):
     def show_sessions(self, view: dict) -> None:
         self.sessions.fill(view.get("sessions", []))
 
-    def show_stats(self, stats: dict) -> dict[str, dict]:
-        """One ``/_admin/stats`` sample: labels and chart. Returns, per transport, what its storm
-        line shows: open connections, requests/s now and the peak of the last minute."""
-        last, self._last = self._last, stats
-        rates: dict[str, float] = {}
-        if last is not None and last.get("pid") == stats.get("pid"):  # (a cluster: the same workers)
-            clock = "clock_s" if "clock_s" in stats else "uptime_s"
-            dt = max(1e-3, stats[clock] - last[clock])
-            before = last.get("requests", {})
-            rates = {k: (v - before.get(k, 0)) / dt for k, v in stats.get("requests", {}).items()}
-        self._rates.append(rates)
-        del self._rates[:-PEAK_WINDOW]
+    def show_stats(self, stats: dict, rates: dict[str, float]) -> None:
+        """One ``/_admin/stats`` sample and its request rates (the lab controller's): labels and chart."""
         opened = {k: v for k, v in stats.get("open", {}).items() if v is not None}
         feed = stats.get("feed", {})
         who = (f"{stats['workers']} workers (pids {', '.join(str(p) for p in stats.get('pids', []))}), together"
@@ -368,13 +330,10 @@ class ServerTab(QWidget):
                           + (" · on Redis, read by every worker" if stats.get("workers") else
                              f" · {feed.get('loaded', 0):,} loaded from the file at start")
                           + (f"\n⚠ {feed['history_file_error']}" if feed.get("history_file_error") else ""))
-        self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label in TRANSPORTS
+        self.connections.setText(" · ".join(f"{label} {opened[key]}" for key, label in CHART_LINES
                                             if key in opened) + f" · TCP {opened.get('tcp', '—')}"
                                  + f" · sessions {stats.get('sessions', 0)}")
         self.chart.add(opened, rates)
-        return {key: {"open": opened.get(key, "—"), "rate": rates.get(key, 0.0),
-                      "peak": max((r.get(key, 0.0) for r in self._rates), default=0.0)}
-                for key, _label in TRANSPORTS}
 
     async def shutdown(self) -> None:
-        await self._tasks.cancel_all()
+        await self.scenario.shutdown()

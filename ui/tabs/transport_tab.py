@@ -167,6 +167,10 @@ class TransportTab(QWidget):
                 self.connect_client(new_connection=True)
 
     # -- binding ------------------------------------------------------------------------
+    def down_s(self) -> float:
+        """The bar's "seconds down" for a server restart."""
+        return float(self.bar.down_s.value())
+
     def connect_client(self, new_connection: bool = False) -> None:
         """Connect with what the bar says now (a form that makes no sense is said, not connected).
         ``new_connection`` (Enter in the URL box): to a new URL even while connected, as a new

@@ -3,13 +3,11 @@ of the same scenario on both (transport/browser/agreement.py)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from typing import Protocol, Sequence
+
 from PySide6.QtWidgets import (QGroupBox, QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from transport.browser.agreement import EXPIRY_S, RESTART_DOWN_S, Row, compare
-
-from ..tasks import TaskGroup
 from ..theme import theme
 from .header_tips import TIPS, set_header_tips
 
@@ -19,13 +17,20 @@ TIPS.update({"Aspect": "What both browsers did in the same scenario against the 
              "Agree": "✔ the same; ✘ they differ (fixed in the virtual browser or explained in docs/decisions.md)"})
 
 
+class AspectRow(Protocol):
+    """One aspect both browsers showed (transport/browser/agreement.py: Row)."""
+
+    aspect: str
+    virtual: str
+    real: str
+    agree: bool
+
+
 class AgreementPanel(QGroupBox):
-    faultMarked = Signal(str)  # the scenario restarts the lab: every timeline marks it
+    """The table and its button; the run is the Browser tab's AgreementController's (the tab binds them)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Virtual against real", parent)
-        self.lab_url = ""
-        self.lab_token = ""
         self.run_button = QPushButton("Run the scenario on both")
         self.run_button.setToolTip("Log in, reload, new tab, close, a server restart and the session's expiry, "
                                    "on the virtual browser and on a headless Chromium (about 15 s)")
@@ -47,34 +52,13 @@ class AgreementPanel(QGroupBox):
         layout.addWidget(self.run_button)
         layout.addWidget(self.state)
         layout.addWidget(self.table, 1)
-        self.rows: list[Row] = []
-        self._tasks = TaskGroup(self._failed)
-        self.run_button.clicked.connect(self.run)
+        self.rows: list[AspectRow] = []
 
-    def run(self) -> None:
-        if not self.lab_url:
-            self.state.setText("The lab is not running yet.")
-            return
-        self.run_button.setEnabled(False)
+    def show_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
 
-        self.faultMarked.emit(f"virtual vs real: the scenario restarts the lab ({RESTART_DOWN_S:g} s down) and "
-                              f"shortens the sessions' lifetime to {EXPIRY_S} s for a moment")
-
-        async def go() -> None:
-            try:
-                rows = await compare(self.lab_url, self.lab_token, self.state.setText)
-            finally:
-                self.run_button.setEnabled(True)
-            self.show_rows(rows)
-
-        self._tasks.spawn(go())
-
-    def _failed(self, sentence: str) -> None:
-        self.state.setText(sentence)
-        self.run_button.setEnabled(True)
-
-    def show_rows(self, rows: list[Row]) -> None:
-        self.rows = rows
+    def show_rows(self, rows: Sequence[AspectRow]) -> None:
+        self.rows = list(rows)
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, text in enumerate((row.aspect, row.virtual, row.real, "✔" if row.agree else "✘")):
@@ -82,9 +66,3 @@ class AgreementPanel(QGroupBox):
                 if c == 3:
                     item.setForeground(theme().colour("ok" if row.agree else "error"))
                 self.table.setItem(r, c, item)
-        agree = sum(row.agree for row in rows)
-        self.state.setText(f"{agree} of {len(rows)} aspects agree." + ("" if agree == len(rows) else
-                                                                          " See docs/decisions.md for the others."))
-
-    async def shutdown(self) -> None:
-        await self._tasks.cancel_all()

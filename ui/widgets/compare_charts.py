@@ -6,9 +6,6 @@ import pyqtgraph as pg
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QWidget
 
-from transport.apps.compare import ALL as TRANSPORTS
-from transport.apps.compare import TITLES
-
 from ..theme import theme
 from .chart_look import ChartLook
 
@@ -21,8 +18,11 @@ class CompareCharts(pg.GraphicsLayoutWidget):
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt override): the page scrolls, the charts do not zoom
         event.ignore()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, rows: tuple[tuple[str, str], ...], parent: QWidget | None = None) -> None:
+        """``rows``: the transports compared (key, title), in the table's order."""
         super().__init__(parent)
+        self._keys = [key for key, _title in rows]
+        titles = dict(rows)
         self.setMinimumHeight(240)
         self.latency = self.addPlot(row=0, col=0)
         self.bytes = self.addPlot(row=0, col=1)
@@ -40,12 +40,12 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt")
         self.look = ChartLook(self, [(self.latency, "Latency over time (p50 per second, ms)"),
                                      (self.bytes, "Bytes on the wire per message"), (self.cdf, "Latency CDF")])
-        self._lines = {t: self.look.line(self.latency.plot([], [], name=TITLES[t]), t, width=2)
-                       for t in TRANSPORTS}
-        self._cdfs = {t: self.look.line(self.cdf.plot([], []), t, width=2) for t in TRANSPORTS}
+        self._lines = {t: self.look.line(self.latency.plot([], [], name=titles[t]), t, width=2)
+                       for t in self._keys}
+        self._cdfs = {t: self.look.line(self.cdf.plot([], []), t, width=2) for t in self._keys}
         self._bars: list[pg.BarGraphItem] = []
         axis = self.bytes.getAxis("bottom")
-        axis.setTicks([[(i, TITLES[t].split()[0]) for i, t in enumerate(TRANSPORTS)]])
+        axis.setTicks([[(i, titles[t].split()[0]) for i, t in enumerate(self._keys)]])
         for _key, label, colour in PARTS:  # legend entries for the stacked parts
             legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=theme().hex(colour)), label)
 
@@ -71,10 +71,10 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         for bar in self._bars:
             self.bytes.removeItem(bar)
         self._bars = []
-        bottoms = [0.0] * len(TRANSPORTS)
+        bottoms = [0.0] * len(self._keys)
         for key, _label, colour in PARTS:
-            heights = [float((rows.get(t) or {}).get(key) or 0.0) for t in TRANSPORTS]
-            bar = pg.BarGraphItem(x=list(range(len(TRANSPORTS))), height=heights, y0=bottoms, width=0.6,
+            heights = [float((rows.get(t) or {}).get(key) or 0.0) for t in self._keys]
+            bar = pg.BarGraphItem(x=list(range(len(self._keys))), height=heights, y0=bottoms, width=0.6,
                                   brush=theme().hex(colour), pen=self.look.pen("chart_outline", width=0.5))
             self.bytes.addItem(bar)
             self._bars.append(bar)

@@ -8,11 +8,13 @@ import time
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from transport.clients.registry import TRANSPORTS as REGISTRY
+
 from .chart_look import ChartLook
 
 KEEP = 600  # samples (one a second: ten minutes)
-TRANSPORTS = (("websocket", "WebSocket"), ("sse", "SSE"), ("short_poll", "Short poll"), ("long_poll", "Long poll"),
-              ("stream", "HTTP stream"), ("socketio", "Socket.IO"), ("ajax", "AJAX"))  # each drawn in the theme's colour of its name
+# each transport of the registry, drawn in the theme's colour of its name
+TRANSPORTS: tuple[tuple[str, str], ...] = tuple((name, info.title) for name, info in REGISTRY.items())
 
 
 class ServerChart(pg.GraphicsLayoutWidget):
@@ -32,7 +34,7 @@ class ServerChart(pg.GraphicsLayoutWidget):
                                      (self.rate_plot, "Requests (handshakes) per second")])
         self.rate_plot.setXLink(self.open_plot)
         for key, label in TRANSPORTS:
-            if key not in ("short_poll", "ajax"):  # nothing stays open for these
+            if REGISTRY[key].holds_open:  # nothing stays open for a short poll or AJAX
                 self._lines[("open", key)] = ([], self.look.line(self.open_plot.plot([], [], name=label), key, width=2))
             self._lines[("rate", key)] = ([], self.look.line(self.rate_plot.plot([], [], name=label), key, width=2))
         self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []

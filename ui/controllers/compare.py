@@ -1,0 +1,234 @@
+"""The Compare tab's logic, without widgets: runs of transport/apps/compare.py on labs of their own (all at
+once, one at a time, or a cluster of 1 then N workers with w1 killed half way), the table's rows, the
+summary, and the exports.
+
+The tab hands it a :class:`CompareSettings` from its form and shows what its signals say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from transport.apps.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv
+from transport.apps.fault_runner import server_fault
+from transport.apps.lab_admin import worker_stats
+from transport.browser.chromium import find_chromium
+from transport.core.errors import DuplexError
+from transport.core.events import Event
+from transport.core.faults import FaultSpec
+
+from ..lab_process import LabProcess
+from ..tasks import TaskGroup
+
+log = logging.getLogger("duplex.ui.compare")
+
+ROWS: tuple[tuple[str, str], ...] = tuple((t, TITLES[t]) for t in ALL)  # the table's rows: key, title
+CLUSTER_ROWS: tuple[tuple[str, str], ...] = tuple((t, TITLES[t]) for t in TRANSPORTS)
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    mode: str  # "all", "each" (one at a time) or "cluster"
+    rate: int
+    duration: int
+    poll_interval: float
+    spec: FaultSpec | None = None
+    fault_title: str = ""
+    with_browser: bool = False
+    workers: int = 3  # cluster mode: the second run's
+
+
+def has_browser() -> bool:
+    return find_chromium() is not None
+
+
+class CompareController(QObject):
+    progress = Signal(str)  # what the run is doing, or how it ended
+    rowsChanged = Signal()  # rows and tallies changed: the table and the charts show them again
+    clusterShown = Signal(object, int, float)  # cluster results so far {workers: …}, N, duration
+    runningChanged = Signal(bool)
+    failed = Signal(str)  # a sentence: the run could not go on, an export could not be written
+    written = Signal(str)  # an export's path
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.tallies: dict[str, Tally] = {}
+        self.rows: dict[str, dict] = {}
+        self._tasks = TaskGroup(self.failed.emit)
+        self._run: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None and not self._run.done()
+
+    def start(self, settings: CompareSettings) -> None:
+        if not self.running:
+            self._run = self._tasks.spawn(self.run(settings))
+
+    def stop(self) -> None:
+        if self._run is not None and not self._run.done():
+            self._run.cancel()
+            self.progress.emit("Stopped: the table shows what was measured until then.")
+
+    async def run(self, settings: CompareSettings) -> None:
+        self.runningChanged.emit(True)
+        self.tallies, self.rows = {}, {}
+        self.rowsChanged.emit()
+        try:
+            chosen = [*TRANSPORTS, BROWSER] if settings.with_browser else list(TRANSPORTS)
+            if settings.mode == "cluster":
+                await self._run_cluster([t for t in chosen if t != BROWSER], settings)
+            elif settings.mode == "all":
+                await self._run_once(chosen, settings)
+            else:
+                for t in chosen:
+                    await self._run_once([t], settings)
+            self.progress.emit(self.summary())
+        finally:
+            self.runningChanged.emit(False)
+
+    async def _run_once(self, transports: list[str], settings: CompareSettings) -> None:
+        rate, duration = settings.rate, settings.duration
+        names = ", ".join(TITLES[t] for t in transports)
+        self.progress.emit(f"Starting a lab at {rate} msg/s for {names}…")
+        under = f" under “{settings.fault_title}”" if settings.spec else ""
+
+        def on_second(at: float, stats: dict | None) -> None:
+            self._refresh(transports, stats)
+            self.progress.emit(f"Running {names}: {at:.0f} of {duration} s{under}")
+
+        run = CompareRun(transports, rate=rate, duration=duration, start_lab=self._lab, on_second=on_second,
+                         spec=settings.spec, poll_interval=settings.poll_interval)
+        self.tallies.update(run.tallies)
+        await run.run()
+        self._refresh(transports, run.after, run.before if len(transports) == 1 else None)
+
+    # -- cluster mode: 1 worker, then N with one killed half way ----------------------------------
+    async def _run_cluster(self, transports: list[str], settings: CompareSettings) -> None:
+        n, rate, duration = settings.workers, settings.rate, settings.duration
+        results: dict[int, dict] = {}
+        for workers in (1, n):
+            labs: list[LabProcess] = []
+            cpu = CpuOfWorkers()
+
+            def on_second(at: float, stats: dict | None, workers: int = workers) -> None:
+                self._refresh(transports, stats)
+                self.progress.emit(f"Cluster of {workers} worker{'s' if workers > 1 else ''} behind HAProxy: "
+                                   f"{at:.0f} of {duration} s" + (" (w1 killed half way)" if workers > 1 else ""))
+
+            self.progress.emit(f"Starting a cluster of {workers} worker(s) at {rate} msg/s…")
+            run = CompareRun(transports, rate=rate, duration=duration,
+                             start_lab=partial(self._lab, cluster=workers, made=labs), on_second=on_second,
+                             spec=None, poll_interval=settings.poll_interval)
+            self.tallies = dict(run.tallies)
+            watch = self._tasks.spawn(self._watch_cluster(labs, cpu, kill_at=duration / 2 if workers > 1 else None))
+            try:
+                await run.run()
+            finally:
+                watch.cancel()
+            self._refresh(transports, run.after)
+            rows = {t: run.tallies[t].row() for t in transports}
+            results[workers] = {"rows": rows, "cpu_s": cpu.seconds,
+                                "messages": sum(r["messages"] for r in rows.values())}
+            self.clusterShown.emit(results, n, float(duration))
+
+    async def _watch_cluster(self, labs: list[LabProcess], cpu: CpuOfWorkers, kill_at: float | None) -> None:
+        """Once a second: every worker's CPU (asked on its own port); at ``kill_at`` s, worker w1 killed (the
+        kill_worker fault)."""
+        started: float | None = None
+        killed = False
+        for _ in range(24 * 3600):  # bounded: the run cancels it long before
+            await asyncio.sleep(1.0)  # the run's schedule
+            lab = labs[0] if labs else None
+            workers = (lab.announced.get("workers") or []) if lab is not None else []
+            if lab is None or not workers:
+                continue
+            started = started if started is not None else time.monotonic()
+            # a killed worker answers None: CpuOfWorkers keeps its last sample
+            cpu.sample(list(await asyncio.gather(*(worker_stats(w.get("port"), lab.token) for w in workers))))
+            if kill_at is not None and not killed and time.monotonic() - started >= kill_at:
+                killed = True
+                await server_fault(lab.url, lab.token, FaultSpec("kill_worker", value=1))
+
+    @contextlib.asynccontextmanager
+    async def _lab(self, rate: float, cluster: int = 0,
+                   made: list[LabProcess] | None = None) -> AsyncIterator[tuple[str, str]]:
+        """A lab process of the run's own, stopped and its files removed after."""
+        lab = LabProcess(rate=rate, parent=self, extra=("--sse-heartbeat", "5"))
+        if cluster:
+            lab.cluster = (cluster, "cookie", "shared")  # sticky: Socket.IO's polling needs it (README)
+        if made is not None:
+            made.append(lab)
+        try:
+            yield await lab.wait_listening()
+        finally:
+            await lab.stop_async()
+            lab.remove_files()
+            lab.deleteLater()
+
+    # -- the rows -------------------------------------------------------------------------------
+    def _refresh(self, transports: list[str], stats: dict | None, before: dict | None = None) -> None:
+        for t in transports:
+            row = self.tallies[t].row()
+            if stats is not None:
+                row["open_server"] = (stats.get("open") or {}).get(t, 0 if t == "short_poll" else None)
+                row["rss_mb"] = round(stats.get("rss_bytes", 0) / 1e6, 1)
+            if before is not None and stats is not None and row["messages"]:
+                row["cpu_ms_per_1000"] = round((stats["cpu_s"] - before["cpu_s"]) * 1e6 / row["messages"], 1)
+                row["rss_kb_per_1000"] = round((stats["rss_bytes"] - before["rss_bytes"]) / row["messages"], 1)
+            old = self.rows.get(t, {})
+            for key in ("open_server", "rss_mb", "cpu_ms_per_1000", "rss_kb_per_1000"):
+                row.setdefault(key, old.get(key))
+            self.rows[t] = row
+        self.rowsChanged.emit()
+
+    def summary(self) -> str:
+        rows = [r for r in self.rows.values() if r.get("messages")]
+        if not rows:
+            return "Done: no messages were delivered."
+        lean = min(rows, key=lambda r: r["wire_per_msg"] or float("inf"))
+        fast = min(rows, key=lambda r: r["p50_ms"] if r["p50_ms"] is not None else float("inf"))
+        lost = sum(r["lost"] or 0 for r in rows)
+        return (f"Done. Leanest: {TITLES[lean['transport']]} ({lean['wire_per_msg']} B per message); fastest: "
+                f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
+
+    def table_rows(self) -> list[dict]:
+        return [self.rows[t] for t in ALL if t in self.rows]
+
+    # -- export ---------------------------------------------------------------------------------
+    def export_csv(self, path: str) -> asyncio.Task:
+        text = to_csv(self.table_rows())
+        return self.write(path, lambda: Path(path).write_text(text, encoding="utf-8"))
+
+    def export_events(self, path: str, render: Callable[[list[Event], str], str]) -> asyncio.Task:
+        """Every event of the run, sorted off the GUI thread and written with ``render`` (HAR or JSON Lines)."""
+        lists = [list(tally.events) for tally in self.tallies.values()]  # copied here
+
+        def write() -> None:
+            events = sorted((e for events in lists for e in events), key=lambda e: e.t)
+            Path(path).write_text(render(events, path), encoding="utf-8")
+
+        return self.write(path, write)
+
+    def write(self, path: str, write: Callable[[], object]) -> asyncio.Task:
+        """``write`` run off the GUI thread; written (or failed) said."""
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(write)
+            except OSError as exc:
+                raise DuplexError(f"Could not write {path}: {exc}") from exc
+            self.written.emit(path)
+
+        return self._tasks.spawn(run())
+
+    async def shutdown(self) -> None:
+        await self._tasks.cancel_all()
