@@ -18,7 +18,7 @@ import time
 from tests.helpers import start_lab
 from transport.browser.chromium_watch import WatchedBrowser
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 
 LAUNCHES = 5
 ROUNDS = 3

@@ -28,7 +28,7 @@ import aiohttp
 from tests.bench.fanout import CLIENTS, arm, lines
 from tests.helpers import ROOT, read_line, start_lab, stop_child
 from transport.core.percentile import percentile
-from transport.apps.lab_admin import lab_stats, post_fault
+from transport.clients.lab_admin import lab_stats, post_fault
 
 N_CLIENTS = 4000
 FLEET = 2

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tests.helpers import read_line, start_lab, stop_child
 from transport.core.percentile import percentile
-from transport.apps.lab_admin import lab_stats, post_fault
+from transport.clients.lab_admin import lab_stats, post_fault
 
 SIZES = (1_000, 10_000)
 BROADCASTS = 3

@@ -35,7 +35,7 @@ def rss() -> int:
 
 async def one(rows: int) -> dict:
     from tests.helpers import start_lab, wait_until
-    from transport.apps.lab_admin import post_fault
+    from transport.clients.lab_admin import post_fault
     from transport.core.receiver import FeedReceiver
     from transport.clients.registry import TRANSPORTS
     from transport.server.feed import TOPICS, demo_body

@@ -41,7 +41,7 @@ from tests.bench import fanout, sse, transports  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.core.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
-from transport.apps.lab_admin import post_fault  # noqa: E402
+from transport.clients.lab_admin import post_fault  # noqa: E402
 
 RTT_BLOCKS, RTT_PER_BLOCK = 9, 200
 BURST = 20_000

@@ -23,7 +23,7 @@ from transport.apps import compare
 from transport.core.backoff import Policy
 from transport.clients.feed_http import FeedOptions
 from transport.clients.polling import LongPollClient
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 
 RATE = 20
 WINDOW = 60  # messages per overhead measurement (3 s at RATE)

@@ -32,7 +32,7 @@ from PySide6.QtCore import QSettings
 
 from tests.bench.qt_bench import LagProbe, print_from_app_loop
 from tests.helpers import wait_until
-from transport.apps.lab_admin import lab_stats, post_fault
+from transport.clients.lab_admin import lab_stats, post_fault
 from ui.heap import freeze_startup
 from ui.main_window import MainWindow
 

@@ -18,7 +18,7 @@ from tests.helpers import CHROMIUM_GROUP, ROOT, start_lab, wait_until
 from transport.browser.cdp import CDPConnection
 from transport.browser.chromium import find_chromium, remove_when_gone
 from transport.browser.chromium_watch import BrowserWatch, WatchedBrowser
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 
 pytestmark = [pytest.mark.skipif(find_chromium() is None and not os.environ.get("CI"),
                                 reason="no Chromium on this machine (CI installs it and never skips)"), CHROMIUM_GROUP]

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from tests.helpers import ROOT, read_line, stop_child, wait_until, wait_until_answered
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 from transport.clients.registry import TRANSPORTS
 from transport.core.wire import WORKER_HEADER
 

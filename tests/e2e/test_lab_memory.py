@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from tests.helpers import start_lab
-from transport.apps.lab_admin import lab_stats
+from transport.clients.lab_admin import lab_stats
 
 MIB = 1 << 20
 

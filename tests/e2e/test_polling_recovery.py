@@ -11,7 +11,7 @@ from transport.core.backoff import Policy
 from transport.clients.feed_http import FeedOptions
 from transport.clients.polling import LongPollClient, ShortPollClient
 from transport.clients.stream import StreamClient
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 
 PATHS = {"short_poll": "/api/poll", "long_poll": "/api/longpoll", "stream": "/api/stream"}
 

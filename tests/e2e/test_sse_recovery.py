@@ -8,7 +8,7 @@ import aiohttp
 
 from tests.helpers import start_lab, wait_until
 from transport.clients.sse import SSEClient, SSEOptions
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 
 DROPS = 3
 ENDS = 2

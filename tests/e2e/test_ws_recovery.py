@@ -10,7 +10,7 @@ import aiohttp
 from tests.helpers import start_lab, wait_until
 from transport.core.backoff import Policy
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 
 DROPS = 3
 RESTARTS = 2

@@ -131,7 +131,7 @@ def test_a_storm_on_locust_is_asked_for_with_its_users_rate_and_master(qtbot):
 
 
 async def test_faults_stack_on_live_connections_and_stop_removes_them_all(window):
-    from transport.apps.lab_admin import admin_call
+    from transport.clients.lab_admin import admin_call
 
     tab = window.stream_tab
     await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")

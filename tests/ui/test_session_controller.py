@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import wait_until
 from transport.core.events import Event
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 from transport.clients.registry import TRANSPORTS
 from transport.server.keys import CONFIG
 from transport.server.sessions import COOKIE

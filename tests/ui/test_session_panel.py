@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import wait_until
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 from transport.server.sessions import COOKIE
 
 
@@ -118,7 +118,7 @@ async def test_session_storage_survives_reload_and_not_close_and_a_new_browser_h
 
 
 async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_session_cookie(window):
-    from transport.apps.lab_admin import lab_sessions
+    from transport.clients.lab_admin import lab_sessions
 
     tab = window.stream_tab
     await logged_in(window, tab)

@@ -31,7 +31,7 @@ from transport.core.errors import DuplexError
 from transport.apps.fault_runner import FaultRoute, lab_call, proxy_fault, repeat, server_fault
 from transport.core.faults import FaultSpec
 from transport.core.percentile import percentile
-from transport.apps.lab_admin import lab_stats
+from transport.clients.lab_admin import lab_stats, worker_stats
 from transport.clients.registry import transport
 from transport.apps.storm import stop_clients
 
@@ -269,3 +269,24 @@ class CpuOfWorkers:
     @property
     def seconds(self) -> float:
         return sum(self._last[pid] - first for pid, first in self._first.items())
+
+
+async def watch_cluster(lab: Callable[[], tuple[str, str, list[dict[str, Any]]] | None], cpu: CpuOfWorkers,
+                        kill_at: float | None) -> None:
+    """Compare's cluster mode, beside a run: once a second every worker's CPU (asked on its own port: ``lab()``
+    gives the balancer's URL, the admin token and the workers, or None before the cluster listens); at
+    ``kill_at`` s, worker w1 killed (the ``kill_worker`` fault). Runs until cancelled (bounded)."""
+    started: float | None = None
+    killed = False
+    for _ in range(24 * 3600):
+        await asyncio.sleep(1.0)  # the run's schedule
+        seen = lab()
+        if seen is None or not seen[2]:
+            continue
+        url, token, workers = seen
+        started = started if started is not None else time.monotonic()
+        # a killed worker answers None: CpuOfWorkers keeps its last sample
+        cpu.sample(list(await asyncio.gather(*(worker_stats(w.get("port"), token) for w in workers))))
+        if kill_at is not None and not killed and time.monotonic() - started >= kill_at:
+            killed = True
+            await server_fault(url, token, FaultSpec("kill_worker", value=1))

@@ -2,7 +2,7 @@
 page, the scenario runner and Compare.
 
 The admin API is reached through an injected ``call(method, path, body)``
-(:func:`transport.apps.lab_admin.admin_call` bound to a lab), so tests can run
+(:func:`transport.clients.lab_admin.admin_call` bound to a lab), so tests can run
 the schedule on a fake lab and an injected clock.
 """
 
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from transport.core.errors import DuplexError
 from transport.core.faults import FaultSpec
-from transport.apps.lab_admin import admin_call, post_fault
+from transport.clients.lab_admin import admin_call, post_fault
 from transport.core.urls import host_port
 
 AdminCall = Callable[[str, str, "dict[str, Any] | None"], Awaitable[tuple[int, Any]]]

@@ -25,7 +25,7 @@ from transport.clients.sse import SSEClient, SSEOptions
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.core.errors import BadStatus, DuplexError
 from transport.core.events import Event
-from transport.apps.lab_admin import lab_sessions, post_fault, post_settings
+from transport.clients.lab_admin import lab_sessions, post_fault, post_settings
 from transport.core.wire import SESSION_COOKIE
 
 ASPECTS = (

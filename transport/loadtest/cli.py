@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from transport.core.child_process import end_group, free_port, own_group_dying_with_parent
 from transport.core.errors import DuplexError
-from transport.apps.lab_admin import admin_call, post_fault
+from transport.clients.lab_admin import admin_call, post_fault
 from transport.clients.registry import PROBE_NAMES, by_probe_name
 from transport.core.sequence import RuleError, parse_resume, parse_seq
 from transport.core.urls import split_url

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,9 +17,8 @@ from typing import AsyncIterator, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.apps.compare import ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv
-from transport.apps.fault_runner import server_fault
-from transport.apps.lab_admin import worker_stats
+from transport.apps.compare import (ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv,
+                                    watch_cluster)
 from transport.browser.chromium import find_chromium
 from transport.core.errors import DuplexError
 from transport.core.events import Event
@@ -49,6 +47,14 @@ class CompareSettings:
 
 def has_browser() -> bool:
     return find_chromium() is not None
+
+
+def _cluster_seen(labs: list[LabProcess]) -> tuple[str, str, list[dict]] | None:
+    """The cluster a run started (its balancer, token and workers), once it listens."""
+    lab = labs[0] if labs else None
+    if lab is None or not lab.url:
+        return None
+    return lab.url, lab.token, list(lab.announced.get("workers") or [])
 
 
 class CompareController(QObject):
@@ -130,7 +136,8 @@ class CompareController(QObject):
                              start_lab=partial(self._lab, cluster=workers, made=labs), on_second=on_second,
                              spec=None, poll_interval=settings.poll_interval)
             self.tallies = dict(run.tallies)
-            watch = self._tasks.spawn(self._watch_cluster(labs, cpu, kill_at=duration / 2 if workers > 1 else None))
+            watch = self._tasks.spawn(watch_cluster(partial(_cluster_seen, labs), cpu,
+                                                    kill_at=duration / 2 if workers > 1 else None))
             try:
                 await run.run()
             finally:
@@ -140,24 +147,6 @@ class CompareController(QObject):
             results[workers] = {"rows": rows, "cpu_s": cpu.seconds,
                                 "messages": sum(r["messages"] for r in rows.values())}
             self.clusterShown.emit(results, n, float(duration))
-
-    async def _watch_cluster(self, labs: list[LabProcess], cpu: CpuOfWorkers, kill_at: float | None) -> None:
-        """Once a second: every worker's CPU (asked on its own port); at ``kill_at`` s, worker w1 killed (the
-        kill_worker fault)."""
-        started: float | None = None
-        killed = False
-        for _ in range(24 * 3600):  # bounded: the run cancels it long before
-            await asyncio.sleep(1.0)  # the run's schedule
-            lab = labs[0] if labs else None
-            workers = (lab.announced.get("workers") or []) if lab is not None else []
-            if lab is None or not workers:
-                continue
-            started = started if started is not None else time.monotonic()
-            # a killed worker answers None: CpuOfWorkers keeps its last sample
-            cpu.sample(list(await asyncio.gather(*(worker_stats(w.get("port"), lab.token) for w in workers))))
-            if kill_at is not None and not killed and time.monotonic() - started >= kill_at:
-                killed = True
-                await server_fault(lab.url, lab.token, FaultSpec("kill_worker", value=1))
 
     @contextlib.asynccontextmanager
     async def _lab(self, rate: float, cluster: int = 0,

@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 from PySide6.QtCore import QObject, Signal
 
 from transport.apps.fault_runner import server_fault
-from transport.apps.lab_admin import post_settings
+from transport.clients.lab_admin import post_settings
 from transport.clients.registry import TRANSPORTS
 from transport.core.errors import DuplexError
 from transport.core.faults import FaultSpec

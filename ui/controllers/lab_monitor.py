@@ -10,7 +10,7 @@ import time
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from transport.core.errors import DuplexError
-from transport.apps.lab_admin import lab_sessions, lab_stats, worker_stats
+from transport.clients.lab_admin import lab_sessions, lab_stats, worker_stats
 
 from ..tasks import TaskGroup
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 from transport.clients.virtual_browser import origin
 from transport.clients.session_api import session_request
 from transport.core.errors import DuplexError
-from transport.apps.lab_admin import post_settings
+from transport.clients.lab_admin import post_settings
 
 from .host import TabHost
 

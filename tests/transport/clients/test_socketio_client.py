@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from tests.helpers import ROOT, start_lab, wait_until
 from transport.clients.socketio import SocketIOClient, SocketIOOptions
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED
 from transport.server.stats import snapshot

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from tests.helpers import ROOT, read_line, start_lab, wait_until
-from transport.apps.lab_admin import post_fault
+from transport.clients.lab_admin import post_fault
 
 
 def test_first_line_announces_url_port_and_token():
