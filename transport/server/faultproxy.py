@@ -15,7 +15,10 @@ are live: every chunk consults the current list.
 - ``reset_peer`` ``{timeout}`` (ms): reset both sides (TCP RST) after ``timeout``;
 - ``limit_data`` ``{bytes}``: close once that many bytes went through;
 - ``slicer`` ``{average_size, size_variation, delay}`` (bytes, bytes, µs): cut
-  data into small, delayed pieces.
+  data into small, delayed pieces;
+- ``idle_timeout`` ``{timeout}`` (ms), on the connection: both sides closed after that long with no byte
+  either way, as load balancers do;
+- ``http_error``, ``block_upgrade``, ``buffer``: the connection read as HTTP/1.1 (http_toxics.py).
 
 ``enabled = False`` is Toxiproxy's "down": the proxy stops listening (new
 connections are refused) and closes the connections it has.
@@ -34,13 +37,16 @@ import socket
 import struct
 from dataclasses import dataclass, field
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from transport.server.http_toxics import HttpExchange
 
 log = logging.getLogger("duplex.server.faultproxy")
 
 STREAMS = ("upstream", "downstream")
-TOXIC_TYPES: dict[str, dict[str, float]] = {
+TOXIC_TYPES: dict[str, dict[str, float | str]] = {
     "latency": {"latency": 0, "jitter": 0},
     "bandwidth": {"rate": 0},
     "slow_close": {"delay": 0},
@@ -48,7 +54,16 @@ TOXIC_TYPES: dict[str, dict[str, float]] = {
     "reset_peer": {"timeout": 0},
     "limit_data": {"bytes": 0},
     "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
+    # the connection, whatever the stream: closed after ``timeout`` ms with no byte either way (load balancers)
+    "idle_timeout": {"timeout": 60_000},
+    # HTTP/1.1 (http_toxics.py), whatever the stream: a request answered by the proxy itself; a WebSocket
+    # upgrade refused or stripped; a streamed answer held back
+    "http_error": {"status": 503, "first": 0, "every": 0, "retry_after": 0, "path": ""},
+    "block_upgrade": {"mode": "refuse"},
+    "buffer": {"bytes": 4096},
 }
+CONNECTION_TYPES = ("idle_timeout", "http_error", "block_upgrade", "buffer")  # act on both directions
+HTTP_TYPES = ("http_error", "block_upgrade", "buffer")  # the proxy reads HTTP/1.1 for these
 READ = 32 * 1024
 QUEUE_CHUNKS = 64  # chunks read but not yet due, per direction (at most 2 MiB): then reading waits
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # proxy and toxic names: they go into URL paths
@@ -90,8 +105,10 @@ class Toxic:
     type: str
     stream: str = "downstream"
     toxicity: float = 1.0
-    attributes: dict[str, float] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
     removed: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
+    applied: int = 0  # requests or connections it acted on (HTTP and connection toxics)
+    seen: int = field(default=0, compare=False, repr=False)  # requests it has counted (http_error)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> "Toxic":
@@ -108,14 +125,41 @@ class Toxic:
             raise ToxicError("attributes must be an object")
         for key, value in given.items():
             if key not in attributes:
-                raise ToxicError(f"{kind} has no attribute {key!r}")
-            attributes[key] = check_number(value, key, 0, MAX_ATTRIBUTE)
+                raise ToxicError(f"{kind} has no attribute {key!r}; it has {', '.join(attributes)}")
+            if isinstance(attributes[key], str):
+                if not isinstance(value, str) or len(value) > 1000:
+                    raise ToxicError(f"{key} must be a string of at most 1000 characters")
+                attributes[key] = value
+            else:
+                attributes[key] = check_number(value, key, 0, MAX_ATTRIBUTE)
+        check_attributes(kind, attributes)
         name = check_name(body.get("name") or f"{kind}_{stream}", "a toxic's name")
         return cls(name, kind, stream, float(toxicity), attributes)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "stream": self.stream, "toxicity": self.toxicity,
-                "attributes": dict(self.attributes)}
+                "attributes": dict(self.attributes), "applied": self.applied}
+
+
+def check_attributes(kind: str, a: dict[str, Any]) -> None:
+    """What a number's range alone cannot say (ToxicError, one sentence)."""
+    if kind == "http_error":
+        if not 100 <= a["status"] <= 599 or not float(a["status"]).is_integer():
+            raise ToxicError(f"status must be an HTTP status from 100 to 599, got {a['status']:g}")
+        if a["first"] and a["every"]:
+            raise ToxicError("give first (the first N requests) or every (every Nth), not both")
+        for key in ("first", "every"):
+            if not float(a[key]).is_integer():
+                raise ToxicError(f"{key} must be a whole number of requests, got {a[key]:g}")
+        if a["path"]:
+            try:
+                re.compile(a["path"])
+            except re.error as exc:
+                raise ToxicError(f"path is not a regular expression: {exc}") from None
+    elif kind == "block_upgrade" and a["mode"] not in ("refuse", "strip"):
+        raise ToxicError(f'mode must be "refuse" or "strip", got {str(a["mode"])[:40]!r}')
+    elif kind == "idle_timeout" and a["timeout"] <= 0:
+        raise ToxicError("timeout must be more than 0 ms")
 
 
 def split_hostport(text: str, what: str) -> tuple[str, int]:
@@ -168,11 +212,15 @@ class _Link:
         self.applies: dict[str, bool] = {}  # toxic name → does it hit this connection
         self.sent = {"upstream": 0, "downstream": 0}
         self.closed = asyncio.Event()
+        self.last = proxy.clock()  # the last byte either way (idle_timeout)
+
+    def touch(self) -> None:
+        self.last = self.proxy.clock()
 
     def toxics(self, stream: str) -> list[Toxic]:
         out = []
         for toxic in list(self.proxy.toxics.values()):
-            if toxic.stream != stream:
+            if toxic.stream != stream and toxic.type not in CONNECTION_TYPES:
                 continue
             hit = self.applies.get(toxic.name)
             if hit is None:
@@ -182,17 +230,30 @@ class _Link:
         return out
 
     async def run(self) -> None:
-        up = asyncio.ensure_future(self._pipe(self.client[0], self.server[1], "upstream"))
-        down = asyncio.ensure_future(self._pipe(self.server[0], self.client[1], "downstream"))
         try:
-            await asyncio.wait({up, down, asyncio.ensure_future(self.closed.wait())},
-                               return_when=asyncio.FIRST_COMPLETED)
-            await asyncio.wait({up, down}, timeout=0.5)  # let the other side see its EOF
+            if any(t.type in HTTP_TYPES for t in self.toxics("downstream")):
+                if not await HttpExchange(self).run():  # read as HTTP/1.1 until it ends or switches protocol
+                    return
+            up = asyncio.ensure_future(self._pipe(self.client[0], self.server[1], "upstream"))
+            down = asyncio.ensure_future(self._pipe(self.server[0], self.client[1], "downstream"))
+            try:
+                await asyncio.wait({up, down, asyncio.ensure_future(self.closed.wait())},
+                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({up, down}, timeout=0.5)  # let the other side see its EOF
+            finally:
+                for task in (up, down):
+                    task.cancel()
+                await asyncio.gather(up, down, return_exceptions=True)
+        except (ConnectionError, OSError):
+            return
         finally:
-            for task in (up, down):
-                task.cancel()
-            await asyncio.gather(up, down, return_exceptions=True)
             self.close()
+
+    def idle_for(self, now: float) -> float | None:
+        """idle_timeout: seconds left before this connection is idle too long (≤ 0: now); None: no such
+        toxic hits it."""
+        limits = [t.attributes["timeout"] / 1000 for t in self.toxics("downstream") if t.type == "idle_timeout"]
+        return min(limits) - (now - self.last) if limits else None
 
     def close(self) -> None:
         """Close both sides (gracefully the first time, abort after)."""
@@ -228,6 +289,7 @@ class _Link:
         async def pump() -> None:
             while True:
                 data = await reader.read(READ)
+                self.touch()
                 delay = sum(latency_of(t) for t in self.toxics(stream) if t.type == "latency")
                 await queue.put((schedule.due(self.proxy.clock(), delay), data))
                 if not data:
@@ -344,17 +406,24 @@ class Proxy:
         self.bytes = {"upstream": 0, "downstream": 0}
         self.connections = 0
         self.clock: Callable[[], float] = time.monotonic
+        self.events: deque[dict[str, Any]] = deque(maxlen=100)  # what its toxics did (newest last)
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._idle_task: asyncio.Task | None = None
         self._accepted: set[asyncio.StreamWriter] = set()  # accepted, upstream not connected yet
 
     @property
     def listen(self) -> str:
         return f"{self.host}:{self.port}"
 
+    def said(self, text: str) -> None:
+        """Something a toxic did to a request or a connection: logged, and kept for ``GET`` (bounded)."""
+        log.info("proxy %s: %s", self.name, text)
+        self.events.append({"t": time.time(), "text": text})
+
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "listen": self.listen, "upstream": self.upstream, "enabled": self.enabled,
-                "toxics": [t.to_json() for t in self.toxics.values()]}
+                "toxics": [t.to_json() for t in self.toxics.values()], "events": list(self.events)[-20:]}
 
     async def set_enabled(self, enabled: bool) -> None:
         if enabled and not self.enabled:
@@ -383,6 +452,33 @@ class Proxy:
         if toxic.name in self.toxics:
             raise KeyError(toxic.name)
         self.toxics[toxic.name] = toxic
+        self._watch_idle()
+
+    def _watch_idle(self) -> None:
+        """One task per proxy (not one per connection) while an idle_timeout toxic is on."""
+        if any(t.type == "idle_timeout" for t in self.toxics.values()) and (
+                self._idle_task is None or self._idle_task.done()):
+            self._idle_task = asyncio.ensure_future(self._close_idle())
+            self._tasks.add(self._idle_task)
+            self._idle_task.add_done_callback(self._tasks.discard)
+
+    async def _close_idle(self) -> None:
+        for _ in range(1_000_000_000):  # while the toxic is on (bounded)
+            toxics = [t for t in self.toxics.values() if t.type == "idle_timeout"]
+            if not toxics:
+                return
+            now = self.clock()
+            for link in list(self.links):
+                left = link.idle_for(now)
+                if left is not None and left <= 0 and not link.closed.is_set():
+                    for t in toxics:
+                        if link.applies.get(t.name):
+                            t.applied += 1
+                    self.said(f"proxy closed a connection idle for {min(t.attributes['timeout'] for t in toxics):g} ms "
+                              "(idle_timeout)")
+                    link.close()
+            # looked at again a quarter of the shortest timeout later: a connection is cut at most 25 % late
+            await asyncio.sleep(max(0.01, min(t.attributes["timeout"] for t in toxics) / 4000))
 
     def remove_toxic(self, name: str) -> Toxic | None:
         """Take a toxic off; what it holds (a half-open timeout) lets go at once."""
@@ -394,6 +490,7 @@ class Proxy:
     def replace_toxic(self, toxic: Toxic) -> None:
         self.remove_toxic(toxic.name)
         self.toxics[toxic.name] = toxic
+        self._watch_idle()
 
     def clear_toxics(self) -> None:
         for name in list(self.toxics):
