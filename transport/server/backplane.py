@@ -95,12 +95,18 @@ class Backplane:
         self.feed.epoch = str(await r.get(EPOCH) or self.feed.epoch)
         if rate is not None:
             await r.set(RATE, rate)
-        entries: Any = await r.xrevrange(STREAM, count=self.feed.history_limit)
+        # the history and the counter in one transaction: read apart, a message the leader published between
+        # the two reads was counted here but never read (the reader starts after the history), and every
+        # poll served by this worker skipped it
+        async with r.pipeline(transaction=True) as snapshot:
+            snapshot.xrevrange(STREAM, count=self.feed.history_limit)
+            snapshot.get(SEQ)
+            entries, seq = await snapshot.execute()
         msgs = [_message(text) for _id, fields in reversed(entries) if (text := fields.get("t"))]
         if entries:
             self._last_id = entries[0][0]
         self.feed.accept([m for m in msgs if m is not None], broadcast=False)
-        self.feed.last_seq = max(self.feed.last_seq, int(await r.get(SEQ) or 0))
+        self.feed.last_seq = max(self.feed.last_seq, int(seq or 0))  # an evicted stream: the numbering goes on
         self._tasks = [asyncio.create_task(self._read_forever()), asyncio.create_task(self._tick_forever()),
                        asyncio.create_task(self._control_forever())]
 
@@ -198,8 +204,8 @@ class Backplane:
                 msgs = [m for _id, fields in entries if (m := _message(fields.get("t", "")))]
                 if entries:
                     self._last_id = entries[-1][0]
-                if msgs and msgs[0].seq <= self.feed.last_seq and self.feed.last_seq - msgs[0].seq < len(msgs):
-                    msgs = [m for m in msgs if m.seq > self.feed.last_seq]  # read at start already
+                if msgs and msgs[0].seq <= self.feed.last_seq:  # read at start already (some or all)
+                    msgs = [m for m in msgs if m.seq > self.feed.last_seq]
                 self.feed.accept(msgs)
             async with self._seen:
                 self._seen.notify_all()

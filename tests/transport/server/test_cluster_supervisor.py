@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import wait_until_answered
+from tests.helpers import wait_until, wait_until_answered
 from transport.core.child_process import free_port
 from transport.server.cluster import REDIS_NOT_FOUND, Cluster, ClusterError, Worker
 
@@ -90,8 +90,9 @@ async def test_redis_that_ends_is_restarted_on_its_port_and_the_cluster_says_so(
         first = cluster._redis_proc
         assert first is not None
         first.kill()
-        await wait_until_answered(lambda: asyncio.sleep(0, capsys.readouterr().out),
-                                  lambda out: "Redis ended" in out, 10, "the cluster's line about Redis")
+        out: list[str] = []  # what the supervisor printed so far
+        await wait_until(lambda: out.append(capsys.readouterr().out) or "Redis ended" in "".join(out), 10,
+                         "the cluster's line about Redis", state=lambda: "".join(out)[-300:])
         assert cluster._redis_proc is not first and cluster._redis_proc is not None
         assert cluster._redis_proc.returncode is None
     finally:
