@@ -221,3 +221,27 @@ async def test_the_fault_route_follows_a_url_change(window):
     finally:
         await window.ws_tab.controller.shutdown()
         await other.close()
+
+
+async def test_behind_a_firewall_that_refuses_upgrades_the_websocket_tab_says_why_and_sse_still_works(window):
+    """The firewall from the Faults page: the WebSocket tab's reconnect meets a 403 and says so; the SSE tab,
+    not behind it, goes on."""
+    tab = window.ws_tab
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
+    tab.faults.route.setChecked(True)
+    await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
+                     and tab.controller.client.connected, 15, "reconnected through the proxy")
+    panel = tab.faults
+    panel.form.fault.setCurrentIndex(panel.form.fault.findData("block_upgrade"))
+    panel.apply_button.click()
+    await wait_until(lambda: any("block_upgrade" in e.data for e in rows(tab, "fault")), 10, "the marker")
+    tab.controller.drop()  # the open connection was made before the firewall: the next one meets it
+    await wait_until(lambda: any("403" in str(e.data) for e in tab.timeline.model.events()
+                                 if e.kind in ("error", "reconnect", "close")), 15, "the 403 said",
+                     state=lambda: [str(e.data)[:80] for e in tab.timeline.model.events()][-5:])
+    said = [str(e.data) for e in tab.timeline.model.events() if "403" in str(e.data)]
+    # the proxy's own reason, from its answer's body
+    assert any(s.endswith("instead of switching to WebSocket: the fault proxy blocks WebSocket upgrades "
+                          "(block_upgrade).") for s in said), said
+    sse = window.sse_tab.controller.client
+    assert sse is not None and sse.connected

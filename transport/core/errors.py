@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import socket
 import ssl
 
@@ -146,6 +147,24 @@ def human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+def body_reason(body: bytes, limit: int = 200) -> str:
+    """The reason a refusal's body gives, on one line: a JSON ``error`` (or ``message``), else short text."""
+    text = body[:4096].decode("utf-8", "replace").strip()
+    if not text:
+        return ""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        found = value.get("error") or value.get("message") or value.get("reason")
+        text = found if isinstance(found, str) else ""
+    elif value is not None or text.lstrip().startswith("<"):
+        return ""  # a bare JSON value or an HTML page: nothing a sentence can carry
+    text = one_line(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> DuplexError:
     """Translate any connection-time exception into a DuplexError for ``where`` (host:port or URL)."""
     if isinstance(exc, DuplexError):
@@ -160,9 +179,11 @@ def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> 
             return _chain(InvalidURL(f"Invalid URL: {exc.msg} ({exc.uri!r})."), exc)
         if isinstance(exc, wsx.InvalidStatus):
             status = exc.response.status_code
-            reason = exc.response.reason_phrase
+            reason = " ".join(f"{status} {exc.response.reason_phrase}".split())
+            said = body_reason(bytes(exc.response.body or b""))
             return _chain(HandshakeRejected(
-                f"{where} answered HTTP {status} {reason} instead of switching to WebSocket.", status), exc)
+                f"{where} answered HTTP {reason} instead of switching to WebSocket"
+                + (f": {said}" if said else "") + ".", status), exc)
         if isinstance(exc, wsx.InvalidMessage):
             cause = exc.__cause__
             if isinstance(cause, EOFError) or cause is None:

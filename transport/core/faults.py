@@ -33,6 +33,12 @@ FAULT_TYPES: tuple[FaultType, ...] = (
     FaultType("limit_data", "Limit data (close after N bytes)", "proxy", "bytes", "bytes", 1000),
     FaultType("slow_close", "Slow close", "proxy", "delay", "ms", 500),
     FaultType("down", "Proxy down (refuse connections)", "proxy", "", ""),
+    # the boxes in the middle (the proxy reads HTTP/1.1 for the last three: whatever the direction)
+    FaultType("idle_timeout", "Load balancer: close connections idle for N ms", "proxy", "timeout", "ms", 1000),
+    FaultType("block_upgrade", "Firewall: refuse WebSocket upgrades (403)", "proxy", "", ""),
+    FaultType("http_error", "Flaky API: the proxy answers every request with a status", "proxy", "status",
+              "status", 503),
+    FaultType("buffer", "Buffering reverse proxy: hold bodies until N bytes", "proxy", "bytes", "bytes", 4096),
     FaultType("restart", "Server: stop listening, come back", "server", "", ""),
     FaultType("close_websockets", "Server: close WebSockets with a code", "server", "code", "code", 1012),
     FaultType("end_streams", "Server: end SSE and HTTP streams", "server", "", ""),
@@ -92,6 +98,10 @@ class FaultSpec:
                 raise FaultError(f"The fault's {name} is at most {MAX_SECONDS:g} s.")
         if self.fault in ("kill_worker", "restart_worker") and (self.value < 1 or not float(self.value).is_integer()):
             raise FaultError(f"A cluster's workers are numbered from 1 (w1, w2, …), not {self.value:g}.")
+        if self.fault == "http_error" and not (100 <= self.value <= 599 and float(self.value).is_integer()):
+            raise FaultError(f"{self.value:g} is not an HTTP status (100–599).")
+        if self.fault == "idle_timeout" and self.value <= 0:
+            raise FaultError("An idle timeout is more than 0 ms.")
         if self.fault == "close_websockets" and not (1000 <= self.value <= 4999 and self.value not in
                                                       (1004, 1005, 1006, 1015)):
             raise FaultError(f"{self.value:g} is not a close code a server may send (1000–4999, "
@@ -128,7 +138,7 @@ class FaultSpec:
         if t.unit == "worker":
             text = text.replace("worker N", f"worker w{int(self.value)}")
         elif t.attribute:
-            text += f" {self.value:g}" if t.unit == "code" else f" {self.value:g} {t.unit}"
+            text += f" {self.value:g}" if t.unit in ("code", "status") else f" {self.value:g} {t.unit}"
             if self.jitter:
                 text += f" ± {self.jitter:g} ms"
         if t.kind == "proxy" and t.key != "down":

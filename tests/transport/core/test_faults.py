@@ -121,3 +121,29 @@ async def test_a_route_the_lab_refuses_is_one_sentence():
     assert not route.routed
     with pytest.raises(DuplexError, match="Enter the tab's URL first"):
         await route.open(refuse, "")
+
+
+@pytest.mark.parametrize("spec, attributes", [
+    (FaultSpec("idle_timeout", value=1000), {"timeout": 1000}),
+    (FaultSpec("block_upgrade"), {}),
+    (FaultSpec("http_error", value=503), {"status": 503}),
+    (FaultSpec("buffer", value=4096), {"bytes": 4096}),
+])
+def test_the_middlebox_faults_are_toxics_the_proxy_takes(spec, attributes):
+    from transport.server.faultproxy import Toxic
+
+    body = spec.toxic("t")
+    assert body["attributes"] == attributes
+    made = Toxic.from_json(body)  # the lab's proxy takes it as it is
+    assert made.type == spec.fault
+
+
+@pytest.mark.parametrize("spec, said", [
+    (dict(fault="http_error", value=42), "42 is not an HTTP status"),
+    (dict(fault="idle_timeout", value=0), "An idle timeout is more than 0 ms."),
+])
+def test_a_middlebox_fault_that_makes_no_sense_is_one_sentence(spec, said):
+    with pytest.raises(FaultError) as err:
+        FaultSpec(**spec)
+    assert said in str(err.value)
+
