@@ -155,10 +155,6 @@ class MainWindow(QMainWindow):
         self.server_tab.set_cluster(self.lab.announced)
         self.labReady.emit(url)
 
-    def mark_everywhere(self, text: str) -> None:
-        """A fault that touches every transport (the lab controller marks every timeline)."""
-        self.lab.mark_everywhere(text)
-
     def open_import(self, name: str) -> Callable[[list[Event]], None]:
         """A read-only timeline tab for an imported file, titled with it and closable; where its rows go."""
         view = TimelineWidget(self.cap, event_names=True)  # a file may hold SSE or Socket.IO events

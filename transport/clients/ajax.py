@@ -26,7 +26,8 @@ from transport.core.events import EventSink, now_ns
 from transport.core.wirestats import WireStats
 from transport.core.urls import where
 from transport.clients.base import ClientBase
-from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
+from transport.core.errors import snippet
+from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, read_body, validate_http_url
 
 log = logging.getLogger("duplex.ajax")
 

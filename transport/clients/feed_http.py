@@ -25,7 +25,8 @@ from transport.core.errors import BadStatus
 from transport.core.events import EventSink, now_ns
 from transport.core.wirestats import WireStats
 from transport.clients.base import ClientBase
-from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, snippet, validate_http_url
+from transport.core.errors import snippet
+from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, validate_http_url
 from transport.core.wire import served_by, served_note
 
 log = logging.getLogger("duplex.http")

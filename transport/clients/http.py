@@ -200,14 +200,3 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, timeout: float, pe
         raise DuplexError(f"{peer} did not finish its response body within {timeout:g} s "
                           f"({human_size(size)} so far): a body that never ends is not a poll response.") from None
     return b"".join(parts)
-
-
-def snippet(body: bytes, limit: int = 120) -> str:
-    """The start of a body as one line, for messages (an HTML title when there is one)."""
-    text = body[:4096].decode("utf-8", "replace")
-    low = text.lower()
-    start, end = low.find("<title>"), low.find("</title>")
-    if 0 <= start < end:
-        text = text[start + 7:end]
-    text = " ".join(text.split())
-    return text[:limit] + ("…" if len(text) > limit else "")

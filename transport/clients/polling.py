@@ -21,7 +21,8 @@ from transport.core.events import EventSink, now_ns
 from transport.core.urls import where, with_query
 from transport.core.wire import POLL_DEFAULT_LIMIT
 from transport.clients.feed_http import FeedOptions, HttpFeedClient
-from transport.clients.http import mime_essence, read_body, snippet
+from transport.core.errors import snippet
+from transport.clients.http import mime_essence, read_body
 
 JSON_TYPES = ("application/json", "text/json")
 

@@ -9,7 +9,8 @@ from typing import Any
 from transport.clients.virtual_browser import VirtualBrowser
 from transport.core.errors import BadStatus, DuplexError, explain
 from transport.core.urls import where
-from transport.clients.http import WireCounter, new_session, snippet
+from transport.clients.http import WireCounter, new_session
+from transport.core.errors import snippet
 
 TIMEOUT_S = 10.0
 

@@ -37,7 +37,8 @@ from transport.core.socketio_codec import (ACK, BINARY_ACK, BINARY_EVENT, CLOSE,
                               sio_encode)
 from transport.core.wirestats import WireStats
 from transport.clients.base import ClientBase
-from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, read_body, snippet, validate_http_url
+from transport.core.errors import snippet
+from transport.clients.http import SessionOwner, WireCounter, count_response, new_session, read_body, validate_http_url
 from transport.clients.ws_connection import FeedConnection
 from transport.core.wire import served_by, served_note
 

@@ -147,6 +147,17 @@ def human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+def snippet(body: bytes, limit: int = 120) -> str:
+    """The start of a body as one line, for messages (an HTML title when there is one)."""
+    text = body[:4096].decode("utf-8", "replace")
+    low = text.lower()
+    start, end = low.find("<title>"), low.find("</title>")
+    if 0 <= start < end:
+        text = text[start + 7:end]
+    text = " ".join(text.split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
 def body_reason(body: bytes, limit: int = 200) -> str:
     """The reason a refusal's body gives, on one line: a JSON ``error`` (or ``message``), else short text."""
     text = body[:4096].decode("utf-8", "replace").strip()
@@ -158,11 +169,10 @@ def body_reason(body: bytes, limit: int = 200) -> str:
         value = None
     if isinstance(value, dict):
         found = value.get("error") or value.get("message") or value.get("reason")
-        text = found if isinstance(found, str) else ""
-    elif value is not None or text.lstrip().startswith("<"):
+        return snippet(found.encode(), limit - 1) if isinstance(found, str) else ""
+    if value is not None or text.startswith("<"):
         return ""  # a bare JSON value or an HTML page: nothing a sentence can carry
-    text = one_line(text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return snippet(body, limit - 1)
 
 
 def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> DuplexError:

@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from transport.server.bodies import json_error, read_json
-from transport.server.keys import BACKPLANE, CONFIG, FEED, GO_DOWN, SESSIONS, TICKER, WEBSOCKETS, Handler
+from transport.server.keys import BACKPLANE, CONFIG, FEED, GO_DOWN, SESSIONS, TICKER, WEBSOCKETS, Handler, lab_app
 from transport.server.origin import origin_allowed
 from transport.server.passthrough import answered
 from transport.server.proxies_api import add_routes as add_proxy_routes
@@ -45,13 +45,8 @@ MAX_RATE = 100_000
 BALANCES = ("roundrobin", "cookie", "source")
 
 
-def lab(request: web.Request) -> web.Application:
-    """The lab's application (the admin routes live in a sub-application of it)."""
-    return request.match_info.apps[0]
-
-
 def _authorised(request: web.Request) -> bool:
-    token = lab(request)[CONFIG].admin_token
+    token = lab_app(request)[CONFIG].admin_token
     auth = request.headers.get("Authorization", "")
     scheme, _, given = auth.partition(" ")
     # header bytes that are not UTF-8 arrive as surrogates: compared as bytes, they simply do not match
@@ -85,7 +80,7 @@ async def _restart(request: web.Request, body: dict[str, Any]) -> web.StreamResp
     down_s = body.get("down_s", 2)
     if not isinstance(down_s, (int, float)) or isinstance(down_s, bool) or not 0 <= down_s <= MAX_DOWN_S:
         raise Refused(400, f"down_s must be a number from 0 to {MAX_DOWN_S:g}")
-    app = lab(request)
+    app = lab_app(request)
     go_down = app.get(GO_DOWN)
     if go_down is None:
         raise Refused(501, "restart needs the lab runner (python -m transport.server)")
@@ -103,20 +98,20 @@ async def _close_websockets(request: web.Request, body: dict[str, Any]) -> web.R
     reason = str(body.get("reason", ""))[:120]
     if not isinstance(code, int) or not (code in (1000, 1001, 1008, 1011, 1012, 1013) or 3000 <= code <= 4999):
         raise Refused(400, "code must be 1000, 1001, 1008, 1011, 1012, 1013 or 3000–4999")
-    n = await close_websockets(lab(request), code, reason)
+    n = await close_websockets(lab_app(request), code, reason)
     return web.json_response({"ok": True, "action": body["action"], "closed": n})
 
 
 async def _end_streams(request: web.Request, body: dict[str, Any]) -> web.Response:
-    return web.json_response({"ok": True, "action": body["action"], "ended": end_streams(lab(request))})
+    return web.json_response({"ok": True, "action": body["action"], "ended": end_streams(lab_app(request))})
 
 
 async def _expire_sessions(request: web.Request, body: dict[str, Any]) -> web.Response:
-    return web.json_response({"ok": True, "action": body["action"], "expired": expire_all(lab(request))})
+    return web.json_response({"ok": True, "action": body["action"], "expired": expire_all(lab_app(request))})
 
 
 async def _evict_history(request: web.Request, body: dict[str, Any]) -> web.Response:
-    app = lab(request)
+    app = lab_app(request)
     backplane = app.get(BACKPLANE)
     n = await backplane.evict() if backplane is not None else app[FEED].evict()
     return web.json_response({"ok": True, "action": body["action"], "evicted": n})
@@ -127,7 +122,7 @@ async def _burst(request: web.Request, body: dict[str, Any]) -> web.Response:
     if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= MAX_BURST:
         raise Refused(400, f"count must be an integer from 1 to {MAX_BURST}")
     topic = str(body.get("topic", "burst"))
-    app = lab(request)
+    app = lab_app(request)
     backplane = app.get(BACKPLANE)
     if backplane is not None:
         msgs = await backplane.publish_many([(topic, i) for i in range(count)])
@@ -148,7 +143,7 @@ async def _to_supervisor(app: web.Application, action: dict[str, Any]) -> None:
 
 
 async def _worker_action(request: web.Request, body: dict[str, Any]) -> web.Response:
-    await _to_supervisor(lab(request), {k: v for k, v in body.items() if k in ("action", "worker")})
+    await _to_supervisor(lab_app(request), {k: v for k, v in body.items() if k in ("action", "worker")})
     return web.json_response({"ok": True, "action": body["action"], "sent": True})
 
 
@@ -157,7 +152,7 @@ async def _as_setting(request: web.Request, body: dict[str, Any]) -> web.Respons
     fields = {k: v for k, v in body.items() if k != "action"}
     if body["action"] == "balance":
         fields = {"balance": body.get("mode")}
-    answer = await apply_settings(lab(request), fields)
+    answer = await apply_settings(lab_app(request), fields)
     return web.json_response({"ok": True, "action": body["action"], **answer})
 
 
@@ -247,7 +242,7 @@ def current_settings(app: web.Application) -> dict[str, Any]:
 
 
 async def settings_handler(request: web.Request) -> web.Response:
-    app = lab(request)
+    app = lab_app(request)
     if request.method == "GET":
         return web.json_response(current_settings(app))
     body = await read_json(request)
@@ -262,7 +257,7 @@ async def settings_handler(request: web.Request) -> web.Response:
 # -- views ---------------------------------------------------------------------------------------
 async def sessions_handler(request: web.Request) -> web.Response:
     """``GET /_admin/sessions``: the server's view of every session and recent session events."""
-    store = lab(request)[SESSIONS]
+    store = lab_app(request)[SESSIONS]
     return web.json_response({
         "idle": store.idle, "absolute": store.absolute, "renew_background": store.renew_background,
         "sessions": store.all(),

@@ -73,13 +73,13 @@ class ClientGone(Exception):
     """The client closed its side while the proxy waited on the server."""
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
-    return b", ".join(v for k, v in headers if k.lower() == name)
+def _header(headers: Any, name: bytes) -> bytes:
+    """One header's values joined (h11 gives the names lowercase)."""
+    return b", ".join(v for k, v in headers if k == name)
 
 
 def is_upgrade(request: h11.Request) -> bool:
-    return b"upgrade" in _header(list(request.headers), b"connection").lower() and bool(
-        _header(list(request.headers), b"upgrade"))
+    return b"upgrade" in _header(request.headers, b"connection").lower() and bool(_header(request.headers, b"upgrade"))
 
 
 def strip_upgrade(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -132,7 +132,7 @@ class HttpExchange:
                 request, body = await self._request(c_reader)
                 if request is None:
                     return False
-                answered = await self._answer_itself(request, body, c_writer)
+                answered = await self._answer_itself(request, c_writer)
                 if answered is not None:
                     if not answered or not self._next_cycle(server_too=False):
                         return False
@@ -143,12 +143,12 @@ class HttpExchange:
                         t.applied += 1
                     headers = strip_upgrade(headers)
                     self.link.proxy.said(f"proxy stripped the Upgrade of {request.target.decode('latin-1')}")
-                out = [self.server.send(h11.Request(method=request.method, target=request.target,
-                                                    headers=headers, http_version=request.http_version))]
-                if body or self.server.our_state is h11.SEND_BODY:
-                    out.append(self.server.send(h11.Data(data=body)) if body else b"")
-                    out.append(self.server.send(h11.EndOfMessage()))
-                s_writer.write(b"".join(x for x in out if x))
+                out = self.server.send(h11.Request(method=request.method, target=request.target, headers=headers,
+                                                   http_version=request.http_version)) or b""
+                if self.server.our_state is h11.SEND_BODY:  # the request's framing says a body follows
+                    out += (self.server.send(h11.Data(data=body)) if body else b"") or b""
+                    out += self.server.send(h11.EndOfMessage()) or b""
+                s_writer.write(out)
                 await s_writer.drain()
                 switched = await self._response(s_reader, c_reader, c_writer, request)
                 if switched:
@@ -189,7 +189,7 @@ class HttpExchange:
                 return None, b""
         return event, bytes(body)
 
-    async def _answer_itself(self, request: h11.Request, body: bytes, writer: asyncio.StreamWriter) -> bool | None:
+    async def _answer_itself(self, request: h11.Request, writer: asyncio.StreamWriter) -> bool | None:
         """A request the proxy answers (None: forward it). True: the connection goes on; False: it ends."""
         target = request.target.decode("latin-1")
         if is_upgrade(request):
@@ -244,7 +244,7 @@ class HttpExchange:
                     continue
                 if isinstance(event, h11.Response):
                     buffers = self.toxics("buffer")
-                    if buffers and _header(list(event.headers), b"x-accel-buffering").lower() != b"no":
+                    if buffers and _header(event.headers, b"x-accel-buffering").lower() != b"no":
                         limit = int(min(t.attributes["bytes"] for t in buffers))
                         for t in buffers:
                             t.applied += 1

@@ -48,3 +48,9 @@ REQUESTS: web.AppKey[Counter[str]] = web.AppKey("requests")
 CONNECTIONS: web.AppKey[Callable[[], int]] = web.AppKey("connections")
 # The demo publisher: its rate can change while the lab runs.
 TICKER = web.AppKey("ticker", Ticker)
+
+
+def lab_app(request: web.Request) -> web.Application:
+    """The lab's application, also from a route of its admin sub-application (where ``request.app`` is the
+    sub-application): the first application of the request's chain."""
+    return request.match_info.apps[0]

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from transport.server.faultproxy import Proxy, Toxic, ToxicError, check_name, is_loopback_host
 from transport.server.bodies import BadInput, json_error, read_json
-from transport.server.keys import CONFIG, PROXIES
+from transport.server.keys import CONFIG, PROXIES, lab_app
 
 VERSION = "duplex-faultproxy 1 (toxiproxy API 2.x shape)"
 
@@ -28,14 +28,14 @@ async def _body(request: web.Request) -> dict:
 
 
 def _proxy(request: web.Request) -> Proxy:
-    proxy = lab(request)[PROXIES].get(request.match_info["proxy"])
+    proxy = lab_app(request)[PROXIES].get(request.match_info["proxy"])
     if proxy is None:
         raise web.HTTPNotFound(text=json.dumps({"error": "proxy not found"}), content_type="application/json")
     return proxy
 
 
 async def list_proxies(request: web.Request) -> web.Response:
-    return web.json_response({name: p.to_json() for name, p in lab(request)[PROXIES].items()})
+    return web.json_response({name: p.to_json() for name, p in lab_app(request)[PROXIES].items()})
 
 
 async def create_proxy(request: web.Request) -> web.Response:
@@ -49,21 +49,21 @@ async def create_proxy(request: web.Request) -> web.Response:
         proxy = Proxy(name, listen, upstream, enabled)
     except ToxicError as exc:
         return json_error(400, str(exc))
-    if name in lab(request)[PROXIES]:
+    if name in lab_app(request)[PROXIES]:
         return json_error(409, "proxy already exists")
-    if not is_loopback_host(proxy.host) and is_loopback_host(lab(request)[CONFIG].host):
+    if not is_loopback_host(proxy.host) and is_loopback_host(lab_app(request)[CONFIG].host):
         return json_error(400, f"listen must be a loopback address (127.0.0.1, ::1, localhost) while the lab itself "
                            f"listens on loopback only, got {proxy.host!r}")
     try:
         await proxy.set_enabled(proxy.want_enabled)
     except OSError as exc:
         return json_error(409, f"cannot listen on {proxy.listen}: {exc.strerror or exc}")
-    loop = _loop(proxy, lab(request)[PROXIES])
+    loop = _loop(proxy, lab_app(request)[PROXIES])
     if loop is not None:
         await proxy.close()
         return json_error(400, f"the upstream {proxy.upstream} leads back to this proxy ({loop}): each connection "
                            "would open another, without end")
-    lab(request)[PROXIES][name] = proxy
+    lab_app(request)[PROXIES][name] = proxy
     return web.json_response(proxy.to_json(), status=201)
 
 
@@ -110,7 +110,7 @@ async def update_proxy(request: web.Request) -> web.Response:
 async def delete_proxy(request: web.Request) -> web.Response:
     proxy = _proxy(request)
     await proxy.close()
-    del lab(request)[PROXIES][proxy.name]
+    del lab_app(request)[PROXIES][proxy.name]
     return web.Response(status=204)
 
 
@@ -164,7 +164,7 @@ async def delete_toxic(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    for proxy in lab(request)[PROXIES].values():
+    for proxy in lab_app(request)[PROXIES].values():
         proxy.clear_toxics()
         await proxy.set_enabled(True)
     return web.Response(status=204)
@@ -189,11 +189,6 @@ def add_routes(admin: web.Application) -> None:
     r.add_delete("/proxies/{proxy}/toxics/{toxic}", delete_toxic)
     r.add_post("/reset", reset)
     r.add_get("/version", version)
-
-
-def lab(request: web.Request) -> web.Application:
-    """The lab's application (these routes live in its admin sub-application)."""
-    return request.match_info.apps[0]
 
 
 async def close_all(app: web.Application) -> None:

@@ -17,7 +17,7 @@ from typing import Awaitable
 from aiohttp import web
 
 from transport.server.keys import (BACKPLANE, CONFIG, CONNECTIONS, FEED, HOLDS, PROXIES, REQUESTS, SESSIONS, SOCKETIO_CLIENTS, STREAMS, TICKER,
-                   WEBSOCKETS, Handler)
+                   WEBSOCKETS, Handler, lab_app)
 
 FAMILIES = (("/ws", "websocket"), ("/sse", "sse"), ("/api/poll", "short_poll"), ("/api/longpoll", "long_poll"),
             ("/api/stream", "stream"), ("/socket.io/", "socketio"), ("/api/", "ajax"), ("/form", "ajax"), ("/session/", "session"),
@@ -82,7 +82,7 @@ def snapshot(app: web.Application) -> dict:
 
 async def stats_handler(request: web.Request) -> web.Response:
     """``GET /_admin/stats`` (a route of the admin sub-application: the lab is the first app of the chain)."""
-    app = request.match_info.apps[0]
+    app = lab_app(request)
     seen = snapshot(app)
     backplane = app.get(BACKPLANE)
     if backplane is not None:  # cluster mode: which worker this is, and Redis's own figures
