@@ -11,6 +11,7 @@ and reordered.
 
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -54,6 +55,9 @@ class Ledger:
     replayed: int = 0
     high: int | None = None  # highest seq seen
     _missing: set[int] = field(default_factory=set)
+    # holes that opened on a live connection (no drop episode open): something between the server and the
+    # client lost them (a proxy, a bug), and no resume will ask for them (it asks after the highest seq)
+    _live: set[int] = field(default_factory=set)
     _declared: set[int] = field(default_factory=set)  # holes the server admitted (at most MAX_TRACKED_HOLE)
     _declared_spans: list[tuple[int, int]] = field(default_factory=list)  # wider admissions, [first, last]
     # holes too wide to list seq by seq ([first, last], inclusive): a server's number may jump by billions
@@ -121,6 +125,7 @@ class Ledger:
             self._lost_earlier += len(self._missing) + self._span_total()
             self._declared_earlier += self.gap_declared - self._declared_earlier
             self._missing.clear()
+            self._live.clear()
             self._spans.clear()
             self._declared.clear()
             self._declared_spans.clear()
@@ -174,6 +179,8 @@ class Ledger:
             if width:
                 if width <= MAX_TRACKED_HOLE:
                     self._missing.update(range(self.high + 1, seq))
+                    if ep is None or ep.recovered:
+                        self._live.update(range(self.high + 1, seq))
                 else:
                     self._add_span(self.high + 1, seq - 1)
                 if ep is not None:
@@ -181,6 +188,7 @@ class Ledger:
             self.high = seq
         elif seq in self._missing or (self._spans and self._fill_span(seq)):
             self._missing.discard(seq)
+            self._live.discard(seq)
             self.reordered += 1
             verdict = "reordered"
             if ep is not None:
@@ -226,6 +234,18 @@ class Ledger:
         return len(self._missing) + self._lost_earlier + (self._span_total() if self._spans else 0)
 
     @property
+    def lost_live(self) -> int:
+        """Lost seqs whose hole opened on a live connection (not across a drop)."""
+        return len(self._live & self._missing) if self._live else 0
+
+    def lost_seqs(self, limit: int = 100) -> list[int]:
+        """The lowest ``limit`` lost seqs (wide holes as their seqs too, up to the limit)."""
+        seqs = heapq.nsmallest(limit, self._missing)
+        for first, last in self._spans:
+            seqs.extend(range(first, min(last, first + limit) + 1))
+        return sorted(seqs)[:limit]
+
+    @property
     def gap_declared(self) -> int:
         """Lost seqs the server had declared unrecoverable (its gap notices), of all the holes."""
         count = (len(self._declared & self._missing) if self._declared else 0) + self._declared_earlier
@@ -265,6 +285,7 @@ class Ledger:
                 "recovered": self.recovered, "gap_declared": self.gap_declared, "unnumbered": self.unnumbered,
                 "seq_resets": self.resets, "sessions_recovered": self.sessions_recovered,
                 "sessions_missed": self.sessions_missed, "rule": self.rule,
+                "lost_live": self.lost_live, "lost_seqs": self.lost_seqs(100),
                 "ok": self.checkable and self.lost == 0 and self.duplicated == 0, "verdict": self.verdict()}
 
     def to_json(self) -> dict[str, Any]:
@@ -292,6 +313,13 @@ class Ledger:
             s += f"; {self.unnumbered:,} without sequence ids, not checked"
         if self.gap_declared:
             s += f" ({self.gap_declared} in server-declared gaps)"
+        live = self.lost_live
+        if live:
+            s += (f"; {live} went missing on a live connection (no drop): no resume asks for them again, "
+                  "they stay lost")
+        if self.lost:
+            seqs = self.lost_seqs(9)
+            s += "; lost seq " + ", ".join(map(str, seqs[:8])) + (", …" if self.lost > 8 else "")
         if self.resets:
             s += (f"; the server restarted without its history {self.resets} time(s) and numbered from 1 "
                   "again (what it had not delivered then is unknowable)")

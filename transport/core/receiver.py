@@ -27,6 +27,8 @@ controller needs to know.
 
 from __future__ import annotations
 
+import json
+
 import re
 from typing import Any, Callable, Sequence
 
@@ -146,7 +148,18 @@ class FeedReceiver:
             kind = control if control is not None else obj.get("control")
             if kind is not None and self._control(kind, obj, text, t, wire, meta, strict=control is not None):
                 return None
+        elif seq is None and text[:1] in ("{", "["):
+            self._not_json(text, t, wire)
         return self._message(text, t, wire, seq, ts, topic, meta, rtt_ms, size)
+
+    def _not_json(self, text: str, t: int, wire: int | None) -> None:
+        """The lab sends JSON: a message that looks like it and is not was damaged on the way."""
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            self._out(Event(self.transport, "state", "error", t, self.conn, None, len(text), wire, None,
+                            f"A message is not JSON ({exc}): {text[:60]!r}… counted without a seq.",
+                            {"error": "not JSON", "fatal": False}))
 
     def texts(self, messages: Sequence[tuple[str | bytes, int, int | None]], t: int, rtt_ms: float | None = None,
               metas: Sequence[dict[str, Any]] | None = None, other: Callable[[int], object] | None = None,

@@ -18,7 +18,14 @@ are live: every chunk consults the current list.
   data into small, delayed pieces;
 - ``idle_timeout`` ``{timeout}`` (ms), on the connection: both sides closed after that long with no byte
   either way, as load balancers do;
-- ``http_error``, ``block_upgrade``, ``buffer``: the connection read as HTTP/1.1 (http_toxics.py).
+- ``http_error``, ``block_upgrade``, ``buffer``: the connection read as HTTP/1.1 (http_toxics.py);
+- ``message`` ``{action, every, nth, match, delay, count}``: one message of the transport dropped,
+  duplicated, delayed, reordered or corrupted (message_toxic.py; the connection read as HTTP/1.1, then
+  as WebSocket frames after a 101).
+
+Toxics that read HTTP or messages act on connections made after they are on (a connection already
+piping bytes cannot be joined mid-message), and need a plaintext upstream: a proxy whose upstream was
+given as ``https://``/``wss://``, or that has carried TLS, refuses them.
 
 ``enabled = False`` is Toxiproxy's "down": the proxy stops listening (new
 connections are refused) and closes the connections it has.
@@ -41,7 +48,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from transport.core.message_units import Unit, WsSplitter
+from transport.server import message_toxic
 from transport.server.http_toxics import HttpExchange
+from transport.server.message_toxic import MessageFaults
 
 log = logging.getLogger("duplex.server.faultproxy")
 
@@ -61,9 +71,13 @@ TOXIC_TYPES: dict[str, dict[str, float | str]] = {
     "http_error": {"status": 503, "first": 0, "every": 0, "retry_after": 0, "path": ""},
     "block_upgrade": {"mode": "refuse"},
     "buffer": {"bytes": 4096},
+    # one message of the transport (message_toxic.py), on its stream
+    "message": dict(message_toxic.DEFAULTS),
 }
 CONNECTION_TYPES = ("idle_timeout", "http_error", "block_upgrade", "buffer")  # act on both directions
 HTTP_TYPES = ("http_error", "block_upgrade", "buffer")  # the proxy reads HTTP/1.1 for these
+PLAINTEXT_TYPES = (*HTTP_TYPES, "message")  # they read what the connection carries
+LOGGED_EVENTS = 200  # what toxics did, logged one by one; after that every thousandth
 READ = 32 * 1024
 QUEUE_CHUNKS = 64  # chunks read but not yet due, per direction (at most 2 MiB): then reading waits
 NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # proxy and toxic names: they go into URL paths
@@ -133,6 +147,11 @@ class Toxic:
             else:
                 attributes[key] = check_number(value, key, 0, MAX_ATTRIBUTE)
         check_attributes(kind, attributes)
+        if kind == "message":
+            try:
+                message_toxic.check(attributes, given)
+            except message_toxic.ToxicError as exc:
+                raise ToxicError(str(exc)) from None
         name = check_name(body.get("name") or f"{kind}_{stream}", "a toxic's name")
         return cls(name, kind, stream, float(toxicity), attributes)
 
@@ -213,6 +232,22 @@ class _Link:
         self.sent = {"upstream": 0, "downstream": 0}
         self.closed = asyncio.Event()
         self.last = proxy.clock()  # the last byte either way (idle_timeout)
+        self.message_mode = False  # a message toxic hit it when it was made: its messages are read
+        self._faults: dict[str, MessageFaults] = {}  # per direction (messages are counted per direction)
+        self._pending = {"upstream": b"", "downstream": b""}  # read with the HTTP heads, before a 101
+        self._ws_target: str | None = None  # the upgraded request's target, after a 101
+
+    def message_faults(self, stream: str, where: str) -> MessageFaults:
+        faults = self._faults.get(stream)
+        if faults is None:
+            faults = self._faults[stream] = MessageFaults(lambda: self.toxics(stream), self.proxy.said, where)
+        faults.where = where
+        return faults
+
+    def switched(self, target: str, to_client: bytes, to_server: bytes) -> None:
+        """A 101: the bytes pipe on from here (what the HTTP parsers read beyond the heads first)."""
+        self._ws_target = target
+        self._pending = {"downstream": to_client, "upstream": to_server}
 
     def touch(self) -> None:
         self.last = self.proxy.clock()
@@ -231,7 +266,9 @@ class _Link:
 
     async def run(self) -> None:
         try:
-            if any(t.type in HTTP_TYPES for t in self.toxics("downstream")):
+            hits = self.toxics("downstream") + self.toxics("upstream")
+            self.message_mode = any(t.type == "message" for t in hits)
+            if self.message_mode or any(t.type in HTTP_TYPES for t in hits):
                 if not await HttpExchange(self).run():  # read as HTTP/1.1 until it ends or switches protocol
                     return
             up = asyncio.ensure_future(self._pipe(self.client[0], self.server[1], "upstream"))
@@ -285,13 +322,28 @@ class _Link:
         """
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(QUEUE_CHUNKS)
         schedule = DelaySchedule()
+        messages = self._ws_messages(stream)
+        pending = self._pending[stream]
 
         async def pump() -> None:
-            while True:
-                data = await reader.read(READ)
+            nonlocal pending
+            for _ in range(10**12):  # reads of one connection: bounded
+                if pending:
+                    data, pending = pending, b""
+                else:
+                    data = await reader.read(READ)
                 self.touch()
                 delay = sum(latency_of(t) for t in self.toxics(stream) if t.type == "latency")
-                await queue.put((schedule.due(self.proxy.clock(), delay), data))
+                if messages is None:
+                    await queue.put((schedule.due(self.proxy.clock(), delay), data))
+                else:
+                    for step in messages(data):
+                        if isinstance(step, float):  # a message delayed: it and what follows wait
+                            delay += step * 1000
+                        elif step:
+                            await queue.put((schedule.due(self.proxy.clock(), delay), step))
+                    if not data:
+                        await queue.put((schedule.due(self.proxy.clock(), delay), b""))
                 if not data:
                     return
 
@@ -308,6 +360,20 @@ class _Link:
             for task in (reading, sending):
                 task.cancel()
             await asyncio.gather(reading, sending, return_exceptions=True)
+
+    def _ws_messages(self, stream: str) -> Callable[[bytes], list[bytes | float]] | None:
+        """After a 101 on a connection a message toxic reads: its WebSocket frames, as messages."""
+        if not self.message_mode or self._ws_target is None:
+            return None
+        socketio = "EIO=" in self._ws_target
+        splitter = WsSplitter(masked=stream == "upstream", socketio=socketio)
+        faults = self.message_faults(stream, "Socket.IO over WebSocket" if socketio else "WebSocket")
+
+        def messages(data: bytes) -> list[bytes | float]:
+            units: list[Unit] = splitter.feed(data) if data else splitter.end()
+            steps = faults.apply(units)
+            return steps + list(faults.flush()) if not data else steps
+        return messages
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes, stream: str) -> bool:
         """Forward one chunk through the other toxics; False when the connection is done."""
@@ -397,6 +463,15 @@ class Proxy:
     def __init__(self, name: str, listen: str, upstream: str, enabled: bool = True) -> None:
         self.name = name
         self.host, self.port = split_hostport(listen, "listen")
+        scheme, sep, rest = upstream.partition("://")
+        # an upstream given as a URL says whether it speaks TLS (https://, wss://); host:port says nothing
+        self.tls = bool(sep) and scheme.lower() in ("https", "wss")
+        if sep:
+            if scheme.lower() not in ("http", "https", "ws", "wss"):
+                raise ToxicError(f"upstream must be host:port or an http(s)/ws(s) URL, got {upstream[:80]!r}")
+            upstream = rest.split("/", 1)[0]
+            if ":" not in upstream.rpartition("]")[2]:
+                upstream += ":443" if self.tls else ":80"
         self.upstream = upstream
         self.up_host, self.up_port = split_hostport(upstream, "upstream")
         self.enabled = False
@@ -407,6 +482,7 @@ class Proxy:
         self.connections = 0
         self.clock: Callable[[], float] = time.monotonic
         self.events: deque[dict[str, Any]] = deque(maxlen=100)  # what its toxics did (newest last)
+        self.said_count = 0  # events ever (each one's ``n``: a reader knows what it missed)
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._idle_task: asyncio.Task | None = None
@@ -418,12 +494,22 @@ class Proxy:
 
     def said(self, text: str) -> None:
         """Something a toxic did to a request or a connection: logged, and kept for ``GET`` (bounded)."""
-        log.info("proxy %s: %s", self.name, text)
-        self.events.append({"t": time.time(), "text": text})
+        self.said_count += 1
+        n = self.said_count
+        if n <= LOGGED_EVENTS or n % 1000 == 0:
+            log.info("proxy %s: %s%s", self.name, text, f" (event {n:,})" if n > LOGGED_EVENTS else "")
+        self.events.append({"n": n, "t": time.time(), "text": text})
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "listen": self.listen, "upstream": self.upstream, "enabled": self.enabled,
-                "toxics": [t.to_json() for t in self.toxics.values()], "events": list(self.events)[-20:]}
+                "tls": self.tls, "toxics": [t.to_json() for t in self.toxics.values()],
+                "events": list(self.events)[-20:], "events_total": self.said_count}
+
+    def plaintext_only(self, toxic: Toxic) -> None:
+        """Toxics that read what a connection carries cannot read TLS (ToxicError: a 400)."""
+        if toxic.type in PLAINTEXT_TYPES and self.tls:
+            raise ToxicError(f"a {toxic.type} toxic needs a plaintext upstream: {self.upstream} speaks TLS, so the "
+                             "proxy sees only encrypted bytes (put the proxy between the TLS front and the server)")
 
     async def set_enabled(self, enabled: bool) -> None:
         if enabled and not self.enabled:
@@ -451,6 +537,7 @@ class Proxy:
     def add_toxic(self, toxic: Toxic) -> None:
         if toxic.name in self.toxics:
             raise KeyError(toxic.name)
+        self.plaintext_only(toxic)
         self.toxics[toxic.name] = toxic
         self._watch_idle()
 
@@ -488,6 +575,7 @@ class Proxy:
         return toxic
 
     def replace_toxic(self, toxic: Toxic) -> None:
+        self.plaintext_only(toxic)
         self.remove_toxic(toxic.name)
         self.toxics[toxic.name] = toxic
         self._watch_idle()
