@@ -232,10 +232,10 @@ async def test_behind_a_firewall_that_refuses_upgrades_the_websocket_tab_says_wh
     await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
                      and tab.controller.client.connected, 15, "reconnected through the proxy")
     panel = tab.faults
-    panel.form.fault.setCurrentIndex(panel.form.fault.findData("block_upgrade"))
+    panel.form.fault.setCurrentIndex(panel.form.fault.findData("preset:firewall"))  # the middlebox preset
     panel.apply_button.click()
-    await wait_until(lambda: any("block_upgrade" in e.data for e in rows(tab, "fault")), 10, "the marker")
-    tab.controller.drop()  # the open connection was made before the firewall: the next one meets it
+    # the open connection was made before the firewall: the tab reconnects and meets it
+    await wait_until(lambda: any("reconnects" in e.data for e in rows(tab, "fault")), 10, "the marker")
     await wait_until(lambda: any("403" in str(e.data) for e in tab.timeline.model.events()
                                  if e.kind in ("error", "reconnect", "close")), 15, "the 403 said",
                      state=lambda: [str(e.data)[:80] for e in tab.timeline.model.events()][-5:])
@@ -245,3 +245,28 @@ async def test_behind_a_firewall_that_refuses_upgrades_the_websocket_tab_says_wh
                           "(block_upgrade).") for s in said), said
     sse = window.sse_tab.controller.client
     assert sse is not None and sse.connected
+
+
+async def test_a_message_fault_marks_each_drop_and_the_ledger_names_the_same_seqs(window):
+    tab = window.ws_tab
+    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
+    tab.faults.route.setChecked(True)
+    await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
+                     and tab.controller.client.connected, 15, "reconnected through the proxy")
+    panel = tab.faults
+    panel.form.fault.setCurrentIndex(panel.form.fault.findData("message_drop"))
+    panel.form.value.setValue(5)
+    panel.form.duration.setValue(0)
+    panel.apply_button.click()
+
+    def dropped() -> set[int]:
+        return {int(e.data.split("seq ")[1].split()[0]) for e in rows(tab, "fault") if "dropped message seq" in e.data}
+    await wait_until(lambda: len(dropped()) >= 3, 20, "three drops marked",
+                     state=lambda: [e.data for e in rows(tab, "fault")][-4:])
+    panel.stop_button.click()
+    await wait_until(lambda: any("removed" in e.data for e in rows(tab, "fault")), 10, "the fault's end marked")
+    client = tab.controller.client
+    await wait_until(lambda: client is not None and client.ledger.high is not None
+                     and client.ledger.high > max(dropped()), 10, "messages after the drops")
+    assert client is not None and set(client.ledger.lost_seqs()) == dropped()
+    assert "went missing on a live connection" in tab.ledger.verdict.text()

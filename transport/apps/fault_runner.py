@@ -58,9 +58,15 @@ async def hold(duration: float, sleep: Sleep = asyncio.sleep) -> None:
         await asyncio.Event().wait()
 
 
-async def proxy_fault(call: AdminCall, proxy: str, spec: FaultSpec, mark: Mark, sleep: Sleep = asyncio.sleep) -> None:
+NEW_CONNECTIONS = ("message", "http_error", "block_upgrade", "buffer")  # toxics that read new connections only
+
+
+async def proxy_fault(call: AdminCall, proxy: str, spec: FaultSpec, mark: Mark, sleep: Sleep = asyncio.sleep,
+                      reconnect: Callable[[], None] | None = None) -> None:
     """A network fault on the lab's proxy ``proxy`` for its duration (0: until cancelled): ``down``, or a
-    toxic (the same fault twice stacks). ``mark(text)`` says when it starts and ends."""
+    toxic (the same fault twice stacks). ``mark(text)`` says when it starts and ends, and what each
+    toxic that acts per message or request did. A toxic that reads HTTP or messages acts on connections
+    made after it: ``reconnect`` (the client's own reconnect) is called once it is on."""
     if spec.fault == "down":
         await call("POST", f"/proxies/{proxy}", {"enabled": False})
         mark(f"proxy down for {spec.duration:g} s" if spec.duration else "proxy down")
@@ -71,18 +77,68 @@ async def proxy_fault(call: AdminCall, proxy: str, spec: FaultSpec, mark: Mark, 
             mark("proxy up again")
         return
     name = f"panel_{spec.fault}_{spec.stream}_{next(_numbers)}"
+    per_application = spec.type.toxic in PER_APPLICATION
+    watcher = EventWatch(call, proxy, mark)
+    if per_application:
+        await watcher.read()  # the count so far: what follows is this fault's
     status, answer = await call("POST", f"/proxies/{proxy}/toxics", spec.toxic(name))
     if status >= 300:
         said = answer.get("error", answer) if isinstance(answer, dict) else answer
         raise DuplexError(f"The lab refused the fault: {said}")
     jitter = f" ± {spec.jitter:g}" if spec.jitter else ""
-    mark(f"{spec.fault} {spec.stream} {spec.value:g}{jitter} (toxicity {spec.toxicity:g})"
+    mark(f"{spec.describe()}" if per_application else
+         f"{spec.fault} {spec.stream} {spec.value:g}{jitter} (toxicity {spec.toxicity:g})"
          + (f" for {spec.duration:g} s" if spec.duration else ""))
+    watch = asyncio.ensure_future(watcher.run(sleep)) if per_application else None
+    if reconnect is not None and spec.type.toxic in NEW_CONNECTIONS:
+        mark("the client reconnects: this toxic reads the connections made after it is on")
+        reconnect()
     try:
         await hold(spec.duration, sleep)
     finally:
+        if watch is not None:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         await call("DELETE", f"/proxies/{proxy}/toxics/{name}", None)
+        if watch is not None:
+            await watcher.read()  # what it did since the last read
         mark(f"{spec.fault} removed")
+
+
+PER_APPLICATION = ("message", "http_error", "block_upgrade", "buffer", "idle_timeout")
+WATCH_S = 0.25  # how often the proxy's events are read while such a toxic is on
+MARKS_PER_READ = 20  # marker rows per read at most; the rest are counted in one row
+
+
+class EventWatch:
+    """Each thing the proxy's toxics did (its ``events``) as a marker row, read every ``WATCH_S`` while the
+    fault is on, and once more when it ends (nothing it did goes unmarked)."""
+
+    def __init__(self, call: AdminCall, proxy: str, mark: Mark) -> None:
+        self.call, self.proxy, self.mark = call, proxy, mark
+        self.seen: int | None = None
+
+    async def read(self) -> None:
+        try:
+            status, answer = await self.call("GET", f"/proxies/{self.proxy}", None)
+        except DuplexError:
+            return
+        if status != 200 or not isinstance(answer, dict):
+            return
+        total = int(answer.get("events_total") or 0)
+        seen = total if self.seen is None else self.seen  # what happened before this fault is not its doing
+        new = [e for e in answer.get("events") or [] if isinstance(e, dict) and int(e.get("n", 0)) > seen]
+        for e in new[:MARKS_PER_READ]:
+            self.mark(str(e.get("text", "")))
+        missed = total - seen - min(len(new), MARKS_PER_READ)
+        if missed > 0:
+            self.mark(f"… and {missed:,} more of the same kind (the proxy's events: GET /proxies/{self.proxy})")
+        self.seen = total
+
+    async def run(self, sleep: Sleep = asyncio.sleep) -> None:
+        for _ in range(10**9):  # while the fault holds (it cancels us): bounded
+            await self.read()
+            await sleep(WATCH_S)
 
 
 async def server_fault(lab_url: str, token: str, spec: FaultSpec) -> str:

@@ -22,6 +22,12 @@ class FaultType:
     attribute: str  # the toxic's attribute the value sets ("" : none)
     unit: str
     default: float = 0
+    toxic_type: str = ""  # the proxy's toxic type when it is not ``key``
+    fixed: tuple[tuple[str, float | str], ...] = ()  # attributes always sent (a message toxic's action)
+
+    @property
+    def toxic(self) -> str:
+        return self.toxic_type or self.key
 
 
 FAULT_TYPES: tuple[FaultType, ...] = (
@@ -36,8 +42,21 @@ FAULT_TYPES: tuple[FaultType, ...] = (
     # the boxes in the middle (the proxy reads HTTP/1.1 for the last three: whatever the direction)
     FaultType("idle_timeout", "Load balancer: idle timeout", "proxy", "timeout", "ms", 1000),
     FaultType("block_upgrade", "Firewall: refuse WebSocket (403)", "proxy", "", ""),
+    FaultType("strip_upgrade", "Proxy: strip the Upgrade header", "proxy", "", "", toxic_type="block_upgrade",
+              fixed=(("mode", "strip"),)),
     FaultType("http_error", "Flaky API: answer requests with a status", "proxy", "status", "status", 503),
     FaultType("buffer", "Buffering proxy: hold bodies", "proxy", "bytes", "bytes", 4096),
+    # one message of the transport (the proxy reads WebSocket frames, SSE events, NDJSON lines, poll items)
+    FaultType("message_drop", "Message: drop every Nth", "proxy", "every", "th", 10, "message",
+              (("action", "drop"),)),
+    FaultType("message_duplicate", "Message: duplicate every Nth", "proxy", "every", "th", 10, "message",
+              (("action", "duplicate"),)),
+    FaultType("message_reorder", "Message: reorder every Nth", "proxy", "every", "th", 10, "message",
+              (("action", "reorder"),)),
+    FaultType("message_delay", "Message: delay every 10th by", "proxy", "delay", "ms", 500, "message",
+              (("action", "delay"), ("every", 10))),
+    FaultType("message_corrupt", "Message: corrupt every Nth", "proxy", "every", "th", 50, "message",
+              (("action", "corrupt"),)),
     FaultType("restart", "Server: stop listening, come back", "server", "", ""),
     FaultType("close_websockets", "Server: close WebSockets with a code", "server", "code", "code", 1012),
     FaultType("end_streams", "Server: end SSE and HTTP streams", "server", "", ""),
@@ -74,6 +93,9 @@ class FaultSpec:
     every: float = 0.0
     span: float = 0.0
     keep_history: bool = True  # a process kill: the new lab loads the old one's history file
+    # more of the toxic's attributes, as the proxy's API names them (a message toxic's nth, match, count;
+    # an http_error's first, every, retry_after, path), checked by the proxy
+    extra: tuple[tuple[str, float | str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.fault not in TYPES:
@@ -99,6 +121,13 @@ class FaultSpec:
             raise FaultError(f"A cluster's workers are numbered from 1 (w1, w2, …), not {self.value:g}.")
         if self.fault == "http_error" and not (100 <= self.value <= 599 and float(self.value).is_integer()):
             raise FaultError(f"{self.value:g} is not an HTTP status (100–599).")
+        if self.fault.startswith("message_") and self.fault != "message_delay" and (
+                self.value < 1 or not float(self.value).is_integer()):
+            raise FaultError(f"Every Nth message: N is a whole number from 1, not {self.value:g}.")
+        if self.fault == "message_delay" and self.value <= 0:
+            raise FaultError("A message's delay is more than 0 ms.")
+        if self.extra and self.kind != "proxy":
+            raise FaultError("Only a proxy's toxic takes more attributes.")
         if self.fault == "idle_timeout" and self.value <= 0:
             raise FaultError("An idle timeout is more than 0 ms.")
         if self.fault == "close_websockets" and not (1000 <= self.value <= 4999 and self.value not in
@@ -136,6 +165,8 @@ class FaultSpec:
         text = t.label
         if t.unit == "worker":
             text = text.replace("worker N", f"worker w{int(self.value)}")
+        elif t.unit == "th":
+            text = text.replace("every Nth", f"every {_ordinal(self.value)}")
         elif t.attribute:
             text += f" {self.value:g}" if t.unit in ("code", "status") else f" {self.value:g} {t.unit}"
             if self.jitter:
@@ -155,10 +186,13 @@ class FaultSpec:
         t = self.type
         if t.kind != "proxy" or t.key == "down":
             raise FaultError(f"{t.label} is not a toxic.")
-        attributes: dict[str, Any] = {t.attribute: _number(self.value)} if t.attribute else {}
+        attributes: dict[str, Any] = {k: _number(v) if not isinstance(v, str) else v for k, v in t.fixed}
+        if t.attribute:
+            attributes[t.attribute] = _number(self.value)
         if self.jitter:
             attributes["jitter"] = _number(self.jitter)
-        return {"name": name, "type": t.key, "stream": self.stream, "toxicity": self.toxicity,
+        attributes.update({k: _number(v) if not isinstance(v, str) else v for k, v in self.extra})
+        return {"name": name, "type": t.toxic, "stream": self.stream, "toxicity": self.toxicity,
                 "attributes": attributes}
 
     def server_action(self) -> dict[str, Any]:
@@ -185,6 +219,14 @@ class FaultSpec:
             said = f" (w{int(self.value)})"
         counts = ", ".join(f"{k} {v}" for k, v in answer.items() if k in ("closed", "ended", "evicted", "expired"))
         return f"server fault: {self.fault}{said}" + (f": {counts}" if counts else "")
+
+
+def _ordinal(n: float) -> str:
+    k = int(n)
+    if k == 1:
+        return "message"
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
 
 
 def _number(value: float) -> int | float:

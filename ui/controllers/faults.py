@@ -116,7 +116,8 @@ class FaultController(QObject):
         if spec.kind == "process":
             self.killRequested.emit(spec.duration, spec.keep_history)
             return
-        await proxy_fault(self._call(), self.route.name, spec, lambda text: self.marker.emit(text, False))
+        await proxy_fault(self._call(), self.route.name, spec, lambda text: self.marker.emit(text, False),
+                          reconnect=self._tab.reopen)
 
     async def restart_server(self, down_s: float) -> None:
         """The bar's Restart server: a server fault like any other, marked in every timeline."""

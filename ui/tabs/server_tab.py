@@ -212,7 +212,8 @@ class ServerTab(QWidget):
 
     def _on_add_button_clicked(self) -> None:
         try:
-            self.scenario.add(self.form.spec())
+            for spec in self.form.specs():  # a middlebox preset: its toxics, one step each
+                self.scenario.add(spec)
         except FaultError as err:
             self.statusMessage.emit(str(err))
 

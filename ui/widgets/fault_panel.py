@@ -6,16 +6,20 @@ schedule) is shared with the Server tab's scenario runner."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transport.core.faults import FAULT_TYPES, TYPES, FaultError, FaultSpec
+from transport.core.middleboxes import MIDDLEBOXES, PRESETS
 from transport.loadtest.control import LocustStormSpec
 
 from .header_tips import set_header_tips
 from .reconnect_plot import ReconnectPlot
 
+PRESET = "preset:"  # a middlebox preset's data in the fault list
 RACE_COLUMNS = (("policy", "Policy"), ("attempts", "Attempts"), ("recovered", "Recovered"),
                 ("median_recover_ms", "Recover ms (median)"), ("lost", "Lost"), ("duplicated", "Dup."))
 
@@ -28,6 +32,10 @@ class FaultForm(QWidget):
         self.fault = QComboBox()
         for t in FAULT_TYPES:
             self.fault.addItem(t.label, t.key)
+        self.fault.insertSeparator(self.fault.count())
+        for box in MIDDLEBOXES:  # named sets of toxics: the boxes of the real world
+            self.fault.addItem(f"Middlebox: {box.label}", PRESET + box.key)
+            self.fault.setItemData(self.fault.count() - 1, box.what, Qt.ItemDataRole.ToolTipRole)
         self.value = QSpinBox(minimum=0, maximum=10_000_000, value=0)
         self.jitter = QSpinBox(minimum=0, maximum=600_000, value=0, suffix=" ms")
         self.jitter.setToolTip("Latency varies by up to ± this much, per chunk")
@@ -64,16 +72,38 @@ class FaultForm(QWidget):
         self.fault.currentIndexChanged.connect(self._on_fault_current_index_changed)
         self._on_fault_current_index_changed()
 
+    def specs(self) -> list[FaultSpec]:
+        """The faults the form says: one, or a middlebox preset's set (with the form's duration, toxicity
+        and schedule); raises FaultError (one sentence) when it makes no sense."""
+        key = str(self.fault.currentData())
+        if key.startswith(PRESET):
+            return [replace(f, toxicity=self.toxicity.value(), duration=self.duration.value(),
+                            every=self.every.value(), span=self.span.value())
+                    for f in PRESETS[key.removeprefix(PRESET)].faults]
+        return [self.spec()]
+
     def spec(self) -> FaultSpec:
-        """The fault the form says; raises FaultError (one sentence) when it makes no sense."""
-        t = TYPES[self.fault.currentData()]
+        """The fault the form says (not a preset); raises FaultError (one sentence) when it makes no sense."""
+        key = str(self.fault.currentData())
+        if key.startswith(PRESET):
+            raise FaultError("A middlebox is a set of faults: apply it as a set.")
+        t = TYPES[key]
         return FaultSpec(t.key, value=self.value.value(), jitter=self.jitter.value() if t.key == "latency" else 0,
                          stream=self.stream.currentData(), toxicity=self.toxicity.value(),
                          keep_history=self.keep_history.isChecked(), duration=self.duration.value(),
                          every=self.every.value(), span=self.span.value())
 
     def _on_fault_current_index_changed(self, *_args: object) -> None:
-        t = TYPES[self.fault.currentData()]
+        key = str(self.fault.currentData())
+        if key.startswith(PRESET):
+            self.value.setEnabled(False)
+            self.value_label.setText("—")
+            self.stream.setEnabled(False)
+            self.toxicity.setEnabled(True)
+            self._form.setRowVisible(self.keep_history, False)
+            self._form.setRowVisible(self.jitter, False)
+            return
+        t = TYPES[key]
         self.value.setEnabled(bool(t.attribute))
         self.value_label.setText(t.unit or "—")
         if t.attribute:
@@ -181,11 +211,12 @@ class FaultPanel(QWidget):
 
     def _on_apply_button_clicked(self) -> None:
         try:
-            spec = self.form.spec()
+            specs = self.form.specs()
         except FaultError as err:
             self.said.emit(str(err))
             return
-        self.applyRequested.emit(spec)
+        for spec in specs:  # a preset's toxics stack
+            self.applyRequested.emit(spec)
 
     def set_route(self, routed: bool, info: str) -> None:
         """Show the route as the controller has it (without asking for it again)."""
