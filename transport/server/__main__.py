@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="reconnection time /sse asks for, in milliseconds")
     p.add_argument("--sse-heartbeat", type=float, default=5.0, metavar="S",
                    help="seconds between ': ping' comments on /sse")
+    p.add_argument("--heartbeat", type=float, metavar="S",
+                   help="every transport's heartbeat: SSE comments, NDJSON newlines, WebSocket and Socket.IO "
+                        "pings, every S seconds; 0: none (Socket.IO keeps its own 25 s: its clients need pings)")
+    p.add_argument("--accel-buffering", choices=("on", "off"), default="on",
+                   help="send 'X-Accel-Buffering: no' on streamed answers so nginx passes each event at once "
+                        "(default on); off shows a buffering proxy's effect")
     p.add_argument("--session-idle", type=float, default=60.0, metavar="S",
                    help="seconds without a renewing request before a session expires")
     p.add_argument("--session-absolute", type=float, default=900.0, metavar="S",
@@ -72,6 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--port must be 0..65535")
     if args.sse_retry < 0 or args.sse_heartbeat <= 0:
         p.error("--sse-retry >= 0 and --sse-heartbeat > 0 are required")
+    if args.heartbeat is not None and not 0 <= args.heartbeat <= 3600:
+        p.error("--heartbeat takes 0 (none) to 3600 seconds")
     if args.header_timeout <= 0:
         p.error("--header-timeout must be > 0")
     if args.session_idle <= 0 or args.session_absolute <= 0:
@@ -91,7 +99,8 @@ def worker_args(args: argparse.Namespace) -> list[str]:
             str(args.max_size), "--sse-retry", str(args.sse_retry), "--sse-heartbeat", str(args.sse_heartbeat),
             "--session-idle", str(args.session_idle), "--session-absolute", str(args.session_absolute),
             "--session-renew", args.session_renew, "--header-timeout", str(args.header_timeout),
-            "--loop", args.loop, "--log-level", args.log_level,
+            "--loop", args.loop, "--log-level", args.log_level, "--accel-buffering", args.accel_buffering,
+            *(["--heartbeat", str(args.heartbeat)] if args.heartbeat is not None else []),
             *(f"--allow-origin={o}" for o in args.allow_origin)]
 
 
@@ -108,7 +117,9 @@ async def serve(args: argparse.Namespace) -> int:
                           session_idle=args.session_idle, session_absolute=args.session_absolute,
                           session_renew_background=args.session_renew == "all", allowed_origins=tuple(args.allow_origin),
                           worker_id=args.worker_id, redis_url=args.redis, public_ports=tuple(args.public_port),
-                          sessions_shared=args.sessions == "shared")
+                          sessions_shared=args.sessions == "shared", accel_buffering=args.accel_buffering == "on")
+    if args.heartbeat is not None:
+        config.set_heartbeat(args.heartbeat)
     if token:
         config.admin_token = token
     try:

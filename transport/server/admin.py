@@ -10,8 +10,11 @@ Every route needs ``Authorization: Bearer <admin_token>`` (401 without) and refu
   ``burst`` ``{"count": N, "topic": T}`` (N messages at once); in a cluster ``kill_worker`` and
   ``restart_worker`` ``{"worker": "w2"}``.
 - ``GET/POST /_admin/settings``: what the lab does from now on, each field optional:
-  ``{"rate": R, "renew": "user"|"all", "idle": S, "absolute": S, "balance": MODE}``; the answer is every
-  setting as it now is. (``rate``, ``session_settings`` and ``balance`` are still accepted as fault
+  ``{"rate": R, "renew": "user"|"all", "idle": S, "absolute": S, "balance": MODE, "heartbeat": S,
+  "accel_buffering": BOOL}`` (the last two for connections made from then on: every transport's heartbeat,
+  0 = none; whether streamed answers say ``X-Accel-Buffering: no``); the answer is every setting as it now
+  is. In a cluster the heartbeat and the header are each worker's (set them at start: ``--heartbeat``,
+  ``--accel-buffering``). (``rate``, ``session_settings`` and ``balance`` are still accepted as fault
   actions, for scripts written against earlier releases; they go through the same code.)
 - ``GET /_admin/sessions``, ``GET /_admin/stats``; the fault proxies in Toxiproxy's shape
   (``/_admin/proxies…``, ``/_admin/reset``, ``/_admin/version``: proxies_api.py).
@@ -28,11 +31,13 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from transport.server.bodies import json_error, read_json
-from transport.server.keys import BACKPLANE, CONFIG, FEED, GO_DOWN, SESSIONS, TICKER, WEBSOCKETS, Handler, lab_app
+from transport.server.keys import (
+    BACKPLANE, CONFIG, FEED, GO_DOWN, SESSIONS, SOCKETIO, TICKER, WEBSOCKETS, Handler, lab_app)
 from transport.server.origin import origin_allowed
 from transport.server.passthrough import answered
 from transport.server.proxies_api import add_routes as add_proxy_routes
 from transport.server.session_http import expire_all
+from transport.server.socketio_lab import set_heartbeat
 from transport.server.sse import end_streams
 from transport.server.tasks import spawn
 from transport.server.stats import stats_handler
@@ -187,10 +192,19 @@ async def faults_handler(request: web.Request) -> web.StreamResponse:
 
 
 # -- settings ------------------------------------------------------------------------------------
+SETTINGS = ("rate", "renew", "idle", "absolute", "balance", "heartbeat", "accel_buffering")
+
+
 def _check_settings(fields: dict[str, Any]) -> None:
-    unknown = sorted(set(fields) - {"rate", "renew", "idle", "absolute", "balance"})
+    unknown = sorted(set(fields) - set(SETTINGS))
     if unknown:
-        raise Refused(400, f"unknown setting {json.dumps(unknown[0])}: rate, renew, idle, absolute or balance")
+        raise Refused(400, f"unknown setting {json.dumps(unknown[0])}: {', '.join(SETTINGS[:-1])} or {SETTINGS[-1]}")
+    heartbeat = fields.get("heartbeat")
+    if "heartbeat" in fields and (not isinstance(heartbeat, (int, float)) or isinstance(heartbeat, bool)
+                                  or not 0 <= heartbeat <= 3600):
+        raise Refused(400, "heartbeat must be a number of seconds from 0 (none) to 3600")
+    if "accel_buffering" in fields and not isinstance(fields["accel_buffering"], bool):
+        raise Refused(400, "accel_buffering must be true (send X-Accel-Buffering: no) or false")
     rate = fields.get("rate")
     if "rate" in fields and (not isinstance(rate, (int, float)) or isinstance(rate, bool)
                              or not 0 <= rate <= MAX_RATE):
@@ -231,14 +245,23 @@ async def apply_settings(app: web.Application, fields: dict[str, Any]) -> dict[s
     if "balance" in fields:
         await _to_supervisor(app, {"action": "balance", "mode": fields["balance"]})
         answer["balance"] = fields["balance"]
+    cfg = app[CONFIG]
+    if "heartbeat" in fields:  # new connections: one already open keeps the heartbeat it started with
+        cfg.set_heartbeat(float(fields["heartbeat"]))
+        if SOCKETIO in app:
+            set_heartbeat(app[SOCKETIO], float(fields["heartbeat"]))
+    if "accel_buffering" in fields:
+        cfg.accel_buffering = bool(fields["accel_buffering"])
     return {**current_settings(app), **answer}
 
 
 def current_settings(app: web.Application) -> dict[str, Any]:
     backplane, ticker, store = app.get(BACKPLANE), app.get(TICKER), app[SESSIONS]
     rate = backplane.rate if backplane is not None else ticker.rate if ticker is not None else app[CONFIG].rate
+    cfg = app[CONFIG]
     return {"rate": float(rate), "renew": "all" if store.renew_background else "user", "idle": store.idle,
-            "absolute": store.absolute}
+            "absolute": store.absolute, "heartbeat": cfg.heartbeat if cfg.heartbeat is not None else cfg.sse_heartbeat,
+            "accel_buffering": cfg.accel_buffering}
 
 
 async def settings_handler(request: web.Request) -> web.Response:

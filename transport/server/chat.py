@@ -124,7 +124,7 @@ async def _chat(request: web.Request) -> web.StreamResponse:
                                                "message": {"role": "assistant", "content": "".join(words)}}],
                                   "usage": usage})
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
+                                       **request.app[CONFIG].stream_headers()})
     await resp.prepare(request)
     handle = _Stream(request)
     request.app[STREAMS].add(handle)  # the lab's end of streams (a shutdown, a restart) cuts it too

@@ -127,7 +127,7 @@ async def stream_handler(request: web.Request) -> web.StreamResponse:
     cfg, feed = request.app[CONFIG], request.app[FEED]
     after = parse_after(request)
     resp = web.StreamResponse(headers={"Content-Type": NDJSON_TYPE, "Cache-Control": "no-store",
-                                       "X-Accel-Buffering": "no"})
+                                       **cfg.stream_headers()})
     resp.enable_chunked_encoding()
     with holding(request) as (sub, hold):
         try:

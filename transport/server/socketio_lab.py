@@ -88,12 +88,29 @@ class LabSocketIO(socketio.AsyncServer):
         await self.eio.disconnect(eio_sid)
 
 
+SOCKETIO_PING_S = 25.0  # Engine.IO's default ping interval: kept when the lab's heartbeat is off
+
+
+def ping_settings(heartbeat: float | None) -> dict[str, float]:
+    """Socket.IO's pings at the lab's heartbeat (its clients need pings: none means Engine.IO's default)."""
+    if not heartbeat:
+        return {}
+    return {"ping_interval": heartbeat, "ping_timeout": max(heartbeat, 5.0)}
+
+
+def set_heartbeat(sio: socketio.AsyncServer, heartbeat: float) -> None:
+    """New Socket.IO connections ping at the lab's new heartbeat."""
+    settings = ping_settings(heartbeat)
+    sio.eio.ping_interval = settings.get("ping_interval", SOCKETIO_PING_S)
+    sio.eio.ping_timeout = settings.get("ping_timeout", 20.0)
+
+
 def attach(app: web.Application) -> None:
     cfg = app[CONFIG]
     # no gzip of polling answers: the lab compresses none of its transports, so Compare's bytes compare
     sio = LabSocketIO(async_mode="aiohttp", always_connect=True, cors_allowed_origins=[],
                       max_http_buffer_size=cfg.max_msg_size, http_compression=False, logger=False,
-                      engineio_logger=False)
+                      engineio_logger=False, **ping_settings(cfg.heartbeat))
     sio.attach(app, socketio_path="socket.io")
     app[SOCKETIO] = sio
     app[SOCKETIO_REQUESTS] = {}

@@ -70,6 +70,8 @@ async def sse_handler(request: web.Request) -> web.StreamResponse:
     sub = feed.subscribe(cfg.subscriber_backlog, cfg.subscriber_bytes)  # before the replay: nothing falls between
     sub.transport, sub.what = request.transport, "sse"
     resp = EventSourceResponse(sep="\n", headers=HEADERS, ping_interval=cfg.sse_heartbeat)
+    if not cfg.accel_buffering:  # aiohttp-sse always says it; the lab's setting may not
+        resp.headers.popall("X-Accel-Buffering", None)
     try:
         await resp.prepare(request)
         async with resp:

@@ -180,3 +180,23 @@ def test_bad_http_toxics_are_refused_with_the_reason(body, said):
     with pytest.raises(ToxicError) as err:
         Toxic.from_json(body)
     assert said in str(err.value)
+
+
+async def test_the_buffering_proxy_holds_sse_until_the_lab_stops_saying_x_accel_buffering_no(lab_server, proxied):
+    """The lab's setting: with the header the buffer toxic passes each event; without it, blocks."""
+    from transport.server.admin import apply_settings
+    from transport.server.keys import CONFIG
+
+    app = lab_server.app
+    p = await proxied(f"127.0.0.1:{lab_server.port}", toxic("buffer", bytes=100_000))
+    async with aiohttp.ClientSession() as http:
+        for accel, buffered in ((True, False), (False, True)):
+            await apply_settings(app, {"accel_buffering": accel, "heartbeat": 0.05})
+            async with http.get(f"http://127.0.0.1:{p.port}/sse") as resp:
+                assert ("X-Accel-Buffering" in resp.headers) is accel
+                try:
+                    first = await asyncio.wait_for(resp.content.readany(), 1.0)
+                except asyncio.TimeoutError:
+                    first = None
+            assert (first is None) is buffered, (accel, first)
+    assert app[CONFIG].heartbeat == 0.05
