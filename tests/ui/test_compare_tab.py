@@ -132,3 +132,27 @@ async def test_cluster_mode_runs_every_transport_on_1_then_n_workers_with_one_ki
     assert any(int(cells[4]) > 0 for cells in texts.values()), texts  # the kill cost someone a reconnect
     assert "1 worker:" in tab.cluster_cpu.text() and "2 workers:" in tab.cluster_cpu.text()
     assert tab.cluster_table.height() > 60 and tab.charts.height() > 150
+
+
+async def test_middleboxes_mode_shows_a_row_per_box_and_transport_and_exports_them(qtbot, tmp_path):
+    """The table of Compare → Middleboxes from the controller's rows (the run itself: test_middlebox_run.py)."""
+    from transport.apps.middlebox_run import Row
+    from ui.tabs.compare_tab import CompareTab
+
+    tab = CompareTab()
+    qtbot.addWidget(tab)
+    tab.mode.setCurrentIndex(tab.mode.findData("middleboxes"))
+    assert tab.middlebox_table.isVisibleTo(tab) and not tab.table.isVisibleTo(tab) and not tab.fault.isEnabled()
+    rows = [Row("Corporate firewall (WebSocket blocked)", "firewall", "websocket", 0, None, None, 0, 1, None,
+                "answered HTTP 403 instead of switching to WebSocket", "use SSE or polling behind this box"),
+            Row("Corporate firewall (WebSocket blocked)", "firewall", "sse", 125, 0.9, 1.5, 0, 0, 0, "", "none")]
+    tab.controller.middlebox_rows = rows
+    tab.controller.middleboxesShown.emit(rows)
+    t = tab.middlebox_table
+    assert t.rowCount() == 2 and t.item(0, 1).text() == "WebSocket" and t.item(0, 2).text() == "0"
+    assert t.item(0, 3).text() == "—" and "403" in t.item(0, 7).toolTip() and t.item(1, 2).text() == "125"
+    path = tmp_path / "boxes.csv"
+    task = tab.export_csv(str(path))
+    await asyncio.wait_for(task, 5)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("pass,box,transport,messages") and len(lines) == 3 and "403" in lines[1]

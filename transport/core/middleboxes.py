@@ -25,8 +25,10 @@ class Middlebox:
 
     def short(self) -> Middlebox:
         """The same box with an idle timeout of 1 s (tests, quick looks)."""
-        return replace(self, faults=tuple(replace(f, value=1000) if f.fault == "idle_timeout" else f
-                                          for f in self.faults))
+        if not any(f.fault == "idle_timeout" for f in self.faults):
+            return self
+        return replace(self, label=self.label.replace("(60 s)", "(1 s)"), what=self.what.replace("60 s", "1 s"),
+                       faults=tuple(replace(f, value=1000) if f.fault == "idle_timeout" else f for f in self.faults))
 
     def with_duration(self, seconds: float) -> tuple[FaultSpec, ...]:
         return tuple(replace(f, duration=seconds) for f in self.faults)

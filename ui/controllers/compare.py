@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 
 from transport.apps.compare import (ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv,
                                     watch_cluster)
+from transport.apps.middlebox_run import MiddleboxRun, Pass, Row, rows_csv
 from transport.browser.chromium import find_chromium
 from transport.core.errors import DuplexError
 from transport.core.events import Event
@@ -35,7 +36,7 @@ CLUSTER_ROWS: tuple[tuple[str, str], ...] = tuple((t, TITLES[t]) for t in TRANSP
 
 @dataclass(frozen=True)
 class CompareSettings:
-    mode: str  # "all", "each" (one at a time) or "cluster"
+    mode: str  # "all", "each" (one at a time), "cluster" or "middleboxes"
     rate: int
     duration: int
     poll_interval: float
@@ -61,6 +62,7 @@ class CompareController(QObject):
     progress = Signal(str)  # what the run is doing, or how it ended
     rowsChanged = Signal()  # rows and tallies changed: the table and the charts show them again
     clusterShown = Signal(object, int, float)  # cluster results so far {workers: …}, N, duration
+    middleboxesShown = Signal(object)  # Middleboxes: the rows so far (list[Row])
     runningChanged = Signal(bool)
     failed = Signal(str)  # a sentence: the run could not go on, an export could not be written
     written = Signal(str)  # an export's path
@@ -69,6 +71,7 @@ class CompareController(QObject):
         super().__init__(parent)
         self.tallies: dict[str, Tally] = {}
         self.rows: dict[str, dict] = {}
+        self.middlebox_rows: list[Row] = []
         self._tasks = TaskGroup(self.failed.emit)
         self._run: asyncio.Task[None] | None = None
 
@@ -87,10 +90,13 @@ class CompareController(QObject):
 
     async def run(self, settings: CompareSettings) -> None:
         self.runningChanged.emit(True)
-        self.tallies, self.rows = {}, {}
+        self.tallies, self.rows, self.middlebox_rows = {}, {}, []
         self.rowsChanged.emit()
         try:
             chosen = [*TRANSPORTS, BROWSER] if settings.with_browser else list(TRANSPORTS)
+            if settings.mode == "middleboxes":
+                await self._run_middleboxes(settings)
+                return
             if settings.mode == "cluster":
                 await self._run_cluster([t for t in chosen if t != BROWSER], settings)
             elif settings.mode == "all":
@@ -148,6 +154,24 @@ class CompareController(QObject):
                                 "messages": sum(r["messages"] for r in rows.values())}
             self.clusterShown.emit(results, n, float(duration))
 
+    # -- Middleboxes: every transport through each preset ------------------------------------------
+    async def _run_middleboxes(self, settings: CompareSettings) -> None:
+        def on_pass(p: Pass, i: int, n: int) -> None:
+            self.middleboxesShown.emit(list(self.middlebox_rows))
+            self.progress.emit(f"Middlebox {i} of {n}: {p.title} — every transport through it for "
+                               f"{settings.duration} s")
+
+        run = MiddleboxRun(self._lab, rate=settings.rate, seconds=settings.duration, on_pass=on_pass,
+                           poll_interval=settings.poll_interval)
+        self.middlebox_rows = run.rows  # grows pass by pass
+        try:
+            await run.run()
+        finally:
+            self.middleboxesShown.emit(list(run.rows))
+        failed = sum(1 for r in run.rows if not r.messages and r.box != "idle_timeout")
+        self.progress.emit(f"Done: {len(run.passes)} middlebox passes; {failed} transport(s) delivered nothing behind "
+                           "a box — the last column says what each had to change.")
+
     @contextlib.asynccontextmanager
     async def _lab(self, rate: float, cluster: int = 0,
                    made: list[LabProcess] | None = None) -> AsyncIterator[tuple[str, str]]:
@@ -195,7 +219,7 @@ class CompareController(QObject):
 
     # -- export ---------------------------------------------------------------------------------
     def export_csv(self, path: str) -> asyncio.Task:
-        text = to_csv(self.table_rows())
+        text = rows_csv(self.middlebox_rows) if self.middlebox_rows else to_csv(self.table_rows())
         return self.write(path, lambda: Path(path).write_text(text, encoding="utf-8"))
 
     def export_events(self, path: str, render: Callable[[list[Event], str], str]) -> asyncio.Task:

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from transport.core.faults import FaultSpec
 
+from transport.apps.compare import TITLES
+
 from ..controllers.compare import CLUSTER_ROWS, ROWS, CompareController, CompareSettings, has_browser
 from ..widgets.compare_charts import CompareCharts
 from ..widgets.header_tips import set_header_tips
@@ -59,6 +61,14 @@ COLUMNS = (("transport", "Transport", "The transport measured, all on the same f
                                             "delivered"))
 
 
+MIDDLEBOX_COLUMNS = (("Middlebox (pass)", "The box between the clients and the lab, and what the lab did in this pass"),
+                     ("Transport", "One client of each transport, through the box"),
+                     ("Delivered", "Feed messages delivered in the pass"),
+                     ("p50 ms", "One-way latency: median"), ("p99 ms", "One-way latency: 99th percentile"),
+                     ("Reconnects", "Reconnect attempts: a connection the box refused or cut"),
+                     ("Errors", "Error rows: a refused upgrade, the box's own answer, a cut connection"),
+                     ("What it took", "What the user had to change for this transport behind this box (the "
+                                      "tooltip: what the client said first)"))
 CLUSTER_COLUMNS = (("Transport", "Every transport at once, through HAProxy"),
                    ("1 worker msg/s", "Messages delivered per second with one worker"),
                    ("1 worker p50 ms", "Median latency with one worker"),
@@ -105,10 +115,13 @@ class CompareTab(QWidget):
         self.mode.addItem("All at once", "all")
         self.mode.addItem("One at a time", "each")
         self.mode.addItem("Cluster: 1 vs N workers", "cluster")
+        self.mode.addItem("Middleboxes", "middleboxes")
         self.mode.setToolTip("One at a time: each transport alone on a fresh lab for the same duration, which "
                              "adds the lab's CPU time and memory per 1 000 messages. Cluster: every transport "
                              "through HAProxy (sticky by cookie, as Socket.IO's polling needs) to a lab of 1 "
-                             "worker, then of N with one killed half way (needs redis-server and haproxy)")
+                             "worker, then of N with one killed half way (needs redis-server and haproxy). "
+                             "Middleboxes: every transport through each middlebox preset (firewall, Upgrade "
+                             "stripped, buffering proxy, idle timeout of 1 s, flaky API), Duration each")
         self.workers = QSpinBox(minimum=2, maximum=8, value=3, suffix=" workers")
         self.workers.setToolTip("Cluster mode: the second run's workers (the first has one); worker w1 is killed "
                                 "half way through it")
@@ -171,10 +184,21 @@ class CompareTab(QWidget):
         cb.addWidget(self.cluster_cpu)
         self.cluster_box = cluster_box
         cluster_box.hide()
+        self.middlebox_table = QTableWidget(0, len(MIDDLEBOX_COLUMNS))
+        self.middlebox_table.setHorizontalHeaderLabels([c[0] for c in MIDDLEBOX_COLUMNS])
+        set_header_tips(self.middlebox_table, [tip for _header, tip in MIDDLEBOX_COLUMNS])
+        self.middlebox_table.verticalHeader().hide()
+        self.middlebox_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.middlebox_table.setWordWrap(False)
+        header = self.middlebox_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.middlebox_table.hide()
         self.charts = CompareCharts(ROWS)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(cluster_box)
+        split.addWidget(self.middlebox_table)
         split.addWidget(self.charts)
         split.setSizes([230, 0, 420])  # the cluster table takes its share once a cluster run shows it
         self.split = split
@@ -184,14 +208,14 @@ class CompareTab(QWidget):
         layout.addWidget(self.state)
         layout.addWidget(split, 1)
         self.workers.setVisible(False)
-        self.mode.currentIndexChanged.connect(
-            lambda _i: self.workers.setVisible(self.mode.currentData() == "cluster"))
+        self.mode.currentIndexChanged.connect(self._on_mode_current_index_changed)
         self.run_button.clicked.connect(self._on_run_button_clicked)
         self.stop_button.clicked.connect(self.controller.stop)
         c = self.controller
         c.progress.connect(self.state.setText)
         c.rowsChanged.connect(self._show)
         c.clusterShown.connect(self._show_cluster)
+        c.middleboxesShown.connect(self._show_middleboxes)
         c.runningChanged.connect(self._show_running)
         c.failed.connect(self._failed)
         c.written.connect(self._written)
@@ -240,6 +264,39 @@ class CompareTab(QWidget):
     def _written(self, path: str) -> None:
         self.state.setText(f"Written to {path}.")
         self.statusMessage.emit(f"Compare: written to {path}.")
+
+    def _on_mode_current_index_changed(self, *_args: object) -> None:
+        mode = self.mode.currentData()
+        self.workers.setVisible(mode == "cluster")
+        self.fault.setEnabled(mode != "middleboxes")  # each pass brings its own box
+        boxes = mode == "middleboxes"
+        self.middlebox_table.setVisible(boxes)
+        self.table.setVisible(not boxes)
+        self.charts.setVisible(not boxes)
+
+    def _show_middleboxes(self, rows: list) -> None:
+        """Every (pass, transport) row so far; the cells' items are reused."""
+        table = self.middlebox_table
+        if table.isHidden():
+            self.mode.setCurrentIndex(self.mode.findData("middleboxes"))
+        table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = [row.pass_title, TITLES.get(row.transport, row.transport), row.messages, row.p50_ms, row.p99_ms,
+                     row.reconnects, row.errors, row.advice]
+            for c, value in enumerate(cells):
+                if isinstance(value, str):
+                    item = table.item(r, c)
+                    if item is None:
+                        item = QTableWidgetItem()
+                        table.setItem(r, c, item)
+                    item.setText(value)
+                    tip = row.said if c == 7 and row.said else value
+                    item.setToolTip(tip)
+                else:
+                    _set_cell(table, r, c, value)
+        if rows and table.columnWidth(0) < 100:
+            table.resizeColumnsToContents()
+            table.setColumnWidth(0, min(table.columnWidth(0), 330))
 
     def _show_cluster(self, results: dict[int, dict], n: int, duration: float) -> None:
         if self.cluster_box.isHidden():

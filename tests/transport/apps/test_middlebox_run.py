@@ -1,0 +1,60 @@
+"""Compare → Middleboxes below the UI: every transport through each middlebox preset on one lab (here in
+this process), with the remedy's pass beside the failure's."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from transport.apps.middlebox_run import MiddleboxRun, table
+from transport.server.app import create_app
+from transport.server.config import ServerConfig
+
+pytestmark = pytest.mark.xdist_group("middleboxes")
+
+
+@contextlib.asynccontextmanager
+async def in_process_lab(rate: float):
+    config = ServerConfig(rate=rate)
+    server = TestServer(create_app(config), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield f"http://127.0.0.1:{server.port}", config.admin_token
+    finally:
+        await server.close()
+
+
+async def test_every_transport_through_every_middlebox():
+    seen: list[str] = []
+    run = MiddleboxRun(in_process_lab, rate=50, seconds=2.5, on_pass=lambda p, i, n: seen.append(p.title))
+    rows = await run.run()
+    by = {(r.pass_title, r.transport): r for r in rows}
+    print(table(rows))
+    assert len(seen) == 7 and len(rows) == 7 * 7
+
+    def row(title_part: str, transport: str):
+        return next(r for (title, t), r in by.items() if title_part in title and t == transport)
+
+    # behind the firewall WebSocket fails with the proxy's reason; SSE and the polls work; Socket.IO falls back
+    ws = row("Corporate firewall", "websocket")
+    assert ws.messages == 0 and "blocks WebSocket upgrades" in ws.said and "use SSE" in ws.advice
+    for t in ("sse", "short_poll", "long_poll", "stream", "socketio", "socketio_polling"):
+        assert row("Corporate firewall", t).messages > 0, t
+    assert row("Upgrade stripped", "websocket").messages == 0
+    assert row("Upgrade stripped", "socketio").messages > 0
+    # behind the buffering proxy the streams come late until the lab says X-Accel-Buffering: no; WebSocket never
+    for t in ("sse", "stream"):
+        late, fine = row("without X-Accel", t), row("with X-Accel", t)
+        assert late.p50_ms is not None and fine.p50_ms is not None and late.p50_ms > 4 * max(fine.p50_ms, 20), t
+        assert "X-Accel-Buffering" in late.advice
+    assert row("without X-Accel", "websocket").p50_ms < 100
+    # behind the idle timeout silent connections are cut; heartbeats keep them
+    for t in ("websocket", "sse", "stream"):
+        assert row("no heartbeats", t).reconnects >= 1, t
+        assert row("heartbeats every", t).reconnects == 0, t
+    # the flaky API: polls meet 503s and retry; nothing is lost
+    flaky = row("Flaky API", "short_poll")
+    assert flaky.errors >= 1 and "503" in flaky.said and flaky.messages > 0
+    assert all(r.lost in (0, None) for r in rows if "Flaky" in r.pass_title)
