@@ -28,7 +28,7 @@ from transport.core.backoff import Policy
 from transport.clients.base import Client
 from transport.core.events import Event, EventSink
 from transport.core.errors import DuplexError
-from transport.apps.fault_runner import FaultRoute, lab_call, proxy_fault, repeat, server_fault
+from transport.apps.fault_runner import NEW_CONNECTIONS, FaultRoute, lab_call, proxy_fault, repeat, server_fault
 from transport.core.faults import FaultSpec
 from transport.core.percentile import percentile
 from transport.clients.lab_admin import lab_stats, worker_stats
@@ -181,16 +181,18 @@ async def route_through_proxy(lab_url: str, token: str) -> str:
     return f"http://{route.listen}"
 
 
-async def fault_loop(lab_url: str, token: str, spec: FaultSpec, duration: float) -> None:
+async def fault_loop(lab_url: str, token: str, spec: FaultSpec, duration: float,
+                     added: asyncio.Event | None = None) -> None:
     """A Compare run's fault for the run's ``duration``: on the proxy, or on the lab (a restart). A
-    repeated fault first hits once the transports are flowing (after one ``every``)."""
+    repeated fault first hits once the transports are flowing (after one ``every``). ``added`` is set once
+    a toxic that reads new connections is on (the clients connect after it)."""
     call = lab_call(lab_url, token)
 
     async def once(s: FaultSpec) -> None:
         if s.kind == "server":
             await server_fault(lab_url, token, s)
         else:
-            await proxy_fault(call, PROXY, s, lambda _text: None)
+            await proxy_fault(call, PROXY, s, lambda _text: None, reconnect=added.set if added else None)
 
     if spec.repeats:
         await asyncio.sleep(spec.every)  # the schedule itself
@@ -225,11 +227,18 @@ class CompareRun:
             try:
                 self.before = await lab_stats(url, token)
                 base = url if self.spec is None else await route_through_proxy(url, token)
+                if self.spec is not None and self.spec.type.toxic in NEW_CONNECTIONS and not self.spec.repeats:
+                    added = asyncio.Event()  # it reads the connections made after it: on before the clients
+                    fault_task = asyncio.ensure_future(fault_loop(url, token, self.spec, self.duration, added))
+                    await asyncio.wait({fault_task, asyncio.ensure_future(added.wait())},
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    if fault_task.done():
+                        fault_task.result()  # it failed: say why
                 for t, tally in self.tallies.items():
                     tally.client = make_client(t, base, tally.sink, poll_interval=self.poll_interval)
                     clients.append(tally.client)
                 runs = [asyncio.ensure_future(c.run()) for c in clients]
-                if self.spec is not None:
+                if self.spec is not None and fault_task is None:
                     fault_task = asyncio.ensure_future(fault_loop(url, token, self.spec, self.duration))
                 started = time.monotonic()
                 while (elapsed := time.monotonic() - started) < self.duration:

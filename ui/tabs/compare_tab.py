@@ -40,6 +40,9 @@ FAULTS: tuple[tuple[str, FaultSpec | None], ...] = (
     ("Bandwidth 20 KB/s", FaultSpec("bandwidth", value=20)),
     ("Proxy down 2 s every 10 s", FaultSpec("down", duration=2.0, every=10.0)),
     ("Server restart (2 s down) every 10 s", FaultSpec("restart", duration=2.0, every=10.0)),
+    ("Drop every 20th message", FaultSpec("message_drop", value=20)),
+    ("Duplicate every 20th message", FaultSpec("message_duplicate", value=20)),
+    ("Reorder every 20th message", FaultSpec("message_reorder", value=20)),
 )
 # (key, header, tooltip)
 COLUMNS = (("transport", "Transport", "The transport measured, all on the same feed"), ("messages", "Messages", "Feed messages delivered"),

@@ -79,3 +79,29 @@ async def test_a_compare_run_under_a_fault_measures_every_transport_on_a_lab_of_
         assert row["messages"] > 10, name
         assert row["lost"] == 0 and row["duplicated"] == 0, name
         assert row["p50_ms"] >= 20, name  # through the proxy, under the latency fault
+
+
+async def test_a_compare_run_under_a_message_fault_shows_the_losses_in_every_ledger():
+    """A toxic that reads new connections is on before the clients connect: every one of them meets it."""
+    import contextlib
+
+    from transport.apps.compare import CompareRun
+    from transport.core.faults import FaultSpec
+
+    config = ServerConfig(rate=100)
+
+    @contextlib.asynccontextmanager
+    async def lab(rate: float):
+        server = TestServer(create_app(config), host="127.0.0.1", port=0)
+        await server.start_server()
+        try:
+            yield f"http://127.0.0.1:{server.port}", config.admin_token
+        finally:
+            await server.close()
+
+    run = CompareRun(["websocket", "sse", "stream"], rate=100, duration=2.0, start_lab=lab,
+                     on_second=lambda at, stats: None, spec=FaultSpec("message_drop", value=20), poll_interval=0.1)
+    await run.run()
+    for name, tally in run.tallies.items():
+        row = tally.row()
+        assert row["messages"] > 100 and row["lost"] >= 5, (name, row)
