@@ -49,9 +49,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from transport.core.message_units import Unit, WsSplitter
-from transport.server import message_toxic
 from transport.server.http_toxics import HttpExchange
+from transport.server.message_toxic import DEFAULTS as MESSAGE_DEFAULTS
 from transport.server.message_toxic import MessageFaults
+from transport.server.message_toxic import ToxicError as MessageToxicError
+from transport.server.message_toxic import check as check_message
 
 log = logging.getLogger("duplex.server.faultproxy")
 
@@ -72,7 +74,7 @@ TOXIC_TYPES: dict[str, dict[str, float | str]] = {
     "block_upgrade": {"mode": "refuse"},
     "buffer": {"bytes": 4096},
     # one message of the transport (message_toxic.py), on its stream
-    "message": dict(message_toxic.DEFAULTS),
+    "message": dict(MESSAGE_DEFAULTS),
 }
 CONNECTION_TYPES = ("idle_timeout", "http_error", "block_upgrade", "buffer")  # act on both directions
 HTTP_TYPES = ("http_error", "block_upgrade", "buffer")  # the proxy reads HTTP/1.1 for these
@@ -149,8 +151,8 @@ class Toxic:
         check_attributes(kind, attributes)
         if kind == "message":
             try:
-                message_toxic.check(attributes, given)
-            except message_toxic.ToxicError as exc:
+                check_message(attributes, given)
+            except MessageToxicError as exc:
                 raise ToxicError(str(exc)) from None
         name = check_name(body.get("name") or f"{kind}_{stream}", "a toxic's name")
         return cls(name, kind, stream, float(toxicity), attributes)

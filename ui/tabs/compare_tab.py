@@ -22,9 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from transport.core.faults import FaultSpec
 
-from transport.apps.compare import TITLES
-
-from ..controllers.compare import CLUSTER_ROWS, ROWS, CompareController, CompareSettings, has_browser
+from ..controllers.compare import CLUSTER_ROWS, ROWS, TITLES, CompareController, CompareSettings, has_browser
 from ..widgets.compare_charts import CompareCharts
 from ..widgets.header_tips import set_header_tips
 from ..dialogs import ask_path
