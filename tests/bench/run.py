@@ -38,6 +38,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from tests.bench import browser as browser_bench  # noqa: E402
 from tests.bench import fanout, sse, transports  # noqa: E402
+from tests.bench import proxy as proxy_bench  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.core.backoff import Policy  # noqa: E402
 from transport.clients.websocket import WebSocketClient, WebSocketOptions  # noqa: E402
@@ -368,6 +369,14 @@ async def main() -> int:
                         f"peak {st['open_peak']:,} open at once, {st['connects_per_s_peak']:,.0f} connects/s, "
                         f"recovery p50 {st['recover_ms_p50'] or 0:,.0f} ms; baseline: the 5 000 target)",
                         st["held"], "users", 5000, 1.0, True))
+    px = child_bench("proxy")
+    for kind, title in (("ws", "WebSocket"), ("sse", "SSE")):
+        r = px[kind]
+        rows.append(row(f"fault proxy, {title} burst of {proxy_bench.BURST:,}: msg/s through the proxy as a byte pipe "
+                        f"vs no proxy (median of {proxy_bench.ROUNDS})", r["byte pipe"], "msg/s", r["direct"], None,
+                        True))
+        rows.append(row(f"fault proxy, {title} burst: msg/s with a message toxic reading every message (acting on "
+                        "none) vs the byte pipe", r["message toxic"], "msg/s", r["byte pipe"], None, True))
     uv, aio = per_loop["uvloop"]["bare websockets recv()"], per_loop["asyncio"]["bare websockets recv()"]
     rows.append(row("lab server RTT p50, uvloop vs asyncio (bare client)", uv["p50"], "ms", aio["p50"], 1.0, False))
     rows.append(row("lab server burst throughput, uvloop vs asyncio (bare client, wall clock)", uv["wall_rate"], "msg/s",
