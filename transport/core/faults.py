@@ -47,15 +47,15 @@ FAULT_TYPES: tuple[FaultType, ...] = (
     FaultType("http_error", "Flaky API: answer requests with a status", "proxy", "status", "status", 503),
     FaultType("buffer", "Buffering proxy: hold bodies", "proxy", "bytes", "bytes", 4096),
     # one message of the transport (the proxy reads WebSocket frames, SSE events, NDJSON lines, poll items)
-    FaultType("message_drop", "Message: drop every Nth", "proxy", "every", "th", 10, "message",
+    FaultType("message_drop", "Message: drop every Nth", "proxy", "every", "every Nth", 10, "message",
               (("action", "drop"),)),
-    FaultType("message_duplicate", "Message: duplicate every Nth", "proxy", "every", "th", 10, "message",
+    FaultType("message_duplicate", "Message: duplicate every Nth", "proxy", "every", "every Nth", 10, "message",
               (("action", "duplicate"),)),
-    FaultType("message_reorder", "Message: reorder every Nth", "proxy", "every", "th", 10, "message",
+    FaultType("message_reorder", "Message: reorder every Nth", "proxy", "every", "every Nth", 10, "message",
               (("action", "reorder"),)),
     FaultType("message_delay", "Message: delay every 10th by", "proxy", "delay", "ms", 500, "message",
               (("action", "delay"), ("every", 10))),
-    FaultType("message_corrupt", "Message: corrupt every Nth", "proxy", "every", "th", 50, "message",
+    FaultType("message_corrupt", "Message: corrupt every Nth", "proxy", "every", "every Nth", 50, "message",
               (("action", "corrupt"),)),
     FaultType("restart", "Server: stop listening, come back", "server", "", ""),
     FaultType("close_websockets", "Server: close WebSockets with a code", "server", "code", "code", 1012),
@@ -165,7 +165,7 @@ class FaultSpec:
         text = t.label
         if t.unit == "worker":
             text = text.replace("worker N", f"worker w{int(self.value)}")
-        elif t.unit == "th":
+        elif t.unit == "every Nth":
             text = text.replace("every Nth", f"every {_ordinal(self.value)}")
         elif t.attribute:
             text += f" {self.value:g}" if t.unit in ("code", "status") else f" {self.value:g} {t.unit}"

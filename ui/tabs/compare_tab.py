@@ -280,10 +280,12 @@ class CompareTab(QWidget):
         table = self.middlebox_table
         if table.isHidden():
             self.mode.setCurrentIndex(self.mode.findData("middleboxes"))
+        grew = len(rows) > table.rowCount()
         table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            cells = [row.pass_title, TITLES.get(row.transport, row.transport), row.messages, row.p50_ms, row.p99_ms,
-                     row.reconnects, row.errors, row.advice]
+            first = r == 0 or rows[r - 1].pass_title != row.pass_title  # the pass named once, on its first row
+            cells = [row.pass_title if first else "", TITLES.get(row.transport, row.transport), row.messages,
+                     row.p50_ms, row.p99_ms, row.reconnects, row.errors, row.advice]
             for c, value in enumerate(cells):
                 if isinstance(value, str):
                     item = table.item(r, c)
@@ -291,13 +293,13 @@ class CompareTab(QWidget):
                         item = QTableWidgetItem()
                         table.setItem(r, c, item)
                     item.setText(value)
-                    tip = row.said if c == 7 and row.said else value
+                    tip = row.said if c == 7 and row.said else row.pass_title if c == 0 else value
                     item.setToolTip(tip)
                 else:
                     _set_cell(table, r, c, value)
-        if rows and table.columnWidth(0) < 100:
+        if grew:  # a new pass: the columns fit what they hold (the pass title at most 240 px, its tooltip whole)
             table.resizeColumnsToContents()
-            table.setColumnWidth(0, min(table.columnWidth(0), 330))
+            table.setColumnWidth(0, min(table.columnWidth(0), 240))
 
     def _show_cluster(self, results: dict[int, dict], n: int, duration: float) -> None:
         if self.cluster_box.isHidden():
