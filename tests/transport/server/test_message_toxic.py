@@ -218,3 +218,32 @@ async def test_toxics_that_read_traffic_refuse_a_tls_upstream():
     with pytest.raises(ToxicError, match="needs a plaintext upstream"):
         proxy.add_toxic(message(action="drop"))
     proxy.add_toxic(Toxic.from_json({"type": "latency", "attributes": {"latency": 10}}))  # bytes: fine
+
+
+async def test_upstream_drops_the_clients_own_masked_messages(feed_lab):
+    """The client's side: masked frames unmasked to be counted, every 2nd of ten sends never reaches the lab."""
+    proxy = Proxy("p", "127.0.0.1:0", f"127.0.0.1:{feed_lab.port}")
+    toxic = Toxic.from_json({"type": "message", "stream": "upstream", "attributes": {"action": "drop", "every": 2}})
+    proxy.add_toxic(toxic)
+    await proxy.set_enabled(True)
+    seen: list[str] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"http://127.0.0.1:{feed_lab.port}/ws") as watch, \
+                    http.ws_connect(f"http://127.0.0.1:{proxy.port}/ws") as ws:
+                for i in range(10):
+                    await ws.send_str(f'{{"topic": "mine", "body": {{"n": {i}}}}}')
+
+                async def read() -> None:
+                    for _ in range(100_000):  # the feed at 100 msg/s: bounded
+                        msg = await watch.receive(timeout=10)
+                        if '"topic":"mine"' in msg.data:
+                            seen.append(msg.data)
+                            if '"n":8' in msg.data:
+                                return
+                await asyncio.wait_for(read(), 10)
+                await wait_until(lambda: toxic.applied == 5, 5, "the tenth send dropped", lambda: toxic.applied)
+    finally:
+        await proxy.close()
+    assert [int(s.split('"n":')[1].split("}")[0]) for s in seen] == [0, 2, 4, 6, 8]
+    assert toxic.applied == 5
