@@ -54,7 +54,9 @@ async def test_every_transport_through_every_middlebox():
     for t in ("websocket", "sse", "stream"):
         assert row("no heartbeats", t).reconnects >= 1, t
         assert row("heartbeats every", t).reconnects == 0, t
-    # the flaky API: polls meet 503s and retry; nothing is lost
-    flaky = row("Flaky API", "short_poll")
-    assert flaky.errors >= 1 and "503" in flaky.said and flaky.messages > 0
-    assert all(r.lost in (0, None) for r in rows if "Flaky" in r.pass_title)
+    # the flaky API: every 5th request over all the clients is answered 503 (which client's request that is, is
+    # the schedule's luck); those hit retry, every transport delivers, nothing is lost
+    flaky = [r for r in rows if "Flaky" in r.pass_title]
+    hit = [r for r in flaky if r.errors]
+    assert hit and all("503" in r.said and "retry" in r.advice for r in hit), flaky
+    assert all(r.messages > 0 and r.lost in (0, None) for r in flaky), flaky
