@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import signal
@@ -12,12 +13,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable, TypeVar
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiohttp
 import pytest
 
+from aiohttp.test_utils import TestServer
+
 from transport.core import announce
+from transport.server.app import create_app
+from transport.server.config import ServerConfig
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,3 +207,24 @@ def start_lab(*args: str, rate: float = 50, extra: list[str] | None = None) -> L
         proc.wait(5)
         raise
     return LabProcess(proc, said.url, said.port, said.admin_token)
+
+
+@contextlib.asynccontextmanager
+async def in_process_lab(config: ServerConfig) -> AsyncIterator[TestServer]:
+    """The lab app in this process on 127.0.0.1:0 (``server.port``, ``server.app``), closed after."""
+    server = TestServer(create_app(config), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+def lab_starter(**settings: object) -> Callable[[float], contextlib.AbstractAsyncContextManager[tuple[str, str]]]:
+    """What Compare's runs take to start a lab (``rate`` → ``(url, token)``): an in-process one."""
+    @contextlib.asynccontextmanager
+    async def start(rate: float) -> AsyncIterator[tuple[str, str]]:
+        config = ServerConfig(rate=rate, **settings)  # type: ignore[arg-type]
+        async with in_process_lab(config) as server:
+            yield f"http://127.0.0.1:{server.port}", config.admin_token
+    return start

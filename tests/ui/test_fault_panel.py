@@ -12,6 +12,15 @@ from transport.loadtest.control import LocustStormSpec
 from ui.widgets.fault_panel import FaultPanel
 
 
+async def routed(tab) -> None:
+    """The tab open, then routed through its fault proxy and connected through it."""
+    c = tab.controller
+    await wait_until(lambda: c.client is not None and c.client.connected, 15, "open")
+    tab.faults.route.setChecked(True)
+    await wait_until(lambda: c.faults.route.listen is not None and c.client is not None and c.client.connected
+                     and c.faults.route.listen in c.client.options.url, 15, "reconnected through the proxy")
+
+
 def rows(tab, kind):
     return [e for e in tab.timeline.model.events() if e.kind == kind]
 
@@ -227,10 +236,7 @@ async def test_behind_a_firewall_that_refuses_upgrades_the_websocket_tab_says_wh
     """The firewall from the Faults page: the WebSocket tab's reconnect meets a 403 and says so; the SSE tab,
     not behind it, goes on."""
     tab = window.ws_tab
-    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
-    tab.faults.route.setChecked(True)
-    await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
-                     and tab.controller.client.connected, 15, "reconnected through the proxy")
+    await routed(tab)
     panel = tab.faults
     panel.form.fault.setCurrentIndex(panel.form.fault.findData("preset:firewall"))  # the middlebox preset
     panel.apply_button.click()
@@ -249,10 +255,7 @@ async def test_behind_a_firewall_that_refuses_upgrades_the_websocket_tab_says_wh
 
 async def test_a_message_fault_marks_each_drop_and_the_ledger_names_the_same_seqs(window):
     tab = window.ws_tab
-    await wait_until(lambda: tab.controller.client is not None and tab.controller.client.connected, 15, "open")
-    tab.faults.route.setChecked(True)
-    await wait_until(lambda: tab.controller.faults.route.listen is not None and tab.controller.client is not None
-                     and tab.controller.client.connected, 15, "reconnected through the proxy")
+    await routed(tab)
     panel = tab.faults
     panel.form.fault.setCurrentIndex(panel.form.fault.findData("message_drop"))
     panel.form.value.setValue(5)

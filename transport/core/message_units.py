@@ -170,25 +170,48 @@ class WsSplitter:
         return [Unit(rest)] if rest else []
 
 
-# -- SSE ---------------------------------------------------------------------------------------------
-_EOL = re.compile(rb"\r\n|\n|\r")
-
-
-class SseSplitter:
-    """An event stream, block by block (a block ends with a blank line; CRLF, LF or CR)."""
+# -- text streams: SSE, NDJSON ---------------------------------------------------------------------------
+class _TextStream:
+    """A streamed body cut into units by ``_cut``; past ``max_size`` unfinished, every byte passes as it is."""
 
     def __init__(self, max_size: int = MAX_MESSAGE) -> None:
         self.max_size = max_size
         self.gave_up = False
         self._buf = bytearray()
-        self._scanned = 0  # where the next line starts (within the current block)
-        self._first = True
 
     def feed(self, data: bytes) -> list[Unit]:
         if self.gave_up:
             return [Unit(data)] if data else []
-        buf = self._buf
-        buf += data
+        self._buf += data
+        out = self._cut(self._buf)
+        if len(self._buf) > self.max_size:
+            self.gave_up = True
+            rest, self._buf = bytes(self._buf), bytearray()
+            out.append(Unit(rest))
+        return out
+
+    def _cut(self, buf: bytearray) -> list[Unit]:
+        """The complete units at the start of ``buf``, removed from it."""
+        raise NotImplementedError
+
+    def end(self) -> list[Unit]:
+        """The stream ended: an unfinished unit passes as it is."""
+        rest, self._buf = bytes(self._buf), bytearray()
+        return [Unit(rest)] if rest else []
+
+
+_EOL = re.compile(rb"\r\n|\n|\r")
+
+
+class SseSplitter(_TextStream):
+    """An event stream, block by block (a block ends with a blank line; CRLF, LF or CR)."""
+
+    def __init__(self, max_size: int = MAX_MESSAGE) -> None:
+        super().__init__(max_size)
+        self._scanned = 0  # where the next line starts (within the current block)
+        self._first = True
+
+    def _cut(self, buf: bytearray) -> list[Unit]:
         out: list[Unit] = []
         start = 0
         line = self._scanned
@@ -201,10 +224,6 @@ class SseSplitter:
             line = m.end()
         self._scanned = line - start
         del buf[:start]
-        if len(buf) > self.max_size:
-            self.gave_up = True
-            rest, self._buf = bytes(buf), bytearray()
-            out.append(Unit(rest))
         return out
 
     def _block(self, raw: bytes) -> Unit:
@@ -228,48 +247,30 @@ class SseSplitter:
             return Unit(raw)
         return Unit(raw, "\n".join(data), SSE, event_id=event_id)
 
-    def end(self) -> list[Unit]:
-        rest, self._buf = bytes(self._buf), bytearray()
-        return [Unit(rest)] if rest else []
-
 
 # -- NDJSON ------------------------------------------------------------------------------------------
-class LineSplitter:
+class LineSplitter(_TextStream):
     """NDJSON: one message per line; an empty line (a heartbeat) is not one."""
 
-    def __init__(self, max_size: int = MAX_MESSAGE) -> None:
-        self.max_size = max_size
-        self.gave_up = False
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[Unit]:
-        if self.gave_up:
-            return [Unit(data)] if data else []
-        buf = self._buf
-        buf += data
+    def _cut(self, buf: bytearray) -> list[Unit]:
         out: list[Unit] = []
         start = 0
-        while True:
+        for _ in range(len(buf)):  # at most a line per byte
             i = buf.find(b"\n", start)
             if i < 0:
                 break
-            raw = bytes(buf[start:i + 1])
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            out.append(Unit(raw, text, LINE) if text.strip() else Unit(raw))
+            out.append(_line(bytes(buf[start:i + 1])))
             start = i + 1
         del buf[:start]
-        if len(buf) > self.max_size:
-            self.gave_up = True
-            rest, self._buf = bytes(buf), bytearray()
-            out.append(Unit(rest))
         return out
 
     def end(self) -> list[Unit]:
-        rest, self._buf = bytes(self._buf), bytearray()
-        if not rest:
-            return []
-        text = rest.decode("utf-8", "replace").rstrip("\r")
-        return [Unit(rest, text, LINE) if text.strip() else Unit(rest)]
+        return [_line(u.raw) for u in super().end()]
+
+
+def _line(raw: bytes) -> Unit:
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    return Unit(raw, text, LINE) if text.strip() else Unit(raw)
 
 
 # -- whole bodies: a poll's JSON array, an Engine.IO polling payload --------------------------------------

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.helpers import wait_until
+from tests.helpers import lab_starter, wait_until
 from transport.apps.compare import TRANSPORTS, Tally, make_client, to_csv
 from transport.server import ServerConfig, create_app
 from transport.server.keys import FEED
@@ -51,25 +51,11 @@ async def test_a_tally_splits_the_socket_bytes_into_payload_headers_and_framing(
 async def test_a_compare_run_under_a_fault_measures_every_transport_on_a_lab_of_its_own():
     """The run below the UI: its lab injected (here in-process), clients through the registry and the
     fault proxy, the fault on the proxy, a refresh once a second, the lab's stats before and after."""
-    import contextlib
-
     from transport.apps.compare import CompareRun
     from transport.core.faults import FaultSpec
 
-    config = ServerConfig(rate=50)
     seconds: list[float] = []
-
-    @contextlib.asynccontextmanager
-    async def lab(rate: float):
-        assert rate == 50
-        server = TestServer(create_app(config), host="127.0.0.1", port=0)
-        await server.start_server()
-        try:
-            yield f"http://127.0.0.1:{server.port}", config.admin_token
-        finally:
-            await server.close()
-
-    run = CompareRun(["websocket", "sse", "stream"], rate=50, duration=2.0, start_lab=lab,
+    run = CompareRun(["websocket", "sse", "stream"], rate=50, duration=2.0, start_lab=lab_starter(),
                      on_second=lambda at, stats: seconds.append(at), spec=FaultSpec("latency", value=20),
                      poll_interval=0.1)
     await run.run()
@@ -83,23 +69,10 @@ async def test_a_compare_run_under_a_fault_measures_every_transport_on_a_lab_of_
 
 async def test_a_compare_run_under_a_message_fault_shows_the_losses_in_every_ledger():
     """A toxic that reads new connections is on before the clients connect: every one of them meets it."""
-    import contextlib
-
     from transport.apps.compare import CompareRun
     from transport.core.faults import FaultSpec
 
-    config = ServerConfig(rate=100)
-
-    @contextlib.asynccontextmanager
-    async def lab(rate: float):
-        server = TestServer(create_app(config), host="127.0.0.1", port=0)
-        await server.start_server()
-        try:
-            yield f"http://127.0.0.1:{server.port}", config.admin_token
-        finally:
-            await server.close()
-
-    run = CompareRun(["websocket", "sse", "stream"], rate=100, duration=2.0, start_lab=lab,
+    run = CompareRun(["websocket", "sse", "stream"], rate=100, duration=2.0, start_lab=lab_starter(),
                      on_second=lambda at, stats: None, spec=FaultSpec("message_drop", value=20), poll_interval=0.1)
     await run.run()
     for name, tally in run.tallies.items():

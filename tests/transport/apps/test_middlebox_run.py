@@ -3,32 +3,17 @@ this process), with the remedy's pass beside the failure's."""
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
-from aiohttp.test_utils import TestServer
 
+from tests.helpers import lab_starter
 from transport.apps.middlebox_run import MiddleboxRun, table
-from transport.server.app import create_app
-from transport.server.config import ServerConfig
 
 pytestmark = pytest.mark.xdist_group("middleboxes")
 
 
-@contextlib.asynccontextmanager
-async def in_process_lab(rate: float):
-    config = ServerConfig(rate=rate)
-    server = TestServer(create_app(config), host="127.0.0.1", port=0)
-    await server.start_server()
-    try:
-        yield f"http://127.0.0.1:{server.port}", config.admin_token
-    finally:
-        await server.close()
-
-
 async def test_every_transport_through_every_middlebox():
     seen: list[str] = []
-    run = MiddleboxRun(in_process_lab, rate=50, seconds=2.5, on_pass=lambda p, i, n: seen.append(p.title))
+    run = MiddleboxRun(lab_starter(), rate=50, seconds=2.5, on_pass=lambda p, i, n: seen.append(p.title))
     rows = await run.run()
     by = {(r.pass_title, r.transport): r for r in rows}
     print(table(rows))

@@ -11,10 +11,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.helpers import wait_until
+from tests.helpers import in_process_lab, wait_until
 from transport.clients.registry import FEED_TRANSPORTS, TRANSPORTS
 from transport.core.backoff import Policy
-from transport.server.app import create_app
 from transport.server.config import ServerConfig
 from transport.server.faultproxy import Proxy, Toxic, ToxicError
 
@@ -25,10 +24,8 @@ pytestmark = pytest.mark.xdist_group("message_toxic")
 
 @pytest.fixture
 async def feed_lab():
-    server = TestServer(create_app(ServerConfig(rate=RATE)), host="127.0.0.1", port=0)
-    await server.start_server()
-    yield server
-    await server.close()
+    async with in_process_lab(ServerConfig(rate=RATE)) as server:
+        yield server
 
 
 def message(**attributes: object) -> Toxic:

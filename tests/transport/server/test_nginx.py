@@ -9,10 +9,9 @@ import statistics
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
+from tests.helpers import in_process_lab
 from transport.server.admin import apply_settings
-from transport.server.app import create_app
 from transport.server.config import ServerConfig
 from transport.server.faultproxy import Proxy, Toxic
 from transport.server.nginx import Nginx
@@ -23,10 +22,8 @@ READ_S = 1.5
 
 @pytest.fixture
 async def feed_lab():
-    server = TestServer(create_app(ServerConfig(rate=100)), host="127.0.0.1", port=0)
-    await server.start_server()
-    yield server
-    await server.close()
+    async with in_process_lab(ServerConfig(rate=100)) as server:
+        yield server
 
 
 async def events_per_read(url: str) -> tuple[list[int], float]:
