@@ -129,3 +129,60 @@ async def test_a_master_started_elsewhere_is_followed_and_stopped_with_every_led
             if p is not None:
                 p.terminate()
                 p.wait(20)
+
+
+@pytest.mark.timeout(150)
+def test_two_storms_at_once_listen_on_loopback_only_and_leave_no_process(lab):
+    """Two local storms on one machine: each master binds 127.0.0.1 on a port of its own, so neither joins the
+    other's workers (each counts its own users); when they end, no process of either survives."""
+    import psutil
+
+    cmd = [sys.executable, "main.py", "storm", lab.url, "--transport", "ws", "--users", "20", "--spawn-rate", "20",
+           "--duration", "8", "--workers", "2", f"--admin-token={lab.token}"]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    seen: dict[int, psutil.Process] = {}
+    listening: list[str] = []
+    try:
+        deadline = 60.0
+        import time
+        start = time.monotonic()
+        # both storms up: the CLI, Locust's master and its two workers each (bounded by the deadline)
+        while time.monotonic() - start < deadline:
+            trees = [[psutil.Process(p.pid), *psutil.Process(p.pid).children(recursive=True)] for p in procs
+                     if p.poll() is None]
+            if len(trees) == 2 and all(len(t) >= 4 for t in trees):
+                break
+            time.sleep(0.2)  # polling the condition (process trees), bounded by the deadline
+        else:
+            raise AssertionError(f"the two storms did not both start their workers: {[p.poll() for p in procs]}")
+        for tree in trees:
+            for proc in tree:
+                seen[proc.pid] = proc
+                try:
+                    for conn in proc.net_connections(kind="inet"):
+                        if conn.status == psutil.CONN_LISTEN:
+                            listening.append(f"{proc.pid} {' '.join(proc.cmdline()[:4])}: {conn.laddr.ip}")
+                except psutil.NoSuchProcess:
+                    pass
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert listening and all(line.endswith((": 127.0.0.1", ": ::1")) for line in listening), listening
+    for p, (out, err) in zip(procs, outs):
+        ledger = json.loads([line for line in out.splitlines() if line.startswith('{"duplex_storm"')][-1])["duplex_storm"]
+        assert p.returncode == 0 and ledger["users"] == ledger["users_expected"] == 20, (ledger.get("verdict"), err[-1500:])
+    alive = [pid for pid, proc in seen.items() if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"storm processes left behind: {alive}"
+
+
+def test_locusts_own_reason_is_said_when_it_fails():
+    from transport.loadtest.cli import locust_reason
+
+    stderr = (b"[2026-12-07] master/INFO/locust.main: Starting Locust 2.37\nTraceback (most recent call last):\n"
+              b'  File "x.py", line 1\nOSError: [Errno 98] Address already in use\n')
+    assert locust_reason(stderr) == "OSError: [Errno 98] Address already in use"
+    assert locust_reason(b"") == ""

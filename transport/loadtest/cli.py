@@ -196,7 +196,8 @@ async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, s
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, lambda: _ask_to_end(started[0]) if started else early.append(1))
         proc = await asyncio.create_subprocess_exec(*locust_command(args, host, result_path), cwd=str(ROOT), env=env,
-                                                    stdout=asyncio.subprocess.PIPE, limit=1 << 20,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                    limit=1 << 20,
                                                     preexec_fn=partial(own_group_dying_with_parent, signal.SIGTERM))
         started.append(proc.pid)
         if early:
@@ -218,8 +219,18 @@ async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, s
                 sys.stdout.buffer.write(line)
                 sys.stdout.flush()
 
+        tail = bytearray()  # the end of Locust's stderr: its own reason when it fails
+
+        async def relay_errors() -> None:
+            assert proc.stderr is not None
+            while chunk := await proc.stderr.read(65536):
+                sys.stderr.buffer.write(chunk)
+                sys.stderr.flush()
+                tail.extend(chunk)
+                del tail[:-STDERR_KEEP]
+
         async def run() -> int:
-            await relay()
+            await asyncio.gather(relay(), relay_errors())
             return await proc.wait()
 
         try:
@@ -241,11 +252,25 @@ async def storm(args: argparse.Namespace) -> tuple[int, dict[str, Any] | None, s
         try:
             result = json.loads(Path(result_path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return 1, None, f"Locust ended (exit {code}) without the aggregated ledger."
+            why = locust_reason(bytes(tail))
+            return 1, None, f"Locust ended (exit {code}) without the aggregated ledger" + (f": {why}" if why else ".")
     result["faults"] = said
     if not result.get("ok"):
         return 1, result, result.get("verdict", "the ledger does not hold")
     return 0, result, ""
+
+
+STDERR_KEEP = 8192
+
+
+def locust_reason(stderr: bytes) -> str:
+    """Locust's own reason for failing, from the end of its stderr: the last line that names an error (a
+    traceback's last line), else its last line."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line or "Exception" in line or "refused" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else ""
 
 
 def _ask_to_end(pid: int) -> None:
