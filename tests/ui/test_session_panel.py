@@ -138,3 +138,21 @@ async def test_renewal_policy_from_the_panel_and_closing_a_browser_drops_its_ses
     panel.close_browser.click()
     assert browser.cookies() == [] and browser.session_id(window.lab.url) is None
     await wait_until(lambda: any("closed and reopened" in e.data for e in rows(tab, "session")), 5, "the row")
+
+
+async def test_editing_a_cookies_value_changes_that_cookie_in_place_and_says_what_is_sent(window):
+    """The value cell edited: still one cookie (same name, domain and path, its flags kept), the polls and the
+    stream send the new value, and the status line says what a request now carries."""
+    tab = window.sse_tab
+    await logged_in(window, tab)
+    window.tabs.setCurrentWidget(tab)
+    panel = tab.session
+    await wait_until(lambda: panel.cookies.rowCount() == 1, 10, "the cookie row")
+    panel.cookies.item(0, 1).setText("edited-by-hand")
+    [cookie] = tab.controller.browser.cookies()
+    assert (cookie.name, cookie.value, cookie.path) == (COOKIE, "edited-by-hand", "/") and cookie.httponly
+    assert cookie.samesite == "Lax"
+    assert tab.controller.browser.cookie_header(window.lab.url + "/api/poll") == f"{COOKIE}=edited-by-hand"
+    await wait_until(lambda: "changed in place" in tab.status.text(), 5, "the status line",
+                     state=lambda: tab.status.text())
+    assert f"Cookie: {COOKIE}=edited-by-hand" in tab.status.text()

@@ -152,6 +152,29 @@ class VirtualBrowser:
     def set_cookie(self, name: str, value: str, url: str) -> None:
         self.jar.update_cookies({name: value}, _http_url(url))
 
+    def edit_cookie(self, name: str, domain: str, path: str, value: str) -> bool:
+        """The value of the cookie ``name`` at ``domain`` and ``path`` changed in place, as a browser's
+        developer tools do: the same cookie (its domain, host-only or not, path, expiry and flags kept), not a
+        second one beside it. False when the jar has no such cookie."""
+        if self._jar is None:
+            return False
+        for m in self._jar:
+            if m.key == name and m["domain"] == domain and (m["path"] or "/") == path:
+                new: Morsel = Morsel()
+                new.set(name, value, value)
+                for attr in ("expires", "max-age", "secure", "httponly", "samesite", "comment", "version"):
+                    if m[attr]:
+                        new[attr] = m[attr]
+                new["path"] = path
+                # a host-only cookie stays host-only: no Domain attribute, set from its own host
+                host_only = (domain, name) in getattr(self._jar, "_host_only_cookies", set())
+                new["domain"] = "" if host_only else domain
+                cookie = SimpleCookie()
+                dict.__setitem__(cookie, name, new)
+                self._jar.update_cookies(cookie, URL.build(scheme="http", host=domain, path=path))
+                return True
+        return False
+
     def delete_cookie(self, name: str, domain: str | None = None) -> bool:
         if self._jar is None:
             return False

@@ -83,6 +83,7 @@ class TransportTab(QWidget):
         c.statusMessage.connect(self.status.say)
         self.timeline.said.connect(c.statusMessage)
         self.faults.said.connect(c.statusMessage)
+        self.session.cookieSaid.connect(c.statusMessage)
         self.faults.routeToggled.connect(self._on_faults_route_toggled)
         self.faults.applyRequested.connect(c.faults.start)
         self.faults.stopRequested.connect(self._on_faults_stop_requested)

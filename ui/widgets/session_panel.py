@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxL
                                QLineEdit, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from transport.clients.virtual_browser import VirtualBrowser, VirtualTab, origin
+from transport.clients.virtual_browser import CookieView, VirtualBrowser, VirtualTab, origin
 
 from ..theme import theme
 from .header_tips import set_header_tips
@@ -87,6 +87,7 @@ class SessionPanel(QWidget):
     carrierChanged = Signal(str)
     closeBrowserRequested = Signal()
     serverSettingsRequested = Signal(dict)  # the lab's renewal policy and idle timeout
+    cookieSaid = Signal(str)  # what a cookie edit did, and what a request now sends
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -173,6 +174,7 @@ class SessionPanel(QWidget):
         self.vtab: VirtualTab | None = None
         self.url = ""
         self._filling = False
+        self._cookie_rows: list[CookieView] = []  # the cookies as the table shows them, row by row
         self._drawn: dict[str, object] = {}  # what each table shows, to redraw only on a change
         self.login_button.clicked.connect(lambda: self.loginRequested.emit(self.user.text().strip()))
         self.logout_button.clicked.connect(self.logoutRequested)
@@ -247,6 +249,7 @@ class SessionPanel(QWidget):
         cookies = browser.cookies()
         if self._unchanged("cookies", tuple(cookies)):  # keep an edit in progress: no redraw each second
             return
+        self._cookie_rows = cookies
         self.cookies.setRowCount(len(cookies))
         for row, c in enumerate(cookies):
             values = (c.name, c.value, c.domain or "(host only)", c.path, c.expires,
@@ -288,7 +291,16 @@ class SessionPanel(QWidget):
         browser = self.browser
         if self._filling or browser is None or item.column() != 1 or not self.url:
             return
-        browser.set_cookie(cell_text(self.cookies, item.row(), 0), item.text(), self.url)
+        if item.row() >= len(self._cookie_rows):
+            return
+        c = self._cookie_rows[item.row()]
+        if not browser.edit_cookie(c.name, c.domain, c.path, item.text()):
+            self.cookieSaid.emit(f"The cookie {c.name} is no longer in the jar (expired or replaced): nothing changed.")
+        else:
+            sent = browser.cookie_header(self.url)
+            self.cookieSaid.emit(f"Cookie {c.name} ({c.domain or 'host only'}, path {c.path}) changed in place; "
+                                 f"a request to {self.url} now sends: Cookie: {sent or '(nothing)'}")
+        self.refresh()
 
     def _storage_dict(self) -> dict[str, str] | None:
         return self.vtab.session_storage(self.url) if self.vtab is not None and self.url else None

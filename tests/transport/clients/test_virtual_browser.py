@@ -85,3 +85,18 @@ async def test_a_second_browser_is_another_user(lab_server):
             async with http.get(base + "/session/me") as me:
                 users.append((await me.json())["user"])
     assert users == ["ann", "bob"] and len(lab_server.app[SESSIONS]) == 2
+
+
+async def test_editing_a_cookie_keeps_it_one_cookie_with_its_path_and_flags():
+    from transport.clients.virtual_browser import VirtualBrowser
+
+    b = VirtualBrowser()
+    b.take_set_cookies(["s=1; Path=/; HttpOnly; SameSite=Lax", "t=2; Path=/api"], "http://127.0.0.1:8080/api/x")
+    assert b.edit_cookie("s", "127.0.0.1", "/", "9")
+    assert b.edit_cookie("t", "127.0.0.1", "/api", "8")
+    assert not b.edit_cookie("gone", "127.0.0.1", "/", "x")
+    views = sorted(b.cookies(), key=lambda c: c.name)
+    assert [(c.name, c.value, c.path, c.httponly, c.samesite) for c in views] == [
+        ("s", "9", "/", True, "Lax"), ("t", "8", "/api", False, "")]
+    assert b.cookie_header("http://127.0.0.1:8080/api/poll") in ("t=8; s=9", "s=9; t=8")
+    assert b.cookie_header("http://127.0.0.1:8080/other") == "s=9"
