@@ -40,7 +40,7 @@ from transport.server.session_http import expire_all
 from transport.server.socketio_lab import set_heartbeat
 from transport.server.sse import end_streams
 from transport.server.tasks import spawn
-from transport.server.stats import stats_handler
+from transport.server.stats import feed_rate, stats_handler
 
 log = logging.getLogger("duplex.server.admin")
 
@@ -256,10 +256,8 @@ async def apply_settings(app: web.Application, fields: dict[str, Any]) -> dict[s
 
 
 def current_settings(app: web.Application) -> dict[str, Any]:
-    backplane, ticker, store = app.get(BACKPLANE), app.get(TICKER), app[SESSIONS]
-    rate = backplane.rate if backplane is not None else ticker.rate if ticker is not None else app[CONFIG].rate
-    cfg = app[CONFIG]
-    return {"rate": float(rate), "renew": "all" if store.renew_background else "user", "idle": store.idle,
+    store, cfg = app[SESSIONS], app[CONFIG]
+    return {"rate": feed_rate(app), "renew": "all" if store.renew_background else "user", "idle": store.idle,
             "absolute": store.absolute, "heartbeat": cfg.heartbeat if cfg.heartbeat is not None else cfg.sse_heartbeat,
             "accel_buffering": cfg.accel_buffering}
 

@@ -54,6 +54,14 @@ def rss_bytes() -> int:
         return peak if sys.platform == "darwin" else peak * 1024
 
 
+def feed_rate(app: web.Application) -> float:
+    """The feed's rate: in a cluster the one on Redis (every worker reads it, whichever publishes; a worker
+    started again after a kill was given none of its own), else the ticker's."""
+    backplane, ticker = app.get(BACKPLANE), app.get(TICKER)
+    rate = backplane.rate if backplane is not None else ticker.rate if ticker is not None else app[CONFIG].rate
+    return float(rate)
+
+
 def snapshot(app: web.Application) -> dict:
     feed = app[FEED]
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -69,7 +77,7 @@ def snapshot(app: web.Application) -> dict:
                  "first_available": feed.first_available(), "subscribers": feed.subscribers,
                  "loaded": feed.loaded, "history_file": app[CONFIG].history_file,
                  "history_file_error": feed.journal.error if feed.journal is not None else None,
-                 "rate": getattr(app.get(TICKER), "rate", app[CONFIG].rate)},
+                 "rate": feed_rate(app)},
         "open": {"websocket": len(app[WEBSOCKETS]), "sse": sum(1 for r in app[STREAMS] if r.is_connected()),
                  "stream": holds["stream"], "long_poll": holds["long_poll"],
                  "socketio": len(app[SOCKETIO_CLIENTS]) if SOCKETIO_CLIENTS in app else 0,

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from tests.helpers import wait_until, wait_until_answered
+from transport.clients.lab_admin import lab_stats
 from transport.core.child_process import free_port
 from transport.server.cluster import REDIS_NOT_FOUND, Cluster, ClusterError, Worker
 
@@ -39,7 +40,7 @@ async def lab_answer(url: str) -> dict:
 
 @needs_cluster
 async def test_two_workers_behind_haproxy_killed_restarted_and_stopped_with_nothing_left(tmp_path):
-    cluster = Cluster(2, [], rate=0, folder=tmp_path / "cluster")
+    cluster = Cluster(2, [], rate=20, folder=tmp_path / "cluster")
     cluster.folder.mkdir()
     try:
         await cluster.start()
@@ -66,6 +67,9 @@ async def test_two_workers_behind_haproxy_killed_restarted_and_stopped_with_noth
         assert w2.pid != old_pid and w2.port
         await wait_until_answered(lambda: lab_answer(f"http://127.0.0.1:{w2.port}"), lambda a: "endpoints" in a,
                                   10, "the restarted worker on its own port")
+        # it says the cluster's feed rate (on Redis), not the 0 it was started with: the Server tab shows it
+        await wait_until_answered(lambda: lab_stats(f"http://127.0.0.1:{w2.port}", said["admin_token"]),
+                                  lambda st: st["feed"]["rate"] == 20.0, 10, "the restarted worker's feed rate")
 
         assert await cluster.set_balance("random") == "balance must be one of roundrobin, cookie, source"
         assert await cluster.set_balance("cookie") == "balancing cookie"
