@@ -277,3 +277,32 @@ async def test_redis_killed_is_a_503_with_the_reason_then_restarted_under_a_new_
                 assert gap["reset"] is True and all(i.get("body") != "before" for i in items), items
     finally:
         c.stop()
+
+
+async def test_the_postback_page_and_the_ajax_value_work_under_round_robin():
+    """Each request to another worker: the page state one worker signed, another checks; the value one worker
+    stored, the next one reads (both shared through the cluster, as sessions are)."""
+    import re
+
+    c = ClusterProcess("2", "--rate", "0", "--balance", "roundrobin")
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            workers = set()
+            for _ in range(2):  # two requests in a row: the two workers (round robin)
+                async with http.get(f"{c.url}/_admin/stats", headers={"Authorization": f"Bearer {c.token}"}) as resp:
+                    workers.add((await resp.json())["worker"])
+            assert workers == {"w1", "w2"}
+            for i in range(4):  # each GET of the form and its POST: two requests in a row, two workers
+                async with http.get(f"{c.url}/form") as resp:
+                    assert resp.status == 200
+                    page = await resp.text()
+                state = re.search(r'name="state" value="([^"]+)"', page).group(1)
+                async with http.post(f"{c.url}/form", data={"state": state.replace("&#x27;", "'"),
+                                                            "value": f"v{i}"}) as resp:
+                    answer = await resp.text()
+                    assert resp.status == 200, answer[:300]
+                    assert "Saved." in answer and f"{i + 1} edits" in answer
+                async with http.get(f"{c.url}/api/session-value") as resp:
+                    assert f">v{i}<" in await resp.text()
+    finally:
+        c.stop()

@@ -19,17 +19,20 @@ import hashlib
 import hmac
 import html
 import json
-
+import logging
 from typing import Awaitable
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from transport.server.bodies import BadInput, loads, publish_client_message, read_json
-from transport.server.keys import VALUES, Handler
-from transport.server.state import ValueStore
+from transport.server.keys import BACKPLANE, CONFIG, VALUES, Handler
+from transport.server.state import HISTORY, ValueStore
 from transport.server.session_http import SESSION
 from transport.server.origin import origin_allowed
 from transport.server.passthrough import answered
+
+log = logging.getLogger("duplex.server.ajax")
 
 MAX_VALUE = 4096
 
@@ -52,14 +55,35 @@ async def messages_handler(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "seq": msg.seq})
 
 
-def value_store(request: web.Request) -> ValueStore:
-    """The value of the request's session, or the anonymous one (no session id presented)."""
+def page_key(secret: str, key: str) -> bytes:
+    """The key that signs a session's page state: derived from the lab's secret, so every worker of a cluster
+    signs (and checks) a page the same way."""
+    return hmac.new(secret.encode(), b"page-state:" + key.encode(), hashlib.sha256).digest()
+
+
+def _key(request: web.Request) -> str:
     session = request.get(SESSION)
+    return session.sid if session is not None else ""
+
+
+async def value_store(request: web.Request) -> ValueStore:
+    """The value of the request's session, or the anonymous one (no session id presented). In a cluster it
+    lives on Redis, so a postback that the balancer sends to another worker finds the value it changed."""
     stores = request.app[VALUES]
-    key = session.sid if session is not None else ""
+    key = _key(request)
     store = stores.get(key)
-    if store is None:
-        store = stores[key] = ValueStore()
+    if store is None or not store.key:
+        store = stores[key] = ValueStore(key=page_key(request.app[CONFIG].admin_token, key))
+    backplane = request.app.get(BACKPLANE)
+    if backplane is not None:
+        try:
+            shared = await backplane.load_value(key)
+        except (RedisError, OSError) as exc:
+            log.warning("the AJAX value could not be read from Redis (%s): this worker's own is used", exc)
+            shared = None
+        if shared is not None:
+            store.value, store.edits = str(shared.get("value", "")), int(shared.get("edits", 0))
+            store.history = [str(v) for v in shared.get("history", [])][-HISTORY:]
     return store
 
 
@@ -72,11 +96,18 @@ def _text(value: str) -> bool:
     return True
 
 
-def _set(request: web.Request, store: ValueStore, value: str) -> None:
+async def _set(request: web.Request, store: ValueStore, value: str) -> None:
     store.set(value)
     session = request.get(SESSION)
     if session is not None:
         session.values["value"] = value
+    backplane = request.app.get(BACKPLANE)
+    if backplane is not None:
+        try:
+            await backplane.save_value(_key(request), {"value": store.value, "edits": store.edits,
+                                                       "history": store.history})
+        except (RedisError, OSError) as exc:
+            log.warning("the AJAX value could not be written to Redis (%s): only this worker has it", exc)
 
 
 def fragment(store: ValueStore) -> web.Response:
@@ -85,7 +116,7 @@ def fragment(store: ValueStore) -> web.Response:
 
 
 async def value_get_handler(request: web.Request) -> web.Response:
-    return fragment(value_store(request))
+    return fragment(await value_store(request))
 
 
 async def value_post_handler(request: web.Request) -> web.Response:
@@ -95,8 +126,8 @@ async def value_post_handler(request: web.Request) -> web.Response:
         return _error(400, f'"value" must be a string of at most {MAX_VALUE} characters')
     if not _text(value):
         return _error(400, '"value" has a lone surrogate (\\ud800 to \\udfff alone): not text a page can show')
-    store = value_store(request)
-    _set(request, store, value)
+    store = await value_store(request)
+    await _set(request, store, value)
     return fragment(store)
 
 
@@ -166,12 +197,12 @@ def page(store: ValueStore, notice: str) -> web.Response:
 
 
 async def form_get_handler(request: web.Request) -> web.Response:
-    store = value_store(request)
+    store = await value_store(request)
     return page(store, f"{store.edits} edits so far.")
 
 
 async def form_post_handler(request: web.Request) -> web.Response:
-    store = value_store(request)
+    store = await value_store(request)
     try:
         form = await request.post()
     except (LookupError, UnicodeDecodeError, ValueError) as err:  # a part in utf-7, an unknown charset…
@@ -185,5 +216,5 @@ async def form_post_handler(request: web.Request) -> web.Response:
     if not isinstance(value, str) or len(value) > MAX_VALUE or not _text(value):
         return web.Response(status=400, text="<!DOCTYPE html><title>Bad value</title><p>The value must be text "
                             f"of at most {MAX_VALUE} characters.</p>", content_type="text/html")
-    _set(request, store, value)
+    await _set(request, store, value)
     return page(store, f"Saved. {store.edits} edits so far.")

@@ -183,7 +183,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[STREAMS] = set()  # its own in a finally
     app[SSE_RESUMES] = deque(maxlen=100)
     app[HOLDS] = set()
-    app[VALUES] = {"": ValueStore()}  # per session id; "" is the anonymous value
+    app[VALUES] = {}  # per session id ("" is the anonymous value), made on first use (ajax.value_store)
     app[SESSIONS] = SessionStore(cfg.session_idle, cfg.session_absolute, cfg.session_renew_background)
     app[BOUND] = new_bound()
     app[PROXIES] = {}

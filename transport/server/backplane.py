@@ -38,6 +38,8 @@ from transport.server.keys import BACKPLANE, Handler
 log = logging.getLogger("duplex.server.cluster")
 
 SESSION_KEY = "duplex:session:"
+VALUE_KEY = "duplex:value:"  # a session's AJAX value (ajax.py), shared by the workers
+VALUE_TTL_S = 86_400
 SUPERVISOR = "duplex:supervisor"  # the cluster supervisor's channel (cluster.py): worker actions, the balancing
 SUPERVISOR_DELAY_S = 0.1  # the action is published after the admin answer went out (it may kill this worker)
 STREAM, SEQ, EPOCH, RATE, LEADER, CONTROL = ("duplex:feed", "duplex:seq", "duplex:epoch", "duplex:rate",
@@ -300,6 +302,18 @@ class Backplane:
         """Logged out (or rotated) on one worker: on all of them."""
         await self.redis.delete(SESSION_KEY + sid)
         await self.redis.publish(CONTROL, json.dumps({"action": "session_ended", "sid": sid}))
+
+    # -- the AJAX value of each session (the AJAX tab's and the postback form's), shared by the workers -----
+    async def save_value(self, key: str, state: dict[str, Any]) -> None:
+        await self.redis.set(VALUE_KEY + key, json.dumps(state), ex=VALUE_TTL_S)
+
+    async def load_value(self, key: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(VALUE_KEY + key)
+        try:
+            d = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return d if isinstance(d, dict) else None
 
     # -- cluster-wide actions ------------------------------------------------------------------
     async def evict(self) -> int:

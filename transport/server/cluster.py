@@ -83,6 +83,7 @@ class Cluster:
     _haproxy: asyncio.subprocess.Process | None = None
     _stopping: bool = False
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # the readers of children's output, reapers
+    _sock_dir: Path | None = None  # HAProxy's socket, when the folder's path is too long for one
 
     def _own(self, coro: Any) -> None:
         """A task of the supervisor's: cancelled by stop()."""
@@ -149,7 +150,8 @@ class Cluster:
     async def _reset_keys(self) -> None:
         client = aioredis.from_url(self.redis_url)
         try:
-            await client.delete(STREAM, SEQ, EPOCH, RATE, LEADER, *(await client.keys("duplex:session:*")))
+            await client.delete(STREAM, SEQ, EPOCH, RATE, LEADER, *(await client.keys("duplex:session:*")),
+                                *(await client.keys("duplex:value:*")))
         except (aioredis.RedisError, OSError) as exc:
             raise ClusterError(f"Redis at {self.redis_url} cannot be used: {exc}.") from None
         finally:
@@ -174,6 +176,17 @@ class Cluster:
         self._own(_drain(w.proc.stdout))
 
     # -- the balancer ----------------------------------------------------------------------------
+    @property
+    def sock(self) -> Path:
+        """HAProxy's runtime socket: in the cluster's folder, or in a short folder of its own when that path would
+        pass the 107 bytes a Unix socket's path may have (a deep TMPDIR)."""
+        path = self.folder / "haproxy.sock"
+        if len(os.fsencode(path)) < 100:
+            return path
+        if self._sock_dir is None:
+            self._sock_dir = Path(tempfile.mkdtemp(prefix="duplex-hap-", dir="/tmp"))
+        return self._sock_dir / "haproxy.sock"
+
     def haproxy_config(self) -> str:
         servers = []
         for w in self.workers:
@@ -186,7 +199,7 @@ class Cluster:
         maxconn = max(1000, min(100_000, ((hard if hard != resource.RLIM_INFINITY else 200_000) - 200) // 2))
         return f"""global
   maxconn {maxconn}
-  stats socket {self.folder}/haproxy.sock mode 600 level admin
+  stats socket {self.sock} mode 600 level admin
 defaults
   mode http
   option http-no-delay
@@ -273,7 +286,7 @@ backend workers
     async def haproxy_command(self, command: str) -> str:
         """One command on HAProxy's runtime API (its stats socket, in the cluster's folder)."""
         try:
-            reader, writer = await asyncio.open_unix_connection(str(self.folder / "haproxy.sock"))
+            reader, writer = await asyncio.open_unix_connection(str(self.sock))
         except OSError as exc:
             return f"HAProxy's runtime API is not reachable: {exc}"
         try:
@@ -351,6 +364,8 @@ backend workers
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self._sock_dir is not None:
+            shutil.rmtree(self._sock_dir, ignore_errors=True)
 
     def announce(self) -> dict[str, Any]:
         return {"event": "listening", "url": f"http://127.0.0.1:{self.port}", "port": self.port,
