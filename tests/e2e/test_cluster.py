@@ -306,3 +306,27 @@ async def test_the_postback_page_and_the_ajax_value_work_under_round_robin():
                     assert f">v{i}<" in await resp.text()
     finally:
         c.stop()
+
+
+async def test_a_fault_proxy_made_through_the_balancer_is_found_by_every_later_request():
+    """Proxies live in one worker's process: the balancer sends every request about them to the same worker,
+    so a routed tab's proxy, its toxics and its next URL change all meet it (round robin or not)."""
+    from transport.apps.fault_runner import FaultRoute, lab_call
+
+    c = ClusterProcess("2", "--rate", "0", "--balance", "roundrobin")
+    try:
+        call = lab_call(c.url, c.token)
+        route = FaultRoute("tab-websocket")
+        assert (await route.open(call, f"{c.url.replace('http', 'ws')}/ws")).startswith("routed: ")
+        for i in range(4):
+            status, answer = await call("POST", "/proxies/tab-websocket/toxics",
+                                        {"name": f"l{i}", "type": "latency", "attributes": {"latency": 1}})
+            assert status == 200, answer
+        for _ in range(4):
+            status, answer = await call("GET", "/proxies/tab-websocket/toxics", None)
+            assert status == 200 and len(answer) == 4, answer
+        # the tab's URL moves to another server: the same proxy is made again in front of it
+        said = await route.follow(call, "ws://127.0.0.1:9/ws")
+        assert said is not None and "now in front of 127.0.0.1:9" in said
+    finally:
+        c.stop()

@@ -188,11 +188,12 @@ class Cluster:
         return self._sock_dir / "haproxy.sock"
 
     def haproxy_config(self) -> str:
-        servers = []
+        servers, plain = [], []
         for w in self.workers:
             cookie = f" cookie {w.id}" if self.balance == "cookie" else ""
-            servers.append(f"  server {w.id} 127.0.0.1:{w.port} check inter 500 fall 3 rise 1"
-                           f" on-marked-down shutdown-sessions{cookie}")
+            plain.append(f"  server {w.id} 127.0.0.1:{w.port} check inter 500 fall 3 rise 1"
+                         f" on-marked-down shutdown-sessions")
+            servers.append(plain[-1] + cookie)
         balance = "source" if self.balance == "source" else "roundrobin"
         sticky = "  cookie DUPLEX_NODE insert indirect nocache httponly\n" if self.balance == "cookie" else ""
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -213,7 +214,16 @@ defaults
   timeout server-fin 2s
 frontend lab
   bind 127.0.0.1:{self.port}
+  # the fault proxies live in one worker's process: every request about them goes to the same worker (the
+  # first one up), or a toxic would be added on one worker and looked for on another
+  acl proxies path_beg /_admin/proxies /_admin/reset /_admin/version
+  use_backend proxies if proxies
   default_backend workers
+backend proxies
+  balance first
+  option httpchk GET /
+  http-check expect status 200
+{chr(10).join(plain)}
 backend workers
   balance {balance}
 {sticky}  option redispatch 1
@@ -279,6 +289,8 @@ backend workers
         # HAProxy's runtime API moves the server to the new port: no reload, no connection of the others cut
         said = await self.haproxy_command(f"set server workers/{w.id} addr 127.0.0.1 port {w.port}")
         await self.haproxy_command(f"set server workers/{w.id} state ready")
+        await self.haproxy_command(f"set server proxies/{w.id} addr 127.0.0.1 port {w.port}")
+        await self.haproxy_command(f"set server proxies/{w.id} state ready")
         if "not" in said.lower() and "port" not in said.lower():  # an older HAProxy: reload instead
             await self._start_haproxy()
         return f"worker {w.id} restarted on port {w.port}"
