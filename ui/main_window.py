@@ -216,7 +216,9 @@ class MainWindow(QMainWindow):
         """A marker row at the moment a fault is applied, in every timeline it affects."""
         for tab in self.transport_tabs if everywhere else [source]:
             tab.controller.state_row("fault", text if tab is source else f"{text} (from the {source.title} tab)")
-        self.server_tab.log_fault(f"{source.title}: {text}")
+        # a fault on the whole lab (a restart, closing every WebSocket…) is the lab's, whichever tab started it
+        self.server_tab.log_fault(f"whole lab (from the {source.title} tab): {text}" if everywhere
+                                  else f"{source.title}: {text}")
 
     # -- settings and lifetime -------------------------------------------------
     def _restore_settings(self) -> None:

@@ -181,7 +181,9 @@ async def test_restart_server_is_marked_in_every_timeline_and_the_server_tab(win
     marker = "server fault: restart (1 s down)"
     await wait_until(lambda: all(any(marker in e.data for e in rows(t, "fault")) for t in window.transport_tabs),
                      10, "a marker in every timeline")
-    assert any(marker in window.server_tab.log.item(i).text() for i in range(window.server_tab.log.count()))
+    logged = [window.server_tab.log.item(i).text() for i in range(window.server_tab.log.count())]
+    # the Server tab's list says it was the whole lab's (not the WebSocket's), and which tab asked
+    assert any(f"whole lab (from the WebSocket tab): {marker}" in line for line in logged), logged
     led = tab.controller.client.ledger
     await wait_until(lambda: led.episodes and led.episodes[-1].recovered, 15, "back after the restart")
     assert led.lost == 0 and led.duplicated == 0
