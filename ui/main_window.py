@@ -21,6 +21,7 @@ from .controllers.scenario import ScenarioController
 from .controllers.workspace import WorkspaceFiles
 from .identity import NAME, ORGANIZATION
 from .commands import WindowCommands
+from .tab_keys import TabKeys
 from .menus import Menus
 from .tabs.ajax_tab import AjaxTab
 from .tabs.browser_tab import BrowserTab
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.virtual_browsers = BrowsersController([tab.controller for tab in self.transport_tabs], self)
         self.browsers = self.virtual_browsers.browsers
         self.tabs = QTabWidget()
+        self.tab_keys = TabKeys(self, self.tabs)  # Ctrl+Tab, Ctrl+PageDown… wherever the focus is
         for tab in self.transport_tabs:
             self.tabs.addTab(tab, tab.title)
             vtab = tab.controller.vtab

@@ -101,3 +101,23 @@ def test_about_names_the_versions_a_bug_report_needs():
     assert set(v) >= {"Python", "Qt", "PySide6", "websockets", "aiohttp"}
     text = about_text()
     assert all(value in text for value in v.values())
+
+
+def test_ctrl_tab_and_ctrl_page_down_switch_the_windows_tabs_wherever_the_focus_is(win, qtbot):
+    win.tabs.setCurrentWidget(win.sse_tab)
+    start = win.tabs.currentIndex()
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    table = win.sse_tab.timeline.table
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_Tab, ctrl)  # a table would move its current cell on Ctrl+Tab
+    assert win.tabs.currentIndex() == start + 1
+    qtbot.keyClick(QApplication.focusWidget() or win, Qt.Key.Key_Backtab, ctrl | shift)
+    assert win.tabs.currentIndex() == start
+    win.sse_tab.bar.url.setFocus()  # and from a text box
+    qtbot.keyClick(win.sse_tab.bar.url, Qt.Key.Key_PageDown, ctrl)
+    assert win.tabs.currentIndex() == start + 1
+    qtbot.keyClick(QApplication.focusWidget() or win, Qt.Key.Key_PageUp, ctrl)
+    assert win.tabs.currentIndex() == start
+    win.tabs.setCurrentIndex(win.tabs.count() - 1)
+    qtbot.keyClick(QApplication.focusWidget() or win, Qt.Key.Key_PageDown, ctrl)
+    assert win.tabs.currentIndex() == 0  # round the end
