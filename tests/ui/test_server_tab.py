@@ -40,6 +40,9 @@ async def test_kill_and_restart_keeping_history_loses_nothing(window):
                          and all(ep.recovered for ep in led.episodes), 20, f"{tab.title} carried on")
         assert led.lost == 0 and led.duplicated == 0 and led.resets == 0, tab.title
     assert window.server_tab.log.count() >= 2  # killed, back
+    for tab in feeds:  # a status that described the outage is replaced once the tab is connected again
+        await wait_until(lambda tab=tab: "refused" not in tab.status.text() and "no answer" not in tab.status.text(),
+                         10, f"{tab.title}'s status after the outage", state=lambda tab=tab: tab.status.text())
 
 
 async def test_kill_without_history_is_a_declared_reset_not_duplicates(window):

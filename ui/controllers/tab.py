@@ -66,7 +66,7 @@ class TabController(QObject):
         self.storm: Storm | None = None
         self.locust: LocalStorm | RemoteStorm | None = None  # a storm on Locust (its own processes)
         self.race: PolicyRace | None = None
-        self._tasks = TaskGroup(self.report)
+        self._tasks = TaskGroup(self._failed)
         self._run_task: asyncio.Task | None = None
         self._got_first = False
         self._had_error = False
@@ -235,6 +235,12 @@ class TabController(QObject):
                 said = str(e.data)  # a URL, or a sentence of its own (Socket.IO: "connected to / (sid …)")
                 self.statusMessage.emit(f"{self.title}: " + (said if said.startswith("connected")
                                                              else f"connected again to {said}"))
+            elif self._had_error and (e.kind == "message" and e.direction == "in"
+                                      or e.kind == "response" and (e.meta.get("status") or 0) < 400):
+                # a poll has no connection that opens: its first good answer ends the condition said
+                self._had_error = False
+                self.statusMessage.emit(f"{self.title}: the server answers again"
+                                        + (f" ({self.url})" if self.url else ""))
             elif not self._got_first and e.direction == "in" and e.kind == "message":
                 self._got_first = True
                 self.firstMessage.emit(e)
@@ -358,6 +364,12 @@ class TabController(QObject):
         by the task group, which reports it here too)."""
         log.info("%s", sentence)
         self.statusMessage.emit(sentence)
+
+    def _failed(self, sentence: str) -> None:
+        """A task of the tab failed (a refused connection to the lab, a fault that could not be applied): said
+        now, and replaced once the tab's connection opens again (the condition it described has ended)."""
+        self._had_error = True
+        self.report(sentence)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run ``coro`` as one of the tab's tasks (cancelled on shutdown, failures reported)."""
