@@ -203,6 +203,8 @@ class MainWindow(QMainWindow):
     def _on_lab_viewed(self, stats: dict, sessions: dict, rates: dict) -> None:
         self.server_tab.show_stats(stats, rates)
         self.server_tab.show_sessions(sessions)
+        for each in self.transport_tabs:  # the lab's session settings: the same in every tab's panel
+            each.session.show_server_settings(sessions)
         tab = self.tabs.currentWidget()
         if isinstance(tab, TransportTab):
             tab.session.refresh(sessions)

@@ -156,3 +156,17 @@ async def test_editing_a_cookies_value_changes_that_cookie_in_place_and_says_wha
     await wait_until(lambda: "changed in place" in tab.status.text(), 5, "the status line",
                      state=lambda: tab.status.text())
     assert f"Cookie: {COOKIE}=edited-by-hand" in tab.status.text()
+
+
+async def test_the_labs_idle_timeout_set_in_one_tab_shows_in_every_tab(window):
+    """One value, one place: the lab's session settings, set from the SSE tab, are what every tab's panel
+    shows after the next view of the lab (the tabs not shown included)."""
+    sse = window.sse_tab
+    window.tabs.setCurrentWidget(sse)
+    sse.session.idle.setValue(900)
+    sse.session.idle.editingFinished.emit()
+    await wait_until(lambda: all(t.session.idle.value() == 900 for t in window.transport_tabs), 10,
+                     "every tab's panel", state=lambda: [t.session.idle.value() for t in window.transport_tabs])
+    window.commands.set_theme("dark")
+    window.commands.set_theme("light")
+    assert sse.session.idle.value() == 900

@@ -239,11 +239,15 @@ class SessionPanel(QWidget):
             self.countdown.setText(f"<b style='color:{theme().hex('error')}'>expired or unknown</b>")
         if server_view is not None:
             self.server.fill(sessions)
-            if not self.renew.hasFocus():
-                self.renew.setCurrentIndex(self.renew.findData("all" if server_view.get("renew_background")
-                                                               else "user"))
-            if not self.idle.hasFocus() and server_view.get("idle"):
-                self.idle.setValue(int(server_view["idle"]))
+            self.show_server_settings(server_view)
+
+    def show_server_settings(self, server_view: dict) -> None:
+        """The lab's renewal policy and idle timeout as the lab says them (one source for every tab's panel:
+        the window gives each panel every view, shown or not); a field being edited is left alone."""
+        if not self.renew.hasFocus():
+            self.renew.setCurrentIndex(self.renew.findData("all" if server_view.get("renew_background") else "user"))
+        if not self.idle.hasFocus() and server_view.get("idle"):
+            self.idle.setValue(int(server_view["idle"]))
 
     def _fill_cookies(self, browser: VirtualBrowser) -> None:
         cookies = browser.cookies()
