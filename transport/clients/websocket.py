@@ -173,13 +173,16 @@ class WebSocketClient(ClientBase):
             self.receiver.resume_started()
         self._set_state("open")
         self._opened()
-        self._emit("state", "open", wire=wire, data=url + served_note(resp.headers if resp else None), meta={
+        meta = {
             **served_by(resp.headers if resp else None),
             "status": resp.status_code if resp else None,
             "subprotocol": ws.subprotocol,
             "request_headers": dict(req.headers.raw_items()) if req else {},
             "response_headers": dict(resp.headers.raw_items()) if resp else {},
-        })
+        }
+        # stamped when the handshake's answer was read: the messages read with it come after it, in time too
+        self._emit("state", "open", t=ws.opened_ns, wire=wire, data=url + served_note(resp.headers if resp else None),
+                   meta=meta)
         ws.attach(self._on_messages)
         first = self._resume_message()
         if first is not None:  # the user's resume rule: the first message after each reconnect

@@ -57,6 +57,8 @@ class FeedConnection(ClientConnection):
         self._fragment_text = False
         self._fragment_wire = 0
         self.sink_error: BaseException | None = None  # what the client's sink raised (the connection is aborted)
+        # when the handshake's answer was read: the open row's time, never after the first message read with it
+        self.opened_ns: int | None = None
 
     @classmethod
     def factory(cls, max_size: int | None) -> Callable[..., FeedConnection]:
@@ -88,6 +90,7 @@ class FeedConnection(ClientConnection):
                 return
             cut = i + 4 - len(self._tail)
             super().data_received(data[:cut])
+            self.opened_ns = now_ns()
             data = data[cut:]
             if self.protocol.state is not State.OPEN:
                 self._fast = False

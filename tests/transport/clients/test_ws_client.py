@@ -211,3 +211,16 @@ async def test_extra_headers_and_subprotocols_reach_a_remote_server():
     assert run.rows("open")[0].meta["subprotocol"] == "v2.duplex"
     msg = [e for e in run.events if e.direction == "in"][0]
     assert msg.data == "hello" and msg.seq is None  # not a feed envelope: shown, not ledgered
+
+
+async def test_the_open_row_is_stamped_no_later_than_the_messages_read_with_the_handshake(lab_server):
+    """The lab's ``live`` item comes in the same read as the 101: its row must not be older than ``open``'s
+    (a timeline sorted by time listed it first, though it came after)."""
+    for _ in range(5):
+        run = Run(url=ws_url(lab_server), policy=FAST)
+        await wait_until(lambda: any(e.kind == "live" for e in run.events), 5, "the live row",
+                         lambda: [e.kind for e in run.events])
+        await run.stop()
+        opened = next(e for e in run.events if e.kind == "open")
+        live = next(e for e in run.events if e.kind == "live")
+        assert opened.t <= live.t, (opened.t, live.t)
