@@ -481,11 +481,11 @@ class SocketIOClient(ClientBase, SessionOwner):
                     metas.append({"event": found[0]})
                     continue
                 if run:
-                    self.receiver.texts(run, t, self.rtt_ms, metas=metas)
+                    self.receiver.texts(run, t, metas=metas)
                     run, metas = [], []
                 self._spawn_handle(eio_decode(data), t, wire)
             if run:
-                self.receiver.texts(run, t, self.rtt_ms, metas=metas)
+                self.receiver.texts(run, t, metas=metas)
 
     def _lab_event(self, data: object, at: int) -> tuple[str, str] | None:
         """``(event, envelope text)`` when ``data[at:]`` is a Socket.IO event on the default namespace, with no ack,
@@ -559,7 +559,7 @@ class SocketIOClient(ClientBase, SessionOwner):
             data = pkt.data
             found = self._lab_event(data, 0)
             if found is not None:
-                self.receiver.text(found[1], t, wire, {"event": found[0]}, rtt_ms=self.rtt_ms)
+                self.receiver.text(found[1], t, wire, {"event": found[0]})
                 return True
             try:
                 spkt = self._decoder.feed(pkt.data)
@@ -649,11 +649,11 @@ class SocketIOClient(ClientBase, SessionOwner):
             if control:
                 self.receiver.text(text, t, wire)
             else:
-                self.receiver.text(text, t, wire, meta, rtt_ms=self.rtt_ms)
+                self.receiver.text(text, t, wire, meta)
         elif p.binary:
             self._emit("in", "message", t=t, wire=wire, data=repr(args)[:2000], meta={**meta, "binary": True})
         else:  # every other event is a message, its arguments whole; a pointer rule reads the first
             text = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
-            self.receiver.text(text, t, wire, meta, rtt_ms=self.rtt_ms, value=first)
+            self.receiver.text(text, t, wire, meta, value=first)
         if p.ack is not None:  # the server asks for an ack: an empty one
             await self._send_parts(sio_encode(ACK, [], self.options.namespace, p.ack))

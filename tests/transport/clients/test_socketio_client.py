@@ -53,6 +53,8 @@ async def test_each_transport_mode_reads_the_feed_and_emits_with_acks(lab, mode)
     messages = run.rows("message", "in")
     assert {m.meta["event"] for m in messages} == {"price"} and messages[0].meta["topic"] == "price"
     assert [m.seq for m in messages] == sorted(m.seq for m in messages)
+    # an event's latency is its own (one way, from the envelope's time), never the upgrade probe's round trip
+    assert all(m.meta.get("latency") != "rtt" for m in messages)
     answer = await run.client.emit("chat", [{"text": "hello"}])
     assert answer[0]["ok"] and answer[0]["seq"] == feed.last_seq
     (ack,) = run.rows("ack", "in")
