@@ -81,3 +81,32 @@ def test_the_button_resumes_following(qtbot):
     qtbot.mouseClick(w.follow_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: at_end(w), timeout=2000)
     assert w.following
+
+
+def test_a_selected_row_stays_selected_and_in_view_when_the_filter_changes(qtbot):
+    w = make(qtbot)
+    w.append_events(rows(301, 100, topic="chat"))
+    w.table.selectRow(150)  # seq 151, a price row
+    chosen = w.model.event_at(150)
+    assert chosen.seq == 151 and not w.following
+    qtbot.keyClicks(w.filter_edit, "price")  # it still matches: still selected, in view
+    [index] = w.table.selectionModel().selectedRows()
+    assert w.model.event_at(index.row()).seq == 151
+    assert w.table.viewport().rect().intersects(w.table.visualRect(index))
+    w.filter_edit.clear()  # the filter cleared: the same row, not row 1
+    [index] = w.table.selectionModel().selectedRows()
+    assert w.model.event_at(index.row()).seq == 151 and index.row() == 150
+    assert w.table.viewport().rect().intersects(w.table.visualRect(index))
+    qtbot.keyClicks(w.filter_edit, "chat")  # it does not match any more: nothing selected, nothing jumps
+    assert w.table.selectionModel().selectedRows() == []
+
+
+def test_end_in_the_filter_box_resumes_following(qtbot):
+    w = make(qtbot)
+    w.table.selectRow(10)
+    assert not w.following
+    w.filter_edit.setFocus()
+    qtbot.keyClicks(w.filter_edit, "price")
+    qtbot.keyClick(w.filter_edit, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: at_end(w), timeout=2000)
+    assert w.following and w.filter_edit.text() == "price"

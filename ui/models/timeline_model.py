@@ -238,6 +238,20 @@ class TimelineModel(QAbstractTableModel):
     def stored(self) -> int:
         return len(self._rows)
 
+    def absolute_of(self, row: int) -> int | None:
+        """The row's own number (it names the row until a clear, whatever the filter shows)."""
+        if self._view is not None:
+            return self._view[row] if 0 <= row < len(self._view) else None
+        return self._base + row if 0 <= row < len(self._rows) else None
+
+    def row_of(self, absolute: int) -> int | None:
+        """Where the row numbered ``absolute`` is shown now (None: filtered out, or gone)."""
+        if self._view is not None:
+            i = bisect.bisect_left(self._view, absolute)
+            return i if i < len(self._view) and self._view[i] == absolute else None
+        i = absolute - self._base
+        return i if 0 <= i < len(self._rows) else None
+
     def event_at(self, row: int) -> Event | None:
         if self._view is not None:
             if not 0 <= row < len(self._view):

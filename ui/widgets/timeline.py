@@ -95,6 +95,7 @@ class TimelineWidget(QWidget):
         self.follow_button.setChecked(True)
         self.follow_button.setToolTip("Keep the newest row in view (End). Selecting a row or scrolling up pauses it.")
         self.table.installEventFilter(self)  # End resumes following (before the table takes it as a move)
+        self.filter_edit.installEventFilter(self)  # End there resumes following too
 
         # Three short lines, not one long one: at the window's minimum size (900×600) the timeline
         # gets ~430 px beside its panels, and one line of every control overlapped.
@@ -256,10 +257,28 @@ class TimelineWidget(QWidget):
 
     def _on_type_filter_current_index_changed(self, _index: int) -> None:
         assert self.type_filter is not None
+        kept = self._selected_row()
         self.model.set_type_filter(self.type_filter.currentData())
+        self._reselect(kept)
 
     def _on_filter_edit_text_changed(self, text: str) -> None:
+        kept = self._selected_row()
         self.model.set_filter(text)
+        self._reselect(kept)
+
+    def _selected_row(self) -> int | None:
+        """The selected row's own number, to find it again once the filter changed."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.absolute_of(rows[0].row()) if rows else None
+
+    def _reselect(self, absolute: int | None) -> None:
+        """A filter changed: the row that was selected stays selected and in view when it still matches."""
+        row = self.model.row_of(absolute) if absolute is not None else None
+        if row is None:
+            return
+        index = self.model.index(row, 0)
+        self.table.selectRow(row)
+        self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
 
     def _on_pause_button_toggled(self, paused: bool) -> None:
         self.model.set_paused(paused)
@@ -275,6 +294,9 @@ class TimelineWidget(QWidget):
                 and event.key() == Qt.Key.Key_End:
             self.set_following(True)
             return True
+        if watched is self.filter_edit and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress \
+                and event.key() == Qt.Key.Key_End and not event.modifiers():
+            self.set_following(True)  # and the cursor goes to the end of the text, as End does in a text box
         return super().eventFilter(watched, event)
 
     # -- following ------------------------------------------------------------------------------
