@@ -26,6 +26,11 @@ class AgreementController(QObject):
     def set_lab(self, url: str, token: str) -> None:
         self.lab_url, self.lab_token = url, token
 
+    def warning(self) -> str:
+        """What a run does to the lab every tab shares: asked before it starts."""
+        return (f"This run restarts the shared lab ({RESTART_DOWN_S:g} s down: every tab reconnects) and shortens "
+                f"every session's absolute lifetime to {EXPIRY_S} s for a moment (put back after the run). Go on?")
+
     def run(self) -> None:
         if not self.lab_url:
             self.progress.emit("The lab is not running yet.")

@@ -105,7 +105,8 @@ class BrowserTab(QWidget):
         self.refresh_button = QPushButton("Read cookies and storage")
         self.agreement = AgreementPanel()
         self.agreement_run = AgreementController(self)  # virtual against real: runs what the panel shows
-        self.agreement.run_button.clicked.connect(self.agreement_run.run)
+        self.agreement.ask_first(self.agreement_run.warning())
+        self.agreement.runConfirmed.connect(self.agreement_run.run)
         self.agreement_run.progress.connect(self.agreement.state.setText)
         self.agreement_run.rowsReady.connect(self.agreement.show_rows)
         self.agreement_run.runningChanged.connect(self.agreement.show_running)
