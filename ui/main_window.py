@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         lab.faultLogged.connect(self.server_tab.log_fault)
         lab.viewed.connect(self._on_lab_viewed)
         lab.unreachable.connect(self.server_tab.lab_unreachable)
+        self.browser_tab.timeline.files.open_view = self.open_import  # Import there too: a tab of its own
         for tab in self.transport_tabs:
             tab.timeline.files.open_view = self.open_import
             c = tab.controller

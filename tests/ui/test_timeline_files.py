@@ -46,3 +46,17 @@ async def test_importing_a_file_that_is_not_a_timeline_says_why(window, tmp_path
     await wait_until(lambda: "Line 1 of notes.jsonl is not JSON" in tab.status.text(), 5,
                      "the sentence")
     assert tab.timeline.model.captured == before  # nothing imported
+
+
+async def test_the_browser_tab_imports_a_timeline_into_a_tab_of_its_own(window, tmp_path):
+    ws = window.ws_tab
+    await wait_until(lambda: sum(e.kind == "message" for e in ws.timeline.model.events()) >= 3, 15, "traffic")
+    jsonl = tmp_path / "page.jsonl"
+    await ws.timeline.files.export(str(jsonl))
+    browser = window.browser_tab
+    window.tabs.setCurrentWidget(browser)
+    assert browser.timeline.import_button.isVisible()
+    tabs = window.tabs.count()
+    await browser.timeline.files.import_(str(jsonl))
+    assert window.tabs.count() == tabs + 1 and window.tabs.tabText(tabs) == "page.jsonl (imported)"
+    assert browser.timeline.model.captured == 0  # the live browser timeline is untouched

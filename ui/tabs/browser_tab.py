@@ -86,7 +86,6 @@ class BrowserTab(QWidget):
         session.addStretch(1)
 
         self.timeline = TimelineWidget(c.model, event_names=True)  # an SSE event's type
-        self.timeline.import_button.hide()
         self.timeline.table.setColumnWidth(KIND, 170)  # "websocket message", "http response": the API first
         self.ledgers = QTableWidget(0, len(LEDGER_COLUMNS))
         self.ledgers.setHorizontalHeaderLabels(LEDGER_COLUMNS)
