@@ -76,10 +76,14 @@ async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
     await connected(tab)
     await press(tab, "Disconnect")
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
+    assert tab.checks.labels["first"].text() != "—"  # the lab's stream had its first event
     tab.bar.url.setCurrentText(window.lab.url + "/")  # JSON, not text/event-stream
     tab.bar.connect_button.click()
     await wait_until(lambda: "not text/event-stream" in tab.status.text(), 10, "status message")
     assert "failed" in tab.bar.light.text()
+    # the panel describes this stream, not the last one: no first event, no reconnects carried over
+    assert tab.checks.labels["first"].text() == "—" and tab.checks.reconnects == 0
+    assert tab.checks.labels["reconnects"].text() == "—"
     tab.bar.url.setCurrentText("ws://127.0.0.1:1/sse")
     tab.bar.connect_button.click()
     await wait_until(lambda: "http:// or https://" in tab.status.text(), 10, "invalid URL")

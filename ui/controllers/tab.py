@@ -34,6 +34,7 @@ log = logging.getLogger("duplex.ui.tab")
 
 class TabController(QObject):
     stateChanged = Signal(str)  # the client's state (idle, connecting, open, waiting, closed, failed)
+    clientStarted = Signal()  # a new client (a new stream): what described the last one starts over
     ledgerChanged = Signal(object)  # the client's Ledger, after each batch and at the end
     eventsArrived = Signal(object)  # list[Event]: a batch of this tab's events, after the model took them
     statusMessage = Signal(str)
@@ -167,6 +168,7 @@ class TabController(QObject):
             self.report(err.sentence)
             return
         self.client = client
+        self.clientStarted.emit()
         self.stateChanged.emit("connecting")
         self._run_task = self.spawn(self._run(client))
 

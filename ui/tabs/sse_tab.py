@@ -61,6 +61,11 @@ class SSETab(TransportTab):
         self.side_layout.insertWidget(1, self.text_box)
         self.text_box.setVisible(False)
         self.checks.show_default_retry(DEFAULT_RETRY_MS)
+        self.controller.clientStarted.connect(self._on_client_started)
+
+    def _on_client_started(self) -> None:
+        self.checks.reset()
+        self.checks.show_default_retry(DEFAULT_RETRY_MS)
 
     def make_bar(self) -> ConnectionBar:
         return ConnectionBar(placeholder="http(s)://host:port/path of an event stream", subprotocols=False,

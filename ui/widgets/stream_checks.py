@@ -34,6 +34,13 @@ class StreamChecks(QGroupBox):
         self.reconnects = 0
         self._warned: set[str] = set()
 
+    def reset(self) -> None:
+        """A new stream: nothing of the last one is carried over (its reconnects, its first event, its answer)."""
+        for label in self.labels.values():
+            label.setText("—")
+        self.reconnects = 0
+        self._warned.clear()
+
     def show_events(self, events: list[Event]) -> None:
         lab = self.labels
         last_id = None
