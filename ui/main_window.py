@@ -117,6 +117,7 @@ class MainWindow(QMainWindow):
         self.browser_tab.timeline.files.open_view = self.open_import  # Import there too: a tab of its own
         for tab in self.transport_tabs:
             tab.timeline.files.open_view = self.open_import
+            tab.openInRequested.connect(self.open_in)
             c = tab.controller
             c.statusMessage.connect(lambda text, t=tab: log.info("%s: %s", t.title, text))  # the tab shows it
             c.faultMarker.connect(lambda text, everywhere, tab=tab: self._mark_fault(tab, text, everywhere))
@@ -216,6 +217,15 @@ class MainWindow(QMainWindow):
         if isinstance(tab, TransportTab) and tab.controller.vtab is not None:
             tab.session.show_tab(tab.controller.vtab, self.browsers, tab.bar.url_text())
             tab.session.refresh(self.monitor.sessions)
+
+    def open_in(self, transport: str, settings: dict) -> None:
+        """Another tab's request in the tab of ``transport`` (the stream tab met an SSE stream): shown, connected."""
+        tab = next((t for t in self.transport_tabs if t.transport == transport), None)
+        if tab is None:
+            return
+        tab.apply_request(settings)
+        self.tabs.setCurrentWidget(tab)
+        tab.connect_client(new_connection=tab.controller.client is not None)
 
     def _mark_fault(self, source: TransportTab, text: str, everywhere: bool) -> None:
         """A marker row at the moment a fault is applied, in every timeline it affects."""

@@ -76,3 +76,20 @@ async def test_ajax_change_against_postback_and_a_broadcast_message(window):
     tab.message.setText("{broken")
     tab.post_button.click()
     await wait_until(lambda: "Not valid JSON" in tab.status.text(), 5, "the JSON error")
+
+
+async def test_the_stream_tab_answered_by_an_event_stream_says_the_sse_tab_reads_it_and_opens_it_there(window):
+    tab = window.stream_tab
+    window.tabs.setCurrentWidget(tab)
+    tab.method.setCurrentText("POST")
+    tab.body.setText('{"stream": true, "pace_ms": 1, "tokens": 5}')
+    tab.bar.url.setCurrentText(window.lab.url + "/api/chat")
+    tab.bar.urlEntered.emit()
+    await wait_until(lambda: "the SSE tab reads it" in tab.status.text(), 15, "one sentence",
+                     state=lambda: tab.status.text())
+    await wait_until(lambda: tab.open_in_sse.isVisibleTo(tab), 5, "the button (one bridge flush behind)")
+    tab.open_in_sse.click()
+    sse = window.sse_tab
+    assert window.tabs.currentWidget() is sse and sse.method.currentText() == "POST"
+    assert sse.bar.url_text() == window.lab.url + "/api/chat" and '"tokens": 5' in sse.body.text()
+    await wait_until(lambda: any(e.kind == "done" for e in sse.timeline.model.events()), 15, "the answer in the SSE tab")

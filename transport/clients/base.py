@@ -278,8 +278,11 @@ class ClientBase:
     def _error(self, err: DuplexError) -> None:
         self.last_error = err
         self._log.warning("%s", err.sentence)
-        self._emit("state", "error", data=err.sentence, meta={"error": type(err).__name__, "fatal": err.fatal,
-                                                              "status": getattr(err, "status", None)})
+        meta: dict[str, object] = {"error": type(err).__name__, "fatal": err.fatal,
+                                   "status": getattr(err, "status", None)}
+        if getattr(err, "read_by", None):
+            meta["read_by"] = err.read_by  # type: ignore[attr-defined]
+        self._emit("state", "error", data=err.sentence, meta=meta)
 
     def _fail(self, err: DuplexError, row: bool = True, state: str = "failed") -> DuplexError:
         """End for good: an error row (unless ``row`` is False), the final state."""

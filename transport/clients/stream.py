@@ -64,6 +64,11 @@ class StreamClient(HttpFeedClient):
             self._emit("in", "message", t=t, size=len(body), data=body.decode("utf-8", "replace"),
                        meta={"single": True, "content_type": ctype})
             return "a single answer"
+        if ctype == "text/event-stream":  # an SSE stream (a chat completion's): the SSE tab and client read it
+            err = WrongResponse(f"{peer} answered an event stream (text/event-stream), not newline-delimited "
+                                "JSON: the SSE tab reads it (Open in the SSE tab).")
+            err.read_by = "sse"
+            raise err
         if ctype not in NDJSON_TYPES:
             raise WrongResponse(f"{peer} answered {ctype or 'no content type'}, not newline-delimited JSON "
                                 "(application/x-ndjson): it is not a stream of messages.")

@@ -100,6 +100,7 @@ class NotConnected(DuplexError):
 
 class WrongResponse(DuplexError):
     fatal = True
+    read_by: str | None = None  # the transport that reads this answer (an SSE stream met by the NDJSON client)
 
 
 class ServerStopped(DuplexError):

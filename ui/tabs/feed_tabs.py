@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QWidget)
 
 from transport.core.events import Event, EventSink
 
@@ -95,6 +96,25 @@ class StreamTab(FeedTab):
         self.layout_.insertWidget(1, self.post_row)
         self.post_row.setVisible(False)
         self.method.currentTextChanged.connect(lambda m: self.post_row.setVisible(m != "GET"))
+        self.open_in_sse = QPushButton("Open in the SSE tab")
+        self.open_in_sse.setToolTip("The server answered an event stream: the SSE tab reads it (the same URL, "
+                                    "method, body and content type)")
+        self.open_in_sse.hide()
+        self.open_in_sse.clicked.connect(lambda: self.openInRequested.emit("sse", self.request_settings()))
+        self.layout_.insertWidget(2, self.open_in_sse)
+
+    def request_settings(self) -> dict[str, Any]:
+        """What another tab needs to send the same request."""
+        return {"url": self.bar.url_text(), "method": self.method.currentText(), "body": self.body.text(),
+                "content_type": self.content_type.text()}
+
+    def on_events(self, events: list[Event]) -> None:
+        super().on_events(events)
+        for e in events:
+            if e.kind == "error" and e.meta.get("read_by") == "sse":
+                self.open_in_sse.show()
+            elif e.kind == "response" and e.direction == "in":
+                self.open_in_sse.hide()
 
     def client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = super().client_options()

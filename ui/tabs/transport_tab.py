@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from transport.clients.virtual_browser import VirtualBrowser, VirtualTab
@@ -34,6 +34,16 @@ from ..workspace import Connection, SavedMessage
 
 class TransportTab(QWidget):
     transport = ""
+    openInRequested = Signal(str, dict)  # another transport's tab reads what this one met: its name, the request
+
+    def apply_request(self, settings: dict[str, Any]) -> None:
+        """Take a request another tab made (its URL; a tab with a method and a body takes those too)."""
+        self.bar.url.setCurrentText(str(settings.get("url", "")))
+        method = getattr(self, "method", None)
+        if method is not None and settings.get("method"):
+            method.setCurrentText(str(settings["method"]))
+            self.body.setText(str(settings.get("body", "")))  # type: ignore[attr-defined]
+            self.content_type.setText(str(settings.get("content_type") or "application/json"))  # type: ignore[attr-defined]
 
     def __init__(self, sink: EventSink, cap: int = 1_000_000, parent: QWidget | None = None,
                  controller: TabController | None = None) -> None:
