@@ -17,6 +17,8 @@ from transport.core.errors import DuplexError
 from transport.core.sequence import RuleError, parse_resume, parse_seq
 
 FORMAT = 1  # "duplex_workspace": the format's version
+MAX_OPTIONS = 32  # a tab's own settings kept (Connection.options)
+MAX_OPTION = 64 * 1024  # characters of one (a POST body)
 MAX_BYTES = 4 << 20  # a workspace larger than this is not one
 MESSAGE_KINDS = ("text", "json", "binary")
 POLICIES = ("server", "exponential", "fixed")
@@ -55,6 +57,9 @@ class Connection:
     # a server that is not the lab: how its messages are numbered and resumed (transport/core/sequence.py)
     seq_rule: str = "auto"
     resume_rule: str = "auto"
+    # what a kind of tab has beyond the bar: a stream's or POST SSE's method, body and content type;
+    # Socket.IO's namespace, auth and transports (strings and booleans, each tab reads its own)
+    options: dict[str, str | bool] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         if self.unknown is not None:
@@ -62,7 +67,7 @@ class Connection:
         return {"kind": self.kind, "url": self.url, "headers": [list(h) for h in self.headers],
                 "subprotocols": list(self.subprotocols), "policy": self.policy, "interval_s": self.interval_s,
                 "resume": self.resume, "session_carrier": self.carrier,
-                "seq_rule": self.seq_rule, "resume_rule": self.resume_rule,
+                "seq_rule": self.seq_rule, "resume_rule": self.resume_rule, "options": dict(self.options),
                 "messages": [m.to_json() for m in self.messages]}
 
 
@@ -141,8 +146,14 @@ def _connection(obj: Any, where: str) -> Connection:
         parse_resume(resume_rule, kind)
     except RuleError as exc:
         raise WorkspaceError(f"{where}: {exc}.") from None
+    options = _typed(obj, "options", dict, {}, where)
+    if len(options) > MAX_OPTIONS or not all(
+            isinstance(k, str) and (isinstance(v, bool) or isinstance(v, str) and len(v) <= MAX_OPTION)
+            for k, v in options.items()):
+        raise WorkspaceError(f"{where}: \"options\" must be an object of at most {MAX_OPTIONS} strings (each at "
+                             f"most {MAX_OPTION:,} characters) or booleans.")
     return Connection(kind, url, [(h[0], h[1]) for h in headers], list(subprotocols), policy, float(interval),
-                      resume, carrier, messages, seq_rule=seq_rule, resume_rule=resume_rule)
+                      resume, carrier, messages, seq_rule=seq_rule, resume_rule=resume_rule, options=dict(options))
 
 
 def _typed(obj: dict[str, Any], key: str, kind: type, default: Any, where: str) -> Any:

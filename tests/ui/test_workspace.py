@@ -60,6 +60,17 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     ws.send_box.payload.setText('{"topic": "chat", "body": "hello"}')
     ws.send_box.kind.setCurrentIndex(ws.send_box.kind.findData("json"))
     ws.send_box.save_button.click()
+    # what the stream, SSE and Socket.IO tabs have beyond the bar
+    first.stream_tab.method.setCurrentText("POST")
+    first.stream_tab.body.setText('{"q": 1}')
+    first.sse_tab.method.setCurrentText("POST")
+    first.sse_tab.body.setText('{"stream": true}')
+    first.sse_tab.content_type.setText("application/json; charset=utf-8")
+    first.sse_tab.retry_post.setChecked(True)
+    sio = first.socketio_tab
+    sio.namespace.setText("/chat")
+    sio.auth.setText('{"token": "t"}')
+    sio.modes.setCurrentIndex(sio.modes.findData("polling"))
     path = tmp_path / "team.duplex.json"
     await first.workspaces.save(first.commands.workspace(), str(path))
     saved = json.loads(path.read_text())
@@ -82,6 +93,12 @@ async def test_save_and_open_a_workspace_round_trip(qtbot, tmp_path):
     assert {"seq_rule": "/data/seq", "resume_rule": "query:since"}.items() <= tab.client_options().items()
     assert [m.payload for m in tab.send_box.saved_messages()] == ['{"topic": "chat", "body": "hello"}']
     assert second.settings.value("workspace/last") == str(path)
+    assert (second.stream_tab.method.currentText(), second.stream_tab.body.text()) == ("POST", '{"q": 1}')
+    sse2 = second.sse_tab
+    assert (sse2.method.currentText(), sse2.body.text(), sse2.content_type.text(), sse2.retry_post.isChecked()) == (
+        "POST", '{"stream": true}', "application/json; charset=utf-8", True)
+    sio2 = second.socketio_tab
+    assert (sio2.namespace.text(), sio2.auth.text(), sio2.modes.currentData()) == ("/chat", '{"token": "t"}', "polling")
     await second.workspaces.save(second.commands.workspace(), str(tmp_path / "again.json"))
     assert (tmp_path / "again.json").read_text() == path.read_text()  # nothing lost, nothing reordered
     for w in (first, second):

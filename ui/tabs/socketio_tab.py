@@ -76,6 +76,18 @@ class SocketIOTab(TransportTab):
         return ConnectionBar(placeholder="http(s)://host:port of a Socket.IO server", subprotocols=False,
                              resume=True)
 
+    def tab_options(self) -> dict[str, str | bool]:
+        return {"namespace": self.namespace.text(), "auth": self.auth.text(), "transports": str(self.modes.currentData())}
+
+    def set_tab_options(self, options: dict[str, str | bool]) -> None:
+        if isinstance(options.get("namespace"), str):
+            self.namespace.setText(str(options["namespace"]))
+        if isinstance(options.get("auth"), str):
+            self.auth.setText(str(options["auth"]))
+        index = self.modes.findData(options.get("transports"))
+        if index >= 0:
+            self.modes.setCurrentIndex(index)
+
     def client_options(self) -> dict[str, Any]:
         options = {**super().client_options(), "namespace": self.namespace.text().strip() or "/",
                    "transports": self.modes.currentData(), "resume": self.bar.resume.isChecked()}

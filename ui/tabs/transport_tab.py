@@ -151,7 +151,29 @@ class TransportTab(QWidget):
         return Connection(self.transport, "" if url == (self.controller.lab_endpoint() or "") else url,
                           form["headers"], form["subprotocols"], form["policy"], form["interval_s"], form["resume"],
                           browser.carrier if browser is not None else "cookie", self.saved_messages(),
-                          seq_rule=form["seq_rule"], resume_rule=form["resume_rule"])
+                          seq_rule=form["seq_rule"], resume_rule=form["resume_rule"], options=self.tab_options())
+
+    def tab_options(self) -> dict[str, str | bool]:
+        """What this kind of tab has beyond the bar, for a workspace (a request's method and body…)."""
+        method = getattr(self, "method", None)
+        if method is None:
+            return {}
+        return {"method": method.currentText(), "body": self.body.text(),  # type: ignore[attr-defined]
+                "content_type": self.content_type.text(),  # type: ignore[attr-defined]
+                "retry_post": self.retry_post.isChecked()}  # type: ignore[attr-defined]
+
+    def set_tab_options(self, options: dict[str, str | bool]) -> None:
+        """A workspace's :meth:`tab_options` back into the tab (what it does not know is ignored)."""
+        method = getattr(self, "method", None)
+        if method is None:
+            return
+        if isinstance(options.get("method"), str) and method.findText(str(options["method"])) >= 0:
+            method.setCurrentText(str(options["method"]))
+        for key in ("body", "content_type"):
+            if isinstance(options.get(key), str):
+                getattr(self, key).setText(options[key])
+        if isinstance(options.get("retry_post"), bool):
+            self.retry_post.setChecked(bool(options["retry_post"]))  # type: ignore[attr-defined]
 
     def saved_messages(self) -> list[SavedMessage]:
         """Messages kept to send again (the tabs that can send edit them; the others keep a workspace's)."""
@@ -166,6 +188,7 @@ class TransportTab(QWidget):
         when it differs from the one in use; "" is the lab's)."""
         self.bar.set_form(conn.headers, conn.subprotocols, conn.policy, conn.interval_s, conn.resume)
         self.rules.set_rules(conn.seq_rule, conn.resume_rule)
+        self.set_tab_options(conn.options)
         self.set_saved_messages(conn.messages)
         browser = self.controller.browser
         if browser is not None and browser.carrier != conn.carrier:
