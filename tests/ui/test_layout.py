@@ -79,3 +79,57 @@ def test_every_table_header_says_what_its_column_holds(qtbot, tmp_path):
                 missing.append(f"{table.objectName() or type(table.parent()).__name__}: "
                                f"{model.headerData(col, Qt.Orientation.Horizontal)}")
     assert not missing, missing
+
+
+SIZED = ("QLabel", "QPushButton", "QComboBox", "QLineEdit", "QCheckBox", "QSpinBox", "QDoubleSpinBox")
+
+
+def clipped(root: QWidget) -> list[str]:
+    """Widgets squashed below what they need to show themselves, and text cut without a tooltip that says it
+    whole (a label that elides must carry its whole sentence in the tooltip)."""
+    from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QComboBox, QLabel
+
+    found = []
+    for w in root.findChildren(QWidget):
+        if not w.isVisible() or w.isWindow() or type(w).__name__ not in SIZED:
+            continue
+        if any(isinstance(p, (QAbstractScrollArea, QAbstractSpinBox, QComboBox)) for p in _ancestors(w, root)):
+            continue  # inside a table or a scroll area (it scrolls), or a spin box's or combo box's own editor
+        need = w.minimumSizeHint()
+        name = f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}"[:90]
+        if w.height() < need.height() - 2:
+            found.append(f"{name} is {w.height()} px high, needs {need.height()}")
+        rich = isinstance(w, QLabel) and (w.textFormat() == Qt.TextFormat.RichText or (
+            w.textFormat() == Qt.TextFormat.AutoText and "<" in w.text()))
+        if isinstance(w, QLabel) and not w.wordWrap() and not rich:
+            text = w.text()
+            lines = text.splitlines() or [""]
+            wide = max(w.fontMetrics().horizontalAdvance(line) for line in lines)
+            if text and wide > w.contentsRect().width() + 2 and text not in w.toolTip():
+                found.append(f"{name} is cut ({w.contentsRect().width()} of {wide} px) without its whole text in "
+                             "the tooltip")
+    return found
+
+
+def _ancestors(w: QWidget, root: QWidget):
+    p = w.parentWidget()
+    while p is not None and p is not root:
+        yield p
+        p = p.parentWidget()
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+@pytest.mark.parametrize("size", ["minimum", (1600, 1000)])
+def test_nothing_is_squashed_or_cut_without_a_tooltip_on_any_page(qtbot, tmp_path, size, mode):
+    settings = QSettings(str(tmp_path / "duplex.ini"), QSettings.Format.IniFormat)
+    settings.setValue("view/theme", mode)
+    win = MainWindow(rate=5, start_lab=False, settings=settings)
+    qtbot.addWidget(win)
+    win.resize(win.minimumSize() if size == "minimum" else QSize(*size))
+    win.show()
+    qtbot.waitExposed(win)
+    problems = []
+    for page in every_page(win):
+        QApplication.processEvents()
+        problems += [f"{page}: {p}" for p in clipped(win)]
+    assert not problems, "\n".join(sorted(set(problems)))

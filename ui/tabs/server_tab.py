@@ -174,7 +174,9 @@ class ServerTab(QWidget):
         s.addWidget(self.state)
         self.log = QListWidget()
         self.log.setWordWrap(True)
+        self.log.setMinimumHeight(90)
         self.sessions = SessionsTable()
+        self.sessions.setMinimumHeight(90)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -185,7 +187,7 @@ class ServerTab(QWidget):
         right_layout.addWidget(self.sessions, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(scrolled(left))  # at 900×600 the charts keep their height: the side scrolls
-        split.addWidget(right)
+        split.addWidget(scrolled(right))  # the scenario's form scrolls at 900×600, never squashed
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([700, 480])

@@ -64,7 +64,7 @@ class TransportTab(QWidget):
         self.session = SessionPanel()
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(scrolled(self.side), "Transport")  # at 900×600 the checks and ledger are taller
-        self.side_tabs.addTab(self.session, "Session")
+        self.side_tabs.addTab(scrolled(self.session), "Session")  # at 900×600 its form scrolls, never squashed
         self.faults = FaultPanel()
         self.side_tabs.addTab(scrolled(self.faults), "Faults")
         split = QSplitter(Qt.Orientation.Horizontal)

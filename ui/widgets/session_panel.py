@@ -38,11 +38,15 @@ def _setup(table: QTableWidget, columns: tuple[str, ...], editable: bool) -> QTa
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     if not editable:
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    # never squeezed below a header and three rows (the page scrolls instead)
+    table.setMinimumHeight(table.horizontalHeader().sizeHint().height()
+                           + 3 * table.verticalHeader().defaultSectionSize() + 6)
     return table
 
 
 def _item(text: str, editable: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
+    item.setToolTip(text)  # a long value (a session id) is elided in its cell, whole here
     if not editable:
         item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
     return item
@@ -117,6 +121,10 @@ class SessionPanel(QWidget):
         self.who.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.countdown = QLabel("—")
         self.cookies = _table(COOKIE_COLUMNS, editable=True)
+        # the value (a session id, long) gets a width of its own, elided in the middle: the flags stay in view
+        self.cookies.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.cookies.setColumnWidth(1, 110)
+        self.cookies.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.delete_cookie = QPushButton("Delete cookie")
         self.storage = _table(STORAGE_COLUMNS, editable=True)
         self.storage_origin = QLabel()

@@ -13,6 +13,7 @@ from transport.core.rows import ALL_EVENTS, NAMED, UNNAMED
 from ..models.timeline_model import COLUMNS, CONN, EVENT, TimelineModel
 from ..theme import theme
 from .detail import DetailPane
+from .elided_label import ElidedLabel
 from .row_menu import CutTextTips, build_row_menu, copy, payload_text
 from .timeline_files import TimelineFiles
 
@@ -63,7 +64,7 @@ class TimelineWidget(QWidget):
         self.import_button.setToolTip("Show a Duplex HAR or JSON Lines file again, in a read-only tab of its own")
         self.received: int | None = None  # rows the bridge took for this timeline (the window sets it)
         self.files = TimelineFiles(self, self.model.snapshot, self.append_events, self.said.emit)
-        self.counts = QLabel()
+        self.counts = ElidedLabel()  # "received … · captured … · shown …": elided before the buttons, whole in the tooltip
         self.counts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.table = QTableView()
@@ -353,5 +354,5 @@ class TimelineWidget(QWidget):
             text += f" of {m.stored:,}"
         if m.paused:
             text += f" · <b>{m.waiting:,} waiting</b>"
-        self.counts.setText(text)
+        self.counts.set_full_text(text)
         self.counts.setToolTip(text)
