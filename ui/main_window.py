@@ -88,6 +88,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
         self.lab_label = QLabel("Lab server: starting…")
         self.rate_label = QLabel()
+        # never squeezed by a long message beside it: room for the widest rate it shows
+        self.rate_label.setMinimumWidth(self.rate_label.fontMetrics().horizontalAdvance("1,000,000 events/s") + 8)
         self.statusBar().addPermanentWidget(self.rate_label)
         self.statusBar().addPermanentWidget(self.lab_label)
         self._last_pushed = 0

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QTableWidget, QTableWidgetItem, QWidget)
+                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from transport.core.events import Event, EventSink
 
@@ -50,7 +50,11 @@ class AjaxTab(TransportTab):
         self.compare.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.compare.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.compare.horizontalHeader().setStretchLastSection(True)
-        self.compare.setMaximumHeight(120)
+        # every row in view: the header, the rows and a horizontal scroll bar's room (it was 1.5 rows tall)
+        self.compare.setFixedHeight(self.compare.horizontalHeader().sizeHint().height()
+                                    + len(COMPARE_ROWS) * self.compare.verticalHeader().defaultSectionSize()
+                                    + self.compare.horizontalScrollBar().sizeHint().height()
+                                    + 2 * self.compare.frameWidth())
         for row, (_, title) in enumerate(COMPARE_ROWS):
             self.compare.setItem(row, 0, QTableWidgetItem(title))
         box = QGroupBox("Requests")
@@ -65,8 +69,12 @@ class AjaxTab(TransportTab):
         grid.addWidget(self.both_button, 1, 4)
         grid.addWidget(self.get_button, 2, 2)
         grid.addWidget(self.fragment, 2, 3, 1, 2)
-        grid.addWidget(self.compare, 3, 0, 1, 5)
         self.layout_.insertWidget(1, box)
+        # the cost of each way, beside the ledger (it scrolls there at 900×600; above the timeline it took the
+        # timeline's rows)
+        compare_box = QGroupBox("Change by: AJAX vs postback")
+        QVBoxLayout(compare_box).addWidget(self.compare)
+        self.side_layout.insertWidget(0, compare_box)
         self.ajax = AjaxController(self.controller, self)
         self.post_button.clicked.connect(lambda: self.ajax.post_message(self.message.text()))
         self.ajax_button.clicked.connect(lambda: self.ajax.set_value(self.value.text()))

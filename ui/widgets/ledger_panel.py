@@ -63,7 +63,9 @@ class LedgerPanel(QGroupBox):
         self.episodes.verticalHeader().setVisible(False)
         self.episodes.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.episodes.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.episodes.horizontalHeader().setStretchLastSection(True)
+        # no stretching of the last column: in a narrow pane it was squeezed under its own header ("recover ms");
+        # the table scrolls sideways instead
+        self.episodes.horizontalHeader().setStretchLastSection(False)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.verdict)
