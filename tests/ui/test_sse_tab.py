@@ -76,7 +76,7 @@ async def test_a_url_that_is_not_an_event_stream_fails_with_a_sentence(window):
     await connected(tab)
     await press(tab, "Disconnect")
     await wait_until(lambda: tab.controller.client is None, 10, "disconnect")
-    assert tab.checks.labels["first"].text() != "—"  # the lab's stream had its first event
+    await wait_until(lambda: tab.checks.labels["first"].text() != "—", 5, "the lab stream's first event shown")
     tab.bar.url.setCurrentText(window.lab.url + "/")  # JSON, not text/event-stream
     tab.bar.connect_button.click()
     await wait_until(lambda: "not text/event-stream" in tab.status.text(), 10, "status message")

@@ -72,6 +72,7 @@ class CompareController(QObject):
         self.tallies: dict[str, Tally] = {}
         self.rows: dict[str, dict] = {}
         self.middlebox_rows: list[Row] = []
+        self.lab_rss_mb: float | None = None  # all at once: the lab's memory, for every transport together
         self._tasks = TaskGroup(self.failed.emit)
         self._run: asyncio.Task[None] | None = None
 
@@ -194,7 +195,8 @@ class CompareController(QObject):
             row = self.tallies[t].row()
             if stats is not None:
                 row["open_server"] = (stats.get("open") or {}).get(t, 0 if t == "short_poll" else None)
-                row["rss_mb"] = round(stats.get("rss_bytes", 0) / 1e6, 1)
+                if len(transports) == 1:  # the lab's memory is one transport's only when it ran alone
+                    row["rss_mb"] = round(stats.get("rss_bytes", 0) / 1e6, 1)
             if before is not None and stats is not None and row["messages"]:
                 row["cpu_ms_per_1000"] = round((stats["cpu_s"] - before["cpu_s"]) * 1e6 / row["messages"], 1)
                 row["rss_kb_per_1000"] = round((stats["rss_bytes"] - before["rss_bytes"]) / row["messages"], 1)
@@ -202,6 +204,8 @@ class CompareController(QObject):
             for key in ("open_server", "rss_mb", "cpu_ms_per_1000", "rss_kb_per_1000"):
                 row.setdefault(key, old.get(key))
             self.rows[t] = row
+        if stats is not None and len(transports) > 1:
+            self.lab_rss_mb = round(stats.get("rss_bytes", 0) / 1e6, 1)
         self.rowsChanged.emit()
 
     def summary(self) -> str:
@@ -211,8 +215,9 @@ class CompareController(QObject):
         lean = min(rows, key=lambda r: r["wire_per_msg"] or float("inf"))
         fast = min(rows, key=lambda r: r["p50_ms"] if r["p50_ms"] is not None else float("inf"))
         lost = sum(r["lost"] or 0 for r in rows)
+        rss = f" The lab held {self.lab_rss_mb:,.1f} MB resident for all of them." if self.lab_rss_mb else ""
         return (f"Done. Leanest: {TITLES[lean['transport']]} ({lean['wire_per_msg']} B per message); fastest: "
-                f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.")
+                f"{TITLES[fast['transport']]} (p50 {fast['p50_ms']} ms); lost in all: {lost}.{rss}")
 
     def table_rows(self) -> list[dict]:
         return [self.rows[t] for t in ALL if t in self.rows]

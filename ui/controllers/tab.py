@@ -67,7 +67,7 @@ class TabController(QObject):
         self.storm: Storm | None = None
         self.locust: LocalStorm | RemoteStorm | None = None  # a storm on Locust (its own processes)
         self.race: PolicyRace | None = None
-        self._tasks = TaskGroup(self._failed)
+        self._tasks = TaskGroup(self.report)
         self._run_task: asyncio.Task | None = None
         self._got_first = False
         self._had_error = False
@@ -366,12 +366,6 @@ class TabController(QObject):
         by the task group, which reports it here too)."""
         log.info("%s", sentence)
         self.statusMessage.emit(sentence)
-
-    def _failed(self, sentence: str) -> None:
-        """A task of the tab failed (a refused connection to the lab, a fault that could not be applied): said
-        now, and replaced once the tab's connection opens again (the condition it described has ended)."""
-        self._had_error = True
-        self.report(sentence)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run ``coro`` as one of the tab's tasks (cancelled on shutdown, failures reported)."""

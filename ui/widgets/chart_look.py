@@ -14,12 +14,13 @@ from ..theme import theme
 
 
 class ChartLook(QObject):
-    def __init__(self, owner: Any, plots: list[tuple[Any, str]]) -> None:
+    def __init__(self, owner: Any, plots: list[tuple[Any, str]], legends: list[Any] | None = None) -> None:
         """``owner``: the widget whose background to set (and this object's parent: it goes with it);
-        ``plots``: (PlotItem, title) pairs."""
+        ``plots``: (PlotItem, title) pairs; ``legends``: legends of their own (beside the plots, not over them)."""
         super().__init__(owner)
         self.owner = owner
         self.plots = plots
+        self.legends = list(legends or [])
         self.lines: list[tuple[Any, str, dict[str, Any]]] = []  # (item, colour name, pen options)
         self.apply()
         theme().changed.connect(self.apply)
@@ -56,7 +57,7 @@ class ChartLook(QObject):
                 axis = plot.getAxis(side)
                 axis.setPen(outline)
                 axis.setTextPen(text)
-            legend = plot.legend
+        for legend in [plot.legend for plot, _title in self.plots] + self.legends:
             if legend is not None:
                 legend.setBrush(pg.mkBrush(background.red(), background.green(), background.blue(), 200))
                 legend.setLabelTextColor(text)

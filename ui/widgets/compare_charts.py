@@ -12,6 +12,9 @@ from .chart_look import ChartLook
 PARTS = (("payload_per_msg", "payload", "part_payload"), ("headers_per_msg", "headers (cookies)", "part_headers"),
          ("framing_per_msg", "framing", "part_framing"))  # the colours are the theme's (each transport's too)
 CDF_POINTS = 2000  # points drawn per curve, however many latencies
+# the bars' labels: short enough that eight fit under a third of a 900 px window (the legend spells them out)
+SHORT = {"websocket": "WS", "sse": "SSE", "long_poll": "LP", "stream": "HTTP", "short_poll": "SP",
+         "socketio": "SIO", "socketio_polling": "SIO-p", "browser": "Chr"}
 
 
 class CompareCharts(pg.GraphicsLayoutWidget):
@@ -36,18 +39,24 @@ class CompareCharts(pg.GraphicsLayoutWidget):
         self.cdf.setLabel("bottom", "latency (ms)")
         self.cdf.setLogMode(x=True, y=False)
         self.latency.setLogMode(x=False, y=True)  # polling's hundreds of ms beside push's single ms
-        self.latency.addLegend(offset=(5, 5), labelTextSize="8pt")
-        legend = self.bytes.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.latency.getAxis("bottom").enableAutoSIPrefix(False)
+        # the legends in a row of their own under the plots: never drawn over the data
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=4)
+        self.parts_legend = pg.LegendItem(labelTextSize="8pt", colCount=3)
+        self.addItem(self.legend, row=1, col=0, colspan=2)
+        self.addItem(self.parts_legend, row=1, col=2)
         self.look = ChartLook(self, [(self.latency, "Latency over time (p50 per second, ms)"),
-                                     (self.bytes, "Bytes on the wire per message"), (self.cdf, "Latency CDF")])
-        self._lines = {t: self.look.line(self.latency.plot([], [], name=titles[t]), t, width=2)
-                       for t in self._keys}
+                                     (self.bytes, "Bytes on the wire per message"), (self.cdf, "Latency CDF")],
+                              [self.legend, self.parts_legend])
+        self._lines = {t: self.look.line(self.latency.plot([], []), t, width=2) for t in self._keys}
+        for t in self._keys:
+            self.legend.addItem(self._lines[t], f"{SHORT.get(t, t)} = {titles[t]}")
         self._cdfs = {t: self.look.line(self.cdf.plot([], []), t, width=2) for t in self._keys}
         self._bars: list[pg.BarGraphItem] = []
         axis = self.bytes.getAxis("bottom")
-        axis.setTicks([[(i, titles[t].split()[0]) for i, t in enumerate(self._keys)]])
+        axis.setTicks([[(i, SHORT.get(t, t)) for i, t in enumerate(self._keys)]])  # short: they never overlap
         for _key, label, colour in PARTS:  # legend entries for the stacked parts
-            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=theme().hex(colour)), label)
+            self.parts_legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=theme().hex(colour)), label)
 
     def reset(self) -> None:
         for item in list(self._lines.values()) + list(self._cdfs.values()):

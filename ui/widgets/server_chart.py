@@ -13,6 +13,7 @@ from transport.clients.registry import TRANSPORTS as REGISTRY
 from .chart_look import ChartLook
 
 KEEP = 600  # samples (one a second: ten minutes)
+AXIS_WIDTH = 48  # px of each plot's left axis: the same for both, so their time axes line up
 # each transport of the registry, drawn in the theme's colour of its name
 TRANSPORTS: tuple[tuple[str, str], ...] = tuple((name, info.title) for name, info in REGISTRY.items())
 
@@ -24,19 +25,25 @@ class ServerChart(pg.GraphicsLayoutWidget):
         self._t0 = time.monotonic()
         self.open_plot = self.addPlot(row=0, col=0)
         self.rate_plot = self.addPlot(row=1, col=0)
+        # one legend for both plots (the same colours), beside them: never drawn over the data
+        self.legend = pg.LegendItem(labelTextSize="8pt")
+        self.addItem(self.legend, row=0, col=1, rowspan=2)
         self._xs: list[float] = []
         self._lines: dict[tuple[str, str], tuple[list[float], pg.PlotDataItem]] = {}
         for plot in (self.open_plot, self.rate_plot):
             plot.showGrid(x=True, y=True, alpha=0.3)
-            plot.addLegend(offset=(5, 5), labelTextSize="8pt")
-            plot.setLabel("bottom", "time", units="s")
+            plot.setLabel("bottom", "time (s)")
+            plot.getAxis("bottom").enableAutoSIPrefix(False)  # seconds stay seconds ("ks" read as a unit)
+            plot.getAxis("left").setWidth(AXIS_WIDTH)  # both time axes start at the same x
         self.look = ChartLook(self, [(self.open_plot, "Open connections"),
-                                     (self.rate_plot, "Requests (handshakes) per second")])
+                                     (self.rate_plot, "Requests (handshakes) per second")], [self.legend])
         self.rate_plot.setXLink(self.open_plot)
         for key, label in TRANSPORTS:
             if REGISTRY[key].holds_open:  # nothing stays open for a short poll or AJAX
-                self._lines[("open", key)] = ([], self.look.line(self.open_plot.plot([], [], name=label), key, width=2))
-            self._lines[("rate", key)] = ([], self.look.line(self.rate_plot.plot([], [], name=label), key, width=2))
+                self._lines[("open", key)] = ([], self.look.line(self.open_plot.plot([], []), key, width=2))
+            item = self.look.line(self.rate_plot.plot([], []), key, width=2)
+            self._lines[("rate", key)] = ([], item)
+            self.legend.addItem(item, label)
         self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
 
     def add(self, opened: dict[str, int], rates: dict[str, float]) -> None:
