@@ -156,3 +156,14 @@ async def test_middleboxes_mode_shows_a_row_per_box_and_transport_and_exports_th
     await asyncio.wait_for(task, 5)
     lines = path.read_text().splitlines()
     assert lines[0].startswith("pass,box,transport,messages") and len(lines) == 3 and "403" in lines[1]
+
+
+def test_the_charts_have_room_under_the_table(qtbot):
+    from ui.tabs.compare_tab import CompareTab
+
+    tab = CompareTab()
+    qtbot.addWidget(tab)
+    tab.resize(1600, 900)
+    tab.show()
+    qtbot.waitExposed(tab)
+    assert tab.charts.height() > 200 and tab.table.height() > 100  # a splitter of four: the charts are not 0 high

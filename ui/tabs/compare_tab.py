@@ -201,7 +201,7 @@ class CompareTab(QWidget):
         split.addWidget(cluster_box)
         split.addWidget(self.middlebox_table)
         split.addWidget(self.charts)
-        split.setSizes([230, 0, 420])  # the cluster table takes its share once a cluster run shows it
+        split.setSizes([230, 0, 0, 420])  # table, cluster, middleboxes, charts: the second and third when shown
         self.split = split
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
@@ -274,6 +274,8 @@ class CompareTab(QWidget):
         self.middlebox_table.setVisible(boxes)
         self.table.setVisible(not boxes)
         self.charts.setVisible(not boxes)
+        if boxes:
+            self.split.setSizes([0, 0, 600, 0])
 
     def _show_middleboxes(self, rows: list) -> None:
         """Every (pass, transport) row so far; the cells' items are reused."""
@@ -304,7 +306,7 @@ class CompareTab(QWidget):
     def _show_cluster(self, results: dict[int, dict], n: int, duration: float) -> None:
         if self.cluster_box.isHidden():
             self.cluster_box.show()
-            self.split.setSizes([200, 190, 380])
+            self.split.setSizes([200, 190, 0, 380])
         for r, (t, _title) in enumerate(CLUSTER_ROWS):
             one = results.get(1, {}).get("rows", {}).get(t, {})
             many = results.get(n, {}).get("rows", {}).get(t, {})

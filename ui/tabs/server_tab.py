@@ -102,7 +102,7 @@ class ServerTab(QWidget):
         self.sessions_mode.addItem("sessions node-local", "local")
         self.sessions_mode.setToolTip("Shared: any worker serves any session. Node-local: only sticky balancing "
                                       "keeps a user logged in (401s otherwise)")
-        self.cluster_button = QPushButton("Restart the lab so")
+        self.cluster_button = QPushButton("Restart the lab this way")
         self.cluster_button.setToolTip("Stops the lab and starts it again as chosen; every tab reconnects to it")
         self.cluster_table = QTableWidget(0, len(WORKER_COLUMNS))
         self.cluster_table.setHorizontalHeaderLabels([c for c, _t in WORKER_COLUMNS])
@@ -187,7 +187,7 @@ class ServerTab(QWidget):
         right_layout.addWidget(self.sessions, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(scrolled(left))  # at 900×600 the charts keep their height: the side scrolls
-        split.addWidget(scrolled(right))  # the scenario's form scrolls at 900×600, never squashed
+        split.addWidget(scrolled(right, sideways=False))  # the scenario's form scrolls at 900×600, never squashed
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([700, 480])

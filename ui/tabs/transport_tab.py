@@ -63,16 +63,19 @@ class TransportTab(QWidget):
         side.addWidget(self.ledger, 1)
         self.session = SessionPanel()
         self.side_tabs = QTabWidget()
-        self.side_tabs.addTab(scrolled(self.side), "Transport")  # at 900×600 the checks and ledger are taller
-        self.side_tabs.addTab(scrolled(self.session), "Session")  # at 900×600 its form scrolls, never squashed
+        self.side_tabs.addTab(scrolled(self.side, sideways=False), "Transport")  # at 900×600 the checks and ledger are taller
+        self.side_tabs.addTab(scrolled(self.session, sideways=False), "Session")  # at 900×600 its form scrolls, never squashed
         self.faults = FaultPanel()
-        self.side_tabs.addTab(scrolled(self.faults), "Faults")
+        self.side_tabs.addTab(scrolled(self.faults, sideways=False), "Faults")
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
         split.addWidget(self.side_tabs)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setSizes([860, 320])
+        # at 900 px the side pane keeps room for a label and two buttons (the Session page's rows, the ledger's
+        # counts); narrower, its pages ran off its right edge
+        self.side_tabs.setMinimumWidth(330)
         self.layout_ = QVBoxLayout(self)
         self.layout_.addWidget(self.bar)
         self.banner = LoginBanner()  # shown when the session expired and the user chose to be asked

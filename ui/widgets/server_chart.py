@@ -26,8 +26,8 @@ class ServerChart(pg.GraphicsLayoutWidget):
         self.open_plot = self.addPlot(row=0, col=0)
         self.rate_plot = self.addPlot(row=1, col=0)
         # one legend for both plots (the same colours), beside them: never drawn over the data
-        self.legend = pg.LegendItem(labelTextSize="8pt")
-        self.addItem(self.legend, row=0, col=1, rowspan=2)
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=4)
+        self.addItem(self.legend, row=2, col=0)
         self._xs: list[float] = []
         self._lines: dict[tuple[str, str], tuple[list[float], pg.PlotDataItem]] = {}
         for plot in (self.open_plot, self.rate_plot):

@@ -44,6 +44,19 @@ def _setup(table: QTableWidget, columns: tuple[str, ...], editable: bool) -> QTa
     return table
 
 
+def _wrapped(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)  # never what makes the narrow pane scroll sideways
+    return label
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for w in widgets:
+        row.addWidget(w)
+    return row
+
+
 def _item(text: str, editable: bool = False) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     item.setToolTip(text)  # a long value (a session id) is elided in its cell, whole here
@@ -98,16 +111,17 @@ class SessionPanel(QWidget):
         self.browser_choice = QComboBox()
         self.browser_choice.setMinimumContentsLength(10)
         self.browser_choice.setToolTip("The virtual browser this tab runs in: one cookie jar, one user")
-        self.new_browser = QPushButton("New browser")
-        self.close_browser = QPushButton("Close browser")
-        self.close_browser.setToolTip("Closes its tabs and drops its session cookies (persistent ones stay); "
+        # short names: the row's label says what they act on ("Browser", "Tab 1"), and the pane is narrow
+        self.new_browser = QPushButton("New")
+        self.close_browser = QPushButton("Close")
+        self.close_browser.setToolTip("Close this browser: closes its tabs and drops its session cookies (persistent ones stay); "
                                       "the transport tabs reopen in it")
-        self.new_browser.setToolTip("A second browser with its own cookies: log in as another user")
+        self.new_browser.setToolTip("New browser: a second one with its own cookies (log in as another user)")
         self.tab_label = QLabel()
-        self.reload_button = QPushButton("Reload tab")
-        self.reload_button.setToolTip("Keeps sessionStorage; drops and reopens the tab's connections")
-        self.close_button = QPushButton("Close tab")
-        self.close_button.setToolTip("Clears sessionStorage; a new tab opens with the browser's cookies")
+        self.reload_button = QPushButton("Reload")
+        self.reload_button.setToolTip("Reload this tab: keeps sessionStorage; drops and reopens the tab's connections")
+        self.close_button = QPushButton("Close")
+        self.close_button.setToolTip("Close this tab: clears sessionStorage; a new tab opens with the browser's cookies")
         self.user = QLineEdit("ann", placeholderText="user")
         self.login_button = QPushButton("Log in")
         self.logout_button = QPushButton("Log out")
@@ -135,48 +149,45 @@ class SessionPanel(QWidget):
         self.renew.addItem("User actions renew the session", "user")
         self.renew.addItem("All traffic renews it (polls, streams)", "all")
         self.renew.setToolTip("The lab's renewal policy: does background traffic keep a session alive?")
+        for combo in (self.renew, self.carrier, self.on_expiry):  # long choices shrink with the pane (elided)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self.idle = QSpinBox(suffix=" s idle", minimum=5, maximum=86_400, value=60)
         self.idle.setToolTip("The lab's idle timeout (applies to every session at once)")
 
+        # two columns (a label, then its field or buttons): narrow enough for the side pane at 900×600, where
+        # four columns went off its right edge
         top = QGridLayout()
-        top.addWidget(QLabel("Browser"), 0, 0)
-        top.addWidget(self.browser_choice, 0, 1)
-        top.addWidget(self.new_browser, 0, 2)
-        top.addWidget(self.close_browser, 0, 3)
-        top.addWidget(self.tab_label, 1, 0, 1, 1)
-        top.addWidget(self.reload_button, 1, 1)
-        top.addWidget(self.close_button, 1, 2)
-        top.addWidget(QLabel("User"), 2, 0)
-        top.addWidget(self.user, 2, 1)
-        login = QHBoxLayout()
-        login.addWidget(self.login_button)
-        login.addWidget(self.logout_button)
-        top.addLayout(login, 2, 2)
-        top.addWidget(QLabel("Carrier"), 3, 0)
-        top.addWidget(self.carrier, 3, 1, 1, 2)
-        top.addWidget(QLabel("On expiry"), 4, 0)
-        top.addWidget(self.on_expiry, 4, 1, 1, 2)
-        top.addWidget(QLabel("Session"), 5, 0)
-        top.addWidget(self.who, 5, 1, 1, 2)
-        top.addWidget(QLabel("Expires in"), 6, 0)
-        top.addWidget(self.countdown, 6, 1, 1, 2)
+        top.setColumnStretch(1, 1)
+        pair = lambda *ws: _row(*ws)  # noqa: E731
+        rows: list[tuple[str | QLabel, QWidget | QHBoxLayout]] = [
+            ("Browser", self.browser_choice), ("", pair(self.new_browser, self.close_browser)),
+            (self.tab_label, pair(self.reload_button, self.close_button)),
+            ("User", self.user), ("", pair(self.login_button, self.logout_button)),
+            ("Carrier", self.carrier), ("On expiry", self.on_expiry), ("Session", self.who),
+            ("Expires in", self.countdown)]
+        for r, (label, field) in enumerate(rows):
+            top.addWidget(label if isinstance(label, QLabel) else QLabel(label), r, 0)
+            if isinstance(field, QHBoxLayout):
+                top.addLayout(field, r, 1)
+            else:
+                top.addWidget(field, r, 1)
+        self.who.setWordWrap(True)
         storage_bar = QHBoxLayout()
         storage_bar.addWidget(self.storage_origin, 1)
         storage_bar.addWidget(self.add_item)
         storage_bar.addWidget(self.remove_item)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(QLabel("Cookie jar (shared by the browser's tabs)"))
+        layout.addWidget(_wrapped("Cookie jar (shared by the browser's tabs)"))
         layout.addWidget(self.cookies, 2)
         layout.addWidget(self.delete_cookie)
-        layout.addWidget(QLabel("sessionStorage (this tab)"))
+        layout.addWidget(_wrapped("sessionStorage (this tab)"))
         layout.addLayout(storage_bar)
         layout.addWidget(self.storage, 1)
-        layout.addWidget(QLabel("Server: every session (lab)"))
-        server_bar = QHBoxLayout()
-        server_bar.addWidget(self.renew, 1)
-        server_bar.addWidget(self.idle)
-        layout.addLayout(server_bar)
+        layout.addWidget(_wrapped("Server: every session (lab)"))
+        layout.addWidget(self.renew)  # one under the other: side by side they were wider than the pane
+        layout.addWidget(self.idle)
         layout.addWidget(self.server, 1)
 
         self.vtab: VirtualTab | None = None
