@@ -13,7 +13,7 @@ pytestmark = pytest.mark.xdist_group("middleboxes")
 
 async def test_every_transport_through_every_middlebox():
     seen: list[str] = []
-    run = MiddleboxRun(lab_starter(), rate=50, seconds=2.5, on_pass=lambda p, i, n: seen.append(p.title))
+    run = MiddleboxRun(lab_starter(), rate=50, seconds=2.0, on_pass=lambda p, i, n: seen.append(p.title))
     rows = await run.run()
     by = {(r.pass_title, r.transport): r for r in rows}
     print(table(rows))
