@@ -41,9 +41,11 @@ def every_page(win: MainWindow):
                 yield f"{win.tabs.tabText(i)} / {tabs.tabText(j)}"
 
 
-@pytest.mark.parametrize("mode", ["light", "dark"])
-@pytest.mark.parametrize("size", ["minimum", (1600, 1000)])
-def test_no_visible_siblings_overlap_on_any_page(qtbot, tmp_path, size, mode):
+@pytest.fixture(params=[("minimum", "light"), ("minimum", "dark"), ((1600, 1000), "light"), ((1600, 1000), "dark")],
+                ids=["minimum-light", "minimum-dark", "1600x1000-light", "1600x1000-dark"])
+def shown(request, qtbot, tmp_path) -> MainWindow:
+    """The window in one theme, shown at its minimum size (never above 900×600) or at 1600×1000."""
+    size, mode = request.param
     settings = QSettings(str(tmp_path / "duplex.ini"), QSettings.Format.IniFormat)
     settings.setValue("view/theme", mode)
     win = MainWindow(rate=5, start_lab=False, settings=settings)
@@ -53,6 +55,11 @@ def test_no_visible_siblings_overlap_on_any_page(qtbot, tmp_path, size, mode):
     win.resize(smallest if size == "minimum" else QSize(*size))
     win.show()
     qtbot.waitExposed(win)
+    return win
+
+
+def test_no_visible_siblings_overlap_on_any_page(shown):
+    win = shown
     problems = []
     for page in every_page(win):
         QApplication.processEvents()
@@ -118,16 +125,8 @@ def _ancestors(w: QWidget, root: QWidget):
         p = p.parentWidget()
 
 
-@pytest.mark.parametrize("mode", ["light", "dark"])
-@pytest.mark.parametrize("size", ["minimum", (1600, 1000)])
-def test_nothing_is_squashed_or_cut_without_a_tooltip_on_any_page(qtbot, tmp_path, size, mode):
-    settings = QSettings(str(tmp_path / "duplex.ini"), QSettings.Format.IniFormat)
-    settings.setValue("view/theme", mode)
-    win = MainWindow(rate=5, start_lab=False, settings=settings)
-    qtbot.addWidget(win)
-    win.resize(win.minimumSize() if size == "minimum" else QSize(*size))
-    win.show()
-    qtbot.waitExposed(win)
+def test_nothing_is_squashed_or_cut_without_a_tooltip_on_any_page(shown):
+    win = shown
     problems = []
     for page in every_page(win):
         QApplication.processEvents()
