@@ -23,6 +23,7 @@ from typing import Callable, NoReturn, TextIO
 from transport.core.backoff import Policy
 from transport.clients.base import Client
 from transport.clients.sse import DEFAULT_RETRY_MS
+from transport.clients.tls import ca_problem
 from transport.core.errors import InvalidURL
 from transport.core.events import Event, EventSink
 from transport.clients.registry import PROBE_NAMES, by_probe_name
@@ -87,6 +88,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="sse: POST sends --data and reads the answer's stream (LLM APIs, MCP); exit 0 when it ends")
     p.add_argument("--data", default=None, metavar="BODY", help="sse: the POST body")
     p.add_argument("--content-type", default="application/json", help="sse: the POST body's Content-Type")
+    p.add_argument("--ca", default=None, metavar="FILE",
+                   help="https/wss: trust this certificate authority (PEM) and nothing else (the TLS lab's: tls.ca)")
+    p.add_argument("--insecure", action="store_true",
+                   help="https/wss: do not verify the certificate (every event says \"insecure\": true)")
     p.add_argument("--attach", default=None, metavar="HOST:PORT",
                    help="browser: watch a Chrome started with --remote-debugging-port instead of starting one")
     args = p.parse_args(argv)
@@ -94,6 +99,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and not math.isfinite(value):
             p.error(f"--{name.replace('_', '-')} must be a finite number of seconds, not {value}")
+    if args.ca is not None and args.insecure:
+        p.error("--ca verifies against a CA and --insecure verifies nothing: give one of them")
+    if args.ca is not None:
+        problem = ca_problem(args.ca)
+        if problem is not None:
+            p.error(problem)
     if args.count is not None and args.count < 1:
         p.error("--count must be >= 1")
     if args.timeout is not None and args.timeout <= 0:
@@ -202,7 +213,8 @@ def make_client(args: argparse.Namespace, sink: EventSink) -> Client:
                      default_retry_ms=args.retry, idle_timeout=args.idle_timeout, interval=args.poll_interval,
                      hold=args.hold, method=args.method, body=args.data, content_type=args.content_type,
                      namespace=args.namespace, transports=args.sio_transport,
-                     seq_rule=getattr(args, "seq", "auto"), resume_rule=getattr(args, "resume", "auto"))
+                     seq_rule=getattr(args, "seq", "auto"), resume_rule=getattr(args, "resume", "auto"),
+                     verify_tls=not getattr(args, "insecure", False), ca_file=getattr(args, "ca", None))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,8 @@ class AjaxOptions:
     open_timeout: float = 10.0
     body_timeout: float = 10.0
     max_body: int = 16 << 20
-    verify_tls: bool = True
+    verify_tls: bool = True  # False: the insecure switch (every row says so)
+    ca_file: str | None = None  # trust this CA (PEM) and nothing else
     one_way_latency: bool | None = None
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     # nothing reconnects here, but failed requests are counted as every client counts them:
@@ -172,7 +173,7 @@ class AjaxClient(ClientBase, SessionOwner):
         async with self._lock:
             if self._session is None:
                 self._session = new_session(self.counter, self.options.open_timeout, self.options.verify_tls,
-                                            jar=self._jar)
+                                            jar=self._jar, ca_file=self.options.ca_file)
             url = self._carried(self._base + path)
             peer = where(url)
             self.counter.mark()

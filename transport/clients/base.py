@@ -13,6 +13,7 @@ import logging
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from transport.clients.tls import InsecureMark, uses_tls
 from transport.core.backoff import Policy
 from transport.core.errors import ConnectFailed, DuplexError, InvalidURL, NotConnected, ServerStopped, explain
 from transport.core.events import Event, EventSink, Outbox
@@ -109,6 +110,8 @@ class ClientBase:
         self.state = "idle"
         self.last_error: DuplexError | None = None
         self._log = log
+        if not getattr(options, "verify_tls", True) and uses_tls(options.url):
+            sink = InsecureMark(sink)  # the insecure switch: every row of the connection says so
         self._sink = sink
         self._outbox = Outbox(sink)  # the emitter and the receiver write through it, so a batch keeps order
         self._emit = Emitter(self.transport, self._outbox)

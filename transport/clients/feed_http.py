@@ -45,7 +45,8 @@ class FeedOptions:
     max_body: int = 16 << 20  # a poll response body, or one stream line
     max_failures: int | None = None
     one_way_latency: bool | None = None
-    verify_tls: bool = True
+    verify_tls: bool = True  # False: the insecure switch (every row says so)
+    ca_file: str | None = None  # trust this CA (PEM) and nothing else
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     # another server: how its messages are numbered and how a request asks it to resume (query:NAME),
     # transport/core/sequence.py; with the lab, ?after= (and ?timeout=, ?limit=) as its protocol says
@@ -122,7 +123,7 @@ class HttpFeedClient(ClientBase, SessionOwner):
         under it, as a network failure would) and the pooled connection is thrown away."""
         o = self.options
         if self._session is None:
-            self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar)
+            self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar, ca_file=o.ca_file)
         self._set_state("connecting")
         self._inflight = task = asyncio.ensure_future(self._exchanges_until_end(self._session, url))
         try:
@@ -176,6 +177,7 @@ class HttpFeedClient(ClientBase, SessionOwner):
                       **meta: Any) -> None:
         heads, cookies = count_response(self.stats, resp)
         self.receiver.note_epoch(resp.headers)
+        meta.update(self.counter.tls)  # what TLS negotiated (the connections of one client are alike)
         self._emit("in", "response", t=t, wire=wire,
                    data=f"{resp.status} {resp.reason or ''}".strip() + note + served_note(resp.headers), meta={
                        "status": resp.status, "headers": dict(resp.headers), "heads": heads, "cookies": cookies,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import aiohttp.abc
 from aiohttp.client_proto import ResponseHandler
 
+from transport.clients.tls import client_ssl, tls_meta
 from transport.core.errors import DuplexError, InvalidURL, MessageTooBig, human_size
 from transport.core.urls import split_url
 
@@ -27,6 +28,7 @@ from transport.core.urls import split_url
 class WireCounter:
     sent: int = 0
     received: int = 0
+    tls: dict[str, Any] = field(default_factory=dict)  # what TLS negotiated on the latest connection (clients/tls.py)
 
     _mark_sent: int = 0
     _mark_received: int = 0
@@ -70,6 +72,7 @@ class _CountingHandler(ResponseHandler):
         self.counter = counter
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.counter.tls = tls_meta(transport)  # after the handshake: asyncio calls this once TLS is up
         super().connection_made(_CountingTransport(transport, self.counter))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
@@ -110,14 +113,15 @@ def stream_timeout(open_timeout: float) -> aiohttp.ClientTimeout:
 
 
 def new_session(counter: WireCounter, open_timeout: float, verify_tls: bool = True,
-                jar: aiohttp.abc.AbstractCookieJar | None = None) -> aiohttp.ClientSession:
+                jar: aiohttp.abc.AbstractCookieJar | None = None, ca_file: str | None = None) -> aiohttp.ClientSession:
     """A session whose every byte is counted in ``counter``; no total timeout, no proxy from env.
-    ``jar``: a virtual browser's cookie jar, shared with its other clients."""
+    ``jar``: a virtual browser's cookie jar, shared with its other clients. TLS: verified (against ``ca_file``
+    alone when given) unless ``verify_tls`` is False (clients/tls.py)."""
     return aiohttp.ClientSession(
         timeout=stream_timeout(open_timeout),
         # the default jar drops cookies from 127.0.0.1
         cookie_jar=jar if jar is not None else aiohttp.CookieJar(unsafe=True),
-        connector=CountingConnector(counter, ssl=verify_tls),
+        connector=CountingConnector(counter, ssl=client_ssl(verify_tls, ca_file)),
         trust_env=False,
     )
 

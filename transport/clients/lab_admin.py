@@ -6,8 +6,28 @@ import json
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
+from transport.clients.tls import client_ssl, uses_tls
 from transport.core.errors import DuplexError, explain
+
+_TRUSTED: dict[str, str] = {}  # a TLS lab's host:port → the CA file its admin calls trust
+
+
+def trust_lab(url: str, ca_file: str | None) -> None:
+    """Admin calls to the lab at ``url`` (and its other TLS port) trust ``ca_file`` alone (None: forget it)."""
+    key = URL(url).raw_authority if uses_tls(url) else ""
+    if not key:
+        return
+    if ca_file:
+        _TRUSTED[key] = ca_file
+    else:
+        _TRUSTED.pop(key, None)
+
+
+def _ssl_for(url: str) -> Any:
+    ca = _TRUSTED.get(URL(url).raw_authority) if uses_tls(url) else None
+    return client_ssl(True, ca) if ca else True
 
 
 async def post_fault(base_url: str, token: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -60,7 +80,8 @@ async def admin_call(base_url: str, token: str, method: str, path: str, body: di
     """One call to the lab's admin API (``/_admin`` + path): (status, JSON answer or None)."""
     url = base_url.rstrip("/") + "/_admin" + path
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+                                         connector=aiohttp.TCPConnector(ssl=_ssl_for(url))) as session:
             async with session.request(method, url, json=body,
                                        headers={"Authorization": f"Bearer {token}"}) as resp:
                 raw = await resp.read()

@@ -26,6 +26,7 @@ from yarl import URL
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from transport.clients.tls import tls_meta, tls_words, ws_tls
 from transport.core.backoff import Policy
 from transport.clients.virtual_browser import VirtualBrowser
 from transport.core.errors import BadStatus, ConnectFailed, DuplexError, ProtocolViolation, ServerStopped
@@ -68,7 +69,8 @@ class SocketIOOptions:
     max_size: int = 16 << 20
     max_failures: int | None = None
     one_way_latency: bool | None = None
-    verify_tls: bool = True
+    verify_tls: bool = True  # False: the insecure switch (every row says so)
+    ca_file: str | None = None  # trust this CA (PEM) and nothing else
     browser: VirtualBrowser | None = None
 
 
@@ -241,7 +243,7 @@ class SocketIOClient(ClientBase, SessionOwner):
     async def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = new_session(self.counter, self.options.open_timeout, self.options.verify_tls,
-                                        jar=self._jar)
+                                        jar=self._jar, ca_file=self.options.ca_file)
         return self._session
 
     async def _handshake_polling(self, url: str) -> None:
@@ -356,7 +358,8 @@ class SocketIOClient(ClientBase, SessionOwner):
         ws = await connect(target, additional_headers=headers or None, open_timeout=self.options.open_timeout,
                            max_size=self.options.max_size, ping_interval=None, compression=None, proxy=None,
                            close_timeout=CLOSE_TIMEOUT,  # a close through a stalled link ends in 2 s, not 10
-                           create_connection=FeedConnection.factory(self.options.max_size))  # type: ignore[arg-type]
+                           create_connection=FeedConnection.factory(self.options.max_size),  # type: ignore[arg-type]
+                           **ws_tls(target, self.options.verify_tls, self.options.ca_file))
         assert isinstance(ws, FeedConnection)
         self._ws = ws
         if ws.response is not None:
@@ -595,10 +598,12 @@ class SocketIOClient(ClientBase, SessionOwner):
                 self.receiver.ledger.session_word = True
             self._set_state("open")
             self._opened()
+            ws = self._ws
+            tls = tls_meta(ws.transport) if ws is not None else dict(self.counter.tls)
             self._emit("state", "open", t=t, wire=wire, data=f"connected to {p.namespace} (sid {data.get('sid')})"
-                       + (f", {'recovered' if recovered else 'not recovered'} (pid)" if pid else ""),
+                       + (f", {'recovered' if recovered else 'not recovered'} (pid)" if pid else "") + tls_words(tls),
                        meta={"namespace": p.namespace, "sid": data.get("sid"), "via": self.via or "polling",
-                             **({"pid": pid, "recovered": recovered} if pid else {})})
+                             **({"pid": pid, "recovered": recovered} if pid else {}), **tls})
             first = self._resume_message()
             if first is not None:  # the user's resume rule: the first emit after each reconnect
                 event, args = socketio_message(first)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from transport.clients.tls import tls_meta, tls_words
 from transport.core.backoff import Policy
 from transport.clients.virtual_browser import VirtualBrowser
 from transport.core.errors import BadStatus, MessageTooBig, ServerStopped, StreamError, WrongResponse, human_size, lost_mid_stream
@@ -62,7 +63,8 @@ class SSEOptions:
     max_event_size: int = 16 << 20
     max_failures: int | None = None  # consecutive failed attempts before giving up
     one_way_latency: bool | None = None  # None: for a Duplex lab on this machine (receiver.one_way)
-    verify_tls: bool = True
+    verify_tls: bool = True  # False: the insecure switch (every row says so)
+    ca_file: str | None = None  # trust this CA (PEM) and nothing else
     browser: VirtualBrowser | None = None  # whose cookie jar (and ?sid=) the requests use
     # another server: its messages numbered by their integer event ids (auto), and Last-Event-ID sent on
     # every reconnect as a browser does (auto; "none" sends none); transport/core/sequence.py
@@ -185,7 +187,7 @@ class SSEClient(ClientBase, SessionOwner):
         """One request and, if it opens, its stream until it ends; how it ended."""
         o = self.options
         if self._session is None:
-            self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar)
+            self._session = new_session(self.counter, o.open_timeout, o.verify_tls, jar=self._jar, ca_file=o.ca_file)
         session = self._session
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         headers.update(self._request_headers())
@@ -264,7 +266,9 @@ class SSEClient(ClientBase, SessionOwner):
         self._prev_id = None
         self._set_state("open")
         self._opened()
-        self._emit("state", "open", data=str(resp.url), meta={"status": resp.status, "ttfb_ms": round(ttfb, 2)})
+        tls = tls_meta(resp.connection.transport if resp.connection is not None else None)
+        self._emit("state", "open", data=str(resp.url) + tls_words(tls),
+                   meta={"status": resp.status, "ttfb_ms": round(ttfb, 2), **tls})
         try:
             await self._read(resp, started)
         except EventTooLarge as exc:

@@ -19,6 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidURI
 from websockets.uri import parse_uri
 
+from transport.clients.tls import tls_meta, tls_words, ws_tls
 from transport.core.backoff import Policy
 from transport.clients.virtual_browser import VirtualBrowser
 from transport.core.errors import DuplexError, InvalidURL, MessageTooBig, NotConnected, ProtocolViolation, describe_close, human_size
@@ -54,6 +55,8 @@ class WebSocketOptions:
     close_timeout: float = 2.0
     one_way_latency: bool | None = None  # None: for a Duplex lab on this machine (receiver.one_way)
     browser: VirtualBrowser | None = None  # whose cookies (and ?sid=) the handshake carries
+    verify_tls: bool = True  # False: the insecure switch (every row says so)
+    ca_file: str | None = None  # trust this CA (PEM) and nothing else
 
 
 def validate_url(url: str) -> str:
@@ -156,6 +159,7 @@ class WebSocketClient(ClientBase):
             max_size=o.max_size,
             proxy=None,
             create_connection=FeedConnection.factory(o.max_size),  # type: ignore[arg-type]  # a factory
+            **ws_tls(url, o.verify_tls, o.ca_file),
         )
         assert isinstance(ws, FeedConnection)
         if ws.response is not None:
@@ -179,9 +183,11 @@ class WebSocketClient(ClientBase):
             "subprotocol": ws.subprotocol,
             "request_headers": dict(req.headers.raw_items()) if req else {},
             "response_headers": dict(resp.headers.raw_items()) if resp else {},
+            **tls_meta(ws.transport),
         }
         # stamped when the handshake's answer was read: the messages read with it come after it, in time too
-        self._emit("state", "open", t=ws.opened_ns, wire=wire, data=url + served_note(resp.headers if resp else None),
+        self._emit("state", "open", t=ws.opened_ns, wire=wire,
+                   data=url + served_note(resp.headers if resp else None) + tls_words(meta),
                    meta=meta)
         ws.attach(self._on_messages)
         first = self._resume_message()

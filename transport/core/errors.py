@@ -213,10 +213,9 @@ def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> 
         limit = f" within {timeout:g} s" if timeout else ""
         return _chain(ConnectTimeout(f"{where} did not answer{limit} (connect timeout)."), exc)
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return _chain(TLSFailure(f"TLS failure with {where}: the certificate is not trusted ({exc.verify_message})."), exc)
+        return _chain(TLSFailure(cert_sentence(where, exc.verify_code, exc.verify_message)), exc)
     if isinstance(exc, ssl.SSLError):
-        detail = exc.reason or str(exc)
-        return _chain(TLSFailure(f"TLS failure with {where}: {detail} — is it really a TLS (wss/https) endpoint?"), exc)
+        return _chain(TLSFailure(ssl_sentence(where, exc)), exc)
     if isinstance(exc, socket.gaierror):
         return _chain(ConnectFailed(f"Cannot resolve the host name in {where} ({exc.strerror})."), exc)
     if isinstance(exc, ConnectionRefusedError):
@@ -235,6 +234,42 @@ def explain(exc: BaseException, where: str, *, timeout: float | None = None) -> 
     return _chain(DuplexError(f"Unexpected failure with {where}: {type(exc).__name__}: {exc}"), exc)
 
 
+# OpenSSL's verify codes (x509_vfy.h) a user meets, by what failed
+_UNKNOWN_ISSUER = {2, 18, 19, 20, 21, 27}
+_EXPIRED, _NOT_YET_VALID = 10, 9
+_NAME_MISMATCH = {62, 64}
+
+
+def cert_sentence(where: str, code: int | None, message: str | None) -> str:
+    """One sentence for a certificate the client would not accept, naming what failed."""
+    if code in _UNKNOWN_ISSUER:
+        return (f"TLS failure with {where}: unknown issuer — the certificate is signed by an authority this client "
+                f"does not trust ({message}); give that authority's certificate as the CA file (probe --ca FILE) "
+                "or turn verification off (--insecure).")
+    if code == _EXPIRED:
+        return f"TLS failure with {where}: the certificate has expired ({message})."
+    if code == _NOT_YET_VALID:
+        return f"TLS failure with {where}: the certificate is not valid yet (its start date is in the future)."
+    if code in _NAME_MISMATCH:
+        return (f"TLS failure with {where}: name mismatch — the certificate is not for the host in the URL "
+                f"({message}).")
+    return f"TLS failure with {where}: the certificate is not trusted ({message})."
+
+
+def ssl_sentence(where: str, exc: BaseException) -> str:
+    """One sentence for a TLS handshake that failed before any certificate was judged."""
+    reason = (getattr(exc, "reason", None) or "").upper()
+    if reason in ("WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"):
+        return (f"TLS failure with {where}: protocol — the server did not answer in TLS ({reason.lower()}): is it "
+                "a plain http:// or ws:// endpoint?")
+    if "PROTOCOL_VERSION" in reason or "UNSUPPORTED_PROTOCOL" in reason or "NO_PROTOCOLS" in reason:
+        return (f"TLS failure with {where}: protocol — no TLS version both sides accept ({reason.lower()}).")
+    if "HANDSHAKE_FAILURE" in reason or "NO_SHARED_CIPHER" in reason:
+        return f"TLS failure with {where}: handshake — no cipher or setting both sides accept ({reason.lower()})."
+    detail = getattr(exc, "reason", None) or str(exc)
+    return f"TLS failure with {where}: {detail} — is it really a TLS (wss/https) endpoint?"
+
+
 def _explain_aiohttp(exc: BaseException, where: str) -> DuplexError | None:
     try:
         import aiohttp
@@ -242,10 +277,11 @@ def _explain_aiohttp(exc: BaseException, where: str) -> DuplexError | None:
         return None
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cert = exc.certificate_error
-        detail = getattr(cert, "verify_message", None) or str(cert)
-        return _chain(TLSFailure(f"TLS failure with {where}: the certificate is not trusted ({detail})."), exc)
+        return _chain(TLSFailure(cert_sentence(where, getattr(cert, "verify_code", None),
+                                               getattr(cert, "verify_message", None) or str(cert))), exc)
     if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError)):
-        return _chain(TLSFailure(f"TLS failure with {where}: {exc} — is it really an https endpoint?"), exc)
+        inner = getattr(exc, "os_error", None)
+        return _chain(TLSFailure(ssl_sentence(where, inner if isinstance(inner, ssl.SSLError) else exc)), exc)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return explain(exc.os_error, where)
     if isinstance(exc, aiohttp.ServerDisconnectedError):

@@ -1,7 +1,9 @@
 """``python -m transport.server``: serve the lab in the foreground.
 
 The first line on stdout is one JSON object:
-``{"event": "listening", "url": ..., "port": ..., "admin_token": ...}``.
+``{"event": "listening", "url": ..., "port": ..., "admin_token": ...}``; with ``--tls`` the ``url`` is
+``https://`` and ``"tls": {"ca": PATH, "alpn": [...], "http1_url": ...}`` says which CA to trust
+(tls_front.py).
 SIGTERM or SIGINT ends it with exit code 0. With ``--watch-parent`` it also
 exits when its parent dies (stdin reaches EOF, or the parent pid changes).
 """
@@ -22,6 +24,7 @@ from transport.server.keys import FEED
 from transport.server.faultproxy import is_loopback_host
 from transport.server.parent_watch import watch_parent
 from transport.server.runner import LabRunner
+from transport.server.tls_front import FrontError, TlsLab
 
 log = logging.getLogger("duplex.server")
 
@@ -62,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="close a connection whose request head is not complete within S seconds, or that stays "
                         "idle that long (default 15)")
     p.add_argument("--watch-parent", action="store_true", help="exit when the parent process dies")
+    tls = p.add_argument_group("TLS (needs HAProxy)")
+    tls.add_argument("--tls", action="store_true",
+                     help="serve the lab over HTTPS and WSS through HAProxy, with ALPN h2 and http/1.1 and a "
+                          "throwaway CA made for this run (its path: the first line's tls.ca)")
+    tls.add_argument("--http1", action="store_true", help="with --tls: offer only http/1.1 (no HTTP/2)")
     cluster = p.add_argument_group("cluster mode (needs Redis and HAProxy)")
     cluster.add_argument("--cluster", type=int, default=0, metavar="N",
                          help="N lab workers behind HAProxy, their feed on Redis (--port: the balancer's)")
@@ -84,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--header-timeout must be > 0")
     if args.session_idle <= 0 or args.session_absolute <= 0:
         p.error("--session-idle and --session-absolute must be > 0")
+    if args.http1 and not args.tls:
+        p.error("--http1 says which protocols the TLS front offers: add --tls")
     if args.cluster < 0 or args.cluster > 64:
         p.error("--cluster takes 1 to 64 workers")
     if args.history_file and (args.cluster or args.redis):
@@ -109,7 +119,15 @@ async def serve(args: argparse.Namespace) -> int:
         from transport.server.cluster import run_cluster
         return await run_cluster(args, worker_args(args))
     token = os.environ.get("DUPLEX_ADMIN_TOKEN") if args.worker_id else None  # a cluster's workers share one
-    config = ServerConfig(host=args.host, port=args.port, rate=args.rate, history=args.history,
+    front: TlsLab | None = None
+    if args.tls:
+        try:
+            front = TlsLab.prepare(args)
+        except FrontError as exc:
+            print(json.dumps({"event": "error", "error": str(exc)}), flush=True)
+            return 1
+        args.public_port = [*args.public_port, front.port, front.http1_port]
+    config = ServerConfig(host="127.0.0.1" if front else args.host, port=0 if front else args.port, rate=args.rate, history=args.history,
                           history_bytes=args.history_bytes, header_timeout=args.header_timeout,
                           history_file=args.history_file,
                           max_msg_size=args.max_size,
@@ -133,7 +151,17 @@ async def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(json.dumps({"event": "error", "error": f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"}),
               flush=True)
+        if front is not None:
+            front.remove()
         return 1
+    if front is not None:
+        try:
+            await front.start(runner.port)
+        except FrontError as exc:
+            print(json.dumps({"event": "error", "error": str(exc)}), flush=True)
+            await runner.stop()
+            await front.stop()
+            return 1
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -144,19 +172,23 @@ async def serve(args: argparse.Namespace) -> int:
     if args.watch_parent:
         watch_parent(loop, stop)
     feed = runner.app[FEED]
-    if not is_loopback_host(config.host):
-        exposed = "every address of this machine" if config.host in ("0.0.0.0", "", "::") else config.host
-        print(f"warning: the lab listens on {exposed} (--host {config.host}), not on loopback only: other "
+    if not is_loopback_host(args.host):
+        exposed = "every address of this machine" if args.host in ("0.0.0.0", "", "::") else args.host
+        print(f"warning: the lab listens on {exposed} (--host {args.host}), not on loopback only: other "
               "machines can reach its feed, sessions and fault proxies (the admin API still needs the token)",
               file=sys.stderr, flush=True)
-    print(json.dumps({"event": "listening", "url": runner.url, "port": runner.port,
-                      "admin_token": config.admin_token, "last_seq": feed.last_seq, "loaded": feed.loaded,
-                      "history": feed.journal.report.to_json() if feed.journal is not None else None,
-                      "loop": type(loop).__module__.split(".")[0]}),
-          flush=True)
-    log.info("lab server on %s (rate %.1f/s)", runner.url, config.rate)
+    said = {"event": "listening", "url": runner.url, "port": runner.port,
+            "admin_token": config.admin_token, "last_seq": feed.last_seq, "loaded": feed.loaded,
+            "history": feed.journal.report.to_json() if feed.journal is not None else None,
+            "loop": type(loop).__module__.split(".")[0]}
+    if front is not None:
+        said.update(front.announce(), plain_port=runner.port)
+    print(json.dumps(said), flush=True)
+    log.info("lab server on %s (rate %.1f/s)", said["url"], config.rate)
     await stop.wait()
     await runner.stop()
+    if front is not None:
+        await front.stop()
     return 0
 
 

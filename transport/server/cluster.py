@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import resource
 import secrets
 import shutil
 import signal
@@ -37,6 +36,9 @@ import redis.asyncio as aioredis
 from transport.core import announce
 from transport.core.child_process import end_group, free_port, own_group_dying_with_parent
 from transport.server.parent_watch import watch_parent
+from transport.core import certs
+from transport.core.certs import LabCerts
+from transport.server.tls_front import alpn_for, haproxy_maxconn, tls_bind
 from transport.server.backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR, actions
 
 log = logging.getLogger("duplex.server.cluster")
@@ -46,6 +48,7 @@ START_S = 20.0  # a worker, Redis or HAProxy that is not up by then: the cluster
 REDIS_NOT_FOUND = ("Cluster mode needs Redis: install it (Debian: apt install redis-server) or name a running one "
                    "with --redis redis://HOST:PORT.")
 HAPROXY_NOT_FOUND = "Cluster mode needs HAProxy: install it (Debian: apt install haproxy)."
+# with --tls the front is HAProxy's either way
 
 
 class ClusterError(Exception):
@@ -84,6 +87,9 @@ class Cluster:
     _stopping: bool = False
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # the readers of children's output, reapers
     _sock_dir: Path | None = None  # HAProxy's socket, when the folder's path is too long for one
+    tls: LabCerts | None = None  # --tls: the balancer is the TLS and HTTP/2 front too (tls_front.py)
+    alpn: tuple[str, ...] = ("h2", "http/1.1")
+    http1_port: int = 0
 
     def _own(self, coro: Any) -> None:
         """A task of the supervisor's: cancelled by stop()."""
@@ -97,6 +103,8 @@ class Cluster:
             await self._start_redis()
         await self._reset_keys()
         self.port = self.port or free_port()
+        if self.tls is not None:
+            self.http1_port = self.http1_port or free_port()
         self.workers = [Worker(f"w{i + 1}") for i in range(self.n)]
         await asyncio.gather(*(self._start_worker(w, first=i == 0) for i, w in enumerate(self.workers)))
         await self._start_haproxy()
@@ -159,8 +167,9 @@ class Cluster:
 
     async def _start_worker(self, w: Worker, first: bool) -> None:
         env = {**os.environ, "DUPLEX_ADMIN_TOKEN": self.admin_token}
+        public = [str(self.port)] + ([str(self.http1_port)] if self.tls is not None else [])
         cmd = [sys.executable, "-m", "transport.server", "--port", "0", "--worker-id", w.id, "--redis", self.redis_url,
-               "--public-port", str(self.port), "--sessions", self.sessions,
+               *(f"--public-port={p}" for p in public), "--sessions", self.sessions,
                "--rate", str(self.rate if first else 0), "--watch-parent", *self.worker_args]
         w.proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
                                                       stdout=asyncio.subprocess.PIPE, env=env,
@@ -196,8 +205,7 @@ class Cluster:
             servers.append(plain[-1] + cookie)
         balance = "source" if self.balance == "source" else "roundrobin"
         sticky = "  cookie DUPLEX_NODE insert indirect nocache httponly\n" if self.balance == "cookie" else ""
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        maxconn = max(1000, min(100_000, ((hard if hard != resource.RLIM_INFINITY else 200_000) - 200) // 2))
+        maxconn = haproxy_maxconn()
         return f"""global
   maxconn {maxconn}
   stats socket {self.sock} mode 600 level admin
@@ -213,7 +221,7 @@ defaults
   timeout client-fin 2s
   timeout server-fin 2s
 frontend lab
-  bind 127.0.0.1:{self.port}
+{self._binds()}
   # the fault proxies live in one worker's process: every request about them goes to the same worker (the
   # first one up), or a toxic would be added on one worker and looked for on another
   acl proxies path_beg /_admin/proxies /_admin/reset /_admin/version
@@ -236,6 +244,12 @@ backend workers
   http-check expect status 200
 {chr(10).join(servers)}
 """
+
+    def _binds(self) -> str:
+        if self.tls is None:
+            return f"  bind 127.0.0.1:{self.port}"
+        return "\n".join((tls_bind("127.0.0.1", self.port, self.tls, self.alpn),
+                          tls_bind("127.0.0.1", self.http1_port, self.tls, ("http/1.1",))))
 
     async def _start_haproxy(self) -> None:
         binary = shutil.which("haproxy")
@@ -380,9 +394,14 @@ backend workers
             shutil.rmtree(self._sock_dir, ignore_errors=True)
 
     def announce(self) -> dict[str, Any]:
-        return {"event": "listening", "url": f"http://127.0.0.1:{self.port}", "port": self.port,
+        scheme = "https" if self.tls is not None else "http"
+        said = {"event": "listening", "url": f"{scheme}://127.0.0.1:{self.port}", "port": self.port,
                 "admin_token": self.admin_token, "workers": [w.to_json() for w in self.workers],
                 "redis": self.redis_url, "balance": self.balance, "sessions": self.sessions}
+        if self.tls is not None:
+            said["tls"] = {"ca": str(self.tls.ca_file), "alpn": list(self.alpn),
+                           "http1_url": f"https://127.0.0.1:{self.http1_port}", "spki": self.tls.spki}
+        return said
 
 
 async def _drain(stream: asyncio.StreamReader) -> None:
@@ -400,6 +419,11 @@ async def _reap(proc: asyncio.subprocess.Process) -> None:
 async def run_cluster(args: argparse.Namespace, worker_args: list[str]) -> int:
     cluster = Cluster(args.cluster, worker_args, args.rate, balance=args.balance, sessions=args.sessions,
                       redis_url=args.redis or "", port=args.port)
+    if getattr(args, "tls", False):
+        if shutil.which("haproxy") is None:
+            print(json.dumps({"event": "error", "error": HAPROXY_NOT_FOUND}), flush=True)
+            return 1
+        cluster.tls, cluster.alpn = certs.write(cluster.folder / "tls"), alpn_for(args.http1)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,0 +1,185 @@
+"""``python -m transport.server --tls``: the lab behind HAProxy as its TLS and HTTP/2 front.
+
+The lab itself keeps serving plain HTTP/1.1 on a loopback port of its own; HAProxy (Debian's ``haproxy``, the
+cluster's balancer too) terminates TLS in front of it with a throwaway certificate authority and a certificate
+for 127.0.0.1, localhost and ::1 (transport/core/certs.py), made per run in the lab's own folder and removed at
+exit. Two listening ports, both loopback unless the lab is exposed:
+
+- the lab's address, with ALPN ``h2`` and ``http/1.1`` (``--http1``: ``http/1.1`` only): browsers multiplex
+  every stream of a page over one HTTP/2 connection here, and open WebSockets over it as RFC 8441 says
+  (HAProxy announces SETTINGS_ENABLE_CONNECT_PROTOCOL);
+- ``http1_url``: the same lab with ALPN ``http/1.1`` only, for the experiments that set the two side by side.
+
+HAProxy speaks HTTP/1.1 to the lab. A request that finds the lab down (a restart) is retried by HAProxy every
+second for up to ``RETRY_S`` seconds instead of answering 503: an EventSource fails for good on a 503, and a
+restarted server behind a real front is reached again the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transport.core import certs
+from transport.core.certs import LabCerts
+from transport.core.child_process import end_group, free_port, own_group_dying_with_parent
+
+HAPROXY_NOT_FOUND = ("The TLS lab needs HAProxy as its TLS and HTTP/2 front: install it "
+                     "(Debian: apt install haproxy).")
+RETRY_S = 40  # a lab restart longer than this reaches its clients as a 503
+START_S = 20.0
+
+
+class FrontError(Exception):
+    """One sentence: why the TLS front did not start."""
+
+
+def tls_bind(host: str, port: int, certs: LabCerts, alpn: tuple[str, ...]) -> str:
+    """One HAProxy ``bind`` line serving TLS with ``alpn`` on ``host:port``."""
+    address = f"[{host}]" if ":" in host else host
+    return f"  bind {address}:{port} ssl crt {certs.server_pem} alpn {','.join(alpn)}"
+
+
+def haproxy_maxconn() -> int:
+    """As many connections as the file limit allows HAProxy (two descriptors each), 1000 to 100 000."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return max(1000, min(100_000, ((hard if hard != resource.RLIM_INFINITY else 200_000) - 200) // 2))
+
+
+def alpn_for(http1_only: bool) -> tuple[str, ...]:
+    return ("http/1.1",) if http1_only else ("h2", "http/1.1")
+
+
+@dataclass
+class TlsFront:
+    """HAProxy in front of one lab at ``upstream_port``; ``port`` and ``http1_port`` are its own."""
+    certs: LabCerts
+    folder: Path
+    upstream_port: int
+    port: int
+    http1_port: int
+    host: str = "127.0.0.1"
+    alpn: tuple[str, ...] = ("h2", "http/1.1")
+    header_timeout: float = 15.0
+    _proc: asyncio.subprocess.Process | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def config(self) -> str:
+        return f"""global
+  maxconn {haproxy_maxconn()}
+defaults
+  mode http
+  option http-no-delay
+  timeout connect 1s
+  timeout client 1h
+  timeout server 1h
+  timeout tunnel 1h
+  timeout http-request {self.header_timeout:g}s
+  timeout client-fin 2s
+  timeout server-fin 2s
+frontend lab
+{tls_bind(self.host, self.port, self.certs, self.alpn)}
+{tls_bind(self.host, self.http1_port, self.certs, ("http/1.1",))}
+  default_backend lab
+backend lab
+  # the lab restarting: try again each second (HAProxy's turn-around) rather than answer 503
+  retries {RETRY_S}
+  retry-on conn-failure empty-response
+  http-request disable-l7-retry unless METH_GET || METH_HEAD
+  server lab 127.0.0.1:{self.upstream_port}
+"""
+
+    async def start(self) -> None:
+        binary = shutil.which("haproxy")
+        if binary is None:
+            raise FrontError(HAPROXY_NOT_FOUND)
+        path = self.folder / "haproxy-tls.cfg"
+        path.write_text(self.config(), encoding="utf-8")
+        self._proc = await asyncio.create_subprocess_exec(
+            binary, "-db", "-f", str(path), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=own_group_dying_with_parent)
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else "::1" if self.host == "::" else self.host
+        for _ in range(int(START_S / 0.05)):
+            if self._proc.returncode is not None:
+                assert self._proc.stderr is not None
+                said = (await self._proc.stderr.read(4000)).decode("utf-8", "replace").strip().splitlines()
+                alerts = [line for line in said if "ALERT" in line] or said
+                raise FrontError(f"HAProxy (the TLS front) did not start: "
+                                 f"{alerts[0] if alerts else 'no reason given'}")
+            try:
+                _r, writer = await asyncio.open_connection(host, self.port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)  # its port not open yet: bounded
+        else:
+            raise FrontError(f"HAProxy (the TLS front) did not listen on port {self.port} within {START_S:g} s.")
+        assert self._proc.stderr is not None
+        self._tasks.append(asyncio.ensure_future(_drain(self._proc.stderr)))
+
+    async def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            end_group(proc.pid)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    with contextlib.suppress(Exception):
+        while await stream.read(65536):
+            pass
+
+
+@dataclass
+class TlsLab:
+    """One TLS lab's front, certificates and folder (``prepare`` before the lab starts, ``stop`` at exit)."""
+    folder: Path
+    certs: LabCerts
+    host: str
+    port: int
+    http1_port: int
+    alpn: tuple[str, ...]
+    header_timeout: float
+    front: TlsFront | None = None
+
+    @classmethod
+    def prepare(cls, args: Any) -> "TlsLab":
+        if shutil.which("haproxy") is None:
+            raise FrontError(HAPROXY_NOT_FOUND)
+        folder = Path(tempfile.mkdtemp(prefix="duplex-tls-"))
+        return cls(folder, certs.write(folder), args.host, args.port or free_port(), free_port(),
+                   alpn_for(args.http1), args.header_timeout)
+
+    async def start(self, upstream_port: int) -> None:
+        self.front = TlsFront(self.certs, self.folder, upstream_port, self.port, self.http1_port, self.host,
+                              self.alpn, self.header_timeout)
+        await self.front.start()
+
+    def url(self, port: int) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1" if host != "::" else "::1"
+        return f"https://{f'[{host}]' if ':' in host else host}:{port}"
+
+    def announce(self) -> dict[str, Any]:
+        return {"url": self.url(self.port), "port": self.port,
+                "tls": {"ca": str(self.certs.ca_file), "alpn": list(self.alpn), "http1_url": self.url(self.http1_port),
+                        "spki": self.certs.spki}}
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    async def stop(self) -> None:
+        if self.front is not None:
+            await self.front.stop()
+        self.remove()
