@@ -35,11 +35,15 @@ from transport.clients.lab_admin import lab_stats, worker_stats
 from transport.clients.registry import transport
 from transport.apps.storm import stop_clients
 
-TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll", "socketio", "socketio_polling")
+TRANSPORTS = ("websocket", "sse", "long_poll", "stream", "short_poll", "short_poll_conditional", "socketio",
+              "socketio_polling")
 SOCKETIO_POLLING = "socketio_polling"  # Socket.IO kept on HTTP long polling (no upgrade)
+CONDITIONAL = "short_poll_conditional"  # short polling with If-None-Match: a 304 when nothing is new
+ONE_EACH = tuple(t for t in TRANSPORTS if t != CONDITIONAL)  # one client per transport (middleboxes, the cluster)
 BROWSER = "browser"  # a real Chromium on the lab's demo page, its WebSocket (when the user asks for it)
 ALL = (*TRANSPORTS, BROWSER)
-TITLES = {**{t: transport(t).title for t in TRANSPORTS if t != SOCKETIO_POLLING},
+TITLES = {**{t: transport(t).title for t in TRANSPORTS if t not in (SOCKETIO_POLLING, CONDITIONAL)},
+          CONDITIONAL: "Short polling (If-None-Match)",
           "socketio": "Socket.IO (WebSocket)", SOCKETIO_POLLING: "Socket.IO (polling)",
           BROWSER: "Browser (Chromium, WebSocket)"}
 SAMPLE = 50_000  # latencies kept per transport (a uniform sample of the run): sorting it stays cheap
@@ -56,6 +60,9 @@ def make_client(name: str, base_url: str, sink: EventSink, *, policy: Policy | N
     if name == SOCKETIO_POLLING:
         return transport("socketio").make(base_url, sink, policy=policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5),
                                           transports="polling")
+    if name == CONDITIONAL:
+        return transport("short_poll").make(transport("short_poll").lab_url(base_url), sink, interval=poll_interval,
+                                            conditional=True, policy=policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5))
     info = transport(name)
     policy = policy or Policy("exponential", 1.0, 5.0, 2.0, 0.5)
     return info.make(info.lab_url(base_url), sink, policy=None if info.server_retry else policy,
@@ -74,6 +81,7 @@ class Tally:
     requests: int = 0
     responses: int = 0
     empty: int = 0
+    idle_wire: int = 0  # bytes of the responses that carried no message
     reconnects: int = 0  # reconnect attempts (a cluster's killed worker, a fault)
     latencies: list[float] = field(default_factory=list)  # ms: every one up to SAMPLE, then a uniform sample
     seen: int = 0  # latencies observed
@@ -115,6 +123,7 @@ class Tally:
             self.cookies += meta.get("cookies") or 0
             if meta.get("messages") == 0:
                 self.empty += 1
+                self.idle_wire += e.wire or 0
         elif kind == "open" and e.direction == "state" and e.transport == "websocket":
             self.requests += 1  # the upgrade request; its wire is the handshake
             self.heads += e.wire or 0
@@ -147,7 +156,7 @@ class Tally:
             "wire_per_msg": per(self.wire), "payload_per_msg": per(self.payload), "headers_per_msg": per(self.heads),
             "cookies_per_msg": per(self.cookies), "framing_per_msg": per(framing),
             "requests_per_msg": round(self.requests / n, 3) if n else None, "requests": self.requests,
-            "empty": self.empty, "reconnects": self.reconnects, "lost": ledger.lost if ledger else None,
+            "empty": self.empty, "idle_poll_bytes": round(self.idle_wire / self.empty, 1) if self.empty else None, "reconnects": self.reconnects, "lost": ledger.lost if ledger else None,
             "duplicated": ledger.duplicated if ledger else None,
         }
 
@@ -158,7 +167,7 @@ def _r(value: float | None) -> float | None:
 
 COLUMNS = ("transport", "messages", "p50_ms", "p95_ms", "p99_ms", "wire_per_msg", "payload_per_msg",
            "headers_per_msg", "cookies_per_msg", "framing_per_msg", "requests_per_msg", "requests", "empty",
-           "open_server", "lost", "duplicated", "cpu_ms_per_1000", "rss_mb", "rss_kb_per_1000")
+           "idle_poll_bytes", "open_server", "lost", "duplicated", "cpu_ms_per_1000", "rss_mb", "rss_kb_per_1000")
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from transport.apps.compare import PROXY, TITLES, TRANSPORTS, LabStarter, Tally, make_client, route_through_proxy
+from transport.apps.compare import ONE_EACH, PROXY, TITLES, LabStarter, Tally, make_client, route_through_proxy
 from transport.apps.fault_runner import lab_call
 from transport.apps.storm import stop_clients
 from transport.clients.base import Client
@@ -130,7 +130,7 @@ def advice(p: Pass, row: Row) -> str:
 class MiddleboxRun:
     """Every pass of every preset in ``boxes`` on one lab; ``rows`` grows pass by pass."""
 
-    def __init__(self, start_lab: LabStarter, *, transports: tuple[str, ...] = TRANSPORTS,
+    def __init__(self, start_lab: LabStarter, *, transports: tuple[str, ...] = ONE_EACH,
                  boxes: tuple[Middlebox, ...] = MIDDLEBOXES, rate: float = 50, seconds: float = 4.0,
                  short: bool = True, on_pass: Callable[[Pass, int, int], None] = lambda p, i, n: None,
                  poll_interval: float = 0.5) -> None:

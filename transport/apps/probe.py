@@ -77,6 +77,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="sse: reconnection time until the server sends retry:")
     p.add_argument("--poll-interval", type=float, default=1.0, metavar="S",
                    help="short_poll: seconds between the starts of two polls")
+    p.add_argument("--conditional", action="store_true",
+                   help="short_poll: ask again with If-None-Match (the last answer's ETag); a 304 is a row of its own")
     p.add_argument("--hold", type=float, default=25.0, metavar="S",
                    help="long_poll: how long the server may hold a request (?timeout=)")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
@@ -123,6 +125,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.transport = "sse" if scheme in ("http", "https") else "ws"
     if args.retries is not None and args.retries < 1:
         p.error("--retries must be >= 1")
+    if args.conditional and args.transport != "short_poll":
+        p.error("--conditional revalidates a short poll's answer: use it with --transport short_poll")
     if args.method != "GET" and args.transport != "sse":
         p.error("--method POST streams an answer over SSE: use it with --transport sse")
     if args.data is not None and args.method == "GET":
@@ -214,7 +218,8 @@ def make_client(args: argparse.Namespace, sink: EventSink) -> Client:
                      hold=args.hold, method=args.method, body=args.data, content_type=args.content_type,
                      namespace=args.namespace, transports=args.sio_transport,
                      seq_rule=getattr(args, "seq", "auto"), resume_rule=getattr(args, "resume", "auto"),
-                     verify_tls=not getattr(args, "insecure", False), ca_file=getattr(args, "ca", None))
+                     verify_tls=not getattr(args, "insecure", False), ca_file=getattr(args, "ca", None),
+                     conditional=getattr(args, "conditional", False))
 
 
 def main(argv: list[str] | None = None) -> int:

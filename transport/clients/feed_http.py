@@ -40,6 +40,7 @@ class FeedOptions:
     interval: float = 1.0  # short poll: between the starts of two polls
     hold: float = 25.0  # long poll: how long the server may hold a request (?timeout=)
     limit: int | None = None  # polls: at most this many messages per answer (?limit=)
+    conditional: bool = False  # short poll: ask again with If-None-Match (the last answer's ETag): 304 if nothing new
     open_timeout: float = 10.0  # connect and response headers (plus the hold)
     body_timeout: float = 10.0  # a poll body must end this soon after its headers
     max_body: int = 16 << 20  # a poll response body, or one stream line

@@ -47,6 +47,7 @@ class PollClient(HttpFeedClient):
         self._prefix: str | None = None
         self._prefix_limit: tuple[int | None, bool] | None = None
         self._peer = ""  # where(url), with the prefix
+        self._etag: tuple[str, str] | None = None  # (URL, ETag) of the last answer, for a conditional poll
 
     def _pace(self) -> float:
         if self.long or self._full:
@@ -101,6 +102,10 @@ class PollClient(HttpFeedClient):
         rearm = (now_ns() - self._last_end) / 1e6 if self.long and self._last_end is not None else None
         target = self._carried(target)
         headers = self._request_headers()  # once: the row shows what the request carries
+        conditional = o.conditional and not self.long and self._etag is not None and self._etag[0] == target
+        if conditional:
+            assert self._etag is not None
+            headers.append(("If-None-Match", self._etag[1]))  # as a browser revalidates the URL it has cached
         started = self._request(target, f"  · re-armed after {rearm:.2f} ms" if rearm is not None else "",
                                 headers=headers, rearm_ms=None if rearm is None else round(rearm, 3))
         if rearm is not None:
@@ -114,8 +119,13 @@ class PollClient(HttpFeedClient):
         finally:
             resp.release()
         sent, received = self.counter.mark()
+        if resp.status == 304 and conditional:
+            self._not_modified(resp, started, sent, received)
+            return
         self._check_status(resp, body, peer)
         items = self._parse(resp, body, peer)
+        tag = resp.headers.get("ETag")
+        self._etag = (target, tag) if o.conditional and tag else None
         hold = (head_t - started) / 1e6
         if self.long:
             self.stats.hold_ms.add(hold)
@@ -135,10 +145,25 @@ class PollClient(HttpFeedClient):
             found += self._deliver(items[k:k + SLICE], t)
         if not found:
             self.stats.empty += 1
+            self.stats.idle_wire += sent + received
         receiver.resume_finished()
         self._full = found >= (self._limit() or POLL_DEFAULT_LIMIT)
         self._items = len(items)
         self._last_end = now_ns()
+
+    def _not_modified(self, resp: aiohttp.ClientResponse, started: int, sent: int, received: int) -> None:
+        """A 304 to a conditional poll: nothing new since the answer whose ETag it sent. A row of its own, its
+        bytes counted as an idle poll's."""
+        t = now_ns()
+        self._response_row(resp, t, started, sent + received, f"  · nothing new, {sent + received:,} B (no body)",
+                           sent=sent, received=received, items=0, messages=0, not_modified=True)
+        self._set_state("open")
+        self.stats.empty += 1
+        self.stats.not_modified += 1
+        self.stats.idle_wire += sent + received
+        self._full = False
+        self._items = 0
+        self._last_end = t
 
     def _limit(self) -> int | None:
         """Messages per answer to ask the lab for (``?limit=`` is its protocol): the user's ``limit``, else

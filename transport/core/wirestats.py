@@ -39,6 +39,8 @@ class WireStats:
     heads: int = 0  # request and response heads
     cookies: int = 0  # Cookie and Set-Cookie header lines (part of heads)
     chunks: int = 0
+    not_modified: int = 0  # 304 answers to a conditional poll (If-None-Match)
+    idle_wire: int = 0  # bytes on the socket of the polls that carried no message (heads, `[]`, a 304)
     staleness_ms: Mean = field(default_factory=Mean)
     hold_ms: Mean = field(default_factory=Mean)
     rearm_ms: Mean = field(default_factory=Mean)
@@ -66,6 +68,11 @@ class WireStats:
 
     def per_message(self, value: int) -> float | None:
         return value / self.messages if self.messages else None
+
+    @property
+    def per_idle_poll(self) -> float | None:
+        """Bytes on the socket per poll that carried no message: what waiting costs."""
+        return self.idle_wire / self.empty if self.empty else None
 
     @property
     def empty_share(self) -> float | None:

@@ -1,7 +1,9 @@
 """The polling family: short polling, long polling and HTTP streaming of the feed.
 
 - ``GET /api/poll?after=N[&limit=L]`` answers at once with a JSON list of the
-  envelopes with seq > N still in history (often ``[]``).
+  envelopes with seq > N still in history (often ``[]``), with an ``ETag`` (a hash of the body) and
+  ``Cache-Control: no-cache``; a request whose ``If-None-Match`` names that tag gets ``304 Not Modified``
+  with no body (RFC 9110 §13.1.2, weak comparison): an idle poll costs its heads only.
 - ``GET /api/longpoll?after=N[&timeout=S][&limit=L]`` answers at once when
   there is something after N, otherwise holds the request until a message
   arrives or S seconds pass (then ``[]``).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from typing import Iterator
 
@@ -72,11 +75,31 @@ def json_list(items: list[str]) -> web.Response:
                         headers={"Cache-Control": "no-store"})
 
 
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=9).hexdigest() + '"'
+
+
+def none_match(header: str | None, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``tag`` (or is ``*``): weak comparison, as for GET."""
+    if not header:
+        return False
+    for given in header[:4096].split(","):
+        given = given.strip()
+        if given == "*" or given.removeprefix("W/") == tag:
+            return True
+    return False
+
+
 async def poll_handler(request: web.Request) -> web.Response:
     feed = request.app[FEED]
     limit = int(_number(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
     items, _ = collect(feed, parse_after(request), limit, request.headers.get(EPOCH_HEADER))
-    return json_list(items)
+    body = ("[" + ",".join(items) + "]").encode()
+    tag = etag_of(body)
+    headers = {"Cache-Control": "no-cache", "ETag": tag}  # stored, but asked again every time
+    if none_match(request.headers.get("If-None-Match"), tag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type=JSON_TYPE, headers=headers)
 
 
 async def longpoll_handler(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from typing import AsyncIterator, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.apps.compare import (ALL, BROWSER, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv,
+from transport.apps.compare import (ALL, BROWSER, ONE_EACH, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv,
                                     watch_cluster)
 from transport.apps.middlebox_run import MiddleboxRun, Pass, Row, rows_csv
 from transport.browser.chromium import find_chromium
@@ -31,7 +31,7 @@ from ..tasks import TaskGroup
 log = logging.getLogger("duplex.ui.compare")
 
 ROWS: tuple[tuple[str, str], ...] = tuple((t, TITLES[t]) for t in ALL)  # the table's rows: key, title
-CLUSTER_ROWS: tuple[tuple[str, str], ...] = tuple((t, TITLES[t]) for t in TRANSPORTS)
+CLUSTER_ROWS: tuple[tuple[str, str], ...] = tuple((t, TITLES[t]) for t in ONE_EACH)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class CompareController(QObject):
                 await self._run_middleboxes(settings)
                 return
             if settings.mode == "cluster":
-                await self._run_cluster([t for t in chosen if t != BROWSER], settings)
+                await self._run_cluster(list(ONE_EACH), settings)
             elif settings.mode == "all":
                 await self._run_once(chosen, settings)
             else:

@@ -54,6 +54,8 @@ COLUMNS = (("transport", "Transport", "The transport measured, all on the same f
                                           "NDJSON newlines, chunk sizes, per message"),
            ("requests_per_msg", "Req/msg", "HTTP requests (or WebSocket upgrades) per message"),
            ("empty", "Empty", "Responses that carried no message"),
+           ("idle_poll_bytes", "B/idle", "Bytes on the wire per response that carried no message (a 304 among "
+                                        "them): what waiting costs"),
            ("open_server", "Open", "Connections the lab holds open for this transport"),
            ("lost", "Lost", "The ledger: messages never received"), ("duplicated", "Dup.", "The ledger: duplicates"),
            ("cpu_ms_per_1000", "CPU ms/1k", "One at a time: the lab process's CPU time per 1 000 messages delivered"),

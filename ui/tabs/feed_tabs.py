@@ -51,9 +51,21 @@ class ShortPollTab(FeedTab):
         self.interval = QDoubleSpinBox(suffix=" s", decimals=2, minimum=0.05, maximum=600.0, value=1.0)
         self.interval.setToolTip("Time between the starts of two polls; messages wait half of it on average")
         self.bar.add_option("Poll every", self.interval)
+        self.conditional = QCheckBox("Conditional requests")
+        self.conditional.setToolTip("Ask again with If-None-Match (the last answer's ETag): a server with nothing "
+                                    "new answers 304 Not Modified with no body (a row of its own, its bytes counted)")
+        self.bar.add_option("", self.conditional)
 
     def client_options(self) -> dict[str, Any]:
-        return {**super().client_options(), "interval": float(self.interval.value())}
+        return {**super().client_options(), "interval": float(self.interval.value()),
+                "conditional": self.conditional.isChecked()}
+
+    def tab_options(self) -> dict[str, str | bool]:
+        return {"conditional": self.conditional.isChecked()}
+
+    def set_tab_options(self, options: dict[str, str | bool]) -> None:
+        if isinstance(options.get("conditional"), bool):
+            self.conditional.setChecked(bool(options["conditional"]))
 
 
 class LongPollTab(FeedTab):

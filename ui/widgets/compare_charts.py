@@ -12,9 +12,9 @@ from .chart_look import ChartLook
 PARTS = (("payload_per_msg", "payload", "part_payload"), ("headers_per_msg", "headers (cookies)", "part_headers"),
          ("framing_per_msg", "framing", "part_framing"))  # the colours are the theme's (each transport's too)
 CDF_POINTS = 2000  # points drawn per curve, however many latencies
-# the bars' labels: short enough that eight fit under a third of a 900 px window (the legend spells them out)
+# the bars' labels: short enough that nine fit under a third of a 900 px window (the legend spells them out)
 SHORT = {"websocket": "WS", "sse": "SSE", "long_poll": "LP", "stream": "HTTP", "short_poll": "SP",
-         "socketio": "SIO", "socketio_polling": "SIO-p", "browser": "Chr"}
+         "socketio": "SIO", "socketio_polling": "SIO-p", "short_poll_conditional": "SP-c", "browser": "Chr"}
 
 
 class CompareCharts(pg.GraphicsLayoutWidget):

@@ -54,7 +54,10 @@ class WirePanel(QGroupBox):
         lab = self.labels
         lab["exchanges"].setText(f"{s.requests:,} / {s.responses:,}")
         share = s.empty_share
-        lab["empty"].setText(f"{s.empty:,}" + (f" ({share:.0%})" if share is not None else ""))
+        idle = s.per_idle_poll
+        lab["empty"].setText(f"{s.empty:,}" + (f" ({share:.0%})" if share is not None else "")
+                             + (f", {idle:,.0f} B each" if idle is not None else "")
+                             + (f", {s.not_modified:,} × 304" if s.not_modified else ""))
         lab["messages"].setText(f"{s.messages:,}")
         lab["bytes"].setText(f"{_bytes(s.sent)} / {_bytes(s.received)}")
         lab["payload"].setText(_bytes(s.payload))

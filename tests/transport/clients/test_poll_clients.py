@@ -303,3 +303,28 @@ async def test_dropping_an_idle_short_poll_is_a_row_not_a_loss_episode(lab_serve
     finally:
         await long.close()
         await asyncio.wait_for(task, 10)
+
+
+async def test_conditional_short_polls_get_304s_counted_on_the_socket_as_idle_polls(lab_server):
+    feed = lab_server.app[FEED]
+    async with CountingProxy("127.0.0.1", lab_server.port) as proxy:
+        run = make("short_poll", f"http://127.0.0.1:{proxy.port}/api/poll", interval=0.05, conditional=True,
+                   headers=[("Host", f"127.0.0.1:{lab_server.port}")])
+        await wait_until(lambda: run.client.stats.not_modified >= 3, 5, "three 304s",
+                         lambda: [str(e) for e in run.events[-4:]])
+        feed.publish("price", 1)  # new: a 200 with the message, then 304s again for the new URL
+        await wait_until(lambda: run.client.ledger.received == 1, 5, "the message")
+        seen = run.client.stats.not_modified
+        await wait_until(lambda: run.client.stats.not_modified >= seen + 2, 5, "304s after the message")
+        await run.stop()
+        await wait_until(lambda: proxy.total == run.client.counter.total, 5, "the proxy to see every byte")
+    stats = run.client.stats
+    assert (stats.sent, stats.received) == (proxy.upstream, proxy.downstream)
+    not_modified = [e for e in run.rows("response") if e.meta.get("not_modified")]
+    assert len(not_modified) == stats.not_modified and all(e.meta["status"] == 304 for e in not_modified)
+    assert all(e.data.startswith("304 Not Modified") and e.wire > 0 for e in not_modified)
+    requests = run.rows("request")
+    asked = [r for r in requests if "If-None-Match" in (r.meta.get("headers") or {})]
+    assert asked and len(asked) >= stats.not_modified  # only a URL already answered is asked conditionally
+    assert stats.per_idle_poll is not None and stats.idle_wire == sum(
+        e.wire for e in run.rows("response") if e.meta.get("messages") == 0)

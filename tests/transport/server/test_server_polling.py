@@ -131,5 +131,21 @@ async def test_session_value_fragment_and_postback_page_share_the_value(client):
     text = await new.text()
     assert new.status == 200 and 'id="value" name="value" value="y"' in text and "Saved. 2 edits" in text
     assert "data-edits=\"2\">y<" in await (await client.get("/api/session-value")).text()
-    tampered = await client.post("/form", data={"state": state[:-2] + "00", "value": "z"})
+    tampered = await client.post("/form", data={"state": state[:-2] + ("00" if state[-2:] != "00" else "11"), "value": "z"})
     assert tampered.status == 400
+
+
+async def test_a_short_poll_carries_an_etag_and_answers_304_when_nothing_is_new(client):
+    publish(client, 2)
+    first = await client.get("/api/poll?after=2")
+    tag = first.headers["ETag"]
+    assert first.status == 200 and await first.json() == [] and tag.startswith('"') and tag.endswith('"')
+    assert first.headers["Cache-Control"] == "no-cache"  # kept, but asked again each time
+    for given in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        again = await client.get("/api/poll?after=2", headers={"If-None-Match": given})
+        assert again.status == 304 and await again.read() == b"" and again.headers["ETag"] == tag, given
+    publish(client, 1)  # something new: the same URL answers it, with another tag
+    fresh = await client.get("/api/poll?after=2", headers={"If-None-Match": tag})
+    assert fresh.status == 200 and [m["seq"] for m in await fresh.json()] == [3] and fresh.headers["ETag"] != tag
+    stale = await client.get("/api/poll?after=2", headers={"If-None-Match": '"not-this-one"'})
+    assert stale.status == 200
