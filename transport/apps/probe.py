@@ -94,6 +94,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="https/wss: trust this certificate authority (PEM) and nothing else (the TLS lab's: tls.ca)")
     p.add_argument("--insecure", action="store_true",
                    help="https/wss: do not verify the certificate (every event says \"insecure\": true)")
+    p.add_argument("--experiment", choices=("streams",), default=None,
+                   help="browser: 'streams' opens --streams N streams from one page the lab serves and prints when "
+                        "each opened, on which connection and protocol, then {\"experiment\": …}")
+    p.add_argument("--streams", type=int, default=10, metavar="N", help="--experiment streams: how many (1-200)")
+    p.add_argument("--stream-kind", choices=("sse", "fetch"), default="sse",
+                   help="--experiment streams: EventSources (default) or fetch streams")
     p.add_argument("--attach", default=None, metavar="HOST:PORT",
                    help="browser: watch a Chrome started with --remote-debugging-port instead of starting one")
     args = p.parse_args(argv)
@@ -146,7 +152,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             p.error(str(exc))
         if scheme not in ("http", "https", "file"):
             p.error("--transport browser opens a page: an http(s):// URL")
+        if args.experiment and (args.attach or scheme == "file"):
+            p.error("--experiment streams runs in a Chromium of its own, on a lab's http(s):// URL (not --attach)")
+        if not 1 <= args.streams <= 200:
+            p.error("--streams takes 1 to 200")
         return args
+    if args.experiment:
+        p.error("--experiment runs in a real browser: add --transport browser")
     try:
         by_probe_name(args.transport).validate(args.url)
     except InvalidURL as exc:
@@ -228,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("duplex").addHandler(logging.NullHandler())
     logging.getLogger("duplex").propagate = False
     try:
-        if args.transport == "browser":
+        if args.transport == "browser" and args.experiment:
+            from transport.browser.probe import probe_streams
+            code, reason = asyncio.run(probe_streams(args))
+        elif args.transport == "browser":
             from transport.browser.probe import probe_browser
             code, reason = asyncio.run(probe_browser(args))
         else:

@@ -10,6 +10,7 @@ size limit (a response body can be large); every command has a time bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -52,6 +53,10 @@ class CDPConnection:
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def unlisten(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     async def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
                    timeout: float = COMMAND_TIMEOUT) -> dict[str, Any]:

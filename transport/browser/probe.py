@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from typing import TextIO
 
 from transport.browser.chromium_watch import BrowserWatch, WatchedBrowser
+from transport.browser.streams_experiment import StreamsExperiment
 from transport.core.errors import DuplexError
 from transport.core.events import Event
 
@@ -52,3 +54,20 @@ async def probe_browser(args: argparse.Namespace, out: TextIO = sys.stdout) -> t
     finally:
         out.flush()
         await browser.stop()
+
+
+async def probe_streams(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int, str]:
+    """``--experiment streams``: one JSON line per stream (when it opened, on which connection, over which
+    protocol), then ``{"experiment": {"protocol", "streams", "open", "pending", "connections", …}}``."""
+    try:
+        async with StreamsExperiment(ca_file=args.ca, insecure=args.insecure) as experiment:
+            await experiment.start([args.url])
+            series = await experiment.run_series(args.url, args.streams, args.stream_kind,
+                                                 timeout=args.timeout or 30.0)
+    except DuplexError as err:
+        return 1, err.sentence
+    for row in series.rows:
+        out.write(json.dumps(row.to_json(), separators=(",", ":")) + "\n")
+    out.write(json.dumps({"experiment": series.summary()}, separators=(",", ":")) + "\n")
+    out.flush()
+    return 0, ""

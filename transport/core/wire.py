@@ -38,6 +38,7 @@ SSE_PATH = "/sse"
 POLL_PATH = "/api/poll"
 LONGPOLL_PATH = "/api/longpoll"
 STREAM_PATH = "/api/stream"
+STREAMS_EXPERIMENT_PATH = "/experiment/streams"  # the lab's page of N streams at once (?n=N&kind=sse|fetch)
 FEED_PATHS = frozenset((WS_PATH, SSE_PATH, POLL_PATH, LONGPOLL_PATH, STREAM_PATH))
 
 # A poll answer holds at most POLL_DEFAULT_LIMIT messages, or ?limit=N of them up to POLL_MAX_LIMIT.

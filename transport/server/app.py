@@ -16,7 +16,7 @@ from aiohttp import web
 
 from transport.server.admin import admin_app, close_websockets
 from transport.server.config import ServerConfig
-from transport.core.wire import EPOCH_HEADER, WORKER_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, WS_PATH
+from transport.core.wire import EPOCH_HEADER, WORKER_HEADER, FEED_PATHS, LONGPOLL_PATH, POLL_PATH, SSE_PATH, STREAM_PATH, STREAMS_EXPERIMENT_PATH, WS_PATH
 from transport.server.bodies import bad_input
 from transport.server.origin import check_host
 from transport.server.feed import Feed, Ticker
@@ -43,6 +43,8 @@ from transport.server.ws import ws_handler
 
 DEMO_PAGE = resources.files("transport.server") / "static" / "demo.html"
 _demo: list[str] = []  # the page's text, read once (off the loop)
+STREAMS_PAGE = resources.files("transport.server") / "static" / "streams.html"
+_streams_page: list[str] = []
 
 
 async def demo_handler(request: web.Request) -> web.Response:
@@ -51,6 +53,14 @@ async def demo_handler(request: web.Request) -> web.Response:
     if not _demo:
         _demo.append(await asyncio.to_thread(DEMO_PAGE.read_text, encoding="utf-8"))
     return web.Response(text=_demo[0], content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def streams_page_handler(request: web.Request) -> web.Response:
+    """``/experiment/streams?n=N&kind=sse|fetch``: a page that opens N streams to this lab at once (the
+    streams-per-origin experiment: six over HTTP/1.1, all of them over HTTP/2)."""
+    if not _streams_page:
+        _streams_page.append(await asyncio.to_thread(STREAMS_PAGE.read_text, encoding="utf-8"))
+    return web.Response(text=_streams_page[0], content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 async def index(request: web.Request) -> web.Response:
@@ -191,6 +201,7 @@ def create_app(config: ServerConfig | None = None) -> web.Application:
     app[REQUESTS] = Counter()
     app.router.add_get("/", index)
     app.router.add_get("/demo", demo_handler)
+    app.router.add_get(STREAMS_EXPERIMENT_PATH, streams_page_handler)
     app.router.add_get(WS_PATH, ws_handler)
     app.router.add_get(SSE_PATH, sse_handler)
     app.router.add_get(POLL_PATH, poll_handler)

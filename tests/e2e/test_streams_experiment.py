@@ -1,0 +1,71 @@
+"""The six-connection limit, seen in the real Chromium against the TLS lab behind the real HAProxy: over
+HTTP/1.1 six streams of one page open and the rest stay pending until one closes; over HTTP/2 all of them open
+on one connection. Through ``probe --transport browser --experiment streams`` as a user runs it (EventSources),
+and the fetch series through the experiment itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.test_tls_lab import TlsLab
+from tests.helpers import CHROMIUM_GROUP, ROOT
+from transport.browser.chromium import find_chromium
+from transport.browser.streams_experiment import StreamsExperiment
+
+pytestmark = [pytest.mark.skipif((find_chromium() is None or shutil.which("haproxy") is None)
+                                 and not os.environ.get("CI"),
+                                 reason="needs Chromium and HAProxy (CI installs both and never skips)"),
+              CHROMIUM_GROUP]
+N = 9
+
+
+@pytest.fixture(scope="module")
+def lab():
+    lab = TlsLab("--rate", "2")
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+def probe(url: str, *extra: str) -> tuple[list[dict], dict]:
+    proc = subprocess.run([sys.executable, "main.py", "probe", url, "--transport", "browser", "--experiment",
+                           "streams", "--streams", str(N), "--timeout", "30", *extra], cwd=ROOT,
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    return lines[:-1], lines[-1]["experiment"]
+
+
+@pytest.mark.timeout(120)
+def test_over_http2_every_stream_opens_on_one_connection_and_over_http1_six(lab):
+    ca = lab.tls["ca"]
+    rows, said = probe(lab.url, "--ca", ca)
+    assert (said["protocol"], said["streams"], said["open"], said["pending"], said["connections"]) == \
+        ("h2", N, N, 0, 1), said
+    assert len(rows) == N and all(r["state"] == "open" and r["protocol"] == "h2" for r in rows), rows
+    assert len({r["connection"] for r in rows}) == 1 and said["all_open_ms"] is not None
+
+    rows, said = probe(lab.tls["http1_url"], "--ca", ca)
+    assert (said["protocol"], said["open"], said["pending"], said["connections"]) == ("http/1.1", 6, N - 6, 6), said
+    opened = [r for r in rows if r["state"] == "open"]
+    assert len(opened) == 6 and len({r["connection"] for r in opened}) == 6  # one connection each
+    assert said["opened_after_a_close"] == 1  # the experiment closed one: a pending stream took its place
+    released = [r for r in rows if r["after_close"]]
+    assert len(released) == 1 and released[0]["opened_ms"] > max(r["opened_ms"] for r in opened)
+
+
+@pytest.mark.timeout(120)
+async def test_fetch_streams_meet_the_same_limit(lab):
+    async with StreamsExperiment(ca_file=lab.tls["ca"]) as experiment:
+        await experiment.start([lab.url, lab.tls["http1_url"]])
+        h1 = await experiment.run_series(lab.tls["http1_url"], N, "fetch")
+        h2 = await experiment.run_series(lab.url, N, "fetch")
+    assert (h1.protocol, len(h1.opened), h1.connections) == ("http/1.1", 6, 6), h1.summary()
+    assert (h2.protocol, len(h2.opened), h2.connections) == ("h2", N, 1), h2.summary()
