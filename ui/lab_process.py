@@ -22,6 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from transport.clients.tls import trust
 from transport.core import announce
 from transport.core.errors import DuplexError
 
@@ -60,6 +61,7 @@ class LabProcess(QObject):
         self.rate = rate
         self.extra = extra  # more server options (the Compare tab's own lab)
         self.cluster: tuple[int, str, str] = (0, "roundrobin", "shared")  # workers (0: one process), balance, sessions
+        self.tls = False  # HTTPS/WSS and HTTP/2 through HAProxy (--tls), its CA kept in this run's folder
         self.url = ""
         self.token = ""
         self.announced: dict = {}  # the whole listening line (last_seq, loaded…)
@@ -96,8 +98,9 @@ class LabProcess(QObject):
         # a cluster keeps its history in Redis (the stream), one process in its file
         where = ["--cluster", str(n), "--balance", balance, "--sessions", sessions] if n else \
             ["--history-file", self.history_file]
+        tls = ["--tls", "--tls-folder", self.tls_folder] if self.tls else []
         self.proc.setArguments(["-m", "transport.server", "--port", str(port), "--rate", f"{self.rate:g}",
-                                "--history", str(APP_HISTORY), *where,
+                                "--history", str(APP_HISTORY), *where, *tls,
                                 "--watch-parent", "--log-level", "WARNING",
                                 *self.extra])
         self.proc.start()
@@ -185,6 +188,12 @@ class LabProcess(QObject):
             self._folder = tempfile.mkdtemp(prefix="duplex-lab-")
         return str(Path(self._folder) / "history.ndjson")
 
+    @property
+    def tls_folder(self) -> str:
+        """Where the TLS lab's CA and certificate live: kept across the lab's restarts, removed with the run."""
+        Path(self.history_file).parent.joinpath("tls").mkdir(mode=0o700, exist_ok=True)
+        return str(Path(self.history_file).parent / "tls")
+
     def remove_files(self) -> None:
         """The history folder of this run (at shutdown, once the lab has stopped)."""
         if self._folder is not None:
@@ -209,6 +218,10 @@ class LabProcess(QObject):
                 self.announced = dict(said.fields)
                 self.url, self.token = said.url, said.admin_token
                 self._port = said.port
+                tls = said.fields.get("tls")
+                if isinstance(tls, dict):  # every client of the lab's two TLS ports trusts its CA, and only it
+                    trust(self.url, str(tls.get("ca")))
+                    trust(str(tls.get("http1_url", "")), str(tls.get("ca")))
                 log.info("lab server listening on %s", self.url)
                 self.listening.emit(self.url, self.token)
             elif said.event == "cluster" and said.workers is not None:

@@ -63,3 +63,42 @@ def test_rates_come_from_two_samples_of_the_same_process_and_the_peak_is_the_min
     view = rates.per_transport({"open": {"sse": 4}})
     assert view["sse"] == {"open": 4, "rate": 0.0, "peak": 20.0} and view["websocket"]["open"] == "—"
     assert rates.sample(None) == {}  # the lab did not answer this second
+
+
+@pytest.mark.timeout(90)
+async def test_the_lab_restarts_over_tls_and_a_tab_follows_it_trusting_its_ca_alone(lab):
+    """The Server tab's switch: the lab again behind HAProxy with its own CA; a client made through the registry
+    for the lab's new https:// address (as a tab makes one) trusts that CA without being told, and a kill keeps
+    the CA (the window's folder), so the tabs' trust holds across it."""
+    import asyncio
+    import shutil
+    from pathlib import Path
+
+    from transport.clients.registry import TRANSPORTS
+    from transport.clients.tls import trusted_ca
+
+    if shutil.which("haproxy") is None:
+        pytest.skip("needs haproxy (.ci/run installs it)")
+    controller, said, marks = lab
+    controller.set_cluster(1, "roundrobin", "shared", True)
+    await wait_until(lambda: controller.url.startswith("https://"), 30, "the TLS lab", state=lambda: said)
+    tls = controller.announced["tls"]
+    assert trusted_ca(controller.url) == tls["ca"] and trusted_ca(tls["http1_url"]) == tls["ca"]
+    assert any("over TLS" in m for m in marks)
+    ca_before = Path(tls["ca"]).read_bytes()
+    await controller.restart_lab(0.2, True)
+    assert Path(controller.announced["tls"]["ca"]).read_bytes() == ca_before  # the tabs' trust holds
+    controller.set_rate(20)  # the admin API over https, trusting the same CA
+    await wait_until(lambda: any("feed rate 0 → 20" in m for m in marks), 10, "the rate", state=lambda: said)
+    info = TRANSPORTS["sse"]
+    events: list = []
+    client = info.make(info.lab_url(controller.url), events.append)
+    assert client.options.ca_file == tls["ca"]
+    task = asyncio.ensure_future(client.run())
+    try:
+        await wait_until(lambda: client.ledger.received >= 3, 20, "three messages over https",
+                         state=lambda: [str(e) for e in events[-3:]])
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 10)
+    assert next(e for e in events if e.kind == "open").meta["tls"].startswith("TLSv1")

@@ -322,9 +322,11 @@ class BrowserWatch:
         receiver = self.receiver(tab, api, url)
         receiver.note_epoch({k.lower(): v for k, v in headers.items()} | headers)
         status = response.get("status")
-        self._emit(tab, "websocket", "state", "open", data=url, meta={
+        # RFC 8441: over HTTP/2 the handshake is an extended CONNECT answered 200; over HTTP/1.1 a 101
+        protocol = "h2 (RFC 8441)" if status == 200 else "http/1.1" if status == 101 else None
+        self._emit(tab, "websocket", "state", "open", data=url + (f" · {protocol}" if protocol else ""), meta={
             "status": status, "request_headers": tab.handshakes.pop(rid, {}),
-            "response_headers": headers, "socket": rid})
+            "response_headers": headers, "socket": rid, "protocol": protocol})
 
     def _ws_frame_in(self, tab: PageTab, p: dict[str, Any]) -> None:
         frame = p.get("response", {})
@@ -614,6 +616,8 @@ class BrowserWatch:
         info["status"] = response.get("status")
         info["status_text"] = response.get("statusText", "")
         info["headers"] = response.get("headers", {})
+        info["protocol"] = response.get("protocol")  # h2, http/1.1 …: what the connection negotiated
+        info["connection"] = response.get("connectionId")  # which of the browser's connections carried it
         status = info["status"]
         ok = isinstance(status, int) and status < 400
         api = "sse" if info["type"] == "EventSource" else FEED_OF_PATH.get(info["path"])
@@ -624,6 +628,10 @@ class BrowserWatch:
             self.receiver(tab, api, info["url"]).note_epoch({k.lower(): v for k, v in headers.items()} | headers,
                                                             ok=ok)
         mime = str(response.get("mimeType") or "").lower()
+        if info["type"] == "EventSource" or (ok and mime in STREAM_TYPES):  # a stream: open now, it ends late
+            self._emit(tab, "http", "state", "open", data=f"{info['status']} {info['url']}" + _on_connection(info),
+                       meta={"status": info["status"], "type": info["type"], "request_id": rid,
+                             "protocol": info["protocol"], "connection": info["connection"]})
         if info["type"] in ("Fetch", "XHR") and ok and "eio" not in info \
                 and (mime in STREAM_TYPES or info["path"] == STREAM_PATH):
             tab.streaming[rid] = bytearray()
@@ -740,12 +748,14 @@ class BrowserWatch:
         wire = int(p.get("encodedDataLength") or 0)
         status = info.get("status")
         meta: dict[str, Any] = {"status": status, "type": info["type"], "headers": info.get("headers", {}),
-                                "encoded_data_length": wire, "request_id": rid}
+                                "encoded_data_length": wire, "request_id": rid, "protocol": info.get("protocol"),
+                                "connection": info.get("connection")}
         for key in ("cookies_sent", "cookies_blocked"):
             if key in info:
                 meta[key] = info[key]
         self._emit(tab, "http", "in", "response", wire=wire,
-                   data=f"{status} {info.get('status_text', '')} {info['url']}".replace("  ", " "), meta=meta)
+                   data=f"{status} {info.get('status_text', '')} {info['url']}".replace("  ", " ") + _on_connection(info),
+                   meta=meta)
         if info["path"] == SESSION_ME and status != tab.session_status:
             self._session_seen(tab, status)
         api = FEED_OF_PATH.get(info["path"])
@@ -934,6 +944,13 @@ _HANDLERS: dict[str, Any] = {
     "DOMStorage.domStorageItemRemoved": lambda w, t, p: w._storage(t, "Removed", p),
     "DOMStorage.domStorageItemsCleared": lambda w, t, p: w._storage(t, "Cleared", p),
 }
+
+def _on_connection(info: dict[str, Any]) -> str:
+    """`` · h2 · connection 75`` (what a row of this exchange says of its connection), '' when unknown."""
+    protocol, conn = info.get("protocol"), info.get("connection")
+    said = f" · {protocol}" if protocol else ""
+    return said + (f" · connection {conn}" if conn not in (None, 0) else "")
+
 
 __all__ = ["BrowserWatch", "PageTab", "SSE_PATH", "WS_PATH"]
 

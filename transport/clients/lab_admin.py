@@ -6,27 +6,18 @@ import json
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
-from transport.clients.tls import client_ssl, uses_tls
+from transport.clients.tls import client_ssl, trust, trusted_ca
 from transport.core.errors import DuplexError, explain
-
-_TRUSTED: dict[str, str] = {}  # a TLS lab's host:port → the CA file its admin calls trust
 
 
 def trust_lab(url: str, ca_file: str | None) -> None:
-    """Admin calls to the lab at ``url`` (and its other TLS port) trust ``ca_file`` alone (None: forget it)."""
-    key = URL(url).raw_authority if uses_tls(url) else ""
-    if not key:
-        return
-    if ca_file:
-        _TRUSTED[key] = ca_file
-    else:
-        _TRUSTED.pop(key, None)
+    """Admin calls (and every client) to the TLS lab at ``url`` trust ``ca_file`` alone (None: forget it)."""
+    trust(url, ca_file)
 
 
 def _ssl_for(url: str) -> Any:
-    ca = _TRUSTED.get(URL(url).raw_authority) if uses_tls(url) else None
+    ca = trusted_ca(url)
     return client_ssl(True, ca) if ca else True
 
 

@@ -21,6 +21,7 @@ from transport.clients.socketio import validate_url as validate_socketio_url
 from transport.clients.sse import SSEClient, SSEOptions
 from transport.clients.sse import validate_url as validate_sse_url
 from transport.clients.stream import StreamClient
+from transport.clients.tls import trusted_ca
 from transport.clients.websocket import WebSocketClient, WebSocketOptions
 from transport.clients.websocket import validate_url as validate_ws_url
 from transport.core.errors import DuplexError
@@ -56,7 +57,10 @@ class TransportInfo:
         """A client for ``url``; ``options`` that its options class does not have are left out
         (so one call can carry, say, a poll interval to every transport)."""
         known = {f.name for f in fields(self.options)}
-        return self.client(self.options(url, **{k: v for k, v in options.items() if k in known}), sink)
+        chosen = {k: v for k, v in options.items() if k in known}
+        if "ca_file" in known and not chosen.get("ca_file") and chosen.get("verify_tls", True):
+            chosen["ca_file"] = trusted_ca(url)  # the TLS lab's own CA, and nothing else, for its address
+        return self.client(self.options(url, **chosen), sink)
 
 
 TRANSPORTS: dict[str, TransportInfo] = {info.name: info for info in (

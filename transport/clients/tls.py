@@ -14,11 +14,41 @@ from __future__ import annotations
 import os
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 from transport.core.errors import TLSFailure
 from transport.core.events import Event, EventSink, batch_sink
 
 _CONTEXTS: dict[tuple[bool, str | None, float], ssl.SSLContext] = {}
+_TRUSTED: dict[str, str] = {}  # host:port of a TLS server (the TLS lab) → the CA file its clients trust alone
+
+
+def trust(url: str, ca_file: str | None) -> None:
+    """Every client of ``https://``/``wss://`` ``url``'s host and port trusts ``ca_file`` alone from now on, unless
+    it names its own (the TLS lab, whose CA Duplex made); None forgets it."""
+    key = _authority(url)
+    if not key:
+        return
+    if ca_file:
+        _TRUSTED[key] = ca_file
+    else:
+        _TRUSTED.pop(key, None)
+
+
+def trusted_ca(url: str) -> str | None:
+    """The CA file :func:`trust` gave ``url``'s host and port, if any."""
+    key = _authority(url)
+    return _TRUSTED.get(key) if key else None
+
+
+def _authority(url: str) -> str:
+    if not uses_tls(url):
+        return ""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname}:{parts.port or 443}"
+    except ValueError:
+        return ""
 
 
 def ca_problem(path: str) -> str | None:

@@ -100,6 +100,16 @@ def write(folder: Path, names: tuple[str, ...] = LOOPBACK_NAMES) -> LabCerts:
     return LabCerts(ca_file, pem, spki_hash(server.cert))
 
 
+def kept(folder: Path, names: tuple[str, ...] = LOOPBACK_NAMES) -> LabCerts:
+    """The CA and certificate already in ``folder`` (a lab restarted by the window keeps the CA its clients
+    trust), or new ones written there."""
+    ca_file, pem = folder / "lab-ca.pem", folder / "lab-server.pem"
+    try:
+        return LabCerts(ca_file, pem, spki_hash(pem.read_bytes()))  # the first PEM block: the server's certificate
+    except (OSError, ValueError):
+        return write(folder, names)
+
+
 def spki_hash(cert_pem_or_der: bytes) -> str:
     """base64(SHA-256(SubjectPublicKeyInfo)): what ``--ignore-certificate-errors-spki-list`` takes."""
     if cert_pem_or_der.lstrip().startswith(b"-----BEGIN"):

@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help="serve the lab over HTTPS and WSS through HAProxy, with ALPN h2 and http/1.1 and a "
                           "throwaway CA made for this run (its path: the first line's tls.ca)")
     tls.add_argument("--http1", action="store_true", help="with --tls: offer only http/1.1 (no HTTP/2)")
+    tls.add_argument("--tls-folder", help=argparse.SUPPRESS)  # the window's: the CA kept across its restarts
     cluster = p.add_argument_group("cluster mode (needs Redis and HAProxy)")
     cluster.add_argument("--cluster", type=int, default=0, metavar="N",
                          help="N lab workers behind HAProxy, their feed on Redis (--port: the balancer's)")

@@ -423,7 +423,9 @@ async def run_cluster(args: argparse.Namespace, worker_args: list[str]) -> int:
         if shutil.which("haproxy") is None:
             print(json.dumps({"event": "error", "error": HAPROXY_NOT_FOUND}), flush=True)
             return 1
-        cluster.tls, cluster.alpn = certs.write(cluster.folder / "tls"), alpn_for(args.http1)
+        folder = getattr(args, "tls_folder", None)
+        cluster.tls = certs.kept(Path(folder)) if folder else certs.write(cluster.folder / "tls")
+        cluster.alpn = alpn_for(args.http1)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

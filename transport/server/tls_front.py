@@ -151,14 +151,17 @@ class TlsLab:
     alpn: tuple[str, ...]
     header_timeout: float
     front: TlsFront | None = None
+    owned: bool = True  # the folder is ours to remove (not one the window gave with --tls-folder)
 
     @classmethod
     def prepare(cls, args: Any) -> "TlsLab":
         if shutil.which("haproxy") is None:
             raise FrontError(HAPROXY_NOT_FOUND)
-        folder = Path(tempfile.mkdtemp(prefix="duplex-tls-"))
-        return cls(folder, certs.write(folder), args.host, args.port or free_port(), free_port(),
-                   alpn_for(args.http1), args.header_timeout)
+        given = getattr(args, "tls_folder", None)
+        folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="duplex-tls-"))
+        made = certs.kept(folder) if given else certs.write(folder)
+        return cls(folder, made, args.host, args.port or free_port(), free_port(), alpn_for(args.http1),
+                   args.header_timeout, owned=not given)
 
     async def start(self, upstream_port: int) -> None:
         self.front = TlsFront(self.certs, self.folder, upstream_port, self.port, self.http1_port, self.host,
@@ -177,7 +180,10 @@ class TlsLab:
                         "spki": self.certs.spki}}
 
     def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.owned:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        else:
+            (self.folder / "haproxy-tls.cfg").unlink(missing_ok=True)
 
     async def stop(self) -> None:
         if self.front is not None:

@@ -188,24 +188,27 @@ class LabController(QObject):
 
         self._tasks.spawn(set_rate())
 
-    def set_cluster(self, workers: int, balance: str, sessions: str) -> None:
-        """The lab again, as one process (1) or as a cluster: every tab reconnects to its new address (only
-        the balancing changed: at run time, connections kept)."""
+    def set_cluster(self, workers: int, balance: str, sessions: str, tls: bool = False) -> None:
+        """The lab again, as one process (1) or as a cluster, over TLS or not: every tab reconnects to its new
+        address (only the balancing changed: at run time, connections kept)."""
         async def relaunch() -> None:
             p = self.process
             cluster = (workers if workers > 1 else 0, balance, sessions)
-            if cluster == p.cluster and p.running:
+            if cluster == p.cluster and p.tls == tls and p.running:
                 return
             n, _balance, kept = p.cluster
-            if p.running and n and n == cluster[0] and kept == sessions:
+            if p.running and n and n == cluster[0] and kept == sessions and p.tls == tls:
                 await post_settings(self.url, self.token, {"balance": balance})
                 p.cluster = cluster
                 self.mark_everywhere(f"cluster balancing now {balance} (HAProxy reloaded: connections kept)")
                 return
             self.mark_everywhere(f"lab restarting as {'one process' if workers <= 1 else f'{workers} workers'}"
-                                 + (f" behind HAProxy ({balance}, sessions {sessions})" if workers > 1 else ""))
+                                 + (f" behind HAProxy ({balance}, sessions {sessions})" if workers > 1 else "")
+                                 + (", over TLS (https://, wss://, HTTP/2 through HAProxy; its own CA)" if tls else
+                                    (", without TLS" if p.tls else "")))
             await p.stop_async()
             p.cluster = cluster
+            p.tls = tls
             p.announced = {}
             p.start()
 

@@ -43,7 +43,7 @@ class ServerTab(QWidget):
     title = "Server"
     killRequested = Signal(float, bool)  # seconds until the new process, keep history
     rateRequested = Signal(float)  # the feed's messages per second
-    clusterRequested = Signal(int, str, str)  # workers (1: one process), balance, sessions: the lab restarts so
+    clusterRequested = Signal(int, str, str, bool)  # workers (1: one process), balance, sessions, TLS: the lab restarts so
     workerActionRequested = Signal(str, str)  # kill_worker / restart_worker, the worker's name
     statusMessage = Signal(str)
 
@@ -102,6 +102,13 @@ class ServerTab(QWidget):
         self.sessions_mode.addItem("sessions node-local", "local")
         self.sessions_mode.setToolTip("Shared: any worker serves any session. Node-local: only sticky balancing "
                                       "keeps a user logged in (401s otherwise)")
+        self.tls = QCheckBox("TLS and HTTP/2")
+        self.tls.setToolTip("https:// and wss://, HTTP/2 for browsers: HAProxy in front of the lab with a certificate "
+                            "authority made for this run (every tab trusts it, and only it; needs haproxy)")
+        self.tls_line = QLabel("")
+        self.tls_line.setWordWrap(True)
+        self.tls_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tls_line.hide()
         self.cluster_button = QPushButton("Restart the lab this way")
         self.cluster_button.setToolTip("Stops the lab and starts it again as chosen; every tab reconnects to it")
         self.cluster_table = QTableWidget(0, len(WORKER_COLUMNS))
@@ -120,11 +127,12 @@ class ServerTab(QWidget):
         self.kill_worker_button = QPushButton("Kill selected worker")
         self.kill_worker_button.setToolTip("SIGKILL one worker: its clients move to the others through the balancer")
         self.restart_worker_button = QPushButton("Restart selected worker")
-        cluster = QGroupBox("Cluster")
+        cluster = QGroupBox("Cluster and TLS")
         c = QVBoxLayout(cluster)
         row = QHBoxLayout()
         row.addWidget(self.workers_n)
         row.addWidget(self.balance)
+        row.addWidget(self.tls)
         row.addStretch(1)
         c.addLayout(row)
         row = QHBoxLayout()
@@ -132,6 +140,7 @@ class ServerTab(QWidget):
         row.addWidget(self.cluster_button)
         row.addStretch(1)
         c.addLayout(row)
+        c.addWidget(self.tls_line)
         c.addWidget(self.cluster_table)
         c.addWidget(self.redis_line)
         row = QHBoxLayout()
@@ -196,7 +205,8 @@ class ServerTab(QWidget):
             lambda: self.killRequested.emit(self.kill_down.value(), self.kill_keep.isChecked()))
         self.rate_button.clicked.connect(lambda: self.rateRequested.emit(self.rate.value()))
         self.cluster_button.clicked.connect(lambda: self.clusterRequested.emit(
-            self.workers_n.value(), str(self.balance.currentData()), str(self.sessions_mode.currentData())))
+            self.workers_n.value(), str(self.balance.currentData()), str(self.sessions_mode.currentData()),
+            self.tls.isChecked()))
         self.kill_worker_button.clicked.connect(lambda: self._worker_action("kill_worker"))
         self.restart_worker_button.clicked.connect(lambda: self._worker_action("restart_worker"))
         self.add_button.clicked.connect(self._on_add_button_clicked)
@@ -258,6 +268,12 @@ class ServerTab(QWidget):
                 combo.setCurrentIndex(index)
         if not workers:
             self.cluster_table.setRowCount(0)
+        tls = announced.get("tls")
+        self.tls.setChecked(isinstance(tls, dict))
+        self.tls_line.setVisible(isinstance(tls, dict))
+        if isinstance(tls, dict):
+            self.tls_line.setText(f"TLS: {announced.get('url')} offers {', '.join(tls.get('alpn') or [])}; "
+                                  f"{tls.get('http1_url')} http/1.1 only. CA (trusted by every tab): {tls.get('ca')}")
 
     def show_workers(self, workers: list[dict]) -> None:
         """Each worker's own stats (None: it did not answer: killed, restarting) and Redis's figures."""
