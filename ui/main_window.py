@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.server_tab.set_lab(url, self.lab.history_text())
         for tab in self.transport_tabs:
             tab.set_lab(url, token)
-        self.browser_tab.set_lab(url, token)
+        self.browser_tab.set_lab(url, token, self.lab.announced.get("tls"))
         self.server_tab.set_cluster(self.lab.announced)
         self.labReady.emit(url)
 

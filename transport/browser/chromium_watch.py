@@ -959,8 +959,9 @@ class WatchedBrowser:
     """A Chromium Duplex starts (or one it attaches to) with its DevTools connection and watcher: started
     and stopped as one (``async with``, or ``start()`` / ``stop()`` when the two happen apart)."""
 
-    def __init__(self, sink: EventSink, *, headless: bool = True, attach: str | None = None) -> None:
-        self.sink, self.headless, self.attach = sink, headless, attach
+    def __init__(self, sink: EventSink, *, headless: bool = True, attach: str | None = None,
+                 flags: tuple[str, ...] = ()) -> None:
+        self.sink, self.headless, self.attach, self.flags = sink, headless, attach, flags  # flags: trust_flags()
         self.chromium: Any = None  # a chromium.Chromium when Duplex started it
         self.cdp: CDPConnection | None = None
         self.watch: BrowserWatch | None = None
@@ -971,7 +972,7 @@ class WatchedBrowser:
             if self.attach:
                 self.cdp = await CDPConnection.connect(await devtools_url(self.attach))
             else:
-                self.chromium = await launch(headless=self.headless)
+                self.chromium = await launch(headless=self.headless, extra=self.flags)
                 self.cdp = await CDPConnection.connect(self.chromium.devtools)
             self.watch = BrowserWatch(self.cdp, self.sink)
         except BaseException:

@@ -11,6 +11,8 @@ from PySide6.QtCore import QObject, Signal
 
 from transport.browser.chromium import find_chromium, no_chromium_sentence
 from transport.browser.chromium_watch import BrowserWatch, PageTab, WatchedBrowser
+from transport.browser.trust import ATTACHED_SENTENCE, server_spki, trust_flags
+from transport.clients.tls import trusted_ca, uses_tls
 from transport.core.errors import DuplexError
 from transport.core.events import Event
 
@@ -123,7 +125,9 @@ class BrowserController(QObject):
 
         async def start() -> None:
             self._set_state("starting")
-            self.browser = WatchedBrowser(self.bridge, headless=headless)
+            ca = trusted_ca(url)  # the TLS lab's page: Chromium trusts its certificate, pinned by its hash
+            flags = trust_flags(await server_spki(url, ca)) if ca else ()
+            self.browser = WatchedBrowser(self.bridge, headless=headless, flags=flags)
             try:
                 watch = await self.browser.start()
                 self.url = url
@@ -159,7 +163,7 @@ class BrowserController(QObject):
                 raise
             self._set_state("attached")
             self.report(f"Attached to {address}: {len(tabs)} tabs watched (reload one to see its connections "
-                        "from their start).")
+                        "from their start)." + (" " + ATTACHED_SENTENCE if uses_tls(self.lab_url) else ""))
             self._publish_tabs()
             self._tasks.spawn(self._watch_closed())
 

@@ -13,11 +13,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox, QHB
 from ..controllers.browser import THROTTLES, BrowserController, has_display
 from ..models.timeline_model import KIND
 from ..controllers.agreement import AgreementController
+from ..controllers.streams import StreamsController
 from ..widgets.agreement_panel import AgreementPanel
 from ..widgets.fault_panel import FaultPanel
 from ..widgets.header_tips import set_header_tips
 from ..widgets.scroll import scrolled
 from ..widgets.status_line import StatusLine
+from ..widgets.streams_panel import StreamsPanel
 from ..widgets.timeline import TimelineWidget
 
 LEDGER_COLUMNS = ("Tab", "API", "Received", "Replayed", "Lost", "Dup.", "Episodes", "Payload B/msg", "Wire B/msg")
@@ -127,10 +129,17 @@ class BrowserTab(QWidget):
         grid.setColumnStretch(1, 1)
         side_layout.addWidget(page)
         side_layout.addStretch(1)
+        self.streams = StreamsPanel()
+        self.streams_run = StreamsController(c.bridge, self)  # its rows go to this tab's timeline too
+        self.streams.runRequested.connect(self.streams_run.run)
+        self.streams_run.progress.connect(self.streams.state.setText)
+        self.streams_run.rowsChanged.connect(self.streams.show_rows)
+        self.streams_run.runningChanged.connect(self.streams.show_running)
         self.faults = FaultPanel()
         self.faults.faults_only()
         self.side_tabs = QTabWidget()
-        for page_widget, title in ((side, "Ledgers"), (self.faults, "Faults"), (self.agreement, "Virtual vs real")):
+        for page_widget, title in ((side, "Ledgers"), (self.faults, "Faults"), (self.agreement, "Virtual vs real"),
+                                   (self.streams, "Streams")):
             self.side_tabs.addTab(scrolled(page_widget), title)  # taller than the pane at 900×600: it scrolls
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
@@ -181,11 +190,13 @@ class BrowserTab(QWidget):
         self.tab_choice.currentIndexChanged.connect(lambda _i: self._show_storage())
 
     # -- the lab ----------------------------------------------------------------------------------
-    def set_lab(self, url: str, token: str) -> None:
-        """The lab listens at ``url``: the page box offers its demo page (unless the user typed another)."""
+    def set_lab(self, url: str, token: str, tls: dict[str, Any] | None = None) -> None:
+        """The lab listens at ``url`` (``tls``: its TLS front's CA and ports): the page box offers its demo page
+        (unless the user typed another)."""
         previous = self.controller.demo_url()
         self.controller.lab_url, self.controller.lab_token = url, token
         self.agreement_run.set_lab(url, token)
+        self.streams_run.set_lab(url, tls)
         if not self.url.text() or self.url.text() == previous:
             self.url.setText(self.controller.demo_url())
 
@@ -292,5 +303,6 @@ class BrowserTab(QWidget):
         self.controller._tasks.spawn(read())
 
     async def shutdown(self) -> None:
+        await self.streams_run.shutdown()
         await self.agreement_run.shutdown()
         await self.controller.shutdown()
