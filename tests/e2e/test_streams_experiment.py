@@ -69,3 +69,19 @@ async def test_fetch_streams_meet_the_same_limit(lab):
         h2 = await experiment.run_series(lab.url, N, "fetch")
     assert (h1.protocol, len(h1.opened), h1.connections) == ("http/1.1", 6, 6), h1.summary()
     assert (h2.protocol, len(h2.opened), h2.connections) == ("h2", N, 1), h2.summary()
+
+
+@pytest.mark.timeout(120)
+async def test_compare_counts_the_bytes_of_the_same_page_over_each_protocol(lab):
+    """Compare → HTTP/1.1 vs HTTP/2 (browser): a TCP counter in front of the TLS front. Over HTTP/1.1 six TLS
+    handshakes and six sets of heads before the streams settle; over HTTP/2 one handshake and HPACK-compressed
+    heads: fewer bytes for more streams."""
+    from transport.apps.protocol_compare import compare_protocols
+
+    h1, h2 = await compare_protocols(lab.url, lab.tls, n=10, hold_s=1.5)
+    assert (h1.title, h1.protocol, h1.open, h1.pending, h1.connections) == ("HTTP/1.1", "http/1.1", 6, 4, 6)
+    assert (h2.title, h2.protocol, h2.open, h2.pending, h2.connections) == ("HTTP/2", "h2", 10, 0, 1)
+    assert h1.all_open_ms is None and h2.all_open_ms is not None
+    assert h2.setup_bytes < h1.setup_bytes and h2.setup_per_stream < h1.setup_per_stream, (h1, h2)
+    assert h1.held_messages > 0 and h2.held_messages > h1.held_messages  # ten streams deliver more than six
+    assert h1.bytes_per_message and h2.bytes_per_message

@@ -167,3 +167,21 @@ def test_the_charts_have_room_under_the_table(qtbot):
     tab.show()
     qtbot.waitExposed(tab)
     assert tab.charts.height() > 200 and tab.table.height() > 100  # a splitter of four: the charts are not 0 high
+
+
+def test_the_protocols_mode_shows_a_row_per_protocol_in_a_table_of_its_own(qtbot):
+    from transport.apps.protocol_compare import ProtocolRow
+    from ui.tabs.compare_tab import CompareTab
+
+    tab = CompareTab()
+    qtbot.addWidget(tab)
+    tab.resize(1200, 800)
+    tab.show()
+    rows = [ProtocolRow("HTTP/1.1", "http/1.1", 10, 6, 4, 6, None, 53148, 8858.0, 360, 48948, 136.0),
+            ProtocolRow("HTTP/2", "h2", 10, 10, 0, 1, 29.2, 10172, 1017.2, 600, 73162, 121.9)]
+    tab.controller.protocolsShown.emit(rows)
+    assert tab.mode.currentData() == "protocols" and tab.protocol_table.isVisible() and not tab.charts.isVisible()
+    cells = [[tab.protocol_table.item(r, c).text() for c in range(tab.protocol_table.columnCount())] for r in range(2)]
+    assert cells[0][:5] == ["HTTP/1.1 (http/1.1)", "6 of 10", "4", "6", "—"]
+    assert cells[1][:5] == ["HTTP/2 (h2)", "10 of 10", "0", "1", "29.2"] and cells[1][5] == "10,172"
+    assert tab.protocol_table.height() > 100  # its splitter pane is open

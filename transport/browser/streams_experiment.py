@@ -59,6 +59,8 @@ class Series:
     kind: str
     rows: list[StreamRow] = field(default_factory=list)
     released: int = 0  # streams that opened after the experiment closed stream 0
+    messages: int = 0  # EventSource messages the page received (Network.eventSourceMessageReceived)
+    held_messages: int = 0  # …of which during the hold (run_series' hold_s)
 
     @property
     def opened(self) -> list[StreamRow]:
@@ -136,9 +138,12 @@ class StreamsExperiment:
         await self.stop()
 
     async def run_series(self, origin: str, n: int, kind: str = "sse", *, settle_s: float = SETTLE_S,
-                         timeout: float = 30.0, on_row: Callable[[StreamRow], None] | None = None) -> Series:
+                         timeout: float = 30.0, on_row: Callable[[StreamRow], None] | None = None,
+                         hold_s: float = 0.0, on_hold: Callable[[bool], None] | None = None) -> Series:
         """Open the page on ``origin`` with ``n`` streams of ``kind``; return once every stream opened, or no
-        more opened for ``settle_s`` (then close stream 0 and watch one pending stream take its place)."""
+        more opened for ``settle_s`` (then close stream 0 and watch one pending stream take its place).
+        ``hold_s``: once settled, keep the streams open that long, counting their messages (``on_hold(True)``
+        as it starts and ``on_hold(False)`` as it ends: a caller's byte count in between)."""
         if self._cdp is None:
             raise CDPError("The experiment's browser is not started.")
         if not 1 <= n <= MAX_STREAMS or kind not in KINDS:
@@ -149,6 +154,7 @@ class StreamsExperiment:
         first_ts: list[float] = []
         changed = asyncio.Event()
         closed_one = False
+        holding = False
         target = (await cdp.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
         session = (await cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
 
@@ -182,6 +188,10 @@ class StreamsExperiment:
                 if on_row is not None:
                     on_row(row)
                 changed.set()
+            elif method == "Network.eventSourceMessageReceived":
+                series.messages += 1
+                if holding:
+                    series.held_messages += 1
 
         cdp.listen(on_event)
         try:
@@ -192,6 +202,14 @@ class StreamsExperiment:
                 raise CDPError(f"Chromium could not open the experiment's page on {origin}: {answer['errorText']}.")
             deadline = time.monotonic() + timeout
             await _settle(series, changed, settle_s, deadline, lambda: sum(r.opened_ms is not None for r in series.rows))
+            if hold_s > 0:
+                holding = True
+                if on_hold is not None:
+                    on_hold(True)
+                await asyncio.sleep(hold_s)  # the measured window itself, not a wait for a condition
+                holding = False
+                if on_hold is not None:
+                    on_hold(False)
             if any(r.opened_ms is None for r in series.rows) and series.opened:
                 closed_one = True  # one stream closes: over HTTP/1.1 its connection goes to a pending one
                 first_open = min(series.opened, key=lambda r: r.opened_ms or 0.0).index

@@ -17,6 +17,7 @@ from typing import AsyncIterator, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from transport.apps.protocol_compare import ProtocolRow, compare_protocols
 from transport.apps.compare import (ALL, BROWSER, ONE_EACH, TITLES, TRANSPORTS, CompareRun, CpuOfWorkers, Tally, to_csv,
                                     watch_cluster)
 from transport.apps.middlebox_run import MiddleboxRun, Pass, Row, rows_csv
@@ -36,7 +37,7 @@ CLUSTER_ROWS: tuple[tuple[str, str], ...] = tuple((t, TITLES[t]) for t in ONE_EA
 
 @dataclass(frozen=True)
 class CompareSettings:
-    mode: str  # "all", "each" (one at a time), "cluster" or "middleboxes"
+    mode: str  # "all", "each" (one at a time), "cluster", "middleboxes" or "protocols" (HTTP/1.1 vs HTTP/2)
     rate: int
     duration: int
     poll_interval: float
@@ -44,6 +45,20 @@ class CompareSettings:
     fault_title: str = ""
     with_browser: bool = False
     workers: int = 3  # cluster mode: the second run's
+
+
+PROTOCOL_STREAMS = 10  # EventSources of the page in HTTP/1.1 vs HTTP/2
+
+
+def protocols_summary(rows: list[ProtocolRow]) -> str:
+    """One sentence per protocol: streams open at once, connections, time until all open, setup bytes."""
+    parts = []
+    for r in rows:
+        timing = f"all open in {r.all_open_ms:,.0f} ms" if r.all_open_ms is not None else f"{r.pending} never opened"
+        parts.append(f"{r.title}: {r.open} of {r.streams} open on {r.connections} connection"
+                     f"{'s' if r.connections != 1 else ''}, {timing}, {r.setup_bytes:,} B until settled"
+                     + (f", {r.bytes_per_message:,.0f} B per message" if r.bytes_per_message else ""))
+    return "Done. " + "; ".join(parts) + "."
 
 
 def has_browser() -> bool:
@@ -63,6 +78,7 @@ class CompareController(QObject):
     rowsChanged = Signal()  # rows and tallies changed: the table and the charts show them again
     clusterShown = Signal(object, int, float)  # cluster results so far {workers: …}, N, duration
     middleboxesShown = Signal(object)  # Middleboxes: the rows so far (list[Row])
+    protocolsShown = Signal(object)  # HTTP/1.1 vs HTTP/2 (browser): the rows so far (list[ProtocolRow])
     runningChanged = Signal(bool)
     failed = Signal(str)  # a sentence: the run could not go on, an export could not be written
     written = Signal(str)  # an export's path
@@ -72,6 +88,7 @@ class CompareController(QObject):
         self.tallies: dict[str, Tally] = {}
         self.rows: dict[str, dict] = {}
         self.middlebox_rows: list[Row] = []
+        self.protocol_rows: list[ProtocolRow] = []
         self.lab_rss_mb: float | None = None  # all at once: the lab's memory, for every transport together
         self._tasks = TaskGroup(self.failed.emit)
         self._run: asyncio.Task[None] | None = None
@@ -97,6 +114,9 @@ class CompareController(QObject):
             chosen = [*TRANSPORTS, BROWSER] if settings.with_browser else list(TRANSPORTS)
             if settings.mode == "middleboxes":
                 await self._run_middleboxes(settings)
+                return
+            if settings.mode == "protocols":
+                await self._run_protocols(settings)
                 return
             if settings.mode == "cluster":
                 await self._run_cluster(list(ONE_EACH), settings)
@@ -173,11 +193,32 @@ class CompareController(QObject):
         self.progress.emit(f"Done: {len(run.passes)} middlebox passes; {failed} transport(s) delivered nothing behind "
                            "a box — the last column says what each had to change.")
 
+    # -- HTTP/1.1 vs HTTP/2 in Chromium, on a TLS lab of the run's own --------------------------------
+    async def _run_protocols(self, settings: CompareSettings) -> None:
+        self.protocol_rows = []
+        self.progress.emit(f"Starting a TLS lab at {settings.rate} msg/s (HAProxy in front: HTTP/1.1 and HTTP/2)…")
+        made: list[LabProcess] = []
+        async with self._lab(settings.rate, made=made, tls=True) as (url, _token):
+            tls = made[0].announced.get("tls")
+            if not isinstance(tls, dict):
+                raise DuplexError("The Compare lab did not start with TLS (no tls in its first line).")
+
+            def on_row(row: ProtocolRow) -> None:
+                self.protocol_rows.append(row)
+                self.protocolsShown.emit(list(self.protocol_rows))
+
+            self.progress.emit(f"{PROTOCOL_STREAMS} EventSources from one page in a headless Chromium, over HTTP/1.1 "
+                               f"then HTTP/2, each held {min(settings.duration, 5)} s…")
+            await compare_protocols(url, tls, PROTOCOL_STREAMS, hold_s=float(min(settings.duration, 5)),
+                                    on_row=on_row)
+        self.progress.emit(protocols_summary(self.protocol_rows))
+
     @contextlib.asynccontextmanager
-    async def _lab(self, rate: float, cluster: int = 0,
-                   made: list[LabProcess] | None = None) -> AsyncIterator[tuple[str, str]]:
+    async def _lab(self, rate: float, cluster: int = 0, made: list[LabProcess] | None = None,
+                   tls: bool = False) -> AsyncIterator[tuple[str, str]]:
         """A lab process of the run's own, stopped and its files removed after."""
         lab = LabProcess(rate=rate, parent=self, extra=("--sse-heartbeat", "5"))
+        lab.tls = tls
         if cluster:
             lab.cluster = (cluster, "cookie", "shared")  # sticky: Socket.IO's polling needs it (README)
         if made is not None:

@@ -72,6 +72,18 @@ MIDDLEBOX_COLUMNS = (("Middlebox (pass)", "The box between the clients and the l
                      ("Errors", "Error rows: a refused upgrade, the box's own answer, a cut connection"),
                      ("What it took", "What the user had to change for this transport behind this box (the "
                                       "tooltip: what the client said first)"))
+PROTOCOL_COLUMNS = (("Protocol", "The lab's http/1.1-only port, then its h2 port (the TLS lab: HAProxy in front)"),
+                    ("Open at once", "EventSources of the one page that opened without any other closing"),
+                    ("Pending", "Streams still waiting for a connection: a browser holds six per origin over "
+                                "HTTP/1.1"),
+                    ("Connections", "Network.Response.connectionId: the connections the open streams used"),
+                    ("All open ms", "From the first stream request until the last stream opened (— : never)"),
+                    ("Setup B", "On the wire until the streams settled (a TCP counter in front of the TLS front): "
+                                "TLS handshakes, requests, response heads — HPACK compresses HTTP/2's"),
+                    ("Setup B/stream", "The setup bytes per stream that opened"),
+                    ("Messages", "Messages the page received during the hold"),
+                    ("Wire B/msg", "On the wire per message during the hold: TLS records and HTTP/2 frames or "
+                                   "HTTP/1.1 chunks"))
 CLUSTER_COLUMNS = (("Transport", "Every transport at once, through HAProxy"),
                    ("1 worker msg/s", "Messages delivered per second with one worker"),
                    ("1 worker p50 ms", "Median latency with one worker"),
@@ -119,6 +131,7 @@ class CompareTab(QWidget):
         self.mode.addItem("One at a time", "each")
         self.mode.addItem("Cluster: 1 vs N workers", "cluster")
         self.mode.addItem("Middleboxes", "middleboxes")
+        self.mode.addItem("HTTP/1.1 vs HTTP/2 (browser)", "protocols")
         self.mode.setToolTip("One at a time: each transport alone on a fresh lab for the same duration, which "
                              "adds the lab's CPU time and memory per 1 000 messages. Cluster: every transport "
                              "through HAProxy (sticky by cookie, as Socket.IO's polling needs) to a lab of 1 "
@@ -197,13 +210,21 @@ class CompareTab(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         self.middlebox_table.hide()
+        self.protocol_table = QTableWidget(0, len(PROTOCOL_COLUMNS))
+        self.protocol_table.setHorizontalHeaderLabels([c[0] for c in PROTOCOL_COLUMNS])
+        set_header_tips(self.protocol_table, [tip for _header, tip in PROTOCOL_COLUMNS])
+        self.protocol_table.verticalHeader().hide()
+        self.protocol_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.protocol_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.protocol_table.hide()
         self.charts = CompareCharts(ROWS)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(cluster_box)
         split.addWidget(self.middlebox_table)
+        split.addWidget(self.protocol_table)
         split.addWidget(self.charts)
-        split.setSizes([230, 0, 0, 420])  # table, cluster, middleboxes, charts: the second and third when shown
+        split.setSizes([230, 0, 0, 0, 420])  # table, cluster, middleboxes, protocols, charts: the middle ones when shown
         self.split = split
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
@@ -219,6 +240,7 @@ class CompareTab(QWidget):
         c.rowsChanged.connect(self._show)
         c.clusterShown.connect(self._show_cluster)
         c.middleboxesShown.connect(self._show_middleboxes)
+        c.protocolsShown.connect(self._show_protocols)
         c.runningChanged.connect(self._show_running)
         c.failed.connect(self._failed)
         c.written.connect(self._written)
@@ -271,13 +293,30 @@ class CompareTab(QWidget):
     def _on_mode_current_index_changed(self, *_args: object) -> None:
         mode = self.mode.currentData()
         self.workers.setVisible(mode == "cluster")
-        self.fault.setEnabled(mode != "middleboxes")  # each pass brings its own box
-        boxes = mode == "middleboxes"
+        self.fault.setEnabled(mode not in ("middleboxes", "protocols"))  # each pass brings its own box
+        boxes, protocols = mode == "middleboxes", mode == "protocols"
         self.middlebox_table.setVisible(boxes)
-        self.table.setVisible(not boxes)
-        self.charts.setVisible(not boxes)
+        self.protocol_table.setVisible(protocols)
+        self.table.setVisible(not boxes and not protocols)
+        self.charts.setVisible(not boxes and not protocols)
         if boxes:
-            self.split.setSizes([0, 0, 600, 0])
+            self.split.setSizes([0, 0, 600, 0, 0])
+        elif protocols:
+            self.split.setSizes([0, 0, 0, 600, 0])
+
+    def _show_protocols(self, rows: list) -> None:
+        """One row per protocol: streams open at once, connections, time until all open, bytes on the wire."""
+        table = self.protocol_table
+        if table.isHidden():
+            self.mode.setCurrentIndex(self.mode.findData("protocols"))
+        table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = [f"{row.title} ({row.protocol})", f"{row.open} of {row.streams}", str(row.pending),
+                     str(row.connections), "—" if row.all_open_ms is None else f"{row.all_open_ms:,.1f}",
+                     f"{row.setup_bytes:,}", "—" if row.setup_per_stream is None else f"{row.setup_per_stream:,.0f}",
+                     f"{row.held_messages:,}", "—" if row.bytes_per_message is None else f"{row.bytes_per_message:,.1f}"]
+            for c, text in enumerate(cells):
+                table.setItem(r, c, QTableWidgetItem(text))
 
     def _show_middleboxes(self, rows: list) -> None:
         """Every (pass, transport) row so far; the cells' items are reused."""
@@ -308,7 +347,7 @@ class CompareTab(QWidget):
     def _show_cluster(self, results: dict[int, dict], n: int, duration: float) -> None:
         if self.cluster_box.isHidden():
             self.cluster_box.show()
-            self.split.setSizes([200, 190, 0, 380])
+            self.split.setSizes([200, 190, 0, 0, 380])
         for r, (t, _title) in enumerate(CLUSTER_ROWS):
             one = results.get(1, {}).get("rows", {}).get(t, {})
             many = results.get(n, {}).get("rows", {}).get(t, {})

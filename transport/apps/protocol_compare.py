@@ -1,0 +1,72 @@
+"""Compare → HTTP/1.1 vs HTTP/2 (browser): the same page of N EventSources on the TLS lab over each protocol.
+
+For each protocol a headless Chromium opens the lab's streams page (transport/browser/streams_experiment.py)
+through a TCP byte counter in front of the TLS front (byte_counter.py). A row says how many streams opened at
+once, on how many connections, how long until all were open, and what the wire carried: until the streams
+settled (TLS handshakes, requests and response heads: HPACK's compression shows here) and then per message over
+a hold of a few seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from transport.apps.byte_counter import ByteCounter
+from transport.browser.streams_experiment import StreamsExperiment
+
+HOLD_S = 3.0
+
+
+@dataclass
+class ProtocolRow:
+    title: str  # "HTTP/1.1" or "HTTP/2"
+    protocol: str  # what Chromium reported
+    streams: int
+    open: int
+    pending: int
+    connections: int
+    all_open_ms: float | None
+    setup_bytes: int  # on the wire until the streams settled: handshakes, requests, response heads
+    setup_per_stream: float | None  # …per stream that opened
+    held_messages: int  # messages the page received during the hold
+    held_bytes: int  # on the wire during the hold
+    bytes_per_message: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def series_of(lab_url: str, tls: dict[str, Any]) -> list[tuple[str, str]]:
+    """(title, origin) per protocol the TLS lab offers: its http/1.1-only port, then its h2 port."""
+    runs = [("HTTP/1.1", str(tls["http1_url"]))]
+    if "h2" in (tls.get("alpn") or []):
+        runs.append(("HTTP/2", lab_url))
+    return runs
+
+
+async def compare_protocols(lab_url: str, tls: dict[str, Any], n: int = 10, hold_s: float = HOLD_S,
+                            on_row: Callable[[ProtocolRow], None] | None = None) -> list[ProtocolRow]:
+    """One row per protocol: N EventSources from one page, through a byte counter in front of the TLS front."""
+    rows: list[ProtocolRow] = []
+    runs = series_of(lab_url, tls)
+    async with StreamsExperiment(ca_file=tls.get("ca")) as experiment:
+        await experiment.start([origin for _t, origin in runs])
+        for title, origin in runs:
+            parts = urlsplit(origin)
+            async with ByteCounter(parts.hostname or "127.0.0.1", parts.port or 443) as counter:
+                marks: list[int] = []
+                series = await experiment.run_series(f"https://127.0.0.1:{counter.port}", n, "sse", hold_s=hold_s,
+                                                     on_hold=lambda _starts: marks.append(counter.total))
+            setup = marks[0] if marks else counter.total
+            held = marks[1] - marks[0] if len(marks) == 2 else 0
+            opened = len(series.opened)
+            row = ProtocolRow(title, series.protocol, n, opened, n - opened, series.connections,
+                              None if series.all_open_ms is None else round(series.all_open_ms, 1), setup, round(setup / opened, 1) if opened else None,
+                              series.held_messages, held,
+                              round(held / series.held_messages, 1) if series.held_messages else None)
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return rows
