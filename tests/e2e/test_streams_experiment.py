@@ -85,3 +85,25 @@ async def test_compare_counts_the_bytes_of_the_same_page_over_each_protocol(lab)
     assert h2.setup_bytes < h1.setup_bytes and h2.setup_per_stream < h1.setup_per_stream, (h1, h2)
     assert h1.held_messages > 0 and h2.held_messages > h1.held_messages  # ten streams deliver more than six
     assert h1.bytes_per_message and h2.bytes_per_message
+
+
+@pytest.mark.timeout(120)
+async def test_the_demo_pages_websocket_rides_http2_by_rfc_8441_and_falls_back_to_http1(lab):
+    """Chromium and HAProxy both do RFC 8441: on the h2 port the page's WebSocket is an extended CONNECT
+    answered 200 on the page's one connection; on the http/1.1-only port it is the classic 101 upgrade."""
+    from tests.helpers import wait_until
+    from transport.browser.chromium_watch import WatchedBrowser
+    from transport.browser.trust import server_spki, trust_flags
+
+    spki = await server_spki(lab.url, lab.tls["ca"])
+    for origin, protocol, status in ((lab.url, "h2 (RFC 8441)", 200), (lab.tls["http1_url"], "http/1.1", 101)):
+        events: list = []
+        async with WatchedBrowser(events.append, flags=trust_flags(spki)) as watch:
+            await watch.open_tab(origin + "/demo")
+            await wait_until(lambda: any(e.transport == "websocket" and e.kind == "open" for e in events), 20,
+                             "the page's WebSocket open", state=lambda: [str(e) for e in events[-5:]])
+        opened = next(e for e in events if e.transport == "websocket" and e.kind == "open")
+        assert (opened.meta["status"], opened.meta["protocol"]) == (status, protocol), opened.meta
+        page = next(e for e in events if e.transport == "http" and e.kind == "response" and "/demo" in e.data)
+        assert page.meta["protocol"] == ("h2" if status == 200 else "http/1.1") and page.meta["connection"]
+        assert f"· {page.meta['protocol']} · connection {page.meta['connection']}" in page.data

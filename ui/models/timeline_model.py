@@ -84,7 +84,11 @@ def _preview(e: Event) -> str:
                 text = json.dumps(obj["body"], ensure_ascii=False, separators=(", ", ": "))
         except (ValueError, RecursionError):  # a body nested deeper than Python's parser goes: as sent
             pass
-    return text[:PREVIEW_CHARS].replace("\n", "⏎")
+    text = text[:PREVIEW_CHARS].replace("\n", "⏎")
+    return INSECURE + text if e.meta.get("insecure") else text
+
+
+INSECURE = "⚠ TLS not verified · "  # every row of a connection whose certificate is not checked (clients/tls.py)
 
 
 class TimelineModel(QAbstractTableModel):
@@ -322,6 +326,9 @@ class TimelineModel(QAbstractTableModel):
 
     def _tooltip(self, e: Event, col: int) -> str | None:
         """What a cell's tooltip says beyond its text (the view shows cut text whole by itself)."""
+        if col == PAYLOAD and e.meta.get("insecure"):
+            return ("This connection does not verify the server's certificate (the insecure switch): anyone on the "
+                    "path could have read or changed it.\n" + e.text()[:2000])
         if col == PAYLOAD and _leaks_session(e):
             return "This URL carries the session id (?sid=): it ends up in logs, history and Referer.\n" \
                 + e.text()[:2000]

@@ -92,7 +92,7 @@ class AjaxTab(TransportTab):
         return bar
 
     def client_options(self) -> dict[str, Any]:
-        return {"headers": self.bar.header_pairs()}
+        return {"headers": self.bar.header_pairs(), **self.bar.tls_options()}
 
     def on_events(self, events: list[Event]) -> None:
         client = self.controller.client

@@ -140,7 +140,8 @@ class TransportTab(QWidget):
             parse_resume(rules["resume_rule"], self.transport)
         except RuleError as exc:
             raise DuplexError(exc.sentence) from None
-        return {"headers": self.bar.header_pairs(), "policy": self.bar.reconnect_policy(), **rules}
+        return {"headers": self.bar.header_pairs(), "policy": self.bar.reconnect_policy(), **rules,
+                **self.bar.tls_options()}
 
     def on_events(self, events: list[Event]) -> None:
         """Hook for tab-specific panels, after the timeline took the batch."""
@@ -154,7 +155,9 @@ class TransportTab(QWidget):
         return Connection(self.transport, "" if url == (self.controller.lab_endpoint() or "") else url,
                           form["headers"], form["subprotocols"], form["policy"], form["interval_s"], form["resume"],
                           browser.carrier if browser is not None else "cookie", self.saved_messages(),
-                          seq_rule=form["seq_rule"], resume_rule=form["resume_rule"], options=self.tab_options())
+                          seq_rule=form["seq_rule"], resume_rule=form["resume_rule"],
+                          options={**self.tab_options(), **({"ca_file": form["ca_file"]} if form["ca_file"] else {}),
+                                   **({"insecure": True} if form["insecure"] else {})})
 
     def tab_options(self) -> dict[str, str | bool]:
         """What this kind of tab has beyond the bar, for a workspace (a request's method and body…)."""
@@ -192,6 +195,8 @@ class TransportTab(QWidget):
         self.bar.set_form(conn.headers, conn.subprotocols, conn.policy, conn.interval_s, conn.resume)
         self.rules.set_rules(conn.seq_rule, conn.resume_rule)
         self.set_tab_options(conn.options)
+        self.bar.ca_file.setText(str(conn.options.get("ca_file") or ""))
+        self.bar.insecure.setChecked(conn.options.get("insecure") is True)
         self.set_saved_messages(conn.messages)
         browser = self.controller.browser
         if browser is not None and browser.carrier != conn.carrier:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QWidget)
 
+from transport.clients.tls import ca_problem
 from transport.core.backoff import Policy
 from transport.core.errors import DuplexError
 
@@ -54,6 +57,13 @@ class ConnectionBar(QWidget):
         self.headers = QLineEdit(placeholderText="Extra headers: Name: value; Other: value")
         self.subprotocols = QLineEdit(placeholderText="Subprotocols: chat, v2")
         self.subprotocols.setVisible(subprotocols)
+        self.ca_file = QLineEdit(placeholderText="CA file (PEM)")
+        self.ca_file.setToolTip("https:// and wss://: trust this certificate authority (PEM) and nothing else; empty: "
+                                "the system's (the TLS lab's own CA is trusted for its addresses by itself)")
+        self.ca_file.setMaximumWidth(150)
+        self.insecure = QCheckBox("Insecure")
+        self.insecure.setToolTip("https:// and wss://: do not verify the server's certificate; every row of the "
+                                 "connection says ⚠ TLS not verified")
         self.policy = QComboBox()
         if server_retry:
             self.policy.addItem("Server retry (EventSource)", "server")
@@ -88,6 +98,8 @@ class ConnectionBar(QWidget):
         row2 = self._options_row = QHBoxLayout()
         row2.addWidget(self.headers, 2)
         row2.addWidget(self.subprotocols, 1)
+        row2.addWidget(self.ca_file, 1)
+        row2.addWidget(self.insecure)
         row3 = QHBoxLayout()
         self._reconnect_label = QLabel("Reconnect")
         row3.addWidget(self._reconnect_label)
@@ -126,6 +138,17 @@ class ConnectionBar(QWidget):
         self._options_row.addWidget(widget)
 
     # -- reading the form ------------------------------------------------------
+    def tls_options(self) -> dict[str, Any]:
+        """The clients' TLS options (clients/tls.py); a CA file that cannot serve is one sentence."""
+        path = self.ca_file.text().strip()
+        if path and self.insecure.isChecked():
+            raise DuplexError("A CA file verifies and Insecure verifies nothing: clear one of them.")
+        if path:
+            problem = ca_problem(path)
+            if problem is not None:
+                raise DuplexError(problem)
+        return {"verify_tls": not self.insecure.isChecked(), "ca_file": path or None}
+
     def url_text(self) -> str:
         return self.url.currentText().strip()
 
@@ -160,7 +183,8 @@ class ConnectionBar(QWidget):
         return {"headers": self.header_pairs_or_none() or [],
                 "subprotocols": self.subprotocol_list(),
                 "policy": self.policy.currentData(), "interval_s": float(self.interval.value()),
-                "resume": self.resume.isChecked()}
+                "resume": self.resume.isChecked(), "ca_file": self.ca_file.text().strip(),
+                "insecure": self.insecure.isChecked()}
 
     def header_pairs_or_none(self) -> list[tuple[str, str]] | None:
         try:
