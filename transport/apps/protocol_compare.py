@@ -28,7 +28,7 @@ class ProtocolRow:
     pending: int
     connections: int
     all_open_ms: float | None
-    setup_bytes: int  # on the wire until the streams settled: handshakes, requests, response heads
+    setup_bytes: int  # on the wire until the last stream that could open did: handshakes, page, requests, heads
     setup_per_stream: float | None  # …per stream that opened
     held_messages: int  # messages the page received during the hold
     held_bytes: int  # on the wire during the hold
@@ -57,9 +57,14 @@ async def compare_protocols(lab_url: str, tls: dict[str, Any], n: int = 10, hold
             parts = urlsplit(origin)
             async with ByteCounter(parts.hostname or "127.0.0.1", parts.port or 443) as counter:
                 marks: list[int] = []
-                series = await experiment.run_series(f"https://127.0.0.1:{counter.port}", n, "sse", hold_s=hold_s,
-                                                     on_hold=lambda _starts: marks.append(counter.total))
-            setup = marks[0] if marks else counter.total
+                opened_at: list[int] = []  # the wire's count as each stream opened (its response headers read)
+                series = await experiment.run_series(
+                    f"https://127.0.0.1:{counter.port}", n, "sse", hold_s=hold_s,
+                    on_row=lambda row: None if row.after_close else opened_at.append(counter.total),
+                    on_hold=lambda _starts: marks.append(counter.total))
+            # until the last stream that could open did: the handshakes, the page, the requests and response heads
+            # (and the few messages of the streams already open by then), not the settling wait's messages
+            setup = max(opened_at) if opened_at else (marks[0] if marks else counter.total)
             held = marks[1] - marks[0] if len(marks) == 2 else 0
             opened = len(series.opened)
             row = ProtocolRow(title, series.protocol, n, opened, n - opened, series.connections,
