@@ -65,8 +65,8 @@ def test_over_http2_every_stream_opens_on_one_connection_and_over_http1_six(lab)
 async def test_fetch_streams_meet_the_same_limit(lab):
     async with StreamsExperiment(ca_file=lab.tls["ca"]) as experiment:
         await experiment.start([lab.url, lab.tls["http1_url"]])
-        h1 = await experiment.run_series(lab.tls["http1_url"], N, "fetch")
-        h2 = await experiment.run_series(lab.url, N, "fetch")
+        h1 = await experiment.run_series(lab.tls["http1_url"], N, "fetch", settle_s=0.6)
+        h2 = await experiment.run_series(lab.url, N, "fetch", settle_s=0.6)
     assert (h1.protocol, len(h1.opened), h1.connections) == ("http/1.1", 6, 6), h1.summary()
     assert (h2.protocol, len(h2.opened), h2.connections) == ("h2", N, 1), h2.summary()
 
@@ -78,7 +78,7 @@ async def test_compare_counts_the_bytes_of_the_same_page_over_each_protocol(lab)
     heads: fewer bytes for more streams."""
     from transport.apps.protocol_compare import compare_protocols
 
-    h1, h2 = await compare_protocols(lab.url, lab.tls, n=10, hold_s=1.5)
+    h1, h2 = await compare_protocols(lab.url, lab.tls, n=10, hold_s=0.6, settle_s=0.6)
     assert (h1.title, h1.protocol, h1.open, h1.pending, h1.connections) == ("HTTP/1.1", "http/1.1", 6, 4, 6)
     assert (h2.title, h2.protocol, h2.open, h2.pending, h2.connections) == ("HTTP/2", "h2", 10, 0, 1)
     assert h1.all_open_ms is None and h2.all_open_ms is not None

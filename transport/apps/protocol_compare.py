@@ -14,7 +14,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from transport.apps.byte_counter import ByteCounter
-from transport.browser.streams_experiment import StreamsExperiment
+from transport.browser.streams_experiment import SETTLE_S, StreamsExperiment
 
 HOLD_S = 3.0
 
@@ -47,7 +47,8 @@ def series_of(lab_url: str, tls: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def compare_protocols(lab_url: str, tls: dict[str, Any], n: int = 10, hold_s: float = HOLD_S,
-                            on_row: Callable[[ProtocolRow], None] | None = None) -> list[ProtocolRow]:
+                            on_row: Callable[[ProtocolRow], None] | None = None,
+                            settle_s: float = SETTLE_S) -> list[ProtocolRow]:
     """One row per protocol: N EventSources from one page, through a byte counter in front of the TLS front."""
     rows: list[ProtocolRow] = []
     runs = series_of(lab_url, tls)
@@ -59,7 +60,7 @@ async def compare_protocols(lab_url: str, tls: dict[str, Any], n: int = 10, hold
                 marks: list[int] = []
                 opened_at: list[int] = []  # the wire's count as each stream opened (its response headers read)
                 series = await experiment.run_series(
-                    f"https://127.0.0.1:{counter.port}", n, "sse", hold_s=hold_s,
+                    f"https://127.0.0.1:{counter.port}", n, "sse", hold_s=hold_s, settle_s=settle_s,
                     on_row=lambda row: None if row.after_close else opened_at.append(counter.total),
                     on_hold=lambda _starts: marks.append(counter.total))
             # until the last stream that could open did: the handshakes, the page, the requests and response heads
