@@ -54,7 +54,8 @@ def protocols_summary(rows: list[ProtocolRow]) -> str:
     """One sentence per protocol: streams open at once, connections, time until all open, setup bytes."""
     parts = []
     for r in rows:
-        timing = f"all open in {r.all_open_ms:,.0f} ms" if r.all_open_ms is not None else f"{r.pending} never opened"
+        timing = f"all open in {r.all_open_ms:,.0f} ms" if r.all_open_ms is not None else \
+            f"{r.pending} pending until another closed"
         parts.append(f"{r.title}: {r.open} of {r.streams} open on {r.connections} connection"
                      f"{'s' if r.connections != 1 else ''}, {timing}, {r.setup_bytes:,} B until settled"
                      + (f", {r.bytes_per_message:,.0f} B per message" if r.bytes_per_message else ""))

@@ -140,7 +140,8 @@ class BrowserTab(QWidget):
         self.side_tabs = QTabWidget()
         for page_widget, title in ((side, "Ledgers"), (self.faults, "Faults"), (self.agreement, "Virtual vs real"),
                                    (self.streams, "Streams")):
-            self.side_tabs.addTab(scrolled(page_widget), title)  # taller than the pane at 900×600: it scrolls
+            # taller than the pane at 900×600: it scrolls (the streams' page as wide as the pane: its text wraps)
+            self.side_tabs.addTab(scrolled(page_widget, sideways=page_widget is not self.streams), title)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.timeline)
         split.addWidget(self.side_tabs)

@@ -24,10 +24,11 @@ class StreamsPanel(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Streams per origin", parent)
-        self.count = QSpinBox(minimum=1, maximum=200, value=10, suffix=" streams")
+        self.count = QSpinBox(minimum=1, maximum=200, value=10)
         self.count.setToolTip("How many streams the page opens at once (a browser holds six per origin over "
                               "HTTP/1.1)")
         self.kind = QComboBox()
+        self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.kind.addItem("EventSource", "sse")
         self.kind.addItem("fetch streams", "fetch")
         self.run_button = QPushButton("Run")
@@ -42,8 +43,9 @@ class StreamsPanel(QGroupBox):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(160)
+        self.table.setMinimumWidth(160)  # it scrolls sideways itself: the pane never has to
         form = QHBoxLayout()
-        form.addWidget(self.count)
+        form.addWidget(self.count)  # "10 EventSource", "10 fetch streams": the combo names what is counted
         form.addWidget(self.kind)
         form.addWidget(self.run_button)
         form.addStretch(1)
