@@ -38,7 +38,7 @@ from transport.core.child_process import end_group, free_port, own_group_dying_w
 from transport.server.parent_watch import watch_parent
 from transport.core import certs
 from transport.core.certs import LabCerts
-from transport.server.tls_front import alpn_for, haproxy_maxconn, tls_bind
+from transport.server.tls_front import FrontError, alpn_for, haproxy_maxconn, launch_haproxy, tls_bind
 from transport.server.backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR, actions
 
 log = logging.getLogger("duplex.server.cluster")
@@ -252,27 +252,16 @@ backend workers
                           tls_bind("127.0.0.1", self.http1_port, self.tls, ("http/1.1",))))
 
     async def _start_haproxy(self) -> None:
-        binary = shutil.which("haproxy")
-        if binary is None:
+        if shutil.which("haproxy") is None:
             raise ClusterError(HAPROXY_NOT_FOUND)
         config = self.folder / "haproxy.cfg"
         config.write_text(self.haproxy_config(), encoding="utf-8")
         old = self._haproxy
-        args = [binary, "-db", "-f", str(config)] + (["-sf", str(old.pid)] if old is not None else [])
-        self._haproxy = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=own_group_dying_with_parent)
-        for _ in range(int(START_S / 0.05)):
-            if self._haproxy.returncode is not None:
-                assert self._haproxy.stderr is not None
-                said = (await self._haproxy.stderr.read(2000)).decode("utf-8", "replace").strip()
-                raise ClusterError(f"HAProxy did not start: {said.splitlines()[-1] if said else 'no reason given'}")
-            try:
-                _r, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)  # its port not open yet: bounded
+        try:
+            self._haproxy = await launch_haproxy(config, "127.0.0.1", self.port,
+                                                 *(["-sf", str(old.pid)] if old is not None else []))
+        except FrontError as exc:
+            raise ClusterError(f"HAProxy did not start: {exc}") from None
         assert self._haproxy.stderr is not None
         self._own(_drain(self._haproxy.stderr))
         if old is not None:

@@ -56,6 +56,32 @@ def alpn_for(http1_only: bool) -> tuple[str, ...]:
     return ("http/1.1",) if http1_only else ("h2", "http/1.1")
 
 
+async def launch_haproxy(config: Path, host: str, port: int, *extra: str) -> asyncio.subprocess.Process:
+    """HAProxy on ``config`` (``extra``: more arguments, a reload's ``-sf PID``), returned once ``host:port``
+    accepts (bounded); FrontError with HAProxy's own reason when it ends first or never listens."""
+    binary = shutil.which("haproxy")
+    if binary is None:
+        raise FrontError("HAProxy is not installed (Debian: apt install haproxy).")
+    proc = await asyncio.create_subprocess_exec(
+        binary, "-db", "-f", str(config), *extra, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=own_group_dying_with_parent)
+    for _ in range(int(START_S / 0.05)):
+        if proc.returncode is not None:
+            assert proc.stderr is not None
+            said = (await proc.stderr.read(4000)).decode("utf-8", "replace").strip().splitlines()
+            alerts = [line for line in said if "ALERT" in line] or said
+            raise FrontError(alerts[0] if alerts else "no reason given")
+        try:
+            _r, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            return proc
+        except OSError:
+            await asyncio.sleep(0.05)  # its port not open yet: bounded
+    end_group(proc.pid)
+    await proc.wait()
+    raise FrontError(f"it did not listen on port {port} within {START_S:g} s")
+
+
 @dataclass
 class TlsFront:
     """HAProxy in front of one lab at ``upstream_port``; ``port`` and ``http1_port`` are its own."""
@@ -96,30 +122,13 @@ backend lab
 """
 
     async def start(self) -> None:
-        binary = shutil.which("haproxy")
-        if binary is None:
-            raise FrontError(HAPROXY_NOT_FOUND)
         path = self.folder / "haproxy-tls.cfg"
         path.write_text(self.config(), encoding="utf-8")
-        self._proc = await asyncio.create_subprocess_exec(
-            binary, "-db", "-f", str(path), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=own_group_dying_with_parent)
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else "::1" if self.host == "::" else self.host
-        for _ in range(int(START_S / 0.05)):
-            if self._proc.returncode is not None:
-                assert self._proc.stderr is not None
-                said = (await self._proc.stderr.read(4000)).decode("utf-8", "replace").strip().splitlines()
-                alerts = [line for line in said if "ALERT" in line] or said
-                raise FrontError(f"HAProxy (the TLS front) did not start: "
-                                 f"{alerts[0] if alerts else 'no reason given'}")
-            try:
-                _r, writer = await asyncio.open_connection(host, self.port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)  # its port not open yet: bounded
-        else:
-            raise FrontError(f"HAProxy (the TLS front) did not listen on port {self.port} within {START_S:g} s.")
+        try:
+            self._proc = await launch_haproxy(path, host, self.port)
+        except FrontError as exc:
+            raise FrontError(f"HAProxy (the TLS front) did not start: {exc}") from None
         assert self._proc.stderr is not None
         self._tasks.append(asyncio.ensure_future(_drain(self._proc.stderr)))
 

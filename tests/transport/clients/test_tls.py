@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from websockets.asyncio.server import serve as ws_serve
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_until
 from transport.clients.registry import TRANSPORTS
 from transport.core.certs import make_ca, make_server_cert
 
@@ -38,7 +38,7 @@ async def sse(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     for i in range(1, 4):
         await resp.write(f"id: {i}\ndata: {{\"n\": {i}}}\n\n".encode())
-    await asyncio.sleep(30)  # held open until the client closes: the server's side of a stream
+    await asyncio.Event().wait()  # held open until the client closes (the runner's cleanup ends the handler)
     return resp
 
 
@@ -61,9 +61,8 @@ async def run_sse(url: str, **options) -> tuple[object, list]:
     client = TRANSPORTS["sse"].make(url, events.append, seq_rule="id", max_failures=1, **options)
     task = asyncio.ensure_future(client.run())
     try:
-        async with asyncio.timeout(10):
-            while client.ledger.received < 3 and not task.done():
-                await asyncio.sleep(0.02)  # bounded by the timeout: three events or the end
+        await wait_until(lambda: client.ledger.received >= 3 or task.done(), 10, "three events or the end",
+                         state=lambda: [str(e) for e in events[-3:]])
     finally:
         await client.close()
     return await asyncio.wait_for(task, 5), events
@@ -118,9 +117,8 @@ async def test_the_websocket_client_verifies_and_trusts_a_ca_file_as_the_http_on
             events: list = []
             client = TRANSPORTS["websocket"].make(url, events.append, max_failures=1, **options)
             task = asyncio.ensure_future(client.run())
-            async with asyncio.timeout(10):
-                while not any(e.kind == "message" for e in events) and not task.done():
-                    await asyncio.sleep(0.02)  # bounded: a message or the end
+            await wait_until(lambda: any(e.kind == "message" for e in events) or task.done(), 10,
+                             "a message or the end", state=lambda: [str(e) for e in events[-3:]])
             await client.close()
             err = await asyncio.wait_for(task, 5)
             if ok:
