@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Protocol, Sequence
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ..theme import theme
-from .header_tips import TIPS, set_header_tips
+from .header_tips import TIPS, read_only_table
 
 COLUMNS = ("Aspect", "Virtual", "Chromium", "Agree")
 TIPS.update({"Aspect": "What both browsers did in the same scenario against the lab",
@@ -54,11 +54,7 @@ class AgreementPanel(QGroupBox):
                                    "on the virtual browser and on a headless Chromium (about 15 s)")
         self.state = QLabel("Not run yet.")
         self.state.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        set_header_tips(self.table)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(COLUMNS)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the aspect wraps; the values fit
         for col in (1, 2, 3):

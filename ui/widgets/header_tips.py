@@ -52,3 +52,13 @@ def set_header_tips(table: QTableWidget, tips: list[str] | None = None) -> None:
         tip = tips[col] if tips is not None and col < len(tips) else TIPS.get(item.text())
         if tip:
             item.setToolTip(tip)
+
+
+def read_only_table(columns: tuple[str, ...] | list[str]) -> QTableWidget:
+    """A table of rows shown, not edited: its headers with their tips, no row numbers."""
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    set_header_tips(table)
+    table.verticalHeader().hide()
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    return table

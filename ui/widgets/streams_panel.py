@@ -7,9 +7,9 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
-from .header_tips import TIPS, set_header_tips
+from .header_tips import TIPS, read_only_table
 
 COLUMNS = ("Series", "Stream", "State", "Protocol", "Connection", "Opened ms")
 TIPS.update({"Series": "HTTP/1.1 (the lab's http/1.1-only port) or HTTP/2 (its h2 port)",
@@ -36,11 +36,7 @@ class StreamsPanel(QGroupBox):
                                    "and then HTTP/2 (the TLS lab), and says when each opened and on which connection")
         self.state = QLabel("Not run yet.")
         self.state.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        set_header_tips(self.table)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = read_only_table(COLUMNS)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(160)
         self.table.setMinimumWidth(160)  # it scrolls sideways itself: the pane never has to
