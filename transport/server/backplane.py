@@ -47,6 +47,8 @@ STREAM, SEQ, EPOCH, RATE, LEADER, CONTROL = ("duplex:feed", "duplex:seq", "duple
 LEASE_MS = 2000  # the ticker's lease; renewed every third of it
 READ_BLOCK_MS = 1000
 READ_COUNT = 2000
+REDIS_TIMEOUT_S = 10.0
+STOP_S = 5.0
 CATCH_UP_S = 2.0  # how long a resume waits for this worker to have read a seq another one delivered
 MAX_ITEMS = 1000  # messages per script call (a burst goes in several)
 
@@ -77,7 +79,11 @@ class RedisDown(aioredis.ConnectionError):
 class Backplane:
     def __init__(self, url: str, feed: Feed, worker: str) -> None:
         self.url, self.feed, self.worker = url, feed, worker
-        self.redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
+        # every command bounded: a Redis that stalls (not gone: stopped, swapping) is "down" after the timeout,
+        # never an await that lasts forever (XREAD blocks READ_BLOCK_MS on purpose; the pub/sub reads have no bound)
+        self.redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True,
+                                                       socket_timeout=READ_BLOCK_MS / 1000 + REDIS_TIMEOUT_S,
+                                                       socket_connect_timeout=REDIS_TIMEOUT_S)
         self._script = self.redis.register_script(_PUBLISH)
         self._last_id = "0-0"
         self._tasks: list[asyncio.Task] = []
@@ -115,13 +121,21 @@ class Backplane:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # bounded: a task that swallowed its cancel must not hold the lab's shutdown
+            _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_S)
+            if stuck:
+                log.warning("%d backplane task(s) did not end within %g s of their cancel", len(stuck), STOP_S)
         if self.leader:
             try:
-                await self.redis.delete(LEADER)
-            except (aioredis.RedisError, OSError):
+                async with asyncio.timeout(STOP_S):
+                    await self.redis.delete(LEADER)
+            except (aioredis.RedisError, OSError, TimeoutError):
                 pass
-        await self.redis.aclose()
+        try:
+            async with asyncio.timeout(STOP_S):
+                await self.redis.aclose()
+        except TimeoutError:
+            log.warning("closing the connection to Redis at %s took over %g s", self.url, STOP_S)
 
     # -- publishing --------------------------------------------------------------------------
     async def publish(self, topic: str, body: Any) -> Message:
