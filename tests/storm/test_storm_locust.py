@@ -47,14 +47,14 @@ def down(transport: str) -> str:
                                              ("short_poll", 40), ("stream", 40)])
 def test_a_storm_across_two_workers_survives_a_restart_with_nothing_lost(lab, transport, users):
     code, ledger, err = storm(lab.url, "--transport", transport, "--users", str(users), "--spawn-rate", str(users),
-                              "--duration", "14", "--workers", "2", f"--admin-token={lab.token}",
-                              "--restart-at", "4", "--down", down(transport))
+                              "--duration", "12", "--workers", "2", f"--admin-token={lab.token}",
+                              "--restart-at", "3", "--down", down(transport))
     assert code == 0, (ledger.get("verdict"), err[-2000:])
     assert ledger["users"] == ledger["users_expected"] == users and ledger["users_with_messages"] == users
     assert (ledger["lost"], ledger["duplicated"], ledger["gap_declared"]) == (0, 0, 0)
     assert ledger["users_by_episodes"] == {"1": users}  # each user: one drop, recovered
     assert ledger["episodes_recovered"] == users
-    assert ledger["faults"] == ["restart at 4 s"]
+    assert ledger["faults"] == ["restart at 3 s"]
     assert "message" in err and "connect" in err  # Locust's own summary: messages and connects as requests
 
 
