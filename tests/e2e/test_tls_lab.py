@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers import ROOT, read_line, stop_child, wait_until
-from transport.clients.lab_admin import post_fault, trust_lab
+from transport.clients.lab_admin import post_fault
+from transport.clients.tls import trust
 from transport.clients.registry import TRANSPORTS
 
 pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None and not os.environ.get("CI"),
@@ -34,10 +35,10 @@ class TlsLab:
         self.info = json.loads(read_line(self.proc.stdout, 30))
         assert self.info["event"] == "listening", self.info
         self.url, self.token, self.tls = self.info["url"], self.info["admin_token"], self.info["tls"]
-        trust_lab(self.url, self.tls["ca"])
+        trust(self.url, self.tls["ca"])
 
     def stop(self) -> int:
-        trust_lab(self.url, None)
+        trust(self.url, None)
         stop_child(self.proc, 20)
         return self.proc.returncode
 

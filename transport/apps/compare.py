@@ -156,7 +156,8 @@ class Tally:
             "wire_per_msg": per(self.wire), "payload_per_msg": per(self.payload), "headers_per_msg": per(self.heads),
             "cookies_per_msg": per(self.cookies), "framing_per_msg": per(framing),
             "requests_per_msg": round(self.requests / n, 3) if n else None, "requests": self.requests,
-            "empty": self.empty, "idle_poll_bytes": round(self.idle_wire / self.empty, 1) if self.empty else None, "reconnects": self.reconnects, "lost": ledger.lost if ledger else None,
+            "empty": self.empty, "idle_poll_bytes": round(self.idle_wire / self.empty, 1) if self.empty else None,
+            "reconnects": self.reconnects, "lost": ledger.lost if ledger else None,
             "duplicated": ledger.duplicated if ledger else None,
         }
 

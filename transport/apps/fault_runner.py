@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from transport.core.errors import DuplexError
 from transport.core.faults import FaultSpec
 from transport.clients.lab_admin import admin_call, post_fault
+from transport.clients.tls import trust, trusted_ca
 from transport.core.urls import host_port
 
 AdminCall = Callable[[str, str, "dict[str, Any] | None"], Awaitable[tuple[int, Any]]]
@@ -183,6 +184,9 @@ class FaultRoute:
             said = answer.get("error", answer) if isinstance(answer, dict) else answer
             raise DuplexError(f"The lab could not make a fault proxy to {upstream}: {said}")
         self.listen, self.upstream = str(answer["listen"]), upstream
+        ca = trusted_ca(url)  # a TLS server whose CA Duplex trusts (the TLS lab): trusted through its proxy too
+        if ca:
+            trust(self.target(url), ca)
         return f"routed: {self.listen} → {upstream}"
 
     async def follow(self, call: AdminCall, url: str) -> str | None:

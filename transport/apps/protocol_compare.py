@@ -14,7 +14,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from transport.apps.byte_counter import ByteCounter
-from transport.browser.streams_experiment import SETTLE_S, StreamsExperiment
+from transport.browser.streams_experiment import SETTLE_S, StreamsExperiment, protocol_series
 
 HOLD_S = 3.0
 
@@ -38,20 +38,12 @@ class ProtocolRow:
         return asdict(self)
 
 
-def series_of(lab_url: str, tls: dict[str, Any]) -> list[tuple[str, str]]:
-    """(title, origin) per protocol the TLS lab offers: its http/1.1-only port, then its h2 port."""
-    runs = [("HTTP/1.1", str(tls["http1_url"]))]
-    if "h2" in (tls.get("alpn") or []):
-        runs.append(("HTTP/2", lab_url))
-    return runs
-
-
 async def compare_protocols(lab_url: str, tls: dict[str, Any], n: int = 10, hold_s: float = HOLD_S,
                             on_row: Callable[[ProtocolRow], None] | None = None,
                             settle_s: float = SETTLE_S) -> list[ProtocolRow]:
     """One row per protocol: N EventSources from one page, through a byte counter in front of the TLS front."""
     rows: list[ProtocolRow] = []
-    runs = series_of(lab_url, tls)
+    runs = protocol_series(lab_url, tls)
     async with StreamsExperiment(ca_file=tls.get("ca")) as experiment:
         await experiment.start([origin for _t, origin in runs])
         for title, origin in runs:
@@ -67,9 +59,10 @@ async def compare_protocols(lab_url: str, tls: dict[str, Any], n: int = 10, hold
             # (and the few messages of the streams already open by then), not the settling wait's messages
             setup = max(opened_at) if opened_at else (marks[0] if marks else counter.total)
             held = marks[1] - marks[0] if len(marks) == 2 else 0
-            opened = len(series.opened)
-            row = ProtocolRow(title, series.protocol, n, opened, n - opened, series.connections,
-                              None if series.all_open_ms is None else round(series.all_open_ms, 1), setup, round(setup / opened, 1) if opened else None,
+            said = series.summary()  # the experiment's own figures, rounded as the probe prints them
+            opened = said["open"]
+            row = ProtocolRow(title, said["protocol"], n, opened, said["pending"], said["connections"],
+                              said["all_open_ms"], setup, round(setup / opened, 1) if opened else None,
                               series.held_messages, held,
                               round(held / series.held_messages, 1) if series.held_messages else None)
             rows.append(row)

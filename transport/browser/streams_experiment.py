@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from transport.browser.cdp import CDPConnection, CDPError
 from transport.browser.trust import server_spki, trust_flags
+from transport.clients.tls import uses_tls
 from transport.core.wire import STREAMS_EXPERIMENT_PATH
 
 SETTLE_S = 1.5  # no stream opened for this long: the rest are pending
@@ -59,8 +60,7 @@ class Series:
     kind: str
     rows: list[StreamRow] = field(default_factory=list)
     released: int = 0  # streams that opened after the experiment closed stream 0
-    messages: int = 0  # EventSource messages the page received (Network.eventSourceMessageReceived)
-    held_messages: int = 0  # …of which during the hold (run_series' hold_s)
+    held_messages: int = 0  # EventSource messages the page received during the hold (run_series' hold_s)
 
     @property
     def opened(self) -> list[StreamRow]:
@@ -93,6 +93,17 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def protocol_series(lab_url: str, tls: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(title, origin) per protocol a lab offers: plain, HTTP/1.1 alone; the TLS lab (its first line's ``tls``),
+    its http/1.1-only port, then its h2 port when ALPN offers h2."""
+    if tls is None:
+        return [("HTTP/1.1", lab_url)]
+    runs = [("HTTP/1.1", str(tls["http1_url"]))]
+    if "h2" in (tls.get("alpn") or []):
+        runs.append(("HTTP/2", lab_url))
+    return runs
+
+
 def page_url(origin: str, n: int, kind: str) -> str:
     parts = urlsplit(origin)
     return f"{parts.scheme}://{parts.netloc}{STREAMS_EXPERIMENT_PATH}?n={n}&kind={kind}"
@@ -105,14 +116,11 @@ class StreamsExperiment:
         self.ca_file, self.insecure, self.headless = ca_file, insecure, headless
         self._chromium: Any = None
         self._cdp: CDPConnection | None = None
-        self._pinned: set[str] = set()
 
     async def start(self, origins: list[str]) -> None:
         """Launch Chromium trusting every ``https://`` origin in ``origins`` (their certificates' hashes)."""
         from transport.browser.chromium import launch
-        spkis = sorted({await server_spki(o, self.ca_file, self.insecure) for o in origins
-                        if o.lower().startswith("https:")})
-        self._pinned = set(spkis)
+        spkis = sorted({await server_spki(o, self.ca_file, self.insecure) for o in origins if uses_tls(o)})
         flags = trust_flags(",".join(spkis)) if spkis else ()
         self._chromium = await launch(headless=self.headless, extra=flags)
         try:
@@ -188,10 +196,8 @@ class StreamsExperiment:
                 if on_row is not None:
                     on_row(row)
                 changed.set()
-            elif method == "Network.eventSourceMessageReceived":
-                series.messages += 1
-                if holding:
-                    series.held_messages += 1
+            elif method == "Network.eventSourceMessageReceived" and holding:
+                series.held_messages += 1
 
         cdp.listen(on_event)
         try:

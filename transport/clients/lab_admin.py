@@ -7,16 +7,12 @@ from typing import Any
 
 import aiohttp
 
-from transport.clients.tls import client_ssl, trust, trusted_ca
+from transport.clients.tls import client_ssl, trusted_ca
 from transport.core.errors import DuplexError, explain
 
 
-def trust_lab(url: str, ca_file: str | None) -> None:
-    """Admin calls (and every client) to the TLS lab at ``url`` trust ``ca_file`` alone (None: forget it)."""
-    trust(url, ca_file)
-
-
 def _ssl_for(url: str) -> Any:
+    """The TLS lab's CA alone for its address (clients/tls.py: trust), else the system's store."""
     ca = trusted_ca(url)
     return client_ssl(True, ca) if ca else True
 

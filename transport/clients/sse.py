@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from transport.clients.tls import tls_meta, tls_words
+from transport.clients.tls import tls_words
 from transport.core.backoff import Policy
 from transport.clients.virtual_browser import VirtualBrowser
 from transport.core.errors import BadStatus, MessageTooBig, ServerStopped, StreamError, WrongResponse, human_size, lost_mid_stream
@@ -266,7 +266,7 @@ class SSEClient(ClientBase, SessionOwner):
         self._prev_id = None
         self._set_state("open")
         self._opened()
-        tls = tls_meta(resp.connection.transport if resp.connection is not None else None)
+        tls = self.counter.tls  # what the connection's handshake negotiated (clients/http.py sets it)
         self._emit("state", "open", data=str(resp.url) + tls_words(tls),
                    meta={"status": resp.status, "ttfb_ms": round(ttfb, 2), **tls})
         try:

@@ -14,7 +14,7 @@ import json
 
 import aiohttp
 
-from transport.clients.tls import tls_meta, tls_words
+from transport.clients.tls import tls_words
 from transport.core.errors import MessageTooBig, WrongResponse, human_size, lost_mid_stream
 from transport.core.events import now_ns
 from transport.core.urls import where
@@ -81,7 +81,7 @@ class StreamClient(HttpFeedClient):
                            ttfb_ms=round((t - started) / 1e6, 2), chunked=chunked)
         self._set_state("open")
         self._opened()
-        tls = tls_meta(resp.connection.transport if resp.connection is not None else None)
+        tls = self.counter.tls  # what the connection's handshake negotiated (clients/http.py sets it)
         self._emit("state", "open", t=t, data=str(resp.url) + tls_words(tls), meta={"status": resp.status, **tls})
         self.receiver.resume_started()
         pending: list[bytes] = []

@@ -79,13 +79,12 @@ def client_ssl(verify: bool = True, ca_file: str | None = None) -> ssl.SSLContex
     ctx = _CONTEXTS.get(key)
     if ctx is not None:
         return ctx
-    if ca_file:
-        problem = ca_problem(ca_file)
-        if problem is not None:
-            err = TLSFailure(problem)
-            err.fatal = True
-            raise err
-    ctx = ssl.create_default_context(cafile=ca_file or None)
+    try:
+        ctx = ssl.create_default_context(cafile=ca_file or None)
+    except (OSError, ssl.SSLError, UnicodeDecodeError, ValueError):
+        err = TLSFailure(ca_problem(str(ca_file)) or f"The CA file {ca_file} cannot be used.")
+        err.fatal = True
+        raise err from None
     if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

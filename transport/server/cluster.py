@@ -38,7 +38,8 @@ from transport.core.child_process import end_group, free_port, own_group_dying_w
 from transport.server.parent_watch import watch_parent
 from transport.core import certs
 from transport.core.certs import LabCerts
-from transport.server.tls_front import FrontError, alpn_for, haproxy_maxconn, launch_haproxy, tls_bind
+from transport.server.tls_front import (FrontError, alpn_for, haproxy_maxconn, https_url, launch_haproxy,
+                                       tls_bind, tls_said)
 from transport.server.backplane import EPOCH, LEADER, RATE, SEQ, STREAM, SUPERVISOR, actions
 
 log = logging.getLogger("duplex.server.cluster")
@@ -388,8 +389,7 @@ backend workers
                 "admin_token": self.admin_token, "workers": [w.to_json() for w in self.workers],
                 "redis": self.redis_url, "balance": self.balance, "sessions": self.sessions}
         if self.tls is not None:
-            said["tls"] = {"ca": str(self.tls.ca_file), "alpn": list(self.alpn),
-                           "http1_url": f"https://127.0.0.1:{self.http1_port}", "spki": self.tls.spki}
+            said["tls"] = tls_said(self.tls, self.alpn, https_url("127.0.0.1", self.http1_port))
         return said
 
 

@@ -25,6 +25,11 @@ REBIND_ATTEMPTS = 40
 REBIND_DELAY_S = 0.25
 
 
+def reachable_host(host: str) -> str:
+    """An address that reaches a bind on ``host``: loopback for a wildcard bind (0.0.0.0, ::)."""
+    return "::1" if host == "::" else "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
 class LabRunner:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -42,9 +47,7 @@ class LabRunner:
     @property
     def url(self) -> str:
         """A URL that reaches the lab: a wildcard bind (0.0.0.0, ::) is reachable on loopback."""
-        host = self.config.host
-        if host in ("0.0.0.0", "", "::"):
-            host = "127.0.0.1" if host != "::" else "::1"
+        host = reachable_host(self.config.host)
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 

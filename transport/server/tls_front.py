@@ -29,6 +29,7 @@ from typing import Any
 from transport.core import certs
 from transport.core.certs import LabCerts
 from transport.core.child_process import end_group, free_port, own_group_dying_with_parent
+from transport.server.runner import reachable_host
 
 HAPROXY_NOT_FOUND = ("The TLS lab needs HAProxy as its TLS and HTTP/2 front: install it "
                      "(Debian: apt install haproxy).")
@@ -82,19 +83,37 @@ async def launch_haproxy(config: Path, host: str, port: int, *extra: str) -> asy
     raise FrontError(f"it did not listen on port {port} within {START_S:g} s")
 
 
+async def _drain(stream: asyncio.StreamReader) -> None:
+    with contextlib.suppress(Exception):
+        while await stream.read(65536):
+            pass
+
+
 @dataclass
-class TlsFront:
-    """HAProxy in front of one lab at ``upstream_port``; ``port`` and ``http1_port`` are its own."""
-    certs: LabCerts
+class TlsLab:
+    """One TLS lab's front: its certificates and folder (``prepare`` before the lab starts), HAProxy in front of
+    the lab's port (``start``), and all of it gone at ``stop``."""
     folder: Path
-    upstream_port: int
+    certs: LabCerts
+    host: str
     port: int
     http1_port: int
-    host: str = "127.0.0.1"
-    alpn: tuple[str, ...] = ("h2", "http/1.1")
-    header_timeout: float = 15.0
+    alpn: tuple[str, ...]
+    header_timeout: float
+    owned: bool = True  # the folder is ours to remove (not one the window gave with --tls-folder)
+    upstream_port: int = 0  # the lab's own plain port, once it listens
     _proc: asyncio.subprocess.Process | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @classmethod
+    def prepare(cls, args: Any) -> "TlsLab":
+        if shutil.which("haproxy") is None:
+            raise FrontError(HAPROXY_NOT_FOUND)
+        given = getattr(args, "tls_folder", None)
+        folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="duplex-tls-"))
+        made = certs.kept(folder) if given else certs.write(folder)
+        return cls(folder, made, args.host, args.port or free_port(), free_port(), alpn_for(args.http1),
+                   args.header_timeout, owned=not given)
 
     def config(self) -> str:
         return f"""global
@@ -121,16 +140,27 @@ backend lab
   server lab 127.0.0.1:{self.upstream_port}
 """
 
-    async def start(self) -> None:
+    async def start(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
         path = self.folder / "haproxy-tls.cfg"
         path.write_text(self.config(), encoding="utf-8")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else "::1" if self.host == "::" else self.host
         try:
-            self._proc = await launch_haproxy(path, host, self.port)
+            self._proc = await launch_haproxy(path, reachable_host(self.host), self.port)
         except FrontError as exc:
             raise FrontError(f"HAProxy (the TLS front) did not start: {exc}") from None
         assert self._proc.stderr is not None
         self._tasks.append(asyncio.ensure_future(_drain(self._proc.stderr)))
+
+    def announce(self) -> dict[str, Any]:
+        host = reachable_host(self.host)
+        return {"url": https_url(host, self.port), "port": self.port,
+                "tls": tls_said(self.certs, self.alpn, https_url(host, self.http1_port))}
+
+    def remove(self) -> None:
+        if self.owned:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        else:
+            (self.folder / "haproxy-tls.cfg").unlink(missing_ok=True)
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -141,60 +171,13 @@ backend lab
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-async def _drain(stream: asyncio.StreamReader) -> None:
-    with contextlib.suppress(Exception):
-        while await stream.read(65536):
-            pass
-
-
-@dataclass
-class TlsLab:
-    """One TLS lab's front, certificates and folder (``prepare`` before the lab starts, ``stop`` at exit)."""
-    folder: Path
-    certs: LabCerts
-    host: str
-    port: int
-    http1_port: int
-    alpn: tuple[str, ...]
-    header_timeout: float
-    front: TlsFront | None = None
-    owned: bool = True  # the folder is ours to remove (not one the window gave with --tls-folder)
-
-    @classmethod
-    def prepare(cls, args: Any) -> "TlsLab":
-        if shutil.which("haproxy") is None:
-            raise FrontError(HAPROXY_NOT_FOUND)
-        given = getattr(args, "tls_folder", None)
-        folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="duplex-tls-"))
-        made = certs.kept(folder) if given else certs.write(folder)
-        return cls(folder, made, args.host, args.port or free_port(), free_port(), alpn_for(args.http1),
-                   args.header_timeout, owned=not given)
-
-    async def start(self, upstream_port: int) -> None:
-        self.front = TlsFront(self.certs, self.folder, upstream_port, self.port, self.http1_port, self.host,
-                              self.alpn, self.header_timeout)
-        await self.front.start()
-
-    def url(self, port: int) -> str:
-        host = self.host
-        if host in ("0.0.0.0", "", "::"):
-            host = "127.0.0.1" if host != "::" else "::1"
-        return f"https://{f'[{host}]' if ':' in host else host}:{port}"
-
-    def announce(self) -> dict[str, Any]:
-        return {"url": self.url(self.port), "port": self.port,
-                "tls": {"ca": str(self.certs.ca_file), "alpn": list(self.alpn), "http1_url": self.url(self.http1_port),
-                        "spki": self.certs.spki}}
-
-    def remove(self) -> None:
-        if self.owned:
-            shutil.rmtree(self.folder, ignore_errors=True)
-        else:
-            (self.folder / "haproxy-tls.cfg").unlink(missing_ok=True)
-
-    async def stop(self) -> None:
-        if self.front is not None:
-            await self.front.stop()
         self.remove()
+
+
+def https_url(host: str, port: int) -> str:
+    return f"https://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def tls_said(made: LabCerts, alpn: tuple[str, ...], http1_url: str) -> dict[str, Any]:
+    """The first line's ``tls``: which CA to trust, what ALPN offers, the http/1.1-only address, the pin."""
+    return {"ca": str(made.ca_file), "alpn": list(alpn), "http1_url": http1_url, "spki": made.spki}

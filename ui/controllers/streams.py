@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from transport.browser.streams_experiment import StreamRow, StreamsExperiment
+from transport.browser.streams_experiment import StreamRow, StreamsExperiment, protocol_series
 from transport.core.events import Event
 
 from ..tasks import TaskGroup
@@ -19,7 +19,6 @@ NO_TLS = ("The lab speaks plain HTTP: browsers use HTTP/2 only over TLS, so this
 class StreamsController(QObject):
     progress = Signal(str)
     rowsChanged = Signal(list)  # [{"series", "protocol", "stream", "state", "connection", "opened_ms", …}]
-    summariesReady = Signal(list)  # one {"protocol", "streams", "open", "pending", "connections", …} per series
     runningChanged = Signal(bool)
 
     def __init__(self, mark: Callable[[Event], None], parent: QObject | None = None) -> None:
@@ -35,14 +34,7 @@ class StreamsController(QObject):
 
     def series(self) -> list[tuple[str, str]]:
         """(title, origin) of each series to run: HTTP/1.1 first, then HTTP/2 when the lab offers it."""
-        if not self.lab_url:
-            return []
-        if self.tls is None:
-            return [("HTTP/1.1", self.lab_url)]
-        runs = [("HTTP/1.1", str(self.tls.get("http1_url")))]
-        if "h2" in (self.tls.get("alpn") or []):
-            runs.append(("HTTP/2", self.lab_url))
-        return runs
+        return protocol_series(self.lab_url, self.tls) if self.lab_url else []
 
     def run(self, n: int, kind: str) -> None:
         runs = self.series()
@@ -69,7 +61,6 @@ class StreamsController(QObject):
                     self._mark(Event("browser", "state", "experiment", data=_sentence(title, summary),
                                      meta={"experiment": "streams", **summary}))
             self.rowsChanged.emit(list(self.rows))
-            self.summariesReady.emit(summaries)
             self.progress.emit("  ".join(_sentence(s["series"], s) for s in summaries)
                                + ("" if self.tls else " " + NO_TLS))
             self.runningChanged.emit(False)

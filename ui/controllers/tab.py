@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, Signal
 
 from transport.clients.virtual_browser import VirtualBrowser, VirtualTab
 from transport.clients.base import Client
-from transport.clients.tls import trusted_ca
 from transport.core.errors import DuplexError
 from transport.core.events import Event, EventSink
 from transport.core.urls import host_port
@@ -119,10 +118,8 @@ class TabController(QObject):
         raises DuplexError on a bad form."""
         if not self.url:
             raise DuplexError(f"Enter the {self.title} URL first.")
-        options = dict(self.options)
-        if not options.get("ca_file") and options.get("verify_tls", True):
-            options["ca_file"] = trusted_ca(self.url)  # the TLS lab's CA, through its fault proxy too
-        return self.info.make(self.faults.target(self.url), sink or self._sink, browser=self.browser, **options)
+        return self.info.make(self.faults.target(self.url), sink or self._sink, browser=self.browser,
+                              **self.options)
 
     def open_client(self, url: str | None = None, **options: Any) -> None:
         """Connect with ``url`` and the form's ``options`` (None: as last time). A routed tab's proxy

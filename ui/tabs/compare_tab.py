@@ -24,7 +24,7 @@ from transport.core.faults import FaultSpec
 
 from ..controllers.compare import CLUSTER_ROWS, ROWS, TITLES, CompareController, CompareSettings, has_browser
 from ..widgets.compare_charts import CompareCharts
-from ..widgets.header_tips import set_header_tips
+from ..widgets.header_tips import read_only_table, set_header_tips
 from ..dialogs import ask_path
 from ..widgets.timeline_files import FILTERS, render
 
@@ -210,11 +210,7 @@ class CompareTab(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         self.middlebox_table.hide()
-        self.protocol_table = QTableWidget(0, len(PROTOCOL_COLUMNS))
-        self.protocol_table.setHorizontalHeaderLabels([c[0] for c in PROTOCOL_COLUMNS])
-        set_header_tips(self.protocol_table, [tip for _header, tip in PROTOCOL_COLUMNS])
-        self.protocol_table.verticalHeader().hide()
-        self.protocol_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.protocol_table = read_only_table([c[0] for c in PROTOCOL_COLUMNS], [tip for _h, tip in PROTOCOL_COLUMNS])
         self.protocol_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.protocol_table.hide()
         self.charts = CompareCharts(ROWS)

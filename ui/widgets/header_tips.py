@@ -54,11 +54,12 @@ def set_header_tips(table: QTableWidget, tips: list[str] | None = None) -> None:
             item.setToolTip(tip)
 
 
-def read_only_table(columns: tuple[str, ...] | list[str]) -> QTableWidget:
-    """A table of rows shown, not edited: its headers with their tips, no row numbers."""
+def read_only_table(columns: tuple[str, ...] | list[str], tips: list[str] | None = None) -> QTableWidget:
+    """A table of rows shown, not edited: its headers with their tips (``tips`` in column order, else TIPS),
+    no row numbers."""
     table = QTableWidget(0, len(columns))
     table.setHorizontalHeaderLabels(list(columns))
-    set_header_tips(table)
+    set_header_tips(table, tips)
     table.verticalHeader().hide()
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     return table
