@@ -27,7 +27,7 @@ N = 9
 
 @pytest.fixture(scope="module")
 def lab():
-    lab = TlsLab("--rate", "2")
+    lab = TlsLab("--rate", "20")  # a hold of 0.6 s: ~12 messages per stream, so ten streams always outnumber six
     try:
         yield lab
     finally:
