@@ -117,6 +117,24 @@ def test_qualifiers_filter_exactly_and_combine_with_text():
     assert model.rowCount() == 6
 
 
+def test_a_pattern_filters_rows_arriving_later_and_a_broken_one_says_why_and_shows_none():
+    model = TimelineModel()
+    model.append_events([Event("websocket", "in", "message", seq=i, data=f"hello {i}") for i in range(5)])
+    def shown():
+        return [model.event_at(r).data for r in range(model.rowCount())]
+    model.set_filter(r"/HELLO [13]$/")
+    assert shown() == ["hello 1", "hello 3"] and model.filter_problem == ""
+    model.append_events([Event("websocket", "in", "message", seq=11, data="hello 11"),
+                         Event("websocket", "in", "message", seq=13, data="hello 3")])
+    assert shown() == ["hello 1", "hello 3", "hello 3"]
+    model.set_filter("/hello [/")
+    assert model.rowCount() == 0 and model.filter_problem.startswith("Not a regular expression:")
+    model.append_events([Event("websocket", "in", "message", seq=14, data="hello [")])
+    assert model.rowCount() == 0  # nothing matches what cannot be read, later rows neither
+    model.set_filter("")
+    assert model.rowCount() == 8 and model.filter_problem == ""
+
+
 def test_a_url_carrying_the_session_id_is_marked_but_not_engineio_s_own_sid():
     model = TimelineModel()
     model.append_events([

@@ -6,8 +6,13 @@ make every full garbage collection walk a million references (60 ms pauses
 in the window at 20 000 msg/s). Here every column is a typed array or one
 byte buffer, none of which the collector walks:
 
-- numbers in arrays (``None`` as a sentinel), transport/direction/kind as one
-  interned 2-byte code;
+- numbers in the narrowest typed array that holds them (columns.py: a
+  sequence number in 32 bits while it fits, a connection in 8; a time as a
+  32-bit offset from its block's base; ``None`` as the type's least value);
+  a size as its difference from the payload's bytes, a wire size as its
+  difference from the size, a latency in whole nanoseconds (a row whose
+  numbers do not fit these keeps them whole in a sparse dict);
+  transport/direction/kind as one interned code;
 - the payload as UTF-8 (or raw bytes) in one ``bytearray`` with an end offset
   per row and a kind byte (none, ASCII text, other text, binary);
 - ``meta`` as codes when it is one of the shapes the feed's rows have (the
@@ -19,7 +24,7 @@ byte buffer, none of which the collector walks:
 Rows are rebuilt as Events when asked for (the rows on screen, the detail
 pane, an export). Dropping the oldest rows moves a start offset; the columns
 are compacted only when a quarter is dead. A text filter searches the buffer
-itself (lower-cased once per search), not a row at a time.
+itself (numpy over its bytes, either case at once), not a row at a time.
 
 Pure Python (no Qt): the model in timeline_model.py uses it.
 """
@@ -29,20 +34,22 @@ from __future__ import annotations
 import math
 import re
 from array import array
-from itertools import accumulate
 from typing import Any, Callable
 
 import numpy as np
 
+from transport.core.columns import NONE, IntColumn, TimeColumn
 from transport.core.events import Event, event_from
 
-NONE = -(1 << 63)  # None in an integer column
 NAN = math.nan
 
 # payload kinds
 P_NONE, P_ASCII, P_TEXT, P_BINARY = 0, 1, 2, 3
 # meta shapes (bits), in key order: SSE's type and id, a shared read's total, the topic, the ping's round trip
 M_SSE, M_TOPIC, M_RTT, M_SPARSE, M_READ, M_EVENT = 1, 2, 4, 8, 16, 32
+M_ODD = 64  # the row's size, wire size and latency are kept whole in ``odd`` (not as differences)
+M_META = 63  # the bits that say the meta's shape
+SAFE = 1 << 62  # numbers within ±SAFE have differences that fit 64 bits
 # a Socket.IO event's name (M_EVENT) is kept in the column of an SSE event's type: a row has one or the other
 _KEYS = ((M_SSE, ("type", "last_event_id")), (M_EVENT, ("event",)), (M_READ, ("wire_read",)),
          (M_TOPIC, ("topic",)), (M_RTT, ("latency",)))
@@ -54,6 +61,10 @@ READ_MAX = 0xFFFFFFFF  # a shared read's total fits the column (a read is far sm
 INT64 = (-(1 << 63) + 1, (1 << 63) - 1)  # what an integer column holds (its least value is None's sentinel)
 _PAYLOAD_TYPES = (str, bytes, bytearray, type(None))
 Prepared = tuple[tuple[tuple[Any, ...], ...], tuple[array, array, array, array, array, array]]
+
+
+class FilterError(ValueError):
+    """A filter that cannot be applied (a pattern that is not a regular expression): one sentence."""
 
 
 class RowError(ValueError):
@@ -109,13 +120,12 @@ def _short(value: object) -> str:
 _TOPIC_ONLY = ("topic",)
 _SSE_TOPIC = ("type", "last_event_id", "topic")
 _SSE_READ_TOPIC = ("type", "last_event_id", "wire_read", "topic")
-_ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 
 
 class RowStore:
     __slots__ = ("t", "conn", "seq", "size", "wire", "lat", "code", "topic", "etype", "shape", "read", "buf", "ends",
-                 "pkind", "sparse", "_start", "_dropped", "_codes", "_triples", "_names", "_name_list", "_binary",
-                 "_other_text")
+                 "pkind", "sparse", "odd", "_start", "_dropped", "_codes", "_triples", "_names", "_name_list",
+                 "_binary", "_other_text")
 
     def __init__(self) -> None:
         self._codes: dict[tuple[str, str, str], int] = {}
@@ -125,20 +135,24 @@ class RowStore:
         self._reset()
 
     def _reset(self) -> None:
-        self.t, self.conn, self.seq, self.size, self.wire, self.ends = (array("q") for _ in range(6))
-        self.lat = array("d")
-        self.code, self.topic, self.etype = array("H"), array("H"), array("H")
+        self.t = TimeColumn()
+        self.conn, self.seq, self.ends = IntColumn(), IntColumn(), IntColumn()
+        self.size = IntColumn()  # size − the payload's bytes
+        self.wire = IntColumn()  # wire size − size (None: unknown)
+        self.lat = IntColumn()  # latency in nanoseconds (None: none)
+        self.code, self.topic, self.etype = IntColumn(), IntColumn(), IntColumn()
         self.shape, self.pkind = array("B"), array("B")
-        self.read = array("I")  # a shared read's byte total (M_READ), else 0
+        self.read = IntColumn()  # a shared read's byte total (M_READ), else 0
         self.buf = bytearray()
         self.sparse: dict[int, dict[str, Any]] = {}  # absolute row → a meta of no coded shape
+        self.odd: dict[int, tuple[int, int | None, float | None]] = {}  # absolute row → (size, wire, latency)
         self._start = 0  # rows dropped but not compacted yet
         self._dropped = 0  # rows compacted away (absolute row = physical index + this)
         self._binary = 0  # rows whose payload is bytes (the filter reads them as hex)
         self._other_text = 0  # text rows that are not ASCII (the filter lowers them one by one)
 
     def __len__(self) -> int:
-        return len(self.t) - self._start
+        return len(self.shape) - self._start
 
     def _code_of(self, triple: tuple[str, str, str]) -> int:
         code = self._codes.get(triple)
@@ -196,21 +210,35 @@ class RowStore:
         codes, code_of = self._codes, self._code_of
         kind_codes = [codes.get(k) or code_of(k) for k in zip(transports, directions, kinds)]  # may refuse: first
         shapes, topics, etypes, reads = self._metas(metas, seqs)
-        self._payloads(datas)
-        t, conn, seq, size, wire, lat = numbers
-        self.t.extend(t)
-        self.conn.extend(conn)
-        self.seq.extend(seq)
-        self.size.extend(size)
-        self.wire.extend(wire)
-        self.lat.extend(lat)
-        self.code.extend(kind_codes)
+        row0 = self._dropped + len(self.shape)
+        lengths = self._payloads(datas)
+        t, conn, seq, size, wire, lat = (np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64)
+                                         for a in numbers)
+        known = lat == lat  # not NaN (None)
+        lat_ns = np.rint(np.where(known, lat, 0.0) * 1e6)
+        exact = ~known | ((lat_ns / 1e6 == lat) & (np.abs(lat_ns) < SAFE) & ~((lat == 0) & np.signbit(lat)))
+        fits = (np.abs(size) < SAFE) & ((wire == NONE) | (np.abs(wire) < SAFE)) & exact
+        if not fits.all():  # hostile numbers: those rows keep theirs whole
+            size, wire, lat_ns, known = size.copy(), wire.copy(), lat_ns.copy(), known.copy()
+            for i in np.flatnonzero(~fits).tolist():
+                w, la = int(wire[i]), float(lat[i])
+                self.odd[row0 + i] = (int(size[i]), None if w == NONE else w, None if la != la else la)
+                shapes[i] |= M_ODD
+                size[i], wire[i], lat_ns[i], known[i] = lengths[i], NONE, 0.0, False
+        self.t.extend64(t)
+        self.conn.extend64(conn)
+        self.seq.extend64(seq)
+        self.size.extend64(size - lengths)
+        self.wire.extend64(np.where(wire == NONE, NONE, wire - size))
+        self.lat.extend64(np.where(known, lat_ns.astype(np.int64), NONE))
+        self.code.extend64(np.array(kind_codes, dtype=np.int64))
         self.shape.extend(shapes)
-        self.topic.extend(topics)
-        self.etype.extend(etypes)
-        self.read.extend(reads)
+        self.topic.extend64(np.array(topics, dtype=np.int64))
+        self.etype.extend64(np.array(etypes, dtype=np.int64))
+        self.read.extend64(np.array(reads, dtype=np.int64))
 
-    def _payloads(self, datas: tuple[Any, ...]) -> None:
+    def _payloads(self, datas: tuple[Any, ...]) -> Any:
+        """Append the payloads to the buffer and their ends; their byte lengths (int64)."""
         types = list(map(type, datas))
         if types.count(str) == len(datas):  # the usual batch: text only
             ascii_ = [s.isascii() for s in datas]
@@ -245,9 +273,9 @@ class RowStore:
             self.pkind.extend(kinds)
             lengths = list(map(len, parts))
             self.buf += b"".join(parts)
-        ends = accumulate(lengths, initial=self.ends[-1] if self.ends else 0)
-        next(ends)  # the initial value is the previous row's end
-        self.ends.extend(ends)
+        sizes = np.array(lengths, dtype=np.int64)
+        self.ends.extend64(np.cumsum(sizes) + (self.ends.a[-1] if len(self.ends) else 0))
+        return sizes
 
     def _metas(self, metas: tuple[dict[str, Any], ...], seqs: tuple[int | None, ...]
                ) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -280,7 +308,7 @@ class RowStore:
         topics = []
         etypes = []
         reads = []
-        row = self._dropped + len(self.t)
+        row = self._dropped + len(self.shape)
         for m, seq in zip(metas, seqs):
             if not m:
                 shapes.append(0)
@@ -326,21 +354,21 @@ class RowStore:
         return shapes, topics, etypes, reads
 
     def _meta(self, j: int) -> dict[str, Any]:
-        shape = self.shape[j]
+        shape = self.shape[j] & M_META
         if not shape:
             return {}
         if shape == M_SPARSE:
             return self.sparse[j + self._dropped]
         m: dict[str, Any] = {}
         if shape & M_SSE:
-            m["type"] = self._name_list[self.etype[j]]
-            m["last_event_id"] = str(self.seq[j])
+            m["type"] = self._name_list[self.etype.a[j]]
+            m["last_event_id"] = str(self.seq.a[j])
         if shape & M_EVENT:
-            m["event"] = self._name_list[self.etype[j]]
+            m["event"] = self._name_list[self.etype.a[j]]
         if shape & M_READ:
-            m["wire_read"] = self.read[j]
+            m["wire_read"] = self.read.a[j]
         if shape & M_TOPIC:
-            m["topic"] = self._name_list[self.topic[j]]
+            m["topic"] = self._name_list[self.topic.a[j]]
         if shape & M_RTT:
             m["latency"] = "rtt"
         return m
@@ -349,48 +377,58 @@ class RowStore:
         kind = self.pkind[j]
         if kind == P_NONE:
             return None
-        raw = self.buf[self.ends[j - 1] if j else 0:self.ends[j]]
+        ends = self.ends.a
+        raw = self.buf[ends[j - 1] if j else 0:ends[j]]
         return bytes(raw) if kind == P_BINARY else raw.decode()
 
     def event(self, i: int) -> Event:
         """Row ``i`` (0: the oldest kept) as an Event."""
         j = self._start + i
-        transport, direction, kind = self._triples[self.code[j]]
-        s, w, la = self.seq[j], self.wire[j], self.lat[j]
-        return event_from((transport, direction, kind, self.t[j], self.conn[j], None if s == NONE else s,
-                           self.size[j], None if w == NONE else w, None if la != la else la, self._payload(j),
-                           self._meta(j)))
+        transport, direction, kind = self._triples[self.code.a[j]]
+        if self.shape[j] & M_ODD:
+            size, wire, latency = self.odd[j + self._dropped]
+        else:
+            ends = self.ends.a
+            size = self.size.a[j] + ends[j] - (ends[j - 1] if j else 0)
+            w, ns = self.wire.get(j), self.lat.get(j)
+            wire = None if w is None else w + size
+            latency = None if ns is None else ns / 1e6
+        return event_from((transport, direction, kind, self.t.get(j), self.conn.a[j], self.seq.get(j), size, wire,
+                           latency, self._payload(j), self._meta(j)))
 
     def events(self, start: int = 0) -> list[Event]:
         return [self.event(i) for i in range(start, len(self))]
 
     def drop_oldest(self, n: int) -> None:
         self._start += min(n, len(self))
-        if self._start > 4096 and self._start * 4 > len(self.t):  # compact when a quarter is dead
+        if self._start > 4096 and self._start * 4 > len(self.shape):  # compact when a quarter is dead
             self._compact()
 
     def _compact(self) -> None:
         k = self._start
-        cut = self.ends[k - 1]
+        cut = self.ends.a[k - 1]
         gone_kinds = self.pkind[:k]
         self._binary -= gone_kinds.count(P_BINARY)
         self._other_text -= gone_kinds.count(P_TEXT)
         for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code, self.topic, self.etype,
-                    self.shape, self.read, self.pkind, self.ends):
-            del col[:k]
+                    self.read, self.ends):
+            col.drop_front(k)
+        del self.shape[:k], self.pkind[:k]
         del self.buf[:cut]
-        ends = np.frombuffer(self.ends, dtype=np.int64)
-        ends -= cut  # in place, in the array's own memory
+        ends = self.ends.view()
+        ends -= cut  # in place, in the array's own memory (the ends only shrink: the type still holds them)
         del ends
         self._dropped += k
         self._start = 0
         if self.sparse:
             self.sparse = {row: m for row, m in self.sparse.items() if row >= self._dropped}
+        if self.odd:
+            self.odd = {row: v for row, v in self.odd.items() if row >= self._dropped}
 
     @property
     def physical(self) -> int:
         """Rows held, the dropped but not yet compacted ones included."""
-        return len(self.t)
+        return len(self.shape)
 
     def clear(self) -> None:
         self._reset()
@@ -401,95 +439,135 @@ class RowStore:
         copy._codes, copy._triples = dict(self._codes), list(self._triples)
         copy._names, copy._name_list = dict(self._names), list(self._name_list)
         k = self._start
-        cut = self.ends[k - 1] if k else 0
-        copy.t, copy.conn, copy.seq, copy.size = self.t[k:], self.conn[k:], self.seq[k:], self.size[k:]
-        copy.wire, copy.lat, copy.code, copy.topic = self.wire[k:], self.lat[k:], self.code[k:], self.topic[k:]
-        copy.etype, copy.shape, copy.pkind, copy.read = self.etype[k:], self.shape[k:], self.pkind[k:], self.read[k:]
+        cut = self.ends.a[k - 1] if k else 0
+        copy.t, copy.conn, copy.seq, copy.size = self.t.tail(k), self.conn.tail(k), self.seq.tail(k), self.size.tail(k)
+        copy.wire, copy.lat, copy.code, copy.topic = self.wire.tail(k), self.lat.tail(k), self.code.tail(k), \
+            self.topic.tail(k)
+        copy.etype, copy.shape, copy.pkind, copy.read = self.etype.tail(k), self.shape[k:], self.pkind[k:], \
+            self.read.tail(k)
         copy.buf = self.buf[cut:]
-        copy.ends = array("q", (np.frombuffer(self.ends, dtype=np.int64)[k:] - cut).tobytes())
+        copy.ends = self.ends.tail(k)
+        ends = copy.ends.view()
+        ends -= cut
+        del ends
         copy._dropped = self._dropped + k
         copy.sparse = {row: m for row, m in self.sparse.items() if row >= copy._dropped}
+        copy.odd = {row: v for row, v in self.odd.items() if row >= copy._dropped}
         copy._binary, copy._other_text = self._binary, self._other_text
         copy._start = 0
         return copy
 
     # -- search --------------------------------------------------------------------------------
     def search(self, needle: str, wanted: str | None, type_test: Callable[[Any, str], bool],
-               start: int = 0, offset: int = 0, where: dict[str, str] | None = None) -> list[int]:
+               start: int = 0, offset: int = 0, where: dict[str, str] | None = None) -> array:
         """Rows (indices from 0, plus ``offset``) at or after ``start`` whose text contains ``needle`` (lower
         case; "" matches all) and, with ``wanted``, whose event type passes ``type_test(event, wanted)``;
-        ``where``: exact qualifiers as :func:`parse_filter` gives them (topic, kind, dir, conn)."""
-        if where:
-            allowed = self._where(where, start)
-            if not needle and wanted is None:
-                return (np.flatnonzero(allowed) + (start + offset)).tolist()
-            found = np.array(self.search(needle, wanted, type_test, start, 0), dtype=np.int64)
-            return (found[allowed[found - start]] + offset).tolist()
+        ``where``: exact qualifiers as :func:`parse_filter` gives them (topic, kind, dir, conn). An
+        ``array('q')``: bisect, slices and ``del`` work on it as on a list, and a million rows take 8 MB."""
+        found = np.flatnonzero(self._mask(needle, wanted, type_test, start, where)) + (start + offset)
+        return array("q", found.astype(np.int64).tobytes())
+
+    def _mask(self, needle: str, wanted: str | None, type_test: Callable[[Any, str], bool], start: int,
+              where: dict[str, str] | None) -> Any:
+        """The rows from ``start`` the filter keeps, as a mask (each condition a whole-array step)."""
         k = self._start + start
-        typed: list[int] | None = None
+        count = len(self) - start
+        mask = self._where(where, start) if where else np.ones(count, dtype=bool)
         if wanted is not None:
             incoming = {c for c, (_t, d, kind) in enumerate(self._triples) if d == "in" and kind == "message"}
             triples = self._triples
-            typed = [i for i, c in enumerate(self.code[k:], start)
-                     if c in incoming and type_test(_TypeProbe(triples[c], self._meta(self._start + i)), wanted)]
-        if not needle:
-            return [i + offset for i in typed] if typed is not None else list(range(start + offset,
-                                                                                    len(self) + offset))
-        parts: list[Any] = []
+            typed = [i for i, c in enumerate(self.code.a[k:])
+                     if c in incoming and type_test(_TypeProbe(triples[c], self._meta(k + i)), wanted)]
+            kept = np.zeros(count, dtype=bool)
+            kept[np.array(typed, dtype=np.int64)] = True
+            mask &= kept
+        if needle:
+            mask &= self._text_mask(needle, k, start, count)
+        return mask
+
+    def _text_mask(self, needle: str, k: int, start: int, count: int) -> Any:
+        """The rows from ``start`` whose text holds ``needle``: the payload, the kind and direction, the seq's
+        digits, a topic's or an event's name (they share the codes)."""
+        hit = np.zeros(count, dtype=bool)
         named = [c for c, (_t, d, kind) in enumerate(self._triples) if needle in f"{d} {kind}"]
         if named:
-            parts.append(self._codes_in(self.code, named, k, start))
-        parts.append(self._payload_rows(needle, k, start))
+            hit |= _codes_in(self.code, named, k)
+        hit[self._payload_rows(needle, k, start) - start] = True
         if needle.isdigit() and needle.isascii():
-            parts.append(_digits_in(np.frombuffer(self.seq, dtype=np.int64)[k:], needle) + start)
-        topics = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
-        if topics:  # a topic's or an event's name (they share the codes)
-            parts.append(self._codes_in(self.topic, topics, k, start))
-            parts.append(self._codes_in(self.etype, topics, k, start))
-        mask = np.zeros(len(self) - start, dtype=bool)  # the union, in row order, without a sort
-        for part in parts:
-            mask[part - start] = True
-        if typed is not None:
-            kept = np.zeros_like(mask)
-            kept[np.array(typed, dtype=np.int64) - start] = True
-            mask &= kept
-        return (np.flatnonzero(mask) + (start + offset)).tolist()
+            hit[_digits_in(self.seq.int64(k), needle)] = True
+        names = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
+        if names:
+            hit |= _codes_in(self.topic, names, k)
+            hit |= _codes_in(self.etype, names, k)
+        return hit
 
     def _where(self, where: dict[str, str], start: int) -> Any:
         """A mask over the rows from ``start``: those every qualifier names exactly."""
         k = self._start + start
         mask = np.ones(len(self) - start, dtype=bool)
         for key, value in where.items():
-            if key in ("topic", "event"):
+            if key == "re":
+                hit = self._regex_mask(value, k, len(mask))
+            elif key in ("topic", "event"):
                 code = self._names.get(value)
-                hit = np.zeros_like(mask) if code is None else \
-                    np.frombuffer(self.topic if key == "topic" else self.etype, dtype=np.uint16)[k:] == code
+                column = self.topic if key == "topic" else self.etype
+                hit = np.zeros_like(mask) if code is None or not column.holds(code) else column.view()[k:] == code
             elif key == "conn":
-                hit = np.frombuffer(self.conn, dtype=np.int64)[k:] == int(value) if value.isdigit() \
+                hit = self.conn.view()[k:] == int(value) if value.isdigit() and self.conn.holds(int(value)) \
                     else np.zeros_like(mask)
             else:  # kind or dir: the row codes whose triple says so
                 at = 2 if key == "kind" else 1
                 codes = [c for c, triple in enumerate(self._triples) if triple[at] == value]
-                hit = np.isin(np.frombuffer(self.code, dtype=np.uint16)[k:], codes)
+                hit = np.isin(self.code.view()[k:], codes)
             mask &= hit
         return mask
 
-    def _codes_in(self, column: array, wanted: list[int], k: int, start: int) -> Any:
-        """Rows (from ``start``) whose code in ``column`` is one of ``wanted`` (a scan in numpy)."""
-        codes = np.frombuffer(column, dtype=np.uint16)[k:]
-        return np.flatnonzero(np.isin(codes, wanted)) + start
+    def _regex_mask(self, pattern: str, k: int, count: int) -> Any:
+        """The rows from ``k`` whose payload (binary as hex) or topic or event name a regular expression
+        finds, without case; one row at a time (a pattern may anchor at a row's ends). Raises
+        :class:`FilterError` with one sentence for a pattern that is not one."""
+        try:
+            text_re = re.compile(pattern, re.IGNORECASE)
+        except re.error as err:
+            raise FilterError(f"Not a regular expression: {err}.") from None
+        try:
+            ascii_re = re.compile(pattern.encode(), re.IGNORECASE)  # the same on ASCII rows, without decoding
+        except (re.error, UnicodeEncodeError):
+            ascii_re = None
+        hit = np.zeros(count, dtype=bool)
+        kinds = self.pkind[k:]
+        ends = self.ends.a
+        view = memoryview(self.buf)
+        try:
+            at = ends[k - 1] if k else 0
+            text_search, ascii_search = text_re.search, ascii_re.search if ascii_re is not None else None
+            for i, kind in enumerate(kinds):
+                end = ends[k + i]
+                if kind == P_ASCII and ascii_search is not None:
+                    hit[i] = ascii_search(view[at:end]) is not None
+                elif kind != P_NONE:
+                    raw = bytes(view[at:end])
+                    hit[i] = text_search(raw.hex() if kind == P_BINARY else raw.decode()) is not None
+                at = end
+        finally:
+            view.release()
+        names = [c for c, name in enumerate(self._name_list) if c and text_re.search(name)]
+        if names:
+            hit |= _codes_in(self.topic, names, k)
+            hit |= _codes_in(self.etype, names, k)
+        return hit
 
     def _payload_rows(self, needle: str, k: int, start: int) -> Any:
         """Rows (from ``start``) whose payload contains ``needle``: text lower-cased as ``str.lower``
         does, binary read as hex."""
-        n = len(self.t)
+        n = len(self.shape)
         if k >= n:
             return np.zeros(0, dtype=np.int64)
-        lo = self.ends[k - 1] if k else 0
-        ends = np.frombuffer(self.ends, dtype=np.int64)[k:]
+        lo = self.ends.a[k - 1] if k else 0
+        ends = self.ends.view()[k:]
         kinds = np.frombuffer(self.pkind, dtype=np.uint8)[k:]
         found: list[Any] = []
-        if needle.isascii():  # ASCII rows: one search over their bytes, lower-cased (as str.lower does ASCII)
+        if needle.isascii():  # ASCII rows: one search over their bytes, either case (as str.lower does ASCII)
             key = needle.encode()
             at = _find_all(self.buf, key, lo)
             if len(at):
@@ -511,26 +589,76 @@ class RowStore:
         return np.concatenate(found) + start
 
 
-CHUNK = 1 << 20  # the buffer is lower-cased a megabyte at a time (a copy of it all would fault in ~100 MB)
+CHUNK = 1 << 22  # the buffer is scanned 4 MB at a time (the scratch arrays stay small and warm)
+_SAMPLES, _SAMPLE = 16, 1 << 16  # the bytes a search reads first to pick the needle's rarest byte
 
 
 def _find_all(buf: bytearray, key: bytes, lo: int) -> Any:
-    """Where ``key`` starts in ``buf[lo:]`` lower-cased (ASCII, as ``str.lower`` does it), non-overlapping."""
-    find = re.compile(re.escape(key)).finditer
-    start_of = re.Match.start
+    """Where ``key`` (lower case) starts in ``buf[lo:]`` with ASCII letters of either case (as
+    ``str.lower`` does ASCII), overlapping starts included. In numpy, without a lowered copy: the
+    places of the needle's rarest byte (its two cases at once: ``b | 0x20``) are found a chunk at a
+    time, then each other byte of the needle is checked at those places, the rarest first."""
+    data = np.frombuffer(buf, dtype=np.uint8)
+    try:
+        return _find_in(data, key, lo)
+    finally:
+        del data  # the bytearray can grow again
+
+
+def _rarity(data: Any, lo: int, key: bytes) -> list[int]:
+    """The needle's positions, its rarest byte first (counts from a sample of the buffer, cases folded)."""
+    span = len(data) - lo
+    step = max(_SAMPLE, span // _SAMPLES)
+    counts = np.zeros(256, dtype=np.int64)
+    for at in range(lo, len(data), step):
+        counts += np.bincount(data[at:at + _SAMPLE] | 0x20, minlength=256)
+    return sorted(range(len(key)), key=lambda i: counts[key[i] | 0x20 if _letter(key[i]) else key[i]])
+
+
+def _letter(b: int) -> bool:
+    return 97 <= b <= 122
+
+
+def _find_in(data: Any, key: bytes, lo: int) -> Any:
+    n, width = len(data), len(key)
+    if n - lo < width:
+        return np.zeros(0, dtype=np.int64)
+    order = _rarity(data, lo, key)
+    pivot = order[0]
+    pb = key[pivot]
+    fold = _letter(pb)
     found: list[Any] = [np.zeros(0, dtype=np.int64)]
-    view = memoryview(buf)
-    end = len(buf)
-    reach = len(key) - 1  # a hit that starts in a chunk may end in the next
-    at = lo
-    while at < end:
-        stop = min(end, at + CHUNK)
-        low = view[at:min(end, stop + reach)].tobytes().translate(_ASCII_LOWER)
-        hits = np.fromiter(map(start_of, find(low)), dtype=np.int64)
-        found.append(hits[hits < stop - at] + at)
+    size = min(CHUNK, n - lo)
+    scratch = np.empty(size, dtype=np.uint8)
+    hit = np.empty(size, dtype=bool)
+    first, last = lo + pivot, n - width + pivot  # where the pivot byte of a whole hit can lie
+    at = first
+    while at <= last:
+        stop = min(last + 1, at + size)
+        piece = data[at:stop]
+        m = len(piece)
+        if fold:
+            np.bitwise_or(piece, 0x20, out=scratch[:m])
+            np.equal(scratch[:m], pb, out=hit[:m])
+        else:
+            np.equal(piece, pb, out=hit[:m])
+        starts = np.flatnonzero(hit[:m]) + (at - pivot)
+        for i in order[1:]:
+            if not len(starts):
+                break
+            got = data[starts + i]
+            b = key[i]
+            starts = starts[((got | 0x20) if _letter(b) else got) == b]
+        found.append(starts)
         at = stop
-    view.release()
     return np.concatenate(found)
+
+
+def _codes_in(column: IntColumn, wanted: list[int], k: int) -> Any:
+    """A mask of the rows from ``k`` whose code in ``column`` is one of ``wanted``."""
+    codes = column.view()[k:]
+    wanted = [c for c in wanted if column.holds(c)]
+    return codes == wanted[0] if len(wanted) == 1 else np.isin(codes, wanted)
 
 
 def _digits_in(seqs: Any, needle: str) -> Any:
@@ -556,7 +684,8 @@ def parse_filter(text: str) -> tuple[str, dict[str, str]]:
     """A filter box's text as (free text, lower case; exact qualifiers): ``topic:chat kind:message
     conn:3 dir:out hello`` keeps the rows of topic "chat" (case kept), kind "message", connection 3,
     outgoing, whose text contains "hello"; ``event:price`` the rows of an SSE event type or a Socket.IO
-    event named "price" (case kept)."""
+    event named "price" (case kept). Free text written ``/…/`` is a regular expression (any case) over the
+    payload and the topic and event names: ``where["re"]``."""
     free: list[str] = []
     where: dict[str, str] = {}
     for word in text.split(" "):
@@ -565,7 +694,11 @@ def parse_filter(text: str) -> tuple[str, dict[str, str]]:
             where[key.lower()] = value if key.lower() in ("topic", "event") else value.lower()
         else:
             free.append(word)
-    return " ".join(free).strip().lower(), where
+    text = " ".join(free).strip()
+    if len(text) >= 3 and text[0] == text[-1] == "/":
+        where["re"] = text[1:-1]
+        return "", where
+    return text.lower(), where
 
 
 class _TypeProbe:

@@ -11,6 +11,7 @@ into a waiting list that is inserted on resume.
 from __future__ import annotations
 
 import bisect
+from array import array
 import json
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from transport.core.events import Event
 
-from transport.core.rows import RowError, RowStore, admit, parse_filter, type_matches
+from transport.core.rows import FilterError, RowError, RowStore, admit, parse_filter, type_matches
 
 from ..theme import theme
 
@@ -101,10 +102,11 @@ class TimelineModel(QAbstractTableModel):
         self.cap = cap
         self._rows = RowStore()
         self._base = 0  # absolute index of _rows[0] (rows trimmed so far)
-        self._view: list[int] | None = None  # absolute indices matching the filter
+        self._view: array | None = None  # absolute indices matching the filter (array("q"))
         self._filter = ""  # the free text of the filter, lower case
         self._where: dict[str, str] = {}  # its qualifiers (topic:, kind:, dir:, conn:)
         self._filter_text = ""  # the filter as typed
+        self.filter_problem = ""  # why the filter matches nothing (a pattern that is not a regular expression)
         self._type: str | None = None
         self._paused = False
         self._waiting: list[Event] = []
@@ -150,6 +152,8 @@ class TimelineModel(QAbstractTableModel):
             return
         old = len(self._rows)
         self._rows.commit(batch)
+        if self.filter_problem:
+            return
         matches = self._rows.search(self._filter, self._type, type_matches, old, offset=start_abs - old,
                                     where=self._where)
         if matches:
@@ -218,8 +222,13 @@ class TimelineModel(QAbstractTableModel):
     def _refilter(self, text: str, wanted: str | None, where: dict[str, str]) -> None:
         self.beginResetModel()  # one reset per filter change, never per message
         self._filter, self._type, self._where = text, wanted, where
+        self.filter_problem = ""
         if text or wanted is not None or where:
-            self._view = self._rows.search(text, wanted, type_matches, offset=self._base, where=where)
+            try:
+                self._view = self._rows.search(text, wanted, type_matches, offset=self._base, where=where)
+            except FilterError as err:
+                self.filter_problem = str(err)
+                self._view = array("q")  # nothing matches what cannot be read; rows that arrive stay out
         else:
             self._view = None
         self.endResetModel()
@@ -233,7 +242,7 @@ class TimelineModel(QAbstractTableModel):
         self._shown_rows.clear()
         self._previews.clear()
         if self._view is not None:
-            self._view = []
+            self._view = array("q")
         self.endResetModel()
         self.countsChanged.emit()
 

@@ -17,6 +17,9 @@ from .elided_label import ElidedLabel
 from .row_menu import CutTextTips, build_row_menu, copy, payload_text
 from .timeline_files import TimelineFiles
 
+FILTER_TIP = ("Rows whose kind, event, seq, topic or payload contain the text (any case); /PATTERN/: a regular "
+              "expression; topic:, event:, kind:, dir: and conn: keep exact matches (right-click a row to add one)")
+
 ROW_HEIGHT = 20
 WIDTHS = (96, 64, 84, 90, 70, 60, 60, 60, 84)  # every column but the last (Payload), which stretches
 
@@ -50,8 +53,7 @@ class TimelineWidget(QWidget):
             self.type_filter.addItem("Unnamed: message (onmessage)", UNNAMED)
             self._types.add(UNNAMED)
         self.filter_edit = QLineEdit(placeholderText="Filter: text, or topic:NAME event:NAME kind:KIND dir:out conn:N")
-        self.filter_edit.setToolTip("Rows whose kind, event, seq, topic or payload contain the text; topic:, "
-                                    "event:, kind:, dir: and conn: keep exact matches (right-click a row to add one)")
+        self.filter_edit.setToolTip(FILTER_TIP)
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMinimumWidth(120)
         self.pause_button = QPushButton("Pause view")
@@ -265,6 +267,9 @@ class TimelineWidget(QWidget):
     def _on_filter_edit_text_changed(self, text: str) -> None:
         kept = self._selected_row()
         self.model.set_filter(text)
+        problem = self.model.filter_problem
+        self.filter_edit.setToolTip(problem or FILTER_TIP)
+        self.filter_edit.setStyleSheet(f"color: {theme().hex('error')}" if problem else "")
         self._reselect(kept)
 
     def _selected_row(self) -> int | None:

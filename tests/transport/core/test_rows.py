@@ -41,14 +41,14 @@ def test_dropping_the_oldest_keeps_the_rest_and_compacts():
 def test_search_matches_payload_kind_seq_and_topic_without_case():
     store = RowStore()
     store.extend(sample())
-    assert store.search("price", None, type_matches) == [0]
-    assert store.search("fault", None, type_matches) == [3]
-    assert store.search("likes", None, type_matches) == [4]  # the topic, in any case
-    assert store.search("dead", None, type_matches) == [2]  # binary: by its hex
-    assert store.search("1234567", None, type_matches) == [4]
-    assert store.search("", NAMED, type_matches) == [0]
-    assert store.search("hey", NAMED, type_matches) == []
-    assert store.search("message", None, type_matches, start=3) == [4]
+    assert list(store.search("price", None, type_matches)) == [0]
+    assert list(store.search("fault", None, type_matches)) == [3]
+    assert list(store.search("likes", None, type_matches)) == [4]  # the topic, in any case
+    assert list(store.search("dead", None, type_matches)) == [2]  # binary: by its hex
+    assert list(store.search("1234567", None, type_matches)) == [4]
+    assert list(store.search("", NAMED, type_matches)) == [0]
+    assert list(store.search("hey", NAMED, type_matches)) == []
+    assert list(store.search("message", None, type_matches, start=3)) == [4]
 
 
 def test_a_topic_only_meta_is_coded_and_every_row_reads_back_exactly():
@@ -67,7 +67,7 @@ def test_a_topic_only_meta_is_coded_and_every_row_reads_back_exactly():
     store.extend(events)
     assert store.events() == events
     assert list(store.sparse) == [31]  # only the row whose meta has no coded shape (a ledger verdict)
-    assert store.search("likes", None, lambda e, w: True) == [i for i in range(30) if i % 3 == 1]
+    assert list(store.search("likes", None, lambda e, w: True)) == [i for i in range(30) if i % 3 == 1]
     copy = store.snapshot()
     store.drop_oldest(5)
     assert store.events() == events[5:] and copy.events() == events
@@ -82,11 +82,11 @@ def naive_search(events, needle):
     return [i for i, e in enumerate(events) if needle in text(e)]
 
 
-payloads = st.one_of(st.text(alphabet="abcABC xyzÉéİK\u212a", max_size=12), st.binary(max_size=6), st.none())
+payloads = st.one_of(st.text(alphabet="abcABC xyzÉéİK\u212a@`[{", max_size=12), st.binary(max_size=6), st.none())
 
 
-@given(st.lists(payloads, max_size=40), st.text(alphabet="abcxyzéi k", min_size=1, max_size=3),
-       st.integers(0, 10), st.sampled_from([1, 2, 5, 1 << 20]))
+@given(st.lists(payloads, max_size=40), st.text(alphabet="abcxyzéi k@`{[", min_size=1, max_size=3),
+       st.integers(0, 10), st.sampled_from([1, 2, 5, 1 << 22]))
 def test_the_payload_search_finds_what_a_row_by_row_search_finds(datas, needle, dropped, chunk):
     """Hits are never across two rows, text lower-cases as str.lower does (beyond ASCII too), binary
     reads as hex; after dropping and compacting rows as well; whatever the size of the pieces the
@@ -97,7 +97,7 @@ def test_the_payload_search_finds_what_a_row_by_row_search_finds(datas, needle, 
     try:
         check_search(datas, needle, dropped)
     finally:
-        rows.CHUNK = 1 << 20
+        rows.CHUNK = 1 << 22
 
 
 def check_search(datas, needle, dropped):
@@ -187,3 +187,67 @@ def test_a_socketio_events_name_is_coded_and_reads_back():
     got = store.events()
     assert got == events and [list(e.meta) for e in got] == [list(m) for m in metas]
     assert list(store.sparse) == [3]  # only the name that is not a string is kept whole
+
+
+int64s = st.one_of(st.integers(-(1 << 63) + 1, (1 << 63) - 1), st.integers(-300, 70_000))
+latencies = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=64),
+                      st.integers(0, 5_000_000).map(lambda ns: ns / 1e6), st.sampled_from([0.0, -0.0, 1e300]))
+
+
+@given(st.lists(st.tuples(int64s, st.integers(0, (1 << 63) - 1), st.one_of(st.none(), int64s), int64s,
+                          st.one_of(st.none(), int64s), latencies, st.one_of(st.text(max_size=5), st.none())),
+                max_size=30),
+       st.integers(0, 30), st.integers(-(1 << 40), 1 << 40))
+def test_numbers_kept_narrow_read_back_exactly(rows, dropped, step):
+    """Times, connections, seqs, sizes, wire sizes and latencies of any 64-bit value (a time far from the
+    last, a size that is not the payload's, a latency that is no whole number of nanoseconds, -0.0) read
+    back as they were, after widening, dropping and compacting, and in a snapshot."""
+    events = [Event("websocket", "in", "message", t * step % (1 << 62), conn, seq, size, wire, lat, data, {})
+              for t, conn, seq, size, wire, lat, data in rows]
+    store = RowStore()
+    for part in (events[:len(events) // 3], events[len(events) // 3:]):
+        store.extend(part)
+    assert store.events() == events
+    assert [repr(e.latency_ms) for e in store.events()] == [repr(e.latency_ms) for e in events]
+    copy = store.snapshot()
+    drop = min(dropped, len(events))
+    store.drop_oldest(drop)
+    store._compact() if store._start else None
+    assert store.events() == events[drop:] and copy.events() == events
+
+
+def test_a_million_feed_rows_take_their_bytes_and_a_few_more():
+    """The lab's rows (a time shared by a read, one connection, seqs counting up, a size that is the
+    payload's, a wire size two bytes more, a latency in microseconds) cost their payload and under 30 bytes."""
+    events = [Event("websocket", "in", "message", 10**12 + (i // 10) * 50_000, 3, i, 80, 82, (i % 997) / 1e3,
+                    "x" * 80, {"topic": "price"}) for i in range(200_000)]
+    store = RowStore()
+    for i in range(0, len(events), 660):
+        store.extend(events[i:i + 660])
+    columns = sum(c.nbytes() for c in (store.t, store.conn, store.seq, store.size, store.wire, store.lat,
+                                       store.code, store.topic, store.etype, store.read, store.ends))
+    columns += len(store.shape) + len(store.pkind)
+    assert columns / len(events) < 30, columns / len(events)
+    assert store.event(123_456) == events[123_456] and not store.odd
+
+
+def test_a_regular_expression_filter_reads_each_row_whole_without_case():
+    """``/…/`` is a pattern over each row's payload (binary as hex) and its topic and event names; it anchors
+    at a row's own ends; a pattern that is not one says so in one sentence."""
+    import pytest
+
+    from transport.core.rows import FilterError, parse_filter
+
+    store = RowStore()
+    store.extend(sample())
+    def rows(text):
+        needle, where = parse_filter(text)
+        return list(store.search(needle, None, type_matches, where=where))
+    assert parse_filter("/Hello World/") == ("", {"re": "Hello World"})
+    assert rows(r"/^\{.seq.:7,/") == [0]  # anchored at the row's start, not the buffer's
+    assert rows("/^hey$/") == [1] and rows("/HEY/") == [1]
+    assert rows("/^dead$/") == [2]
+    assert rows("/lik.s/") == [4]  # the topic's name
+    assert rows("topic:Likes /seq/") == [4]
+    with pytest.raises(FilterError, match="Not a regular expression"):
+        rows("/(/")
