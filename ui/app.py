@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from .event_loop import DuplexEventLoop
 from .logs import setup_logging, stop_logging
-from .heap import freeze_startup
+from .heap import freeze_startup, map_big_buffers
 from .identity import APP_ID, NAME, ORGANIZATION, icon_path
 from .main_window import MainWindow
 
@@ -38,6 +38,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def run(argv: list[str], started: float | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic() if started is None else started
+    map_big_buffers()
     setup_logging()
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])

@@ -6,7 +6,11 @@ controller → timeline model — fills the real timeline model; no pooled or pr
 a fresh process; the parent prints one JSON line with the medians of ``--runs`` runs:
 
 - ``rss_mb``, ``bytes_per_row``: resident memory the rows added (after a collection);
-- ``filter_s``: a text filter (``likes``) over all rows;
+- ``filter_s``: a text filter (``likes``) over all rows, case-insensitive, as the model applies it
+  (every row kept in the filter's list); ``filter_floor_s``: one ``bytes.count`` of the needle over
+  the same bytes, timed in the same run (the memory's speed: the floor); ``filter_topic_s`` and
+  ``filter_event_s``: ``topic:likes`` and ``event:likes``; ``filter_regex_s``: ``/lik.s/`` (reported);
+  each also ``_burning``: with a second process burning one core (tests/bench/burn.py);
 - ``filter_incremental_ms``: with that filter on, the cost per bridge flush of keeping it current while
   20 000 msg/s arrive (batches of 660 rows built by the client's own receiver from lab envelopes).
 Bounded: the feed stops at N rows or after 300 s.
@@ -24,6 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.bench.burn import burning  # noqa: E402
 FLUSH_ROWS = 660  # 20 000 msg/s in one 33 ms bridge flush
 FEED_RATE = 60_000
 
@@ -41,7 +48,9 @@ async def one(rows: int) -> dict:
     from transport.server.feed import TOPICS, demo_body
     from ui.bridge import EventBridge
     from ui.controllers.tab import TabController
+    from ui.heap import map_big_buffers
 
+    map_big_buffers()  # as ui.app.run does at startup
     lab = start_lab(rate=0)
     try:
         bridge = EventBridge()
@@ -59,12 +68,9 @@ async def one(rows: int) -> dict:
         gc.collect()
         grown = rss() - before
         stored = min(model.captured, rows)  # the model keeps ``rows`` (its cap); the feed ran a little past
-        timings = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            model.set_filter("likes")
-            timings.append(time.perf_counter() - t0)
-            model.set_filter("")
+        filters = filter_times(model)
+        with burning():
+            loaded = filter_times(model)
         model.set_filter("likes")
         client = controller.client
         lost = client.ledger.lost if client is not None else None
@@ -88,11 +94,33 @@ async def one(rows: int) -> dict:
             flushes.append(time.perf_counter() - t0)
         await controller.shutdown()
         return {"rows": stored, "rss_mb": round(grown / 1e6, 1), "bytes_per_row": round(grown / max(1, stored)),
-                "filter_s": round(statistics.median(timings), 3),
+                **{key: round(value, 4) for key, value in filters.items()},
+                **{f"{key}_burning": round(value, 4) for key, value in loaded.items()},
                 "filter_incremental_ms": round(statistics.median(flushes) * 1000, 2),
                 "lost": lost, "drops": episodes}  # a run counts only with nothing lost and no reconnect
     finally:
         lab.stop()
+
+
+FILTERS = {"filter_s": "likes", "filter_topic_s": "topic:likes", "filter_event_s": "event:likes",
+           "filter_regex_s": "/lik.s/"}
+
+
+def filter_times(model) -> dict[str, float]:
+    """Each filter applied to every row (the median of 3), and the floor: ``bytes.count`` of the needle over
+    the rows' own bytes, interleaved with the filter so noise hits both alike."""
+    buf = model._rows.buf  # the bytes the rows hold (the bench reads them; the app never does)
+    times: dict[str, list[float]] = {key: [] for key in (*FILTERS, "filter_floor_s")}
+    for _ in range(3):
+        t0 = time.perf_counter()
+        buf.count(b"likes")
+        times["filter_floor_s"].append(time.perf_counter() - t0)
+        for key, text in FILTERS.items():
+            t0 = time.perf_counter()
+            model.set_filter(text)
+            times[key].append(time.perf_counter() - t0)
+            model.set_filter("")
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def main() -> None:
@@ -117,8 +145,11 @@ def main() -> None:
             raise SystemExit(f"real_rows: a run lost {run['lost']} messages or reconnected ({run['drops']}): "
                              "it does not count")
         runs.append(run)
-    out = {key: statistics.median(r[key] for r in runs)
-           for key in ("rows", "rss_mb", "bytes_per_row", "filter_s", "filter_incremental_ms")}
+    keys = ("rows", "rss_mb", "bytes_per_row", "filter_incremental_ms", *FILTERS, "filter_floor_s")
+    out = {key: statistics.median(r[key] for r in runs) for key in keys + tuple(f"{k}_burning" for k in keys
+                                                                                 if k.startswith("filter_s")
+                                                                                 or k in FILTERS
+                                                                                 or k == "filter_floor_s")}
     print(json.dumps({**out, "runs": len(runs)}))
 
 

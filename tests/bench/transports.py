@@ -102,7 +102,10 @@ async def duplex_round_trips(lab, after: int) -> float:
             if got >= RT_PER_ROUND:
                 done.set()
 
-    client = LongPollClient(FeedOptions(f"{lab.url}/api/longpoll?after={after}", hold=5, limit=1), sink)
+    # the same URL the bare client asks (the lab is known from its first answer; until then the client
+    # asks what the user gave, as it does of any server)
+    client = LongPollClient(FeedOptions(f"{lab.url}/api/longpoll?after={after}&timeout=5&limit=1", hold=5, limit=1),
+                            sink)
     t0 = time.perf_counter()
     task = asyncio.ensure_future(client.run())
     try:

@@ -62,6 +62,13 @@ class _CountingTransport:
         self._counter.sent += sum(len(c) for c in chunks)
         self._transport.writelines(chunks)
 
+    # what aiohttp asks of its transport on every exchange, without __getattr__'s detour
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
@@ -140,9 +147,21 @@ def response_head_size(resp: aiohttp.ClientResponse) -> int:
 
 
 def count_response(stats: Any, resp: aiohttp.ClientResponse) -> tuple[int, int]:
-    """Count one response in ``stats`` (a WireStats): its heads, of which cookies. Returns both."""
-    heads = request_head_size(resp) + response_head_size(resp)
-    cookies = cookie_bytes(resp)
+    """Count one response in ``stats`` (a WireStats): its heads, of which cookies. Returns both (the
+    response's headers read once)."""
+    info = resp.request_info
+    sent = info.headers
+    heads = len(f"{info.method} {info.url.raw_path_qs} HTTP/1.1\r\n") + 2 + sum(
+        len(k) + len(v) + 4 for k, v in sent.items())
+    version = resp.version
+    major, minor = (version.major, version.minor) if version is not None else (1, 1)
+    heads += len(f"HTTP/{major}.{minor} {resp.status} {resp.reason or ''}\r\n") + 2
+    cookies = sum(len("Cookie") + len(v) + 4 for v in sent.getall("Cookie", [])) if "Cookie" in sent else 0
+    for k, v in resp.raw_headers:
+        size = len(k) + len(v) + 4
+        heads += size
+        if len(k) == 10 and k.lower() == b"set-cookie":
+            cookies += size
     stats.responses += 1
     stats.heads += heads
     stats.cookies += cookies
@@ -181,6 +200,8 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int, timeout: float, pe
     """The whole body, bounded in size and time, or a DuplexError that says which bound."""
     length = resp.content_length
     if length is not None and length <= limit:  # the common case: a declared, acceptable size
+        if resp.content.is_eof():  # all of it came with the head: nothing to wait for
+            return await resp.read()
         try:
             async with asyncio.timeout(timeout):
                 return await resp.read()

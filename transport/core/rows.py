@@ -47,7 +47,7 @@ NAN = math.nan
 P_NONE, P_ASCII, P_TEXT, P_BINARY = 0, 1, 2, 3
 # meta shapes (bits), in key order: SSE's type and id, a shared read's total, the topic, the ping's round trip
 M_SSE, M_TOPIC, M_RTT, M_SPARSE, M_READ, M_EVENT = 1, 2, 4, 8, 16, 32
-M_ODD = 64  # the row's size, wire size and latency are kept whole in ``odd`` (not as differences)
+M_ODD = 64  # the row's seq, size, wire size and latency are kept whole in ``odd`` (not as differences)
 M_META = 63  # the bits that say the meta's shape
 SAFE = 1 << 62  # numbers within ±SAFE have differences that fit 64 bits
 # a Socket.IO event's name (M_EVENT) is kept in the column of an SSE event's type: a row has one or the other
@@ -136,7 +136,8 @@ class RowStore:
 
     def _reset(self) -> None:
         self.t = TimeColumn()
-        self.conn, self.seq, self.ends = IntColumn(), IntColumn(), IntColumn()
+        self.conn, self.ends = IntColumn(), IntColumn()
+        self.seq = IntColumn()  # seq − the row's absolute number (a feed's seqs count with the rows: a constant)
         self.size = IntColumn()  # size − the payload's bytes
         self.wire = IntColumn()  # wire size − size (None: unknown)
         self.lat = IntColumn()  # latency in nanoseconds (None: none)
@@ -145,7 +146,8 @@ class RowStore:
         self.read = IntColumn()  # a shared read's byte total (M_READ), else 0
         self.buf = bytearray()
         self.sparse: dict[int, dict[str, Any]] = {}  # absolute row → a meta of no coded shape
-        self.odd: dict[int, tuple[int, int | None, float | None]] = {}  # absolute row → (size, wire, latency)
+        self.odd: dict[int, tuple[int | None, int, int | None, float | None]] = {}  # absolute row → (seq, size,
+        # wire, latency) kept whole
         self._start = 0  # rows dropped but not compacted yet
         self._dropped = 0  # rows compacted away (absolute row = physical index + this)
         self._binary = 0  # rows whose payload is bytes (the filter reads them as hex)
@@ -215,19 +217,23 @@ class RowStore:
         t, conn, seq, size, wire, lat = (np.frombuffer(a, dtype=np.int64 if a.typecode == "q" else np.float64)
                                          for a in numbers)
         known = lat == lat  # not NaN (None)
-        lat_ns = np.rint(np.where(known, lat, 0.0) * 1e6)
-        exact = ~known | ((lat_ns / 1e6 == lat) & (np.abs(lat_ns) < SAFE) & ~((lat == 0) & np.signbit(lat)))
-        fits = (np.abs(size) < SAFE) & ((wire == NONE) | (np.abs(wire) < SAFE)) & exact
+        with np.errstate(over="ignore", invalid="ignore"):  # a latency beyond nanoseconds' reach: kept whole
+            lat_ns = np.rint(np.where(known, lat, 0.0) * 1e6)
+            exact = ~known | ((lat_ns / 1e6 == lat) & (np.abs(lat_ns) < SAFE) & ~((lat == 0) & np.signbit(lat)))
+        fits = (np.abs(size) < SAFE) & ((wire == NONE) | (np.abs(wire) < SAFE)) & exact \
+            & ((seq == NONE) | (np.abs(seq) < SAFE))
         if not fits.all():  # hostile numbers: those rows keep theirs whole
-            size, wire, lat_ns, known = size.copy(), wire.copy(), lat_ns.copy(), known.copy()
+            seq, size, wire, lat_ns, known = seq.copy(), size.copy(), wire.copy(), lat_ns.copy(), known.copy()
             for i in np.flatnonzero(~fits).tolist():
-                w, la = int(wire[i]), float(lat[i])
-                self.odd[row0 + i] = (int(size[i]), None if w == NONE else w, None if la != la else la)
+                s, w, la = int(seq[i]), int(wire[i]), float(lat[i])
+                self.odd[row0 + i] = (None if s == NONE else s, int(size[i]), None if w == NONE else w,
+                                      None if la != la else la)
                 shapes[i] |= M_ODD
-                size[i], wire[i], lat_ns[i], known[i] = lengths[i], NONE, 0.0, False
+                seq[i], size[i], wire[i], lat_ns[i], known[i] = NONE, lengths[i], NONE, 0.0, False
+        rows = np.arange(row0, row0 + len(seq), dtype=np.int64)
         self.t.extend64(t)
         self.conn.extend64(conn)
-        self.seq.extend64(seq)
+        self.seq.extend64(np.where(seq == NONE, NONE, seq - rows))
         self.size.extend64(size - lengths)
         self.wire.extend64(np.where(wire == NONE, NONE, wire - size))
         self.lat.extend64(np.where(known, lat_ns.astype(np.int64), NONE))
@@ -362,7 +368,7 @@ class RowStore:
         m: dict[str, Any] = {}
         if shape & M_SSE:
             m["type"] = self._name_list[self.etype.a[j]]
-            m["last_event_id"] = str(self.seq.a[j])
+            m["last_event_id"] = str(self._seq(j))
         if shape & M_EVENT:
             m["event"] = self._name_list[self.etype.a[j]]
         if shape & M_READ:
@@ -372,6 +378,22 @@ class RowStore:
         if shape & M_RTT:
             m["latency"] = "rtt"
         return m
+
+    def _seq(self, j: int) -> int | None:
+        if self.shape[j] & M_ODD:
+            return self.odd[j + self._dropped][0]
+        d = self.seq.a[j]
+        return None if d == self.seq.none else d + j + self._dropped
+
+    def _seqs(self, k: int) -> Any:
+        """The seqs of the rows from ``k`` as int64 (NONE: none)."""
+        seqs = self.seq.int64(k)
+        known = seqs != NONE
+        seqs[known] += np.flatnonzero(known) + (k + self._dropped)
+        for row, (seq, *_rest) in self.odd.items():  # rows whose seq is kept whole
+            if row - self._dropped >= k:
+                seqs[row - self._dropped - k] = NONE if seq is None else seq
+        return seqs
 
     def _payload(self, j: int) -> str | bytes | None:
         kind = self.pkind[j]
@@ -386,14 +408,15 @@ class RowStore:
         j = self._start + i
         transport, direction, kind = self._triples[self.code.a[j]]
         if self.shape[j] & M_ODD:
-            size, wire, latency = self.odd[j + self._dropped]
+            seq, size, wire, latency = self.odd[j + self._dropped]
         else:
             ends = self.ends.a
             size = self.size.a[j] + ends[j] - (ends[j - 1] if j else 0)
             w, ns = self.wire.get(j), self.lat.get(j)
             wire = None if w is None else w + size
             latency = None if ns is None else ns / 1e6
-        return event_from((transport, direction, kind, self.t.get(j), self.conn.a[j], self.seq.get(j), size, wire,
+            seq = self._seq(j)
+        return event_from((transport, direction, kind, self.t.get(j), self.conn.a[j], seq, size, wire,
                            latency, self._payload(j), self._meta(j)))
 
     def events(self, start: int = 0) -> list[Event]:
@@ -494,7 +517,7 @@ class RowStore:
             hit |= _codes_in(self.code, named, k)
         hit[self._payload_rows(needle, k, start) - start] = True
         if needle.isdigit() and needle.isascii():
-            hit[_digits_in(self.seq.int64(k), needle)] = True
+            hit[_digits_in(self._seqs(k), needle)] = True
         names = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
         if names:
             hit |= _codes_in(self.topic, names, k)
