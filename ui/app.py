@@ -17,7 +17,7 @@ from .event_loop import DuplexEventLoop
 from .logs import setup_logging, stop_logging
 from .heap import freeze_startup, map_big_buffers
 from .identity import APP_ID, NAME, ORGANIZATION, icon_path
-from .main_window import MainWindow
+from .lab_process import LabProcess
 
 SMOKE_TIMEOUT_S = 20.0
 ICON = icon_path()
@@ -47,17 +47,32 @@ def run(argv: list[str], started: float | None = None) -> int:
     app.setDesktopFileName(APP_ID)  # the desktop entry (make desktop) and the window are one app
     if ICON.is_file():  # once, before the window and the loop exist
         app.setWindowIcon(QIcon(str(ICON)))
+    # Ctrl+C or a session logout: quit cleanly. A signal that lands before the loop exists is kept and
+    # acted on once it runs; installed before the lab process starts, so one that comes as soon as the lab
+    # exists still finds it.
+    asked: list[bool] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: asked.append(True))
+    # The lab first: its process imports and binds (~0.5 s) on the other core while this one imports the
+    # window's modules and builds it (the window adopts it); the launch waits for the slower of the two.
+    lab = LabProcess(rate=args.rate)
+    lab.start()
+    try:
+        from .main_window import MainWindow  # the window's modules: most of the launch
+    except BaseException:
+        lab.stop()
+        raise
     loop = DuplexEventLoop(app)
     asyncio.set_event_loop(loop)
     outcome = {"code": 0}
     quit_event = asyncio.Event()
     app.aboutToQuit.connect(quit_event.set)
-    # Ctrl+C or a session logout: quit cleanly. Through the asyncio event, not app.quit(): a signal that
-    # lands before the Qt loop runs would be lost. Installed before the window starts the lab process,
-    # so a signal that comes as soon as the lab exists still finds it.
+    # Through the asyncio event, not app.quit(): a signal that lands before the Qt loop runs would be lost.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(quit_event.set))
-    window = MainWindow(rate=args.rate, cap=args.cap, workspace=not args.smoke)
+    if asked:
+        quit_event.set()
+    window = MainWindow(rate=args.rate, cap=args.cap, workspace=not args.smoke, lab=lab)
     if args.smoke:
         window.lab.process.failed.connect(lambda sentence: _smoke_fail(sentence, outcome, app))
         def on_first(_event: object) -> None:

@@ -17,6 +17,7 @@ from .bridge import EventBridge
 from .controllers.browsers import BrowsersController
 from .controllers.compare import CompareController
 from .controllers.lab import LabController
+from .lab_process import LabProcess
 from .controllers.scenario import ScenarioController
 from .controllers.workspace import WorkspaceFiles
 from .identity import NAME, ORGANIZATION
@@ -44,15 +45,16 @@ class MainWindow(QMainWindow):
     labReady = Signal(str)
 
     def __init__(self, *, rate: float = 5.0, cap: int = 1_000_000, start_lab: bool = True,
-                 settings: QSettings | None = None, workspace: bool = True) -> None:
-        """``workspace``: reopen the last workspace (when the preference says so); ``--smoke`` passes False."""
+                 settings: QSettings | None = None, workspace: bool = True, lab: LabProcess | None = None) -> None:
+        """``workspace``: reopen the last workspace (when the preference says so); ``--smoke`` passes False.
+        ``lab``: the lab process, started before the window was built (it starts while the window builds)."""
         super().__init__()
         self.setWindowTitle("Duplex — real-time transport lab")
         self.settings = settings or QSettings(ORGANIZATION, NAME)
         dialogs.use_settings(self.settings)
         self.bridge = EventBridge(parent=self)
         self.cap = cap
-        self.lab = LabController(rate=rate, parent=self)  # the one owner of the lab
+        self.lab = LabController(rate=rate, parent=self, process=lab)  # the one owner of the lab
         self.monitor = self.lab.monitor
         self.ws_tab = WebSocketTab(self.bridge, cap)
         self.sse_tab = SSETab(self.bridge, cap)

@@ -22,7 +22,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from socketio import packet as sio
+
+def _sio() -> Any:
+    """python-socketio's packet module, imported at the first Socket.IO packet: its package imports its
+    whole client and server (engineio, requests, redis: ~0.2 s), which the window's launch does not wait for."""
+    from socketio import packet
+    return packet
 
 from transport.core.envelope import CONTROL_KINDS
 from transport.core.errors import DuplexError
@@ -36,9 +41,8 @@ MAX_PACKETS = 100_000  # packets in one polling payload
 MAX_ATTACHMENTS = 1_000  # binary attachments of one Socket.IO packet
 LAB_CONTROL_EVENTS = CONTROL_KINDS  # the lab's control items, as events of these names
 
-# Socket.IO packet types
-CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = (
-    sio.CONNECT, sio.DISCONNECT, sio.EVENT, sio.ACK, sio.CONNECT_ERROR, sio.BINARY_EVENT, sio.BINARY_ACK)
+# Socket.IO packet types (the protocol's numbers; a test holds them equal to python-socketio's)
+CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range(7)
 SIO_NAMES = ("connect", "disconnect", "event", "ack", "connect_error", "binary_event", "binary_ack")
 
 
@@ -109,7 +113,7 @@ def open_info(pkt: EioPacket) -> dict[str, Any]:
 # -- Socket.IO ------------------------------------------------------------------------------------
 def sio_encode(kind: int, data: Any = None, namespace: str = "/", ack: int | None = None) -> list[str | bytes]:
     """A Socket.IO packet as Engine.IO message payloads: its text, then its binary attachments."""
-    encoded = sio.Packet(kind, data, namespace=None if namespace == "/" else namespace, id=ack).encode()
+    encoded = _sio().Packet(kind, data, namespace=None if namespace == "/" else namespace, id=ack).encode()
     return encoded if isinstance(encoded, list) else [encoded]
 
 
@@ -166,7 +170,7 @@ class SioDecoder:
         if isinstance(data, bytes):
             raise CodecError("A binary message with no Socket.IO packet waiting for it.")
         try:
-            pkt = sio.Packet(encoded_packet=data)
+            pkt = _sio().Packet(encoded_packet=data)
         except (ValueError, IndexError, TypeError) as err:
             raise CodecError(f"Not a Socket.IO packet ({err or 'malformed'}): {data[:80]!r}.") from None
         if not 0 <= pkt.packet_type <= 6:

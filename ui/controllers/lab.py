@@ -71,9 +71,11 @@ class LabController(QObject):
     unreachable = Signal()  # the lab did not answer this second
     down = Signal(str)  # killed (and when it comes back) or failed
 
-    def __init__(self, rate: float = 5.0, parent: QObject | None = None) -> None:
+    def __init__(self, rate: float = 5.0, parent: QObject | None = None, process: LabProcess | None = None) -> None:
+        """``process``: a lab process the app started before the window was built (ui/app.py), adopted."""
         super().__init__(parent)
-        self.process = LabProcess(rate=rate, parent=self)
+        self.process = process if process is not None else LabProcess(rate=rate)
+        self.process.setParent(self)
         self.monitor = LabMonitor(self)
         self.rates = ServerRates()
         self.server_view: dict[str, dict[str, Any]] = {}  # per transport: the server's side of a storm
@@ -120,7 +122,8 @@ class LabController(QObject):
 
     def start(self) -> None:
         self.monitor.start()
-        self.process.start()
+        if not self.process.running:  # an adopted process is already on its way up
+            self.process.start()
 
     def _on_listening(self, url: str, token: str) -> None:
         self.labText.emit(f"Lab server: {url}")

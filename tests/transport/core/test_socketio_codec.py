@@ -101,3 +101,13 @@ def test_a_packet_announcing_too_many_attachments_is_refused():
 def test_text_is_not_a_socketio_packet():
     with pytest.raises(CodecError):
         SioDecoder().feed("hello")
+
+
+def test_the_packet_types_are_python_socketios():
+    from socketio import packet
+
+    from transport.core import socketio_codec as codec
+
+    assert (codec.CONNECT, codec.DISCONNECT, codec.EVENT, codec.ACK, codec.CONNECT_ERROR, codec.BINARY_EVENT,
+            codec.BINARY_ACK) == (packet.CONNECT, packet.DISCONNECT, packet.EVENT, packet.ACK, packet.CONNECT_ERROR,
+                                  packet.BINARY_EVENT, packet.BINARY_ACK)
