@@ -384,7 +384,7 @@ class CompareTab(QWidget):
         image = self.charts.grab().toImage()  # drawn on the GUI thread, written off it
 
         def save() -> None:
-            if not image.save(path, "PNG"):
+            if not image.save(path, "PNG"):  # type: ignore[call-overload]  # the stub says bytes; PySide takes str
                 raise OSError(f"could not write {path}")
 
         return self.controller.write(path, save)
