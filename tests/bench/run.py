@@ -46,7 +46,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from tests.bench import browser as browser_bench  # noqa: E402
 from tests.bench.burn import burning  # noqa: E402
 from tests.bench import fanout, sse, transports  # noqa: E402
-from tests.bench import socketio as socketio_bench  # noqa: E402
+from tests.bench import sio_clients as socketio_bench  # noqa: E402
 from tests.bench import storm as storm_bench  # noqa: E402
 from tests.bench import proxy as proxy_bench  # noqa: E402
 from tests.helpers import read_line, start_lab  # noqa: E402
@@ -403,7 +403,7 @@ async def main() -> int:
                              "Python keeps them; baseline: the 1 s target)", launch["gui"], "s", 1.0, 1.0, False)))
     rows.append(absolute(row(f"launch to first live message, a second process burning a core (median of {LAUNCHES}; "
                              "baseline: the 2 s target)", launch["gui_burning"], "s", 2.0, 1.0, False)))
-    sio = child_bench("socketio")
+    sio = child_bench("sio_clients")
     for mode in ("websocket", "polling"):
         mine, peer = sio[mode]["duplex"], sio[mode]["peer"]
         rows.append(row(f"Socket.IO client over {mode}: events per core-second, duplex vs python-socketio's "

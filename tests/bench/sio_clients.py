@@ -1,6 +1,6 @@
 """Socket.IO: Duplex's client against python-socketio's ``AsyncClient`` on the same lab feed.
 
-``python -m tests.bench.socketio`` (its own process) starts a lab at rate 0, then, for each Engine.IO
+``python -m tests.bench.sio_clients`` (its own process) starts a lab at rate 0, then, for each Engine.IO
 transport (websocket, polling), connects one client at a time — python-socketio's ``AsyncClient`` with a
 catch-all handler that counts the feed's events, or Duplex's ``SocketIOClient`` as the app wires it
 (every packet decoded, an Event per message, the ledger) — asks the lab for a burst of BURST messages and
