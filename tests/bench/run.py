@@ -20,7 +20,7 @@ written (a ratio that cannot be known is null, and not met).
 Since issue 33: the filter, the whole window and the launch run quiet and again with a second process
 burning one core (tests/bench/burn.py, started and stopped here: a user's machine is never idle); the
 filter is judged against its floor (``bytes.count`` of the needle over the rows' own bytes, in the same
-run); Socket.IO's client against python-socketio's ``AsyncClient`` (tests/bench/socketio.py); every row
+run); Socket.IO's client against python-socketio's ``AsyncClient`` (tests/bench/sio_clients.py); every row
 whose baseline is a target states this run's reference, the bare ``recv()`` floor in µs, and its value
 divided by it; a missed row says by how much.
 """

@@ -32,11 +32,20 @@ OFFSET_MAX = 0xFFFFFFFF
 
 
 class IntColumn:
-    """Integers or None in the narrowest of int8/16/32/64 that holds them (None: the type's least value)."""
+    """Integers or None in the narrowest of int8/16/32/64 that holds them (None: the type's least value).
 
-    __slots__ = ("a", "none", "top")
+    ``spill``: a column read one row at a time (never as a whole array) keeps a rare value that does not fit
+    aside instead of widening for it — one row in SPILL_RATE at most, the type's greatest value marking it —
+    so one handshake row's wire size does not double a million rows' column."""
 
-    def __init__(self, code: str = "b") -> None:
+    __slots__ = ("a", "none", "top", "spill", "out", "first")
+
+    SPILL_RATE = 512
+
+    def __init__(self, code: str = "b", spill: bool = False) -> None:
+        self.spill = spill
+        self.out: dict[int, int] = {}  # absolute row → a value kept aside (spill only)
+        self.first = 0  # the absolute row of physical row 0 (spill only)
         self._use(array(code))
 
     def _use(self, a: array) -> None:
@@ -46,12 +55,33 @@ class IntColumn:
     def __len__(self) -> int:
         return len(self.a)
 
+    def _holds(self, lo: int, hi: int) -> bool:
+        return self.none < lo and hi <= (self.top - 1 if self.spill else self.top)
+
     def _fit(self, lo: int, hi: int) -> None:
-        while not (self.none < lo and hi <= self.top):
-            old = self.view()
-            wide = old.astype(_DTYPES[_WIDER[self.a.typecode]])
-            wide[old == self.none] = _LIMITS[_WIDER[self.a.typecode]][0]
-            self._use(array(_WIDER[self.a.typecode], wide.tobytes()))
+        if self._holds(lo, hi):
+            return
+        if self.out:  # widening anyway: the values kept aside go back in the array (those it can hold)
+            lo, hi = min(lo, *self.out.values()), max(hi, *self.out.values())
+        code: str = self.a.typecode
+        while code in _WIDER:  # the narrowest type that holds them all (int64 at most)
+            code = _WIDER[code]
+            least, most = _LIMITS[code]
+            if least < lo and hi <= (most - 1 if self.spill else most):
+                break
+        old = self.view()
+        wide = old.astype(_DTYPES[code])
+        wide[old == self.none] = _LIMITS[code][0]
+        if self.spill:
+            wide[old == self.top] = _LIMITS[code][1]
+        self._use(array(code, wide.tobytes()))
+        kept = {}
+        for row, value in self.out.items():
+            if self._holds(value, value):
+                self.a[row - self.first] = value
+            else:  # int64's greatest value, which marks the values kept aside
+                kept[row] = value
+        self.out = kept
 
     def extend64(self, values: Any) -> None:
         """Append an int64 numpy array in which :data:`NONE` stands for None."""
@@ -61,15 +91,40 @@ class IntColumn:
         some = bool(missing.any())
         known = values[~missing] if some else values
         if len(known):
-            self._fit(int(known.min()), int(known.max()))
+            lo, hi = int(known.min()), int(known.max())
+            if self.spill and not self._holds(lo, hi):
+                outside = ~missing & ((values <= self.none) | (values >= self.top))
+                if len(self.out) + int(outside.sum()) > (len(self.a) + len(values)) // self.SPILL_RATE + 1:
+                    self._fit(lo, hi)  # not rare: the column widens (and keeps aside what int64 cannot mark)
+                else:
+                    inside = known[(known > self.none) & (known < self.top)]
+                    if len(inside):
+                        self._fit(int(inside.min()), int(inside.max()))
+            else:
+                self._fit(lo, hi)
+        aside: Any = None
+        if self.spill:
+            aside = np.flatnonzero(~missing & ((values <= self.none) | (values >= self.top)))
+            if len(aside):
+                row0 = self.first + len(self.a)
+                for i in aside.tolist():
+                    self.out[row0 + i] = int(values[i])
+                values = values.copy()
+                values[aside] = 0
         out = values.astype(_DTYPES[self.a.typecode])
         if some:
             out[missing] = self.none
+        if aside is not None and len(aside):
+            out[aside] = self.top
         self.a.frombytes(out.tobytes())
 
     def get(self, j: int) -> int | None:
         v = self.a[j]
-        return None if v == self.none else v
+        if v == self.none:
+            return None
+        if v == self.top and self.spill:
+            return self.out[j + self.first]
+        return v
 
     def view(self) -> Any:
         """The column as a numpy array of its own type (no copy; None is :attr:`none`)."""
@@ -89,14 +144,19 @@ class IntColumn:
 
     def drop_front(self, k: int) -> None:
         del self.a[:k]
+        self.first += k
+        if self.out:
+            self.out = {row: v for row, v in self.out.items() if row >= self.first}
 
     def tail(self, k: int) -> IntColumn:
         copy = IntColumn.__new__(IntColumn)
+        copy.spill, copy.first = self.spill, self.first + k
+        copy.out = {row: v for row, v in self.out.items() if row >= copy.first}
         copy._use(self.a[k:])
         return copy
 
     def nbytes(self) -> int:
-        return len(self.a) * self.a.itemsize
+        return len(self.a) * self.a.itemsize + len(self.out) * 100
 
 
 class TimeColumn:
@@ -153,3 +213,83 @@ class TimeColumn:
 
     def nbytes(self) -> int:
         return len(self.off) * 4 + len(self.starts) * 16
+
+
+class EndColumn:
+    """Where each row's bytes end in a buffer: as a small offset from its block's base (a block: 64 rows by
+    their absolute number), so a lab row's end takes 2 bytes, not 8. The first row held starts at 0 (the
+    buffer loses what the dropped rows held)."""
+
+    __slots__ = ("rel", "bases", "first", "block0")
+
+    SHIFT = 6  # 64 rows a block
+
+    def __init__(self) -> None:
+        self.rel = IntColumn()
+        self.bases = array("q")  # each block's base: where its first row starts in the buffer
+        self.first = 0  # the absolute row of physical row 0
+        self.block0 = 0  # the absolute block of bases[0]
+
+    def __len__(self) -> int:
+        return len(self.rel)
+
+    def last(self) -> int:
+        """The end of the last row (0 with none)."""
+        return self.get(len(self.rel) - 1) if len(self.rel) else 0
+
+    def extend(self, lengths: Any) -> None:
+        """Append rows of these byte lengths (int64)."""
+        n = len(lengths)
+        if not n:
+            return
+        ends = np.cumsum(lengths) + self.last()
+        rows = np.arange(self.first + len(self.rel), self.first + len(self.rel) + n, dtype=np.int64)
+        blocks = rows >> self.SHIFT
+        if not self.bases:
+            self.block0 = int(blocks[0])
+            self.bases.append(int(ends[0] - lengths[0]))  # the first block's base: where its first row starts
+        starts = ends - lengths
+        new = np.flatnonzero((rows & ((1 << self.SHIFT) - 1)) == 0)
+        if len(new) and int(blocks[new[0]]) < self.block0 + len(self.bases):
+            new = new[1:]  # the first row of the store began the first block already
+        if len(new):
+            self.bases.frombytes(starts[new].astype(np.int64).tobytes())
+        base = np.frombuffer(self.bases, dtype=np.int64)[blocks - self.block0]
+        self.rel.extend64(ends - base)
+
+    def get(self, j: int) -> int:
+        return self.bases[((j + self.first) >> self.SHIFT) - self.block0] + self.rel.a[j]
+
+    def start(self, j: int) -> int:
+        return self.get(j - 1) if j else 0
+
+    def vector(self, k: int = 0) -> Any:
+        """The ends of the rows from physical ``k``, as int64."""
+        n = len(self.rel) - k
+        skip = self.first + k - (self.block0 << self.SHIFT)  # rows of the first block held before row k
+        out = np.repeat(np.frombuffer(self.bases, dtype=np.int64), 1 << self.SHIFT)[skip:skip + n]
+        out += self.rel.view()[k:]
+        return out
+
+    def drop_front(self, k: int, cut: int) -> None:
+        """The first ``k`` rows and the ``cut`` bytes they held are gone from the buffer."""
+        self.rel.drop_front(k)
+        self.first += k
+        gone = (self.first >> self.SHIFT) - self.block0  # blocks wholly before the new first row
+        if gone > 0:
+            del self.bases[:gone]
+            self.block0 += gone
+        if self.bases:
+            bases = np.frombuffer(self.bases, dtype=np.int64)
+            bases -= cut
+            del bases
+
+    def tail(self, k: int, cut: int) -> EndColumn:
+        copy = EndColumn()
+        copy.rel = self.rel.tail(0)
+        copy.bases, copy.first, copy.block0 = self.bases[:], self.first, self.block0
+        copy.drop_front(k, cut)
+        return copy
+
+    def nbytes(self) -> int:
+        return self.rel.nbytes() + len(self.bases) * 8

@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from transport.core.columns import NONE, IntColumn, TimeColumn
+from transport.core.columns import NONE, EndColumn, IntColumn, TimeColumn
 from transport.core.events import Event, event_from
 
 NAN = math.nan
@@ -136,10 +136,11 @@ class RowStore:
 
     def _reset(self) -> None:
         self.t = TimeColumn()
-        self.conn, self.ends = IntColumn(), IntColumn()
+        self.conn = IntColumn()
+        self.ends = EndColumn()  # where each row's payload ends in ``buf``
         self.seq = IntColumn()  # seq − the row's absolute number (a feed's seqs count with the rows: a constant)
         self.size = IntColumn()  # size − the payload's bytes
-        self.wire = IntColumn()  # wire size − size (None: unknown)
+        self.wire = IntColumn(spill=True)  # wire size − size (None: unknown); a handshake's heads kept aside
         self.lat = IntColumn()  # latency in nanoseconds (None: none)
         self.code, self.topic, self.etype = IntColumn(), IntColumn(), IntColumn()
         self.shape, self.pkind = array("B"), array("B")
@@ -280,7 +281,7 @@ class RowStore:
             lengths = list(map(len, parts))
             self.buf += b"".join(parts)
         sizes = np.array(lengths, dtype=np.int64)
-        self.ends.extend64(np.cumsum(sizes) + (self.ends.a[-1] if len(self.ends) else 0))
+        self.ends.extend(sizes)
         return sizes
 
     def _metas(self, metas: tuple[dict[str, Any], ...], seqs: tuple[int | None, ...]
@@ -399,8 +400,8 @@ class RowStore:
         kind = self.pkind[j]
         if kind == P_NONE:
             return None
-        ends = self.ends.a
-        raw = self.buf[ends[j - 1] if j else 0:ends[j]]
+        ends = self.ends
+        raw = self.buf[ends.start(j):ends.get(j)]
         return bytes(raw) if kind == P_BINARY else raw.decode()
 
     def event(self, i: int) -> Event:
@@ -410,8 +411,8 @@ class RowStore:
         if self.shape[j] & M_ODD:
             seq, size, wire, latency = self.odd[j + self._dropped]
         else:
-            ends = self.ends.a
-            size = self.size.a[j] + ends[j] - (ends[j - 1] if j else 0)
+            ends = self.ends
+            size = self.size.a[j] + ends.get(j) - ends.start(j)
             w, ns = self.wire.get(j), self.lat.get(j)
             wire = None if w is None else w + size
             latency = None if ns is None else ns / 1e6
@@ -429,18 +430,16 @@ class RowStore:
 
     def _compact(self) -> None:
         k = self._start
-        cut = self.ends.a[k - 1]
+        cut = self.ends.get(k - 1)
         gone_kinds = self.pkind[:k]
         self._binary -= gone_kinds.count(P_BINARY)
         self._other_text -= gone_kinds.count(P_TEXT)
         for col in (self.t, self.conn, self.seq, self.size, self.wire, self.lat, self.code, self.topic, self.etype,
-                    self.read, self.ends):
+                    self.read):
             col.drop_front(k)
+        self.ends.drop_front(k, cut)
         del self.shape[:k], self.pkind[:k]
         del self.buf[:cut]
-        ends = self.ends.view()
-        ends -= cut  # in place, in the array's own memory (the ends only shrink: the type still holds them)
-        del ends
         self._dropped += k
         self._start = 0
         if self.sparse:
@@ -462,17 +461,14 @@ class RowStore:
         copy._codes, copy._triples = dict(self._codes), list(self._triples)
         copy._names, copy._name_list = dict(self._names), list(self._name_list)
         k = self._start
-        cut = self.ends.a[k - 1] if k else 0
+        cut = self.ends.start(k)
         copy.t, copy.conn, copy.seq, copy.size = self.t.tail(k), self.conn.tail(k), self.seq.tail(k), self.size.tail(k)
         copy.wire, copy.lat, copy.code, copy.topic = self.wire.tail(k), self.lat.tail(k), self.code.tail(k), \
             self.topic.tail(k)
         copy.etype, copy.shape, copy.pkind, copy.read = self.etype.tail(k), self.shape[k:], self.pkind[k:], \
             self.read.tail(k)
         copy.buf = self.buf[cut:]
-        copy.ends = self.ends.tail(k)
-        ends = copy.ends.view()
-        ends -= cut
-        del ends
+        copy.ends = self.ends.tail(k, cut)
         copy._dropped = self._dropped + k
         copy.sparse = {row: m for row, m in self.sparse.items() if row >= copy._dropped}
         copy.odd = {row: v for row, v in self.odd.items() if row >= copy._dropped}
@@ -559,13 +555,13 @@ class RowStore:
             ascii_re = None
         hit = np.zeros(count, dtype=bool)
         kinds = self.pkind[k:]
-        ends = self.ends.a
+        ends = self.ends.vector(k).tolist()
         view = memoryview(self.buf)
         try:
-            at = ends[k - 1] if k else 0
+            at = self.ends.start(k)
             text_search, ascii_search = text_re.search, ascii_re.search if ascii_re is not None else None
             for i, kind in enumerate(kinds):
-                end = ends[k + i]
+                end = ends[i]
                 if kind == P_ASCII and ascii_search is not None:
                     hit[i] = ascii_search(view[at:end]) is not None
                 elif kind != P_NONE:
@@ -586,8 +582,8 @@ class RowStore:
         n = len(self.shape)
         if k >= n:
             return np.zeros(0, dtype=np.int64)
-        lo = self.ends.a[k - 1] if k else 0
-        ends = self.ends.view()[k:]
+        lo = self.ends.start(k)
+        ends = self.ends.vector(k)
         kinds = np.frombuffer(self.pkind, dtype=np.uint8)[k:]
         found: list[Any] = []
         if needle.isascii():  # ASCII rows: one search over their bytes, either case (as str.lower does ASCII)
@@ -596,7 +592,9 @@ class RowStore:
             if len(at):
                 rows = np.searchsorted(ends, at, side="right")  # the row each hit starts in (it starts < the end)
                 rows = rows[at + len(key) <= ends[rows]]  # a hit across two rows is no hit
-                found.append(rows[kinds[rows] == P_ASCII])  # repeats are harmless: the caller marks a mask
+                if self._other_text or self._binary:  # only ASCII rows count here (an empty row holds no hit)
+                    rows = rows[kinds[rows] == P_ASCII]
+                found.append(rows)  # repeats are harmless: the caller marks a mask
         others = (P_TEXT,) if needle.isascii() else (P_ASCII, P_TEXT)
         if self._other_text or not needle.isascii():  # text that lower() may change beyond ASCII
             idx = np.flatnonzero(np.isin(kinds, others))
