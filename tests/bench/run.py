@@ -45,6 +45,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from tests.bench import browser as browser_bench  # noqa: E402
 from tests.bench.burn import burning  # noqa: E402
+from tests.bench.counted import Counted  # noqa: E402
 from tests.bench import fanout, sse, transports  # noqa: E402
 from tests.bench import sio_clients as socketio_bench  # noqa: E402
 from tests.bench import storm as storm_bench  # noqa: E402
@@ -64,30 +65,6 @@ RESULTS = ROOT / "tests" / "bench" / "results" / "bench.json"
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-class Counted:
-    """What every client in the comparison shares, so the same code times each: a count of the feed
-    messages read, and a wake-up when it reaches a number."""
-
-    name = ""
-
-    def _setup(self) -> None:
-        self.got = 0
-        self.want = 1 << 62
-        self.done = asyncio.Event()
-
-    def _count(self, n: int = 1) -> None:
-        self.got += n
-        if self.got >= self.want:
-            self.done.set()
-
-    async def until(self, n: int) -> None:
-        """Until ``n`` more messages have been read (the caller bounds the time)."""
-        self.want = self.got + n
-        if self.got < self.want:
-            self.done.clear()
-            await self.done.wait()
 
 
 class Bare(Counted):

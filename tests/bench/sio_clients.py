@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import socketio  # noqa: E402
 from engineio import payload as eio_payload  # noqa: E402
 
+from tests.bench.counted import Counted  # noqa: E402
 from tests.helpers import start_lab  # noqa: E402
 from transport.clients.lab_admin import post_fault  # noqa: E402
 from transport.clients.socketio import SocketIOClient, SocketIOOptions  # noqa: E402
@@ -43,33 +44,15 @@ STEP_TIMEOUT = 60.0
 MODES = ("websocket", "polling")
 
 
-class Counter:
-    def __init__(self) -> None:
-        self.got = 0
-        self.want = 1 << 62
-        self.done = asyncio.Event()
-
-    def add(self, n: int = 1) -> None:
-        self.got += n
-        if self.got >= self.want:
-            self.done.set()
-
-    async def until(self, n: int) -> None:
-        self.want = n
-        if self.got < n:
-            self.done.clear()
-            await self.done.wait()
-
-
 class Peer:
     """python-socketio's AsyncClient: a catch-all handler counting the feed's events (not the lab's
     control events: ``live``, ``gap``…, which Duplex's client does not count as messages either)."""
 
     name = "python-socketio AsyncClient"
 
-    async def open(self, url: str, mode: str, counter: Counter) -> None:
+    async def open(self, url: str, mode: str, counter: Counted) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
-        self.sio.on("*", lambda event, *_args: None if event in CONTROL_KINDS else counter.add())
+        self.sio.on("*", lambda event, *_args: None if event in CONTROL_KINDS else counter._count())
         await self.sio.connect(url, transports=[mode], wait_timeout=STEP_TIMEOUT)
 
     async def close(self) -> None:
@@ -79,11 +62,11 @@ class Peer:
 class Duplex:
     name = "duplex"
 
-    async def open(self, url: str, mode: str, counter: Counter) -> None:
+    async def open(self, url: str, mode: str, counter: Counted) -> None:
         class Sink:  # the bridge's shape: one call per event, or a list at once
             def __call__(self, event) -> None:
                 if event.kind == "message" and event.direction == "in":
-                    counter.add()
+                    counter._count()
                 elif event.kind == "live":
                     live.set()
 
@@ -104,15 +87,17 @@ class Duplex:
 
 async def burst(lab, client, mode: str) -> tuple[float, float]:
     """(client CPU µs per event, events per second of wall clock) for one burst."""
-    counter = Counter()
+    counter = Counted()
+    counter._setup()
     await client.open(lab.url, mode, counter)
     try:
         await asyncio.sleep(0.2)  # the connection settles (its replay, the upgrade): not part of the measure
-        start = counter.got
+        counter.want = counter.got + BURST  # before the burst: none of it is missed
+        counter.done.clear()
         c0, t0 = time.process_time(), time.perf_counter()
         await post_fault(lab.url, lab.token, {"action": "burst", "count": BURST})
         async with asyncio.timeout(STEP_TIMEOUT):
-            await counter.until(start + BURST)
+            await counter.done.wait()
         return (time.process_time() - c0) / BURST * 1e6, BURST / (time.perf_counter() - t0)
     finally:
         await client.close()
