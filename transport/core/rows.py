@@ -554,20 +554,21 @@ class RowStore:
         except (re.error, UnicodeEncodeError):
             ascii_re = None
         hit = np.zeros(count, dtype=bool)
-        kinds = self.pkind[k:]
-        ends = self.ends.vector(k).tolist()
+        all_ends = self.ends.vector(k)
         view = memoryview(self.buf)
         try:
             at = self.ends.start(k)
             text_search, ascii_search = text_re.search, ascii_re.search if ascii_re is not None else None
-            for i, kind in enumerate(kinds):
-                end = ends[i]
-                if kind == P_ASCII and ascii_search is not None:
-                    hit[i] = ascii_search(view[at:end]) is not None
-                elif kind != P_NONE:
-                    raw = bytes(view[at:end])
-                    hit[i] = text_search(raw.hex() if kind == P_BINARY else raw.decode()) is not None
-                at = end
+            for lo in range(0, count, REGEX_SLICE):  # the ends as Python ints a slice at a time, not a million at once
+                ends = all_ends[lo:lo + REGEX_SLICE].tolist()
+                for i, kind in enumerate(self.pkind[k + lo:k + lo + len(ends)], lo):
+                    end = ends[i - lo]
+                    if kind == P_ASCII and ascii_search is not None:
+                        hit[i] = ascii_search(view[at:end]) is not None
+                    elif kind != P_NONE:
+                        raw = bytes(view[at:end])
+                        hit[i] = text_search(raw.hex() if kind == P_BINARY else raw.decode()) is not None
+                    at = end
         finally:
             view.release()
         names = [c for c, name in enumerate(self._name_list) if c and text_re.search(name)]
@@ -610,6 +611,7 @@ class RowStore:
         return np.concatenate(found) + start
 
 
+REGEX_SLICE = 1 << 16  # rows a pattern filter takes at a time
 CHUNK = 1 << 22  # the buffer is scanned 4 MB at a time (the scratch arrays stay small and warm)
 _SAMPLES, _SAMPLE = 16, 1 << 16  # the bytes a search reads first to pick the needle's rarest byte
 

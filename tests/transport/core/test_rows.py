@@ -249,6 +249,12 @@ def test_a_regular_expression_filter_reads_each_row_whole_without_case():
     assert rows("/^dead$/") == [2]
     assert rows("/lik.s/") == [4]  # the topic's name
     assert rows("topic:Likes /seq/") == [4]
+    from transport.core import rows as rows_module
+    rows_module.REGEX_SLICE = 2  # slices of two rows: the same rows found
+    try:
+        assert rows("/^hey$/") == [1] and rows("/lik.s/") == [4] and rows("/e/") == [0, 1, 2, 4]
+    finally:
+        rows_module.REGEX_SLICE = 1 << 16
     with pytest.raises(FilterError, match="Not a regular expression"):
         rows("/(/")
 
