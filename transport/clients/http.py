@@ -147,21 +147,9 @@ def response_head_size(resp: aiohttp.ClientResponse) -> int:
 
 
 def count_response(stats: Any, resp: aiohttp.ClientResponse) -> tuple[int, int]:
-    """Count one response in ``stats`` (a WireStats): its heads, of which cookies. Returns both (the
-    response's headers read once)."""
-    info = resp.request_info
-    sent = info.headers
-    heads = len(f"{info.method} {info.url.raw_path_qs} HTTP/1.1\r\n") + 2 + sum(
-        len(k) + len(v) + 4 for k, v in sent.items())
-    version = resp.version
-    major, minor = (version.major, version.minor) if version is not None else (1, 1)
-    heads += len(f"HTTP/{major}.{minor} {resp.status} {resp.reason or ''}\r\n") + 2
-    cookies = sum(len("Cookie") + len(v) + 4 for v in sent.getall("Cookie", [])) if "Cookie" in sent else 0
-    for k, v in resp.raw_headers:
-        size = len(k) + len(v) + 4
-        heads += size
-        if len(k) == 10 and k.lower() == b"set-cookie":
-            cookies += size
+    """Count one response in ``stats`` (a WireStats): its heads, of which cookies. Returns both."""
+    heads = request_head_size(resp) + response_head_size(resp)
+    cookies = cookie_bytes(resp)
     stats.responses += 1
     stats.heads += heads
     stats.cookies += cookies

@@ -6,11 +6,14 @@ In 64-bit arrays they cost 8 bytes each whatever they hold; here:
 
 - :class:`IntColumn` keeps integers (and None) in the narrowest typed array
   that holds every value so far (8, 16, 32 or 64 bits), and widens itself once,
-  in place, when a value does not fit. None is the type's least value.
+  in place, when a value does not fit. None is the type's least value. A column
+  read one row at a time may keep a rare outlier aside instead (``spill``).
 - :class:`TimeColumn` keeps nanosecond times as a 32-bit offset from the base
   of their block; a new block starts where a time does not fit the last one
   (earlier than its base, or 4.29 s after it). A fast feed's rows take 4 bytes
   each; a slow feed's few rows a block each.
+- :class:`EndColumn` keeps where each row's bytes end in a buffer as an offset
+  from its 64-row block's base (2 bytes for a feed's rows).
 
 Every value reads back exactly. Pure Python and numpy (no Qt).
 """
@@ -92,31 +95,30 @@ class IntColumn:
         known = values[~missing] if some else values
         if len(known):
             lo, hi = int(known.min()), int(known.max())
-            if self.spill and not self._holds(lo, hi):
-                outside = ~missing & ((values <= self.none) | (values >= self.top))
-                if len(self.out) + int(outside.sum()) > (len(self.a) + len(values)) // self.SPILL_RATE + 1:
-                    self._fit(lo, hi)  # not rare: the column widens (and keeps aside what int64 cannot mark)
-                else:
-                    inside = known[(known > self.none) & (known < self.top)]
-                    if len(inside):
-                        self._fit(int(inside.min()), int(inside.max()))
-            else:
-                self._fit(lo, hi)
-        aside: Any = None
-        if self.spill:
-            aside = np.flatnonzero(~missing & ((values <= self.none) | (values >= self.top)))
-            if len(aside):
-                row0 = self.first + len(self.a)
-                for i in aside.tolist():
-                    self.out[row0 + i] = int(values[i])
-                values = values.copy()
-                values[aside] = 0
+            rare = self.spill and not self._holds(lo, hi) and \
+                len(self.out) + int(self._outside(values, missing).sum()) <= \
+                (len(self.a) + len(values)) // self.SPILL_RATE + 1
+            if rare:  # those values go aside; the column fits the others
+                inside = known[(known > self.none) & (known < self.top)]
+                lo, hi = (int(inside.min()), int(inside.max())) if len(inside) else (0, 0)
+            self._fit(lo, hi)  # (widening keeps aside only what int64 cannot mark)
+        aside: Any = np.flatnonzero(self._outside(values, missing)) if self.spill else ()
+        if len(aside):
+            row0 = self.first + len(self.a)
+            for i in aside.tolist():
+                self.out[row0 + i] = int(values[i])
+            values = values.copy()
+            values[aside] = 0
         out = values.astype(_DTYPES[self.a.typecode])
         if some:
             out[missing] = self.none
-        if aside is not None and len(aside):
+        if len(aside):
             out[aside] = self.top
         self.a.frombytes(out.tobytes())
+
+    def _outside(self, values: Any, missing: Any) -> Any:
+        """The values this column's type cannot hold as they are (a spill column: its greatest value marks)."""
+        return ~missing & ((values <= self.none) | (values >= self.top))
 
     def get(self, j: int) -> int | None:
         v = self.a[j]
@@ -243,15 +245,14 @@ class EndColumn:
         if not n:
             return
         ends = np.cumsum(lengths) + self.last()
+        starts = ends - lengths
         rows = np.arange(self.first + len(self.rel), self.first + len(self.rel) + n, dtype=np.int64)
         blocks = rows >> self.SHIFT
-        if not self.bases:
+        if not self.bases:  # the first block's base: where the first row held starts
             self.block0 = int(blocks[0])
-            self.bases.append(int(ends[0] - lengths[0]))  # the first block's base: where its first row starts
-        starts = ends - lengths
-        new = np.flatnonzero((rows & ((1 << self.SHIFT) - 1)) == 0)
-        if len(new) and int(blocks[new[0]]) < self.block0 + len(self.bases):
-            new = new[1:]  # the first row of the store began the first block already
+            self.bases.append(int(starts[0]))
+        new = np.flatnonzero(blocks >= self.block0 + len(self.bases))  # rows of blocks with no base yet…
+        new = new[(rows[new] & ((1 << self.SHIFT) - 1)) == 0]  # …each block's first row
         if len(new):
             self.bases.frombytes(starts[new].astype(np.int64).tobytes())
         base = np.frombuffer(self.bases, dtype=np.int64)[blocks - self.block0]
@@ -266,8 +267,11 @@ class EndColumn:
     def vector(self, k: int = 0) -> Any:
         """The ends of the rows from physical ``k``, as int64."""
         n = len(self.rel) - k
-        skip = self.first + k - (self.block0 << self.SHIFT)  # rows of the first block held before row k
-        out = np.repeat(np.frombuffer(self.bases, dtype=np.int64), 1 << self.SHIFT)[skip:skip + n]
+        row = self.first + k
+        block = (row >> self.SHIFT) - self.block0  # the block of row k, and the rows of it before k
+        last = ((self.first + len(self.rel) - 1) >> self.SHIFT) - self.block0 + 1
+        skip = row & ((1 << self.SHIFT) - 1)
+        out = np.repeat(np.frombuffer(self.bases, dtype=np.int64)[block:last], 1 << self.SHIFT)[skip:skip + n]
         out += self.rel.view()[k:]
         return out
 

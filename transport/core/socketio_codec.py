@@ -22,13 +22,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def _sio() -> Any:
-    """python-socketio's packet module, imported at the first Socket.IO packet: its package imports its
-    whole client and server (engineio, requests, redis: ~0.2 s), which the window's launch does not wait for."""
-    from socketio import packet
-    return packet
-
 from transport.core.envelope import CONTROL_KINDS
 from transport.core.errors import DuplexError
 
@@ -40,6 +33,14 @@ PROBE = "probe"  # the upgrade probe's data (ping "probe", pong "probe")
 MAX_PACKETS = 100_000  # packets in one polling payload
 MAX_ATTACHMENTS = 1_000  # binary attachments of one Socket.IO packet
 LAB_CONTROL_EVENTS = CONTROL_KINDS  # the lab's control items, as events of these names
+
+
+def _sio() -> Any:
+    """python-socketio's packet module, imported at the first Socket.IO packet: its package imports its
+    whole client and server (engineio, requests, redis: ~0.2 s), which the window's launch does not wait for."""
+    from socketio import packet
+    return packet
+
 
 # Socket.IO packet types (the protocol's numbers; a test holds them equal to python-socketio's)
 CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range(7)

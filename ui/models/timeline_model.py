@@ -11,9 +11,9 @@ into a waiting list that is inserted on resume.
 from __future__ import annotations
 
 import bisect
-from array import array
 import json
 import time
+from array import array
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
