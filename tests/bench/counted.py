@@ -12,19 +12,27 @@ class Counted:
 
     name = ""
 
-    def _setup(self) -> None:
+    def reset(self) -> None:
         self.got = 0
         self.want = 1 << 62
         self.done = asyncio.Event()
 
-    def _count(self, n: int = 1) -> None:
+    def count(self, n: int = 1) -> None:
         self.got += n
         if self.got >= self.want:
             self.done.set()
 
-    async def until(self, n: int) -> None:
-        """Until ``n`` more messages have been read (the caller bounds the time)."""
+    def expect(self, n: int) -> None:
+        """From now, wake when ``n`` more have been read (called before what sends them: none is missed)."""
         self.want = self.got + n
+        self.done.clear()
+
+    async def reached(self) -> None:
+        """Until what :meth:`expect` asked for has been read (the caller bounds the time)."""
         if self.got < self.want:
-            self.done.clear()
             await self.done.wait()
+
+    async def until(self, n: int) -> None:
+        """Until ``n`` more messages have been read."""
+        self.expect(n)
+        await self.reached()

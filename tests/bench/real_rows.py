@@ -145,11 +145,9 @@ def main() -> None:
             raise SystemExit(f"real_rows: a run lost {run['lost']} messages or reconnected ({run['drops']}): "
                              "it does not count")
         runs.append(run)
-    keys = ("rows", "rss_mb", "bytes_per_row", "filter_incremental_ms", *FILTERS, "filter_floor_s")
-    out = {key: statistics.median(r[key] for r in runs) for key in keys + tuple(f"{k}_burning" for k in keys
-                                                                                 if k.startswith("filter_s")
-                                                                                 or k in FILTERS
-                                                                                 or k == "filter_floor_s")}
+    timed = (*FILTERS, "filter_floor_s")
+    keys = ("rows", "rss_mb", "bytes_per_row", "filter_incremental_ms", *timed, *(f"{k}_burning" for k in timed))
+    out = {key: statistics.median(r[key] for r in runs) for key in keys}
     print(json.dumps({**out, "runs": len(runs)}))
 
 

@@ -76,20 +76,20 @@ class Bare(Counted):
         self.name = "websockets recv + json.loads + seq" if parse else "bare websockets recv()"
 
     async def open(self, url: str) -> None:
-        self._setup()
+        self.reset()
         self.seq = 0
         self.ws = await connect(url, compression=None, max_size=16 << 20, proxy=None)
         self.reader = asyncio.ensure_future(self._read_parsed() if self.parse else self._read())
         await self.until(1)  # the live marker
 
     async def _read(self) -> None:
-        recv, count = self.ws.recv, self._count
+        recv, count = self.ws.recv, self.count
         while True:
             await recv()
             count()
 
     async def _read_parsed(self) -> None:
-        recv, count, loads = self.ws.recv, self._count, json.loads
+        recv, count, loads = self.ws.recv, self.count, json.loads
         while True:
             obj = loads(await recv())
             seq = obj.get("seq")
@@ -112,16 +112,16 @@ class Duplex(Counted):
     name = "duplex"
 
     async def open(self, url: str) -> None:
-        self._setup()
+        self.reset()
         counted = self
 
         class Sink:  # the bridge's shape: one call per event, or a list at once
             def __call__(self, event) -> None:
                 if event.kind == "live" or (event.direction == "in" and event.kind == "message"):
-                    counted._count()
+                    counted.count()
 
             def many(self, events) -> None:
-                counted._count(len(events))
+                counted.count(len(events))
 
         self.client = WebSocketClient(WebSocketOptions(url, policy=Policy("fixed", 0.1), resume=False), Sink())
         self.task = asyncio.ensure_future(self.client.run())
@@ -146,13 +146,10 @@ async def rtt(c: Counted) -> float:
 async def burst_cpu(c: Counted, lab) -> tuple[float, float]:
     """A burst of BURST lab messages: (client CPU seconds per message, wall msg/s). The CPU is this
     process's while the burst is read (the lab, a process of its own, paces both clients alike)."""
-    want = c.got + BURST
-    c.want = want
-    c.done.clear()
+    c.expect(BURST)
     c0, t0 = time.process_time(), time.perf_counter()
     await post_fault(lab.url, lab.token, {"action": "burst", "count": BURST})
-    if c.got < want:
-        await c.done.wait()
+    await c.reached()
     return (time.process_time() - c0) / BURST, BURST / (time.perf_counter() - t0)
 
 

@@ -52,7 +52,7 @@ class Peer:
 
     async def open(self, url: str, mode: str, counter: Counted) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
-        self.sio.on("*", lambda event, *_args: None if event in CONTROL_KINDS else counter._count())
+        self.sio.on("*", lambda event, *_args: None if event in CONTROL_KINDS else counter.count())
         await self.sio.connect(url, transports=[mode], wait_timeout=STEP_TIMEOUT)
 
     async def close(self) -> None:
@@ -66,7 +66,7 @@ class Duplex:
         class Sink:  # the bridge's shape: one call per event, or a list at once
             def __call__(self, event) -> None:
                 if event.kind == "message" and event.direction == "in":
-                    counter._count()
+                    counter.count()
                 elif event.kind == "live":
                     live.set()
 
@@ -88,16 +88,15 @@ class Duplex:
 async def burst(lab, client, mode: str) -> tuple[float, float]:
     """(client CPU µs per event, events per second of wall clock) for one burst."""
     counter = Counted()
-    counter._setup()
+    counter.reset()
     await client.open(lab.url, mode, counter)
     try:
         await asyncio.sleep(0.2)  # the connection settles (its replay, the upgrade): not part of the measure
-        counter.want = counter.got + BURST  # before the burst: none of it is missed
-        counter.done.clear()
+        counter.expect(BURST)  # before the burst: none of it is missed
         c0, t0 = time.process_time(), time.perf_counter()
         await post_fault(lab.url, lab.token, {"action": "burst", "count": BURST})
         async with asyncio.timeout(STEP_TIMEOUT):
-            await counter.done.wait()
+            await counter.reached()
         return (time.process_time() - c0) / BURST * 1e6, BURST / (time.perf_counter() - t0)
     finally:
         await client.close()

@@ -514,11 +514,15 @@ class RowStore:
         hit[self._payload_rows(needle, k, start) - start] = True
         if needle.isdigit() and needle.isascii():
             hit[_digits_in(self._seqs(k), needle)] = True
-        names = [c for c, name in enumerate(self._name_list) if c and needle in name.lower()]
-        if names:
-            hit |= _codes_in(self.topic, names, k)
-            hit |= _codes_in(self.etype, names, k)
+        hit |= self._named(lambda name: needle in name.lower(), k)
         return hit
+
+    def _named(self, test: Callable[[str], bool], k: int) -> Any:
+        """A mask of the rows from ``k`` whose topic or event name passes ``test`` (they share the codes)."""
+        names = [c for c, name in enumerate(self._name_list) if c and test(name)]
+        if not names:
+            return False
+        return _codes_in(self.topic, names, k) | _codes_in(self.etype, names, k)
 
     def _where(self, where: dict[str, str], start: int) -> Any:
         """A mask over the rows from ``start``: those every qualifier names exactly."""
@@ -530,14 +534,13 @@ class RowStore:
             elif key in ("topic", "event"):
                 code = self._names.get(value)
                 column = self.topic if key == "topic" else self.etype
-                hit = np.zeros_like(mask) if code is None or not column.holds(code) else column.view()[k:] == code
+                hit = np.zeros_like(mask) if code is None else _codes_in(column, [code], k)
             elif key == "conn":
                 hit = self.conn.view()[k:] == int(value) if value.isdigit() and self.conn.holds(int(value)) \
                     else np.zeros_like(mask)
             else:  # kind or dir: the row codes whose triple says so
                 at = 2 if key == "kind" else 1
-                codes = [c for c, triple in enumerate(self._triples) if triple[at] == value]
-                hit = np.isin(self.code.view()[k:], codes)
+                hit = _codes_in(self.code, [c for c, triple in enumerate(self._triples) if triple[at] == value], k)
             mask &= hit
         return mask
 
@@ -571,10 +574,7 @@ class RowStore:
                     at = end
         finally:
             view.release()
-        names = [c for c, name in enumerate(self._name_list) if c and text_re.search(name)]
-        if names:
-            hit |= _codes_in(self.topic, names, k)
-            hit |= _codes_in(self.etype, names, k)
+        hit |= self._named(lambda name: text_re.search(name) is not None, k)
         return hit
 
     def _payload_rows(self, needle: str, k: int, start: int) -> Any:
