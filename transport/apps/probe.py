@@ -33,10 +33,13 @@ from transport.core.urls import split_url
 TRANSPORTS = (*PROBE_NAMES, "browser")  # browser: a page in headless Chromium (browser_probe.py)
 
 
+class ArgsError(ValueError):
+    """Arguments that do not make a probe: the one sentence that says why."""
+
+
 class _Args(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2
-        print(f"probe: {message}", file=sys.stderr)
-        raise SystemExit(2)
+    def error(self, message: str) -> NoReturn:
+        raise ArgsError(message)
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -47,6 +50,17 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The probe's arguments; bad ones: one line on stderr, exit 2."""
+    try:
+        return check_args(argv)
+    except ArgsError as exc:
+        print(f"probe: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def check_args(argv: list[str]) -> argparse.Namespace:
+    """The probe's arguments, or :class:`ArgsError` with the sentence (the pytest plugin's clients take the
+    same ones, with the same defaults and checks)."""
     p = _Args(prog="duplex probe", description="Watch a real-time endpoint headless; one JSON line per event.")
     p.add_argument("url")
     p.add_argument("--transport", choices=TRANSPORTS, default=None,
