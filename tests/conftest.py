@@ -22,7 +22,7 @@ from tests.helpers import LabProcess, start_lab  # noqa: E402
 from transport.server import ServerConfig, create_app  # noqa: E402
 
 QT_DIRS = ("tests/ui", "tests/e2e")
-pytest_plugins = ["tests.leftovers"]  # the run leaves no file and no process behind
+pytest_plugins = ["tests.leftovers", "pytester"]  # leftovers: the run leaves no file and no process behind
 
 
 def _needs_qt(item: pytest.Item) -> bool:

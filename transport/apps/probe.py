@@ -4,7 +4,8 @@ Prints one JSON line per event on stdout, and last ``{"ledger": {...}}``: what t
 (received, lost, duplicated, replayed, reordered, episodes, recovered, verdict). Exits 0 after ``--count``
 incoming messages (``kind`` ``message``: WebSocket messages, dispatched SSE events, Socket.IO events), 1
 with a one-line reason on stderr when the connection fails for good or ``--timeout`` passes, 2 on bad
-arguments, 3 with ``--fail-on-loss`` when the ledger counts a message lost or duplicated. ``--seq`` and
+arguments, 3 with ``--fail-on-loss`` when the ledger counts a message lost or duplicated; ``--junit-xml PATH``
+writes the run as one JUnit test case (failed with the ledger's verdict as its message). ``--seq`` and
 ``--resume`` say how a server that is not the lab numbers its messages and resumes
 (transport/core/sequence.py). It never imports Qt.
 """
@@ -18,6 +19,8 @@ import os
 import logging
 import math
 import sys
+import time
+from collections import deque
 from typing import Callable, NoReturn, TextIO
 
 from transport.core.backoff import Policy
@@ -25,11 +28,14 @@ from transport.clients.base import Client
 from transport.clients.sse import DEFAULT_RETRY_MS
 from transport.clients.tls import ca_problem
 from transport.core.errors import InvalidURL
-from transport.core.events import Event, EventSink
+from transport.core.events import Event, EventSink, now_ns
+from transport.core.loss_report import loss_report
+from transport.apps.junit import write_junit
 from transport.clients.registry import PROBE_NAMES, by_probe_name
 from transport.core.sequence import RuleError, parse_resume, parse_seq
 from transport.core.urls import split_url
 
+JUNIT_ROWS = 5_000  # the newest rows a --junit-xml failure's report can show
 TRANSPORTS = (*PROBE_NAMES, "browser")  # browser: a page in headless Chromium (browser_probe.py)
 
 
@@ -85,6 +91,9 @@ def check_args(argv: list[str]) -> argparse.Namespace:
                         "replaced; WebSocket, or 'EVENT JSON-ARGS' for Socket.IO)")
     p.add_argument("--fail-on-loss", action="store_true",
                    help="exit 3 when the ledger counts a message lost or duplicated")
+    p.add_argument("--junit-xml", default=None, metavar="PATH",
+                   help="write one JUnit test case for this run: failed when the probe failed or the ledger "
+                        "counts a message lost or duplicated (its verdict is the failure's message)")
     p.add_argument("--open-timeout", type=float, default=10.0)
     p.add_argument("--max-size", type=int, default=16 << 20, help="largest message or event, bytes")
     p.add_argument("--retry", type=int, default=DEFAULT_RETRY_MS, metavar="MS",
@@ -183,10 +192,17 @@ def check_args(argv: list[str]) -> argparse.Namespace:
 async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int, str]:
     done = asyncio.Event()
     received = 0
+    junit = getattr(args, "junit_xml", None)
+    rows: deque[Event] = deque(maxlen=JUNIT_ROWS)  # what a JUnit failure's report shows
+    started_ns, started = now_ns(), time.monotonic()
+    kept = [0]  # rows seen (those beyond JUNIT_ROWS went)
 
     def sink(event: Event) -> None:
         nonlocal received
         out.write(event.to_json() + "\n")
+        if junit:
+            rows.append(event)
+            kept[0] += 1
         if event.direction == "in" and event.kind == "message":
             received += 1
             if args.count is not None and received >= args.count:
@@ -199,7 +215,12 @@ async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int
     out.flush()
     if getattr(args, "fail_on_loss", False) and (ledger["lost"] or ledger["duplicated"]):
         loss = f"the ledger counts {ledger['lost']} lost and {ledger['duplicated']} duplicated: {ledger['verdict']}"
-        return 3, loss + (f" ({reason})" if reason else "")
+        code, reason = 3, loss + (f" ({reason})" if reason else "")
+    if junit:
+        report = loss_report(list(rows), client.ledger.to_json(), started_ns=started_ns,
+                             what=f"{args.transport} {args.url}", evicted=kept[0] - len(rows))
+        write_junit(junit, name=f"{args.transport} {args.url}", seconds=time.monotonic() - started, code=code,
+                    reason=reason, ledger=ledger, report=report)
     return code, reason
 
 
@@ -253,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     # events go to stdout as JSON; stderr carries only the final one-line reason
     logging.getLogger("duplex").addHandler(logging.NullHandler())
     logging.getLogger("duplex").propagate = False
+    started = time.monotonic()
     try:
         if args.transport == "browser" and args.experiment:
             from transport.browser.probe import probe_streams
@@ -270,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 141
+    if args.transport == "browser" and args.junit_xml:
+        write_junit(args.junit_xml, name=f"browser {args.url}", seconds=time.monotonic() - started, code=code,
+                    reason=reason, ledger=None, report=None)
     if reason:
         print(f"probe: {reason}", file=sys.stderr)
     return code

@@ -227,12 +227,15 @@ class WatchedClient:
         return self._client is not None and self._client.connected
 
     async def wait_for(self, messages: int | None = None, *, seq: int | None = None, recovered: int | None = None,
-                       episodes: int | None = None, timeout: float = 10.0) -> LedgerView:
+                       episodes: int | None = None, sessions: int | None = None,
+                       timeout: float = 10.0) -> LedgerView:
         """Wait until ``messages`` incoming messages came in all (duplicates too), the highest seq reached
-        ``seq``, ``recovered`` drop episodes ended with a new message, ``episodes`` drops happened (all that
-        are given); WaitTimeout after ``timeout`` s, saying what came. Returns the ledger then."""
-        if messages is None and seq is None and recovered is None and episodes is None:
-            raise ValueError("wait_for needs messages=, seq=, recovered= or episodes=")
+        ``seq``, ``recovered`` drop episodes ended with a new message, ``episodes`` drops happened, a server
+        with connection-state recovery (Socket.IO) said after ``sessions`` reconnects whether it recovered
+        the session (all that are given); WaitTimeout after ``timeout`` s, saying what came. Returns the
+        ledger then."""
+        if messages is None and seq is None and recovered is None and episodes is None and sessions is None:
+            raise ValueError("wait_for needs messages=, seq=, recovered=, episodes= or sessions=")
         client = self._client
         assert client is not None
 
@@ -241,9 +244,10 @@ class WatchedClient:
             return ((messages is None or self._received >= messages)
                     and (seq is None or (led.high is not None and led.high >= seq))
                     and (recovered is None or led.recovered >= recovered)
-                    and (episodes is None or len(led.episodes) >= episodes))
+                    and (episodes is None or len(led.episodes) >= episodes)
+                    and (sessions is None or led.sessions_recovered + led.sessions_missed >= sessions))
         want = ", ".join(f"{k}={v}" for k, v in (("messages", messages), ("seq", seq), ("recovered", recovered),
-                                                   ("episodes", episodes)) if v is not None)
+                                                   ("episodes", episodes), ("sessions", sessions)) if v is not None)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         await self._kit.awaitable(self._add_waiter(_Waiter(ready, loop, future)))

@@ -35,8 +35,8 @@ def upstream_address(upstream: str) -> str:
             raise ValueError(f"upstream {upstream!r} names no host and port")
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         return f"{host}:{port}"
-    host, sep, port = upstream.rpartition(":")
-    if not sep or not host or not port.isdigit():
+    host, sep, number = upstream.rpartition(":")
+    if not sep or not host or not number.isdigit():
         raise ValueError(f"upstream must be host:port or a URL, got {upstream!r}")
     return upstream
 
