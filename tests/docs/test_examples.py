@@ -37,5 +37,5 @@ def test_the_sse_examples_resume_bug_fails_with_what_was_lost(tmp_path: Path) ->
     assert res.returncode == 1 and "1 failed" in out, out[-4000:]
     assert "LossError: sse http://127.0.0.1:" in out and " lost, 0 duplicated of " in out
     assert "missing seqs: " in out and "across drop episode 1" in out
-    assert 'after the fault "connection dropped (TCP abort)"' in out
+    assert '(after the fault "connection dropped (TCP abort)" at +' in out and "with Last-Event-ID: " in out
     assert " missing here -----" in out

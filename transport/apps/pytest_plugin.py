@@ -186,8 +186,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for c in clients:
             try:
                 led = c.ledger
-                lines.append(f"{c.what}: {led.get('verdict', '')} (received {led.get('received', 0):,}, "
-                             f"episodes {led.get('episodes', 0)}, recovered {led.get('recovered', 0)})")
+                lines.append(f"{c.what}: {led.get('verdict', '')} (when the test ended: received "
+                             f"{led.get('received', 0):,}, episodes {led.get('episodes', 0)}, recovered "
+                             f"{led.get('recovered', 0)})")
             except Exception as exc:  # noqa: BLE001 (the report must not fail the report)
                 lines.append(f"{c.what}: ledger unreadable: {exc}")
         report.sections.append(("duplex ledgers", "\n".join(lines)))

@@ -144,18 +144,38 @@ def loss_report(events: Sequence[Event], ledger: dict[str, Any], *, started_ns: 
             lines.append(f"  {dup} arrived more than once (their rows are no longer kept)")
     for ep in episodes:
         fault = faults.before(ep["started_ns"])
-        after = f" after the fault \"{fault.text()}\" ({_at(fault.t, started_ns)})" if fault is not None else ""
+        cause = f" (after the fault \"{fault.text()}\" at {_at(fault.t, started_ns)})" if fault is not None else ""
         state = (f"recovered in {ep['recover_ms']:,.0f} ms, first seq after it {ep.get('first_after')}"
                  if ep.get("recovered") else "NOT recovered: no new message came after the reconnect")
-        lines.append(f"  episode {ep['index']}: the connection was lost at {_at(ep['started_ns'], started_ns)} "
-                     f"after seq {ep.get('last_before')}{after}; {state}; replayed {ep.get('replayed', 0)}, "
-                     f"lost {ep.get('lost', 0)}, duplicated {ep.get('duplicated', 0)}"
-                     + (f", the server said the session was {ep['session']}" if ep.get("session") else ""))
+        asked = _resume_request(events, ep)
+        lines.append(f"  episode {ep['index']}{cause}: the connection was lost at "
+                     f"{_at(ep['started_ns'], started_ns)} after seq {ep.get('last_before')}; "
+                     + (f"the reconnect asked {asked}; " if asked else "")
+                     + f"{state}; replayed {ep.get('replayed', 0)}, lost {ep.get('lost', 0)}, "
+                     f"duplicated {ep.get('duplicated', 0)}"
+                     + (f"; the server said the session was {ep['session']}" if ep.get("session") else ""))
     if not episodes and faults.rows:
         lines.append("  faults: " + "; ".join(f"\"{f.text()}\" ({_at(f.t, started_ns)})" for f in faults.rows[-5:]))
     lines.append(f"  ledger: {ledger.get('verdict', '')}")
     lines += _rows_around(events, lost_seqs[0] if lost_seqs else None, set(dups), started_ns, evicted)
     return "\n".join(lines)
+
+
+def _resume_request(events: Sequence[Event], ep: dict[str, Any]) -> str:
+    """What the request that reconnected after ``ep`` asked for (its URL, its Last-Event-ID): the last request
+    before the first message after the drop."""
+    asked = ""
+    for e in events:
+        if e.t < ep["started_ns"]:
+            continue
+        if e.direction == "in" and e.seq is not None:
+            break
+        if e.direction == "out" and e.kind == "request":
+            meta = e.meta if isinstance(e.meta, dict) else {}
+            last_id = meta.get("last_event_id")
+            asked = e.text() + (f" with Last-Event-ID: {last_id}" if last_id else
+                                " without Last-Event-ID" if e.transport == "sse" else "")
+    return asked
 
 
 def _rows_around(events: Sequence[Event], first_lost: int | None, dups: set[int], started_ns: int,

@@ -166,3 +166,39 @@ def test_a_close_reason_with_format_characters_never_reaches_the_terminal_raw():
     from transport.core.errors import one_line
 
     assert one_line("bye \u202eevil\u200b\x1b[2J") == "bye \\u202eevil\\u200b\\x1b[2J"
+
+
+def test_junit_xml_writes_one_passing_case_with_the_ledger(lab, tmp_path):
+    import xml.etree.ElementTree as ET
+    path = tmp_path / "probe.xml"
+    res = probe(lab.ws_url, "--count", "5", "--timeout", "20", "--junit-xml", str(path))
+    assert res.returncode == 0, res.stderr
+    suite = ET.parse(path).getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "1" and suite.get("failures") == "0"
+    case = suite.find("testcase")
+    assert case is not None and case.get("name") == f"ws {lab.ws_url}" and case.find("failure") is None
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props["ledger.lost"] == "0" and int(props["ledger.received"]) >= 5
+
+
+def test_junit_xml_fails_the_case_with_the_probes_reason(lab, tmp_path):
+    import xml.etree.ElementTree as ET
+    path = tmp_path / "probe.xml"
+    res = probe(lab.ws_url, "--count", "100000", "--timeout", "1", "--junit-xml", str(path))
+    assert res.returncode == 1
+    failure = ET.parse(path).getroot().find("testcase/failure")
+    assert failure is not None and failure.get("message", "").startswith("timeout: 1 s passed with ")
+
+
+def test_junit_xml_fails_a_lossy_run_with_the_verdict_and_the_report(tmp_path):
+    """write_junit alone: a ledger that counts loss fails the case whatever the exit code."""
+    import xml.etree.ElementTree as ET
+
+    from transport.apps.junit import write_junit
+    path = tmp_path / "loss.xml"
+    ledger = {"received": 9, "lost": 3, "duplicated": 0, "verdict": "3 lost, 0 duplicated; lost seq 4, 5, 6"}
+    write_junit(str(path), name="sse http://h/", seconds=1.5, code=0, reason="", ledger=ledger,
+                report="sse http://h/: 3 lost …")
+    failure = ET.parse(path).getroot().find("testcase/failure")
+    assert failure is not None and failure.get("message") == ledger["verdict"] and failure.get("type") == "loss"
+    assert failure.text == "sse http://h/: 3 lost …"

@@ -85,7 +85,7 @@ def test_a_lost_stretch_fails_with_the_seqs_the_episode_the_fault_and_the_rows(
     out = result.stdout.str()
     assert "LossError" in out and " lost, 0 duplicated of " in out, out[-3000:]
     assert "missing seqs: " in out and "across drop episode 1" in out
-    assert "after the fault \"proxy duplex-" in out and "down for 0.5 s" in out
+    assert "(after the fault \"proxy duplex-" in out and "down for 0.5 s" in out and "the reconnect asked GET ws:" in out
     assert "----- seq " in out and " missing here -----" in out  # the rows around the first hole, marked
     assert "duplex ledgers" in out  # the report's own section, with each client's verdict
     assert gone(int(pids.read_text())), "the lab process outlived the failed run"
