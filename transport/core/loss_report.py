@@ -163,8 +163,8 @@ def loss_report(events: Sequence[Event], ledger: dict[str, Any], *, started_ns: 
 
 def _resume_request(events: Sequence[Event], ep: dict[str, Any]) -> str:
     """What the request that reconnected after ``ep`` asked for (its URL, its Last-Event-ID): the last request
-    before the first message after the drop."""
-    asked = ""
+    before the first message after the drop (a WebSocket's: the URL it opened; its resume message, if any)."""
+    asked, opened = "", ""
     for e in events:
         if e.t < ep["started_ns"]:
             continue
@@ -175,7 +175,11 @@ def _resume_request(events: Sequence[Event], ep: dict[str, Any]) -> str:
             last_id = meta.get("last_event_id")
             asked = e.text() + (f" with Last-Event-ID: {last_id}" if last_id else
                                 " without Last-Event-ID" if e.transport == "sse" else "")
-    return asked
+        elif e.transport == "websocket" and e.direction == "state" and e.kind == "open":
+            opened = f"GET {e.text()}"
+        elif e.transport == "websocket" and e.direction == "out" and opened and e.kind not in ("ping", "pong", "close"):
+            opened += f", then sent {e.text()[:80]}"
+    return asked or opened
 
 
 def _rows_around(events: Sequence[Event], first_lost: int | None, dups: set[int], started_ns: int,
