@@ -51,7 +51,7 @@ def row_text(e: Event, started_ns: int) -> str:
     if len(text) > 70:
         text = text[:70] + "…"
     flag = f" [{verdict}]" if verdict else ""
-    return f"{_at(e.t, started_ns):>11}  {e.direction:<5} {e.kind:<10} {seq:<12}{text}{flag}".rstrip()
+    return f"{_at(e.t, started_ns):>11}  {e.direction:<5} {e.kind:<12} {seq:<12}{text}{flag}".rstrip()
 
 
 class _Faults:
@@ -177,7 +177,8 @@ def _resume_request(events: Sequence[Event], ep: dict[str, Any]) -> str:
                                 " without Last-Event-ID" if e.transport == "sse" else "")
         elif e.transport == "websocket" and e.direction == "state" and e.kind == "open":
             opened = f"GET {e.text()}"
-        elif e.transport == "websocket" and e.direction == "out" and opened and e.kind not in ("ping", "pong", "close"):
+        elif e.transport == "websocket" and e.direction == "out" and opened \
+                and e.kind not in ("ping", "pong", "close"):
             opened += f", then sent {e.text()[:80]}"
     return asked or opened
 
