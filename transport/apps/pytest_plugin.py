@@ -164,6 +164,10 @@ def duplex_client(request: pytest.FixtureRequest) -> Iterator[Callable[..., Awai
         from transport.apps.testkit.client import MAX_ROWS, client_args, start_client
         args = client_args(url, transport, seq=seq, resume=resume, headers=headers, **options)
         c = await start_client(session.kit, args, max_rows=max_rows or MAX_ROWS, on_close=session.forget)
+        for proxy in session.proxies:  # what is in place already on its way is a fault it starts with
+            said = proxy.in_place()
+            if said is not None and proxy.leads(c.url):
+                session.kit.call(c._inject, said, "proxy")
         made.append(c)
         session.clients.append(c)
         return c

@@ -4,6 +4,7 @@ and failing ledgers, the failure's message, cleanup after a failure and after Ct
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -45,6 +46,15 @@ async def test_no_resume_through_an_outage(duplex_lab, duplex_proxy, duplex_clie
     c.assert_nothing_lost()
 
 
+async def test_a_proxy_that_duplicates_and_drops_messages(duplex_lab, duplex_proxy, duplex_client):
+    proxy = await duplex_proxy(upstream=duplex_lab.url)
+    await proxy.toxic(type="message", name="dup", attributes={"action": "duplicate", "nth": 3})
+    await proxy.toxic(type="message", name="drop", attributes={"action": "drop", "nth": 6})
+    c = await duplex_client(proxy.url_for(duplex_lab.ws_url))
+    await c.wait_for(messages=12)
+    c.assert_nothing_lost()
+
+
 async def test_the_failed_tests_proxy_is_gone(duplex_lab):
     from transport.clients.lab_admin import admin_call
     status, proxies = await admin_call(duplex_lab.url, duplex_lab.admin_token, "GET", "/proxies")
@@ -81,8 +91,11 @@ def test_a_lost_stretch_fails_with_the_seqs_the_episode_the_fault_and_the_rows(
     pids = pytester.path / "pids"
     monkeypatch.setenv("PIDS", str(pids))
     result = run(pytester)
-    result.assert_outcomes(failed=1, passed=1)
+    result.assert_outcomes(failed=2, passed=1)
     out = result.stdout.str()
+    assert re.search(r"1 lost, 1 duplicated of \d+ messages received, across 0 drop episodes\.", out)
+    assert ": on a live connection (no drop)" in out and "arrived more than once: " in out
+    assert "toxics in place: toxic message on downstream {'action': 'duplicate', 'nth': 3}" in out
     assert "LossError" in out and " lost, 0 duplicated of " in out, out[-3000:]
     assert "missing seqs: " in out and "across drop episode 1" in out
     assert "(after the fault \"proxy duplex-" in out and "down for 0.5 s" in out and "the reconnect asked GET ws:" in out

@@ -61,6 +61,7 @@ class Toxic:
     async def remove(self) -> None:
         self.proxy._mark(f"toxic {self.name} removed")
         await self.proxy._call("DELETE", f"/toxics/{self.name}")
+        self.proxy.active.pop(self.name, None)
 
 
 class FaultProxy:
@@ -71,6 +72,7 @@ class FaultProxy:
         self.name = name or f"duplex-{next(_names)}-{secrets.token_hex(3)}"
         self.host, self.port = "127.0.0.1", 0
         self.removed = False
+        self.active: dict[str, str] = {}  # the toxics in place: name → what the fault row said
 
     def __repr__(self) -> str:
         return f"<duplex proxy {self.name} {self.listen} → {self.upstream}>"
@@ -81,6 +83,20 @@ class FaultProxy:
 
     def _mark(self, text: str) -> None:
         self._mark_all(f"proxy {self.name}: {text}", self.listen)
+
+    def leads(self, url: str) -> bool:
+        """Whether ``url`` goes through this proxy."""
+        try:
+            parts = urlsplit(url)
+            return parts.port == self.port and _same_host(parts.hostname or "", self.host)
+        except ValueError:
+            return False
+
+    def in_place(self) -> str | None:
+        """The toxics in place, as one fault row's text (a client that starts through them gets it)."""
+        if not self.active:
+            return None
+        return f"proxy {self.name}: toxics in place: " + "; ".join(self.active.values())
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         async def call() -> Any:
@@ -124,8 +140,10 @@ class FaultProxy:
         ``reset_peer``, ``limit_data``, ``slicer``, the HTTP and message-level ones…)."""
         name = name or f"{type}_{stream}"
         spec = {"name": name, "type": type, "stream": stream, "toxicity": toxicity, "attributes": attributes or {}}
-        self._mark(f"toxic {type} on {stream} {attributes or {}}")
+        said = f"toxic {type} on {stream} {attributes or {}}"
+        self._mark(said)
         answer = await self._call("POST", "/toxics", spec)
+        self.active[name] = said
         return Toxic(self, name, answer if isinstance(answer, dict) else spec)
 
     async def toxics(self) -> list[dict[str, Any]]:
