@@ -5,9 +5,11 @@ and failing ledgers, the failure's message, cleanup after a failure and after Ct
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import sys
+from typing import Iterator
 
 import pytest
 
@@ -60,6 +62,14 @@ async def test_the_failed_tests_proxy_is_gone(duplex_lab):
     status, proxies = await admin_call(duplex_lab.url, duplex_lab.admin_token, "GET", "/proxies")
     assert status == 200 and proxies == {}
 """
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> Iterator[pytest.Pytester]:
+    """pytester's folder is not ``tmp_path``: the suite's retention rule does not reach it, so it goes here
+    (what a failed run printed is in the report)."""
+    yield pytester
+    shutil.rmtree(pytester.path, ignore_errors=True)
 
 
 def run(pytester: pytest.Pytester, *args: str, timeout: float = 90) -> pytest.RunResult:
