@@ -170,7 +170,9 @@ def test_ctrl_c_ends_the_lab_and_the_run(pytester: pytest.Pytester) -> None:
     """Interrupted mid-test: the session still ends every process the plugin started."""
     pytester.makeini(AUTO_INI)
     pytester.makepyfile(test_hang="""
-import asyncio, sys
+import faulthandler, signal
+
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it is, if the outer test must ask
 
 async def test_waits(duplex_lab, duplex_client):
     c = await duplex_client(duplex_lab.ws_url)
@@ -178,15 +180,30 @@ async def test_waits(duplex_lab, duplex_client):
     print("READY", duplex_lab.proc.pid, flush=True)
     await c.wait_for(messages=10**9, timeout=600)
 """)
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider"],
-                            cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Ctrl+C as in a terminal: a process started in the background (`cmd &`, some CI runners) inherits
+    # SIGINT ignored, and Python then never turns it into KeyboardInterrupt
+    start = ("import signal, sys, pytest\n"
+             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+             "sys.exit(pytest.main(['-s', '-q', '-p', 'no:cacheprovider']))\n")
+    proc = subprocess.Popen([sys.executable, "-u", "-c", start], cwd=pytester.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     try:
         line = b""
         while not line.startswith(b"READY"):  # bounded: read_line fails after its timeout
             line = read_line(proc.stdout, 60).strip()
         lab_pid = int(line.split()[1])
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # its threads' stacks, then the last state in the failure
+            try:
+                proc.communicate(timeout=5)  # the dump (it does not end by itself)
+            except subprocess.TimeoutExpired:
+                pass
+            proc.kill()
+            out, _ = proc.communicate(timeout=10)
+            raise AssertionError(f"pytest did not end 60 s after Ctrl+C; it said:\n{out.decode(errors='replace')[-6000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()
