@@ -1,9 +1,12 @@
 """Engine.IO v4 and Socket.IO v5 packets, sans-I/O: text and bytes in, packets out, and back.
 
 Socket.IO packets (CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK; namespaces,
-ack ids, binary attachments) are python-socketio's own ``socketio.packet.Packet``: pure, and the
-server's own encoder. Engine.IO packets are written here, because python-engineio's classes do not fit
-a client:
+ack ids, binary attachments) are written here to the protocol (v5), and held byte for byte to
+python-socketio's ``socketio.packet.Packet`` by tests (tests/transport/core/test_socketio_codec.py). Its
+package is not imported here: ``socketio/__init__`` imports its whole client and server, engineio, requests
+and redis (~0.2 s), which the window's launch paid on the GUI thread at the Socket.IO tab's first packet,
+just as the shown tab waited for its first message. Engine.IO packets are written here too, because
+python-engineio's classes do not fit a client:
 
 - ``engineio.payload.Payload`` refuses a polling payload of more than 16 packets (a server's guard
   against floods), and a client reading a backlog meets hundreds;
@@ -33,13 +36,6 @@ PROBE = "probe"  # the upgrade probe's data (ping "probe", pong "probe")
 MAX_PACKETS = 100_000  # packets in one polling payload
 MAX_ATTACHMENTS = 1_000  # binary attachments of one Socket.IO packet
 LAB_CONTROL_EVENTS = CONTROL_KINDS  # the lab's control items, as events of these names
-
-
-def _sio() -> Any:
-    """python-socketio's packet module, imported at the first Socket.IO packet: its package imports its
-    whole client and server (engineio, requests, redis: ~0.2 s), which the window's launch does not wait for."""
-    from socketio import packet
-    return packet
 
 
 # Socket.IO packet types (the protocol's numbers; a test holds them equal to python-socketio's)
@@ -112,10 +108,109 @@ def open_info(pkt: EioPacket) -> dict[str, Any]:
 
 
 # -- Socket.IO ------------------------------------------------------------------------------------
+MAX_ID_DIGITS = 100  # an ack id longer than this is refused (as python-socketio refuses it)
+
+
+def _has_binary(data: Any) -> bool:
+    if isinstance(data, (bytes, bytearray)):
+        return True
+    if isinstance(data, list):
+        return any(_has_binary(item) for item in data)
+    if isinstance(data, dict):
+        return any(_has_binary(item) for item in data.values())
+    return False
+
+
+def _deconstruct(data: Any, attachments: list[bytes]) -> Any:
+    """Binary parts out, ``{"_placeholder": true, "num": N}`` in their place (in order of appearance)."""
+    if isinstance(data, (bytes, bytearray)):
+        attachments.append(bytes(data))
+        return {"_placeholder": True, "num": len(attachments) - 1}
+    if isinstance(data, list):
+        return [_deconstruct(item, attachments) for item in data]
+    if isinstance(data, dict):
+        return {key: _deconstruct(value, attachments) for key, value in data.items()}
+    return data
+
+
+def _reconstruct(data: Any, attachments: list[bytes]) -> Any:
+    if isinstance(data, list):
+        return [_reconstruct(item, attachments) for item in data]
+    if isinstance(data, dict):
+        if data.get("_placeholder") and "num" in data:
+            num = data["num"]
+            if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num < len(attachments):
+                raise CodecError(f"A binary placeholder for attachment {str(num)[:20]} of {len(attachments)}.")
+            return attachments[num]
+        return {key: _reconstruct(value, attachments) for key, value in data.items()}
+    return data
+
+
 def sio_encode(kind: int, data: Any = None, namespace: str = "/", ack: int | None = None) -> list[str | bytes]:
-    """A Socket.IO packet as Engine.IO message payloads: its text, then its binary attachments."""
-    encoded = _sio().Packet(kind, data, namespace=None if namespace == "/" else namespace, id=ack).encode()
-    return encoded if isinstance(encoded, list) else [encoded]
+    """A Socket.IO packet as Engine.IO message payloads: its text, then its binary attachments (an event or
+    an ack whose data holds bytes becomes a binary one)."""
+    if _has_binary(data):
+        if kind == EVENT:
+            kind = BINARY_EVENT
+        elif kind == ACK:
+            kind = BINARY_ACK
+        elif kind not in (BINARY_EVENT, BINARY_ACK):
+            raise CodecError(f"A Socket.IO {SIO_NAMES[kind]} packet cannot carry binary data.")
+    text = str(kind)
+    attachments: list[bytes] | None = None
+    if kind in (BINARY_EVENT, BINARY_ACK):
+        attachments = []
+        data = _deconstruct(data, attachments)
+        text += f"{len(attachments)}-"
+    if namespace and namespace != "/":
+        text += namespace + ","
+    if ack is not None:
+        text += str(ack)
+    if data is not None:
+        text += json.dumps(data, separators=(",", ":"))
+    return [text, *attachments] if attachments is not None else [text]
+
+
+@dataclass
+class _Waiting:
+    """A binary packet read, waiting for its attachments."""
+
+    type: int
+    namespace: str
+    data: Any
+    ack: int | None
+    count: int
+    attachments: list[bytes] = field(default_factory=list)
+
+
+def _sio_decode(text: str) -> tuple[int, int, str, int | None, Any]:
+    """(type, attachments announced, namespace, ack id, data) of one Socket.IO packet's text."""
+    if not text or not text[0].isascii() or not text[0].isdigit():
+        raise ValueError("it does not start with a packet type")
+    kind, rest = int(text[0]), text[1:]
+    count = 0
+    dash = rest.find("-")
+    if dash > 0 and rest[:dash].isascii() and rest[:dash].isdigit():
+        if dash > 10:
+            raise ValueError("too many attachments")
+        count, rest = int(rest[:dash]), rest[dash + 1:]
+    namespace = "/"
+    if rest.startswith("/"):
+        sep = rest.find(",")
+        namespace, rest = (rest, "") if sep == -1 else (rest[:sep], rest[sep + 1:])
+        q = namespace.find("?")  # a namespace's query (CONNECT) is not its name
+        if q != -1:
+            namespace = namespace[:q]
+    ack = None
+    if rest and rest[0].isascii() and rest[0].isdigit():
+        i = 1
+        while i < len(rest) and i < MAX_ID_DIGITS and rest[i].isascii() and rest[i].isdigit():
+            i += 1
+        ack, rest = int(rest[:i]), rest[i:]
+        if rest and rest[0].isascii() and rest[0].isdigit():
+            raise ValueError("id field is too long")
+    data = json.loads(rest) if rest else None
+    return kind, count, namespace or "/", ack, data
 
 
 @dataclass
@@ -152,7 +247,7 @@ class SioDecoder:
     """Engine.IO message payloads in, whole Socket.IO packets out (a binary packet waits for its attachments)."""
 
     max_attachments: int = MAX_ATTACHMENTS
-    _waiting: Any = field(default=None, repr=False)
+    _waiting: _Waiting | None = field(default=None, repr=False)
 
     @property
     def waiting(self) -> bool:
@@ -164,26 +259,27 @@ class SioDecoder:
             if not isinstance(data, bytes):
                 self._waiting = None
                 raise CodecError("A text message came while a binary Socket.IO packet waited for its attachments.")
-            if not self._waiting.add_attachment(data):
+            w = self._waiting
+            w.attachments.append(data)
+            if len(w.attachments) < w.count:
                 return None
-            done, self._waiting = self._waiting, None
-            return _packet(done, binary=True)
+            self._waiting = None
+            return SioPacket(w.type, w.namespace, _reconstruct(w.data, w.attachments), w.ack, True)
         if isinstance(data, bytes):
             raise CodecError("A binary message with no Socket.IO packet waiting for it.")
         try:
-            pkt = _sio().Packet(encoded_packet=data)
-        except (ValueError, IndexError, TypeError) as err:
+            kind, count, namespace, ack, value = _sio_decode(data)
+        except ValueError as err:  # json's errors are ValueErrors too
             raise CodecError(f"Not a Socket.IO packet ({err or 'malformed'}): {data[:80]!r}.") from None
-        if not 0 <= pkt.packet_type <= 6:
-            raise CodecError(f"Not a Socket.IO packet type: {pkt.packet_type}.")
-        count = getattr(pkt, "attachment_count", 0) or 0
+        if not 0 <= kind <= 6:
+            raise CodecError(f"Not a Socket.IO packet type: {kind}.")
         if count:
             if count > self.max_attachments:
                 raise CodecError(f"A Socket.IO packet announcing {count:,} attachments (at most "
                                  f"{self.max_attachments:,}).")
-            self._waiting = pkt
+            self._waiting = _Waiting(kind, namespace, value, ack, count)
             return None
-        return _packet(pkt)
+        return SioPacket(kind, namespace, value, ack)
 
 
 def lab_item(name: str, first: Any) -> tuple[str, bool] | None:
@@ -196,6 +292,3 @@ def lab_item(name: str, first: Any) -> tuple[str, bool] | None:
         return json.dumps(first, separators=(",", ":"), ensure_ascii=False), False
     return None
 
-
-def _packet(pkt: Any, binary: bool = False) -> SioPacket:
-    return SioPacket(pkt.packet_type, pkt.namespace or "/", pkt.data, pkt.id, binary)
