@@ -195,14 +195,14 @@ async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int
     junit = getattr(args, "junit_xml", None)
     rows: deque[Event] = deque(maxlen=JUNIT_ROWS)  # what a JUnit failure's report shows
     started_ns, started = now_ns(), time.monotonic()
-    kept = [0]  # rows seen (those beyond JUNIT_ROWS went)
+    seen = 0  # rows seen (those beyond JUNIT_ROWS went)
 
     def sink(event: Event) -> None:
-        nonlocal received
+        nonlocal received, seen
         out.write(event.to_json() + "\n")
         if junit:
             rows.append(event)
-            kept[0] += 1
+            seen += 1
         if event.direction == "in" and event.kind == "message":
             received += 1
             if args.count is not None and received >= args.count:
@@ -218,7 +218,7 @@ async def probe(args: argparse.Namespace, out: TextIO = sys.stdout) -> tuple[int
         code, reason = 3, loss + (f" ({reason})" if reason else "")
     if junit:
         report = loss_report(list(rows), client.ledger.to_json(), started_ns=started_ns,
-                             what=f"{args.transport} {args.url}", evicted=kept[0] - len(rows))
+                             what=f"{args.transport} {args.url}", evicted=seen - len(rows))
         write_junit(junit, name=f"{args.transport} {args.url}", seconds=time.monotonic() - started, code=code,
                     reason=reason, ledger=ledger, report=report)
     return code, reason

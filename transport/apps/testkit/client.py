@@ -90,6 +90,16 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
             future.set_exception(error)
 
 
+def _answer(w: _Waiter, error: BaseException | None) -> None:
+    """Settle a waiter's future on its own loop (the test's); a loop that is gone has no one waiting."""
+    if w.future.done():
+        return
+    try:
+        w.loop.call_soon_threadsafe(_settle, w.future, error)
+    except RuntimeError:  # the test's loop is closed: its test is over
+        pass
+
+
 class WatchedClient:
     """``await wait_for(messages=N)``, ``events``, ``ledger``, ``await send(…)``, ``await emit(…)``,
     ``await drop()``, ``mark(text)``, ``assert_nothing_lost()``, ``await close()``."""
@@ -137,13 +147,13 @@ class WatchedClient:
             try:
                 ready = w.ready()
             except Exception as exc:  # noqa: BLE001 (a condition that cannot be read fails its wait)
-                w.loop.call_soon_threadsafe(_settle, w.future, exc)
+                _answer(w, exc)
                 continue
             if ready:
-                w.loop.call_soon_threadsafe(_settle, w.future, None)
+                _answer(w, None)
             elif self.stopped is not None:
-                w.loop.call_soon_threadsafe(_settle, w.future, WaitTimeout(
-                    f"{self.what}: the client stopped for good before the wait was met: {self.stopped}"))
+                _answer(w, WaitTimeout(f"{self.what}: the client stopped for good before the wait was met: "
+                                       f"{self.stopped}"))
             else:
                 keep.append(w)
         self._waiters = keep
@@ -177,7 +187,7 @@ class WatchedClient:
                 run.cancel()
                 await asyncio.wait({run}, timeout=CLOSE_S)
         for w in self._waiters:
-            w.loop.call_soon_threadsafe(_settle, w.future, WaitTimeout(f"{self.what}: the client was closed"))
+            _answer(w, WaitTimeout(f"{self.what}: the client was closed"))
         self._waiters = []
 
     def _inject(self, text: str, fault: str) -> None:

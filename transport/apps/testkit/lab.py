@@ -3,6 +3,7 @@ of its own, ended with the session (and by the kernel, with ``--watch-parent``, 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
 import subprocess
@@ -12,8 +13,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Generator
 
-from transport.clients.lab_admin import post_fault
+from transport.clients.lab_admin import lab_stats, post_fault
 from transport.core import announce
+from transport.core.errors import DuplexError
 from transport.core.wire import SSE_PATH, WS_PATH
 
 from .loop import BackgroundLoop
@@ -101,10 +103,6 @@ class Lab:
         return Done(lambda: self._kit.awaitable(self._back(down_s)))
 
     async def _back(self, down_s: float) -> None:
-        import asyncio
-
-        from transport.clients.lab_admin import lab_stats
-        from transport.core.errors import DuplexError
         deadline = time.monotonic() + down_s + BACK_S
         while True:  # bounded: BACK_S past the downtime
             try:
