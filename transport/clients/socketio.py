@@ -441,6 +441,8 @@ class SocketIOClient(ClientBase, SessionOwner):
         if early:
             self._on_frames(early, now_ns())
         ws.attach(self._on_frames)
+        if self._closing:  # close() came while this WebSocket was being opened: it found none to close
+            await self._close_connection()
         try:
             await ws.wait_closed()
         finally:

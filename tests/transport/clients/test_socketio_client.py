@@ -121,3 +121,42 @@ def test_probe_prints_events_with_their_names_and_the_upgrade():
     assert len(messages) == 10 and all(e["meta"]["event"] == e["meta"]["topic"] for e in messages)
     assert last["ledger"]["rule"] == "lab" and last["ledger"]["received"] >= 10  # the lab marked its handshake
     assert any(e["kind"] == "upgrade" for e in events) and events[0]["transport"] == "socketio"
+
+
+async def test_a_close_while_the_websocket_opens_ends_the_client(lab):
+    """close() that comes while the WebSocket's handshake is under way found nothing to close: the socket
+    that opens after it must be closed too, and run() end (it stayed open, reading, until the server quit)."""
+    gate = asyncio.Event()
+    links: list[asyncio.StreamWriter] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wait: bool) -> None:
+        try:
+            while data := await reader.read(65536):
+                if wait:
+                    await gate.wait()  # the server's answer (the 101) is held until the test says so
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", lab.port)
+        links.extend([writer, up_writer])
+        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
+
+    relay_server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = relay_server.sockets[0].getsockname()[1]
+    try:
+        run = Run(f"http://127.0.0.1:{port}", transports="websocket")
+        await wait_until(lambda: run.rows("request", "out"), 10, "the WebSocket's request sent")
+        await run.client.close()
+        gate.set()
+        assert await asyncio.wait_for(run.task, 10) is None
+        assert not run.client.connected
+    finally:
+        for w in links:
+            w.close()
+        relay_server.close()
+        await relay_server.wait_closed()
