@@ -56,18 +56,20 @@ class _Session:
             self._lab = Lab(self.kit, rate=self.rate, mark=self.mark)
         return self._lab
 
-    def mark(self, text: str, where: str) -> None:
-        """A fault row in every live client it concerns: the lab's in all, a proxy's in those through it."""
-        from urllib.parse import urlsplit
+    def mark(self, text: str, through: FaultProxy | None) -> None:
+        """A fault row in every live client it concerns: the lab's (``through`` None) in all, a proxy's in
+        those whose URL goes through it."""
         for c in list(self.clients):
-            if where != "lab":
-                try:
-                    port = urlsplit(c.url).port
-                except ValueError:
-                    continue
-                if f":{port}" != where[where.rfind(":"):]:
-                    continue
-            self.kit.call(c._inject, text, "proxy" if where != "lab" else "lab")
+            if through is None or through.leads(c.url):
+                self.kit.call(c._inject, text, "lab" if through is None else "proxy")
+
+    def track(self, c: WatchedClient) -> None:
+        """A new client; one that starts through a proxy with toxics in place gets a row naming them."""
+        self.clients.append(c)
+        for proxy in self.proxies:
+            said = proxy.in_place()
+            if said is not None and proxy.leads(c.url):
+                self.kit.call(c._inject, said, "proxy")
 
     def forget(self, c: WatchedClient) -> None:
         if c in self.clients:
@@ -91,6 +93,7 @@ class _Session:
 
 
 _KEY = pytest.StashKey[_Session]()
+_CLIENTS = pytest.StashKey[list[Any]]()  # a test's clients, for its report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,20 +167,14 @@ def duplex_client(request: pytest.FixtureRequest) -> Iterator[Callable[..., Awai
         from transport.apps.testkit.client import MAX_ROWS, client_args, start_client
         args = client_args(url, transport, seq=seq, resume=resume, headers=headers, **options)
         c = await start_client(session.kit, args, max_rows=max_rows or MAX_ROWS, on_close=session.forget)
-        for proxy in session.proxies:  # what is in place already on its way is a fault it starts with
-            said = proxy.in_place()
-            if said is not None and proxy.leads(c.url):
-                session.kit.call(c._inject, said, "proxy")
         made.append(c)
-        session.clients.append(c)
+        session.track(c)
         return c
     request.node.stash[_CLIENTS] = made
     yield make
     for c in made:
         c.close_now()
 
-
-_CLIENTS = pytest.StashKey[list[Any]]()
 
 
 @pytest.hookimpl(wrapper=True)

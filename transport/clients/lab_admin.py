@@ -21,8 +21,7 @@ async def post_fault(base_url: str, token: str, body: dict[str, Any], timeout: f
     """Send one fault action; return the server's JSON answer or raise DuplexError."""
     status, answer = await admin_call(base_url, token, "POST", "/faults", body, timeout)
     if status != 200:
-        said = answer.get("error", "") if isinstance(answer, dict) else str(answer or "")
-        raise DuplexError(f"The lab refused {body.get('action')!r}: HTTP {status} {said}".strip())
+        raise DuplexError(f"The lab refused {body.get('action')!r}: HTTP {status} {reason(answer)}".strip())
     return answer if isinstance(answer, dict) else {}
 
 
@@ -31,8 +30,8 @@ async def post_settings(base_url: str, token: str, fields: dict[str, Any], timeo
     every setting as it now is, or raise DuplexError with the lab's reason (then nothing changed)."""
     status, answer = await admin_call(base_url, token, "POST", "/settings", fields, timeout)
     if status != 200:
-        said = answer.get("error", "") if isinstance(answer, dict) else str(answer or "")
-        raise DuplexError(f"The lab refused the settings {', '.join(fields)}: HTTP {status} {said}".strip())
+        raise DuplexError(f"The lab refused the settings {', '.join(fields)}: HTTP {status} {reason(answer)}"
+                          .strip())
     return answer if isinstance(answer, dict) else {}
 
 
@@ -60,6 +59,11 @@ async def _view(base_url: str, token: str, path: str, timeout: float) -> dict[st
     if status != 200 or not isinstance(answer, dict):
         raise DuplexError(f"The lab's {path.strip('/')} view answered HTTP {status}.")
     return answer
+
+
+def reason(answer: Any) -> str:
+    """The lab's reason in an admin answer (its JSON ``error``; else the text it sent)."""
+    return str(answer.get("error", "")) if isinstance(answer, dict) else str(answer or "")
 
 
 async def admin_call(base_url: str, token: str, method: str, path: str, body: dict[str, Any] | None = None,

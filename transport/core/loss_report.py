@@ -126,14 +126,16 @@ def loss_report(events: Sequence[Event], ledger: dict[str, Any], *, started_ns: 
         if live:
             lines.append(f"    {span_text(spans(live))}: on a live connection (no drop): something between the "
                          "server and the client lost them, and no resume asks for them again")
-    dups = Counter(e.seq for e in events if e.seq is not None and isinstance(e.meta, dict)
-                   and e.meta.get("ledger") == "duplicate")
+    dup_at = [i for i, e in enumerate(events)  # the rows the ledger called duplicates, in order
+              if e.seq is not None and isinstance(e.meta, dict) and e.meta.get("ledger") == "duplicate"]
+    dups = Counter(events[i].seq for i in dup_at)
     if dup:
         if dups:
-            first_dup = {e.seq: e for e in events if e.seq in dups and isinstance(e.meta, dict)
-                         and e.meta.get("ledger") == "duplicate"}
+            first_dup: dict[int | None, Event] = {}
+            for i in dup_at:
+                first_dup.setdefault(events[i].seq, events[i])
             where: dict[str, list[int]] = {}
-            for s in sorted(dups):
+            for s in sorted(seq for seq in dups if seq is not None):
                 ep = _episode_at(first_dup[s].t, episodes)
                 key = f"after drop episode {ep['index']}" if ep is not None else "on the first connection"
                 where.setdefault(key, []).append(s)
@@ -157,7 +159,8 @@ def loss_report(events: Sequence[Event], ledger: dict[str, Any], *, started_ns: 
     if not episodes and faults.rows:
         lines.append("  faults: " + "; ".join(f"\"{f.text()}\" ({_at(f.t, started_ns)})" for f in faults.rows[-5:]))
     lines.append(f"  ledger: {ledger.get('verdict', '')}")
-    lines += _rows_around(events, lost_seqs[0] if lost_seqs else None, set(dups), started_ns, evicted)
+    lines += _rows_around(events, lost_seqs[0] if lost_seqs else None, dup_at[0] if dup_at else None, started_ns,
+                          evicted)
     return "\n".join(lines)
 
 
@@ -183,20 +186,15 @@ def _resume_request(events: Sequence[Event], ep: dict[str, Any]) -> str:
     return asked or opened
 
 
-def _rows_around(events: Sequence[Event], first_lost: int | None, dups: set[int], started_ns: int,
+def _rows_around(events: Sequence[Event], first_lost: int | None, first_dup: int | None, started_ns: int,
                  evicted: int) -> list[str]:
-    """The last ROWS_AROUND rows up to just past the first hole (or the first duplicate), the hole marked."""
-    mark = None
+    """The last ROWS_AROUND rows up to just past the first hole (else the first duplicate: its row's index),
+    the hole marked."""
     hole_at = None
-    for i, e in enumerate(events):
-        if e.direction != "in" or e.seq is None:
-            continue
-        if first_lost is not None and e.seq > first_lost and hole_at is None:
-            hole_at = i
-            break
-        if first_lost is None and e.seq in dups and isinstance(e.meta, dict) and e.meta.get("ledger") == "duplicate":
-            mark = i
-            break
+    if first_lost is not None:
+        hole_at = next((i for i, e in enumerate(events)
+                        if e.direction == "in" and e.seq is not None and e.seq > first_lost), None)
+    mark = None if first_lost is not None else first_dup
     at = hole_at if hole_at is not None else mark
     if at is None:
         if not events:

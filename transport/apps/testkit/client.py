@@ -13,7 +13,7 @@ from transport.clients.base import Client
 from transport.core.events import Event, now_ns
 from transport.core.loss_report import loss_report, row_text
 
-from .loop import BackgroundLoop
+from .loop import BackgroundLoop, called
 
 MAX_ROWS = 200_000  # rows kept per client (the oldest go first; the report says how many went)
 CLOSE_S = 5.0
@@ -203,9 +203,7 @@ class WatchedClient:
     def _read(self, fn: Callable[[], Any]) -> Any:
         """``fn`` on the kit's loop (the rows and the ledger change there), or here once it stopped."""
         if self._kit.alive and not self._kit.in_loop():
-            async def call() -> Any:
-                return fn()
-            return self._kit.run(call(), SNAPSHOT_S)
+            return self._kit.run(called(fn), SNAPSHOT_S)
         return fn()
 
     @property
@@ -301,10 +299,7 @@ class WatchedClient:
         """Cut the connection now, as the window's Drop does (a TCP abort); False if nothing was open."""
         client = self._client
         assert client is not None
-
-        async def call() -> bool:
-            return client.drop()
-        return await self._kit.awaitable(call())
+        return await self._kit.awaitable(called(client.drop))
 
     def mark(self, text: str) -> None:
         """A fault row of the test's own ("restarted my server"): the report names the last one before each

@@ -60,10 +60,10 @@ class Done:
 class Lab:
     """``url``, ``admin_token``, ``ws_url``, ``sse_url``, ``port``; ``restart(down_s)``; ``stop()``."""
 
-    def __init__(self, kit: BackgroundLoop, *, rate: float = 20.0, mark: Callable[[str, str], None] | None = None,
+    def __init__(self, kit: BackgroundLoop, *, rate: float = 20.0, mark: Callable[[str, None], None] | None = None,
                  extra: tuple[str, ...] = ()) -> None:
         self._kit = kit
-        self._mark = mark or (lambda text, where: None)
+        self._mark = mark or (lambda text, through: None)  # through no proxy: every client of the lab
         self._stderr = tempfile.TemporaryFile(prefix="duplex-lab-")
         cmd = [sys.executable, "-m", "transport.server", "--host", "127.0.0.1", "--port", "0", "--rate", str(rate),
                "--log-level", "WARNING", "--watch-parent", *extra]
@@ -98,7 +98,7 @@ class Lab:
         """Restart the lab's server: every connection ends, nothing listens for ``down_s`` seconds, then it
         serves again with its history (a client that resumes loses nothing). Await it to wait until it
         answers again."""
-        self._mark(f"lab restart (down {down_s:g} s)", "lab")
+        self._mark(f"lab restart (down {down_s:g} s)", None)
         self._kit.run(post_fault(self.url, self.admin_token, {"action": "restart", "down_s": down_s}), CALL_S)
         return Done(lambda: self._kit.awaitable(self._back(down_s)))
 
@@ -116,7 +116,7 @@ class Lab:
 
     async def fault(self, action: str, **fields: Any) -> dict[str, Any]:
         """Any fault action of the lab's admin API (``close_websockets``, ``end_streams``, ``burst``…)."""
-        self._mark(f"lab {action}" + (f" {fields}" if fields else ""), "lab")
+        self._mark(f"lab {action}" + (f" {fields}" if fields else ""), None)
         return await self._kit.awaitable(post_fault(self.url, self.admin_token, {"action": action, **fields}))
 
     @property

@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from typing import Any, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 T = TypeVar("T")
 
 STOP_S = 5.0  # how long stop() waits for the loop's thread
+
+
+async def called(fn: Callable[[], T]) -> T:
+    """``fn()`` as a coroutine: a plain call to make on the kit's loop (what it reads or changes lives there)."""
+    return fn()
 
 
 class BackgroundLoop:

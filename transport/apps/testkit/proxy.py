@@ -11,7 +11,7 @@ import secrets
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from transport.clients.lab_admin import admin_call
+from transport.clients.lab_admin import admin_call, reason
 from transport.core.errors import DuplexError
 
 from .lab import CALL_S, Lab
@@ -65,8 +65,8 @@ class Toxic:
 
 
 class FaultProxy:
-    def __init__(self, kit: BackgroundLoop, lab: Lab, upstream: str, mark: Callable[[str, str], None],
-                 name: str | None = None) -> None:
+    def __init__(self, kit: BackgroundLoop, lab: Lab, upstream: str,
+                 mark: Callable[[str, FaultProxy | None], None], name: str | None = None) -> None:
         self._kit, self._lab, self._mark_all = kit, lab, mark
         self.upstream = upstream_address(upstream)
         self.name = name or f"duplex-{next(_names)}-{secrets.token_hex(3)}"
@@ -82,7 +82,7 @@ class FaultProxy:
         return f"{self.host}:{self.port}"
 
     def _mark(self, text: str) -> None:
-        self._mark_all(f"proxy {self.name}: {text}", self.listen)
+        self._mark_all(f"proxy {self.name}: {text}", self)
 
     def leads(self, url: str) -> bool:
         """Whether ``url`` goes through this proxy."""
@@ -98,25 +98,22 @@ class FaultProxy:
             return None
         return f"proxy {self.name}: toxics in place: " + "; ".join(self.active.values())
 
+    def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One call to the lab's proxies API (``/proxies`` + path), as a coroutine for the kit's loop."""
+        return admin_call(self._lab.url, self._lab.admin_token, method, f"/proxies{path}", body, CALL_S)
+
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        async def call() -> Any:
-            return await admin_call(self._lab.url, self._lab.admin_token, method, f"/proxies/{self.name}{path}",
-                                    body, CALL_S)
-        status, answer = await self._kit.awaitable(call())
+        status, answer = await self._kit.awaitable(self._admin(method, f"/{self.name}{path}", body))
         if status >= 400:
-            said = answer.get("error", "") if isinstance(answer, dict) else str(answer or "")
-            raise ProxyError(f"The lab refused {method} {path or 'the proxy'} on {self.name}: HTTP {status} {said}"
-                             .strip())
+            raise ProxyError(f"The lab refused {method} {path or 'the proxy'} on {self.name}: HTTP {status} "
+                             f"{reason(answer)}".strip())
         return answer
 
     async def create(self) -> FaultProxy:
-        async def call() -> Any:
-            return await admin_call(self._lab.url, self._lab.admin_token, "POST", "/proxies",
-                                    {"name": self.name, "listen": "127.0.0.1:0", "upstream": self.upstream}, CALL_S)
-        status, answer = await self._kit.awaitable(call())
+        status, answer = await self._kit.awaitable(
+            self._admin("POST", "", {"name": self.name, "listen": "127.0.0.1:0", "upstream": self.upstream}))
         if status != 201 or not isinstance(answer, dict):
-            said = answer.get("error", "") if isinstance(answer, dict) else str(answer or "")
-            raise ProxyError(f"The lab refused a proxy to {self.upstream}: HTTP {status} {said}".strip())
+            raise ProxyError(f"The lab refused a proxy to {self.upstream}: HTTP {status} {reason(answer)}".strip())
         host, _, port = str(answer["listen"]).rpartition(":")
         self.host, self.port = host or "127.0.0.1", int(port)
         return self
@@ -176,15 +173,11 @@ class FaultProxy:
         if self.removed:
             return
         self.removed = True
-        async def call() -> Any:
-            return await admin_call(self._lab.url, self._lab.admin_token, "DELETE", f"/proxies/{self.name}",
-                                    None, CALL_S)
-        await self._kit.awaitable(call())
+        await self._kit.awaitable(self._admin("DELETE", f"/{self.name}"))
 
     def remove_now(self) -> None:
         """:meth:`remove` from a teardown, whatever loop the test had (or none)."""
         if self.removed or not self._lab.running or not self._kit.alive:
             return
         self.removed = True
-        self._kit.run(admin_call(self._lab.url, self._lab.admin_token, "DELETE", f"/proxies/{self.name}", None,
-                                 CALL_S), CALL_S + 1)
+        self._kit.run(self._admin("DELETE", f"/{self.name}"), CALL_S + 1)
