@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import FOREIGN_PLUGINS_OFF, ROOT
 
 EXAMPLES = ROOT / "docs" / "examples"
 
 
 def run_example(name: str, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
-                           str(tmp_path / "bt"), *args], cwd=EXAMPLES / name, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FOREIGN_PLUGINS_OFF,
+                           "--basetemp", str(tmp_path / "bt"), *args], cwd=EXAMPLES / name, capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})})
 
 

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.helpers import read_line
+from tests.helpers import FOREIGN_PLUGINS_OFF, read_line
 
 AUTO_INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 STRICT_INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
@@ -73,8 +73,8 @@ def pytester(pytester: pytest.Pytester) -> Iterator[pytest.Pytester]:
 
 
 def run(pytester: pytest.Pytester, *args: str, timeout: float = 90) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning", *args,
-                                         timeout=timeout)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *FOREIGN_PLUGINS_OFF, "-W",
+                                         "ignore::DeprecationWarning", *args, timeout=timeout)
 
 
 def gone(pid: int) -> bool:
@@ -184,7 +184,7 @@ async def test_waits(duplex_lab, duplex_client):
     # SIGINT ignored, and Python then never turns it into KeyboardInterrupt
     start = ("import signal, sys, pytest\n"
              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-             "sys.exit(pytest.main(['-s', '-q', '-p', 'no:cacheprovider']))\n")
+             f"sys.exit(pytest.main(['-s', '-q', '-p', 'no:cacheprovider', *{list(FOREIGN_PLUGINS_OFF)!r}]))\n")
     proc = subprocess.Popen([sys.executable, "-u", "-c", start], cwd=pytester.path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:
